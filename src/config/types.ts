@@ -1,0 +1,63 @@
+// The parsed, validated IPAM configuration: what every later stage consumes. Produced only by
+// loadIpamConfig (config/load.ts); nothing downstream re-parses text.
+import type { RangeRule } from "../allocator/assign.ts";
+import type { Cidr, IP } from "../ip/index.ts";
+import type { Datastore } from "../store/store.ts";
+
+export const LOG_LEVELS = ["debug", "verbose", "error", "panic"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const IPAM_TYPES = ["whereabouts", "thereabouts"] as const;
+export type IpamType = (typeof IPAM_TYPES)[number];
+
+/** A range after normalisation (whereabouts-spec.md §2.4): masked CIDR, optional bounds, excludes. */
+export type IpRange = RangeRule;
+
+export interface StaticAddress {
+  /** As written (address keeps host bits, e.g. 10.10.0.1/24). */
+  readonly address: Cidr;
+  readonly gateway?: IP;
+}
+
+/** Routes and DNS are passed through to the result untouched (static-IPAM syntax). */
+export type Route = Readonly<Record<string, unknown>>;
+export type Dns = Readonly<Record<string, unknown>>;
+
+export interface EtcdConfig {
+  readonly endpoints: readonly string[];
+  readonly username?: string;
+  readonly password?: string;
+  readonly keyFile?: string;
+  readonly certFile?: string;
+  readonly caCertFile?: string;
+  readonly prefix: string;
+}
+
+export interface IpamConfig {
+  /** Network name (top-level `name`) and the requested CNI version. */
+  readonly name: string;
+  readonly cniVersion: string;
+  readonly type: IpamType;
+  /** Top-level `range` first, then `ipRanges`. May be empty (only static addresses are returned). */
+  readonly ranges: readonly IpRange[];
+  readonly gateway?: IP;
+  readonly networkName: string;
+  readonly enableOverlappingRanges: boolean;
+  readonly addresses: readonly StaticAddress[];
+  readonly routes: readonly Route[];
+  readonly dns: Dns;
+  readonly datastore: Datastore;
+  readonly local: { readonly path: string };
+  readonly kubernetes: { readonly kubeconfig: string };
+  readonly etcd: EtcdConfig;
+  readonly logFile: string;
+  readonly logLevel: LogLevel;
+  readonly configurationPath: string;
+  readonly nodeSliceSize: string;
+  readonly reconcilerCronExpression: string;
+  /** From CNI_ARGS. podRef = `<namespace>/<name>` (even when the namespace is empty, as Go). */
+  readonly pod: { readonly name: string; readonly namespace: string; readonly uid: string; readonly ref: string };
+}
+
+export const DEFAULT_LOCAL_PATH = "/var/lib/cni/thereabouts/store.db";
+export const DEFAULT_ETCD_PREFIX = "/thereabouts";
