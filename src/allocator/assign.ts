@@ -35,7 +35,9 @@ export function assign(
   options: { gateway?: IP; skip?: IntervalSet } = {},
 ): Decision {
   const held = view.byPodInterface.get(podInterfaceKey(claimant.podRef, claimant.ifName));
-  if (held !== undefined) {
+  // A held address that another range reserved (found out by a failed commit) is given up.
+  const heldUsable = held !== undefined && !(options.skip && coveringEnd(options.skip, held.address.value) !== undefined);
+  if (held !== undefined && heldUsable) {
     const stale = held.allocation.containerId !== claimant.containerId;
     return {
       kind: "existing",

@@ -1,0 +1,33 @@
+// Builders shared by allocator tests: a pool view from addresses, a rule from text.
+import { type Cidr, masked, parseCidr, parseIP } from "../ip/index.ts";
+import type { Allocation } from "../pool/allocation.ts";
+import type { RangeRule } from "./assign.ts";
+import { intervalSet } from "./interval-set.ts";
+import { type PoolView, viewPool } from "./pool-view.ts";
+import { broadcastOf, networkOf } from "../ip/index.ts";
+
+export function rule(range: string, options: { start?: string; end?: string; exclude?: string[] } = {}): RangeRule {
+  const cidr = masked(parseCidr(range)!);
+  const exclude = (options.exclude ?? []).map((e) => {
+    const c: Cidr = parseCidr(e.includes("/") ? e : `${e}/${cidr.family === 4 ? 32 : 128}`)!;
+    return { lo: networkOf(c), hi: broadcastOf(c) };
+  });
+  return {
+    range: cidr,
+    ...(options.start === undefined ? {} : { start: parseIP(options.start)!.value }),
+    ...(options.end === undefined ? {} : { end: parseIP(options.end)!.value }),
+    exclude: intervalSet(exclude),
+    excludeText: options.exclude ?? [],
+  };
+}
+
+export function view(r: RangeRule, held: readonly [address: string, allocation: Allocation][] = []): PoolView {
+  const base = r.range.address;
+  const allocations = new Map(held.map(([a, alloc]) => [String(parseIP(a)!.value - base), alloc]));
+  return viewPool(
+    { name: "test", range: "", allocations, version: "1" },
+    { family: r.range.family, value: base },
+  );
+}
+
+export const someone = (n: number): Allocation => ({ containerId: `c${n}`, podRef: `default/pod${n}`, ifName: "eth0" });

@@ -1,0 +1,60 @@
+// The command-line face of the executable (no CNI_COMMAND): help, version and operator tools.
+import { parseArgs } from "node:util";
+import { describe } from "../errors/errors.ts";
+
+export const USAGE = `thereabouts: cluster-wide IPAM for Kubernetes secondary networks (Whereabouts-compatible)
+
+As a CNI plugin it is run by the container runtime or Multus with CNI_COMMAND set
+(ADD, DEL, CHECK, GC, STATUS, VERSION) and the network configuration on stdin.
+
+Usage: thereabouts <command> [options]
+
+Commands:
+  demo     Attach simulated pods on simulated nodes through the real plugin (embedded store), print who got
+           which address, then detach them all. No root needed.
+           --pods N (default 12)  --nodes N (default 4)  --range CIDR (default 192.0.2.0/28)  --store PATH
+  status   Check the datastore of a network configuration and show pool usage.
+           --config FILE (a CNI network config or conflist)
+  version  Print the version.
+  help     Show this text.
+`;
+
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const [command = "help", ...rest] = argv;
+  try {
+    switch (command) {
+      case "help":
+      case "--help":
+      case "-h":
+        process.stdout.write(USAGE);
+        return 0;
+      case "version":
+      case "--version": {
+        const { VERSION } = await import("../cni/main.ts");
+        process.stdout.write(`thereabouts ${VERSION}\nCNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n`);
+        return 0;
+      }
+      case "demo": {
+        const { runDemo } = await import("./demo.ts");
+        return await runDemo(parseArgs({ args: [...rest], options: DEMO_OPTIONS }).values);
+      }
+      case "status": {
+        const { runStatus } = await import("./status.ts");
+        return await runStatus(parseArgs({ args: [...rest], options: { config: { type: "string" } } }).values);
+      }
+      default:
+        process.stderr.write(`thereabouts: unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    process.stderr.write(`thereabouts ${command}: ${describe(error)}\n`);
+    return 1;
+  }
+}
+
+const DEMO_OPTIONS = {
+  pods: { type: "string" },
+  nodes: { type: "string" },
+  range: { type: "string" },
+  store: { type: "string" },
+} as const;

@@ -1,0 +1,34 @@
+// `thereabouts status --config FILE`: is the datastore of this network reachable, and how full
+// is each of its pools.
+import { readFileSync } from "node:fs";
+import { loadIpamConfigFromNetwork } from "../config/load.ts";
+import { formatCidr, sizeOf } from "../ip/index.ts";
+import { poolOf } from "../ipam/pool-ref.ts";
+import { storedEntries } from "../ipam/release.ts";
+import { readOptionalFile } from "../cni/plugin.ts";
+import { openStore } from "../store/open.ts";
+
+export async function runStatus(options: { config?: string | undefined }): Promise<number> {
+  if (options.config === undefined) throw new Error("--config FILE is required (a CNI network config or conflist)");
+  const config = loadIpamConfigFromNetwork({
+    stdin: readFileSync(options.config, "utf8"),
+    cniArgs: "",
+    readFile: readOptionalFile,
+  });
+  const store = await openStore(config);
+  try {
+    await store.ping();
+    process.stdout.write(`network ${config.name}: datastore ${config.datastore} reachable\n`);
+    for (const rule of config.ranges) {
+      const pool = poolOf(config, rule);
+      const used = storedEntries(await store.getPool(pool.name)).length;
+      const usable = sizeOf(pool.range) - 2n;
+      process.stdout.write(
+        `  pool ${pool.name} (${formatCidr(pool.range)}): ${used} used of ${usable} usable addresses\n`,
+      );
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,55 @@
+// ADD: one address per configured range, each committed with optimistic concurrency. An address
+// is reported only after its pool entry (and reservation) is committed; if a later range fails,
+// the entries this ADD created are released again, so a failed ADD leaves nothing behind.
+import type { Claimant } from "../allocator/assign.ts";
+import type { IpamConfig } from "../config/types.ts";
+import { describe } from "../errors/errors.ts";
+import { type IP } from "../ip/index.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Store } from "../store/store.ts";
+import { allocateInRange, type Held } from "./allocate-range.ts";
+import { releaseEntries } from "./release.ts";
+import type { Deadline } from "./retry.ts";
+
+export interface AddOutcome {
+  /** One address per range, in range order, with the range's prefix length. */
+  readonly addresses: readonly { readonly address: IP; readonly prefix: number }[];
+}
+
+export async function addAttachment(
+  store: Store,
+  config: IpamConfig,
+  claimant: Claimant,
+  deadline: Deadline,
+  log: Logger,
+): Promise<AddOutcome> {
+  const held: Held[] = [];
+  try {
+    for (const rule of config.ranges) held.push(await allocateInRange(store, config, rule, claimant, deadline, log));
+  } catch (error) {
+    await rollBack(store, config, held.filter((h) => h.created), deadline, log);
+    throw error;
+  }
+  return { addresses: held.map((h) => ({ address: h.address, prefix: h.prefix })) };
+}
+
+async function rollBack(
+  store: Store,
+  config: IpamConfig,
+  created: readonly Held[],
+  deadline: Deadline,
+  log: Logger,
+): Promise<void> {
+  for (const h of created) {
+    try {
+      await releaseEntries(store, h.pool, (e) => e.key === h.key && e.allocation.containerId === h.containerId, {
+        overlapping: config.enableOverlappingRanges,
+        networkName: config.networkName,
+        deadline,
+      });
+    } catch (error) {
+      // The runtime follows a failed ADD with DEL, which retries this release.
+      log.error(`could not roll back ${h.pool} entry ${h.key}: ${describe(error)}`);
+    }
+  }
+}

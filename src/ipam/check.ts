@@ -1,0 +1,40 @@
+// CHECK: the attachment must still hold an address in every configured range (and its
+// reservation, when overlapping ranges are on); addresses the runtime cached in prevResult must
+// be the ones held.
+import type { IpamConfig } from "../config/types.ts";
+import { CniError } from "../errors/errors.ts";
+import { formatIP } from "../ip/index.ts";
+import type { Attachment } from "../pool/allocation.ts";
+import { ownsReservation } from "../pool/allocation.ts";
+import { reservationName } from "../pool/naming.ts";
+import type { Store } from "../store/store.ts";
+import { belongsTo } from "./del.ts";
+import { poolOf } from "./pool-ref.ts";
+import { storedEntries } from "./release.ts";
+
+/** Plugin-specific CNI code: the attachment does not hold what it should. */
+export const CHECK_FAILED = 101;
+
+export async function checkAttachment(
+  store: Store,
+  config: IpamConfig,
+  attachment: Attachment,
+  prevResultAddresses: readonly string[] | undefined,
+): Promise<void> {
+  for (const rule of config.ranges) {
+    const pool = poolOf(config, rule);
+    const entry = storedEntries(await store.getPool(pool.name)).find(belongsTo(attachment));
+    const who = `container ${attachment.containerId} interface ${attachment.ifName}`;
+    if (entry === undefined) throw new CniError(CHECK_FAILED, `${who} holds no address in pool ${pool.name}`);
+    const text = formatIP(entry.address);
+    if (prevResultAddresses !== undefined && !prevResultAddresses.includes(text)) {
+      throw new CniError(CHECK_FAILED, `${who} holds ${text} in pool ${pool.name}, which is not in prevResult`);
+    }
+    if (config.enableOverlappingRanges) {
+      const reservation = await store.getReservation(reservationName(entry.address, config.networkName));
+      if (reservation === undefined || !ownsReservation(reservation, entry.allocation)) {
+        throw new CniError(CHECK_FAILED, `${who}: the reservation of ${text} is missing or held by another pod`);
+      }
+    }
+  }
+}

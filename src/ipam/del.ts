@@ -1,0 +1,30 @@
+// DEL: release this attachment's entries in every range (dual-stack: all of them, never stopping
+// at the first range without one). Entries without an interface name (written by Whereabouts
+// <= v0.7) are released on a container-id match, so upgrades do not strand them.
+import type { Entry } from "../allocator/pool-view.ts";
+import type { IpamConfig } from "../config/types.ts";
+import type { Attachment } from "../pool/allocation.ts";
+import type { Store } from "../store/store.ts";
+import { poolOf } from "./pool-ref.ts";
+import { releaseEntries } from "./release.ts";
+import type { Deadline } from "./retry.ts";
+
+export function belongsTo(attachment: Attachment): (entry: Entry) => boolean {
+  return ({ allocation }) =>
+    allocation.containerId === attachment.containerId &&
+    (allocation.ifName === attachment.ifName || allocation.ifName === "");
+}
+
+export async function deleteAttachment(
+  store: Store,
+  config: IpamConfig,
+  attachment: Attachment,
+  deadline: Deadline,
+): Promise<readonly Entry[]> {
+  const released: Entry[] = [];
+  const options = { overlapping: config.enableOverlappingRanges, networkName: config.networkName, deadline };
+  for (const rule of config.ranges) {
+    released.push(...(await releaseEntries(store, poolOf(config, rule).name, belongsTo(attachment), options)));
+  }
+  return released;
+}

@@ -1,0 +1,61 @@
+// Releasing entries from one pool: the shared path of DEL, GC and rollback (and later the
+// controller). Entries are chosen by a predicate over the current snapshot and removed with
+// their reservations in one conditional commit, retried on conflict until the deadline.
+import { type Entry, viewPool } from "../allocator/pool-view.ts";
+import { StoredDataError, StoreUnavailableError } from "../errors/errors.ts";
+import { parseCidr } from "../ip/index.ts";
+import type { PoolSnapshot } from "../pool/allocation.ts";
+import { reservationName } from "../pool/naming.ts";
+import type { Store } from "../store/store.ts";
+import { type Deadline, expired, pause } from "./retry.ts";
+
+export interface ReleaseOptions {
+  readonly overlapping: boolean;
+  readonly networkName: string;
+  readonly deadline: Deadline;
+}
+
+/** The entries of a stored pool with decoded addresses (offsets relative to its spec.range). */
+export function storedEntries(snapshot: PoolSnapshot): readonly Entry[] {
+  if (snapshot.version === undefined) return [];
+  const range = parseCidr(snapshot.range);
+  if (range === undefined) {
+    throw new StoredDataError(`pool ${snapshot.name} has an invalid spec.range "${snapshot.range}"`);
+  }
+  return viewPool(snapshot, { family: range.family, value: range.address }).entries;
+}
+
+/** Removes every entry matching `select`; returns what was removed ([] when nothing matched). */
+export async function releaseEntries(
+  store: Store,
+  pool: string,
+  select: (entry: Entry) => boolean,
+  options: ReleaseOptions,
+): Promise<readonly Entry[]> {
+  for (let attempt = 0; ; attempt++) {
+    const snapshot = await store.getPool(pool);
+    const chosen = storedEntries(snapshot).filter(select);
+    if (chosen.length === 0) return [];
+    const result = await store.commit({
+      pool,
+      range: snapshot.range,
+      expectedVersion: snapshot.version,
+      set: [],
+      remove: chosen.map((e) => e.key),
+      reserve: [],
+      unreserve: options.overlapping
+        ? chosen.map((e) => ({
+            name: reservationName(e.address, options.networkName),
+            podRef: e.allocation.podRef,
+            ifName: e.allocation.ifName,
+            containerId: e.allocation.containerId,
+          }))
+        : [],
+    });
+    if (result.ok) return chosen;
+    if (expired(options.deadline)) {
+      throw new StoreUnavailableError(`gave up releasing from pool ${pool} after ${attempt + 1} conflicting writes`);
+    }
+    await pause(options.deadline, attempt);
+  }
+}

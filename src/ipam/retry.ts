@@ -1,0 +1,46 @@
+// Conflict retries: jittered exponential backoff inside a deadline. The delay formula is pure
+// (testable without sleeping); `sleep` and `now` are injected by callers that need control.
+
+export interface Backoff {
+  readonly baseMs: number;
+  readonly capMs: number;
+}
+
+export const DEFAULT_BACKOFF: Backoff = { baseMs: 2, capMs: 250 };
+
+/** "Full jitter": a uniform delay in [0, min(cap, base·2^attempt)). `random` ∈ [0, 1). */
+export function backoffDelay(attempt: number, random: number, backoff: Backoff = DEFAULT_BACKOFF): number {
+  const ceiling = Math.min(backoff.capMs, backoff.baseMs * 2 ** Math.min(attempt, 30));
+  return Math.floor(random * ceiling);
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  random(): number;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: () => Math.random(),
+};
+
+export interface Deadline {
+  readonly at: number;
+  readonly clock: Clock;
+}
+
+export function deadlineIn(ms: number, clock: Clock = systemClock): Deadline {
+  return { at: clock.now() + ms, clock };
+}
+
+export function expired(deadline: Deadline): boolean {
+  return deadline.clock.now() >= deadline.at;
+}
+
+/** Sleeps the backoff for `attempt`, never past the deadline. */
+export async function pause(deadline: Deadline, attempt: number): Promise<void> {
+  const wait = Math.min(backoffDelay(attempt, deadline.clock.random()), deadline.at - deadline.clock.now());
+  if (wait > 0) await deadline.clock.sleep(wait);
+}

@@ -1,0 +1,73 @@
+// Connection settings and the on-disk schema of the local store. Many short-lived plugin processes
+// open the same file at once, so every step here is safe to run concurrently and cheap to repeat:
+// once the file is at SCHEMA_VERSION an open costs three pragmas and one header read.
+import { StoredDataError } from "../../errors/errors.ts";
+import { rollbackQuietly, type SqliteDb } from "./sqlite-db.ts";
+
+/** `PRAGMA user_version` of the files this code writes. A newer file is refused, never rewritten. */
+export const SCHEMA_VERSION = 1;
+
+// Keys stay TEXT so legacy forms ("+5", "007", "-3") and offsets >= 2^63 round-trip verbatim.
+// The pool version is a counter bumped by every commit; pools are never deleted, so it never
+// repeats for a name.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS pools (
+  name TEXT NOT NULL PRIMARY KEY,
+  "range" TEXT NOT NULL,
+  version INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS allocations (
+  pool TEXT NOT NULL,
+  key TEXT NOT NULL,
+  container_id TEXT NOT NULL,
+  podref TEXT NOT NULL,
+  ifname TEXT NOT NULL,
+  PRIMARY KEY (pool, key)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reservations (
+  name TEXT NOT NULL PRIMARY KEY,
+  podref TEXT NOT NULL,
+  ifname TEXT NOT NULL,
+  container_id TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+`;
+
+/**
+ * Sets the connection up: waits up to `busyTimeoutMs` for locks, writes through a WAL, and syncs
+ * the WAL on every commit (synchronous=FULL), so a committed allocation survives power loss too.
+ * Creates the schema when the file has none yet. Throws StoredDataError for a newer schema and
+ * the driver's error for anything else.
+ */
+export function prepareConnection(db: SqliteDb, path: string, busyTimeoutMs: number): void {
+  // busy_timeout first: switching a new file to WAL and creating the schema both take locks that
+  // concurrent first opens contend for.
+  db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  // The journal mode is stored in the file; after the first open this is a no-op. A file system
+  // without shared memory keeps the rollback journal, which is slower but just as safe.
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = FULL");
+  if (checkSchemaVersion(db, path) === SCHEMA_VERSION) return;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    // Re-read under the write lock: a concurrent first open may have created the schema already.
+    if (checkSchemaVersion(db, path) < SCHEMA_VERSION) {
+      db.exec(SCHEMA);
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    }
+    db.exec("COMMIT");
+  } catch (error) {
+    rollbackQuietly(db);
+    throw error;
+  }
+}
+
+function checkSchemaVersion(db: SqliteDb, path: string): number {
+  const version = db.prepare("PRAGMA user_version").get()?.["user_version"];
+  if (typeof version !== "number")
+    throw new StoredDataError(`Cannot read local store ${path}: no schema version`);
+  if (version > SCHEMA_VERSION)
+    throw new StoredDataError(
+      `Cannot open local store ${path}: schema version ${version} is newer than supported version ${SCHEMA_VERSION}`,
+    );
+  return version;
+}
