@@ -8,7 +8,8 @@ import { rule, someone, view } from "./test-support.ts";
 
 const me = { containerId: "abc", podRef: "default/me", ifName: "eth0" };
 const addr = (d: Decision) => formatIP(d.kind === "new" ? d.address : d.entry.address);
-const taken = (...ips: string[]) => ips.map((ip, i) => [ip, someone(i)] as [string, ReturnType<typeof someone>]);
+const taken = (...ips: string[]) =>
+  ips.map((ip, i) => [ip, someone(i)] as [string, ReturnType<typeof someone>]);
 
 test("assign() picks the lowest free address (A.2)", async (t) => {
   const rows: [string, Parameters<typeof rule>[1], string[], string][] = [
@@ -22,13 +23,35 @@ test("assign() picks the lowest free address (A.2)", async (t) => {
     ["100::2:0/125", { exclude: ["100::2:1/126"] }, [], "100::2:4"], // A9
     ["100::2:0/125", { exclude: ["100::2:1"] }, [], "100::2:2"], // A10
     ["2001:db8::/30", { exclude: ["2001:db8::/32"] }, [], "2001:db9::"], // A12: an x::0 host is allocatable
-    ["192.168.0.0/28", { exclude: ["192.168.0.0/30", "192.168.0.6/31", "192.168.0.8/31", "192.168.0.4/30"] }, [], "192.168.0.10"], // A13
-    ["192.168.0.0/28", { exclude: ["192.168.0.0/30", "192.168.0.6/31", "192.168.0.8/31", "192.168.0.4/30", "192.168.0.14/31"] }, [], "192.168.0.10"],
+    [
+      "192.168.0.0/28",
+      { exclude: ["192.168.0.0/30", "192.168.0.6/31", "192.168.0.8/31", "192.168.0.4/30"] },
+      [],
+      "192.168.0.10",
+    ], // A13
+    [
+      "192.168.0.0/28",
+      {
+        exclude: ["192.168.0.0/30", "192.168.0.6/31", "192.168.0.8/31", "192.168.0.4/30", "192.168.0.14/31"],
+      },
+      [],
+      "192.168.0.10",
+    ],
     ["192.168.0.0/29", { start: "192.168.0.0" }, [], "192.168.0.1"], // A17
     ["192.168.0.0/29", { start: "192.168.0.0", end: "192.168.0.8" }, [], "192.168.0.1"], // A18
     ["192.168.0.0/28", { start: "192.168.0.1", end: "192.168.0.6" }, [], "192.168.0.1"], // A20
-    ["192.168.0.0/28", { start: "192.168.0.1", end: "192.168.0.6" }, ["192.168.0.1", "192.168.0.2", "192.168.0.3"], "192.168.0.4"], // A21
-    ["192.168.0.0/28", { start: "192.168.0.1", end: "192.168.0.6" }, ["192.168.0.1", "192.168.0.2", "192.168.0.5"], "192.168.0.3"], // A22
+    [
+      "192.168.0.0/28",
+      { start: "192.168.0.1", end: "192.168.0.6" },
+      ["192.168.0.1", "192.168.0.2", "192.168.0.3"],
+      "192.168.0.4",
+    ], // A21
+    [
+      "192.168.0.0/28",
+      { start: "192.168.0.1", end: "192.168.0.6" },
+      ["192.168.0.1", "192.168.0.2", "192.168.0.5"],
+      "192.168.0.3",
+    ], // A22
     ["192.168.1.0/24", { exclude: ["192.168.1.0/28", "192.168.1.16/28"] }, [], "192.168.1.32"], // E8
     ["2001::1/116", { exclude: ["2001::0/128", "2001::1/128", "2001::2/128"] }, [], "2001::3"], // E9
     ["caa5::0/112", { exclude: ["caa5::0/113"] }, [], "caa5::8000"], // E10
@@ -47,23 +70,33 @@ test("assign() reports exhaustion with Go's AssignmentError text (A.2 A14–A16,
     ["192.168.0.0/29", { exclude: ["192.168.0.0/30"] }, ["192.168.0.4", "192.168.0.5", "192.168.0.6"]],
     ["192.168.0.0/29", { exclude: ["192.168.0.4/30"] }, ["192.168.0.1", "192.168.0.2", "192.168.0.3"]],
     ["100::2:0/125", { exclude: ["100::2:4/126"] }, ["100::2:1", "100::2:2", "100::2:3"]],
-    ["192.168.0.0/28", { start: "192.168.0.1", end: "192.168.0.6", exclude: ["192.168.0.4/30"] }, ["192.168.0.1", "192.168.0.2", "192.168.0.3"]],
+    [
+      "192.168.0.0/28",
+      { start: "192.168.0.1", end: "192.168.0.6", exclude: ["192.168.0.4/30"] },
+      ["192.168.0.1", "192.168.0.2", "192.168.0.3"],
+    ],
   ];
   for (const [range, options, held] of rows) {
     await t.test(range, () => {
       const r = rule(range, options);
-      assert.throws(() => assign(r, view(r, taken(...held)), me), (e: Error & { code?: number }) => {
-        assert.match(e.message, /^Could not allocate IP in range: ip: \S+ \/ - \S+ \/ range: \S+ \/ excludeRanges: \[.*\]$/);
-        assert.equal(e.code, 100);
-        return true;
-      });
+      assert.throws(
+        () => assign(r, view(r, taken(...held)), me),
+        (e: Error & { code?: number }) => {
+          assert.match(
+            e.message,
+            /^Could not allocate IP in range: ip: \S+ \/ - \S+ \/ range: \S+ \/ excludeRanges: \[.*\]$/,
+          );
+          assert.equal(e.code, 100);
+          return true;
+        },
+      );
     });
   }
   const r = rule("192.168.0.0/29", { exclude: ["192.168.0.4/30"] });
-  assert.throws(
-    () => assign(r, view(r, taken("192.168.0.1", "192.168.0.2", "192.168.0.3")), me),
-    { message: "Could not allocate IP in range: ip: 192.168.0.1 / - 192.168.0.6 / range: 192.168.0.0/29 / excludeRanges: [192.168.0.4/30]" },
-  );
+  assert.throws(() => assign(r, view(r, taken("192.168.0.1", "192.168.0.2", "192.168.0.3")), me), {
+    message:
+      "Could not allocate IP in range: ip: 192.168.0.1 / - 192.168.0.6 / range: 192.168.0.0/29 / excludeRanges: [192.168.0.4/30]",
+  });
 });
 
 test("assign() never hands out the gateway", () => {
@@ -80,7 +113,11 @@ test("assign() returns the held address for the same podRef and interface (idemp
   const d = assign(r, v, me);
   assert.equal(d.kind, "existing");
   assert.equal(addr(d), "192.168.1.7");
-  assert.deepEqual(d.kind === "existing" && d.updated, { containerId: "abc", podRef: "default/me", ifName: "eth0" });
+  assert.deepEqual(d.kind === "existing" && d.updated, {
+    containerId: "abc",
+    podRef: "default/me",
+    ifName: "eth0",
+  });
   // Another interface of the same pod, or a legacy entry without ifname, is not a match.
   assert.equal(addr(assign(r, v, { ...me, ifName: "net1" })), "192.168.1.1");
   const legacy = view(r, [["192.168.1.7", { containerId: "abc", podRef: "default/me", ifName: "" }]]);
@@ -89,7 +126,10 @@ test("assign() returns the held address for the same podRef and interface (idemp
 
 test("assign() skips addresses reserved elsewhere and gives up a held one that is", () => {
   const r = rule("192.168.1.0/24");
-  assert.equal(addr(assign(r, view(r), me, { skip: addressSet([parseIP("192.168.1.1")!.value]) })), "192.168.1.2");
+  assert.equal(
+    addr(assign(r, view(r), me, { skip: addressSet([parseIP("192.168.1.1")!.value]) })),
+    "192.168.1.2",
+  );
   const v = view(r, [["192.168.1.1", { containerId: "abc", podRef: "default/me", ifName: "eth0" }]]);
   const d = assign(r, v, me, { skip: addressSet([parseIP("192.168.1.1")!.value]) });
   assert.equal(d.kind, "new");
@@ -112,7 +152,10 @@ test("assign() cost does not grow with range or excluded size", () => {
   const base = r8.range.address;
   const held = new Map<string, ReturnType<typeof someone>>();
   for (let i = 1; i <= 100_000; i++) held.set(String(i), someone(i));
-  const big = viewPool({ name: "big", range: "", allocations: held, version: "1" }, { family: 4, value: base });
+  const big = viewPool(
+    { name: "big", range: "", allocations: held, version: "1" },
+    { family: 4, value: base },
+  );
   const timeIt = (fn: () => unknown) => {
     const t0 = performance.now();
     for (let i = 0; i < 100; i++) fn();

@@ -5,7 +5,7 @@ import { ExhaustedError } from "../errors/errors.ts";
 import { type Cidr, formatCidr, formatIP, type IP, masked } from "../ip/index.ts";
 import type { Allocation } from "../pool/allocation.ts";
 import { coveringEnd, type IntervalSet } from "./interval-set.ts";
-import { type Entry, podInterfaceKey, type PoolView } from "./pool-view.ts";
+import { type Entry, type PoolView, podInterfaceKey } from "./pool-view.ts";
 import { candidateWindow } from "./window.ts";
 
 export interface RangeRule {
@@ -36,7 +36,8 @@ export function assign(
 ): Decision {
   const held = view.byPodInterface.get(podInterfaceKey(claimant.podRef, claimant.ifName));
   // A held address that another range reserved (found out by a failed commit) is given up.
-  const heldUsable = held !== undefined && !(options.skip && coveringEnd(options.skip, held.address.value) !== undefined);
+  const heldUsable =
+    held !== undefined && !(options.skip && coveringEnd(options.skip, held.address.value) !== undefined);
   if (held !== undefined && heldUsable) {
     const stale = held.allocation.containerId !== claimant.containerId;
     return {

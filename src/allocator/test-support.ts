@@ -1,12 +1,14 @@
 // Builders shared by allocator tests: a pool view from addresses, a rule from text.
-import { type Cidr, masked, parseCidr, parseIP } from "../ip/index.ts";
+import { broadcastOf, type Cidr, masked, networkOf, parseCidr, parseIP } from "../ip/index.ts";
 import type { Allocation } from "../pool/allocation.ts";
 import type { RangeRule } from "./assign.ts";
 import { intervalSet } from "./interval-set.ts";
 import { type PoolView, viewPool } from "./pool-view.ts";
-import { broadcastOf, networkOf } from "../ip/index.ts";
 
-export function rule(range: string, options: { start?: string; end?: string; exclude?: string[] } = {}): RangeRule {
+export function rule(
+  range: string,
+  options: { start?: string; end?: string; exclude?: string[] } = {},
+): RangeRule {
   const cidr = masked(parseCidr(range)!);
   const exclude = (options.exclude ?? []).map((e) => {
     const c: Cidr = parseCidr(e.includes("/") ? e : `${e}/${cidr.family === 4 ? 32 : 128}`)!;
@@ -21,7 +23,10 @@ export function rule(range: string, options: { start?: string; end?: string; exc
   };
 }
 
-export function view(r: RangeRule, held: readonly [address: string, allocation: Allocation][] = []): PoolView {
+export function view(
+  r: RangeRule,
+  held: readonly [address: string, allocation: Allocation][] = [],
+): PoolView {
   const base = r.range.address;
   const allocations = new Map(held.map(([a, alloc]) => [String(parseIP(a)!.value - base), alloc]));
   return viewPool(
@@ -30,4 +35,8 @@ export function view(r: RangeRule, held: readonly [address: string, allocation: 
   );
 }
 
-export const someone = (n: number): Allocation => ({ containerId: `c${n}`, podRef: `default/pod${n}`, ifName: "eth0" });
+export const someone = (n: number): Allocation => ({
+  containerId: `c${n}`,
+  podRef: `default/pod${n}`,
+  ifName: "eth0",
+});

@@ -27,10 +27,30 @@ test("candidateWindow() follows Go's GetIPRange (A.3 H5, H8–H15)", async (t) =
     ["2001::/116", undefined, undefined, "2001::1 - 2001::ffe"],
     ["fd:db8:abcd:12::/96", undefined, undefined, "fd:db8:abcd:12::1 - fd:db8:abcd:12::ffff:fffe"],
     ["::/126", undefined, undefined, "::1 - ::2"],
-    ["2001:db8:abcd:12::/64", undefined, undefined, "2001:db8:abcd:12::1 - 2001:db8:abcd:12:ffff:ffff:ffff:fffe"],
-    ["2001:db8:abcd:12::/64", "2001:db8:abcd:12::50", "2001:db8:abcd:12::100", "2001:db8:abcd:12::50 - 2001:db8:abcd:12::100"],
-    ["2001:db8:abcd:12::/64", "2001:db8:abcd:12::100", "2001:db8:abcd:12::50", "2001:db8:abcd:12::100 - 2001:db8:abcd:12:ffff:ffff:ffff:fffe"],
-    ["2001:db8:480:603d::/64", "2001:db8:480:603d:0:304:403::", "2001:db8:480:603d:0:304:403:4", "2001:db8:480:603d:0:304:403:0 - 2001:db8:480:603d:0:304:403:4"],
+    [
+      "2001:db8:abcd:12::/64",
+      undefined,
+      undefined,
+      "2001:db8:abcd:12::1 - 2001:db8:abcd:12:ffff:ffff:ffff:fffe",
+    ],
+    [
+      "2001:db8:abcd:12::/64",
+      "2001:db8:abcd:12::50",
+      "2001:db8:abcd:12::100",
+      "2001:db8:abcd:12::50 - 2001:db8:abcd:12::100",
+    ],
+    [
+      "2001:db8:abcd:12::/64",
+      "2001:db8:abcd:12::100",
+      "2001:db8:abcd:12::50",
+      "2001:db8:abcd:12::100 - 2001:db8:abcd:12:ffff:ffff:ffff:fffe",
+    ],
+    [
+      "2001:db8:480:603d::/64",
+      "2001:db8:480:603d:0:304:403::",
+      "2001:db8:480:603d:0:304:403:4",
+      "2001:db8:480:603d:0:304:403:0 - 2001:db8:480:603d:0:304:403:4",
+    ],
   ];
   for (const [range, start, end, want] of rows) {
     await t.test(`${range} ${start ?? ""} ${end ?? ""}`, () => assert.equal(window(range, start, end), want));
@@ -39,6 +59,11 @@ test("candidateWindow() follows Go's GetIPRange (A.3 H5, H8–H15)", async (t) =
 
 test("candidateWindow() rejects prefixes without usable addresses (A.3 H4, H16)", async (t) => {
   for (const range of ["192.168.0.0/32", "192.168.0.0/31", "2000::/128", "2000::/127"]) {
-    await t.test(range, () => assert.throws(() => window(range), /net mask is too short, subnet .* has no usable IP addresses, it is too small/));
+    await t.test(range, () =>
+      assert.throws(
+        () => window(range),
+        /net mask is too short, subnet .* has no usable IP addresses, it is too small/,
+      ),
+    );
   }
 });

@@ -31,7 +31,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       case "version":
       case "--version": {
         const { VERSION } = await import("../cni/main.ts");
-        process.stdout.write(`thereabouts ${VERSION}\nCNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n`);
+        process.stdout.write(
+          `thereabouts ${VERSION}\nCNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n`,
+        );
         return 0;
       }
       case "demo": {
@@ -40,7 +42,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       }
       case "status": {
         const { runStatus } = await import("./status.ts");
-        return await runStatus(parseArgs({ args: [...rest], options: { config: { type: "string" } } }).values);
+        return await runStatus(
+          parseArgs({ args: [...rest], options: { config: { type: "string" } } }).values,
+        );
       }
       default:
         process.stderr.write(`thereabouts: unknown command "${command}"\n\n${USAGE}`);

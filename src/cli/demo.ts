@@ -16,7 +16,8 @@ export interface DemoOptions {
 function count(text: string | undefined, fallback: number, what: string): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new Error(`--${what} must be an integer from 1 to 10000`);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000)
+    throw new Error(`--${what} must be an integer from 1 to 10000`);
   return n;
 }
 
@@ -29,7 +30,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     cniVersion: "1.0.0",
     name: "demo-net",
     type: "macvlan",
-    ipam: { type: "thereabouts", range: options.range ?? "192.0.2.0/28", datastore: "local", local: { path: storePath } },
+    ipam: {
+      type: "thereabouts",
+      range: options.range ?? "192.0.2.0/28",
+      datastore: "local",
+      local: { path: storePath },
+    },
   });
   const self = selfInvocation();
   const pod = (i: number) => ({

@@ -1,15 +1,16 @@
 // `thereabouts status --config FILE`: is the datastore of this network reachable, and how full
 // is each of its pools.
 import { readFileSync } from "node:fs";
+import { readOptionalFile } from "../cni/plugin.ts";
 import { loadIpamConfigFromNetwork } from "../config/load.ts";
 import { formatCidr, sizeOf } from "../ip/index.ts";
 import { poolOf } from "../ipam/pool-ref.ts";
 import { storedEntries } from "../ipam/release.ts";
-import { readOptionalFile } from "../cni/plugin.ts";
 import { openStore } from "../store/open.ts";
 
 export async function runStatus(options: { config?: string | undefined }): Promise<number> {
-  if (options.config === undefined) throw new Error("--config FILE is required (a CNI network config or conflist)");
+  if (options.config === undefined)
+    throw new Error("--config FILE is required (a CNI network config or conflist)");
   const config = loadIpamConfigFromNetwork({
     stdin: readFileSync(options.config, "utf8"),
     cniArgs: "",

@@ -31,7 +31,10 @@ export function validateIfName(name: string): void {
   const fail = (msg: string, details?: string) => new CniError(CNI_CODES.invalidEnvironment, msg, details);
   if (name === "") throw fail("interface name is empty");
   if (Buffer.byteLength(name, "utf8") > MAX_IFNAME_BYTES) {
-    throw fail("interface name is too long", `interface name should be less than ${MAX_IFNAME_BYTES + 1} characters`);
+    throw fail(
+      "interface name is too long",
+      `interface name should be less than ${MAX_IFNAME_BYTES + 1} characters`,
+    );
   }
   if (name === "." || name === "..") throw fail("interface name is . or ..");
   if (IFNAME_FORBIDDEN.test(name)) throw fail("interface name contains / or : or whitespace characters");

@@ -94,7 +94,10 @@ export function pluginHandlers(io: PluginIO): Handlers {
             );
       return resultOf(
         config,
-        outcome.addresses.map((a) => ({ text: `${formatIP(a.address)}/${a.prefix}`, family: a.address.family })),
+        outcome.addresses.map((a) => ({
+          text: `${formatIP(a.address)}/${a.prefix}`,
+          family: a.address.family,
+        })),
       );
     },
     async del(req) {
@@ -109,7 +112,9 @@ export function pluginHandlers(io: PluginIO): Handlers {
     async check(req) {
       const { config } = load(req, io);
       const attachment = { containerId: req.containerId, ifName: req.ifName };
-      await withStore(config, (store) => checkAttachment(store, config, attachment, prevResultAddresses(req.config)));
+      await withStore(config, (store) =>
+        checkAttachment(store, config, attachment, prevResultAddresses(req.config)),
+      );
     },
     async gc(req) {
       const { config, log } = load(req, io);
@@ -125,7 +130,11 @@ export function pluginHandlers(io: PluginIO): Handlers {
         await withStore(config, (store) => store.ping());
       } catch (error) {
         if (error instanceof CniError && !(error instanceof StoreUnavailableError)) throw error;
-        throw new CniError(CNI_CODES.unavailable, `datastore ${config.datastore} is unreachable`, describe(error));
+        throw new CniError(
+          CNI_CODES.unavailable,
+          `datastore ${config.datastore} is unreachable`,
+          describe(error),
+        );
       }
     },
   };

@@ -7,6 +7,7 @@ import { validateContainerId, validateIfName, validateNetworkName } from "./name
 import {
   type CniVersion,
   CURRENT_VERSION,
+  incompatibleVersionError,
   isSupportedVersion,
   normalizeVersion,
   SUPPORTED_VERSIONS,
@@ -111,7 +112,14 @@ export function parseRequest(env: Readonly<Record<string, string | undefined>>, 
   const args = readEnv(env);
   if (args.command === "VERSION") {
     // VERSION answers regardless of stdin (the library does not even read it).
-    return { ...args, command: "VERSION", stdin: "", config: {}, cniVersion: CURRENT_VERSION, networkName: "" };
+    return {
+      ...args,
+      command: "VERSION",
+      stdin: "",
+      config: {},
+      cniVersion: CURRENT_VERSION,
+      networkName: "",
+    };
   }
   const config = decodeConfig(stdin);
   const name = stringField(config, "name", "error unmarshall network config");
@@ -153,7 +161,10 @@ function stringField(config: Readonly<Record<string, unknown>>, key: string, con
   const value = jsonField(config, key);
   if (value === undefined || value === null) return "";
   if (typeof value !== "string") {
-    throw new CniError(CNI_CODES.decodeFailure, `${context}: "${key}" must be a string, got ${jsonTypeOf(value)}`);
+    throw new CniError(
+      CNI_CODES.decodeFailure,
+      `${context}: "${key}" must be a string, got ${jsonTypeOf(value)}`,
+    );
   }
   return value;
 }
@@ -172,14 +183,6 @@ function gateVersion(command: Command, version: string): CniVersion {
       throw new CniError(CNI_CODES.incompatibleVersion, `plugin version does not allow ${command}`);
     }
   }
-  if (!isSupportedVersion(version)) {
-    // Go prints the list with %q: ["0.1.0" "0.2.0" ...].
-    const list = SUPPORTED_VERSIONS.map((v) => JSON.stringify(v)).join(" ");
-    throw new CniError(
-      CNI_CODES.incompatibleVersion,
-      "incompatible CNI versions",
-      `config is ${JSON.stringify(version)}, plugin supports [${list}]`,
-    );
-  }
+  if (!isSupportedVersion(version)) throw incompatibleVersionError(version);
   return version;
 }

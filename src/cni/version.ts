@@ -18,6 +18,19 @@ export function isSupportedVersion(version: string): version is CniVersion {
   return (SUPPORTED_VERSIONS as readonly string[]).includes(version);
 }
 
+/**
+ * The library's error for a version outside SUPPORTED_VERSIONS: code 1 `incompatible CNI versions`,
+ * details `config is "<v>", plugin supports ["0.1.0" "0.2.0" ...]` (Go's %q rendering of the list).
+ */
+export function incompatibleVersionError(version: string): CniError {
+  const list = SUPPORTED_VERSIONS.map((v) => JSON.stringify(v)).join(" ");
+  return new CniError(
+    CNI_CODES.incompatibleVersion,
+    "incompatible CNI versions",
+    `config is ${JSON.stringify(version)}, plugin supports [${list}]`,
+  );
+}
+
 const PART_NAMES = ["major", "minor", "micro"] as const;
 
 /**

@@ -28,18 +28,25 @@ export function lookup(obj: JsonObject, name: string): Json | undefined {
   return found;
 }
 
-/** A short, safe rendering of a JSON value for error messages: `number 5`, `an object {"a":1}`. */
+/** The JSON type of a value as a message noun: `number`, `an array`, `null`. */
+function jsonKind(value: Json): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? "an object" : typeof value;
+}
+
+/** A short rendering of a JSON value for error messages: `number 5`, `an object {"a":1}`. */
 export function describeJson(value: Json): string {
+  if (value === null) return "null";
   let text = JSON.stringify(value);
   if (text.length > 60) text = `${text.slice(0, 57)}...`;
-  if (value === null) return "null";
-  if (Array.isArray(value)) return `an array ${text}`;
-  if (typeof value === "object") return `an object ${text}`;
-  return `${typeof value} ${text}`;
+  return `${jsonKind(value)} ${text}`;
 }
 
 export function typeError(label: string, expected: string, value: Json): ConfigError {
-  return new ConfigError(`invalid ${label}: expected ${expected}, got ${describeJson(value)}`);
+  // Never echo a secret into logs, even a mistyped one.
+  const got = /password/i.test(label) ? jsonKind(value) : describeJson(value);
+  return new ConfigError(`invalid ${label}: expected ${expected}, got ${got}`);
 }
 
 /** Typed access to the fields of one JSON object; every getter returns undefined for absent or null. */
@@ -70,8 +77,12 @@ export function fields(obj: JsonObject, label: (name: string) => string): Fields
     if (!accept(value)) throw typeError(label(name), expected, value);
     return value;
   };
-  const elements = <T>(name: string, expected: string, accept: (v: Json) => v is Json & T): T[] | undefined => {
-    const list = typed(name, `an array of ${expected}s`, Array.isArray);
+  const elements = <T>(
+    name: string,
+    [expected, plural]: [string, string],
+    accept: (v: Json) => v is Json & T,
+  ): T[] | undefined => {
+    const list = typed(name, `an array of ${plural}`, Array.isArray);
     return list?.map((item, i) => {
       if (!accept(item)) throw typeError(`${label(name)}[${i}]`, expected, item);
       return item;
@@ -86,9 +97,11 @@ export function fields(obj: JsonObject, label: (name: string) => string): Fields
     object: (name) => typed(name, "an object", isJsonObject),
     array: (name) => typed(name, "an array", Array.isArray),
     numberOrString: (name) =>
-      typed(name, "a number or a string", (v): v is number | string => ["number", "string"].includes(typeof v)),
-    stringArray: (name) => elements(name, "string", (v): v is string => typeof v === "string"),
-    objectArray: (name) => elements(name, "object", isJsonObject),
+      typed(name, "a number or a string", (v): v is number | string =>
+        ["number", "string"].includes(typeof v),
+      ),
+    stringArray: (name) => elements(name, ["a string", "strings"], (v): v is string => typeof v === "string"),
+    objectArray: (name) => elements(name, ["an object", "objects"], isJsonObject),
   };
 }
 

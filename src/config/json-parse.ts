@@ -17,8 +17,11 @@ export class JsonSyntaxError extends Error {
   }
 }
 
-/** Go's limit (encoding/json maxNestingDepth). */
-const MAX_DEPTH = 10000;
+/**
+ * Go allows 10000 levels; this recursive parser stops at 1000 to stay far from the JS stack limit.
+ * Configs nest about five levels deep.
+ */
+export const MAX_DEPTH = 1000;
 
 const LITERALS: Readonly<Record<string, readonly [string, Json]>> = {
   t: ["true", true],
@@ -94,12 +97,17 @@ export function parseJson(text: string): Json {
       if (text[pos] !== ":") fail("after object key");
       pos++;
       const item = value();
-      if (Object.hasOwn(out, key)) {
-        if (item === null) continue;
-        delete out[key];
+      const seen = Object.hasOwn(out, key);
+      if (!seen || item !== null) {
+        if (seen) delete out[key];
+        // defineProperty so a "__proto__" key stays an ordinary own property.
+        Object.defineProperty(out, key, {
+          value: item,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
-      // defineProperty so a "__proto__" key stays an ordinary own property.
-      Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
       skipSpace();
       if (text[pos] === ",") {
         pos++;
@@ -243,7 +251,7 @@ function quoteChar(text: string, pos: number): string {
     11: "\\v",
     12: "\\f",
     13: "\\r",
-    0x5c: "\\\\",
+    92: "\\\\",
   };
   const escaped = named[c];
   if (escaped !== undefined) return `'${escaped}'`;

@@ -10,7 +10,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const IPAM_TYPES = ["whereabouts", "thereabouts"] as const;
 export type IpamType = (typeof IPAM_TYPES)[number];
 
-/** A range after normalisation (whereabouts-spec.md §2.4): masked CIDR, optional bounds, excludes. */
+/**
+ * A range after normalisation (whereabouts-spec.md §2.4): masked CIDR, bounds, excludes. `start` is
+ * always set (the network address when none was configured, as Go does; the candidate window skips
+ * it); `end` only when configured. Bounds outside the usable window are kept, and ignored there.
+ */
 export type IpRange = RangeRule;
 
 export interface StaticAddress {
@@ -19,11 +23,16 @@ export interface StaticAddress {
   readonly gateway?: IP;
 }
 
-/** Routes and DNS are passed through to the result untouched (static-IPAM syntax). */
+/**
+ * Routes and DNS as the result carries them (static-IPAM syntax), rebuilt with Go's key names:
+ * routes `{dst, gw?, mtu?, advmss?, priority?, table?, scope?}` (dst and gw validated, in Go's text
+ * form), dns `{nameservers?, domain?, search?, options?}` with empty fields left out.
+ */
 export type Route = Readonly<Record<string, unknown>>;
 export type Dns = Readonly<Record<string, unknown>>;
 
 export interface EtcdConfig {
+  /** URLs (`host:port` gets `http://`); empty unless etcd_host is set. */
   readonly endpoints: readonly string[];
   readonly username?: string;
   readonly password?: string;
@@ -40,12 +49,15 @@ export interface IpamConfig {
   readonly type: IpamType;
   /** Top-level `range` first, then `ipRanges`. May be empty (only static addresses are returned). */
   readonly ranges: readonly IpRange[];
+  /** Top-level `gateway` (sloppy parser); may be of either family, so dual-stack configs share one key. */
   readonly gateway?: IP;
   readonly networkName: string;
   readonly enableOverlappingRanges: boolean;
+  /** Static `addresses`, then CNI_ARGS `IP=` entries; CNI_ARGS `GATEWAY=` already applied. */
   readonly addresses: readonly StaticAddress[];
   readonly routes: readonly Route[];
   readonly dns: Dns;
+  /** Explicit `datastore`, else "kubernetes" when a kubeconfig is set, else "local" (COMPATIBILITY item 7). */
   readonly datastore: Datastore;
   readonly local: { readonly path: string };
   readonly kubernetes: { readonly kubeconfig: string };
@@ -53,10 +65,16 @@ export interface IpamConfig {
   readonly logFile: string;
   readonly logLevel: LogLevel;
   readonly configurationPath: string;
+  /** "/N" or "N" as written (1 ≤ N ≤ 128), "" when Fast IPAM is off. */
   readonly nodeSliceSize: string;
   readonly reconcilerCronExpression: string;
   /** From CNI_ARGS. podRef = `<namespace>/<name>` (even when the namespace is empty, as Go). */
-  readonly pod: { readonly name: string; readonly namespace: string; readonly uid: string; readonly ref: string };
+  readonly pod: {
+    readonly name: string;
+    readonly namespace: string;
+    readonly uid: string;
+    readonly ref: string;
+  };
 }
 
 export const DEFAULT_LOCAL_PATH = "/var/lib/cni/thereabouts/store.db";

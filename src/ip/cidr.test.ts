@@ -34,7 +34,15 @@ test("parseCidr() keeps the address as written; masked() clears host bits", () =
 });
 
 test("parseCidr() rejects malformed prefixes", async (t) => {
-  for (const bad of ["192.168.0.1/123", "192.168.0.1", "192.168.0.1/", "1.2.3.4/-1", "::/129", "x/24", "1.2.3.4/2a"]) {
+  for (const bad of [
+    "192.168.0.1/123",
+    "192.168.0.1",
+    "192.168.0.1/",
+    "1.2.3.4/-1",
+    "::/129",
+    "x/24",
+    "1.2.3.4/2a",
+  ]) {
     await t.test(bad, () => assert.equal(parseCidr(bad), undefined));
   }
 });

@@ -4,7 +4,7 @@
 import type { Claimant } from "../allocator/assign.ts";
 import type { IpamConfig } from "../config/types.ts";
 import { describe } from "../errors/errors.ts";
-import { type IP } from "../ip/index.ts";
+import type { IP } from "../ip/index.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
 import { allocateInRange, type Held } from "./allocate-range.ts";
@@ -25,9 +25,16 @@ export async function addAttachment(
 ): Promise<AddOutcome> {
   const held: Held[] = [];
   try {
-    for (const rule of config.ranges) held.push(await allocateInRange(store, config, rule, claimant, deadline, log));
+    for (const rule of config.ranges)
+      held.push(await allocateInRange(store, config, rule, claimant, deadline, log));
   } catch (error) {
-    await rollBack(store, config, held.filter((h) => h.created), deadline, log);
+    await rollBack(
+      store,
+      config,
+      held.filter((h) => h.created),
+      deadline,
+      log,
+    );
     throw error;
   }
   return { addresses: held.map((h) => ({ address: h.address, prefix: h.prefix })) };
@@ -42,11 +49,16 @@ async function rollBack(
 ): Promise<void> {
   for (const h of created) {
     try {
-      await releaseEntries(store, h.pool, (e) => e.key === h.key && e.allocation.containerId === h.containerId, {
-        overlapping: config.enableOverlappingRanges,
-        networkName: config.networkName,
-        deadline,
-      });
+      await releaseEntries(
+        store,
+        h.pool,
+        (e) => e.key === h.key && e.allocation.containerId === h.containerId,
+        {
+          overlapping: config.enableOverlappingRanges,
+          networkName: config.networkName,
+          deadline,
+        },
+      );
     } catch (error) {
       // The runtime follows a failed ADD with DEL, which retries this release.
       log.error(`could not roll back ${h.pool} entry ${h.key}: ${describe(error)}`);

@@ -7,8 +7,8 @@ import type { IpamConfig, IpRange } from "../config/types.ts";
 import { StoreUnavailableError } from "../errors/errors.ts";
 import { formatIP, type IP } from "../ip/index.ts";
 import type { Logger } from "../log/logger.ts";
-import { encodeOffsetKey } from "../pool/offset-key.ts";
 import { reservationName } from "../pool/naming.ts";
+import { encodeOffsetKey } from "../pool/offset-key.ts";
 import type { Store } from "../store/store.ts";
 import { baseOf, poolOf, rangeText } from "./pool-ref.ts";
 import { type Deadline, expired, pause } from "./retry.ts";
@@ -35,12 +35,15 @@ export async function allocateInRange(
   const skipped: bigint[] = [];
   for (let attempt = 0; ; attempt++) {
     if (attempt > 0 && expired(deadline)) {
-      throw new StoreUnavailableError(`gave up allocating in pool ${pool.name} after ${attempt} conflicting writes`);
+      throw new StoreUnavailableError(
+        `gave up allocating in pool ${pool.name} after ${attempt} conflicting writes`,
+      );
     }
     const snapshot = await store.getPool(pool.name);
     const base = baseOf(snapshot, pool.range);
     const view = viewPool(snapshot, base);
-    for (const key of view.unreadableKeys) log.error(`pool ${pool.name}: ignoring unreadable offset key "${key}"`);
+    for (const key of view.unreadableKeys)
+      log.error(`pool ${pool.name}: ignoring unreadable offset key "${key}"`);
     const decision = assign(rule, view, claimant, {
       ...(config.gateway === undefined ? {} : { gateway: config.gateway }),
       skip: addressSet(skipped),
@@ -50,12 +53,22 @@ export async function allocateInRange(
     const remove = decision.kind === "new" && stale !== undefined ? [stale.key] : [];
     const address = decision.kind === "new" ? decision.address : decision.entry.address;
     const key = decision.kind === "new" ? encodeOffsetKey(base, address) : decision.entry.key;
-    const allocation = { containerId: claimant.containerId, podRef: claimant.podRef, ifName: claimant.ifName };
+    const allocation = {
+      containerId: claimant.containerId,
+      podRef: claimant.podRef,
+      ifName: claimant.ifName,
+    };
     const set = decision.kind === "new" || decision.updated !== undefined ? [[key, allocation] as const] : [];
     const reserve = config.enableOverlappingRanges
       ? [{ name: reservationName(address, config.networkName), ...allocation }]
       : [];
-    const held = { pool: pool.name, key, address, prefix: rule.range.prefix, containerId: claimant.containerId };
+    const held = {
+      pool: pool.name,
+      key,
+      address,
+      prefix: rule.range.prefix,
+      containerId: claimant.containerId,
+    };
     if (set.length === 0 && reserve.length === 0) return { ...held, created: false };
     const result = await store.commit({
       pool: pool.name,

@@ -28,12 +28,18 @@ export async function checkAttachment(
     if (entry === undefined) throw new CniError(CHECK_FAILED, `${who} holds no address in pool ${pool.name}`);
     const text = formatIP(entry.address);
     if (prevResultAddresses !== undefined && !prevResultAddresses.includes(text)) {
-      throw new CniError(CHECK_FAILED, `${who} holds ${text} in pool ${pool.name}, which is not in prevResult`);
+      throw new CniError(
+        CHECK_FAILED,
+        `${who} holds ${text} in pool ${pool.name}, which is not in prevResult`,
+      );
     }
     if (config.enableOverlappingRanges) {
       const reservation = await store.getReservation(reservationName(entry.address, config.networkName));
       if (reservation === undefined || !ownsReservation(reservation, entry.allocation)) {
-        throw new CniError(CHECK_FAILED, `${who}: the reservation of ${text} is missing or held by another pod`);
+        throw new CniError(
+          CHECK_FAILED,
+          `${who}: the reservation of ${text} is missing or held by another pod`,
+        );
       }
     }
   }

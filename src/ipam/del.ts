@@ -24,7 +24,9 @@ export async function deleteAttachment(
   const released: Entry[] = [];
   const options = { overlapping: config.enableOverlappingRanges, networkName: config.networkName, deadline };
   for (const rule of config.ranges) {
-    released.push(...(await releaseEntries(store, poolOf(config, rule).name, belongsTo(attachment), options)));
+    released.push(
+      ...(await releaseEntries(store, poolOf(config, rule).name, belongsTo(attachment), options)),
+    );
   }
   return released;
 }

@@ -1,7 +1,8 @@
 // Ties a configured range to its pool: the pool name (Go-compatible) and the base IP that offset
 // keys are relative to (the IP written in the stored spec.range, or the range network when new).
-import { StoredDataError } from "../errors/errors.ts";
+
 import type { IpamConfig, IpRange } from "../config/types.ts";
+import { StoredDataError } from "../errors/errors.ts";
 import { type Cidr, formatCidr, type IP, masked, parseCidr } from "../ip/index.ts";
 import type { PoolSnapshot } from "../pool/allocation.ts";
 import { poolName } from "../pool/naming.ts";

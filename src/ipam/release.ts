@@ -54,7 +54,9 @@ export async function releaseEntries(
     });
     if (result.ok) return chosen;
     if (expired(options.deadline)) {
-      throw new StoreUnavailableError(`gave up releasing from pool ${pool} after ${attempt + 1} conflicting writes`);
+      throw new StoreUnavailableError(
+        `gave up releasing from pool ${pool} after ${attempt + 1} conflicting writes`,
+      );
     }
     await pause(options.deadline, attempt);
   }

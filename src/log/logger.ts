@@ -19,7 +19,9 @@ export interface LogSinks {
 export function createLogger(level: LogLevel, sinks: LogSinks, now: () => Date = () => new Date()): Logger {
   const emit = (at: LogLevel, message: string) => {
     if (RANK[at] < RANK[level]) return;
-    const line = `${now().toISOString().replace(/\.\d{3}Z$/, "Z")} [${at}] ${message}\n`;
+    const line = `${now()
+      .toISOString()
+      .replace(/\.\d{3}Z$/, "Z")} [${at}] ${message}\n`;
     sinks.stderr(line);
     if (sinks.file !== undefined && sinks.file !== "") {
       try {

@@ -32,7 +32,10 @@ export interface Attachment {
 }
 
 /** An owner holds a reservation when the podRef matches and, where both recorded one, the interface too. */
-export function ownsReservation(reservation: Reservation, owner: { podRef: string; ifName: string }): boolean {
+export function ownsReservation(
+  reservation: Reservation,
+  owner: { podRef: string; ifName: string },
+): boolean {
   if (reservation.podRef !== owner.podRef) return false;
   return reservation.ifName === "" || owner.ifName === "" || reservation.ifName === owner.ifName;
 }

@@ -17,7 +17,10 @@ test("poolName() matches Go's IPPool names (§4.2, A.5 N3)", async (t) => {
     await t.test(`${net}/${range}`, () => assert.equal(poolName(parseCidr(range)!, net), want));
   }
   assert.equal(nodeSlicePoolName(parseCidr("10.0.0.0/8")!, "testnode", ""), "testnode-10.0.0.0-8");
-  assert.equal(nodeSlicePoolName(parseCidr("10.0.0.0/8")!, "testnode", "testnetwork"), "testnetwork-testnode-10.0.0.0-8");
+  assert.equal(
+    nodeSlicePoolName(parseCidr("10.0.0.0/8")!, "testnode", "testnetwork"),
+    "testnetwork-testnode-10.0.0.0-8",
+  );
 });
 
 test("reservationName() matches Go's OverlappingRangeIPReservation names", async (t) => {

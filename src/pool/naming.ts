@@ -1,6 +1,6 @@
 // Object names exactly as Go Whereabouts derives them (whereabouts-spec.md §4.2), so pools and
 // reservations written by either implementation are found by the other.
-import { formatCidr, formatIP, type IP, masked, type Cidr } from "../ip/index.ts";
+import { type Cidr, formatCidr, formatIP, type IP, masked } from "../ip/index.ts";
 
 function normalize(text: string): string {
   const s = text.endsWith(":") ? `${text}0` : text;

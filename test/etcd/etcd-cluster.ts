@@ -3,7 +3,7 @@
 // auth (users + roles) enabled. Every process it starts is killed by `stop()`, and also by a
 // process "exit" hook, so a failing test never leaves etcd running.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
@@ -27,12 +27,20 @@ export interface EtcdClusterOptions {
   /** Enable etcd auth: a root user with this password is created, plus `users`. */
   readonly rootPassword?: string;
   readonly users?: readonly EtcdUser[];
+  /**
+   * Keep the data directories in memory (/dev/shm when present), where fsync costs nothing: for
+   * suites that measure logic, not disks. Default false: the temporary directory on disk.
+   */
+  readonly inMemory?: boolean;
 }
 
 export interface TlsFiles {
   readonly caFile: string;
   readonly certFile: string;
   readonly keyFile: string;
+  /** A client certificate with a Common Name ("root"), which etcd's gateway refuses once auth is on. */
+  readonly namedCertFile: string;
+  readonly namedKeyFile: string;
   /** A client certificate signed by a CA etcd does not trust. */
   readonly strangerCertFile: string;
   readonly strangerKeyFile: string;
@@ -100,7 +108,7 @@ export function generateCertificates(dir: string): TlsFiles {
   ];
   openssl(dir, ca("test-ca"));
   openssl(dir, ca("stranger-ca"));
-  const leaf = (name: string, caName: string, ext: string) => {
+  const leaf = (name: string, caName: string, ext: string, subject = `/CN=${name}`) => {
     writeFileSync(join(dir, `${name}.ext`), ext);
     openssl(dir, [
       "req",
@@ -108,7 +116,7 @@ export function generateCertificates(dir: string): TlsFiles {
       "rsa:2048",
       "-nodes",
       "-subj",
-      `/CN=${name}`,
+      subject,
       "-keyout",
       `${name}.key`,
       "-out",
@@ -137,12 +145,17 @@ export function generateCertificates(dir: string): TlsFiles {
     "test-ca",
     "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n",
   );
-  leaf("client", "test-ca", "extendedKeyUsage=clientAuth\n");
+  // No Common Name: with --client-cert-auth and auth enabled, etcd's gateway refuses (HTTP 400) every
+  // client certificate that carries one, since it cannot map it to a user (embed/serve.go).
+  leaf("client", "test-ca", "extendedKeyUsage=clientAuth\n", "/O=thereabouts-test");
+  leaf("named", "test-ca", "extendedKeyUsage=clientAuth\n", "/CN=root");
   leaf("stranger", "stranger-ca", "extendedKeyUsage=clientAuth\n");
   return {
     caFile: join(dir, "test-ca.crt"),
     certFile: join(dir, "client.crt"),
     keyFile: join(dir, "client.key"),
+    namedCertFile: join(dir, "named.crt"),
+    namedKeyFile: join(dir, "named.key"),
     strangerCertFile: join(dir, "stranger.crt"),
     strangerKeyFile: join(dir, "stranger.key"),
   };
@@ -166,7 +179,8 @@ export class EtcdCluster {
 
   /** Starts the cluster and waits until it has a leader (and auth is enabled, when asked). */
   static async start(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
-    const dir = mkdtempSync(join(tmpdir(), "thereabouts-etcd-"));
+    const root = options.inMemory && existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+    const dir = mkdtempSync(join(root, "thereabouts-etcd-"));
     dirs.add(dir);
     const tls = options.tls ? generateCertificates(join(dir, "pki")) : undefined;
     const scheme = tls ? "https" : "http";
@@ -187,7 +201,8 @@ export class EtcdCluster {
       for (let i = 0; i < members.length; i++) cluster.#spawn(i);
       await Promise.all(members.map((_, i) => cluster.#waitReady(i)));
       await cluster.#waitForLeader(15_000);
-      if (options.rootPassword !== undefined) await cluster.#enableAuth(options.rootPassword, options.users ?? []);
+      if (options.rootPassword !== undefined)
+        await cluster.#enableAuth(options.rootPassword, options.users ?? []);
     } catch (error) {
       const logs = members.map((m) => `--- ${m.name}\n${tail(m.logFile)}`).join("\n");
       await cluster.stop();
@@ -280,7 +295,34 @@ export class EtcdCluster {
   async call(i: number, path: string, body: unknown, timeoutMs = 5_000): Promise<unknown> {
     const headers: Record<string, string> = {};
     if (this.#rootToken !== undefined) headers["authorization"] = this.#rootToken;
-    return this.#post(this.#member(i).clientUrl, path, body, headers, timeoutMs);
+    const { status, text } = await this.#request(this.#member(i).clientUrl, path, body, headers, timeoutMs);
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = text === "" ? {} : (JSON.parse(text) as Record<string, unknown>);
+    } catch {
+      parsed = { error: text };
+    }
+    if (status >= 300) throw new Error(`${path}: HTTP ${status}: ${String(parsed["error"] ?? text)}`);
+    return parsed;
+  }
+
+  /**
+   * etcd's own count of the gRPC calls it has served, by method ("Range", "Txn", "Authenticate"…),
+   * summed over the running members. Gateway requests are served as gRPC calls, so this counts
+   * what clients sent independently of any client-side counter (benchmarks: calls per ADD).
+   * The harness's own probes show up as "Status".
+   */
+  async grpcCalls(): Promise<Record<string, number>> {
+    const totals: Record<string, number> = {};
+    for (let i = 0; i < this.#members.length; i++) {
+      if (!this.isRunning(i)) continue;
+      const { text } = await this.#request(this.#member(i).clientUrl, "/metrics", undefined, {}, 5_000);
+      for (const match of text.matchAll(
+        /^grpc_server_handled_total\{[^}]*grpc_method="(\w+)"[^}]*\} (\S+)$/gm,
+      ))
+        totals[match[1]!] = (totals[match[1]!] ?? 0) + Number(match[2]);
+    }
+    return totals;
   }
 
   #member(i: number): Member {
@@ -326,7 +368,7 @@ export class EtcdCluster {
     const startedAt = readLog(m.logFile).length;
     while (Date.now() < deadline) {
       if (!this.isRunning(i)) throw new Error(`etcd member ${m.name} exited`);
-      if (readLog(m.logFile).slice(startedAt).includes("ready to serve client requests")) return;
+      if (readLog(m.logFile).slice(startedAt).includes("serving client traffic")) return;
       await sleep(50);
     }
     throw new Error(`etcd member ${m.name} not ready within ${timeoutMs} ms`);
@@ -362,27 +404,23 @@ export class EtcdCluster {
     this.#rootToken = auth.token;
   }
 
-  #post(
+  #request(
     base: string,
     path: string,
     body: unknown,
     headers: Record<string, string>,
     timeoutMs: number,
-  ): Promise<unknown> {
+  ): Promise<{ status: number; text: string }> {
     const url = new URL(path, base);
     const tls = this.tls;
     return new Promise((resolve, reject) => {
       const options = {
-        method: "POST",
+        method: body === undefined ? "GET" : "POST",
         headers: { ...headers, "content-type": "application/json" },
         timeout: timeoutMs,
         agent: false as const,
         ...(tls
-          ? {
-              ca: readFileSync(tls.caFile),
-              cert: readFileSync(join(this.dir, "pki", "server.crt")),
-              key: readFileSync(join(this.dir, "pki", "server.key")),
-            }
+          ? { ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }
           : {}),
       };
       const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, options, (res) => {
@@ -391,15 +429,12 @@ export class EtcdCluster {
         res.on("data", (chunk: string) => {
           text += chunk;
         });
-        res.on("end", () => {
-          const parsed = text === "" ? {} : (JSON.parse(text) as Record<string, unknown>);
-          if ((res.statusCode ?? 500) >= 300) reject(new Error(`${path}: ${String(parsed["error"] ?? text)}`));
-          else resolve(parsed);
-        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on("error", reject);
       });
       req.on("timeout", () => req.destroy(new Error(`${path}: timed out`)));
       req.on("error", reject);
-      req.end(JSON.stringify(body));
+      req.end(body === undefined ? undefined : JSON.stringify(body));
     });
   }
 }

@@ -25,7 +25,11 @@ export function reservation(name: string, podRef: string, ifName = "eth0", conta
   return { name, podRef, ifName, containerId };
 }
 
-export function change(pool: string, expectedVersion: string | undefined, parts: Partial<PoolChange> = {}): PoolChange {
+export function change(
+  pool: string,
+  expectedVersion: string | undefined,
+  parts: Partial<PoolChange> = {},
+): PoolChange {
   return { pool, range: RANGE, expectedVersion, set: [], remove: [], reserve: [], unreserve: [], ...parts };
 }
 
@@ -89,7 +93,10 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
 
     it("commit() refuses a second create of the same pool", async () => {
       const version = await commitOk(change("p", undefined, { set: [["1", alloc("c1", "ns/a")]] }));
-      const second = change("p", undefined, { set: [["2", alloc("c2", "ns/b")]], reserve: [reservation("r", "ns/b")] });
+      const second = change("p", undefined, {
+        set: [["2", alloc("c2", "ns/b")]],
+        reserve: [reservation("r", "ns/b")],
+      });
       assert.deepEqual(await store.commit(second), POOL_CONFLICT);
       const pool = await store.getPool("p");
       assert.deepEqual(entries(pool), [["1", alloc("c1", "ns/a")]]);
@@ -117,7 +124,10 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
 
     it("commit() with a version for a missing pool conflicts", async () => {
       const version = await commitOk(change("other", undefined));
-      assert.deepEqual(await store.commit(change("p", version, { set: [["1", alloc("c", "ns/a")]] })), POOL_CONFLICT);
+      assert.deepEqual(
+        await store.commit(change("p", version, { set: [["1", alloc("c", "ns/a")]] })),
+        POOL_CONFLICT,
+      );
       assert.equal((await store.getPool("p")).version, undefined);
     });
 
@@ -142,7 +152,9 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
       assert.deepEqual(entries(read), entries({ ...read, allocations: new Map(set) }));
       assert.equal(read.allocations.get("+5")?.ifName, "");
 
-      await commitOk(change("p", v1, { remove: ["+5", "007"], set: [["1", alloc("c1-new", "ns/a", "eth0")]] }));
+      await commitOk(
+        change("p", v1, { remove: ["+5", "007"], set: [["1", alloc("c1-new", "ns/a", "eth0")]] }),
+      );
       const after = await store.getPool("p");
       assert.deepEqual(entries(after), [
         ["-1", alloc("cm1", "ns/negative", "net1")],
@@ -166,7 +178,9 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
 
     it("commit() creates a reservation and accepts it again from the same owner", async () => {
       const held = reservation("10.0.0.1", "ns/a", "eth0", "c1");
-      const v1 = await commitOk(change("p", undefined, { set: [["1", alloc("c1", "ns/a")]], reserve: [held] }));
+      const v1 = await commitOk(
+        change("p", undefined, { set: [["1", alloc("c1", "ns/a")]], reserve: [held] }),
+      );
       assert.deepEqual(await store.getReservation("10.0.0.1"), held);
 
       const again = reservation("10.0.0.1", "ns/a", "eth0", "c1-restarted");
@@ -176,7 +190,9 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
 
     it("commit() treats a reservation without ifName as held by every interface of its pod", async () => {
       const v1 = await commitOk(change("p", undefined, { reserve: [reservation("10.0.0.1", "ns/a", "")] }));
-      const result = await store.commit(change("p", v1, { reserve: [reservation("10.0.0.1", "ns/a", "net1", "c2")] }));
+      const result = await store.commit(
+        change("p", v1, { reserve: [reservation("10.0.0.1", "ns/a", "net1", "c2")] }),
+      );
       assert.deepEqual(result, OK);
       const stored = await store.getReservation("10.0.0.1");
       assert.equal(stored?.podRef, "ns/a");
@@ -185,8 +201,13 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
 
     it("commit() reports the holder of a reservation taken by another owner and applies nothing", async () => {
       const held = reservation("10.0.0.1", "ns/a", "eth0", "c1");
-      const v1 = await commitOk(change("p", undefined, { set: [["1", alloc("c1", "ns/a")]], reserve: [held] }));
-      const cases = [reservation("10.0.0.1", "ns/b", "eth0", "c2"), reservation("10.0.0.1", "ns/a", "net1", "c3")];
+      const v1 = await commitOk(
+        change("p", undefined, { set: [["1", alloc("c1", "ns/a")]], reserve: [held] }),
+      );
+      const cases = [
+        reservation("10.0.0.1", "ns/b", "eth0", "c2"),
+        reservation("10.0.0.1", "ns/a", "net1", "c3"),
+      ];
       for (const wanted of cases) {
         const result = await store.commit(
           change("p", v1, {
@@ -206,7 +227,9 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
 
     it("commit() drops a reservation only for its owner", async () => {
       const held = reservation("10.0.0.1", "ns/a", "eth0", "c1");
-      let version = await commitOk(change("p", undefined, { set: [["1", alloc("c1", "ns/a")]], reserve: [held] }));
+      let version = await commitOk(
+        change("p", undefined, { set: [["1", alloc("c1", "ns/a")]], reserve: [held] }),
+      );
       for (const stranger of [reservation("10.0.0.1", "ns/b"), reservation("10.0.0.1", "ns/a", "net1")]) {
         assert.deepEqual(await store.commit(change("p", version, { unreserve: [stranger] })), OK);
         assert.deepEqual(await store.getReservation("10.0.0.1"), held);
@@ -215,14 +238,21 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
       // Missing reservations are not an error either.
       await commitOk(change("p", version, { unreserve: [reservation("10.0.0.7", "ns/a")] }));
       version = (await store.getPool("p")).version!;
-      await commitOk(change("p", version, { remove: ["1"], unreserve: [reservation("10.0.0.1", "ns/a", "eth0", "c-other")] }));
+      await commitOk(
+        change("p", version, {
+          remove: ["1"],
+          unreserve: [reservation("10.0.0.1", "ns/a", "eth0", "c-other")],
+        }),
+      );
       assert.equal(await store.getReservation("10.0.0.1"), undefined);
       assert.equal((await store.getPool("p")).allocations.size, 0);
     });
 
     it("commit() applies pool entries and reservations together", async () => {
       const held = reservation("10.0.0.5", "ns/a");
-      const v1 = await commitOk(change("p", undefined, { set: [["5", alloc("c1", "ns/a")]], reserve: [held] }));
+      const v1 = await commitOk(
+        change("p", undefined, { set: [["5", alloc("c1", "ns/a")]], reserve: [held] }),
+      );
       assert.deepEqual(entries(await store.getPool("p")), [["5", alloc("c1", "ns/a")]]);
       assert.deepEqual(await store.listReservations(), [held]);
       await commitOk(change("p", v1, { remove: ["5"], unreserve: [held] }));
@@ -241,7 +271,9 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
           reserve: [reservation("10.0.0.1", "ns/a"), reservation("10.0.0.2", "ns/b", "")],
         }),
       );
-      await commitOk(change("empty", undefined, { reserve: [reservation("blue-10.0.0.3", "ns/c", "net1", "c3")] }));
+      await commitOk(
+        change("empty", undefined, { reserve: [reservation("blue-10.0.0.3", "ns/c", "net1", "c3")] }),
+      );
       const pools = byName(await store.listPools());
       assert.deepEqual(
         pools.map((p) => p.name),
@@ -249,7 +281,10 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
       );
       for (const pool of pools) {
         const single = await store.getPool(pool.name);
-        assert.deepEqual({ ...pool, allocations: entries(pool) }, { ...single, allocations: entries(single) });
+        assert.deepEqual(
+          { ...pool, allocations: entries(pool) },
+          { ...single, allocations: entries(single) },
+        );
       }
       assert.deepEqual(byName(await store.listReservations()), [
         reservation("10.0.0.1", "ns/a"),
@@ -261,7 +296,10 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
     it("a new Store instance sees committed data", async (t) => {
       if (target.reopen === undefined) return t.skip("backend has no second instance");
       const v1 = await commitOk(
-        change("p", undefined, { set: [["1", alloc("c1", "ns/a", "")]], reserve: [reservation("10.0.0.1", "ns/a")] }),
+        change("p", undefined, {
+          set: [["1", alloc("c1", "ns/a", "")]],
+          reserve: [reservation("10.0.0.1", "ns/a")],
+        }),
       );
       const other = await target.reopen();
       try {
@@ -319,10 +357,18 @@ async function allocateMany(store: Store, worker: number, count: number): Promis
     const podRef = `ns/w${worker}-${claimed.length}`;
     const entry = alloc(`c-${worker}-${claimed.length}`, podRef);
     const result = await store.commit(
-      change("busy", pool.version, { set: [[key, entry]], reserve: [reservation(`r-${key}`, podRef, "eth0", entry.containerId)] }),
+      change("busy", pool.version, {
+        set: [[key, entry]],
+        reserve: [reservation(`r-${key}`, podRef, "eth0", entry.containerId)],
+      }),
     );
     if (result.ok) claimed.push([key, entry]);
-    else assert.equal(result.conflict, "pool", "only the version may conflict: a reservation conflict means a lost write");
+    else
+      assert.equal(
+        result.conflict,
+        "pool",
+        "only the version may conflict: a reservation conflict means a lost write",
+      );
     // Let the other workers interleave between read and commit.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }

@@ -24,7 +24,8 @@ async function claim(store: Store, worker: string, serial: number): Promise<bool
     reserve: [{ name: `r-${key}`, podRef, ifName: "eth0", containerId }],
     unreserve: [],
   });
-  if (!result.ok && result.conflict !== "pool") throw new Error(`unexpected conflict ${JSON.stringify(result)}`);
+  if (!result.ok && result.conflict !== "pool")
+    throw new Error(`unexpected conflict ${JSON.stringify(result)}`);
   return result.ok;
 }
 
@@ -34,7 +35,9 @@ async function main(argv: readonly string[]): Promise<void> {
   if (mode === "hold") {
     const db = new DatabaseSync(path);
     db.exec("BEGIN IMMEDIATE");
-    db.prepare("INSERT OR REPLACE INTO allocations VALUES ('shared', '999', 'c-half', 'ns/half', 'eth0')").run();
+    db.prepare(
+      "INSERT OR REPLACE INTO allocations VALUES ('shared', '999', 'c-half', 'ns/half', 'eth0')",
+    ).run();
     db.prepare("INSERT OR REPLACE INTO reservations VALUES ('r-999', 'ns/half', 'eth0', 'c-half')").run();
     db.prepare("UPDATE pools SET version = version + 1 WHERE name = 'shared'").run();
     process.stdout.write("holding\n");

@@ -1,0 +1,27 @@
+// Small statistics helpers for the benchmarks (run by hand with `npm run bench`, never in tests).
+
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return Number.NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index]!;
+}
+
+export function fmt(ms: number, digits = 1): string {
+  return ms.toFixed(digits);
+}
+
+export interface Sweep {
+  readonly inFlight: number;
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly failures: number;
+}
+
+export function sweepRow(label: string, s: Sweep): string {
+  return `| ${label} | ${s.inFlight} | ${fmt(s.perSecond, 0)} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${s.failures} |`;
+}
+
+export const SWEEP_HEADER =
+  "| workload | in flight | ADDs/s | p50 ms | p99 ms | failures |\n|---|---|---|---|---|---|";

@@ -1,0 +1,76 @@
+// Addresses returned besides the allocated ones (whereabouts-spec.md §2.5 items 8-11): the
+// top-level gateway, static `addresses`, CNI_ARGS IP= / GATEWAY=, and the one-address-per-family
+// limit of the pre-0.3.0 result formats.
+import type { RangeRule } from "../allocator/assign.ts";
+import { ConfigError } from "../errors/errors.ts";
+import { contains, FAMILIES, type IP, parseCidr, parseIP, parseIPSloppy } from "../ip/index.ts";
+import { argsError, type CniArgs } from "./cni-args.ts";
+import type { AddressInput } from "./ipam-input.ts";
+import type { StaticAddress } from "./types.ts";
+import { requireFamily, unmapped } from "./values.ts";
+
+/** The top-level `gateway` (sloppy parser, as Go). Go drops an unparsable one after logging; we reject it. */
+export function parseGateway(text: string | undefined): IP | undefined {
+  if (text === undefined) return undefined;
+  const gateway = parseIPSloppy(text);
+  if (gateway === undefined) throw new ConfigError(`couldn't parse gateway IP: ${text}`);
+  return unmapped(gateway);
+}
+
+function configAddress(input: AddressInput, i: number): StaticAddress {
+  const text = input.address ?? "";
+  const address = parseCidr(text);
+  if (address === undefined)
+    throw new ConfigError(`invalid CIDR in addresses ${text}: invalid CIDR address: ${text}`);
+  if (input.gateway === undefined) return { address };
+  const key = `addresses[${i}].gateway`;
+  const parsed = parseIP(input.gateway);
+  if (parsed === undefined)
+    throw new ConfigError(`invalid ${key} ${JSON.stringify(input.gateway)}: not an IP address`);
+  const gateway = unmapped(parsed);
+  requireFamily(key, input.gateway, gateway, address, { noun: "gateway", of: "address" });
+  return { address, gateway };
+}
+
+/**
+ * Static addresses in result order: config `addresses`, then CNI_ARGS `IP=`; then each `GATEWAY=`
+ * is set on every address whose subnet contains it. Config errors are code 7, CNI_ARGS ones code 4.
+ */
+export function staticAddresses(inputs: readonly AddressInput[] | undefined, args: CniArgs): StaticAddress[] {
+  const out = (inputs ?? []).map(configAddress);
+  for (const text of args.ips) {
+    const address = parseCidr(text);
+    if (address === undefined) throw argsError(`invalid CIDR ${text}: invalid CIDR address: ${text}`);
+    out.push({ address });
+  }
+  for (const text of args.gateways) {
+    const parsed = parseIP(text);
+    if (parsed === undefined) throw argsError(`invalid gateway address: ${text}`);
+    const gateway = unmapped(parsed);
+    for (const [i, entry] of out.entries()) {
+      if (contains(entry.address, gateway)) out[i] = { ...entry, gateway };
+    }
+  }
+  return out;
+}
+
+/** Result formats before 0.3.0 carry one ip4 and one ip6 entry (cni-spec.md §5.1). */
+const SINGLE_ADDRESS_VERSIONS = ["", "0.1.0", "0.2.0"];
+
+/**
+ * Rejects configs whose result could not be converted to an old `cniVersion`. Unlike Go (static
+ * addresses only) ranges count too: each yields one address of its family.
+ */
+export function checkAddressCount(
+  cniVersion: string,
+  ranges: readonly RangeRule[],
+  addresses: readonly StaticAddress[],
+): void {
+  if (!SINGLE_ADDRESS_VERSIONS.includes(cniVersion)) return;
+  const families = [...ranges.map((r) => r.range.family), ...addresses.map((a) => a.address.family)];
+  for (const family of FAMILIES) {
+    if (families.filter((f) => f === family).length > 1) {
+      throw new ConfigError(`CNI version ${cniVersion} does not support more than 1 address per family`);
+    }
+  }
+}

@@ -1,0 +1,78 @@
+// CNI_ARGS (cni-spec.md §2.3, whereabouts-spec.md §2.2): `;`-separated K=V pairs, each with
+// exactly one `=`; keys are case-sensitive; unknown keys fail unless IgnoreUnknown=1|true.
+// Failures are "invalid environment" (code 4) with libcni's texts behind Go's prefix.
+import { CNI_CODES, CniError } from "../errors/errors.ts";
+
+export interface CniArgs {
+  readonly podName: string;
+  readonly podNamespace: string;
+  readonly podUid: string;
+  readonly infraContainerId: string;
+  /** `IP=`: CIDRs (as written, trimmed) to return as extra static addresses. */
+  readonly ips: readonly string[];
+  /** `GATEWAY=`: gateways (as written) set on every static address whose subnet contains them. */
+  readonly gateways: readonly string[];
+}
+
+const STRING_KEYS = {
+  K8S_POD_NAME: "podName",
+  K8S_POD_NAMESPACE: "podNamespace",
+  K8S_POD_UID: "podUid",
+  K8S_POD_INFRA_CONTAINER_ID: "infraContainerId",
+  IP: "ip",
+  GATEWAY: "gateway",
+} as const;
+type StringKey = keyof typeof STRING_KEYS;
+
+export function argsError(msg: string): CniError {
+  return new CniError(CNI_CODES.invalidEnvironment, msg);
+}
+
+function loadArgsError(why: string): CniError {
+  return argsError(`LoadArgs - CNI Args Parsing Error: ${why}`);
+}
+
+/** Go's %q of a string; JSON's escaping agrees with it for the printable text found in CNI_ARGS. */
+const quote = (s: string) => JSON.stringify(s);
+
+/** libcni's UnmarshallableBool. */
+function parseBool(pair: string, value: string): boolean {
+  const lower = value.toLowerCase();
+  if (lower === "1" || lower === "true") return true;
+  if (lower === "0" || lower === "false") return false;
+  throw loadArgsError(
+    `ARGS: error parsing value of pair ${quote(pair)}: (boolean unmarshal error: invalid input ${lower})`,
+  );
+}
+
+function splitList(value: string): string[] {
+  return value === "" ? [] : value.split(",").map((item) => item.trim());
+}
+
+/** Parses CNI_ARGS ("" when unset). Throws CniError code 4. */
+export function parseCniArgs(text: string): CniArgs {
+  const values: Partial<Record<(typeof STRING_KEYS)[StringKey], string>> = {};
+  const unknown: string[] = [];
+  let ignoreUnknown = false;
+  if (text !== "") {
+    for (const pair of text.split(";")) {
+      const kv = pair.split("=");
+      if (kv.length !== 2) throw loadArgsError(`ARGS: invalid pair ${quote(pair)}`);
+      const [key, value] = kv as [string, string];
+      if (key === "IgnoreUnknown") ignoreUnknown = parseBool(pair, value);
+      else if (Object.hasOwn(STRING_KEYS, key)) values[STRING_KEYS[key as StringKey]] = value;
+      else unknown.push(pair);
+    }
+  }
+  if (unknown.length > 0 && !ignoreUnknown) {
+    throw loadArgsError(`ARGS: unknown args [${unknown.map(quote).join(" ")}]`);
+  }
+  return {
+    podName: values.podName ?? "",
+    podNamespace: values.podNamespace ?? "",
+    podUid: values.podUid ?? "",
+    infraContainerId: values.infraContainerId ?? "",
+    ips: splitList(values.ip ?? ""),
+    gateways: splitList(values.gateway ?? ""),
+  };
+}

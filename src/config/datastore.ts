@@ -1,0 +1,81 @@
+// Where allocations are stored (COMPATIBILITY.md item 7, whereabouts-spec.md §9.1): an explicit
+// `datastore` wins; otherwise Kubernetes when a kubeconfig is configured, else the local store.
+import { ConfigError } from "../errors/errors.ts";
+import { DATASTORES, type Datastore } from "../store/store.ts";
+import type { IpamInput } from "./ipam-input.ts";
+import { DEFAULT_ETCD_PREFIX, DEFAULT_LOCAL_PATH, type EtcdConfig } from "./types.ts";
+
+export interface DatastoreConfig {
+  readonly datastore: Datastore;
+  readonly local: { readonly path: string };
+  readonly kubernetes: { readonly kubeconfig: string };
+  readonly etcd: EtcdConfig;
+}
+
+function parseDatastore(text: string): Datastore {
+  const lower = text.toLowerCase();
+  const found = DATASTORES.find((d) => d === lower);
+  if (found === undefined) {
+    throw new ConfigError(
+      `invalid datastore ${JSON.stringify(text)}: expected one of ${DATASTORES.join(", ")}`,
+    );
+  }
+  return found;
+}
+
+/** etcd_host: `host:port` gets `http://`; a comma-separated string is a list. */
+function parseEndpoints(host: string | readonly string[] | undefined): string[] {
+  const items = host === undefined ? [] : typeof host === "string" ? host.split(",") : host;
+  return items
+    .map((item) => item.trim())
+    .filter((item) => item !== "")
+    .map((item) => {
+      const url = item.includes("://") ? item : `http://${item}`;
+      if (!URL.canParse(url)) throw new ConfigError(`invalid etcd_host ${JSON.stringify(item)}: not a URL`);
+      return url;
+    });
+}
+
+function parseEtcd(input: IpamInput["etcd"]): EtcdConfig {
+  const prefix = input.prefix ?? DEFAULT_ETCD_PREFIX;
+  if (!prefix.startsWith("/")) {
+    throw new ConfigError(`invalid etcd_prefix ${JSON.stringify(prefix)}: must start with "/"`);
+  }
+  return {
+    endpoints: parseEndpoints(input.host),
+    ...(input.username === undefined ? {} : { username: input.username }),
+    ...(input.password === undefined ? {} : { password: input.password }),
+    ...(input.keyFile === undefined ? {} : { keyFile: input.keyFile }),
+    ...(input.certFile === undefined ? {} : { certFile: input.certFile }),
+    ...(input.caCertFile === undefined ? {} : { caCertFile: input.caCertFile }),
+    prefix,
+  };
+}
+
+/** Picks and checks the datastore of the merged config. Throws ConfigError (Go's texts for the missing-setting cases). */
+export function selectDatastore(input: IpamInput): DatastoreConfig {
+  const kubeconfig = input.kubernetes.kubeconfig ?? "";
+  const etcd = parseEtcd(input.etcd);
+  const datastore =
+    input.datastore !== undefined
+      ? parseDatastore(input.datastore)
+      : kubeconfig !== ""
+        ? "kubernetes"
+        : "local";
+  if (datastore === "kubernetes" && kubeconfig === "") {
+    throw new ConfigError(
+      "you have not configured the storage engine (looks like you're using an invalid `kubernetes.kubeconfig` parameter in your config)",
+    );
+  }
+  if (datastore === "etcd" && etcd.endpoints.length === 0) {
+    throw new ConfigError(
+      "you have not configured the storage engine (looks like you're using an invalid `etcd_host` parameter in your config)",
+    );
+  }
+  return {
+    datastore,
+    local: { path: input.local.path ?? DEFAULT_LOCAL_PATH },
+    kubernetes: { kubeconfig },
+    etcd,
+  };
+}

@@ -1,0 +1,41 @@
+// `exclude` entries of one range: CIDRs or bare IPs (strict Go parser), validated when the config
+// loads (COMPATIBILITY.md item 9; Go's config-time check is dead code and fails at ADD instead).
+import type { Interval, IntervalSet } from "../allocator/interval-set.ts";
+import { intervalSet } from "../allocator/interval-set.ts";
+import { ConfigError } from "../errors/errors.ts";
+import { bitsOf, broadcastOf, type Cidr, networkOf, parseCidr, parseIP } from "../ip/index.ts";
+import { requireFamily, unmapped } from "./values.ts";
+
+export interface Excludes {
+  readonly exclude: IntervalSet;
+  /** The entries as configured, for the exhaustion message. */
+  readonly excludeText: readonly string[];
+}
+
+function parseEntry(text: string): Cidr | undefined {
+  if (text.includes("/")) return parseCidr(text);
+  const addr = parseIP(text);
+  if (addr === undefined) return undefined;
+  const bare = unmapped(addr);
+  return { family: bare.family, address: bare.value, prefix: bitsOf(bare.family) };
+}
+
+/** `key` names the list in messages (`exclude`, `ipRanges[1].exclude`). */
+export function parseExcludes(entries: readonly string[] | undefined, range: Cidr, key: string): Excludes {
+  const intervals: Interval[] = [];
+  for (const text of entries ?? []) {
+    const cidr = parseEntry(text);
+    if (cidr === undefined) {
+      // Go's text, %q-quoted: `could not parse exclude range, err: "invalid CIDR address: x"`.
+      throw new ConfigError(
+        `could not parse exclude range, err: ${JSON.stringify(`invalid CIDR address: ${text}`)}`,
+      );
+    }
+    requireFamily(key, text, { family: cidr.family, value: cidr.address }, range, {
+      noun: "exclude",
+      of: "range",
+    });
+    intervals.push({ lo: networkOf(cidr), hi: broadcastOf(cidr) });
+  }
+  return { exclude: intervalSet(intervals), excludeText: entries ?? [] };
+}

@@ -1,0 +1,142 @@
+// Loading the IPAM config of one request: stdin JSON + CNI_ARGS + the optional flat file become
+// one readonly IpamConfig, or a CniError. Steps follow Go's evaluation order
+// (whereabouts-spec.md §2.5) so the first error reported is the one Go would report.
+import { ConfigError } from "../errors/errors.ts";
+import { checkAddressCount, parseGateway, staticAddresses } from "./addresses.ts";
+import { parseCniArgs } from "./cni-args.ts";
+import { selectDatastore } from "./datastore.ts";
+import { describeJson, fields, lookup } from "./decode.ts";
+import { decodeFailure, ForeignIpamError, MissingIpamError } from "./errors.ts";
+import { loadFlatFile, type ReadFile } from "./flat-file.ts";
+import { decodeIpam } from "./ipam-input.ts";
+import { isJsonObject, type Json, type JsonObject, parseJson } from "./json-parse.ts";
+import { mergeIpam } from "./merge.ts";
+import { normaliseRanges } from "./range.ts";
+import { parseDns, parseRoutes } from "./routes-dns.ts";
+import { parseLogLevel, parseNodeSliceSize } from "./settings.ts";
+import { IPAM_TYPES, type IpamConfig, type IpamType } from "./types.ts";
+
+export interface ConfigSources {
+  /** The whole CNI request config (JSON text) as received on stdin. */
+  readonly stdin: string;
+  /** CNI_ARGS ("" when unset). */
+  readonly cniArgs: string;
+  /** Returns undefined when the file does not exist; throws on other errors (EISDIR, EACCES...). */
+  readonly readFile: ReadFile;
+  /** Searched after the default flat-file paths (controllers pass theirs, §2.3 item 5). */
+  readonly extraFlatFilePaths?: readonly string[];
+}
+
+function parseDocument(text: string): JsonObject {
+  let doc: Json;
+  try {
+    doc = parseJson(text);
+  } catch (error) {
+    decodeFailure("LoadIPAMConfig - JSON Parsing Error: ", error);
+  }
+  if (!isJsonObject(doc)) {
+    throw new ConfigError(`invalid network configuration: expected a JSON object, got ${describeJson(doc)}`);
+  }
+  return doc;
+}
+
+function ipamType(text: string): IpamType | undefined {
+  return IPAM_TYPES.find((t) => t === text);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function loadDocument(doc: JsonObject, sources: ConfigSources): IpamConfig {
+  const top = fields(doc, (name) => name);
+  const name = top.string("name") ?? "";
+  const cniVersion = top.string("cniVersion") ?? "";
+  const ipamObject = top.object("ipam");
+  if (ipamObject === undefined) throw new MissingIpamError();
+  const ipamFields = fields(ipamObject, (key) => `ipam.${key}`);
+  // The type is checked before anything else so a network using another IPAM plugin is reported
+  // as such (and skipped by the controllers), whatever its other keys hold.
+  const rawType = ipamFields.string("type") ?? "";
+  const type = ipamType(rawType);
+  if (type === undefined) throw new ForeignIpamError(rawType);
+  const stdin = decodeIpam(ipamFields);
+
+  const args = parseCniArgs(sources.cniArgs);
+  const flat = loadFlatFile(sources.readFile, stdin.configurationPath, sources.extraFlatFilePaths);
+  const ipam = mergeIpam(stdin, flat?.ipam);
+  const ranges = normaliseRanges(ipam);
+  const store = selectDatastore(ipam);
+  const gateway = parseGateway(ipam.gateway);
+  const addresses = staticAddresses(ipam.addresses, args);
+  checkAddressCount(cniVersion, ranges, addresses);
+
+  const config: IpamConfig = {
+    name,
+    cniVersion,
+    type,
+    ranges,
+    ...(gateway === undefined ? {} : { gateway }),
+    networkName: ipam.networkName ?? "",
+    enableOverlappingRanges: ipam.enableOverlappingRanges ?? true,
+    addresses,
+    routes: parseRoutes(ipam.routes),
+    dns: parseDns(ipam.dns),
+    ...store,
+    logFile: ipam.logFile ?? "",
+    logLevel: parseLogLevel(ipam.logLevel),
+    configurationPath: ipam.configurationPath ?? "",
+    nodeSliceSize: parseNodeSliceSize(ipam.nodeSliceSize),
+    reconcilerCronExpression: ipam.reconcilerCronExpression ?? "",
+    pod: {
+      name: args.podName,
+      namespace: args.podNamespace,
+      uid: args.podUid,
+      ref: `${args.podNamespace}/${args.podName}`,
+    },
+  };
+  return deepFreeze(config);
+}
+
+/**
+ * Loads the IPAM config of a CNI request (a single plugin config). Throws CniError: code 6 for
+ * malformed JSON, 4 for malformed CNI_ARGS, 5 for an unreadable flat file, 7 for everything else
+ * (MissingIpamError and ForeignIpamError when the network is not ours).
+ */
+export function loadIpamConfig(sources: ConfigSources): IpamConfig {
+  return loadDocument(parseDocument(sources.stdin), sources);
+}
+
+/**
+ * Like loadIpamConfig, but also accepts a plugin list (`{plugins: [...]}`, e.g. a NAD's config):
+ * the first plugin whose ipam.type is whereabouts or thereabouts is used, with the list's `name`
+ * and `cniVersion`. Throws ForeignIpamError when no plugin qualifies.
+ */
+export function loadIpamConfigFromNetwork(sources: ConfigSources): IpamConfig {
+  const doc = parseDocument(sources.stdin);
+  const top = fields(doc, (name) => name);
+  const plugins = top.objectArray("plugins");
+  if (plugins === undefined) return loadDocument(doc, sources);
+  const types = plugins.map((plugin) => {
+    const ipam = lookup(plugin, "ipam");
+    const type = isJsonObject(ipam) ? lookup(ipam, "type") : undefined;
+    return typeof type === "string" ? type : "";
+  });
+  const index = types.findIndex((t) => ipamType(t) !== undefined);
+  if (index < 0) {
+    throw new ForeignIpamError(
+      types.join(","),
+      `only interested in networks whose IPAM type is 'whereabouts'. This one was: a plugin list with IPAM types [${types.join(" ")}]`,
+    );
+  }
+  const single: JsonObject = {
+    name: top.string("name") ?? "",
+    cniVersion: top.string("cniVersion") ?? "",
+    ipam: lookup(plugins[index]!, "ipam")!,
+  };
+  return loadDocument(single, sources);
+}

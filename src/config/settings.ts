@@ -1,0 +1,29 @@
+// Scalar settings with a closed set of values: log_level and node_slice_size.
+import { ConfigError } from "../errors/errors.ts";
+import { LOG_LEVELS, type LogLevel } from "./types.ts";
+
+/** Case-insensitive; default debug. Go only warns on an unknown level; we reject it. */
+export function parseLogLevel(text: string | undefined): LogLevel {
+  if (text === undefined) return "debug";
+  const lower = text.toLowerCase();
+  const level = LOG_LEVELS.find((l) => l === lower);
+  if (level === undefined) {
+    throw new ConfigError(
+      `invalid log_level ${JSON.stringify(text)}: expected one of ${LOG_LEVELS.join(", ")}`,
+    );
+  }
+  return level;
+}
+
+/** `"/N"` or `"N"` with N a prefix length 1-128; kept as written ("" = Fast IPAM off). */
+export function parseNodeSliceSize(text: string | undefined): string {
+  if (text === undefined) return "";
+  const match = /^\/?([0-9]{1,3})$/.exec(text);
+  const size = match === null ? Number.NaN : Number(match[1]);
+  if (!(size >= 1 && size <= 128)) {
+    throw new ConfigError(
+      `invalid node_slice_size ${JSON.stringify(text)}: expected a prefix length such as "/26" or "26" (1 to 128)`,
+    );
+  }
+  return text;
+}

@@ -1,0 +1,506 @@
+// The etcd store against real etcd 3.4 members started on loopback ports: the Store conformance
+// suite, then what only etcd has (key prefixes, TLS client certificates, auth, unreachable
+// members, fail-over in a three-member cluster, requests per operation, running under Bun).
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { EtcdConfig } from "../../src/config/types.ts";
+import { StoreUnavailableError } from "../../src/errors/errors.ts";
+import { type EtcdStore, type EtcdStoreOptions, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
+import { alloc, change, reservation, storeConformance } from "../store/conformance.ts";
+import { EtcdCluster, freePort } from "./etcd-cluster.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const bun = join(here, "..", "..", "node_modules", "@oven", "bun-linux-x64", "bin", "bun");
+const probe = join(here, "bun-probe.ts");
+
+let serial = 0;
+function freshPrefix(): string {
+  return `/test-${process.pid}-${serial++}`;
+}
+
+function config(endpoints: readonly string[], extra: Partial<EtcdConfig> = {}): EtcdConfig {
+  return { endpoints, prefix: freshPrefix(), ...extra };
+}
+
+async function withStore<T>(
+  cfg: EtcdConfig,
+  run: (store: EtcdStore) => Promise<T>,
+  options: EtcdStoreOptions = { timeoutMs: 5_000 },
+): Promise<T> {
+  const store = await openEtcdStore(cfg, options);
+  try {
+    return await run(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** An uncontended ADD as the orchestration does it: read the pool, commit one entry + reservation. */
+async function addOne(store: EtcdStore, pool: string, offset: number, podRef: string): Promise<void> {
+  const snapshot = await store.getPool(pool);
+  const result = await store.commit(
+    change(pool, snapshot.version, {
+      set: [[String(offset), alloc(`c-${podRef}`, podRef)]],
+      reserve: [reservation(`10.0.0.${offset}`, podRef, "eth0", `c-${podRef}`)],
+    }),
+  );
+  assert.deepEqual(result, { ok: true });
+}
+
+function rejectsUnavailable(pattern: RegExp): (error: unknown) => boolean {
+  return (error: unknown) => {
+    assert.ok(error instanceof StoreUnavailableError, String(error));
+    assert.equal(error.code, 11);
+    assert.match(error.message, pattern);
+    return true;
+  };
+}
+
+// One single-member cluster serves the conformance suite: a fresh key prefix per test isolates them.
+let shared: EtcdCluster;
+before(async () => {
+  shared = await EtcdCluster.start({ inMemory: true });
+});
+after(async () => {
+  await shared?.stop();
+});
+
+storeConformance("etcd", async () => {
+  const cfg = config(shared.endpoints);
+  const store = await openEtcdStore(cfg, { timeoutMs: 5_000 });
+  return {
+    store,
+    reopen: () => openEtcdStore(cfg, { timeoutMs: 5_000 }),
+    cleanup: () => store.close(),
+  };
+});
+
+describe("etcd store on one member", () => {
+  it("keeps installations with different prefixes apart", async () => {
+    const endpoints = shared.endpoints;
+    const a = freshPrefix();
+    await withStore({ endpoints, prefix: a }, async (first) => {
+      await withStore({ endpoints, prefix: `${a}x` }, async (second) => {
+        await addOne(first, "p", 1, "ns/a");
+        assert.deepEqual(await second.listPools(), []);
+        assert.deepEqual(await second.listReservations(), []);
+        assert.equal((await second.getPool("p")).version, undefined);
+        await addOne(second, "p", 1, "ns/b");
+        assert.equal((await first.getPool("p")).allocations.get("1")?.podRef, "ns/a");
+        assert.equal((await second.getPool("p")).allocations.get("1")?.podRef, "ns/b");
+      });
+      // A trailing slash names the same installation.
+      await withStore({ endpoints, prefix: `${a}/` }, async (same) => {
+        assert.equal((await same.getPool("p")).allocations.get("1")?.podRef, "ns/a");
+      });
+    });
+  });
+
+  it("stores the documented key layout", async () => {
+    const cfg = config(shared.endpoints);
+    await withStore(cfg, async (store) => {
+      await addOne(store, "net-10.0.0.0-24", 5, "ns/pod");
+      const pools = (await shared.call(0, "/v3/kv/range", {
+        key: Buffer.from(`${cfg.prefix}/`).toString("base64"),
+        range_end: Buffer.from(`${cfg.prefix}0`).toString("base64"),
+      })) as { kvs: { key: string; value: string }[] };
+      const stored = Object.fromEntries(
+        pools.kvs.map((kv) => [
+          Buffer.from(kv.key, "base64").toString(),
+          JSON.parse(Buffer.from(kv.value, "base64").toString()),
+        ]),
+      );
+      assert.deepEqual(stored, {
+        [`${cfg.prefix}/pools/net-10.0.0.0-24`]: {
+          range: "10.0.0.0/24",
+          allocations: { "5": { id: "c-ns/pod", podref: "ns/pod", ifname: "eth0" } },
+        },
+        [`${cfg.prefix}/reservations/10.0.0.5`]: {
+          podref: "ns/pod",
+          ifname: "eth0",
+          containerid: "c-ns/pod",
+        },
+      });
+    });
+  });
+
+  it("an uncontended ADD and DEL take two requests each", async () => {
+    await withStore(config(shared.endpoints), async (store) => {
+      const served = await shared.grpcCalls();
+      await addOne(store, "p", 1, "ns/a");
+      assert.equal(store.requests, 2, "first ADD: read + txn");
+      const after = await shared.grpcCalls();
+      assert.deepEqual(
+        [after["Range"]! - (served["Range"] ?? 0), after["Txn"]! - (served["Txn"] ?? 0)],
+        [1, 1],
+        "etcd's own count",
+      );
+      await addOne(store, "p", 2, "ns/b");
+      assert.equal(store.requests, 4, "second ADD: read + txn");
+      const snapshot = await store.getPool("p");
+      const held = reservation("10.0.0.2", "ns/b", "eth0", "c-ns/b");
+      assert.deepEqual(
+        await store.commit(change("p", snapshot.version, { remove: ["2"], unreserve: [held] })),
+        {
+          ok: true,
+        },
+      );
+      assert.equal(store.requests, 6, "DEL: read + txn");
+      assert.equal(await store.getReservation("10.0.0.2"), undefined);
+      // An owner whose container id differs still drops its reservation, with one more txn.
+      const before = store.requests;
+      const v = (await store.getPool("p")).version;
+      const other = reservation("10.0.0.1", "ns/a", "eth0", "another-container");
+      assert.deepEqual(await store.commit(change("p", v, { remove: ["1"], unreserve: [other] })), {
+        ok: true,
+      });
+      assert.equal(store.requests - before, 3);
+      assert.equal(await store.getReservation("10.0.0.1"), undefined);
+      const beforePing = store.requests;
+      await store.ping();
+      assert.equal(store.requests - beforePing, 1, "ping: one request");
+    });
+  });
+
+  it("a stale version is refused without a request when a newer one was seen", async () => {
+    await withStore(config(shared.endpoints), async (store) => {
+      await addOne(store, "p", 1, "ns/a");
+      const v1 = (await store.getPool("p")).version;
+      await addOne(store, "p", 2, "ns/b");
+      await store.getPool("p");
+      const before = store.requests;
+      assert.deepEqual(await store.commit(change("p", v1, { remove: ["1"] })), {
+        ok: false,
+        conflict: "pool",
+      });
+      assert.equal(store.requests, before);
+    });
+  });
+
+  it("reports unreachable endpoints as StoreUnavailableError within the timeout", async () => {
+    const dead = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`];
+    await withStore(
+      config(dead),
+      async (store) => {
+        for (const call of [
+          () => store.ping(),
+          () => store.getPool("p"),
+          () => store.commit(change("p", undefined)),
+        ]) {
+          const started = performance.now();
+          await assert.rejects(
+            call(),
+            rejectsUnavailable(/etcd at http:\/\/127\.0\.0\.1:\d+, http:\/\/127\.0\.0\.1:\d+/),
+          );
+          const elapsed = performance.now() - started;
+          assert.ok(elapsed >= 700 && elapsed < 1_500, `gave up after ${elapsed} ms`);
+        }
+        await assert.rejects(
+          store.ping(),
+          /gave up after 800 ms; last error: http:\/\/127\.0\.0\.1:\d+: .*(ECONNREFUSED|refused)/i,
+        );
+      },
+      { timeoutMs: 800 },
+    );
+  });
+
+  it("a member that accepts connections but never answers is left after the attempt timeout", async () => {
+    const { createServer } = await import("node:net");
+    const sockets: import("node:net").Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      // The silent member first in every order: a working member must still answer in time.
+      await withStore(
+        config([`http://127.0.0.1:${port}`, shared.endpoint(0)]),
+        async (store) => {
+          const started = performance.now();
+          for (let i = 0; i < 3; i++) await store.ping();
+          assert.ok(performance.now() - started < 1_500);
+        },
+        { timeoutMs: 3_000, attemptTimeoutMs: 300 },
+      );
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+
+  it("closed stores refuse calls", async () => {
+    const store = await openEtcdStore(config(shared.endpoints));
+    await store.close();
+    await store.close();
+    await assert.rejects(store.getPool("p"), rejectsUnavailable(/closed/));
+  });
+});
+
+describe("etcd store with auth (user + password)", () => {
+  let cluster: EtcdCluster;
+  const password = "s3cret-pass";
+  before(async () => {
+    cluster = await EtcdCluster.start({
+      rootPassword: "root-pass",
+      users: [{ name: "thereabouts", password, prefix: "/tenant-a/" }],
+    });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it("authenticates once and works inside the user's prefix", async () => {
+    const cfg = { endpoints: cluster.endpoints, prefix: "/tenant-a", username: "thereabouts", password };
+    await withStore(cfg, async (store) => {
+      await addOne(store, "p", 1, "ns/a");
+      assert.equal(store.requests, 3, "authenticate + read + txn");
+      await store.ping();
+      assert.equal((await store.listPools()).length, 1);
+    });
+  });
+
+  it("wrong credentials fail at once with etcd's reason", async () => {
+    const cfg = {
+      endpoints: cluster.endpoints,
+      prefix: "/tenant-a",
+      username: "thereabouts",
+      password: "wrong",
+    };
+    await withStore(cfg, async (store) => {
+      const started = performance.now();
+      await assert.rejects(
+        store.ping(),
+        rejectsUnavailable(/authenticating as "thereabouts": .*authentication failed/),
+      );
+      assert.ok(performance.now() - started < 1_000);
+    });
+  });
+
+  it("no credentials, or a prefix outside the user's grant, fail with a hint", async () => {
+    await withStore({ endpoints: cluster.endpoints, prefix: "/tenant-a" }, async (store) => {
+      await assert.rejects(store.getPool("p"), rejectsUnavailable(/user name is empty.*set etcd_username/));
+    });
+    const cfg = { endpoints: cluster.endpoints, prefix: "/tenant-b", username: "thereabouts", password };
+    await withStore(cfg, async (store) => {
+      await assert.rejects(store.ping(), rejectsUnavailable(/permission denied.*read-write access/));
+    });
+  });
+
+  it("authenticates again when the member forgets the token (restart)", async () => {
+    const cfg = { endpoints: cluster.endpoints, prefix: "/tenant-a", username: "thereabouts", password };
+    await withStore(cfg, async (store) => {
+      await store.ping();
+      await cluster.killMember(0);
+      await cluster.restartMember(0);
+      await addOne(store, "after-restart", 1, "ns/a");
+    });
+  });
+});
+
+describe("etcd store over TLS with client certificates", () => {
+  let tls: EtcdCluster;
+  let tlsAuth: EtcdCluster;
+  before(async () => {
+    [tls, tlsAuth] = await Promise.all([
+      EtcdCluster.start({ tls: true }),
+      EtcdCluster.start({ tls: true, rootPassword: "root-pass", users: [{ name: "u", password: "pw" }] }),
+    ]);
+  });
+  after(async () => {
+    await Promise.all([tls?.stop(), tlsAuth?.stop()]);
+  });
+
+  function tlsConfig(cluster: EtcdCluster, extra: Partial<EtcdConfig> = {}): EtcdConfig {
+    const files = cluster.tls!;
+    return config(cluster.endpoints, {
+      caCertFile: files.caFile,
+      certFile: files.certFile,
+      keyFile: files.keyFile,
+      ...extra,
+    });
+  }
+
+  it("works with the client certificate", async () => {
+    await withStore(tlsConfig(tls), async (store) => {
+      await addOne(store, "p", 1, "ns/a");
+      assert.equal((await store.getPool("p")).allocations.size, 1);
+      assert.equal(store.requests, 3);
+    });
+  });
+
+  it("is refused without a certificate, with an untrusted one, or over plain http", async () => {
+    const files = tls.tls!;
+    const cases: [EtcdConfig, RegExp][] = [
+      [config(tls.endpoints, { caCertFile: files.caFile }), /TLS|certificate|socket|closed|reset/i],
+      [
+        config(tls.endpoints, {
+          caCertFile: files.caFile,
+          certFile: files.strangerCertFile,
+          keyFile: files.strangerKeyFile,
+        }),
+        /TLS|certificate|socket|closed|reset/i,
+      ],
+      [
+        config(tls.endpoints, { certFile: files.certFile, keyFile: files.keyFile }),
+        /TLS|certificate|self.signed/i,
+      ],
+      [
+        config(
+          tls.endpoints.map((e) => e.replace("https:", "http:")),
+          { caCertFile: files.caFile },
+        ),
+        /an endpoint is http:\/\/; write https:\/\//,
+      ],
+    ];
+    for (const [cfg, pattern] of cases) {
+      await withStore(cfg, (store) => assert.rejects(store.ping(), rejectsUnavailable(pattern)), {
+        timeoutMs: 1_500,
+      });
+    }
+  });
+
+  it("combines a certificate without a Common Name with user + password", async () => {
+    await withStore(tlsConfig(tlsAuth, { username: "u", password: "pw" }), async (store) => {
+      await addOne(store, "p", 1, "ns/a");
+    });
+    const files = tlsAuth.tls!;
+    const named = tlsConfig(tlsAuth, {
+      username: "u",
+      password: "pw",
+      certFile: files.namedCertFile,
+      keyFile: files.namedKeyFile,
+    });
+    await withStore(named, (store) =>
+      assert.rejects(store.ping(), rejectsUnavailable(/Common Name.*use a certificate without one/)),
+    );
+  });
+
+  it("works under Bun, the runtime of the shipped binary", { skip: !existsSync(bun) }, async () => {
+    for (const [cluster, extra] of [
+      [tls, {}],
+      [tlsAuth, { username: "u", password: "pw" }],
+    ] as const) {
+      const cfg = tlsConfig(cluster, extra);
+      const output = await new Promise<string>((resolve, reject) =>
+        execFile(bun, [probe, JSON.stringify(cfg)], { timeout: 20_000 }, (error, stdout, stderr) =>
+          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+        ),
+      );
+      assert.deepEqual(JSON.parse(output), {
+        runtime: "bun",
+        result: { ok: true },
+        entries: [["1", { containerId: "c-bun", podRef: "ns/bun", ifName: "eth0" }]],
+        reservation: { name: "10.9.0.1", podRef: "ns/bun", ifName: "eth0", containerId: "c-bun" },
+      });
+    }
+  });
+});
+
+/** Claims `count` lowest free offsets of pool `pool`, retrying on conflicts and store errors (a client would retry a failed ADD). */
+async function claimMany(store: EtcdStore, pool: string, worker: number, count: number): Promise<string[]> {
+  const claimed: string[] = [];
+  for (let attempts = 0; claimed.length < count; attempts++) {
+    if (attempts > count * 200) throw new Error(`worker ${worker}: too many conflicts`);
+    try {
+      const snapshot = await store.getPool(pool);
+      const podRef = `ns/w${worker}-${claimed.length}`;
+      // Idempotent like an ADD: an earlier attempt whose reply was lost may have committed.
+      const mine = [...snapshot.allocations].find(([, a]) => a.podRef === podRef);
+      if (mine !== undefined) {
+        claimed.push(mine[0]);
+        continue;
+      }
+      let offset = 1;
+      while (snapshot.allocations.has(String(offset))) offset++;
+      const key = String(offset);
+      const result = await store.commit(
+        change(pool, snapshot.version, {
+          set: [[key, alloc(`c-${podRef}`, podRef)]],
+          reserve: [reservation(`r-${key}`, podRef, "eth0", `c-${podRef}`)],
+        }),
+      );
+      if (result.ok) claimed.push(key);
+      else assert.equal(result.conflict, "pool");
+    } catch (error) {
+      assert.ok(error instanceof StoreUnavailableError, String(error));
+    }
+  }
+  return claimed;
+}
+
+describe("etcd store on three members", () => {
+  let cluster: EtcdCluster;
+  before(async () => {
+    cluster = await EtcdCluster.start({ members: 3 });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it("fails over when the leader is killed, and reports a lost quorum in bounded time", async () => {
+    const cfg = config(cluster.endpoints);
+    const stores = await Promise.all([0, 1, 2, 3].map(() => openEtcdStore(cfg, { timeoutMs: 5_000 })));
+    try {
+      for (const [i, store] of stores.entries()) await addOne(store, "p", i + 1, `ns/before-${i}`);
+      const leader = await cluster.leaderIndex();
+      assert.ok(leader >= 0);
+      await cluster.killMember(leader);
+      // Stores that were talking to the dead member, and new ones, all carry on.
+      for (const [i, store] of stores.entries()) await addOne(store, "p", i + 11, `ns/after-${i}`);
+      await withStore(cfg, (fresh) => addOne(fresh, "p", 21, "ns/fresh"));
+      const pool = await stores[0]!.getPool("p");
+      assert.equal(pool.allocations.size, 9);
+
+      // Two of three down: no quorum, so a linearizable read cannot be served.
+      const second = (leader + 1) % 3;
+      await cluster.killMember(second);
+      await withStore(
+        cfg,
+        async (store) => {
+          const started = performance.now();
+          await assert.rejects(store.ping(), rejectsUnavailable(/gave up after 1500 ms/));
+          assert.ok(performance.now() - started < 2_500);
+        },
+        { timeoutMs: 1_500, attemptTimeoutMs: 500 },
+      );
+
+      await Promise.all([cluster.restartMember(leader), cluster.restartMember(second)]);
+      assert.ok((await cluster.leaderIndex()) >= 0);
+      await addOne(stores[1]!, "p", 22, "ns/restarted");
+      assert.equal((await stores[2]!.getPool("p")).allocations.size, 10);
+    } finally {
+      for (const store of stores) await store.close();
+    }
+  });
+
+  it("concurrent writers lose nothing and double-book nothing while the leader is killed", async () => {
+    const cfg = config(cluster.endpoints);
+    const stores = await Promise.all(
+      Array.from({ length: 8 }, () => openEtcdStore(cfg, { timeoutMs: 5_000 })),
+    );
+    try {
+      const work = Promise.all(stores.map((store, w) => claimMany(store, "busy", w, 10)));
+      // Kill the leader once a quarter of the entries are in.
+      for (;;) {
+        if ((await stores[0]!.getPool("busy")).allocations.size >= 20) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const leader = await cluster.leaderIndex();
+      await cluster.killMember(leader);
+      const claimed = (await work).flat();
+      await cluster.restartMember(leader);
+      assert.equal(new Set(claimed).size, 80, "an offset was handed out twice");
+      const pool = await stores[1]!.getPool("busy");
+      assert.equal(pool.allocations.size, 80);
+      assert.equal(new Set([...pool.allocations.values()].map((a) => a.podRef)).size, 80);
+      const reservations = await stores[2]!.listReservations();
+      assert.equal(reservations.length, 80);
+      for (const r of reservations) assert.equal(pool.allocations.get(r.name.slice(2))?.podRef, r.podRef);
+    } finally {
+      for (const store of stores) await store.close();
+    }
+  });
+});

@@ -1,0 +1,303 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { StoredDataError, StoreUnavailableError } from "../../src/errors/errors.ts";
+import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
+import type { Store } from "../../src/store/store.ts";
+import { alloc, change, reservation, storeConformance } from "./conformance.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const worker = join(here, "local-worker.ts");
+const bun = join(here, "..", "..", "node_modules", "@oven", "bun-linux-x64", "bin", "bun");
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "thereabouts-store-"));
+}
+
+storeConformance("local", async () => {
+  const dir = await tempDir();
+  const path = join(dir, "state", "thereabouts.db");
+  const store = await openLocalStore(path);
+  return {
+    store,
+    reopen: () => openLocalStore(path),
+    cleanup: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function startWorker(
+  args: readonly string[],
+  runtime = process.execPath,
+): { child: ChildProcess; exit: Promise<Exit> } {
+  const child = spawn(runtime, [worker, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const exit = new Promise<Exit>((resolve) => {
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, exit };
+}
+
+function waitForLine(child: ChildProcess, line: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    child.stdout?.on("data", (chunk) => {
+      seen += chunk;
+      if (seen.includes(`${line}\n`)) resolve();
+    });
+    child.on("close", (code) => reject(new Error(`worker exited (${code}) before printing ${line}`)));
+  });
+}
+
+function schemaOf(path: string): { version: unknown; tables: unknown[] } {
+  const db = new DatabaseSync(path);
+  try {
+    const version = db.prepare("PRAGMA user_version").get()?.["user_version"];
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .all()
+      .map((row) => row["name"]);
+    return { version, tables };
+  } finally {
+    db.close();
+  }
+}
+
+/** Every pool entry has its reservation and vice versa, with the same owner. */
+async function assertWholeChanges(store: Store, expectedEntries?: number): Promise<number> {
+  const pool = await store.getPool("shared");
+  const reservations = await store.listReservations();
+  assert.equal(reservations.length, pool.allocations.size, "entries and reservations differ");
+  for (const held of reservations) {
+    const entry = pool.allocations.get(held.name.replace(/^r-/, ""));
+    assert.deepEqual(entry, alloc(held.containerId, held.podRef, held.ifName), `entry of ${held.name}`);
+  }
+  const keys = [...pool.allocations.keys()].map(Number).sort((a, b) => a - b);
+  assert.deepEqual(
+    keys,
+    keys.map((_, i) => i + 1),
+    "offsets are not the lowest ones",
+  );
+  const podRefs = new Set([...pool.allocations.values()].map((a) => a.podRef));
+  assert.equal(podRefs.size, pool.allocations.size, "a pod got two entries");
+  if (expectedEntries !== undefined) assert.equal(pool.allocations.size, expectedEntries);
+  // The local store counts commits: one create plus one per further entry.
+  if (pool.version !== undefined) assert.equal(pool.version, String(pool.allocations.size));
+  return pool.allocations.size;
+}
+
+describe("openLocalStore()", () => {
+  let dir: string;
+  before(async () => {
+    dir = await tempDir();
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("creates the directory with mode 0700 and the files with mode 0600", async () => {
+    const path = join(dir, "modes", "nested", "store.db");
+    const store = await openLocalStore(path);
+    try {
+      assert.deepEqual(await store.commit(change("p", undefined, { set: [["1", alloc("c", "ns/a")]] })), {
+        ok: true,
+      });
+      assert.equal(statSync(join(dir, "modes")).mode & 0o777, 0o700);
+      assert.equal(statSync(dirname(path)).mode & 0o777, 0o700);
+      for (const file of [path, `${path}-wal`, `${path}-shm`])
+        assert.equal(statSync(file).mode & 0o777, 0o600, file);
+      assert.equal(store.datastore, "local");
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual(schemaOf(path), { version: 1, tables: ["allocations", "pools", "reservations"] });
+  });
+
+  it("refuses a file with a newer schema version and leaves it alone", async () => {
+    const path = join(dir, "newer.db");
+    await (await openLocalStore(path)).close();
+    const db = new DatabaseSync(path);
+    db.exec("PRAGMA user_version = 2");
+    db.close();
+    await assert.rejects(openLocalStore(path), (error: unknown) => {
+      assert.ok(error instanceof StoredDataError);
+      assert.match(error.message, /schema version 2 is newer than supported version 1/);
+      assert.ok(error.message.includes(path));
+      return true;
+    });
+    assert.equal(schemaOf(path).version, 2);
+  });
+
+  it("refuses a file that is not a SQLite database", async () => {
+    const path = join(dir, "garbage.db");
+    writeFileSync(path, "not a database ".repeat(64));
+    await assert.rejects(openLocalStore(path), StoredDataError);
+  });
+
+  it("reports a path that cannot be opened as StoreUnavailableError naming the path", async () => {
+    const isDirectory = join(dir, "is-a-directory.db");
+    mkdirSync(isDirectory);
+    const file = join(dir, "plain-file");
+    writeFileSync(file, "");
+    for (const path of [isDirectory, join(file, "store.db"), join(file, "sub", "store.db")]) {
+      await assert.rejects(openLocalStore(path), (error: unknown) => {
+        assert.ok(error instanceof StoreUnavailableError, `${path}: ${error}`);
+        assert.equal(error.code, 11);
+        assert.ok(error.message.includes(path), error.message);
+        return true;
+      });
+    }
+  });
+
+  it("rejects a negative busy timeout", async () => {
+    await assert.rejects(openLocalStore(join(dir, "x.db"), { busyTimeoutMs: -1 }), RangeError);
+  });
+});
+
+describe("local store", () => {
+  let dir: string;
+  before(async () => {
+    dir = await tempDir();
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("close() is idempotent and later calls fail with StoreUnavailableError", async () => {
+    const store = await openLocalStore(join(dir, "closed.db"));
+    await store.close();
+    await store.close();
+    await assert.rejects(store.getPool("p"), StoreUnavailableError);
+    await assert.rejects(store.commit(change("p", undefined)), StoreUnavailableError);
+    await assert.rejects(store.ping(), /is closed/);
+  });
+
+  it("commit() gives up on a held write lock after the busy timeout, keeps reads working and leaves no transaction open", async () => {
+    const path = join(dir, "busy.db");
+    const store = await openLocalStore(path, { busyTimeoutMs: 100 });
+    assert.deepEqual(await store.commit(change("p", undefined, { set: [["1", alloc("c1", "ns/a")]] })), {
+      ok: true,
+    });
+    const version = (await store.getPool("p")).version;
+    const holder = new DatabaseSync(path);
+    holder.exec("BEGIN IMMEDIATE");
+    try {
+      const started = performance.now();
+      await assert.rejects(store.commit(change("p", version, { remove: ["1"] })), (error: unknown) => {
+        assert.ok(error instanceof StoreUnavailableError);
+        assert.ok(error.message.includes(path), error.message);
+        assert.match(error.message, /database is locked/);
+        return true;
+      });
+      assert.ok(performance.now() - started >= 90, "gave up before the busy timeout");
+      assert.equal(
+        (await store.getPool("p")).allocations.size,
+        1,
+        "WAL readers are not blocked by the writer",
+      );
+    } finally {
+      holder.exec("ROLLBACK");
+      holder.close();
+    }
+    assert.deepEqual(await store.commit(change("p", version, { remove: ["1"] })), { ok: true });
+    await store.close();
+  });
+
+  it("a writer killed while holding the write lock leaves the store usable and nothing half-applied", async () => {
+    const path = join(dir, "killed-holder.db");
+    const store = await openLocalStore(path, { busyTimeoutMs: 2000 });
+    const held = reservation("r-1", "ns/a", "eth0", "c1");
+    await store.commit(change("shared", undefined, { set: [["1", alloc("c1", "ns/a")]], reserve: [held] }));
+    const before = await store.getPool("shared");
+
+    const { child, exit } = startWorker(["hold", path]);
+    await waitForLine(child, "holding");
+    child.kill("SIGKILL");
+    assert.equal((await exit).signal, "SIGKILL");
+
+    const reopened = await openLocalStore(path);
+    for (const s of [store, reopened]) {
+      const pool = await s.getPool("shared");
+      assert.deepEqual([...pool.allocations], [...before.allocations]);
+      assert.equal(pool.version, before.version);
+      assert.deepEqual(await s.listReservations(), [held]);
+    }
+    const next = change("shared", before.version, { set: [["2", alloc("c2", "ns/b")]] });
+    assert.deepEqual(await reopened.commit(next), { ok: true });
+    assert.equal((await store.getPool("shared")).allocations.size, 2);
+    await reopened.close();
+    await store.close();
+  });
+
+  it("writers SIGKILLed mid-commit leave only whole changes", { timeout: 60_000 }, async () => {
+    const path = join(dir, "churn.db");
+    let total = 0;
+    for (let round = 0; round < 3; round++) {
+      const workers = [0, 1, 2, 3].map((w) => startWorker(["churn", path, `${round}.${w}`]));
+      await Promise.all(workers.map(({ child }) => waitForLine(child, "started")));
+      await Promise.all(
+        workers.map(async ({ child, exit }) => {
+          await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 200));
+          child.kill("SIGKILL");
+          const result = await exit;
+          assert.equal(result.signal, "SIGKILL", result.stderr);
+        }),
+      );
+      const store = await openLocalStore(path);
+      const entries = await assertWholeChanges(store);
+      assert.ok(entries > total, `round ${round} committed nothing`);
+      total = entries;
+      await store.close();
+    }
+  });
+
+  it("concurrent first opens by several processes create the schema once without errors", async () => {
+    const path = join(dir, "first-open", "store.db");
+    const exits = await Promise.all(Array.from({ length: 12 }, () => startWorker(["init", path]).exit));
+    for (const result of exits)
+      assert.deepEqual([result.code, result.stdout, result.stderr], [0, "done\n", ""]);
+    assert.deepEqual(schemaOf(path), { version: 1, tables: ["allocations", "pools", "reservations"] });
+  });
+
+  it("32 concurrent processes (Node and Bun) allocate distinct lowest offsets", {
+    timeout: 120_000,
+  }, async () => {
+    const path = join(dir, "many", "store.db");
+    const processes = 32;
+    const each = 5;
+    const runtimes = existsSync(bun) ? [process.execPath, bun] : [process.execPath];
+    const exits = await Promise.all(
+      Array.from(
+        { length: processes },
+        (_, w) =>
+          startWorker(["allocate", path, String(w), String(each)], runtimes[w % runtimes.length]).exit,
+      ),
+    );
+    for (const result of exits) assert.deepEqual([result.code, result.stderr], [0, ""]);
+    const store = await openLocalStore(path);
+    await assertWholeChanges(store, processes * each);
+    await store.close();
+  });
+});

@@ -1,0 +1,73 @@
+// Process-level test support: run the shipped executable exactly as a runtime does.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execPlugin, type PluginCall, type PluginOutcome } from "../../src/cli/exec-plugin.ts";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const BINARY = { file: join(ROOT, "bin", "thereabouts") };
+export const WHEREABOUTS_BINARY = { file: join(ROOT, "bin", "whereabouts") };
+
+export function run(call: PluginCall, binary: { file: string } = BINARY): Promise<PluginOutcome> {
+  return execPlugin(binary, call);
+}
+
+export interface TempDir {
+  readonly path: string;
+  remove(): void;
+}
+
+export function tempDir(prefix = "thereabouts-test-"): TempDir {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A single-plugin network config (as Multus passes it) with the given ipam section. */
+export function netConf(ipam: Record<string, unknown>, cniVersion = "0.3.1", name = "testnet"): string {
+  return JSON.stringify({ cniVersion, name, type: "macvlan", master: "eth0", ipam });
+}
+
+export function podArgs(name: string, namespace = "default"): string {
+  return `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${name}`;
+}
+
+export interface AddCall {
+  config: string;
+  pod: string;
+  containerId: string;
+  ifName?: string;
+  env?: Record<string, string>;
+  killAfterMs?: number;
+}
+
+export function add(c: AddCall): Promise<PluginOutcome> {
+  return run({
+    command: "ADD",
+    config: c.config,
+    containerId: c.containerId,
+    ifName: c.ifName ?? "eth0",
+    netns: `/var/run/netns/${c.pod}`,
+    cniArgs: podArgs(c.pod),
+    ...(c.env === undefined ? {} : { env: c.env }),
+    ...(c.killAfterMs === undefined ? {} : { killAfterMs: c.killAfterMs }),
+  });
+}
+
+export function del(c: AddCall): Promise<PluginOutcome> {
+  return run({
+    command: "DEL",
+    config: c.config,
+    containerId: c.containerId,
+    ifName: c.ifName ?? "eth0",
+    cniArgs: podArgs(c.pod),
+    ...(c.env === undefined ? {} : { env: c.env }),
+  });
+}
+
+/** The addresses of a successful ADD result (any 0.3+/1.x version). */
+export function addressesOf(outcome: PluginOutcome): string[] {
+  if (outcome.code !== 0)
+    throw new Error(`plugin failed (${outcome.code}): ${outcome.stdout} ${outcome.stderr}`);
+  return (JSON.parse(outcome.stdout) as { ips: { address: string }[] }).ips.map((i) => i.address);
+}
