@@ -1,7 +1,7 @@
 // The CNI verbs wired to configuration, store and IPAM logic. Everything that can be rejected
 // (config, CNI_ARGS, pod identity) is checked before the store is opened, so a failed ADD writes
 // nothing.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { loadIpamConfig } from "../config/load.ts";
 import type { IpamConfig } from "../config/types.ts";
 import { CNI_CODES, CniError, describe, StoreUnavailableError } from "../errors/errors.ts";
@@ -21,8 +21,13 @@ import type { Handlers, PluginIO } from "./skel.ts";
 export const ADD_TIMEOUT_MS = 60_000;
 export const DEL_TIMEOUT_MS = 30_000;
 
-/** Flat-file reads: a missing file (or a missing directory on the way) is "not there". */
+/**
+ * Flat-file reads: a missing file (or a missing directory on the way) is "not there". The
+ * existsSync probe avoids a thrown ENOENT, whose first occurrence costs ~10 ms of start-up in the
+ * compiled binary; the catch still covers a file removed in between.
+ */
 export function readOptionalFile(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
   try {
     return readFileSync(path, "utf8");
   } catch (error) {

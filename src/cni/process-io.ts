@@ -1,7 +1,7 @@
 // PluginIO bound to the real process. Output is written synchronously to fds 1 and 2 so it is all
 // out before the process exits (an asynchronous process.stdout write to a pipe may still be
 // queued when the exit code is set).
-import { writeSync } from "node:fs";
+import { readSync, writeSync } from "node:fs";
 import type { PluginIO } from "./skel.ts";
 
 /** The process's environment, stdin, stdout and stderr. */
@@ -21,10 +21,30 @@ export function processIO(): PluginIO {
   };
 }
 
-/** Reads stdin to its end as UTF-8. Only touched on demand, so VERSION never opens it. */
+/**
+ * Reads stdin to its end as UTF-8. Only touched on demand, so VERSION never opens it. Read
+ * synchronously from fd 0: setting up process.stdin as a stream costs several milliseconds of
+ * start-up, and the config is small.
+ */
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
+  const buffer = Buffer.allocUnsafe(64 * 1024);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, buffer, 0, buffer.length, null);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EAGAIN") {
+        Atomics.wait(pause, 0, 0, 2);
+        continue;
+      }
+      if (code === "EOF") break;
+      throw error;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buffer.subarray(0, n)));
+  }
   return Buffer.concat(chunks).toString("utf8");
 }
 

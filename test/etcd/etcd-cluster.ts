@@ -57,10 +57,27 @@ interface Member {
 
 const live = new Set<ChildProcess>();
 const dirs = new Set<string>();
-process.on("exit", () => {
+function cleanUp(): void {
   for (const child of live) killGroup(child);
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+}
+process.on("exit", cleanUp);
+// A signal ends the process without "exit": clean up, then die of the same signal.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.once(signal, () => {
+    cleanUp();
+    process.kill(process.pid, signal);
+  });
+}
+
+// Each member runs under a small shell in its own process group: killing the group kills etcd,
+// and the shell's watcher kills etcd and removes the cluster's directory when this process
+// disappears without cleaning up (SIGKILL).
+const WATCHDOG = `"$@" & e=$!
+( while kill -0 "$THEREABOUTS_TEST_PARENT" 2>/dev/null; do sleep 0.5; done; kill -9 "$e" ) & w=$!
+wait "$e"; s=$?
+if kill -0 "$THEREABOUTS_TEST_PARENT" 2>/dev/null; then kill "$w" 2>/dev/null; else rm -rf "$THEREABOUTS_TEST_DIR"; fi
+exit "$s"`;
 
 function killGroup(child: ChildProcess): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
@@ -95,7 +112,9 @@ export function generateCertificates(dir: string): TlsFiles {
     "req",
     "-x509",
     "-newkey",
-    "rsa:2048",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
     "-nodes",
     "-days",
     "2",
@@ -113,7 +132,9 @@ export function generateCertificates(dir: string): TlsFiles {
     openssl(dir, [
       "req",
       "-newkey",
-      "rsa:2048",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
       "-nodes",
       "-subj",
       subject,
@@ -220,6 +241,24 @@ export class EtcdCluster {
     return this.#members.map((m) => m.clientUrl);
   }
 
+  /**
+   * The ipam config keys that point a plugin at this cluster (for network configs in plugin
+   * tests and benchmarks): etcd_host as a comma-separated list, the TLS files when the cluster
+   * serves TLS, and the given user.
+   */
+  ipamKeys(options: { prefix?: string; username?: string; password?: string } = {}): Record<string, string> {
+    const keys: Record<string, string> = { datastore: "etcd", etcd_host: this.endpoints.join(",") };
+    if (this.tls !== undefined) {
+      keys["etcd_ca_cert_file"] = this.tls.caFile;
+      keys["etcd_cert_file"] = this.tls.certFile;
+      keys["etcd_key_file"] = this.tls.keyFile;
+    }
+    if (options.prefix !== undefined) keys["etcd_prefix"] = options.prefix;
+    if (options.username !== undefined) keys["etcd_username"] = options.username;
+    if (options.password !== undefined) keys["etcd_password"] = options.password;
+    return keys;
+  }
+
   endpoint(i: number): string {
     return this.#member(i).clientUrl;
   }
@@ -320,7 +359,7 @@ export class EtcdCluster {
       for (const match of text.matchAll(
         /^grpc_server_handled_total\{[^}]*grpc_method="(\w+)"[^}]*\} (\S+)$/gm,
       ))
-        totals[match[1]!] = (totals[match[1]!] ?? 0) + Number(match[2]);
+        if (Number(match[2]) > 0) totals[match[1]!] = (totals[match[1]!] ?? 0) + Number(match[2]);
     }
     return totals;
   }
@@ -355,7 +394,11 @@ export class EtcdCluster {
         "--client-cert-auth",
       );
     }
-    const child = spawn(ETCD_BINARY, args, { detached: true, stdio: ["ignore", "ignore", "ignore"] });
+    const child = spawn("/bin/sh", ["-c", WATCHDOG, "etcd-member", ETCD_BINARY, ...args], {
+      detached: true,
+      stdio: ["ignore", "ignore", "ignore"],
+      env: { ...process.env, THEREABOUTS_TEST_PARENT: String(process.pid), THEREABOUTS_TEST_DIR: this.dir },
+    });
     child.on("exit", () => live.delete(child));
     child.on("error", () => live.delete(child));
     live.add(child);

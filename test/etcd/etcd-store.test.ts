@@ -166,6 +166,25 @@ describe("etcd store on one member", () => {
     });
   });
 
+  it("a retry after a lost race reads the pool from the failed transaction, not again", async () => {
+    const cfg = config(shared.endpoints);
+    await withStore(cfg, async (store) => {
+      await withStore(cfg, async (rival) => {
+        const mine = await store.getPool("p");
+        await addOne(rival, "p", 1, "ns/rival");
+        const before = store.requests;
+        const lost = await store.commit(change("p", mine.version, { set: [["1", alloc("c", "ns/me")]] }));
+        assert.deepEqual(lost, { ok: false, conflict: "pool" });
+        const again = await store.getPool("p");
+        assert.equal(store.requests - before, 1, "one txn; the re-read came with it");
+        assert.equal(again.version, (await rival.getPool("p")).version);
+        assert.equal(again.allocations.get("1")?.podRef, "ns/rival");
+        await store.getPool("p");
+        assert.equal(store.requests - before, 2, "only once");
+      });
+    });
+  });
+
   it("a stale version is refused without a request when a newer one was seen", async () => {
     await withStore(config(shared.endpoints), async (store) => {
       await addOne(store, "p", 1, "ns/a");
@@ -229,6 +248,13 @@ describe("etcd store on one member", () => {
       for (const s of sockets) s.destroy();
       silent.close();
     }
+  });
+
+  it("ignores credentials when the cluster has auth disabled, as etcd's Go client does", async () => {
+    await withStore(config(shared.endpoints, { username: "someone", password: "pw" }), async (store) => {
+      await addOne(store, "p", 1, "ns/a");
+      assert.equal(store.requests, 3, "authenticate (refused as not enabled) + read + txn");
+    });
   });
 
   it("closed stores refuse calls", async () => {

@@ -41,11 +41,19 @@ interface Exit {
   readonly stderr: string;
 }
 
+// Workers still running when a test ends (a failed assertion, a timeout) are killed, so a broken
+// store fails the run instead of leaving it waiting for children that loop forever.
+const running = new Set<ChildProcess>();
+after(() => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 function startWorker(
   args: readonly string[],
   runtime = process.execPath,
 ): { child: ChildProcess; exit: Promise<Exit> } {
   const child = spawn(runtime, [worker, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (chunk) => {
@@ -55,7 +63,10 @@ function startWorker(
     stderr += chunk;
   });
   const exit = new Promise<Exit>((resolve) => {
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on("close", (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal, stdout, stderr });
+    });
   });
   return { child, exit };
 }
@@ -225,7 +236,9 @@ describe("local store", () => {
     await store.close();
   });
 
-  it("a writer killed while holding the write lock leaves the store usable and nothing half-applied", async () => {
+  it("a writer killed while holding the write lock leaves the store usable and nothing half-applied", {
+    timeout: 30_000,
+  }, async () => {
     const path = join(dir, "killed-holder.db");
     const store = await openLocalStore(path, { busyTimeoutMs: 2000 });
     const held = reservation("r-1", "ns/a", "eth0", "c1");
@@ -256,15 +269,19 @@ describe("local store", () => {
     let total = 0;
     for (let round = 0; round < 3; round++) {
       const workers = [0, 1, 2, 3].map((w) => startWorker(["churn", path, `${round}.${w}`]));
-      await Promise.all(workers.map(({ child }) => waitForLine(child, "started")));
-      await Promise.all(
-        workers.map(async ({ child, exit }) => {
-          await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 200));
-          child.kill("SIGKILL");
-          const result = await exit;
-          assert.equal(result.signal, "SIGKILL", result.stderr);
-        }),
-      );
+      try {
+        await Promise.all(workers.map(({ child }) => waitForLine(child, "started")));
+        await Promise.all(
+          workers.map(async ({ child, exit }) => {
+            await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 200));
+            child.kill("SIGKILL");
+            const result = await exit;
+            assert.equal(result.signal, "SIGKILL", result.stderr);
+          }),
+        );
+      } finally {
+        for (const { child } of workers) child.kill("SIGKILL");
+      }
       const store = await openLocalStore(path);
       const entries = await assertWholeChanges(store);
       assert.ok(entries > total, `round ${round} committed nothing`);
@@ -273,7 +290,9 @@ describe("local store", () => {
     }
   });
 
-  it("concurrent first opens by several processes create the schema once without errors", async () => {
+  it("concurrent first opens by several processes create the schema once without errors", {
+    timeout: 60_000,
+  }, async () => {
     const path = join(dir, "first-open", "store.db");
     const exits = await Promise.all(Array.from({ length: 12 }, () => startWorker(["init", path]).exit));
     for (const result of exits)

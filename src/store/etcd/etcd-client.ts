@@ -47,7 +47,8 @@ export class EtcdClient implements EtcdKv {
 
   constructor(options: EtcdClientOptions) {
     if (options.endpoints.length === 0) throw new StoreUnavailableError("etcd: no endpoints configured");
-    this.#options = options;
+    // "http://host:2379/" and "http://host:2379" name the same member; paths are appended.
+    this.#options = { ...options, endpoints: options.endpoints.map((e) => e.replace(/\/+$/, "")) };
     // Start at a random member so many short-lived plugin processes spread over the cluster.
     this.#current = Math.floor(Math.random() * options.endpoints.length);
   }

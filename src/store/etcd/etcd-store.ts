@@ -65,6 +65,12 @@ export class EtcdStore implements Store {
   readonly #client: EtcdKv;
   /** The last pool document read or written per pool: a commit at that version need not read it again. */
   readonly #seen = new Map<string, PoolSnapshot>();
+  /**
+   * The pool as the else-branch of a transaction that just lost a race read it. The next getPool
+   * of that pool returns it instead of asking again: a retry after a conflict costs one call (the
+   * transaction), not two. Used once; any later read goes to etcd.
+   */
+  readonly #loser = new Map<string, PoolSnapshot>();
   #closed = false;
 
   constructor(client: EtcdKv, keys: EtcdKeys) {
@@ -78,6 +84,15 @@ export class EtcdStore implements Store {
   }
 
   async getPool(name: string): Promise<PoolSnapshot> {
+    const fresh = this.#loser.get(name);
+    if (fresh !== undefined && !this.#closed) {
+      this.#loser.delete(name);
+      return fresh;
+    }
+    return this.#read(name);
+  }
+
+  async #read(name: string): Promise<PoolSnapshot> {
     const key = this.keys.pool(name);
     const reply = await this.#call<RangeResponse>(
       "/v3/kv/range",
@@ -122,6 +137,7 @@ export class EtcdStore implements Store {
    */
   async commit(change: PoolChange): Promise<CommitResult> {
     const action = `commit pool ${change.pool} to`;
+    this.#loser.delete(change.pool);
     const base = await this.#base(change);
     if (base === undefined) return { ok: false, conflict: "pool" };
     const poolKey = this.keys.pool(change.pool);
@@ -155,7 +171,10 @@ export class EtcdStore implements Store {
       }
       const reads = (reply.responses ?? []).map((r) => r.response_range?.kvs?.[0]);
       const pool = this.#remember(change.pool, reads[0]);
-      if (pool.version !== base.version) return { ok: false, conflict: "pool" };
+      if (pool.version !== base.version) {
+        this.#loser.set(change.pool, pool);
+        return { ok: false, conflict: "pool" };
+      }
       plan.names.forEach((name, i) => {
         const kv = reads[i + 1];
         const key = this.keys.reservation(name);
@@ -190,8 +209,14 @@ export class EtcdStore implements Store {
     let pool = this.#seen.get(change.pool);
     // Revisions only grow: a version older than one already seen is stale without asking.
     if (pool?.version !== undefined && olderThan(change.expectedVersion, pool.version)) return undefined;
-    if (pool?.version !== change.expectedVersion) pool = await this.getPool(change.pool);
-    return pool.version === change.expectedVersion ? pool : undefined;
+    if (pool?.version !== change.expectedVersion) {
+      pool = await this.#read(change.pool);
+      if (pool.version !== change.expectedVersion) {
+        this.#loser.set(change.pool, pool);
+        return undefined;
+      }
+    }
+    return pool;
   }
 
   #remember(name: string, kv: KeyValue | undefined): PoolSnapshot {

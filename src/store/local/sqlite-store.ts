@@ -142,6 +142,7 @@ class LocalStore implements Store {
       change.expectedVersion === undefined
         ? current !== undefined
         : current === undefined || String(current["version"]) !== change.expectedVersion;
+    if (stale) return { ok: false, conflict: "pool" };
 
     // Applied one by one, so a name reserved twice in one change is checked against the first.
     for (const wanted of change.reserve) {
