@@ -169,3 +169,15 @@ test("assign() cost does not grow with range or excluded size", () => {
   assert.ok(perDecision8 < 0.5, `/8 with 100k allocations took ${perDecision8} ms per decision`);
   assert.ok(perDecision64 < 0.5, `/64 with a /65 excluded took ${perDecision64} ms per decision`);
 });
+
+test("assign() fans out over the lowest free addresses after a lost race", () => {
+  const r = rule("192.168.1.0/24");
+  const v = view(r, taken("192.168.1.2"));
+  const pick = (random: number, among: number) => addr(assign(r, v, me, { spread: { among, random } }));
+  assert.equal(pick(0, 4), "192.168.1.1");
+  assert.equal(pick(0.3, 4), "192.168.1.3"); // k = 1: .2 is taken, so the second free one
+  assert.equal(pick(0.99, 4), "192.168.1.5"); // k = 3
+  const tiny = rule("192.168.1.0/29", { exclude: ["192.168.1.4/30"] });
+  // Only .1–.3 are free: a spread past the end takes the highest free address.
+  assert.equal(addr(assign(tiny, view(tiny), me, { spread: { among: 64, random: 0.99 } })), "192.168.1.3");
+});

@@ -32,7 +32,16 @@ export function assign(
   rule: RangeRule,
   view: PoolView,
   claimant: Claimant,
-  options: { gateway?: IP; skip?: IntervalSet } = {},
+  options: {
+    gateway?: IP;
+    skip?: IntervalSet;
+    /**
+     * After a lost race, take the k-th lowest free address with k drawn uniformly below `spread`
+     * (k = floor(random · spread)), so concurrent ADDs fan out instead of all chasing the same
+     * lowest address. Uncontended calls keep Whereabouts' lowest-free order.
+     */
+    spread?: { readonly among: number; readonly random: number };
+  } = {},
 ): Decision {
   const held = view.byPodInterface.get(podInterfaceKey(claimant.podRef, claimant.ifName));
   // A held address that another range reserved (found out by a failed commit) is given up.
@@ -51,6 +60,8 @@ export function assign(
   const blockers: IntervalSet[] = [rule.exclude, view.taken];
   if (options.skip !== undefined) blockers.push(options.skip);
   let candidate = first;
+  let pass = options.spread === undefined ? 0 : Math.floor(options.spread.random * options.spread.among);
+  let lastFree: bigint | undefined;
   // Each pass moves the candidate strictly upwards past one interval, so the loop runs at most
   // once per interval met; each lookup is a binary search.
   while (candidate <= last) {
@@ -67,8 +78,16 @@ export function assign(
       candidate += 1n;
       continue;
     }
+    if (pass > 0) {
+      lastFree = candidate;
+      pass--;
+      candidate += 1n;
+      continue;
+    }
     return { kind: "new", address: { family: rule.range.family, value: candidate } };
   }
+  // Fewer free addresses than the spread asked to pass over: the highest one found will do.
+  if (lastFree !== undefined) return { kind: "new", address: { family: rule.range.family, value: lastFree } };
   const ip = (value: bigint) => formatIP({ family: rule.range.family, value });
   throw new ExhaustedError(
     `Could not allocate IP in range: ip: ${ip(first)} / - ${ip(last)} / range: ${formatCidr(masked(rule.range))} / excludeRanges: [${rule.excludeText.join(" ")}]`,

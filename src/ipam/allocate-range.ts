@@ -1,5 +1,6 @@
-// One range of an ADD: read the pool, decide (pure), commit conditionally; on a pool conflict
-// back off and retry, on a reservation held by another pod skip that address and retry.
+// One range of an ADD: read the pool, decide (pure), commit with per-address preconditions. A lost
+// race (the address was taken meanwhile) is retried at once with a fresh read, fanning out over
+// the lowest free addresses; an address reserved by another network's range is skipped.
 import { assign, type Claimant } from "../allocator/assign.ts";
 import { addressSet } from "../allocator/interval-set.ts";
 import { podInterfaceKey, viewPool } from "../allocator/pool-view.ts";
@@ -9,7 +10,7 @@ import { formatIP, type IP } from "../ip/index.ts";
 import type { Logger } from "../log/logger.ts";
 import { reservationName } from "../pool/naming.ts";
 import { encodeOffsetKey } from "../pool/offset-key.ts";
-import type { Store } from "../store/store.ts";
+import { poolChange, type Store } from "../store/store.ts";
 import { baseOf, poolOf, rangeText } from "./pool-ref.ts";
 import { type Deadline, expired, pause } from "./retry.ts";
 
@@ -23,6 +24,9 @@ export interface Held {
   readonly created: boolean;
 }
 
+/** Largest fan-out after repeated lost races. */
+const MAX_SPREAD = 64;
+
 export async function allocateInRange(
   store: Store,
   config: IpamConfig,
@@ -33,52 +37,38 @@ export async function allocateInRange(
 ): Promise<Held> {
   const pool = poolOf(config, rule);
   const skipped: bigint[] = [];
+  let races = 0;
   for (let attempt = 0; ; attempt++) {
     if (attempt > 0 && expired(deadline)) {
-      throw new StoreUnavailableError(
-        `gave up allocating in pool ${pool.name} after ${attempt} conflicting writes`,
-      );
+      throw new StoreUnavailableError(`gave up allocating in pool ${pool.name} after ${attempt} attempts`);
     }
     const snapshot = await store.getPool(pool.name);
     const base = baseOf(snapshot, pool.range);
     const view = viewPool(snapshot, base);
-    for (const key of view.unreadableKeys)
-      log.error(`pool ${pool.name}: ignoring unreadable offset key "${key}"`);
+    for (const key of view.unreadableKeys) log.error(`pool ${pool.name}: ignoring unreadable offset key "${key}"`);
     const decision = assign(rule, view, claimant, {
       ...(config.gateway === undefined ? {} : { gateway: config.gateway }),
       skip: addressSet(skipped),
+      ...(races === 0 ? {} : { spread: { among: Math.min(2 ** races, MAX_SPREAD), random: deadline.clock.random() } }),
     });
-    // The attachment's old entry, when its address turned out to be reserved elsewhere.
-    const stale = view.byPodInterface.get(podInterfaceKey(claimant.podRef, claimant.ifName));
-    const remove = decision.kind === "new" && stale !== undefined ? [stale.key] : [];
+    const allocation = { containerId: claimant.containerId, podRef: claimant.podRef, ifName: claimant.ifName };
     const address = decision.kind === "new" ? decision.address : decision.entry.address;
     const key = decision.kind === "new" ? encodeOffsetKey(base, address) : decision.entry.key;
-    const allocation = {
-      containerId: claimant.containerId,
-      podRef: claimant.podRef,
-      ifName: claimant.ifName,
-    };
-    const set = decision.kind === "new" || decision.updated !== undefined ? [[key, allocation] as const] : [];
-    const reserve = config.enableOverlappingRanges
-      ? [{ name: reservationName(address, config.networkName), ...allocation }]
-      : [];
-    const held = {
-      pool: pool.name,
-      key,
-      address,
-      prefix: rule.range.prefix,
-      containerId: claimant.containerId,
-    };
-    if (set.length === 0 && reserve.length === 0) return { ...held, created: false };
-    const result = await store.commit({
-      pool: pool.name,
-      range: snapshot.version === undefined ? rangeText(pool.range) : snapshot.range,
-      expectedVersion: snapshot.version,
-      set,
-      remove,
-      reserve,
-      unreserve: [],
+    // The attachment's old entry, when its address turned out to be reserved by another range.
+    const stale =
+      decision.kind === "new" ? view.byPodInterface.get(podInterfaceKey(claimant.podRef, claimant.ifName)) : undefined;
+    const change = poolChange(pool.name, snapshot.version === undefined ? rangeText(pool.range) : snapshot.range, {
+      create: decision.kind === "new" ? [[key, allocation]] : [],
+      update:
+        decision.kind === "existing" && decision.updated !== undefined
+          ? [{ key, from: decision.entry.allocation, to: decision.updated }]
+          : [],
+      remove: stale === undefined ? [] : [[stale.key, stale.allocation]],
+      reserve: config.enableOverlappingRanges ? [{ name: reservationName(address, config.networkName), ...allocation }] : [],
     });
+    const held = { pool: pool.name, key, address, prefix: rule.range.prefix, containerId: claimant.containerId };
+    if (change.create.length + change.update.length + change.reserve.length === 0) return { ...held, created: false };
+    const result = await store.commit(change);
     if (result.ok) {
       log.debug(`${claimant.podRef} ${claimant.ifName}: ${formatIP(address)} from pool ${pool.name}`);
       return { ...held, created: decision.kind === "new" };
@@ -89,6 +79,9 @@ export async function allocateInRange(
       skipped.push(address.value);
       continue;
     }
-    await pause(deadline, attempt);
+    // Lost a race for this address: retry at once with a fresh read, spreading wider each time;
+    // back off only when races keep being lost.
+    races++;
+    if (races > 3) await pause(deadline, races - 3);
   }
 }

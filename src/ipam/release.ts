@@ -1,12 +1,13 @@
 // Releasing entries from one pool: the shared path of DEL, GC and rollback (and later the
 // controller). Entries are chosen by a predicate over the current snapshot and removed with
-// their reservations in one conditional commit, retried on conflict until the deadline.
+// their reservations in one commit whose preconditions are the entries as read; a concurrent
+// change to one of them means a fresh read and another try, until the deadline.
 import { type Entry, viewPool } from "../allocator/pool-view.ts";
 import { StoredDataError, StoreUnavailableError } from "../errors/errors.ts";
 import { parseCidr } from "../ip/index.ts";
 import type { PoolSnapshot } from "../pool/allocation.ts";
 import { reservationName } from "../pool/naming.ts";
-import type { Store } from "../store/store.ts";
+import { poolChange, type Store } from "../store/store.ts";
 import { type Deadline, expired, pause } from "./retry.ts";
 
 export interface ReleaseOptions {
@@ -36,27 +37,17 @@ export async function releaseEntries(
     const snapshot = await store.getPool(pool);
     const chosen = storedEntries(snapshot).filter(select);
     if (chosen.length === 0) return [];
-    const result = await store.commit({
-      pool,
-      range: snapshot.range,
-      expectedVersion: snapshot.version,
-      set: [],
-      remove: chosen.map((e) => e.key),
-      reserve: [],
-      unreserve: options.overlapping
-        ? chosen.map((e) => ({
-            name: reservationName(e.address, options.networkName),
-            podRef: e.allocation.podRef,
-            ifName: e.allocation.ifName,
-            containerId: e.allocation.containerId,
-          }))
-        : [],
-    });
+    const result = await store.commit(
+      poolChange(pool, snapshot.range, {
+        remove: chosen.map((e) => [e.key, e.allocation] as const),
+        unreserve: options.overlapping
+          ? chosen.map((e) => ({ name: reservationName(e.address, options.networkName), ...e.allocation }))
+          : [],
+      }),
+    );
     if (result.ok) return chosen;
     if (expired(options.deadline)) {
-      throw new StoreUnavailableError(
-        `gave up releasing from pool ${pool} after ${attempt + 1} conflicting writes`,
-      );
+      throw new StoreUnavailableError(`gave up releasing from pool ${pool} after ${attempt + 1} conflicting writes`);
     }
     await pause(options.deadline, attempt);
   }

@@ -1,43 +1,65 @@
 // The datastore contract every backend implements (local sqlite, Kubernetes CRDs, etcd).
-// Optimistic concurrency: a pool is read with an opaque version, and a change commits only if
-// that version is still current. Reservations (overlapping-range protection) travel in the same
+// Optimistic concurrency at the granularity of one address: a change states what it expects of
+// each entry it touches and commits only if that still holds. Reservations (overlapping-range protection) travel in the same
 // change so a backend applies pool entries and reservations together or not at all.
 import type { Allocation, PoolSnapshot, Reservation } from "../pool/allocation.ts";
 
 export const DATASTORES = ["local", "kubernetes", "etcd"] as const;
 export type Datastore = (typeof DATASTORES)[number];
 
+/** An entry rewritten in place (a repeated ADD from a new container of the same pod). */
+export interface EntryUpdate {
+  readonly key: string;
+  readonly from: Allocation;
+  readonly to: Allocation;
+}
+
+/**
+ * One attachment's change to one pool. Every part carries its own precondition, so concurrent
+ * changes that touch different addresses never conflict (no pool-wide version check): a backend
+ * applies the whole change iff every precondition holds at commit time, else nothing.
+ */
 export interface PoolChange {
   readonly pool: string;
-  /** spec.range written when the pool is created by this change. */
+  /** spec.range written when this change creates the pool (a create on a missing pool). */
   readonly range: string;
-  /** The version read; undefined means "the pool must not exist yet". */
-  readonly expectedVersion: string | undefined;
-  /** Entries to create or overwrite, by offset key. */
-  readonly set: readonly (readonly [key: string, allocation: Allocation])[];
-  /** Offset keys to delete (must exist at `expectedVersion`). */
-  readonly remove: readonly string[];
+  /** Entries to add; each key must be free. */
+  readonly create: readonly (readonly [key: string, allocation: Allocation])[];
+  /** Entries to rewrite; each key must still hold `from`. */
+  readonly update: readonly EntryUpdate[];
+  /** Entries to delete; each key must still hold the allocation given. */
+  readonly remove: readonly (readonly [key: string, allocation: Allocation])[];
   /** Reservations to hold: created, or accepted when already held by the same owner (podRef + ifName). */
   readonly reserve: readonly Reservation[];
-  /** Reservations to drop, each only if still held by the owner given in it. */
+  /** Reservations to drop, each only if still held by the owner given in it (else left alone). */
   readonly unreserve: readonly Reservation[];
 }
 
 export type CommitResult =
   | { readonly ok: true }
-  | { readonly ok: false; readonly conflict: "pool" }
+  | { readonly ok: false; readonly conflict: "entry"; readonly key: string }
   | { readonly ok: false; readonly conflict: "reservation"; readonly holder: Reservation };
+
+export function sameAllocation(a: Allocation, b: Allocation): boolean {
+  return a.containerId === b.containerId && a.podRef === b.podRef && a.ifName === b.ifName;
+}
+
+/** A change with nothing in it, to spread parts into. */
+export function poolChange(pool: string, range: string, parts: Partial<PoolChange> = {}): PoolChange {
+  return { pool, range, create: [], update: [], remove: [], reserve: [], unreserve: [], ...parts };
+}
 
 export interface Store {
   readonly datastore: Datastore;
-  /** Reads one pool. A pool that does not exist reads as empty with version undefined. */
+  /** Reads one pool. A pool that does not exist reads as empty with version undefined. The version is
+   * an opaque revision for diagnostics: commits do not depend on it. */
   getPool(name: string): Promise<PoolSnapshot>;
   listPools(): Promise<readonly PoolSnapshot[]>;
   getReservation(name: string): Promise<Reservation | undefined>;
   listReservations(): Promise<readonly Reservation[]>;
   /**
-   * Applies the change atomically iff the pool is still at `expectedVersion` and every reservation
-   * is free or held by the same owner. Otherwise applies nothing and reports the conflict.
+   * Applies the change atomically iff every entry precondition holds and every reservation is free
+   * or held by the same owner. Otherwise applies nothing and reports the first conflict found.
    * Throws StoreUnavailableError when the store cannot be reached.
    */
   commit(change: PoolChange): Promise<CommitResult>;

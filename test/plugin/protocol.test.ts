@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { execPlugin } from "../../src/cli/exec-plugin.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
+import { poolChange } from "../../src/store/store.ts";
 import { storedHoldings } from "../support/invariants.ts";
 import {
   add,
@@ -89,15 +90,7 @@ describe("the executable", () => {
   it("DEL releases entries written by Whereabouts <= v0.7 (no ifname) by container id", async () => {
     const path = store();
     const s = await openLocalStore(path);
-    await s.commit({
-      pool: "192.0.2.0-24",
-      range: "192.0.2.0/24",
-      expectedVersion: undefined,
-      set: [["5", { containerId: "legacy", podRef: "default/old", ifName: "" }]],
-      remove: [],
-      reserve: [],
-      unreserve: [],
-    });
+    await s.commit(poolChange("192.0.2.0-24", "192.0.2.0/24", { create: [["5", { containerId: "legacy", podRef: "default/old", ifName: "" }]] }));
     const config = netConf({
       type: "thereabouts",
       range: "192.0.2.0/24",

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
+import { poolChange } from "../../src/store/store.ts";
 import { add, addressesOf, del, netConf, type TempDir, tempDir } from "../support/plugin.ts";
 
 let dir: TempDir;
@@ -28,15 +29,7 @@ describe("A.4 CNI ADD/DEL vectors", () => {
   it("E1 returns the address already held by the pod and prints version", async () => {
     const { ipam: i, path } = ipam({ range: "192.168.1.0/24" });
     const store = await openLocalStore(path);
-    await store.commit({
-      pool: "192.168.1.0-24",
-      range: "192.168.1.0/24",
-      expectedVersion: undefined,
-      set: [["1", { containerId: "old", podRef: "dummyNS/dummyPOD", ifName: "eth0" }]],
-      remove: [],
-      reserve: [],
-      unreserve: [],
-    });
+    await store.commit(poolChange("192.168.1.0-24", "192.168.1.0/24", { create: [["1", { containerId: "old", podRef: "dummyNS/dummyPOD", ifName: "eth0" }]] }));
     await store.close();
     const out = await add({
       config: netConf(i),

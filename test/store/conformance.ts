@@ -1,10 +1,10 @@
 // The Store contract as one suite that every backend runs (local sqlite, Kubernetes, etcd, fakes):
 // `storeConformance("etcd", openEtcdFixture)` registers the same behaviours for each. Nothing here
-// depends on how a backend spells its versions or orders its listings.
+// depends on how a backend spells its revisions or orders its listings.
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import type { Allocation, PoolSnapshot, Reservation } from "../../src/pool/allocation.ts";
-import type { CommitResult, PoolChange, Store } from "../../src/store/store.ts";
+import { type CommitResult, type PoolChange, poolChange, type Store } from "../../src/store/store.ts";
 
 export interface ConformanceTarget {
   /** A store on an empty backend. */
@@ -15,7 +15,7 @@ export interface ConformanceTarget {
   readonly cleanup: () => Promise<void>;
 }
 
-const RANGE = "10.0.0.0/24";
+export const RANGE = "10.0.0.0/24";
 
 export function alloc(containerId: string, podRef: string, ifName = "eth0"): Allocation {
   return { containerId, podRef, ifName };
@@ -25,16 +25,15 @@ export function reservation(name: string, podRef: string, ifName = "eth0", conta
   return { name, podRef, ifName, containerId };
 }
 
-export function change(
-  pool: string,
-  expectedVersion: string | undefined,
-  parts: Partial<PoolChange> = {},
-): PoolChange {
-  return { pool, range: RANGE, expectedVersion, set: [], remove: [], reserve: [], unreserve: [], ...parts };
+export function change(pool: string, parts: Partial<PoolChange> = {}): PoolChange {
+  return poolChange(pool, RANGE, parts);
 }
 
-function entries(snapshot: PoolSnapshot): [string, Allocation][] {
-  return [...snapshot.allocations].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+function sortedEntries(
+  entries: PoolSnapshot | Iterable<readonly [string, Allocation]>,
+): (readonly [string, Allocation])[] {
+  const pairs = "allocations" in entries ? entries.allocations : entries;
+  return [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 function byName<T extends { readonly name: string }>(items: readonly T[]): T[] {
@@ -42,7 +41,10 @@ function byName<T extends { readonly name: string }>(items: readonly T[]): T[] {
 }
 
 const OK: CommitResult = { ok: true };
-const POOL_CONFLICT: CommitResult = { ok: false, conflict: "pool" };
+
+function entryConflict(key: string): CommitResult {
+  return { ok: false, conflict: "entry", key };
+}
 
 export function storeConformance(name: string, open: () => Promise<ConformanceTarget>): void {
   describe(`Store conformance: ${name}`, () => {
@@ -56,12 +58,12 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
       await target.cleanup();
     });
 
-    /** Commits and asserts success; returns the version read afterwards. */
-    async function commitOk(c: PoolChange): Promise<string> {
+    async function commitOk(c: PoolChange): Promise<void> {
       assert.deepEqual(await store.commit(c), OK);
-      const version = (await store.getPool(c.pool)).version;
-      assert.notEqual(version, undefined);
-      return version!;
+    }
+
+    async function assertEntries(pool: string, expected: [string, Allocation][]): Promise<void> {
+      assert.deepEqual(sortedEntries(await store.getPool(pool)), sortedEntries(expected));
     }
 
     it("getPool() reads a missing pool as empty with version undefined", async () => {
@@ -75,71 +77,110 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
       assert.deepEqual(await store.listReservations(), []);
     });
 
-    it("commit() creates a pool when expectedVersion is undefined", async () => {
-      await commitOk(change("p", undefined, { set: [["1", alloc("c1", "ns/a")]] }));
+    it("commit() to a missing pool creates it with the change's range", async () => {
+      await commitOk(change("p", { create: [["1", alloc("c1", "ns/a")]] }));
       const pool = await store.getPool("p");
       assert.equal(pool.name, "p");
       assert.equal(pool.range, RANGE);
-      assert.deepEqual(entries(pool), [["1", alloc("c1", "ns/a")]]);
+      assert.deepEqual(sortedEntries(pool), [["1", alloc("c1", "ns/a")]]);
       assert.equal(typeof pool.version, "string");
     });
 
-    it("commit() creates an empty pool", async () => {
-      await commitOk(change("p", undefined));
-      const pool = await store.getPool("p");
-      assert.equal(pool.range, RANGE);
-      assert.equal(pool.allocations.size, 0);
-    });
-
-    it("commit() refuses a second create of the same pool", async () => {
-      const version = await commitOk(change("p", undefined, { set: [["1", alloc("c1", "ns/a")]] }));
-      const second = change("p", undefined, {
-        set: [["2", alloc("c2", "ns/b")]],
-        reserve: [reservation("r", "ns/b")],
-      });
-      assert.deepEqual(await store.commit(second), POOL_CONFLICT);
-      const pool = await store.getPool("p");
-      assert.deepEqual(entries(pool), [["1", alloc("c1", "ns/a")]]);
-      assert.equal(pool.version, version);
-      assert.equal(await store.getReservation("r"), undefined);
-    });
-
-    it("commit() with a stale version conflicts and applies nothing", async () => {
-      const v1 = await commitOk(change("p", undefined, { set: [["1", alloc("c1", "ns/a")]] }));
-      const v2 = await commitOk(change("p", v1, { set: [["2", alloc("c2", "ns/b")]] }));
-      const stale = change("p", v1, {
-        set: [["9", alloc("c9", "ns/z")]],
-        remove: ["1"],
-        reserve: [reservation("10.0.0.9", "ns/z")],
-      });
-      assert.deepEqual(await store.commit(stale), POOL_CONFLICT);
-      const pool = await store.getPool("p");
-      assert.deepEqual(entries(pool), [
+    it("commit() creates entries of different keys without conflict, also when both saw the pool missing", async () => {
+      // Both writers read the pool while it did not exist yet; no pool-wide version is checked.
+      await commitOk(change("p", { create: [["1", alloc("c1", "ns/a")]] }));
+      await commitOk(change("p", { create: [["2", alloc("c2", "ns/b")]] }));
+      await assertEntries("p", [
         ["1", alloc("c1", "ns/a")],
         ["2", alloc("c2", "ns/b")],
       ]);
-      assert.equal(pool.version, v2);
-      assert.equal(await store.getReservation("10.0.0.9"), undefined);
+      assert.equal((await store.getPool("p")).range, RANGE);
     });
 
-    it("commit() with a version for a missing pool conflicts", async () => {
-      const version = await commitOk(change("other", undefined));
-      assert.deepEqual(
-        await store.commit(change("p", version, { set: [["1", alloc("c", "ns/a")]] })),
-        POOL_CONFLICT,
+    it("commit() refuses to create a taken key and applies nothing", async () => {
+      await commitOk(change("p", { create: [["1", alloc("c1", "ns/a")]] }));
+      const before = await store.getPool("p");
+      const result = await store.commit(
+        change("p", {
+          create: [
+            ["2", alloc("c2", "ns/b")],
+            ["1", alloc("c3", "ns/c")],
+          ],
+          reserve: [reservation("10.0.0.2", "ns/b")],
+        }),
       );
-      assert.equal((await store.getPool("p")).version, undefined);
+      assert.deepEqual(result, entryConflict("1"));
+      const after = await store.getPool("p");
+      assert.deepEqual(sortedEntries(after), [["1", alloc("c1", "ns/a")]]);
+      assert.equal(after.version, before.version);
+      assert.equal(await store.getReservation("10.0.0.2"), undefined);
     });
 
-    it("commit() checks the version of a change with nothing to do", async () => {
-      const v1 = await commitOk(change("p", undefined));
-      const v2 = await commitOk(change("p", v1, { set: [["1", alloc("c1", "ns/a")]] }));
-      assert.deepEqual(await store.commit(change("p", v1)), POOL_CONFLICT);
-      assert.deepEqual(await store.commit(change("p", v2)), OK);
+    it("commit() updates an entry only while it holds the expected allocation", async () => {
+      await commitOk(change("p", { create: [["1", alloc("c1", "ns/a")]] }));
+      await commitOk(
+        change("p", { update: [{ key: "1", from: alloc("c1", "ns/a"), to: alloc("c2", "ns/a") }] }),
+      );
+      await assertEntries("p", [["1", alloc("c2", "ns/a")]]);
+
+      const stale = { key: "1", from: alloc("c1", "ns/a"), to: alloc("c3", "ns/a") };
+      assert.deepEqual(
+        await store.commit(change("p", { create: [["5", alloc("c5", "ns/e")]], update: [stale] })),
+        entryConflict("1"),
+      );
+      const missing = { key: "9", from: alloc("c9", "ns/z"), to: alloc("c10", "ns/z") };
+      assert.deepEqual(await store.commit(change("p", { update: [missing] })), entryConflict("9"));
+      await assertEntries("p", [["1", alloc("c2", "ns/a")]]);
+    });
+
+    it("commit() removes an entry only while it holds the given allocation", async () => {
+      await commitOk(change("p", { create: [["1", alloc("c1", "ns/a", "eth0")]] }));
+      for (const [key, other] of [
+        ["1", alloc("c-other", "ns/a", "eth0")],
+        ["1", alloc("c1", "ns/b", "eth0")],
+        ["1", alloc("c1", "ns/a", "net1")],
+        ["1", alloc("c1", "ns/a", "")],
+        ["2", alloc("c1", "ns/a", "eth0")],
+      ] as const) {
+        assert.deepEqual(await store.commit(change("p", { remove: [[key, other]] })), entryConflict(key));
+        await assertEntries("p", [["1", alloc("c1", "ns/a", "eth0")]]);
+      }
+      await commitOk(change("p", { remove: [["1", alloc("c1", "ns/a", "eth0")]] }));
+      await assertEntries("p", []);
+    });
+
+    it("commit() applies a change with several parts whole or not at all", async () => {
+      await commitOk(
+        change("p", {
+          create: [
+            ["1", alloc("c1", "ns/a")],
+            ["2", alloc("c2", "ns/b")],
+          ],
+        }),
+      );
+      const mixed = change("p", {
+        create: [["3", alloc("c3", "ns/c")]],
+        update: [{ key: "1", from: alloc("c1", "ns/a"), to: alloc("c1b", "ns/a") }],
+        remove: [["2", alloc("c-wrong", "ns/b")]],
+        reserve: [reservation("10.0.0.3", "ns/c")],
+      });
+      assert.deepEqual(await store.commit(mixed), entryConflict("2"));
+      await assertEntries("p", [
+        ["1", alloc("c1", "ns/a")],
+        ["2", alloc("c2", "ns/b")],
+      ]);
+      assert.deepEqual(await store.listReservations(), []);
+
+      await commitOk({ ...mixed, remove: [["2", alloc("c2", "ns/b")]] });
+      await assertEntries("p", [
+        ["1", alloc("c1b", "ns/a")],
+        ["3", alloc("c3", "ns/c")],
+      ]);
+      assert.deepEqual(await store.listReservations(), [reservation("10.0.0.3", "ns/c")]);
     });
 
     it("commit() round-trips entries with exact fields and verbatim keys", async () => {
-      const set: [string, Allocation][] = [
+      const created: [string, Allocation][] = [
         ["1", alloc("c1", "ns/a", "eth0")],
         ["+5", alloc("c5", "ns/legacy", "")],
         ["-1", alloc("cm1", "ns/negative", "net1")],
@@ -147,18 +188,25 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
         ["9223372036854775808", alloc("c63", "ns/big", "eth0")],
         ["340282366920938463463374607431768211455", alloc("c128", "ns/max", "eth1")],
       ];
-      const v1 = await commitOk(change("p", undefined, { set }));
-      const read = await store.getPool("p");
-      assert.deepEqual(entries(read), entries({ ...read, allocations: new Map(set) }));
-      assert.equal(read.allocations.get("+5")?.ifName, "");
+      await commitOk(change("p", { create: created }));
+      await assertEntries("p", created);
+      assert.equal((await store.getPool("p")).allocations.get("+5")?.ifName, "");
 
       await commitOk(
-        change("p", v1, { remove: ["+5", "007"], set: [["1", alloc("c1-new", "ns/a", "eth0")]] }),
+        change("p", {
+          remove: [
+            ["+5", alloc("c5", "ns/legacy", "")],
+            ["007", alloc("c7", "ns/zeros", "net2")],
+          ],
+          update: [
+            { key: "-1", from: alloc("cm1", "ns/negative", "net1"), to: alloc("cm1b", "ns/negative", "") },
+          ],
+        }),
       );
       const after = await store.getPool("p");
-      assert.deepEqual(entries(after), [
-        ["-1", alloc("cm1", "ns/negative", "net1")],
-        ["1", alloc("c1-new", "ns/a", "eth0")],
+      assert.deepEqual(sortedEntries(after), [
+        ["-1", alloc("cm1b", "ns/negative", "")],
+        ["1", alloc("c1", "ns/a", "eth0")],
         ["340282366920938463463374607431768211455", alloc("c128", "ns/max", "eth1")],
         ["9223372036854775808", alloc("c63", "ns/big", "eth0")],
       ]);
@@ -166,34 +214,38 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
       assert.equal(after.allocations.has("7"), false);
     });
 
-    it("commit() changes the version on every successful write", async () => {
-      const versions = [await commitOk(change("p", undefined, { set: [["1", alloc("c1", "ns/a")]] }))];
-      for (const key of ["2", "3", "4"]) {
-        const previous = versions.at(-1)!;
-        versions.push(await commitOk(change("p", previous, { set: [[key, alloc(`c${key}`, `ns/${key}`)]] })));
+    it("commit() changes the pool's version on every successful write", async () => {
+      const versions: (string | undefined)[] = [];
+      await commitOk(change("p", { create: [["1", alloc("c1", "ns/a")]] }));
+      versions.push((await store.getPool("p")).version);
+      for (const key of ["2", "3"]) {
+        await commitOk(change("p", { create: [[key, alloc(`c${key}`, `ns/${key}`)]] }));
+        versions.push((await store.getPool("p")).version);
       }
-      versions.push(await commitOk(change("p", versions.at(-1)!, { remove: ["2"] })));
+      await commitOk(
+        change("p", { update: [{ key: "1", from: alloc("c1", "ns/a"), to: alloc("c1b", "ns/a") }] }),
+      );
+      versions.push((await store.getPool("p")).version);
+      await commitOk(change("p", { remove: [["2", alloc("c2", "ns/2")]] }));
+      versions.push((await store.getPool("p")).version);
+      assert.ok(versions.every((v) => typeof v === "string"));
       assert.equal(new Set(versions).size, versions.length);
     });
 
     it("commit() creates a reservation and accepts it again from the same owner", async () => {
       const held = reservation("10.0.0.1", "ns/a", "eth0", "c1");
-      const v1 = await commitOk(
-        change("p", undefined, { set: [["1", alloc("c1", "ns/a")]], reserve: [held] }),
-      );
+      await commitOk(change("p", { create: [["1", alloc("c1", "ns/a")]], reserve: [held] }));
       assert.deepEqual(await store.getReservation("10.0.0.1"), held);
 
       const again = reservation("10.0.0.1", "ns/a", "eth0", "c1-restarted");
-      await commitOk(change("p", v1, { set: [["1", alloc("c1-restarted", "ns/a")]], reserve: [again] }));
+      const update = { key: "1", from: alloc("c1", "ns/a"), to: alloc("c1-restarted", "ns/a") };
+      await commitOk(change("p", { update: [update], reserve: [again] }));
       assert.deepEqual(await store.getReservation("10.0.0.1"), again);
     });
 
     it("commit() treats a reservation without ifName as held by every interface of its pod", async () => {
-      const v1 = await commitOk(change("p", undefined, { reserve: [reservation("10.0.0.1", "ns/a", "")] }));
-      const result = await store.commit(
-        change("p", v1, { reserve: [reservation("10.0.0.1", "ns/a", "net1", "c2")] }),
-      );
-      assert.deepEqual(result, OK);
+      await commitOk(change("p", { reserve: [reservation("10.0.0.1", "ns/a", "")] }));
+      await commitOk(change("p", { reserve: [reservation("10.0.0.1", "ns/a", "net1", "c2")] }));
       const stored = await store.getReservation("10.0.0.1");
       assert.equal(stored?.podRef, "ns/a");
       assert.equal(stored?.containerId, "c2");
@@ -201,25 +253,22 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
 
     it("commit() reports the holder of a reservation taken by another owner and applies nothing", async () => {
       const held = reservation("10.0.0.1", "ns/a", "eth0", "c1");
-      const v1 = await commitOk(
-        change("p", undefined, { set: [["1", alloc("c1", "ns/a")]], reserve: [held] }),
-      );
-      const cases = [
+      await commitOk(change("p", { create: [["1", alloc("c1", "ns/a")]], reserve: [held] }));
+      const before = await store.getPool("p");
+      for (const wanted of [
         reservation("10.0.0.1", "ns/b", "eth0", "c2"),
         reservation("10.0.0.1", "ns/a", "net1", "c3"),
-      ];
-      for (const wanted of cases) {
+      ]) {
         const result = await store.commit(
-          change("p", v1, {
-            set: [["2", alloc(wanted.containerId, wanted.podRef, wanted.ifName)]],
-            remove: ["1"],
+          change("p", {
+            create: [["2", alloc(wanted.containerId, wanted.podRef, wanted.ifName)]],
             reserve: [reservation("10.0.0.2", wanted.podRef, wanted.ifName), wanted],
           }),
         );
         assert.deepEqual(result, { ok: false, conflict: "reservation", holder: held });
         const pool = await store.getPool("p");
-        assert.deepEqual(entries(pool), [["1", alloc("c1", "ns/a")]]);
-        assert.equal(pool.version, v1);
+        assert.deepEqual(sortedEntries(pool), [["1", alloc("c1", "ns/a")]]);
+        assert.equal(pool.version, before.version);
         assert.deepEqual(await store.getReservation("10.0.0.1"), held);
         assert.equal(await store.getReservation("10.0.0.2"), undefined);
       }
@@ -227,44 +276,38 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
 
     it("commit() drops a reservation only for its owner", async () => {
       const held = reservation("10.0.0.1", "ns/a", "eth0", "c1");
-      let version = await commitOk(
-        change("p", undefined, { set: [["1", alloc("c1", "ns/a")]], reserve: [held] }),
-      );
+      await commitOk(change("p", { create: [["1", alloc("c1", "ns/a")]], reserve: [held] }));
       for (const stranger of [reservation("10.0.0.1", "ns/b"), reservation("10.0.0.1", "ns/a", "net1")]) {
-        assert.deepEqual(await store.commit(change("p", version, { unreserve: [stranger] })), OK);
+        await commitOk(change("p", { unreserve: [stranger] }));
         assert.deepEqual(await store.getReservation("10.0.0.1"), held);
-        version = (await store.getPool("p")).version!;
       }
-      // Missing reservations are not an error either.
-      await commitOk(change("p", version, { unreserve: [reservation("10.0.0.7", "ns/a")] }));
-      version = (await store.getPool("p")).version!;
+      // A missing reservation is not an error either.
+      await commitOk(change("p", { unreserve: [reservation("10.0.0.7", "ns/a")] }));
       await commitOk(
-        change("p", version, {
-          remove: ["1"],
+        change("p", {
+          remove: [["1", alloc("c1", "ns/a")]],
           unreserve: [reservation("10.0.0.1", "ns/a", "eth0", "c-other")],
         }),
       );
       assert.equal(await store.getReservation("10.0.0.1"), undefined);
-      assert.equal((await store.getPool("p")).allocations.size, 0);
+      await assertEntries("p", []);
     });
 
     it("commit() applies pool entries and reservations together", async () => {
       const held = reservation("10.0.0.5", "ns/a");
-      const v1 = await commitOk(
-        change("p", undefined, { set: [["5", alloc("c1", "ns/a")]], reserve: [held] }),
-      );
-      assert.deepEqual(entries(await store.getPool("p")), [["5", alloc("c1", "ns/a")]]);
+      await commitOk(change("p", { create: [["5", alloc("c1", "ns/a")]], reserve: [held] }));
+      await assertEntries("p", [["5", alloc("c1", "ns/a")]]);
       assert.deepEqual(await store.listReservations(), [held]);
-      await commitOk(change("p", v1, { remove: ["5"], unreserve: [held] }));
-      assert.equal((await store.getPool("p")).allocations.size, 0);
+      await commitOk(change("p", { remove: [["5", alloc("c1", "ns/a")]], unreserve: [held] }));
+      await assertEntries("p", []);
       assert.deepEqual(await store.listReservations(), []);
     });
 
     it("listPools() and listReservations() return everything stored", async () => {
-      await commitOk(change("b-pool", undefined, { set: [["3", alloc("c3", "ns/c")]] }));
+      await commitOk(change("b-pool", { create: [["3", alloc("c3", "ns/c")]] }));
       await commitOk(
-        change("a-pool", undefined, {
-          set: [
+        change("a-pool", {
+          create: [
             ["1", alloc("c1", "ns/a")],
             ["2", alloc("c2", "ns/b", "")],
           ],
@@ -272,18 +315,21 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
         }),
       );
       await commitOk(
-        change("empty", undefined, { reserve: [reservation("blue-10.0.0.3", "ns/c", "net1", "c3")] }),
+        change("c-pool", {
+          create: [["3", alloc("c3", "ns/c", "net1")]],
+          reserve: [reservation("blue-10.0.0.3", "ns/c", "net1", "c3")],
+        }),
       );
       const pools = byName(await store.listPools());
       assert.deepEqual(
         pools.map((p) => p.name),
-        ["a-pool", "b-pool", "empty"],
+        ["a-pool", "b-pool", "c-pool"],
       );
       for (const pool of pools) {
         const single = await store.getPool(pool.name);
         assert.deepEqual(
-          { ...pool, allocations: entries(pool) },
-          { ...single, allocations: entries(single) },
+          { ...pool, allocations: sortedEntries(pool) },
+          { ...single, allocations: sortedEntries(single) },
         );
       }
       assert.deepEqual(byName(await store.listReservations()), [
@@ -295,21 +341,17 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
 
     it("a new Store instance sees committed data", async (t) => {
       if (target.reopen === undefined) return t.skip("backend has no second instance");
-      const v1 = await commitOk(
-        change("p", undefined, {
-          set: [["1", alloc("c1", "ns/a", "")]],
-          reserve: [reservation("10.0.0.1", "ns/a")],
-        }),
+      await commitOk(
+        change("p", { create: [["1", alloc("c1", "ns/a", "")]], reserve: [reservation("10.0.0.1", "ns/a")] }),
       );
       const other = await target.reopen();
       try {
         const pool = await other.getPool("p");
-        assert.deepEqual(entries(pool), [["1", alloc("c1", "ns/a", "")]]);
-        assert.equal(pool.version, v1);
+        assert.deepEqual(sortedEntries(pool), [["1", alloc("c1", "ns/a", "")]]);
+        assert.equal(pool.range, RANGE);
         assert.deepEqual(await other.getReservation("10.0.0.1"), reservation("10.0.0.1", "ns/a"));
-        // And the versions agree: a commit through the new instance is accepted.
-        assert.deepEqual(await other.commit(change("p", v1, { remove: ["1"] })), OK);
-        assert.equal((await store.getPool("p")).allocations.size, 0);
+        assert.deepEqual(await other.commit(change("p", { remove: [["1", alloc("c1", "ns/a", "")]] })), OK);
+        await assertEntries("p", []);
       } finally {
         await other.close();
       }
@@ -321,11 +363,14 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
       const stores: Store[] = [store];
       try {
         for (let i = 1; i < workers; i++) stores.push(target.reopen ? await target.reopen() : store);
-        const claimed = await Promise.all(stores.map((s, w) => allocateMany(s, w, perWorker)));
-        const all = claimed.flat();
-        assert.equal(new Set(all.map(([key]) => key)).size, workers * perWorker, "a key was claimed twice");
+        const claimed = (await Promise.all(stores.map((s, w) => allocateMany(s, w, perWorker)))).flat();
+        assert.equal(
+          new Set(claimed.map(([key]) => key)).size,
+          workers * perWorker,
+          "a key was claimed twice",
+        );
         const pool = await store.getPool("busy");
-        const expected = new Map(all);
+        const expected = new Map(claimed);
         assert.equal(pool.allocations.size, workers * perWorker);
         for (let offset = 1; offset <= workers * perWorker; offset++) {
           const key = String(offset);
@@ -344,7 +389,7 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
   });
 }
 
-/** One worker: claims `count` lowest free offsets of pool "busy", retrying on conflicts. */
+/** One worker: claims `count` lowest free offsets of pool "busy", retrying when it loses a race. */
 async function allocateMany(store: Store, worker: number, count: number): Promise<[string, Allocation][]> {
   const claimed: [string, Allocation][] = [];
   let attempts = 0;
@@ -356,19 +401,10 @@ async function allocateMany(store: Store, worker: number, count: number): Promis
     const key = String(offset);
     const podRef = `ns/w${worker}-${claimed.length}`;
     const entry = alloc(`c-${worker}-${claimed.length}`, podRef);
-    const result = await store.commit(
-      change("busy", pool.version, {
-        set: [[key, entry]],
-        reserve: [reservation(`r-${key}`, podRef, "eth0", entry.containerId)],
-      }),
-    );
+    const held = reservation(`r-${key}`, podRef, "eth0", entry.containerId);
+    const result = await store.commit(change("busy", { create: [[key, entry]], reserve: [held] }));
     if (result.ok) claimed.push([key, entry]);
-    else
-      assert.equal(
-        result.conflict,
-        "pool",
-        "only the version may conflict: a reservation conflict means a lost write",
-      );
+    else assert.deepEqual(result, entryConflict(key), "a reservation conflict means an entry was lost");
     // Let the other workers interleave between read and commit.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }

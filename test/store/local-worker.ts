@@ -4,9 +4,10 @@
 //   allocate <path> <worker> <n>    claim n lowest free offsets of pool "shared", retrying conflicts
 //   churn <path> <worker>           claim offsets in a loop until killed
 //   hold <path>                     write half a change under the write lock, then wait to be killed
+//   lock <path> <ms>                hold an exclusive lock on a new file (rollback journal) for ms
 import { DatabaseSync } from "node:sqlite";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
-import type { Store } from "../../src/store/store.ts";
+import { poolChange, type Store } from "../../src/store/store.ts";
 
 async function claim(store: Store, worker: string, serial: number): Promise<boolean> {
   const pool = await store.getPool("shared");
@@ -15,16 +16,14 @@ async function claim(store: Store, worker: string, serial: number): Promise<bool
   const key = String(offset);
   const podRef = `ns/w${worker}-${serial}`;
   const containerId = `c-${worker}-${serial}`;
-  const result = await store.commit({
-    pool: "shared",
-    range: "10.1.0.0/16",
-    expectedVersion: pool.version,
-    set: [[key, { containerId, podRef, ifName: "eth0" }]],
-    remove: [],
-    reserve: [{ name: `r-${key}`, podRef, ifName: "eth0", containerId }],
-    unreserve: [],
-  });
-  if (!result.ok && result.conflict !== "pool")
+  const result = await store.commit(
+    poolChange("shared", "10.1.0.0/16", {
+      create: [[key, { containerId, podRef, ifName: "eth0" }]],
+      reserve: [{ name: `r-${key}`, podRef, ifName: "eth0", containerId }],
+    }),
+  );
+  // Losing the race for a key is expected; a reservation conflict would mean a lost entry.
+  if (!result.ok && result.conflict !== "entry")
     throw new Error(`unexpected conflict ${JSON.stringify(result)}`);
   return result.ok;
 }
@@ -42,6 +41,16 @@ async function main(argv: readonly string[]): Promise<void> {
     db.prepare("UPDATE pools SET version = version + 1 WHERE name = 'shared'").run();
     process.stdout.write("holding\n");
     setInterval(() => {}, 1000);
+    return;
+  }
+  if (mode === "lock") {
+    const db = new DatabaseSync(path);
+    db.exec("BEGIN EXCLUSIVE");
+    db.exec("CREATE TABLE other_app (x TEXT)");
+    process.stdout.write("locked\n");
+    await new Promise((resolve) => setTimeout(resolve, Number(worker)));
+    db.exec("COMMIT");
+    db.close();
     return;
   }
   const store = await openLocalStore(path);

@@ -85,6 +85,7 @@ function waitForLine(child: ChildProcess, line: string): Promise<void> {
 function schemaOf(path: string): { version: unknown; tables: unknown[] } {
   const db = new DatabaseSync(path);
   try {
+    db.exec("PRAGMA busy_timeout = 5000");
     const version = db.prepare("PRAGMA user_version").get()?.["user_version"];
     const tables = db
       .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -132,7 +133,7 @@ describe("openLocalStore()", () => {
     const path = join(dir, "modes", "nested", "store.db");
     const store = await openLocalStore(path);
     try {
-      assert.deepEqual(await store.commit(change("p", undefined, { set: [["1", alloc("c", "ns/a")]] })), {
+      assert.deepEqual(await store.commit(change("p", { create: [["1", alloc("c", "ns/a")]] })), {
         ok: true,
       });
       assert.equal(statSync(join(dir, "modes")).mode & 0o777, 0o700);
@@ -201,27 +202,29 @@ describe("local store", () => {
     await store.close();
     await store.close();
     await assert.rejects(store.getPool("p"), StoreUnavailableError);
-    await assert.rejects(store.commit(change("p", undefined)), StoreUnavailableError);
+    await assert.rejects(store.commit(change("p")), StoreUnavailableError);
     await assert.rejects(store.ping(), /is closed/);
   });
 
   it("commit() gives up on a held write lock after the busy timeout, keeps reads working and leaves no transaction open", async () => {
     const path = join(dir, "busy.db");
     const store = await openLocalStore(path, { busyTimeoutMs: 100 });
-    assert.deepEqual(await store.commit(change("p", undefined, { set: [["1", alloc("c1", "ns/a")]] })), {
+    assert.deepEqual(await store.commit(change("p", { create: [["1", alloc("c1", "ns/a")]] })), {
       ok: true,
     });
-    const version = (await store.getPool("p")).version;
     const holder = new DatabaseSync(path);
     holder.exec("BEGIN IMMEDIATE");
     try {
       const started = performance.now();
-      await assert.rejects(store.commit(change("p", version, { remove: ["1"] })), (error: unknown) => {
-        assert.ok(error instanceof StoreUnavailableError);
-        assert.ok(error.message.includes(path), error.message);
-        assert.match(error.message, /database is locked/);
-        return true;
-      });
+      await assert.rejects(
+        store.commit(change("p", { remove: [["1", alloc("c1", "ns/a")]] })),
+        (error: unknown) => {
+          assert.ok(error instanceof StoreUnavailableError);
+          assert.ok(error.message.includes(path), error.message);
+          assert.match(error.message, /database is locked/);
+          return true;
+        },
+      );
       assert.ok(performance.now() - started >= 90, "gave up before the busy timeout");
       assert.equal(
         (await store.getPool("p")).allocations.size,
@@ -232,7 +235,7 @@ describe("local store", () => {
       holder.exec("ROLLBACK");
       holder.close();
     }
-    assert.deepEqual(await store.commit(change("p", version, { remove: ["1"] })), { ok: true });
+    assert.deepEqual(await store.commit(change("p", { remove: [["1", alloc("c1", "ns/a")]] })), { ok: true });
     await store.close();
   });
 
@@ -242,7 +245,7 @@ describe("local store", () => {
     const path = join(dir, "killed-holder.db");
     const store = await openLocalStore(path, { busyTimeoutMs: 2000 });
     const held = reservation("r-1", "ns/a", "eth0", "c1");
-    await store.commit(change("shared", undefined, { set: [["1", alloc("c1", "ns/a")]], reserve: [held] }));
+    await store.commit(change("shared", { create: [["1", alloc("c1", "ns/a")]], reserve: [held] }));
     const before = await store.getPool("shared");
 
     const { child, exit } = startWorker(["hold", path]);
@@ -257,7 +260,7 @@ describe("local store", () => {
       assert.equal(pool.version, before.version);
       assert.deepEqual(await s.listReservations(), [held]);
     }
-    const next = change("shared", before.version, { set: [["2", alloc("c2", "ns/b")]] });
+    const next = change("shared", { create: [["2", alloc("c2", "ns/b")]] });
     assert.deepEqual(await reopened.commit(next), { ok: true });
     assert.equal((await store.getPool("shared")).allocations.size, 2);
     await reopened.close();
@@ -288,6 +291,29 @@ describe("local store", () => {
       total = entries;
       await store.close();
     }
+  });
+
+  it("openLocalStore() waits for another process's lock on the file, up to the busy timeout", {
+    timeout: 30_000,
+  }, async () => {
+    const path = join(dir, "locked-at-open.db");
+    const { child, exit } = startWorker(["lock", path, "400"]);
+    await waitForLine(child, "locked");
+    await assert.rejects(openLocalStore(path, { busyTimeoutMs: 50 }), (error: unknown) => {
+      assert.ok(error instanceof StoreUnavailableError, String(error));
+      assert.match(error.message, /locked/);
+      return true;
+    });
+    const started = performance.now();
+    const store = await openLocalStore(path);
+    assert.ok(performance.now() - started > 100, "opened while the lock was held");
+    assert.deepEqual(await store.commit(change("p", { create: [["1", alloc("c1", "ns/a")]] })), { ok: true });
+    await store.close();
+    assert.equal((await exit).code, 0);
+    assert.deepEqual(schemaOf(path), {
+      version: 1,
+      tables: ["allocations", "other_app", "pools", "reservations"],
+    });
   });
 
   it("concurrent first opens by several processes create the schema once without errors", {

@@ -19,6 +19,10 @@ export function toReservation(row: SqlRow): Reservation {
   };
 }
 
+export function toAllocation(row: SqlRow): Allocation {
+  return { containerId: text(row, "containerId"), podRef: text(row, "podRef"), ifName: text(row, "ifName") };
+}
+
 /** Groups joined pool rows (ordered by pool name) into snapshots. */
 export function toSnapshots(rows: readonly SqlRow[]): PoolSnapshot[] {
   const snapshots: PoolSnapshot[] = [];
@@ -32,11 +36,7 @@ export function toSnapshots(rows: readonly SqlRow[]): PoolSnapshot[] {
       snapshots.push({ name, range: text(row, "range"), allocations, version: String(row["version"]) });
     }
     if (row["key"] === null) continue;
-    allocations.set(text(row, "key"), {
-      containerId: text(row, "containerId"),
-      podRef: text(row, "podRef"),
-      ifName: text(row, "ifName"),
-    });
+    allocations.set(text(row, "key"), toAllocation(row));
   }
   return snapshots;
 }

@@ -8,8 +8,8 @@ import { rollbackQuietly, type SqliteDb } from "./sqlite-db.ts";
 export const SCHEMA_VERSION = 1;
 
 // Keys stay TEXT so legacy forms ("+5", "007", "-3") and offsets >= 2^63 round-trip verbatim.
-// The pool version is a counter bumped by every commit; pools are never deleted, so it never
-// repeats for a name.
+// The pool version is a revision (for diagnostics) bumped by every commit; pools are never
+// deleted, so it never repeats for a name.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS pools (
   name TEXT NOT NULL PRIMARY KEY,

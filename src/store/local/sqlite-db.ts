@@ -26,12 +26,18 @@ export function openSqliteDb(path: string): SqliteDb {
 }
 
 /** SQLite primary result codes the store tells apart (https://sqlite.org/rescode.html). */
-export const SQLITE = { busy: 5, locked: 6, corrupt: 11, notADatabase: 26 } as const;
+export const SQLITE = { busy: 5, locked: 6, corrupt: 11, protocol: 15, notADatabase: 26 } as const;
 
 /** The primary result code of a driver error (both runtimes set `errcode`), else undefined. */
 export function sqliteCode(error: unknown): number | undefined {
   if (typeof error !== "object" || error === null || !("errcode" in error)) return undefined;
   return typeof error.errcode === "number" ? error.errcode & 0xff : undefined;
+}
+
+/** Another connection holds a lock this one needs (SQLITE_PROTOCOL: a WAL lock race SQLite gave up retrying). */
+export function isLockError(error: unknown): boolean {
+  const code = sqliteCode(error);
+  return code === SQLITE.busy || code === SQLITE.locked || code === SQLITE.protocol;
 }
 
 /** Ends the open transaction, if any. Used on error paths, where a failed ROLLBACK changes nothing. */

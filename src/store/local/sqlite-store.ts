@@ -1,32 +1,35 @@
 // The embedded store of one host (datastore "local"): a SQLite file shared by every plugin process
 // on the node. Each commit is one BEGIN IMMEDIATE transaction, so SQLite's write lock serialises
-// writers across processes, and the version check inside it gives callers the same optimistic
+// writers across processes, and the per-entry checks inside it give callers the same optimistic
 // concurrency as the cluster backends. A process killed mid-write leaves nothing behind: SQLite
 // discards an uncommitted transaction, and the OS drops the dead process's locks.
-import { closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
-import { dirname } from "node:path";
-import { describe, StoredDataError, StoreUnavailableError } from "../../errors/errors.ts";
-import { ownsReservation, type PoolSnapshot, type Reservation } from "../../pool/allocation.ts";
-import { type CommitResult, emptyPool, type PoolChange, type Store } from "../store.ts";
-import { toReservation, toSnapshots } from "./rows.ts";
+import { StoreUnavailableError } from "../../errors/errors.ts";
+import {
+  type Allocation,
+  ownsReservation,
+  type PoolSnapshot,
+  type Reservation,
+} from "../../pool/allocation.ts";
+import { type CommitResult, emptyPool, type PoolChange, type Store, sameAllocation } from "../store.ts";
+import { toAllocation, toReservation, toSnapshots } from "./rows.ts";
 import { prepareConnection } from "./schema.ts";
 import {
+  isLockError,
   openSqliteDb,
   rollbackQuietly,
-  SQLITE,
   type SqliteDb,
   type SqliteStatement,
-  sqliteCode,
 } from "./sqlite-db.ts";
+import { createFile, storeError } from "./store-file.ts";
 
 export interface LocalStoreOptions {
-  /** How long a commit waits for another process's write lock before failing; default 10 s. */
+  /** How long opening or a commit waits for another process's lock before failing; default 10 s. */
   readonly busyTimeoutMs?: number;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 
-// One statement reads a pool and its entries, so the version always matches the entries read.
+// One statement reads a pool and its entries, so the revision always matches the entries read.
 // Ordering by (length, key) lists plain decimal keys in address order; nothing relies on it.
 const POOL_COLUMNS = `p.name AS name, p."range" AS "range", p.version AS version, a.key AS key,
   a.container_id AS containerId, a.podref AS podRef, a.ifname AS ifName
@@ -37,11 +40,13 @@ const SQL = {
   rollback: "ROLLBACK",
   readPool: `SELECT ${POOL_COLUMNS} WHERE p.name = ? ORDER BY length(a.key), a.key`,
   readPools: `SELECT ${POOL_COLUMNS} ORDER BY p.name, length(a.key), a.key`,
-  poolVersion: "SELECT version FROM pools WHERE name = ?",
+  poolExists: "SELECT 1 FROM pools WHERE name = ?",
   createPool: `INSERT INTO pools (name, "range", version) VALUES (?, ?, 1)`,
   bumpVersion: "UPDATE pools SET version = version + 1 WHERE name = ?",
-  setEntry:
-    "INSERT OR REPLACE INTO allocations (pool, key, container_id, podref, ifname) VALUES (?, ?, ?, ?, ?)",
+  readEntry:
+    "SELECT container_id AS containerId, podref AS podRef, ifname AS ifName FROM allocations WHERE pool = ? AND key = ?",
+  createEntry: "INSERT INTO allocations (pool, key, container_id, podref, ifname) VALUES (?, ?, ?, ?, ?)",
+  updateEntry: "UPDATE allocations SET container_id = ?, podref = ?, ifname = ? WHERE pool = ? AND key = ?",
   removeEntry: "DELETE FROM allocations WHERE pool = ? AND key = ?",
   readReservation:
     "SELECT name, podref AS podRef, ifname AS ifName, container_id AS containerId FROM reservations WHERE name = ?",
@@ -68,7 +73,7 @@ export async function openLocalStore(path: string, options: LocalStoreOptions = 
   try {
     createFile(path);
     db = openSqliteDb(path);
-    prepareConnection(db, path, busyTimeoutMs);
+    await setUp(db, path, busyTimeoutMs);
     return new LocalStore(db, path);
   } catch (error) {
     try {
@@ -77,6 +82,25 @@ export async function openLocalStore(path: string, options: LocalStoreOptions = 
       // Closing is best effort here; the open error is the one to report.
     }
     throw storeError(`open local store ${path}`, error);
+  }
+}
+
+/**
+ * Runs the (idempotent) connection setup, retrying lock errors until the busy timeout. A WAL
+ * connection's first read may fail with SQLITE_BUSY without consulting the busy handler while
+ * another process recovers the WAL after a crash or cleans up as the last connection to close
+ * (sqlite.org/wal.html, "Sometimes Queries Return SQLITE_BUSY In WAL Mode"); setup is that read.
+ */
+async function setUp(db: SqliteDb, path: string, busyTimeoutMs: number): Promise<void> {
+  const deadline = performance.now() + busyTimeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      prepareConnection(db, path, busyTimeoutMs);
+      return;
+    } catch (error) {
+      if (!isLockError(error) || performance.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** attempt, 50)));
+    }
   }
 }
 
@@ -135,16 +159,31 @@ class LocalStore implements Store {
     this.#db.close();
   }
 
-  /** The body of a commit, inside the write transaction; the caller commits or rolls back. */
+  /**
+   * The body of a commit, inside the write transaction; the caller commits or rolls back. Each
+   * part is checked and applied in turn, so a part sees the ones before it (a key created twice in
+   * one change conflicts), and a conflict anywhere is undone by the caller's ROLLBACK.
+   */
   #apply(change: PoolChange): CommitResult {
-    const current = this.#stmt(SQL.poolVersion).get(change.pool);
-    const stale =
-      change.expectedVersion === undefined
-        ? current !== undefined
-        : current === undefined || String(current["version"]) !== change.expectedVersion;
-    if (stale) return { ok: false, conflict: "pool" };
-
-    // Applied one by one, so a name reserved twice in one change is checked against the first.
+    const pool = change.pool;
+    for (const [key, allocation] of change.create) {
+      if (this.#entry(pool, key) !== undefined) return { ok: false, conflict: "entry", key };
+      this.#stmt(SQL.createEntry).run(
+        pool,
+        key,
+        allocation.containerId,
+        allocation.podRef,
+        allocation.ifName,
+      );
+    }
+    for (const { key, from, to } of change.update) {
+      if (!this.#holds(pool, key, from)) return { ok: false, conflict: "entry", key };
+      this.#stmt(SQL.updateEntry).run(to.containerId, to.podRef, to.ifName, pool, key);
+    }
+    for (const [key, allocation] of change.remove) {
+      if (!this.#holds(pool, key, allocation)) return { ok: false, conflict: "entry", key };
+      this.#stmt(SQL.removeEntry).run(pool, key);
+    }
     for (const wanted of change.reserve) {
       const row = this.#stmt(SQL.readReservation).get(wanted.name);
       if (row === undefined) {
@@ -155,18 +194,26 @@ class LocalStore implements Store {
       if (!ownsReservation(holder, wanted)) return { ok: false, conflict: "reservation", holder };
       this.#stmt(SQL.updateReservation).run(wanted.containerId, wanted.name);
     }
-    for (const key of change.remove) this.#stmt(SQL.removeEntry).run(change.pool, key);
-    for (const [key, a] of change.set)
-      this.#stmt(SQL.setEntry).run(change.pool, key, a.containerId, a.podRef, a.ifName);
     for (const owner of change.unreserve) {
       const row = this.#stmt(SQL.readReservation).get(owner.name);
       if (row !== undefined && ownsReservation(toReservation(row), owner))
         this.#stmt(SQL.removeReservation).run(owner.name);
     }
-
-    if (current === undefined) this.#stmt(SQL.createPool).run(change.pool, change.range);
-    else this.#stmt(SQL.bumpVersion).run(change.pool);
+    // A commit to a missing pool creates it (as Go's DEL does); every other one bumps its revision.
+    if (this.#stmt(SQL.poolExists).get(pool) === undefined)
+      this.#stmt(SQL.createPool).run(pool, change.range);
+    else this.#stmt(SQL.bumpVersion).run(pool);
     return { ok: true };
+  }
+
+  #entry(pool: string, key: string): Allocation | undefined {
+    const row = this.#stmt(SQL.readEntry).get(pool, key);
+    return row === undefined ? undefined : toAllocation(row);
+  }
+
+  #holds(pool: string, key: string, expected: Allocation): boolean {
+    const current = this.#entry(pool, key);
+    return current !== undefined && sameAllocation(current, expected);
   }
 
   /** Prepared once per connection: a plugin process runs each statement a few times at most. */
@@ -188,34 +235,4 @@ class LocalStore implements Store {
       throw storeError(`${action} local store ${this.#path}`, error);
     }
   }
-}
-
-/** Creates the directory and an empty file with owner-only modes; SQLite gives its -wal and -shm the file's mode. */
-function createFile(path: string): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  let fd: number;
-  try {
-    fd = openSync(path, "wx", 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return;
-    throw error;
-  }
-  closeSync(fd);
-  // Make the new directory entry durable before any commit is reported from this file.
-  const dirFd = openSync(dir, "r");
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
-}
-
-/** Our own errors pass through; a file that is not a SQLite database is stored-data trouble, the rest is unavailability. */
-function storeError(action: string, error: unknown): Error {
-  if (error instanceof StoredDataError || error instanceof StoreUnavailableError) return error;
-  const code = sqliteCode(error);
-  if (code === SQLITE.corrupt || code === SQLITE.notADatabase)
-    return new StoredDataError(`Cannot ${action}: ${describe(error)}`);
-  return new StoreUnavailableError(`Cannot ${action}: ${describe(error)}`, { cause: error });
 }

@@ -1,0 +1,44 @@
+// The store's file on disk: created with owner-only modes before SQLite opens it, and failures on
+// it turned into the CNI error kinds a runtime acts on.
+import { closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
+import { dirname } from "node:path";
+import { describe, StoredDataError, StoreUnavailableError } from "../../errors/errors.ts";
+import { SQLITE, sqliteCode } from "./sqlite-db.ts";
+
+/** Creates the directory and an empty file with owner-only modes; SQLite gives its -wal and -shm the file's mode. */
+export function createFile(path: string): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let fd: number;
+  try {
+    fd = openSync(path, "wx", 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return;
+    throw error;
+  }
+  closeSync(fd);
+  // Make the new directory entry durable before any commit is reported from this file.
+  const dirFd = openSync(dir, "r");
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
+/**
+ * Maps SQLite and file-system failures: a file that is not a SQLite database is stored-data
+ * trouble, the rest (locked, unreadable, missing directory) is unavailability. Anything else is a
+ * bug and passes through unchanged rather than be reported as "try again later".
+ */
+export function storeError(action: string, error: unknown): unknown {
+  const code = sqliteCode(error);
+  if (code === SQLITE.corrupt || code === SQLITE.notADatabase)
+    return new StoredDataError(`Cannot ${action}: ${describe(error)}`);
+  if (code === undefined && !isSystemError(error)) return error;
+  return new StoreUnavailableError(`Cannot ${action}: ${describe(error)}`, { cause: error });
+}
+
+function isSystemError(error: unknown): boolean {
+  return error instanceof Error && "syscall" in error && typeof error.syscall === "string";
+}
