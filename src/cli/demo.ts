@@ -56,7 +56,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     });
   process.stdout.write(`store: ${storePath}\nattaching ${pods} pods on ${nodes} nodes, 8 at a time…\n\n`);
   const added = await inParallel(list, 8, (p) => call(p, "ADD"));
-  process.stdout.write(`${"pod".padEnd(14)}${"node".padEnd(10)}result\n`);
+  process.stdout.write(`${"pod".padEnd(18)}${"node".padEnd(10)}result\n`);
   added.forEach((outcome, i) => {
     const p = list[i]!;
     let shown: string;
@@ -67,7 +67,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       const error = JSON.parse(outcome.stdout || "{}") as { code?: number; msg?: string };
       shown = `error ${error.code}: ${error.msg}`;
     }
-    process.stdout.write(`default/${p.name.padEnd(6)}${p.node.padEnd(10)}${shown}\n`);
+    process.stdout.write(`${`default/${p.name}`.padEnd(18)}${p.node.padEnd(10)}${shown}\n`);
   });
   const removed = await inParallel(list, 8, (p) => call(p, "DEL"));
   const delFailures = removed.filter((o) => o.code !== 0).length;

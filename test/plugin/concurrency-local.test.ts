@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { inParallel } from "../../src/cli/exec-plugin.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
+import type { Store } from "../../src/store/store.ts";
 import { assertEmpty, assertNoDuplicates, type Holding } from "../support/invariants.ts";
 import { type AddCall, add, addressesOf, del, netConf, type TempDir, tempDir } from "../support/plugin.ts";
 
@@ -18,6 +19,16 @@ function attachments(config: string): AddCall[] {
     containerId: `ctr${i.toString(16).padStart(6, "0")}`,
     env: { NODENAME: `node-${i % NODES}` },
   }));
+}
+
+/** DEL of every attachment succeeds and leaves no allocation or reservation behind. */
+async function deleteAllAndCheck(store: Store, calls: readonly AddCall[]): Promise<void> {
+  const dels = await inParallel(calls, IN_FLIGHT, (c) => del(c));
+  assert.deepEqual(
+    dels.filter((o) => o.code !== 0).map((o) => o.stdout),
+    [],
+  );
+  await assertEmpty(store);
 }
 
 describe("local store under concurrent plugin processes", () => {
@@ -45,12 +56,7 @@ describe("local store under concurrent plugin processes", () => {
     try {
       await assertNoDuplicates(store, reported);
       assert.equal((await store.listReservations()).length, PODS, "one reservation per allocation");
-      const dels = await inParallel(calls, IN_FLIGHT, (c) => del(c));
-      assert.deepEqual(
-        dels.filter((o) => o.code !== 0).map((o) => o.stdout),
-        [],
-      );
-      await assertEmpty(store);
+      await deleteAllAndCheck(store, calls);
     } finally {
       await store.close();
     }
@@ -92,12 +98,7 @@ describe("local store under concurrent plugin processes", () => {
       ];
       assert.equal(all.length, PODS);
       await assertNoDuplicates(store, all);
-      const dels = await inParallel(calls, IN_FLIGHT, (c) => del(c));
-      assert.deepEqual(
-        dels.filter((o) => o.code !== 0).map((o) => o.stdout),
-        [],
-      );
-      await assertEmpty(store);
+      await deleteAllAndCheck(store, calls);
     } finally {
       await store.close();
     }

@@ -90,7 +90,11 @@ describe("the executable", () => {
   it("DEL releases entries written by Whereabouts <= v0.7 (no ifname) by container id", async () => {
     const path = store();
     const s = await openLocalStore(path);
-    await s.commit(poolChange("192.0.2.0-24", "192.0.2.0/24", { create: [["5", { containerId: "legacy", podRef: "default/old", ifName: "" }]] }));
+    await s.commit(
+      poolChange("192.0.2.0-24", "192.0.2.0/24", {
+        create: [["5", { containerId: "legacy", podRef: "default/old", ifName: "" }]],
+      }),
+    );
     const config = netConf({
       type: "thereabouts",
       range: "192.0.2.0/24",

@@ -29,7 +29,11 @@ describe("A.4 CNI ADD/DEL vectors", () => {
   it("E1 returns the address already held by the pod and prints version", async () => {
     const { ipam: i, path } = ipam({ range: "192.168.1.0/24" });
     const store = await openLocalStore(path);
-    await store.commit(poolChange("192.168.1.0-24", "192.168.1.0/24", { create: [["1", { containerId: "old", podRef: "dummyNS/dummyPOD", ifName: "eth0" }]] }));
+    await store.commit(
+      poolChange("192.168.1.0-24", "192.168.1.0/24", {
+        create: [["1", { containerId: "old", podRef: "dummyNS/dummyPOD", ifName: "eth0" }]],
+      }),
+    );
     await store.close();
     const out = await add({
       config: netConf(i),

@@ -41,9 +41,9 @@ export interface AddCall {
   killAfterMs?: number;
 }
 
-export function add(c: AddCall): Promise<PluginOutcome> {
+function attachmentCall(command: "ADD" | "DEL", c: AddCall): Promise<PluginOutcome> {
   return run({
-    command: "ADD",
+    command,
     config: c.config,
     containerId: c.containerId,
     ifName: c.ifName ?? "eth0",
@@ -54,15 +54,12 @@ export function add(c: AddCall): Promise<PluginOutcome> {
   });
 }
 
+export function add(c: AddCall): Promise<PluginOutcome> {
+  return attachmentCall("ADD", c);
+}
+
 export function del(c: AddCall): Promise<PluginOutcome> {
-  return run({
-    command: "DEL",
-    config: c.config,
-    containerId: c.containerId,
-    ifName: c.ifName ?? "eth0",
-    cniArgs: podArgs(c.pod),
-    ...(c.env === undefined ? {} : { env: c.env }),
-  });
+  return attachmentCall("DEL", c);
 }
 
 /** The addresses of a successful ADD result (any 0.3+/1.x version). */
