@@ -26,6 +26,12 @@ export function storedEntries(snapshot: PoolSnapshot): readonly Entry[] {
   return viewPool(snapshot, { family: range.family, value: range.address }).entries;
 }
 
+/**
+ * Entries released per commit: backends bound one atomic change (etcd allows 128 operations per
+ * transaction, and each entry may carry a reservation), so large releases go in batches.
+ */
+export const RELEASE_BATCH = 50;
+
 /** Removes every entry matching `select`; returns what was removed ([] when nothing matched). */
 export async function releaseEntries(
   store: Store,
@@ -33,10 +39,11 @@ export async function releaseEntries(
   select: (entry: Entry) => boolean,
   options: ReleaseOptions,
 ): Promise<readonly Entry[]> {
+  const released: Entry[] = [];
   for (let attempt = 0; ; attempt++) {
     const snapshot = await store.getPool(pool);
-    const chosen = storedEntries(snapshot).filter(select);
-    if (chosen.length === 0) return [];
+    const chosen = storedEntries(snapshot).filter(select).slice(0, RELEASE_BATCH);
+    if (chosen.length === 0) return released;
     const result = await store.commit(
       poolChange(pool, snapshot.range, {
         remove: chosen.map((e) => [e.key, e.allocation] as const),
@@ -45,9 +52,15 @@ export async function releaseEntries(
           : [],
       }),
     );
-    if (result.ok) return chosen;
+    if (result.ok) {
+      released.push(...chosen);
+      attempt = -1;
+      continue;
+    }
     if (expired(options.deadline)) {
-      throw new StoreUnavailableError(`gave up releasing from pool ${pool} after ${attempt + 1} conflicting writes`);
+      throw new StoreUnavailableError(
+        `gave up releasing from pool ${pool} after ${attempt + 1} conflicting writes`,
+      );
     }
     await pause(options.deadline, attempt);
   }

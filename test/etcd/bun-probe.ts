@@ -3,6 +3,7 @@
 // may load it harmlessly.
 //   bun test/etcd/bun-probe.ts '<EtcdConfig JSON>'   ping, commit one entry with a reservation, read it back
 import { openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
+import { poolChange } from "../../src/store/store.ts";
 
 async function main(argv: readonly string[]): Promise<void> {
   const [configJson] = argv;
@@ -10,16 +11,12 @@ async function main(argv: readonly string[]): Promise<void> {
   const store = await openEtcdStore(JSON.parse(configJson), { timeoutMs: 5_000 });
   try {
     await store.ping();
-    const before = await store.getPool("probe");
-    const result = await store.commit({
-      pool: "probe",
-      range: "10.9.0.0/24",
-      expectedVersion: before.version,
-      set: [["1", { containerId: "c-bun", podRef: "ns/bun", ifName: "eth0" }]],
-      remove: [],
-      reserve: [{ name: "10.9.0.1", podRef: "ns/bun", ifName: "eth0", containerId: "c-bun" }],
-      unreserve: [],
-    });
+    const result = await store.commit(
+      poolChange("probe", "10.9.0.0/24", {
+        create: [["1", { containerId: "c-bun", podRef: "ns/bun", ifName: "eth0" }]],
+        reserve: [{ name: "10.9.0.1", podRef: "ns/bun", ifName: "eth0", containerId: "c-bun" }],
+      }),
+    );
     const after = await store.getPool("probe");
     const runtime = typeof process.versions["bun"] === "string" ? "bun" : "node";
     process.stdout.write(

@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { EtcdConfig } from "../../src/config/types.ts";
-import { StoreUnavailableError } from "../../src/errors/errors.ts";
+import { StoredDataError, StoreUnavailableError } from "../../src/errors/errors.ts";
 import { type EtcdStore, type EtcdStoreOptions, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
 import { alloc, change, reservation, storeConformance } from "../store/conformance.ts";
 import { EtcdCluster, freePort } from "./etcd-cluster.ts";
@@ -42,13 +42,35 @@ async function withStore<T>(
 /** An uncontended ADD as the orchestration does it: read the pool, commit one entry + reservation. */
 async function addOne(store: EtcdStore, pool: string, offset: number, podRef: string): Promise<void> {
   const snapshot = await store.getPool(pool);
+  assert.equal(snapshot.allocations.has(String(offset)), false);
   const result = await store.commit(
-    change(pool, snapshot.version, {
-      set: [[String(offset), alloc(`c-${podRef}`, podRef)]],
+    change(pool, {
+      create: [[String(offset), alloc(`c-${podRef}`, podRef)]],
       reserve: [reservation(`10.0.0.${offset}`, podRef, "eth0", `c-${podRef}`)],
     }),
   );
   assert.deepEqual(result, { ok: true });
+}
+
+/** Every key under the prefix with its decoded JSON value, read behind the store's back. */
+async function dump(cluster: EtcdCluster, prefix: string): Promise<Record<string, unknown>> {
+  const reply = (await cluster.call(0, "/v3/kv/range", {
+    key: Buffer.from(`${prefix}/`).toString("base64"),
+    range_end: Buffer.from(`${prefix}0`).toString("base64"),
+  })) as { kvs?: { key: string; value: string }[] };
+  return Object.fromEntries(
+    (reply.kvs ?? []).map((kv) => [
+      Buffer.from(kv.key, "base64").toString(),
+      JSON.parse(Buffer.from(kv.value, "base64").toString()),
+    ]),
+  );
+}
+
+async function put(cluster: EtcdCluster, key: string, value: string): Promise<void> {
+  await cluster.call(0, "/v3/kv/put", {
+    key: Buffer.from(key).toString("base64"),
+    value: Buffer.from(value).toString("base64"),
+  });
 }
 
 function rejectsUnavailable(pattern: RegExp): (error: unknown) => boolean {
@@ -100,30 +122,75 @@ describe("etcd store on one member", () => {
     });
   });
 
-  it("stores the documented key layout", async () => {
+  it("stores the documented key layout: one key per pool, per entry and per reservation", async () => {
     const cfg = config(shared.endpoints);
     await withStore(cfg, async (store) => {
       await addOne(store, "net-10.0.0.0-24", 5, "ns/pod");
-      const pools = (await shared.call(0, "/v3/kv/range", {
-        key: Buffer.from(`${cfg.prefix}/`).toString("base64"),
-        range_end: Buffer.from(`${cfg.prefix}0`).toString("base64"),
-      })) as { kvs: { key: string; value: string }[] };
-      const stored = Object.fromEntries(
-        pools.kvs.map((kv) => [
-          Buffer.from(kv.key, "base64").toString(),
-          JSON.parse(Buffer.from(kv.value, "base64").toString()),
-        ]),
+      assert.deepEqual(
+        await store.commit(change("net-10.0.0.0-24", { create: [["6", alloc("c6", "ns/legacy", "")]] })),
+        { ok: true },
       );
-      assert.deepEqual(stored, {
-        [`${cfg.prefix}/pools/net-10.0.0.0-24`]: {
-          range: "10.0.0.0/24",
-          allocations: { "5": { id: "c-ns/pod", podref: "ns/pod", ifname: "eth0" } },
+      assert.deepEqual(await dump(shared, cfg.prefix), {
+        [`${cfg.prefix}/pools/net-10.0.0.0-24/meta`]: { range: "10.0.0.0/24" },
+        [`${cfg.prefix}/pools/net-10.0.0.0-24/entries/5`]: {
+          id: "c-ns/pod",
+          podref: "ns/pod",
+          ifname: "eth0",
         },
+        [`${cfg.prefix}/pools/net-10.0.0.0-24/entries/6`]: { id: "c6", podref: "ns/legacy" },
         [`${cfg.prefix}/reservations/10.0.0.5`]: {
           podref: "ns/pod",
           ifname: "eth0",
           containerid: "c-ns/pod",
         },
+      });
+      // Emptied, a pool keeps its meta key: it still exists, with its range.
+      for (const [key, a] of (await store.getPool("net-10.0.0.0-24")).allocations)
+        assert.deepEqual(await store.commit(change("net-10.0.0.0-24", { remove: [[key, a]] })), { ok: true });
+      assert.deepEqual(Object.keys(await dump(shared, cfg.prefix)), [
+        `${cfg.prefix}/pools/net-10.0.0.0-24/meta`,
+        `${cfg.prefix}/reservations/10.0.0.5`,
+      ]);
+      const empty = await store.getPool("net-10.0.0.0-24");
+      assert.equal(empty.range, "10.0.0.0/24");
+      assert.notEqual(empty.version, undefined);
+    });
+  });
+
+  it("keeps pools apart whose names extend one another", async () => {
+    await withStore(config(shared.endpoints), async (store) => {
+      await addOne(store, "a", 1, "ns/a");
+      await addOne(store, "a-b", 2, "ns/ab");
+      await addOne(store, "a0", 3, "ns/a0");
+      assert.deepEqual([...(await store.getPool("a")).allocations.keys()], ["1"]);
+      assert.deepEqual([...(await store.getPool("a-b")).allocations.keys()], ["2"]);
+      assert.deepEqual(
+        (await store.listPools()).map((p) => [p.name, [...p.allocations.keys()]]),
+        [
+          ["a", ["1"]],
+          ["a-b", ["2"]],
+          ["a0", ["3"]],
+        ],
+      );
+    });
+  });
+
+  it("reads entries in offset order, whatever etcd's key order", async () => {
+    await withStore(config(shared.endpoints), async (store) => {
+      const create = ["10", "9", "100", "2", "1"].map((k) => [k, alloc(`c${k}`, `ns/${k}`)] as const);
+      assert.deepEqual(await store.commit(change("p", { create })), { ok: true });
+      assert.deepEqual([...(await store.getPool("p")).allocations.keys()], ["1", "2", "9", "10", "100"]);
+    });
+  });
+
+  it("refuses entries without their pool's meta key as stored-data trouble", async () => {
+    const cfg = config(shared.endpoints);
+    await put(shared, `${cfg.prefix}/pools/orphan/entries/1`, '{"id":"c","podref":"ns/a"}');
+    await withStore(cfg, async (store) => {
+      await assert.rejects(store.getPool("orphan"), (error: unknown) => {
+        assert.ok(error instanceof StoredDataError, String(error));
+        assert.match(error.message, /pools\/orphan\/.*no meta key/);
+        return true;
       });
     });
   });
@@ -141,28 +208,88 @@ describe("etcd store on one member", () => {
       );
       await addOne(store, "p", 2, "ns/b");
       assert.equal(store.requests, 4, "second ADD: read + txn");
-      const snapshot = await store.getPool("p");
+      await store.getPool("p");
       const held = reservation("10.0.0.2", "ns/b", "eth0", "c-ns/b");
       assert.deepEqual(
-        await store.commit(change("p", snapshot.version, { remove: ["2"], unreserve: [held] })),
+        await store.commit(change("p", { remove: [["2", alloc("c-ns/b", "ns/b")]], unreserve: [held] })),
         {
           ok: true,
         },
       );
       assert.equal(store.requests, 6, "DEL: read + txn");
       assert.equal(await store.getReservation("10.0.0.2"), undefined);
-      // An owner whose container id differs still drops its reservation, with one more txn.
-      const before = store.requests;
-      const v = (await store.getPool("p")).version;
-      const other = reservation("10.0.0.1", "ns/a", "eth0", "another-container");
-      assert.deepEqual(await store.commit(change("p", v, { remove: ["1"], unreserve: [other] })), {
-        ok: true,
-      });
-      assert.equal(store.requests - before, 3);
-      assert.equal(await store.getReservation("10.0.0.1"), undefined);
       const beforePing = store.requests;
       await store.ping();
       assert.equal(store.requests - beforePing, 1, "ping: one request");
+    });
+  });
+
+  it("a repeated ADD (same or new container) takes two requests too", async () => {
+    await withStore(config(shared.endpoints), async (store) => {
+      await addOne(store, "p", 1, "ns/a");
+      const before = store.requests;
+      // The same container again: the reservation is guessed to hold exactly this owner.
+      await store.getPool("p");
+      assert.deepEqual(
+        await store.commit(change("p", { reserve: [reservation("10.0.0.1", "ns/a", "eth0", "c-ns/a")] })),
+        {
+          ok: true,
+        },
+      );
+      assert.equal(store.requests - before, 2);
+      // A new container of the same pod: the reservation is guessed to hold the entry's old allocation.
+      await store.getPool("p");
+      const update = { key: "1", from: alloc("c-ns/a", "ns/a"), to: alloc("c-new", "ns/a") };
+      const again = reservation("10.0.0.1", "ns/a", "eth0", "c-new");
+      assert.deepEqual(await store.commit(change("p", { update: [update], reserve: [again] })), { ok: true });
+      assert.equal(store.requests - before, 4);
+      assert.deepEqual(await store.getReservation("10.0.0.1"), again);
+    });
+  });
+
+  it("a guess proved wrong costs one more transaction, decided from what the first one read", async () => {
+    await withStore(config(shared.endpoints), async (store) => {
+      await addOne(store, "p", 1, "ns/a");
+      // Held by the same owner under another container id: taken over at the revision read.
+      let before = store.requests;
+      const mine = reservation("10.0.0.1", "ns/a", "eth0", "c-2");
+      assert.deepEqual(
+        await store.commit(change("p", { create: [["9", alloc("c-2", "ns/a")]], reserve: [mine] })),
+        {
+          ok: true,
+        },
+      );
+      assert.equal(store.requests - before, 2);
+      assert.deepEqual(await store.getReservation("10.0.0.1"), mine);
+      // Dropped by an owner whose container id differs from the one stored: deleted at the revision read.
+      before = store.requests;
+      const other = reservation("10.0.0.1", "ns/a", "eth0", "another-container");
+      assert.deepEqual(
+        await store.commit(change("p", { remove: [["1", alloc("c-ns/a", "ns/a")]], unreserve: [other] })),
+        {
+          ok: true,
+        },
+      );
+      assert.equal(store.requests - before, 2);
+      assert.equal(await store.getReservation("10.0.0.1"), undefined);
+    });
+  });
+
+  it("matches an entry stored in another encoding by what it means, at its revision", async () => {
+    const cfg = config(shared.endpoints);
+    await withStore(cfg, async (store) => {
+      await addOne(store, "p", 1, "ns/a");
+      await put(
+        shared,
+        `${cfg.prefix}/pools/p/entries/1`,
+        '{ "podref": "ns/a", "id": "c-ns/a", "ifname": "eth0" }',
+      );
+      const before = store.requests;
+      assert.deepEqual(await store.commit(change("p", { remove: [["1", alloc("c-ns/a", "ns/a")]] })), {
+        ok: true,
+      });
+      assert.equal(store.requests - before, 2);
+      assert.equal((await store.getPool("p")).allocations.size, 0);
     });
   });
 
@@ -170,11 +297,11 @@ describe("etcd store on one member", () => {
     const cfg = config(shared.endpoints);
     await withStore(cfg, async (store) => {
       await withStore(cfg, async (rival) => {
-        const mine = await store.getPool("p");
+        await store.getPool("p");
         await addOne(rival, "p", 1, "ns/rival");
         const before = store.requests;
-        const lost = await store.commit(change("p", mine.version, { set: [["1", alloc("c", "ns/me")]] }));
-        assert.deepEqual(lost, { ok: false, conflict: "pool" });
+        const lost = await store.commit(change("p", { create: [["1", alloc("c", "ns/me")]] }));
+        assert.deepEqual(lost, { ok: false, conflict: "entry", key: "1" });
         const again = await store.getPool("p");
         assert.equal(store.requests - before, 1, "one txn; the re-read came with it");
         assert.equal(again.version, (await rival.getPool("p")).version);
@@ -185,19 +312,34 @@ describe("etcd store on one member", () => {
     });
   });
 
-  it("a stale version is refused without a request when a newer one was seen", async () => {
-    await withStore(config(shared.endpoints), async (store) => {
-      await addOne(store, "p", 1, "ns/a");
-      const v1 = (await store.getPool("p")).version;
-      await addOne(store, "p", 2, "ns/b");
-      await store.getPool("p");
-      const before = store.requests;
-      assert.deepEqual(await store.commit(change("p", v1, { remove: ["1"] })), {
-        ok: false,
-        conflict: "pool",
-      });
-      assert.equal(store.requests, before);
-    });
+  it("concurrent ADDs of different addresses all commit at the first attempt", async () => {
+    const cfg = config(shared.endpoints);
+    const stores = await Promise.all(
+      Array.from({ length: 16 }, () => openEtcdStore(cfg, { timeoutMs: 5_000 })),
+    );
+    try {
+      await addOne(stores[0]!, "p", 100, "ns/first");
+      const snapshots = await Promise.all(stores.map((s) => s.getPool("p")));
+      assert.ok(snapshots.every((p) => p.allocations.size === 1));
+      const results = await Promise.all(
+        stores.map((s, i) =>
+          s.commit(
+            change("p", {
+              create: [[String(i + 1), alloc(`c${i}`, `ns/${i}`)]],
+              reserve: [reservation(`10.0.0.${i + 1}`, `ns/${i}`, "eth0", `c${i}`)],
+            }),
+          ),
+        ),
+      );
+      assert.ok(results.every((r) => r.ok));
+      assert.deepEqual(
+        stores.map((s) => s.requests),
+        stores.map((_, i) => (i === 0 ? 4 : 2)),
+      );
+      assert.equal((await stores[0]!.getPool("p")).allocations.size, 17);
+    } finally {
+      for (const s of stores) await s.close();
+    }
   });
 
   it("reports unreachable endpoints as StoreUnavailableError within the timeout", async () => {
@@ -205,11 +347,7 @@ describe("etcd store on one member", () => {
     await withStore(
       config(dead),
       async (store) => {
-        for (const call of [
-          () => store.ping(),
-          () => store.getPool("p"),
-          () => store.commit(change("p", undefined)),
-        ]) {
+        for (const call of [() => store.ping(), () => store.getPool("p"), () => store.commit(change("p"))]) {
           const started = performance.now();
           await assert.rejects(
             call(),
@@ -443,13 +581,13 @@ async function claimMany(store: EtcdStore, pool: string, worker: number, count: 
       while (snapshot.allocations.has(String(offset))) offset++;
       const key = String(offset);
       const result = await store.commit(
-        change(pool, snapshot.version, {
-          set: [[key, alloc(`c-${podRef}`, podRef)]],
+        change(pool, {
+          create: [[key, alloc(`c-${podRef}`, podRef)]],
           reserve: [reservation(`r-${key}`, podRef, "eth0", `c-${podRef}`)],
         }),
       );
       if (result.ok) claimed.push(key);
-      else assert.equal(result.conflict, "pool");
+      else assert.deepEqual(result, { ok: false, conflict: "entry", key });
     } catch (error) {
       assert.ok(error instanceof StoreUnavailableError, String(error));
     }

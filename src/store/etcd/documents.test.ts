@@ -1,16 +1,56 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { StoredDataError } from "../../errors/errors.ts";
-import { decodePool, decodeReservation, EtcdKeys, encodePool, encodeReservation } from "./documents.ts";
-import { decode, prefixEnd } from "./etcd-api.ts";
+import {
+  decodeEntry,
+  decodeMeta,
+  decodePools,
+  decodeReservation,
+  EtcdKeys,
+  encodeEntry,
+  encodeMeta,
+  encodeReservation,
+} from "./documents.ts";
+import { decode, encode, type KeyValue, prefixEnd } from "./etcd-api.ts";
+
+const keys = new EtcdKeys("/t");
+
+function kv(key: string, value: string): KeyValue {
+  return { key: encode(key), value: encode(value), mod_revision: "3" };
+}
 
 describe("EtcdKeys", () => {
-  it("puts pools and reservations under the prefix, ignoring trailing slashes", () => {
+  it("puts pools, their entries and reservations under the prefix, ignoring trailing slashes", () => {
     for (const prefix of ["/thereabouts", "/thereabouts/", "/thereabouts//"]) {
-      const keys = new EtcdKeys(prefix);
-      assert.equal(keys.pool("net-10.0.0.0-24"), "/thereabouts/pools/net-10.0.0.0-24");
-      assert.equal(keys.reservation("10.0.0.1"), "/thereabouts/reservations/10.0.0.1");
+      const k = new EtcdKeys(prefix);
+      assert.equal(k.pool("net-10.0.0.0-24"), "/thereabouts/pools/net-10.0.0.0-24/");
+      assert.equal(k.meta("net-10.0.0.0-24"), "/thereabouts/pools/net-10.0.0.0-24/meta");
+      assert.equal(k.entry("net-10.0.0.0-24", "5"), "/thereabouts/pools/net-10.0.0.0-24/entries/5");
+      assert.equal(k.reservation("10.0.0.1"), "/thereabouts/reservations/10.0.0.1");
     }
+  });
+
+  it("gives no pool's directory as a prefix of another pool's keys", () => {
+    for (const other of [keys.meta("a-b"), keys.entry("a-b", "1"), keys.meta("ab"), keys.entry("a0", "1")])
+      assert.equal(other.startsWith(keys.pool("a")), false, other);
+  });
+
+  it("refuses pool names that would break the layout", () => {
+    assert.throws(() => keys.pool("a/b"), RangeError);
+    assert.throws(() => keys.meta(""), RangeError);
+  });
+
+  it("parsePoolKey() classifies keys under pools/", () => {
+    assert.deepEqual(keys.parsePoolKey("/t/pools/p/meta"), { pool: "p", kind: "meta" });
+    assert.deepEqual(keys.parsePoolKey("/t/pools/p/entries/+5"), { pool: "p", kind: "entry", offset: "+5" });
+    assert.deepEqual(keys.parsePoolKey("/t/pools/p/entries/a/b"), {
+      pool: "p",
+      kind: "entry",
+      offset: "a/b",
+    });
+    assert.deepEqual(keys.parsePoolKey("/t/pools/p/later"), { pool: "p", kind: "other" });
+    assert.equal(keys.parsePoolKey("/t/pools/p"), undefined);
+    assert.equal(keys.parsePoolKey("/t/reservations/x"), undefined);
   });
 });
 
@@ -21,42 +61,73 @@ describe("prefixEnd()", () => {
   });
 });
 
-describe("pool documents", () => {
-  it("encodePool() writes CRD-shaped entries and omits an empty ifname", () => {
-    const text = encodePool(
-      "10.0.0.0/24",
-      new Map([
-        ["1", { containerId: "c1", podRef: "ns/a", ifName: "eth0" }],
-        ["+5", { containerId: "c5", podRef: "ns/b", ifName: "" }],
-      ]),
+describe("entry and meta documents", () => {
+  it("encodeEntry() writes the CRD entry shape canonically, omitting an empty ifname", () => {
+    assert.equal(
+      encodeEntry({ containerId: "c1", podRef: "ns/a", ifName: "eth0" }),
+      '{"id":"c1","podref":"ns/a","ifname":"eth0"}',
     );
-    assert.deepEqual(JSON.parse(text), {
-      range: "10.0.0.0/24",
-      allocations: { "1": { id: "c1", podref: "ns/a", ifname: "eth0" }, "+5": { id: "c5", podref: "ns/b" } },
-    });
+    assert.equal(
+      encodeEntry({ ifName: "", podRef: "ns/b", containerId: "c5" }),
+      '{"id":"c5","podref":"ns/b"}',
+    );
   });
 
-  it("decodePool() round-trips, keeping keys verbatim", () => {
-    const allocations = new Map([
-      ["007", { containerId: "c7", podRef: "ns/a", ifName: "" }],
-      ["__proto__", { containerId: "cp", podRef: "ns/p", ifName: "net1" }],
-    ]);
-    const pool = decodePool("p", "/t/pools/p", encodePool("10.0.0.0/24", allocations), "12");
-    assert.deepEqual(pool, { name: "p", range: "10.0.0.0/24", allocations, version: "12" });
-  });
-
-  it("decodePool() refuses what is not a pool, naming the key", () => {
-    for (const text of [
-      "not json",
-      "[]",
-      '{"allocations": {}}',
-      '{"range": "r", "allocations": {"1": {"podref": "x"}}}',
-    ]) {
+  it("decodeEntry() round-trips and refuses what is not an entry, naming the key", () => {
+    const a = { containerId: "c7", podRef: "ns/a", ifName: "" };
+    assert.deepEqual(decodeEntry("k", encodeEntry(a)), a);
+    assert.deepEqual(decodeEntry("k", '{"id":"c"}'), { containerId: "c", podRef: "", ifName: "" });
+    for (const text of ["not json", "[]", '{"podref": "x"}', '{"id": 1}'])
       assert.throws(
-        () => decodePool("p", "/t/pools/p", text, "1"),
-        (error: unknown) => error instanceof StoredDataError && error.message.includes("/t/pools/p"),
+        () => decodeEntry("/t/pools/p/entries/1", text),
+        (error: unknown) =>
+          error instanceof StoredDataError && error.message.includes("/t/pools/p/entries/1"),
       );
-    }
+  });
+
+  it("meta round-trips its range", () => {
+    assert.equal(encodeMeta("10.0.0.0/24"), '{"range":"10.0.0.0/24"}');
+    assert.equal(decodeMeta("k", encodeMeta("10.0.0.0/24")), "10.0.0.0/24");
+    assert.throws(() => decodeMeta("k", "{}"), StoredDataError);
+  });
+});
+
+describe("decodePools()", () => {
+  it("groups keys by pool, orders entries by offset and stamps the read revision", () => {
+    const e = (id: string) => ({ containerId: id, podRef: `ns/${id}`, ifName: "eth0" });
+    const pools = decodePools(
+      keys,
+      [
+        kv("/t/pools/a-b/meta", encodeMeta("10.1.0.0/24")),
+        kv("/t/pools/a/entries/10", encodeEntry(e("c10"))),
+        kv("/t/pools/a/entries/2", encodeEntry(e("c2"))),
+        kv("/t/pools/a/entries/__proto__", encodeEntry(e("cp"))),
+        kv("/t/pools/a/meta", encodeMeta("10.0.0.0/24")),
+        kv("/t/pools/a/future", "anything"),
+      ],
+      "42",
+    );
+    assert.deepEqual(pools, [
+      {
+        name: "a",
+        range: "10.0.0.0/24",
+        allocations: new Map([
+          ["2", e("c2")],
+          ["10", e("c10")],
+          ["__proto__", e("cp")],
+        ]),
+        version: "42",
+      },
+      { name: "a-b", range: "10.1.0.0/24", allocations: new Map(), version: "42" },
+    ]);
+  });
+
+  it("reads no keys as no pools, and refuses entries without the pool's meta key", () => {
+    assert.deepEqual(decodePools(keys, [], "1"), []);
+    assert.throws(
+      () => decodePools(keys, [kv("/t/pools/p/entries/1", '{"id":"c"}')], "1"),
+      (error: unknown) => error instanceof StoredDataError && error.message.includes("/t/pools/p/"),
+    );
   });
 });
 

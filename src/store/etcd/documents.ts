@@ -1,9 +1,23 @@
 // The etcd key layout and the JSON stored at each key (docs/etcd.md):
-//   <prefix>/pools/<pool>                {"range": "...", "allocations": {"<offset key>": {"id", "podref", "ifname"?}}}
-//   <prefix>/reservations/<name>         {"podref", "ifname", "containerid"}
-// The allocation entries have the IPPool CRD's shape (ifname omitted when empty, as Go writes it).
+//   <prefix>/pools/<pool>/meta                 {"range": "..."}            written once, never deleted
+//   <prefix>/pools/<pool>/entries/<offset key> {"id", "podref", "ifname"?} one key per allocated address
+//   <prefix>/reservations/<name>               {"podref", "ifname", "containerid"}
+// Pool names never contain '/', so "<pool>/" is a prefix of no other pool's keys ("a/" vs "a-b/").
+// Entries have the IPPool CRD's entry shape (ifname omitted when empty, as Go writes it). Every
+// value is written in one canonical encoding, so the store can compare stored bytes with the
+// encoding of the allocation it expects (etcd compares VALUE byte for byte).
 import { StoredDataError } from "../../errors/errors.ts";
 import type { Allocation, PoolSnapshot, Reservation } from "../../pool/allocation.ts";
+import { decode, type KeyValue } from "./etcd-api.ts";
+
+const META = "meta";
+const ENTRIES = "entries/";
+
+/** Where a key under `<prefix>/pools/` belongs. */
+export type PoolKey =
+  | { readonly pool: string; readonly kind: "meta" }
+  | { readonly pool: string; readonly kind: "entry"; readonly offset: string }
+  | { readonly pool: string; readonly kind: "other" };
 
 export class EtcdKeys {
   readonly prefix: string;
@@ -21,55 +35,109 @@ export class EtcdKeys {
     return `${this.prefix}/reservations/`;
   }
 
+  /** Every key of one pool starts with this (a range read of it returns the meta and all entries). */
   pool(name: string): string {
-    return this.pools + name;
+    if (name === "" || name.includes("/"))
+      throw new RangeError(
+        `Cannot use pool name "${name}" with etcd: it must be non-empty and contain no '/'`,
+      );
+    return `${this.pools}${name}/`;
+  }
+
+  meta(pool: string): string {
+    return this.pool(pool) + META;
+  }
+
+  entry(pool: string, offset: string): string {
+    return this.pool(pool) + ENTRIES + offset;
   }
 
   reservation(name: string): string {
     return this.reservations + name;
   }
+
+  /** Classifies a key under `pools`; undefined when it is not below a pool directory. */
+  parsePoolKey(key: string): PoolKey | undefined {
+    if (!key.startsWith(this.pools)) return undefined;
+    const rest = key.slice(this.pools.length);
+    const slash = rest.indexOf("/");
+    if (slash <= 0) return undefined;
+    const pool = rest.slice(0, slash);
+    const part = rest.slice(slash + 1);
+    if (part === META) return { pool, kind: "meta" };
+    if (part.startsWith(ENTRIES)) return { pool, kind: "entry", offset: part.slice(ENTRIES.length) };
+    return { pool, kind: "other" };
+  }
 }
 
-interface EntryDocument {
-  id: string;
-  podref: string;
-  ifname?: string;
+export function encodeMeta(range: string): string {
+  return JSON.stringify({ range });
 }
 
-export function encodePool(range: string, allocations: ReadonlyMap<string, Allocation>): string {
-  const entry = (a: Allocation): EntryDocument =>
+export function decodeMeta(key: string, text: string): string {
+  const range = parseObject(key, text)["range"];
+  if (typeof range !== "string")
+    throw new StoredDataError(`etcd key ${key} is not a pool: expected {"range": string}`);
+  return range;
+}
+
+/** The canonical text of an entry: fixed field order, ifname omitted when empty. */
+export function encodeEntry(a: Allocation): string {
+  return JSON.stringify(
     a.ifName === ""
       ? { id: a.containerId, podref: a.podRef }
-      : { id: a.containerId, podref: a.podRef, ifname: a.ifName };
-  // fromEntries defines own properties, so no offset key can reach Object.prototype.
-  const entries = Object.fromEntries([...allocations].map(([key, a]) => [key, entry(a)]));
-  return JSON.stringify({ range, allocations: entries });
+      : { id: a.containerId, podref: a.podRef, ifname: a.ifName },
+  );
 }
 
-export function decodePool(name: string, key: string, text: string, version: string): PoolSnapshot {
+export function decodeEntry(key: string, text: string): Allocation {
   const doc = parseObject(key, text);
-  const range = doc["range"];
-  const entries = doc["allocations"] ?? {};
-  if (typeof range !== "string" || !isObject(entries))
-    throw new StoredDataError(
-      `etcd key ${key} is not a pool: expected {"range": string, "allocations": object}`,
-    );
-  const allocations = new Map<string, Allocation>();
-  for (const [offset, entry] of Object.entries(entries)) {
-    if (
-      !isObject(entry) ||
-      typeof entry["id"] !== "string" ||
-      !optionalString(entry["podref"]) ||
-      !optionalString(entry["ifname"])
-    )
-      throw new StoredDataError(`etcd key ${key}: allocation "${offset}" is not {"id", "podref", "ifname"?}`);
-    allocations.set(offset, {
-      containerId: entry["id"],
-      podRef: (entry["podref"] as string | undefined) ?? "",
-      ifName: (entry["ifname"] as string | undefined) ?? "",
-    });
+  const { id, podref, ifname } = doc;
+  if (typeof id !== "string" || !optionalString(podref) || !optionalString(ifname))
+    throw new StoredDataError(`etcd key ${key} is not an allocation: expected {"id", "podref", "ifname"?}`);
+  return {
+    containerId: id,
+    podRef: (podref as string | undefined) ?? "",
+    ifName: (ifname as string | undefined) ?? "",
+  };
+}
+
+/**
+ * Assembles pools from the keys of a range read over one pool's directory or over all pools.
+ * A pool exists when its meta key does; entries without a meta (never written by this store) are
+ * refused. Entries are ordered by offset (shorter decimal keys first), not by etcd's byte order.
+ * Every pool gets `version`, the revision of the read.
+ */
+export function decodePools(keys: EtcdKeys, kvs: readonly KeyValue[], version: string): PoolSnapshot[] {
+  const pools = new Map<string, { range: string | undefined; entries: [string, Allocation][] }>();
+  for (const kv of kvs) {
+    const key = decode(kv.key);
+    const where = keys.parsePoolKey(key);
+    if (where === undefined || where.kind === "other") continue; // not ours to read
+    let pool = pools.get(where.pool);
+    if (pool === undefined) {
+      pool = { range: undefined, entries: [] };
+      pools.set(where.pool, pool);
+    }
+    if (where.kind === "meta") pool.range = decodeMeta(key, decode(kv.value));
+    else pool.entries.push([where.offset, decodeEntry(key, decode(kv.value))]);
   }
-  return { name, range, allocations, version };
+  const snapshots: PoolSnapshot[] = [];
+  for (const [name, { range, entries }] of pools) {
+    if (range === undefined)
+      throw new StoredDataError(
+        `etcd keys under ${keys.pool(name)} hold ${entries.length} allocation(s) but no ${META} key with the pool's range`,
+      );
+    entries.sort(([a], [b]) => byOffset(a, b));
+    snapshots.push({ name, range, allocations: new Map(entries), version });
+  }
+  return snapshots.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Plain decimal offsets in numeric order (shorter first, then bytewise); any other key sorts the same way. */
+function byOffset(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The canonical text of a reservation: the store compares stored values against it. */

@@ -42,7 +42,9 @@ export type Compare =
 export type RequestOp =
   | { readonly request_range: RangeRequest }
   | { readonly request_put: { readonly key: string; readonly value: string } }
-  | { readonly request_delete_range: { readonly key: string } };
+  | { readonly request_delete_range: { readonly key: string } }
+  /** A transaction nested in a branch (etcd ≥ 3.3): its compares decide only its own branches. */
+  | { readonly request_txn: TxnRequest };
 
 export interface TxnRequest {
   readonly compare: readonly Compare[];
@@ -52,6 +54,7 @@ export interface TxnRequest {
 
 export interface ResponseOp {
   readonly response_range?: RangeResponse;
+  readonly response_txn?: TxnResponse;
 }
 
 export interface TxnResponse {
@@ -113,6 +116,19 @@ export function compareValue(key: string, value: string): Compare {
 
 export function getOp(key: string): RequestOp {
   return { request_range: { key: encode(key) } };
+}
+
+/** Reads every key that starts with `prefix`. */
+export function rangeOp(prefix: string): RequestOp {
+  return { request_range: { key: encode(prefix), range_end: prefixEnd(prefix) } };
+}
+
+export function txnOp(
+  compare: readonly Compare[],
+  success: readonly RequestOp[],
+  failure: readonly RequestOp[] = [],
+): RequestOp {
+  return { request_txn: { compare, success, failure } };
 }
 
 export function putOp(key: string, value: string): RequestOp {

@@ -189,6 +189,11 @@ function classifyReply(status: number, text: string): Outcome {
       kind: "fatal",
       reason: `${message} (etcd refuses a client certificate with a Common Name once auth is enabled; use a certificate without one and authenticate with etcd_username/etcd_password)`,
     };
+  if (message.includes("too many operations in txn request"))
+    return {
+      kind: "fatal",
+      reason: `${message} (one change touches more keys than the members' --max-txn-ops allows, 128 by default)`,
+    };
   if (error.code === GRPC.unauthenticated || message.includes("invalid auth token"))
     return { kind: "reauth", reason: message };
   if (message.includes("user name is empty"))

@@ -1,28 +1,49 @@
-// The etcd datastore (datastore "etcd"): pools and overlapping-range reservations as JSON values
-// under a key prefix (layout in documents.ts and docs/etcd.md). A pool's version is its key's
-// mod_revision, and every commit is one etcd transaction that compares the revisions (or values)
-// it read, so concurrent writers need no lock: exactly one of two racing commits succeeds.
+// The etcd datastore (datastore "etcd"): one key per pool (its range), one key per allocated
+// address and one per overlapping-range reservation, as JSON values under a key prefix (layout in
+// documents.ts and docs/etcd.md). Every commit is one etcd transaction whose compares are exactly
+// the change's preconditions, on the keys it touches: each new entry's key is free, each entry
+// rewritten or removed still holds what was read, each reservation taken is free or as read. So
+// concurrent writers need no lock, and two commits conflict only when they touch the same address.
 // Uncontended, an ADD costs two calls (read the pool, one transaction), plus one to authenticate.
 import { readFileSync } from "node:fs";
 import type { EtcdConfig } from "../../config/types.ts";
 import { ConfigError, describe, StoreUnavailableError } from "../../errors/errors.ts";
-import type { Allocation, PoolSnapshot, Reservation } from "../../pool/allocation.ts";
-import { type CommitResult, emptyPool, type PoolChange, type Store } from "../store.ts";
-import { decodePool, decodeReservation, EtcdKeys, encodePool } from "./documents.ts";
 import {
+  type Allocation,
+  ownsReservation,
+  type PoolSnapshot,
+  type Reservation,
+} from "../../pool/allocation.ts";
+import { type CommitResult, emptyPool, type PoolChange, type Store, sameAllocation } from "../store.ts";
+import {
+  decodeEntry,
+  decodePools,
+  decodeReservation,
+  EtcdKeys,
+  encodeEntry,
+  encodeMeta,
+} from "./documents.ts";
+import {
+  type Compare,
   compareAbsent,
   compareMod,
+  compareValue,
   decode,
+  deleteOp,
   encode,
   getOp,
   type KeyValue,
   prefixEnd,
   putOp,
   type RangeResponse,
+  type RequestOp,
+  type ResponseOp,
+  rangeOp,
   type TxnResponse,
+  txnOp,
 } from "./etcd-api.ts";
 import { EtcdClient, type EtcdKv } from "./etcd-client.ts";
-import { type Observed, planReservations } from "./reservation-plan.ts";
+import { type Drop, type Known, planReservations } from "./reservation-plan.ts";
 import { createTransport, type TlsMaterial } from "./transport.ts";
 
 export interface EtcdStoreOptions {
@@ -34,9 +55,10 @@ export interface EtcdStoreOptions {
 
 export const DEFAULT_ETCD_TIMEOUT_MS = 10_000;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
-/** Rounds of one commit spent re-reading reservations that changed under it before reporting a conflict. */
-const MAX_RESERVATION_ROUNDS = 8;
-const LIST_PAGE = 100;
+/** Transactions one commit sends at most, re-planning from what the last one read. */
+const MAX_ROUNDS = 8;
+/** Keys per page of a listing (entries are ~100 bytes each). */
+const LIST_PAGE = 1000;
 
 /**
  * Opens the etcd store. Reads the TLS files now (ConfigError when one cannot be read); makes no
@@ -63,8 +85,6 @@ export class EtcdStore implements Store {
   readonly datastore = "etcd" as const;
   readonly keys: EtcdKeys;
   readonly #client: EtcdKv;
-  /** The last pool document read or written per pool: a commit at that version need not read it again. */
-  readonly #seen = new Map<string, PoolSnapshot>();
   /**
    * The pool as the else-branch of a transaction that just lost a race read it. The next getPool
    * of that pool returns it instead of asking again: a retry after a conflict costs one call (the
@@ -83,31 +103,25 @@ export class EtcdStore implements Store {
     return this.#client.requests;
   }
 
+  /** One range over the pool's directory: its meta key and every entry, at one revision. */
   async getPool(name: string): Promise<PoolSnapshot> {
     const fresh = this.#loser.get(name);
     if (fresh !== undefined && !this.#closed) {
       this.#loser.delete(name);
       return fresh;
     }
-    return this.#read(name);
-  }
-
-  async #read(name: string): Promise<PoolSnapshot> {
-    const key = this.keys.pool(name);
+    const dir = this.keys.pool(name);
     const reply = await this.#call<RangeResponse>(
       "/v3/kv/range",
-      { key: encode(key) },
+      { key: encode(dir), range_end: prefixEnd(dir) },
       `read pool ${name} from`,
     );
-    return this.#remember(name, reply.kvs?.[0]);
+    return this.#pool(name, reply.kvs, reply.header?.revision);
   }
 
   async listPools(): Promise<readonly PoolSnapshot[]> {
-    const kvs = await this.#list(this.keys.pools, "list pools in");
-    return kvs.map((kv) => {
-      const key = decode(kv.key);
-      return decodePool(key.slice(this.keys.pools.length), key, decode(kv.value), kv.mod_revision ?? "0");
-    });
+    const { kvs, revision } = await this.#list(this.keys.pools, "list pools in");
+    return decodePools(this.keys, kvs, revision ?? "0");
   }
 
   async getReservation(name: string): Promise<Reservation | undefined> {
@@ -122,7 +136,7 @@ export class EtcdStore implements Store {
   }
 
   async listReservations(): Promise<readonly Reservation[]> {
-    const kvs = await this.#list(this.keys.reservations, "list reservations in");
+    const { kvs } = await this.#list(this.keys.reservations, "list reservations in");
     return kvs.map((kv) => {
       const key = decode(kv.key);
       return decodeReservation(key.slice(this.keys.reservations.length), key, decode(kv.value));
@@ -130,62 +144,83 @@ export class EtcdStore implements Store {
   }
 
   /**
-   * One transaction: IF the pool key is at `expectedVersion` (absent when undefined) AND every
-   * reservation key is as planned THEN write the pool and reservations ELSE read them all back.
-   * A failed compare on the pool is a pool conflict; on a reservation, the plan is redone from
-   * what the else-branch read (a reservation held by the same owner is accepted) and tried again.
+   * One transaction: IF every entry precondition holds AND every reservation to take is as
+   * guessed THEN write the entries (and the pool's meta key if absent) and the reservations, and
+   * drop each reservation to drop that its owner still holds ELSE read the pool and the
+   * reservations back. From what the else-branch read: a failed entry precondition is an entry
+   * conflict; a reservation held by another owner is a reservation conflict; a reservation held by
+   * the same owner (or an entry that holds the expected allocation in another encoding) makes the
+   * transaction be sent again, guarded by the revisions read.
    */
   async commit(change: PoolChange): Promise<CommitResult> {
     const action = `commit pool ${change.pool} to`;
     this.#loser.delete(change.pool);
-    const base = await this.#base(change);
-    if (base === undefined) return { ok: false, conflict: "pool" };
-    const poolKey = this.keys.pool(change.pool);
-    const allocations = new Map<string, Allocation>(base.allocations);
-    for (const key of change.remove) allocations.delete(key);
-    for (const [key, allocation] of change.set) allocations.set(key, allocation);
-    const range = base.version === undefined ? change.range : base.range;
-    const poolText = encodePool(range, allocations);
-    const poolGuard = base.version === undefined ? compareAbsent(poolKey) : compareMod(poolKey, base.version);
-
-    const observed = new Map<string, Observed>();
-    for (let round = 0; round < MAX_RESERVATION_ROUNDS; round++) {
-      const plan = planReservations(change.reserve, change.unreserve, observed, (n) =>
-        this.keys.reservation(n),
-      );
-      if (!plan.ok) return { ok: false, conflict: "reservation", holder: plan.holder };
-      const reply = await this.#call<TxnResponse>(
-        "/v3/kv/txn",
-        {
-          compare: [poolGuard, ...plan.compares],
-          success: [putOp(poolKey, poolText), ...plan.writes],
-          failure: [getOp(poolKey), ...plan.names.map((n) => getOp(this.keys.reservation(n)))],
-        },
+    const checks = entryChecks(change);
+    const entryWrites = checks.map((c) => c.write(this.keys.entry(change.pool, c.offset)));
+    // The pool comes to exist with its first entry; a meta key already there is left as it is.
+    if (change.create.length > 0) {
+      const meta = this.keys.meta(change.pool);
+      entryWrites.push(txnOp([compareAbsent(meta)], [putOp(meta, encodeMeta(change.range))]));
+    }
+    /** Compares that replace the default one of an entry (the revision read, see below). */
+    const guards = new Map<string, Compare>();
+    const known = guessReservations(change);
+    /** The pool as the last failed round read it: kept for the next getPool if the commit fails. */
+    let lost: PoolSnapshot | undefined;
+    const conflict = (result: CommitResult): CommitResult => {
+      if (lost !== undefined) this.#loser.set(change.pool, lost);
+      return result;
+    };
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const plan = planReservations(change.reserve, change.unreserve, known, (n) => this.keys.reservation(n));
+      if (!plan.ok) return conflict({ ok: false, conflict: "reservation", holder: plan.holder });
+      const entryCompares = checks.map((c) => {
+        const key = this.keys.entry(change.pool, c.offset);
+        return (
+          guards.get(c.offset) ??
+          (c.expected === undefined ? compareAbsent(key) : compareValue(key, encodeEntry(c.expected)))
+        );
+      });
+      const reply = await this.#txn(
+        [...entryCompares, ...plan.compares],
+        [...entryWrites, ...plan.writes, ...plan.drops.map((d) => d.op)],
+        [rangeOp(this.keys.pool(change.pool)), ...plan.reads.map((n) => getOp(this.keys.reservation(n)))],
         action,
       );
       if (reply.succeeded === true) {
-        const version = reply.header?.revision;
-        if (version !== undefined)
-          this.#seen.set(change.pool, { name: change.pool, range, allocations, version });
+        const responses = reply.responses ?? [];
+        await this.#finishDrops(plan.drops, responses.slice(responses.length - plan.drops.length), action);
         return { ok: true };
       }
-      const reads = (reply.responses ?? []).map((r) => r.response_range?.kvs?.[0]);
-      const pool = this.#remember(change.pool, reads[0]);
-      if (pool.version !== base.version) {
-        this.#loser.set(change.pool, pool);
-        return { ok: false, conflict: "pool" };
+      const reads = reply.responses ?? [];
+      const poolKvs = reads[0]?.response_range?.kvs ?? [];
+      lost = this.#pool(change.pool, poolKvs, reply.header?.revision);
+      const stored = new Map<string, KeyValue>();
+      for (const kv of poolKvs) {
+        const where = this.keys.parsePoolKey(decode(kv.key));
+        if (where?.kind === "entry") stored.set(where.offset, kv);
       }
-      plan.names.forEach((name, i) => {
-        const kv = reads[i + 1];
-        const key = this.keys.reservation(name);
-        observed.set(name, {
-          holder: kv === undefined ? undefined : decodeReservation(name, key, decode(kv.value)),
-          modRevision: kv?.mod_revision,
-        });
-      });
+      for (const check of checks) {
+        const kv = stored.get(check.offset);
+        if (check.expected === undefined ? kv === undefined : kv !== undefined && holds(kv, check.expected))
+          continue;
+        if (kv !== undefined && check.expected !== undefined && kv.mod_revision !== undefined) {
+          const key = this.keys.entry(change.pool, check.offset);
+          if (sameAllocation(decodeEntry(key, decode(kv.value)), check.expected)) {
+            // The expected allocation in another encoding (not written by this store): guard by revision.
+            guards.set(check.offset, compareMod(key, kv.mod_revision));
+            continue;
+          }
+        }
+        return conflict({ ok: false, conflict: "entry", key: check.offset });
+      }
+      for (const [i, name] of plan.reads.entries())
+        known.set(name, this.#reservationRead(name, reads[i + 1]));
     }
-    // Reservations kept changing under us (other writers on the same addresses): let the caller retry.
-    return { ok: false, conflict: "pool" };
+    // The same keys kept changing under us (other writers for the same owner): let the caller retry.
+    throw new StoreUnavailableError(
+      `Cannot ${action} etcd: the reservations it touches changed under ${MAX_ROUNDS} attempts in a row`,
+    );
   }
 
   /** A linearizable read of one key under the prefix: proves a quorum answers and we may read. */
@@ -203,34 +238,65 @@ export class EtcdStore implements Store {
     this.#client.close();
   }
 
-  /** The pool at `expectedVersion`: remembered from the last read, else read now; undefined if it moved on. */
-  async #base(change: PoolChange): Promise<PoolSnapshot | undefined> {
-    if (change.expectedVersion === undefined) return emptyPool(change.pool);
-    let pool = this.#seen.get(change.pool);
-    // Revisions only grow: a version older than one already seen is stale without asking.
-    if (pool?.version !== undefined && olderThan(change.expectedVersion, pool.version)) return undefined;
-    if (pool?.version !== change.expectedVersion) {
-      pool = await this.#read(change.pool);
-      if (pool.version !== change.expectedVersion) {
-        this.#loser.set(change.pool, pool);
-        return undefined;
-      }
+  /**
+   * Drops whose nested delete did not happen because the key held a value other than the one
+   * expected: when that value is still the owner's (another container id, say), delete it at the
+   * revision read, in another transaction. Anything else (absent, another owner) stays.
+   */
+  async #finishDrops(
+    drops: readonly Drop[],
+    responses: readonly ResponseOp[],
+    action: string,
+  ): Promise<void> {
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const known = new Map<string, Known>();
+      const owners: Reservation[] = [];
+      drops.forEach((drop, i) => {
+        const nested = responses[i]?.response_txn;
+        if (nested?.succeeded === true) return;
+        const read = this.#reservationRead(drop.name, nested?.responses?.[0]);
+        if (read.holder === undefined || !ownsReservation(read.holder, drop.owner)) return;
+        known.set(drop.name, read);
+        owners.push(drop.owner);
+      });
+      if (owners.length === 0) return;
+      const plan = planReservations([], owners, known, (n) => this.keys.reservation(n));
+      if (!plan.ok) return;
+      drops = plan.drops;
+      const reply = await this.#txn(
+        [],
+        plan.drops.map((d) => d.op),
+        [],
+        action,
+      );
+      responses = reply.responses ?? [];
     }
-    return pool;
   }
 
-  #remember(name: string, kv: KeyValue | undefined): PoolSnapshot {
-    if (kv === undefined) {
-      this.#seen.delete(name);
-      return emptyPool(name);
-    }
-    const pool = decodePool(name, this.keys.pool(name), decode(kv.value), kv.mod_revision ?? "0");
-    this.#seen.set(name, pool);
-    return pool;
+  #reservationRead(name: string, response: ResponseOp | undefined): Known {
+    const kv = response?.response_range?.kvs?.[0];
+    if (kv === undefined) return { holder: undefined };
+    return {
+      holder: decodeReservation(name, this.keys.reservation(name), decode(kv.value)),
+      modRevision: kv.mod_revision,
+    };
+  }
+
+  #pool(name: string, kvs: readonly KeyValue[] | undefined, revision: string | undefined): PoolSnapshot {
+    return decodePools(this.keys, kvs ?? [], revision ?? "0")[0] ?? emptyPool(name);
+  }
+
+  #txn(
+    compare: readonly Compare[],
+    success: readonly RequestOp[],
+    failure: readonly RequestOp[],
+    action: string,
+  ): Promise<TxnResponse> {
+    return this.#call<TxnResponse>("/v3/kv/txn", { compare, success, failure }, action);
   }
 
   /** Every key under `prefix`, in pages, all at the revision of the first page. */
-  async #list(prefix: string, action: string): Promise<KeyValue[]> {
+  async #list(prefix: string, action: string): Promise<{ kvs: KeyValue[]; revision: string | undefined }> {
     const all: KeyValue[] = [];
     const end = prefixEnd(prefix);
     let from = encode(prefix);
@@ -241,7 +307,7 @@ export class EtcdStore implements Store {
       revision ??= reply.header?.revision;
       const kvs = reply.kvs ?? [];
       all.push(...kvs);
-      if (reply.more !== true || kvs.length === 0) return all;
+      if (reply.more !== true || kvs.length === 0) return { kvs: all, revision };
       // Continue just after the last key: append a zero byte.
       from = Buffer.concat([Buffer.from(kvs.at(-1)!.key, "base64"), Buffer.from([0])]).toString("base64");
     }
@@ -254,8 +320,54 @@ export class EtcdStore implements Store {
   }
 }
 
-function olderThan(a: string, b: string): boolean {
-  return /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) < BigInt(b);
+/** One entry the change touches: what it must hold before (undefined = free) and what is written. */
+interface EntryCheck {
+  readonly offset: string;
+  readonly expected: Allocation | undefined;
+  readonly write: (key: string) => RequestOp;
+}
+
+/** The change's entries in contract order (create, update, remove); an offset at most once. */
+function entryChecks(change: PoolChange): EntryCheck[] {
+  const checks: EntryCheck[] = [
+    ...change.create.map(([offset, a]) => ({
+      offset,
+      expected: undefined,
+      write: (k: string) => putOp(k, encodeEntry(a)),
+    })),
+    ...change.update.map((u) => ({
+      offset: u.key,
+      expected: u.from,
+      write: (k: string) => putOp(k, encodeEntry(u.to)),
+    })),
+    ...change.remove.map(([offset, a]) => ({ offset, expected: a, write: deleteOp })),
+  ];
+  const offsets = new Set(checks.map((c) => c.offset));
+  if (offsets.size !== checks.length)
+    throw new RangeError(`Cannot commit pool ${change.pool}: the change touches an entry twice`);
+  return checks;
+}
+
+/**
+ * What each reservation to take most likely holds now, so the first transaction usually holds:
+ * the entry's old allocation when the change rewrites an entry for this owner (a repeated ADD from
+ * a new container); the reservation itself when the change touches no entry (an ADD repeated
+ * as is); otherwise nothing (a new address).
+ */
+function guessReservations(change: PoolChange): Map<string, Known> {
+  const known = new Map<string, Known>();
+  for (const r of change.reserve) {
+    if (known.has(r.name)) continue;
+    const rewritten = change.update.find((u) => sameAllocation(u.to, r));
+    if (rewritten !== undefined) known.set(r.name, { holder: { name: r.name, ...rewritten.from } });
+    else if (change.create.length === 0 && change.update.length === 0 && change.remove.length === 0)
+      known.set(r.name, { holder: r });
+  }
+  return known;
+}
+
+function holds(kv: KeyValue, expected: Allocation): boolean {
+  return decode(kv.value) === encodeEntry(expected);
 }
 
 function readTls(config: EtcdConfig): TlsMaterial | undefined {

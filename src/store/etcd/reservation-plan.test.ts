@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Reservation } from "../../pool/allocation.ts";
 import { encodeReservation } from "./documents.ts";
-import { compareAbsent, compareMod, compareValue, deleteOp, putOp } from "./etcd-api.ts";
-import { type Observed, planReservations } from "./reservation-plan.ts";
+import { compareAbsent, compareMod, compareValue, deleteOp, getOp, putOp, txnOp } from "./etcd-api.ts";
+import { type Known, planReservations } from "./reservation-plan.ts";
 
 const key = (name: string) => `/t/reservations/${name}`;
 
@@ -11,8 +11,17 @@ function r(name: string, podRef: string, ifName = "eth0", containerId = "c1"): R
   return { name, podRef, ifName, containerId };
 }
 
-function seen(holder: Reservation | undefined, modRevision?: string): Observed {
+function read(holder: Reservation | undefined, modRevision?: string): Known {
   return { holder, modRevision };
+}
+
+/** The nested transaction that drops `name` iff `guard` holds, else reads it. */
+function drop(owner: Reservation, guard = compareValue(key(owner.name), encodeReservation(owner))) {
+  return {
+    name: owner.name,
+    owner,
+    op: txnOp([guard], [deleteOp(key(owner.name))], [getOp(key(owner.name))]),
+  };
 }
 
 describe("planReservations()", () => {
@@ -22,80 +31,98 @@ describe("planReservations()", () => {
       ok: true,
       compares: [compareAbsent(key("10.0.0.1"))],
       writes: [putOp(key("10.0.0.1"), encodeReservation(wanted))],
-      names: ["10.0.0.1"],
+      reads: ["10.0.0.1"],
+      drops: [],
     });
   });
 
-  it("guesses a reservation to drop holds exactly what its owner wrote", () => {
-    const owner = r("10.0.0.1", "ns/a");
-    assert.deepEqual(planReservations([], [owner], new Map(), key), {
+  it("checks a guessed holder by value and rewrites its container id", () => {
+    const guessed = new Map([["10.0.0.1", read(r("10.0.0.1", "ns/a", "eth0", "old"))]]);
+    const plan = planReservations([r("10.0.0.1", "ns/a", "eth0", "new")], [], guessed, key);
+    assert.deepEqual(plan, {
       ok: true,
-      compares: [compareValue(key("10.0.0.1"), encodeReservation(owner))],
-      writes: [deleteOp(key("10.0.0.1"))],
-      names: ["10.0.0.1"],
+      compares: [compareValue(key("10.0.0.1"), encodeReservation(r("10.0.0.1", "ns/a", "eth0", "old")))],
+      writes: [putOp(key("10.0.0.1"), encodeReservation(r("10.0.0.1", "ns/a", "eth0", "new")))],
+      reads: ["10.0.0.1"],
+      drops: [],
     });
   });
 
-  it("keeps a reservation seen held by the same owner, with the new container id, at its revision", () => {
-    const observed = new Map([["10.0.0.1", seen(r("10.0.0.1", "ns/a", ""), "41")]]);
-    const plan = planReservations([r("10.0.0.1", "ns/a", "net1", "c2")], [], observed, key);
+  it("keeps a reservation read as held by the same owner, with the new container id, at its revision", () => {
+    const known = new Map([["10.0.0.1", read(r("10.0.0.1", "ns/a", ""), "41")]]);
+    const plan = planReservations([r("10.0.0.1", "ns/a", "net1", "c2")], [], known, key);
     assert.deepEqual(plan, {
       ok: true,
       compares: [compareMod(key("10.0.0.1"), "41")],
       writes: [putOp(key("10.0.0.1"), encodeReservation(r("10.0.0.1", "ns/a", "", "c2")))],
-      names: ["10.0.0.1"],
+      reads: ["10.0.0.1"],
+      drops: [],
     });
   });
 
   it("guards an unchanged reservation of the same owner without writing it", () => {
-    const observed = new Map([["10.0.0.1", seen(r("10.0.0.1", "ns/a"), "7")]]);
-    const plan = planReservations([r("10.0.0.1", "ns/a")], [], observed, key);
-    assert.deepEqual(plan, {
+    const known = new Map([["10.0.0.1", read(r("10.0.0.1", "ns/a"), "7")]]);
+    assert.deepEqual(planReservations([r("10.0.0.1", "ns/a")], [], known, key), {
       ok: true,
       compares: [compareMod(key("10.0.0.1"), "7")],
       writes: [],
-      names: ["10.0.0.1"],
+      reads: ["10.0.0.1"],
+      drops: [],
     });
   });
 
-  it("reports the holder of a reservation seen held by another owner", () => {
+  it("reports the holder of a reservation held by another owner", () => {
     const holder = r("10.0.0.1", "ns/a", "eth0");
     for (const wanted of [r("10.0.0.1", "ns/b"), r("10.0.0.1", "ns/a", "net1")]) {
-      const observed = new Map([["10.0.0.1", seen(holder, "3")]]);
-      assert.deepEqual(planReservations([r("10.0.0.2", "ns/b"), wanted], [], observed, key), {
+      const known = new Map([["10.0.0.1", read(holder, "3")]]);
+      assert.deepEqual(planReservations([r("10.0.0.2", "ns/b"), wanted], [], known, key), {
         ok: false,
         holder,
       });
     }
   });
 
-  it("drops a reservation seen held by its owner at its revision, whatever the container id", () => {
-    const observed = new Map([["10.0.0.1", seen(r("10.0.0.1", "ns/a", "eth0", "old"), "9")]]);
-    const plan = planReservations([], [r("10.0.0.1", "ns/a", "eth0", "new")], observed, key);
-    assert.deepEqual(plan, {
+  it("drops a reservation only in a nested transaction, never as a precondition", () => {
+    const owner = r("10.0.0.1", "ns/a");
+    assert.deepEqual(planReservations([], [owner], new Map(), key), {
       ok: true,
-      compares: [compareMod(key("10.0.0.1"), "9")],
-      writes: [deleteOp(key("10.0.0.1"))],
-      names: ["10.0.0.1"],
+      compares: [],
+      writes: [],
+      reads: [],
+      drops: [drop(owner)],
     });
   });
 
-  it("leaves alone a reservation to drop that is absent or another owner's", () => {
-    const observed = new Map([
-      ["10.0.0.1", seen(undefined)],
-      ["10.0.0.2", seen(r("10.0.0.2", "ns/other"), "5")],
-    ]);
-    const plan = planReservations([], [r("10.0.0.1", "ns/a"), r("10.0.0.2", "ns/a")], observed, key);
-    assert.deepEqual(plan, { ok: true, compares: [], writes: [], names: ["10.0.0.1", "10.0.0.2"] });
+  it("drops a reservation read as held by its owner at its revision, whatever the container id", () => {
+    const known = new Map([["10.0.0.1", read(r("10.0.0.1", "ns/a", "eth0", "old"), "9")]]);
+    const owner = r("10.0.0.1", "ns/a", "eth0", "new");
+    const plan = planReservations([], [owner], known, key);
+    assert.deepEqual(plan, {
+      ok: true,
+      compares: [],
+      writes: [],
+      reads: [],
+      drops: [drop(owner, compareMod(key("10.0.0.1"), "9"))],
+    });
   });
 
-  it("applies reserve before unreserve, as one change", () => {
+  it("leaves alone a reservation to drop read as absent or another owner's", () => {
+    const known = new Map([
+      ["10.0.0.1", read(undefined)],
+      ["10.0.0.2", read(r("10.0.0.2", "ns/other"), "5")],
+    ]);
+    const plan = planReservations([], [r("10.0.0.1", "ns/a"), r("10.0.0.2", "ns/a")], known, key);
+    assert.deepEqual(plan, { ok: true, compares: [], writes: [], reads: [], drops: [] });
+  });
+
+  it("applies reserve before unreserve of the same name, as one change under one compare", () => {
     const plan = planReservations([r("10.0.0.1", "ns/a")], [r("10.0.0.1", "ns/a")], new Map(), key);
     assert.deepEqual(plan, {
       ok: true,
       compares: [compareAbsent(key("10.0.0.1"))],
       writes: [],
-      names: ["10.0.0.1"],
+      reads: ["10.0.0.1"],
+      drops: [],
     });
   });
 
