@@ -6,13 +6,13 @@ import { join } from "node:path";
 import { assign } from "../src/allocator/assign.ts";
 import { viewPool } from "../src/allocator/pool-view.ts";
 import { rule } from "../src/allocator/test-support.ts";
-import { execPlugin, inParallel, type PluginOutcome } from "../src/cli/exec-plugin.ts";
+import { execPlugin, inParallel } from "../src/cli/exec-plugin.ts";
 import { loadIpamConfig } from "../src/config/load.ts";
 import { addAttachment } from "../src/ipam/add.ts";
 import { deadlineIn } from "../src/ipam/retry.ts";
 import { silentLogger } from "../src/log/logger.ts";
 import { openLocalStore } from "../src/store/local/sqlite-store.ts";
-import { fmt, percentile, SWEEP_HEADER, type Sweep, sweepRow } from "./stats.ts";
+import { fmt, percentile, SWEEP_HEADER, sweep, sweepRow } from "./stats.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const PLUGIN = { file: join(ROOT, "bin", "thereabouts") };
@@ -27,28 +27,6 @@ function timeCommand(
   return inParallel(Array.from({ length: runs }), 1, () =>
     execPlugin({ file, args }, { command: "VERSION", config: "{}", env }).then((o) => o.ms),
   );
-}
-
-async function sweep(
-  workload: (i: number) => Promise<PluginOutcome>,
-  pods: number,
-  inFlight: number,
-): Promise<Sweep> {
-  const started = performance.now();
-  const outcomes = await inParallel(
-    Array.from({ length: pods }, (_, i) => i),
-    inFlight,
-    workload,
-  );
-  const seconds = (performance.now() - started) / 1000;
-  const ms = outcomes.map((o) => o.ms);
-  return {
-    inFlight,
-    perSecond: pods / seconds,
-    p50: percentile(ms, 50),
-    p99: percentile(ms, 99),
-    failures: outcomes.filter((o) => o.code !== 0).length,
-  };
 }
 
 export async function benchLocal(workdir: string): Promise<string> {

@@ -3,16 +3,26 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { benchEtcd } from "./etcd.ts";
 import { benchLocal } from "./local.ts";
 import { machineLine } from "./machine.ts";
 
 const target = join(import.meta.dirname, "..", "docs", "benchmarks.md");
 const workdir = mkdtempSync(join(tmpdir(), "thereabouts-bench-"));
 try {
-  const sections = [await benchLocal(workdir)];
+  // `npm run bench -- local` (or etcd) runs one section and prints it instead of rewriting the file.
+  const only = process.argv[2];
+  const sections: string[] = [];
+  if (only === undefined || only === "local") sections.push(await benchLocal(workdir));
+  if (only === undefined || only === "etcd") sections.push(await benchEtcd());
   const intro = readFileSync(join(import.meta.dirname, "intro.md"), "utf8");
-  writeFileSync(target, `${intro}\nMeasured ${machineLine()}.\n\n${sections.join("\n")}`);
-  process.stdout.write(`wrote ${target}\n`);
+  const text = `${intro}\nMeasured ${machineLine()}.\n\n${sections.join("\n")}`;
+  if (only === undefined) {
+    writeFileSync(target, text);
+    process.stdout.write(`wrote ${target}\n`);
+  } else {
+    process.stdout.write(text);
+  }
 } finally {
   rmSync(workdir, { recursive: true, force: true });
 }
