@@ -39,7 +39,8 @@ export interface GroupKind {
   readonly kind: string;
 }
 
-export const grString = (gr: GroupResource): string => (gr.group ? `${gr.resource}.${gr.group}` : gr.resource);
+export const grString = (gr: GroupResource): string =>
+  gr.group ? `${gr.resource}.${gr.group}` : gr.resource;
 export const gkString = (gk: GroupKind): string => (gk.group ? `${gk.kind}.${gk.group}` : gk.kind);
 
 export const OPTIMISTIC_LOCK_MSG =
@@ -122,11 +123,16 @@ export function alreadyExists(gr: GroupResource, name: string, beingDeleted = fa
 }
 
 export function conflict(gr: GroupResource, name: string, cause: string): ApiError {
-  return failure(409, "Conflict", `Operation cannot be fulfilled on ${grString(gr)} ${goQuote(name)}: ${cause}`, {
-    name,
-    group: gr.group,
-    kind: gr.resource,
-  });
+  return failure(
+    409,
+    "Conflict",
+    `Operation cannot be fulfilled on ${grString(gr)} ${goQuote(name)}: ${cause}`,
+    {
+      name,
+      group: gr.group,
+      kind: gr.resource,
+    },
+  );
 }
 
 /** A storage precondition failure as the etcd3 store reports it (storage.NewInvalidObjError). */
@@ -167,7 +173,12 @@ export function forbidden(gr: GroupResource | undefined, name: string, reason: s
 }
 
 export function methodNotAllowed(): ApiError {
-  return failure(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {});
+  return failure(
+    405,
+    "MethodNotAllowed",
+    "the server does not allow this method on the requested resource",
+    {},
+  );
 }
 
 export function notAcceptable(accepted: readonly string[]): ApiError {

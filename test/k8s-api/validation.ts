@@ -33,7 +33,11 @@ export interface FieldError {
   readonly detail: string;
 }
 
-export const required = (field: string, detail = ""): FieldError => ({ type: "FieldValueRequired", field, detail });
+export const required = (field: string, detail = ""): FieldError => ({
+  type: "FieldValueRequired",
+  field,
+  detail,
+});
 export const invalidValue = (field: string, value: BadValue, detail: string): FieldError => ({
   type: "FieldValueInvalid",
   field,
@@ -182,20 +186,37 @@ type Meta = Record<string, unknown>;
 
 const TOTAL_ANNOTATION_SIZE = 256 * 1024;
 
+/** path.ValidatePathSegmentName: the only name rule of types without a stricter one (events). */
+export function validatePathSegmentName(name: string, prefix: boolean): string[] {
+  const errs: string[] = [];
+  if (!prefix && (name === "." || name === "..")) errs.push(`may not be '${name}'`);
+  if (name.includes("/")) errs.push("may not contain '/'");
+  if (name.includes("%")) errs.push("may not contain '%'");
+  return errs;
+}
+
+export type NameValidator = (name: string, prefix: boolean) => string[];
+
 /** ValidateObjectMeta for a create (or the fields an update re-checks). */
-export function validateObjectMeta(meta: Meta, namespaced: boolean): FieldError[] {
+export function validateObjectMeta(
+  meta: Meta,
+  namespaced: boolean,
+  nameFn: NameValidator = nameIsDnsSubdomain,
+): FieldError[] {
   const errs: FieldError[] = [];
   const name = typeof meta["name"] === "string" ? meta["name"] : "";
   const generateName = typeof meta["generateName"] === "string" ? meta["generateName"] : "";
   if (generateName)
-    for (const msg of nameIsDnsSubdomain(generateName, true))
+    for (const msg of nameFn(generateName, true))
       errs.push(invalidValue("metadata.generateName", generateName, msg));
   if (!name) errs.push(required("metadata.name", "name or generateName is required"));
-  else for (const msg of nameIsDnsSubdomain(name, false)) errs.push(invalidValue("metadata.name", name, msg));
+  else for (const msg of nameFn(name, false)) errs.push(invalidValue("metadata.name", name, msg));
   const namespace = typeof meta["namespace"] === "string" ? meta["namespace"] : "";
   if (namespaced) {
     if (!namespace) errs.push(required("metadata.namespace"));
-    else for (const msg of isDns1123Label(namespace)) errs.push(invalidValue("metadata.namespace", namespace, msg));
+    else
+      for (const msg of isDns1123Label(namespace))
+        errs.push(invalidValue("metadata.namespace", namespace, msg));
   } else if (namespace) errs.push(forbiddenField("metadata.namespace", "not allowed on this type"));
   const labels = (meta["labels"] ?? {}) as Record<string, string>;
   for (const [k, v] of Object.entries(labels)) {
@@ -205,12 +226,14 @@ export function validateObjectMeta(meta: Meta, namespaced: boolean): FieldError[
   const annotations = (meta["annotations"] ?? {}) as Record<string, string>;
   let size = 0;
   for (const [k, v] of Object.entries(annotations)) {
-    for (const msg of isQualifiedName(k.toLowerCase())) errs.push(invalidValue("metadata.annotations", k, msg));
+    for (const msg of isQualifiedName(k.toLowerCase()))
+      errs.push(invalidValue("metadata.annotations", k, msg));
     size += k.length + v.length;
   }
   if (size > TOTAL_ANNOTATION_SIZE) errs.push(tooLong("metadata.annotations", TOTAL_ANNOTATION_SIZE));
   const finalizers = (meta["finalizers"] ?? []) as string[];
-  for (const f of finalizers) for (const msg of isQualifiedName(f)) errs.push(invalidValue("metadata.finalizers", f, msg));
+  for (const f of finalizers)
+    for (const msg of isQualifiedName(f)) errs.push(invalidValue("metadata.finalizers", f, msg));
   const owners = (meta["ownerReferences"] ?? []) as Record<string, unknown>[];
   let controllers = 0;
   for (const ref of owners) {
@@ -227,7 +250,13 @@ export function validateObjectMeta(meta: Meta, namespaced: boolean): FieldError[
     if (ref["controller"] === true) controllers++;
   }
   if (controllers > 1)
-    errs.push(invalidValue("metadata.ownerReferences", { goSyntax: "[]v1.OwnerReference{...}" }, "Only one reference can have Controller set to true"));
+    errs.push(
+      invalidValue(
+        "metadata.ownerReferences",
+        { goSyntax: "[]v1.OwnerReference{...}" },
+        "Only one reference can have Controller set to true",
+      ),
+    );
   return errs;
 }
 

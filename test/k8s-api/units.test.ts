@@ -1,0 +1,204 @@
+// Unit tests of the API double's pure parts: patch algebra, selectors, store history, time codec.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { applyJsonPatch, decodeJsonPatch, JsonPatchApplyError } from "./json-patch.ts";
+import { applyMergePatch, MergePatchError } from "./merge-patch.ts";
+import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
+import { Store, type Version } from "./store.ts";
+import { applyStrategicMergePatch } from "./strategic-merge-patch.ts";
+import { DecodeError, decodeTyped, META_FIELDS, sortedJson } from "./typed.ts";
+
+describe("json-patch (evanphx/json-patch v4 semantics)", () => {
+  const doc = { a: { "x/y": 1, "m~n": 2 }, list: [1, 2, 3] };
+  it("escapes ~0 and ~1, supports negative indices and '-'", () => {
+    const out = applyJsonPatch(doc, [
+      { op: "replace", path: "/a/x~1y", value: 10 },
+      { op: "remove", path: "/a/m~0n" },
+      { op: "add", path: "/list/-", value: 4 },
+      { op: "add", path: "/list/-1", value: 9 },
+      { op: "remove", path: "/list/0" },
+      { op: "copy", from: "/a", path: "/b" },
+      { op: "move", from: "/b/x~1y", path: "/c" },
+    ]);
+    assert.deepEqual(out, { a: { "x/y": 10 }, list: [2, 3, 4, 9], b: {}, c: 10 });
+    assert.deepEqual(doc.list, [1, 2, 3], "the input is not mutated");
+  });
+  it("fails tests, unknown ops, missing parents and out-of-range indices", () => {
+    for (const op of [
+      { op: "test", path: "/a/x~1y", value: 2 },
+      { op: "test", path: "/nope/deeper", value: null },
+      { op: "frobnicate", path: "/a" },
+      { op: "add", path: "/list/7", value: 0 },
+      { op: "remove", path: "/list/3" },
+      { op: "add", path: "no-slash", value: 0 },
+    ])
+      assert.throws(() => applyJsonPatch(doc, [op]), JsonPatchApplyError, JSON.stringify(op));
+    assert.doesNotThrow(() => applyJsonPatch(doc, [{ op: "test", path: "/missing", value: null }]));
+    assert.doesNotThrow(() => applyJsonPatch(doc, [{ op: "test", path: "/list", value: [1, 2, 3] }]));
+    assert.throws(
+      () => decodeJsonPatch('{"op":"add"}'),
+      /cannot unmarshal object into Go value of type jsonpatch.Patch/,
+    );
+  });
+});
+
+describe("merge and strategic merge patches", () => {
+  it("merges, deletes with null, prunes nulls in new subtrees, replaces arrays", () => {
+    const out = applyMergePatch(
+      { a: { b: 1, c: 2 }, l: [1, 2] },
+      '{"a":{"b":null,"d":{"e":null,"f":3}},"l":[3]}',
+    );
+    assert.deepEqual(out, { a: { c: 2, d: { f: 3 } }, l: [3] });
+    assert.deepEqual(applyMergePatch({ a: 1 }, "[1]"), [1]);
+    for (const bad of ["null", '"x"', "{"]) assert.throws(() => applyMergePatch({}, bad), MergePatchError);
+  });
+  it("merges keyed lists, unions finalizers and honours $patch directives", () => {
+    const pod = {
+      metadata: { finalizers: ["a"] },
+      spec: {
+        containers: [
+          { name: "a", image: "x" },
+          { name: "b", image: "y" },
+        ],
+      },
+      status: { conditions: [{ type: "Ready", status: "False" }] },
+    };
+    const out = applyStrategicMergePatch(
+      pod,
+      JSON.stringify({
+        metadata: { finalizers: ["b"] },
+        spec: {
+          containers: [
+            { name: "a", image: "z" },
+            { name: "b", $patch: "delete" },
+          ],
+        },
+        status: {
+          conditions: [
+            { type: "Ready", status: "True" },
+            { type: "Init", status: "True" },
+          ],
+        },
+      }),
+    );
+    assert.deepEqual(out, {
+      metadata: { finalizers: ["a", "b"] },
+      spec: { containers: [{ name: "a", image: "z" }] },
+      status: {
+        conditions: [
+          { type: "Ready", status: "True" },
+          { type: "Init", status: "True" },
+        ],
+      },
+    });
+  });
+});
+
+describe("selectors", () => {
+  it("parses and matches label selectors like labels.Parse", () => {
+    const sel = parseLabelSelector("app in (a, b),!legacy,tier!=db,gen>2");
+    assert.ok(matchesLabels(sel, { app: "a", gen: "3" }));
+    assert.ok(!matchesLabels(sel, { app: "a", gen: "2" }));
+    assert.ok(!matchesLabels(sel, { app: "a", gen: "3", legacy: "" }));
+    assert.ok(!matchesLabels(sel, { app: "a", gen: "3", tier: "db" }));
+    assert.ok(matchesLabels(parseLabelSelector(""), {}));
+    for (const bad of ["a in b", "a=(", "x y", "a,", "gen>x", "a=b c"])
+      assert.throws(() => parseLabelSelector(bad), bad);
+  });
+  it("parses field selectors with escapes", () => {
+    const sel = parseFieldSelector("metadata.name=a\\,b,spec.nodeName!=n1");
+    assert.deepEqual(sel, [
+      { field: "metadata.name", op: "=", value: "a,b" },
+      { field: "spec.nodeName", op: "!=", value: "n1" },
+    ]);
+    assert.ok(matchesFields(sel, { "metadata.name": "a,b", "spec.nodeName": "n2" }));
+    assert.throws(() => parseFieldSelector("nonsense"), /invalid selector: 'nonsense'/);
+  });
+});
+
+describe("store history", () => {
+  const version = (key: string, rv: number, value: string): Version => ({
+    key,
+    namespace: "ns",
+    name: key,
+    uid: key,
+    rv,
+    json: value,
+    labels: {},
+    fields: {},
+  });
+  it("reads snapshots at older revisions and knows its watch-cache window", () => {
+    const store = new Store({ initialResourceVersion: 10, watchCacheMaxEvents: 2 });
+    store.put("c", "a", (rv) => version("a", rv, "a1"));
+    store.put("c", "b", (rv) => version("b", rv, "b1"));
+    store.put("c", "a", (rv) => version("a", rv, "a2"));
+    store.remove("c", "b", (last, rv) => ({ ...last, rv }));
+    assert.deepEqual(
+      store.snapshot("c", 12).map((v) => v.json),
+      ["a1", "b1"],
+    );
+    assert.deepEqual(
+      store.list("c").map((v) => v.json),
+      ["a2"],
+    );
+    const since = store.eventsSince("c", 12);
+    assert.ok(since.ok && since.events.map((e) => e.type).join() === "MODIFIED,DELETED");
+    assert.deepEqual(store.eventsSince("c", 10), { ok: false, oldest: 13 });
+    store.compact();
+    assert.throws(() => store.snapshot("c", 13));
+    assert.deepEqual(store.eventsSince("c", 13), { ok: false, oldest: 15 });
+    assert.ok(store.eventsSince("c", 14).ok);
+  });
+});
+
+describe("store memory bound", () => {
+  it("sheds the oldest history beyond maxHistoryBytes: older watches and snapshots then expire", () => {
+    const store = new Store({ initialResourceVersion: 0, maxHistoryBytes: 1000 });
+    for (let i = 0; i < 50; i++)
+      store.put("c", "k", (rv) => ({
+        key: "k",
+        namespace: "",
+        name: "k",
+        uid: "u",
+        rv,
+        json: "x".repeat(100),
+        labels: {},
+        fields: {},
+      }));
+    assert.equal(store.eventsSince("c", 1).ok, false);
+    assert.ok(store.eventsSince("c", 45).ok);
+    assert.throws(() => store.snapshot("c", 5));
+    assert.equal(store.snapshot("c", 49).length, 1);
+  });
+});
+
+describe("typed codec", () => {
+  it("normalises Time to whole seconds in UTC and insists on six-digit MicroTime", () => {
+    const obj = {
+      metadata: { creationTimestamp: "2024-05-06T07:08:09.999+02:00" },
+      spec: { t: "2024-05-06T07:08:09.123456+01:00" },
+    };
+    decodeTyped(obj, [...META_FIELDS("ObjectMeta"), { path: "spec.t", type: "MicroTime", struct: "S" }]);
+    assert.deepEqual(obj, {
+      metadata: { creationTimestamp: "2024-05-06T05:08:09Z" },
+      spec: { t: "2024-05-06T06:08:09.123456Z" },
+    });
+    assert.throws(
+      () =>
+        decodeTyped({ spec: { t: "2024-05-06T07:08:09Z" } }, [
+          { path: "spec.t", type: "MicroTime", struct: "S" },
+        ]),
+      DecodeError,
+    );
+    assert.throws(
+      () => decodeTyped({ spec: { n: "1" } }, [{ path: "spec.n", type: "int32", struct: "S" }]),
+      /cannot unmarshal string into Go struct field S.spec.n of type int32/,
+    );
+  });
+  it("serialises unstructured objects with keys in Go's byte order and HTML-escaped", () => {
+    assert.equal(
+      sortedJson({ b: 1, a: { "10": 0, "2": 0 }, c: "<&>" }),
+      '{"a":{"10":0,"2":0},"b":1,"c":"\\u003c\\u0026\\u003e"}',
+    );
+  });
+});
