@@ -12,6 +12,7 @@ import { addAttachment } from "../src/ipam/add.ts";
 import { deadlineIn } from "../src/ipam/retry.ts";
 import { silentLogger } from "../src/log/logger.ts";
 import { openLocalStore } from "../src/store/local/sqlite-store.ts";
+import { startupSection } from "./startup-modules.ts";
 import { fmt, percentile, SWEEP_HEADER, sweep, sweepRow } from "./stats.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -51,6 +52,7 @@ export async function benchLocal(workdir: string): Promise<string> {
     `| host-local VERSION (Go, Debian) | ${fmt(goVersion)} |`,
     `| bare \`node -e 0\` (Node ${process.version}) | ${fmt(bareNode)} |`,
     "",
+    startupSection(),
   );
 
   const pods = 200;
