@@ -208,6 +208,44 @@ describe("the executable", () => {
     await s.close();
   });
 
+  it("network_name separates the pools and reservations of networks sharing a range", async () => {
+    const path = store();
+    const net = (networkName: string, name: string) =>
+      netConf(
+        {
+          type: "thereabouts",
+          range: "192.0.2.0/24",
+          network_name: networkName,
+          datastore: "local",
+          local: { path },
+        },
+        "0.3.1",
+        name,
+      );
+    assert.deepEqual(
+      addressesOf(await add({ config: net("blue", "blue-net"), pod: "a", containerId: "a" })),
+      ["192.0.2.1/24"],
+    );
+    assert.deepEqual(addressesOf(await add({ config: net("red", "red-net"), pod: "b", containerId: "b" })), [
+      "192.0.2.1/24",
+    ]);
+    const s = await openLocalStore(path);
+    assert.deepEqual((await s.listPools()).map((p) => p.name).sort(), [
+      "blue-192.0.2.0-24",
+      "red-192.0.2.0-24",
+    ]);
+    assert.deepEqual((await s.listReservations()).map((r) => r.name).sort(), [
+      "blue-192.0.2.1",
+      "red-192.0.2.1",
+    ]);
+    assert.equal((await del({ config: net("blue", "blue-net"), pod: "a", containerId: "a" })).code, 0);
+    assert.deepEqual(
+      (await s.listReservations()).map((r) => r.name),
+      ["red-192.0.2.1"],
+    );
+    await s.close();
+  });
+
   it("results follow the requested cniVersion", async () => {
     const ipam = { type: "thereabouts", range: "192.0.2.0/24", gateway: "192.0.2.254", datastore: "local" };
     const old = await add({
