@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { StoreUnavailableError } from "../../errors/errors.ts";
+import type { HttpReply, Transport } from "../http/transport.ts";
 import { EtcdClient, type EtcdClientOptions } from "./etcd-client.ts";
-import type { HttpReply, Transport } from "./transport.ts";
 
 type Handler = (url: string, body: string, headers: Readonly<Record<string, string>>) => HttpReply | Error;
 
@@ -11,9 +11,9 @@ function fakeTransport(handler: Handler): Transport & { log: string[] } {
   const log: string[] = [];
   return {
     log,
-    async post(url, body, headers) {
+    async request(_method, url, body, headers) {
       log.push(url);
-      const reply = handler(url, body, headers);
+      const reply = handler(url, body ?? "", headers);
       if (reply instanceof Error) throw reply;
       return reply;
     },

@@ -3,8 +3,8 @@
 // every HTTP request it sends (authentication and retries included) so benchmarks can report
 // etcd calls per operation.
 import { describe, StoreUnavailableError } from "../../errors/errors.ts";
+import type { TlsMaterial, Transport } from "../http/transport.ts";
 import { type AuthenticateResponse, type GatewayError, GRPC } from "./etcd-api.ts";
-import type { TlsMaterial, Transport } from "./transport.ts";
 
 export interface EtcdClientOptions {
   readonly endpoints: readonly string[];
@@ -138,10 +138,11 @@ export class EtcdClient implements EtcdKv {
     let status: number;
     let text: string;
     try {
-      const reply = await this.#options.transport.post(
+      const reply = await this.#options.transport.request(
+        "POST",
         `${endpoint}${path}`,
         payload,
-        headers,
+        { ...headers, "content-type": "application/json" },
         AbortSignal.timeout(budget),
       );
       status = reply.status;

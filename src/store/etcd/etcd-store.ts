@@ -14,6 +14,7 @@ import {
   type PoolSnapshot,
   type Reservation,
 } from "../../pool/allocation.ts";
+import { createTransport, type TlsMaterial } from "../http/transport.ts";
 import { type CommitResult, emptyPool, type PoolChange, type Store, sameAllocation } from "../store.ts";
 import {
   decodeEntry,
@@ -44,7 +45,6 @@ import {
 } from "./etcd-api.ts";
 import { EtcdClient, type EtcdKv } from "./etcd-client.ts";
 import { type Drop, type Known, planReservations } from "./reservation-plan.ts";
-import { createTransport, type TlsMaterial } from "./transport.ts";
 
 export interface EtcdStoreOptions {
   /** Budget of one store call (fail-over and retries included); default 10 s. */
