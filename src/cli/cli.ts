@@ -15,6 +15,9 @@ Commands:
            --pods N (default 12)  --nodes N (default 4)  --range CIDR (default 192.0.2.0/28)  --store PATH
   status   Check the datastore of a network configuration and show pool usage.
            --config FILE (a CNI network config or conflist)
+  controller
+           Run the cluster's address garbage collector (leader-elected; health, readiness and Prometheus
+           metrics on --listen). \`thereabouts controller --help\` lists its options.
   version  Print the version.
   help     Show this text.
 `;
@@ -45,6 +48,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return await runStatus(
           parseArgs({ args: [...rest], options: { config: { type: "string" } } }).values,
         );
+      }
+      case "controller": {
+        const { runControllerCommand } = await import("./controller.ts");
+        return await runControllerCommand(rest);
       }
       default:
         process.stderr.write(`thereabouts: unknown command "${command}"\n\n${USAGE}`);

@@ -110,7 +110,13 @@ export function pluginHandlers(io: PluginIO): Handlers {
       if (config.ranges.length === 0) return;
       const attachment = { containerId: req.containerId, ifName: req.ifName };
       const released = await withStore(config, (store) =>
-        deleteAttachment(store, config, attachment, deadlineIn(DEL_TIMEOUT_MS)),
+        deleteAttachment(
+          store,
+          config,
+          attachment,
+          config.pod.name === "" ? undefined : config.pod.ref,
+          deadlineIn(DEL_TIMEOUT_MS),
+        ),
       );
       for (const e of released) log.debug(`released ${formatIP(e.address)} of ${e.allocation.podRef}`);
     },

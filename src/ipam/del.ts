@@ -15,10 +15,16 @@ export function belongsTo(attachment: Attachment): (entry: Entry) => boolean {
     (allocation.ifName === attachment.ifName || allocation.ifName === "");
 }
 
+/**
+ * Releases the attachment's entries in every range. When it holds none, reservations held by
+ * exactly this attachment are dropped too: a failed ADD whose clean-up could not reach the store
+ * leaves its reservation with no entry to find it by, and the runtime's DEL is the next chance.
+ */
 export async function deleteAttachment(
   store: Store,
   config: IpamConfig,
   attachment: Attachment,
+  podRef: string | undefined,
   deadline: Deadline,
 ): Promise<readonly Entry[]> {
   const released: Entry[] = [];
@@ -27,6 +33,13 @@ export async function deleteAttachment(
     released.push(
       ...(await releaseEntries(store, poolOf(config, rule).name, belongsTo(attachment), options)),
     );
+  }
+  if (released.length === 0 && config.enableOverlappingRanges && podRef !== undefined) {
+    await store.dropReservationsOf({
+      podRef,
+      ifName: attachment.ifName,
+      containerId: attachment.containerId,
+    });
   }
   return released;
 }

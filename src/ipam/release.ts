@@ -54,6 +54,8 @@ export async function releaseEntries(
     );
     if (result.ok) {
       released.push(...chosen);
+      // A short batch was everything that matched: no need to read the pool again.
+      if (chosen.length < RELEASE_BATCH) return released;
       attempt = -1;
       continue;
     }

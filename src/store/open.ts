@@ -2,8 +2,8 @@
 // dynamic import() costs more start-up (~10 ms) than evaluating every backend module (~3 ms each);
 // none of them does work at import time.
 import type { IpamConfig } from "../config/types.ts";
-import { CNI_CODES, CniError } from "../errors/errors.ts";
 import { openEtcdStore } from "./etcd/etcd-store.ts";
+import { openKubernetesStore } from "./kubernetes/kubernetes-store.ts";
 import { openLocalStore } from "./local/sqlite-store.ts";
 import type { Store } from "./store.ts";
 
@@ -14,10 +14,6 @@ export async function openStore(config: IpamConfig): Promise<Store> {
     case "etcd":
       return openEtcdStore(config.etcd);
     case "kubernetes":
-      throw new CniError(
-        CNI_CODES.unsupportedField,
-        `datastore "kubernetes" is not available in this build yet`,
-        `set "datastore": "local" (one host) or "etcd" in the ipam config`,
-      );
+      return openKubernetesStore(config.kubernetes.kubeconfig);
   }
 }

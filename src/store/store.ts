@@ -63,6 +63,12 @@ export interface Store {
    * Throws StoreUnavailableError when the store cannot be reached.
    */
   commit(change: PoolChange): Promise<CommitResult>;
+  /**
+   * Drops every reservation held by exactly this attachment (podRef, ifName and containerId all
+   * match) and returns how many: what a failed ADD can leave behind with no pool entry to find it
+   * by, when its clean-up could not reach the store. Reservations of anyone else stay.
+   */
+  dropReservationsOf(owner: Omit<Reservation, "name">): Promise<number>;
   /** Resolves when the store can serve requests; throws StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -4,24 +4,14 @@
 // is left.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { inParallel, type PluginOutcome } from "../../src/cli/exec-plugin.ts";
+import { inParallel } from "../../src/cli/exec-plugin.ts";
 import { openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
 import { assertEmpty, assertNoDuplicates, type Holding } from "../support/invariants.ts";
-import { type AddCall, add, addressesOf, del, netConf } from "../support/plugin.ts";
+import { type AddCall, add, addressesOf, assertCleanOutcome, del, netConf } from "../support/plugin.ts";
 import { EtcdCluster } from "./etcd-cluster.ts";
 
 const PODS = 200;
 const IN_FLIGHT = 32;
-
-function assertCleanOutcome(o: PluginOutcome, what: string): void {
-  assert.equal(o.signal, null, `${what} was not killed`);
-  if (o.code === 0) return;
-  assert.equal(o.code, 1, `${what} exit status`);
-  const error = JSON.parse(o.stdout) as { code?: unknown; msg?: unknown };
-  assert.equal(typeof error.code, "number", `${what}: a CNI error code (${o.stdout})`);
-  assert.equal(typeof error.msg, "string", `${what}: a CNI error message`);
-  assert.doesNotMatch(o.stderr, /\n\s+at /, `${what}: no stack trace`);
-}
 
 describe("etcd: leader killed mid-burst", () => {
   let cluster: EtcdCluster;

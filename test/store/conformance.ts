@@ -383,6 +383,26 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
       }
     });
 
+    it("dropReservationsOf() drops only reservations held by exactly that attachment", async () => {
+      await commitOk(
+        change("p", {
+          reserve: [
+            reservation("10.0.0.1", "ns/a", "eth0", "c1"),
+            reservation("10.0.0.2", "ns/a", "eth0", "c1"),
+            reservation("10.0.0.3", "ns/a", "net1", "c1"),
+            reservation("10.0.0.4", "ns/a", "eth0", "c2"),
+            reservation("10.0.0.5", "ns/b", "eth0", "c1"),
+          ],
+        }),
+      );
+      assert.equal(await store.dropReservationsOf({ podRef: "ns/a", ifName: "eth0", containerId: "c1" }), 2);
+      assert.deepEqual(
+        byName(await store.listReservations()).map((r) => r.name),
+        ["10.0.0.3", "10.0.0.4", "10.0.0.5"],
+      );
+      assert.equal(await store.dropReservationsOf({ podRef: "ns/a", ifName: "eth0", containerId: "c1" }), 0);
+    });
+
     it("ping() resolves on a reachable store", async () => {
       await store.ping();
     });

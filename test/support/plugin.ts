@@ -1,4 +1,5 @@
 // Process-level test support: run the shipped executable exactly as a runtime does.
+import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -67,4 +68,15 @@ export function addressesOf(outcome: PluginOutcome): string[] {
   if (outcome.code !== 0)
     throw new Error(`plugin failed (${outcome.code}): ${outcome.stdout} ${outcome.stderr}`);
   return (JSON.parse(outcome.stdout) as { ips: { address: string }[] }).ips.map((i) => i.address);
+}
+
+/** The outcome a runtime can handle: success, or exit 1 with a CNI error JSON and no stack trace. */
+export function assertCleanOutcome(o: PluginOutcome, what: string): void {
+  assert.equal(o.signal, null, `${what} was not killed`);
+  if (o.code === 0) return;
+  assert.equal(o.code, 1, `${what} exit status`);
+  const error = JSON.parse(o.stdout) as { code?: unknown; msg?: unknown };
+  assert.equal(typeof error.code, "number", `${what}: a CNI error code (${o.stdout})`);
+  assert.equal(typeof error.msg, "string", `${what}: a CNI error message`);
+  assert.doesNotMatch(o.stderr, /\n\s+at /, `${what}: no stack trace`);
 }

@@ -143,6 +143,23 @@ export class EtcdStore implements Store {
     });
   }
 
+  async dropReservationsOf(owner: Omit<Reservation, "name">): Promise<number> {
+    const action = `drop reservations of ${owner.podRef} from`;
+    const { kvs } = await this.#list(this.keys.reservations, action);
+    let count = 0;
+    for (const kv of kvs) {
+      const key = decode(kv.key);
+      const text = decode(kv.value);
+      const r = decodeReservation(key.slice(this.keys.reservations.length), key, text);
+      if (r.podRef !== owner.podRef || r.ifName !== owner.ifName || r.containerId !== owner.containerId)
+        continue;
+      // Deleted only while it still holds what was read: a new owner's reservation stays.
+      const reply = await this.#txn([compareValue(key, text)], [deleteOp(key)], [], action);
+      if (reply.succeeded === true) count++;
+    }
+    return count;
+  }
+
   /**
    * One transaction: IF every entry precondition holds AND every reservation to take is as
    * guessed THEN write the entries (and the pool's meta key if absent) and the reservations, and

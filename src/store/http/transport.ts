@@ -1,25 +1,31 @@
-// One HTTP POST to an etcd member. Under Bun (the shipped binary) that is `fetch`, which is built in
-// and accepts client certificates through its `tls` option; importing node:https there costs
-// ~15 ms of start-up. Under Node, whose `fetch` cannot present a client certificate, TLS goes
-// through node:https (loaded only then) and plain http through `fetch`.
+// One HTTP request to a datastore's server (an etcd member, the Kubernetes API). Under Bun (the
+// shipped binary) that is `fetch`, which is built in and accepts a CA, client certificates and
+// `rejectUnauthorized` through its `tls` option; importing node:https there costs ~15 ms of
+// start-up. Under Node, whose `fetch` cannot take TLS material, TLS with material goes through
+// node:https (loaded only then) and everything else through `fetch`.
 
 export interface TlsMaterial {
   /** PEM text; undefined means the system's trusted CAs. */
   readonly ca?: string;
   readonly cert?: string;
   readonly key?: string;
+  /** false skips verifying the server's certificate (kubeconfig insecure-skip-tls-verify). */
+  readonly rejectUnauthorized?: boolean;
 }
 
 export interface HttpReply {
   readonly status: number;
   readonly body: string;
+  /** A response header by lower-case name. */
+  readonly header?: (name: string) => string | undefined;
 }
 
 export interface Transport {
-  /** Rejects on network, TLS and abort errors; any HTTP status resolves. */
-  post(
+  /** Rejects on network, TLS and abort errors; any HTTP status resolves. `body` undefined sends none. */
+  request(
+    method: string,
     url: string,
-    body: string,
+    body: string | undefined,
     headers: Readonly<Record<string, string>>,
     signal: AbortSignal,
   ): Promise<HttpReply>;
@@ -40,22 +46,24 @@ class FetchTransport implements Transport {
     this.#tls = tls;
   }
 
-  async post(
+  async request(
+    method: string,
     url: string,
-    body: string,
+    body: string | undefined,
     headers: Readonly<Record<string, string>>,
     signal: AbortSignal,
   ): Promise<HttpReply> {
     // `tls` is Bun's extension of RequestInit; Node ignores it (and gets no TlsMaterial here).
-    const init: RequestInit & { tls?: TlsMaterial } = {
-      method: "POST",
-      headers: { ...headers, "content-type": "application/json" },
-      body,
-      signal,
-    };
+    const init: RequestInit & { tls?: TlsMaterial } = { method, headers: { ...headers }, signal };
+    if (body !== undefined) init.body = body;
     if (this.#tls !== undefined && url.startsWith("https:")) init.tls = this.#tls;
     const response = await fetch(url, init);
-    return { status: response.status, body: await response.text() };
+    const text = await response.text();
+    return {
+      status: response.status,
+      body: text,
+      header: (name) => response.headers.get(name) ?? undefined,
+    };
   }
 
   close(): void {}
@@ -72,32 +80,41 @@ class NodeHttpsTransport implements Transport {
     this.#tls = tls;
   }
 
-  async post(
+  async request(
+    method: string,
     url: string,
-    body: string,
+    body: string | undefined,
     headers: Readonly<Record<string, string>>,
     signal: AbortSignal,
   ): Promise<HttpReply> {
-    if (!url.startsWith("https:")) return this.#plain.post(url, body, headers, signal);
+    if (!url.startsWith("https:")) return this.#plain.request(method, url, body, headers, signal);
     this.#https ??= import("node:https").then((module) => ({
       module,
       agent: new module.Agent({ keepAlive: true, ...this.#tls }),
     }));
     const { module, agent } = await this.#https;
+    // Node sends a DELETE body neither chunked nor with a length unless told its length.
+    const sized =
+      body === undefined ? headers : { ...headers, "content-length": String(Buffer.byteLength(body)) };
     return new Promise((resolve, reject) => {
-      const request = module.request(
-        url,
-        { method: "POST", agent, signal, headers: { ...headers, "content-type": "application/json" } },
-        (response) => {
-          let text = "";
-          response.setEncoding("utf8");
-          response.on("data", (chunk: string) => {
-            text += chunk;
-          });
-          response.on("end", () => resolve({ status: response.statusCode ?? 0, body: text }));
-          response.on("error", reject);
-        },
-      );
+      const request = module.request(url, { method, agent, signal, headers: sized }, (response) => {
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        response.on("end", () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            body: text,
+            header: (name) => {
+              const value = response.headers[name];
+              return Array.isArray(value) ? value.join(", ") : value;
+            },
+          }),
+        );
+        response.on("error", reject);
+      });
       request.on("error", reject);
       request.end(body);
     });

@@ -55,6 +55,7 @@ const SQL = {
   createReservation: "INSERT INTO reservations (name, podref, ifname, container_id) VALUES (?, ?, ?, ?)",
   updateReservation: "UPDATE reservations SET container_id = ? WHERE name = ?",
   removeReservation: "DELETE FROM reservations WHERE name = ?",
+  removeReservationsOf: "DELETE FROM reservations WHERE podref = ? AND ifname = ? AND container_id = ?",
   ping: "SELECT 1 FROM pools LIMIT 1",
 } as const;
 
@@ -145,6 +146,19 @@ class LocalStore implements Store {
         rollbackQuietly(this.#db);
         throw error;
       }
+    });
+  }
+
+  async dropReservationsOf(owner: Omit<Reservation, "name">): Promise<number> {
+    return this.#use(`drop reservations of ${owner.podRef} from`, () => {
+      const result = this.#stmt(SQL.removeReservationsOf).run(
+        owner.podRef,
+        owner.ifName,
+        owner.containerId,
+      ) as {
+        changes: number | bigint;
+      };
+      return Number(result.changes);
     });
   }
 

@@ -1,0 +1,205 @@
+// A minimal informer: LIST in pages, then WATCH from the list's resourceVersion (with bookmarks),
+// keeping a cache of decoded objects and calling back on every change. A watch that ends is
+// resumed from the last resourceVersion seen; one that is too old (410) leads to a fresh LIST,
+// and the differences between the two lists are reported as changes. The first LIST fills the
+// cache, reporting each object as `initial`.
+import { type Kube, WatchError, type WatchEvent } from "./kube.ts";
+
+const PAGE = 500;
+const WATCH_TIMEOUT_SECONDS = 300;
+
+export interface InformerSpec<T> {
+  /** Collection path without query, e.g. `/api/v1/pods`. */
+  readonly path: string;
+  /** For logs and errors: "pods", "ippools". */
+  readonly what: string;
+  readonly key: (object: unknown) => string;
+  readonly decode: (object: unknown) => T;
+  /** How long the server keeps one watch open (default 300 s). */
+  readonly watchTimeoutSeconds?: number;
+}
+
+export interface InformerHandlers<T> {
+  /** An object appeared or changed (`previous` is the cached one, if any); `initial` for the first LIST. */
+  upsert?(key: string, next: T, previous: T | undefined, initial: boolean): void;
+  /** An object was deleted; `last` is the deleted object as the server sent it (or as cached). */
+  remove?(key: string, last: T): void;
+  log(level: "info" | "error", message: string, fields?: Record<string, unknown>): void;
+}
+
+function resourceVersionOf(object: unknown): string {
+  return (object as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion ?? "";
+}
+
+export class Informer<T> {
+  readonly #kube: Kube;
+  readonly #spec: InformerSpec<T>;
+  readonly #handlers: InformerHandlers<T>;
+  #cache = new Map<string, { value: T; resourceVersion: string }>();
+  #synced = false;
+  #syncWaiters: (() => void)[] = [];
+  readonly #abort = new AbortController();
+
+  constructor(kube: Kube, spec: InformerSpec<T>, handlers: InformerHandlers<T>) {
+    this.#kube = kube;
+    this.#spec = spec;
+    this.#handlers = handlers;
+  }
+
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  get size(): number {
+    return this.#cache.size;
+  }
+
+  get(key: string): T | undefined {
+    return this.#cache.get(key)?.value;
+  }
+
+  *values(): IterableIterator<T> {
+    for (const { value } of this.#cache.values()) yield value;
+  }
+
+  /** Resolves once the first LIST has filled the cache. */
+  waitSynced(): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    return new Promise((resolve) => this.#syncWaiters.push(resolve));
+  }
+
+  stop(): void {
+    this.#abort.abort();
+  }
+
+  async run(): Promise<void> {
+    const signal = this.#abort.signal;
+    let resourceVersion: string | undefined;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        if (resourceVersion === undefined) resourceVersion = await this.#list();
+        let expired = false;
+        await this.#kube.watch(
+          `${this.#spec.path}?allowWatchBookmarks=true&timeoutSeconds=${this.#spec.watchTimeoutSeconds ?? WATCH_TIMEOUT_SECONDS}&resourceVersion=${encodeURIComponent(resourceVersion)}`,
+          (event) => {
+            const rv = this.#apply(event);
+            if (rv === "expired") expired = true;
+            else if (rv !== "") resourceVersion = rv;
+          },
+          signal,
+        );
+        if (expired) resourceVersion = undefined;
+        failures = 0;
+      } catch (error) {
+        if (signal.aborted) break;
+        if (error instanceof WatchError && error.status === 410) resourceVersion = undefined;
+        failures++;
+        this.#handlers.log("error", `${this.#spec.what} watch failed`, {
+          error: error instanceof Error ? error.message : String(error),
+          relist: resourceVersion === undefined,
+        });
+        await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), signal);
+      }
+    }
+  }
+
+  /** LIST everything; returns the list's resourceVersion. */
+  async #list(): Promise<string> {
+    const fresh = new Map<string, { value: T; resourceVersion: string }>();
+    let token = "";
+    let resourceVersion = "";
+    for (let restarts = 0; ; ) {
+      const query = `limit=${PAGE}${token === "" ? "" : `&continue=${encodeURIComponent(token)}`}`;
+      const reply = await this.#kube.send(
+        { method: "GET", path: `${this.#spec.path}?${query}`, expect: [410] },
+        `list ${this.#spec.what} at`,
+        60_000,
+      );
+      if (reply.status === 410) {
+        // The first page's snapshot was compacted: start over.
+        if (++restarts > 3)
+          throw new Error(`listing ${this.#spec.what}: the list snapshot keeps expiring (410)`);
+        fresh.clear();
+        token = "";
+        continue;
+      }
+      const body = reply.body as {
+        items?: unknown[];
+        metadata?: { continue?: string; resourceVersion?: string };
+      };
+      for (const item of body.items ?? [])
+        fresh.set(this.#spec.key(item), {
+          value: this.#spec.decode(item),
+          resourceVersion: resourceVersionOf(item),
+        });
+      if (token === "") resourceVersion = body.metadata?.resourceVersion ?? "";
+      token = body.metadata?.continue ?? "";
+      if (token === "") break;
+    }
+    const previous = this.#cache;
+    this.#cache = fresh;
+    if (this.#synced) {
+      // A relist: report what changed while nobody watched.
+      for (const [key, old] of previous) if (!fresh.has(key)) this.#handlers.remove?.(key, old.value);
+      for (const [key, now] of fresh) {
+        const old = previous.get(key);
+        if (old?.resourceVersion !== now.resourceVersion)
+          this.#handlers.upsert?.(key, now.value, old?.value, false);
+      }
+    } else {
+      for (const [key, now] of fresh) this.#handlers.upsert?.(key, now.value, undefined, true);
+      this.#synced = true;
+      for (const wake of this.#syncWaiters.splice(0)) wake();
+    }
+    this.#handlers.log("info", `listed ${this.#spec.what}`, { count: fresh.size, resourceVersion });
+    return resourceVersion;
+  }
+
+  /** Applies one event; returns its resourceVersion ("" if none), or "expired" for a 410 ERROR. */
+  #apply(event: WatchEvent): string {
+    const object = event.object;
+    const rv = resourceVersionOf(object);
+    switch (event.type) {
+      case "ERROR": {
+        const code = (object as { code?: number }).code;
+        this.#handlers.log("info", `${this.#spec.what} watch ended by the server`, {
+          code,
+          message: object["message"],
+        });
+        return code === 410 ? "expired" : "";
+      }
+      case "ADDED":
+      case "MODIFIED": {
+        const key = this.#spec.key(object);
+        const value = this.#spec.decode(object);
+        const previous = this.#cache.get(key)?.value;
+        this.#cache.set(key, { value, resourceVersion: rv });
+        this.#handlers.upsert?.(key, value, previous, false);
+        return rv;
+      }
+      case "DELETED": {
+        const key = this.#spec.key(object);
+        this.#cache.delete(key);
+        this.#handlers.remove?.(key, this.#spec.decode(object));
+        return rv;
+      }
+      default:
+        return rv; // BOOKMARK
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}

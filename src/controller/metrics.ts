@@ -1,0 +1,149 @@
+// Prometheus metrics (prom-client, own registry). Pool gauges are computed when scraped from a
+// fresh listing of the pools (cached for a few seconds, so several scrapers cost one LIST), so
+// every replica serves them, leader or not. Counters count this process's work since it started.
+import { Counter, Gauge, Registry } from "prom-client";
+import { parseCidr, sizeOf } from "../ip/index.ts";
+import type { PoolSnapshot } from "../pool/allocation.ts";
+
+export type Trigger = "fast" | "startup" | "cron";
+
+/**
+ * Addresses a pool can hand out: its CIDR less the network and broadcast addresses (a /32 or
+ * /128 holds one, a /31 or /127 two). Exclusions and range_start/range_end live in the network
+ * configurations, which the controller does not read: size is an upper bound.
+ */
+export function poolSize(range: string): number {
+  const cidr = parseCidr(range);
+  if (cidr === undefined) return 0;
+  const all = sizeOf(cidr);
+  const usable = all > 2n ? all - 2n : all;
+  return Number(usable);
+}
+
+export interface ControllerMetrics {
+  readonly registry: Registry;
+  reclaimed(trigger: Trigger, addresses: number, reservations: number): void;
+  run(trigger: Trigger, errors: number, durationSeconds: number): void;
+  failedRun(trigger: Trigger): void;
+  setLeader(leading: boolean): void;
+}
+
+export function createMetrics(
+  namespace: string,
+  listPools: () => Promise<readonly PoolSnapshot[]>,
+  cacheMs = 5_000,
+): ControllerMetrics {
+  const registry = new Registry();
+  const scrapeErrors = new Counter({
+    name: "thereabouts_pool_scrape_errors_total",
+    help: "Listings of the pools for the pool gauges that failed (the gauges were left empty).",
+    registers: [registry],
+  });
+  let cached: { at: number; pools: Promise<readonly PoolSnapshot[]> } | undefined;
+  const pools = (): Promise<readonly PoolSnapshot[]> => {
+    if (cached === undefined || Date.now() - cached.at > cacheMs) {
+      const promise = listPools();
+      cached = { at: Date.now(), pools: promise };
+      promise.catch(() => {
+        scrapeErrors.inc();
+        cached = undefined;
+      });
+    }
+    return cached.pools;
+  };
+  const poolGauge = (name: string, help: string, value: (pool: PoolSnapshot) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["pool", "namespace"],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        let list: readonly PoolSnapshot[];
+        try {
+          list = await pools();
+        } catch {
+          return; // counted in thereabouts_pool_scrape_errors_total; the gauges stay empty.
+        }
+        for (const pool of list) this.set({ pool: pool.name, namespace }, value(pool));
+      },
+    });
+  const used = (p: PoolSnapshot) => p.allocations.size;
+  poolGauge(
+    "thereabouts_pool_size",
+    "Addresses the pool's CIDR can hand out (network and broadcast excluded).",
+    (p) => poolSize(p.range),
+  );
+  poolGauge("thereabouts_pool_used", "Addresses allocated in the pool.", used);
+  poolGauge("thereabouts_pool_free", "Addresses of the pool's CIDR not allocated.", (p) =>
+    Math.max(0, poolSize(p.range) - used(p)),
+  );
+  const reclaimedAddresses = new Counter({
+    name: "thereabouts_addresses_reclaimed_total",
+    help: "Pool entries released because their pod was gone, by what found them (fast, startup, cron).",
+    labelNames: ["trigger"],
+    registers: [registry],
+  });
+  const reclaimedReservations = new Counter({
+    name: "thereabouts_reservations_reclaimed_total",
+    help: "Overlapping-range reservations released because their pod was gone.",
+    labelNames: ["trigger"],
+    registers: [registry],
+  });
+  const runs = new Counter({
+    name: "thereabouts_reconcile_runs_total",
+    help: "Reconcile runs (fast: a batch of pods seen gone; startup: the resync after becoming leader; cron: scheduled sweeps).",
+    labelNames: ["trigger"],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: "thereabouts_reconcile_errors_total",
+    help: "Errors in reconcile runs (a pod or pool that could not be read or released, or a run that failed).",
+    labelNames: ["trigger"],
+    registers: [registry],
+  });
+  const duration = new Gauge({
+    name: "thereabouts_reconcile_last_duration_seconds",
+    help: "Duration of the last reconcile run.",
+    labelNames: ["trigger"],
+    registers: [registry],
+  });
+  const lastSuccess = new Gauge({
+    name: "thereabouts_reconcile_last_success_timestamp_seconds",
+    help: "When the last reconcile run without errors ended (Unix time).",
+    labelNames: ["trigger"],
+    registers: [registry],
+  });
+  const leader = new Gauge({
+    name: "thereabouts_leader",
+    help: "1 while this replica holds the controller's Lease.",
+    registers: [registry],
+  });
+  leader.set(0);
+  for (const trigger of ["fast", "startup", "cron"] as const) {
+    reclaimedAddresses.inc({ trigger }, 0);
+    reclaimedReservations.inc({ trigger }, 0);
+    runs.inc({ trigger }, 0);
+    errors.inc({ trigger }, 0);
+  }
+  return {
+    registry,
+    reclaimed(trigger, addresses, reservations) {
+      reclaimedAddresses.inc({ trigger }, addresses);
+      reclaimedReservations.inc({ trigger }, reservations);
+    },
+    run(trigger, errorCount, seconds) {
+      runs.inc({ trigger });
+      errors.inc({ trigger }, errorCount);
+      duration.set({ trigger }, seconds);
+      if (errorCount === 0) lastSuccess.set({ trigger }, Date.now() / 1000);
+    },
+    failedRun(trigger) {
+      runs.inc({ trigger });
+      errors.inc({ trigger });
+    },
+    setLeader(leading) {
+      leader.set(leading ? 1 : 0);
+    },
+  };
+}

@@ -1,0 +1,120 @@
+// What one reconcile releases, decided from a read of every pool and reservation and the set of
+// pods confirmed gone. Pure. Pool entries are released through releaseEntries (src/ipam/release.ts)
+// together with their reservation in the same commit; that needs the network name the reservation
+// was written under, which a pool does not record. It is found, not guessed: among the names the
+// pool's own name allows (`[<network_name>-]<range>`, node slices `[<network_name>-]<node>-<slice>`)
+// the one under which the entry's owner really holds a reservation for the entry's address.
+// Reservations are matched to pods by their spec.podref, never by turning their names back into
+// addresses (Go's reconciler does that and deletes every named network's reservations).
+import type { Entry } from "../allocator/pool-view.ts";
+import { describe } from "../errors/errors.ts";
+import { parseCidr } from "../ip/index.ts";
+import { storedEntries } from "../ipam/release.ts";
+import { ownsReservation, type PoolSnapshot, type Reservation } from "../pool/allocation.ts";
+import { poolName, reservationName } from "../pool/naming.ts";
+
+/** Entries of one pool released in one releaseEntries call (one network name). */
+export interface EntryGroup {
+  readonly pool: string;
+  readonly networkName: string;
+  /** Whether a reservation is dropped with each entry (an owned one was found under networkName). */
+  readonly overlapping: boolean;
+  readonly entries: readonly Entry[];
+}
+
+export interface ReleasePlan {
+  readonly groups: readonly EntryGroup[];
+  /** Reservations of gone pods that no planned entry covers, with an existing pool to commit through. */
+  readonly reservations: readonly Reservation[];
+  /** Pools that could not be read (an invalid spec.range), with why: reported, left alone. */
+  readonly unreadable: readonly { readonly pool: string; readonly error: string }[];
+}
+
+/** The range part of the pool's name, as poolName() writes it (masked, ':' and '/' → '-'). */
+function normalizedRange(range: string): string | undefined {
+  const cidr = parseCidr(range);
+  return cidr === undefined ? undefined : poolName(cidr, "");
+}
+
+/**
+ * The network names a pool's name allows, longest first, "" last. The name is
+ * `[<network_name>-]<range>` or, for a node slice, `[<network_name>-]<node>-<slice>`; node names and
+ * network names may both contain '-', so every '-'-delimited head of the part before the range is
+ * a candidate. Only a reservation actually held decides which one is right.
+ */
+export function networkCandidates(pool: PoolSnapshot): readonly string[] {
+  const suffix = normalizedRange(pool.range);
+  let head = pool.name;
+  if (suffix !== undefined && pool.name.endsWith(`-${suffix}`)) head = pool.name.slice(0, -suffix.length - 1);
+  else if (suffix !== undefined && pool.name === suffix) head = "";
+  const names: string[] = [];
+  if (head !== "") {
+    names.push(head);
+    for (let i = head.lastIndexOf("-"); i > 0; i = head.lastIndexOf("-", i - 1)) names.push(head.slice(0, i));
+  }
+  names.push("");
+  return names;
+}
+
+export function planReleases(
+  pools: readonly PoolSnapshot[],
+  reservations: readonly Reservation[],
+  gone: (podRef: string) => boolean,
+): ReleasePlan {
+  const byName = new Map(reservations.map((r) => [r.name, r]));
+  const covered = new Set<string>();
+  const groups: EntryGroup[] = [];
+  const unreadable: { pool: string; error: string }[] = [];
+  for (const pool of pools) {
+    let entries: readonly Entry[];
+    try {
+      entries = storedEntries(pool);
+    } catch (error) {
+      unreadable.push({ pool: pool.name, error: describe(error) });
+      continue;
+    }
+    const candidates = networkCandidates(pool);
+    const byNetwork = new Map<string, { overlapping: boolean; entries: Entry[] }>();
+    for (const entry of entries) {
+      const { podRef } = entry.allocation;
+      if (podRef === "" || !gone(podRef)) continue;
+      let networkName = "";
+      let overlapping = false;
+      for (const candidate of candidates) {
+        const name = reservationName(entry.address, candidate);
+        const held = byName.get(name);
+        if (held !== undefined && !covered.has(name) && ownsReservation(held, entry.allocation)) {
+          networkName = candidate;
+          overlapping = true;
+          covered.add(name);
+          break;
+        }
+      }
+      const id = `${overlapping}\0${networkName}`;
+      let group = byNetwork.get(id);
+      if (group === undefined) {
+        group = { overlapping, entries: [] };
+        byNetwork.set(id, group);
+      }
+      group.entries.push(entry);
+    }
+    for (const [id, group] of byNetwork) {
+      const networkName = id.slice(id.indexOf("\0") + 1);
+      groups.push({ pool: pool.name, networkName, overlapping: group.overlapping, entries: group.entries });
+    }
+  }
+  const left = reservations.filter((r) => r.podRef !== "" && !covered.has(r.name) && gone(r.podRef));
+  return { groups, reservations: left, unreadable };
+}
+
+/** Every podref that entries or reservations name (entries without one are never reclaimed). */
+export function referencedPods(
+  pools: readonly PoolSnapshot[],
+  reservations: readonly Reservation[],
+): ReadonlySet<string> {
+  const refs = new Set<string>();
+  for (const pool of pools)
+    for (const a of pool.allocations.values()) if (a.podRef !== "") refs.add(a.podRef);
+  for (const r of reservations) if (r.podRef !== "") refs.add(r.podRef);
+  return refs;
+}

@@ -1,0 +1,239 @@
+// A thin JSON REST client for the Kubernetes API (no client library: @kubernetes/client-node adds
+// ~40 ms to every plugin start). One call = one logical request, retried inside the call's
+// deadline on 429 (honouring Retry-After), 5xx, connection errors and timeouts, with jittered
+// backoff. A write whose attempt failed without a definite answer may have been applied: the reply
+// says so (`ambiguous`), and callers make their retries idempotent. Statuses a caller handles are
+// returned; credentials refused (401/403) and other errors become CniErrors with the apiserver's
+// Status message; running out of time is StoreUnavailableError naming the server. Every HTTP
+// request sent is counted (for benchmarks and request budgets).
+import { CNI_CODES, CniError, describe, StoreUnavailableError } from "../../errors/errors.ts";
+import type { Transport } from "../http/transport.ts";
+import type { KubeConnection } from "./kubeconfig.ts";
+import { goJson } from "./objects.ts";
+
+export const JSON_PATCH = "application/json-patch+json";
+export const MERGE_PATCH = "application/merge-patch+json";
+
+export interface KubeReply {
+  readonly status: number;
+  /** The parsed JSON body (undefined when it is not JSON). */
+  readonly body: unknown;
+  /** An earlier attempt of this write failed without a definite answer: it may have been applied. */
+  readonly ambiguous: boolean;
+}
+
+export interface KubeRequest {
+  readonly method: "GET" | "POST" | "PATCH" | "DELETE";
+  /** Path and query under the server URL, e.g. `/apis/.../namespaces/ns/ippools/x`. */
+  readonly path: string;
+  readonly body?: unknown;
+  readonly contentType?: string;
+  /** Statuses besides 2xx that the caller handles (404, 409, 422, 403...). */
+  readonly expect?: readonly number[];
+}
+
+/** StoreUnavailableError from a write that may or may not have been applied. */
+export class KubeUnavailableError extends StoreUnavailableError {
+  readonly mayHaveApplied: boolean;
+  constructor(msg: string, mayHaveApplied: boolean) {
+    super(msg);
+    this.mayHaveApplied = mayHaveApplied;
+  }
+}
+
+export interface KubeClientOptions {
+  readonly connection: KubeConnection;
+  readonly transport: Transport;
+  /** Budget of one HTTP request (one attempt). */
+  readonly attemptTimeoutMs: number;
+}
+
+/** Less time than this left in a call is not worth another request. */
+const MIN_ATTEMPT_MS = 20;
+const BACKOFF_BASE_MS = 50;
+const BACKOFF_CAP_MS = 1_000;
+
+type Failure =
+  | { readonly kind: "retry"; readonly reason: string; readonly reached: boolean; readonly waitMs?: number }
+  | { readonly kind: "fatal"; readonly error: CniError };
+
+export class KubeClient {
+  readonly #options: KubeClientOptions;
+  #requests = 0;
+
+  constructor(options: KubeClientOptions) {
+    this.#options = options;
+  }
+
+  get requests(): number {
+    return this.#requests;
+  }
+
+  get server(): string {
+    return this.#options.connection.server;
+  }
+
+  /**
+   * Sends the request until it gets an answer the caller handles or `deadline` (epoch ms) passes.
+   * `action` completes "Cannot <action> the Kubernetes API at <server>".
+   */
+  async send(request: KubeRequest, deadline: number, action: string): Promise<KubeReply> {
+    const { connection, transport, attemptTimeoutMs } = this.#options;
+    const write = request.method !== "GET";
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (connection.authorization !== undefined) headers["authorization"] = connection.authorization;
+    let payload: string | undefined;
+    if (request.body !== undefined) {
+      payload = goJson(request.body);
+      headers["content-type"] = request.contentType ?? "application/json";
+    }
+    const url = `${connection.server}${request.path}`;
+    let ambiguous = false;
+    let reason = "no attempt made";
+    for (let attempt = 0; ; attempt++) {
+      const left = deadline - Date.now();
+      if (left < MIN_ATTEMPT_MS) throw this.#unavailable(action, `${reason}`, ambiguous);
+      const budget = Math.min(attemptTimeoutMs, left);
+      this.#requests++;
+      let failure: Failure;
+      try {
+        const reply = await transport.request(
+          request.method,
+          url,
+          payload,
+          headers,
+          AbortSignal.timeout(budget),
+        );
+        const body = parseJson(reply.body);
+        if ((reply.status >= 200 && reply.status < 300) || request.expect?.includes(reply.status))
+          return { status: reply.status, body, ambiguous };
+        failure = this.#classifyStatus(reply.status, body, reply.body, reply.header?.("retry-after"), action);
+      } catch (error) {
+        failure = classifyNetworkError(error, budget);
+      }
+      if (failure.kind === "fatal") throw failure.error;
+      reason = failure.reason;
+      if (write && failure.reached) ambiguous = true;
+      const room = deadline - Date.now() - MIN_ATTEMPT_MS;
+      if (room <= 0) throw this.#unavailable(action, reason, ambiguous);
+      const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 10));
+      const wait = failure.waitMs ?? ceiling / 2 + (Math.random() * ceiling) / 2;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(wait, room)));
+    }
+  }
+
+  close(): void {
+    this.#options.transport.close();
+  }
+
+  /** A CniError for an answer the caller did not expect. */
+  unexpected(reply: KubeReply, action: string): CniError {
+    return new CniError(
+      CNI_CODES.ioFailure,
+      `Cannot ${action} the Kubernetes API at ${this.server}: ${statusMessage(reply.status, reply.body, "")}`,
+    );
+  }
+
+  #classifyStatus(
+    status: number,
+    body: unknown,
+    text: string,
+    retryAfter: string | undefined,
+    action: string,
+  ): Failure {
+    const message = statusMessage(status, body, text);
+    const { kubeconfig } = this.#options.connection;
+    if (status === 401 || status === 403) {
+      const hint =
+        status === 401
+          ? `the credentials in kubeconfig ${kubeconfig} were refused: renew the ServiceAccount token (re-run install-cni.sh) or fix the user entry`
+          : `the user of kubeconfig ${kubeconfig} needs get, list, create, patch, delete and deletecollection on ippools and overlappingrangeipreservations (whereabouts.cni.cncf.io) in the namespace`;
+      return {
+        kind: "fatal",
+        error: new CniError(
+          CNI_CODES.ioFailure,
+          `Cannot ${action} the Kubernetes API at ${this.server}: ${message}`,
+          hint,
+        ),
+      };
+    }
+    if (status === 429) {
+      const seconds = retryAfter === undefined ? Number.NaN : Number(retryAfter);
+      return {
+        kind: "retry",
+        reason: message,
+        reached: true,
+        ...(Number.isFinite(seconds) && seconds >= 0 ? { waitMs: seconds * 1000 } : {}),
+      };
+    }
+    // "request is too large" (etcd's limit on one object) will not get better by retrying.
+    if (status >= 500 && !/too large/i.test(message))
+      return { kind: "retry", reason: message, reached: true };
+    const details =
+      status === 404
+        ? `the namespace "${this.#options.connection.namespace}" (the kubeconfig context's) and the whereabouts.cni.cncf.io CRDs (deploy/crds) must exist`
+        : undefined;
+    return {
+      kind: "fatal",
+      error: new CniError(
+        CNI_CODES.ioFailure,
+        `Cannot ${action} the Kubernetes API at ${this.server}: ${message}`,
+        details,
+      ),
+    };
+  }
+
+  #unavailable(action: string, reason: string, ambiguous: boolean): KubeUnavailableError {
+    return new KubeUnavailableError(
+      `Cannot ${action} the Kubernetes API at ${this.server}: ${reason}`,
+      ambiguous,
+    );
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The apiserver's Status message ("ippools... \"x\" not found"), else the text, else the code. */
+export function statusMessage(status: number, body: unknown, text: string): string {
+  const message = (body as { message?: unknown } | undefined)?.message;
+  if (typeof message === "string" && message !== "") return `${message} (HTTP ${status})`;
+  const plain = text.trim().split("\n")[0] ?? "";
+  return plain === "" ? `HTTP ${status}` : `${plain} (HTTP ${status})`;
+}
+
+function classifyNetworkError(error: unknown, budget: number): Failure {
+  const name = error instanceof Error ? error.name : "";
+  if (name === "TimeoutError" || name === "AbortError")
+    return { kind: "retry", reason: `no answer within ${budget} ms`, reached: true };
+  const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
+  const code = String((cause as { code?: unknown }).code ?? (error as { code?: unknown }).code ?? "");
+  const reason = [describe(error), cause === error ? "" : describe(cause), code]
+    .map(opensslReason)
+    .filter((part, i, all) => part !== "" && part !== "fetch failed" && all.indexOf(part) === i)
+    .join(": ");
+  if (/certificate|CERT_|UNABLE_TO_|self.signed|unknown ca|EPROTO|ALTNAME|handshake failure/i.test(reason))
+    return {
+      kind: "fatal",
+      error: new CniError(
+        CNI_CODES.ioFailure,
+        `TLS with the Kubernetes API failed: ${reason}`,
+        "check the cluster's certificate-authority(-data) and server in the kubeconfig",
+      ),
+    };
+  // A refused or unresolvable connection never reached the server: nothing can have been applied.
+  const reached = !/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ConnectionRefused|Unable to connect/i.test(reason);
+  return { kind: "retry", reason, reached };
+}
+
+/** OpenSSL's "…:error:0A000412:SSL routines:fn:reason:file:line:…" → "reason". */
+function opensslReason(text: string): string {
+  const match = /SSL routines:[^:]*:([^:]+):/.exec(text);
+  return (match?.[1] ?? text).trim();
+}

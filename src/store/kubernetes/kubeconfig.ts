@@ -1,0 +1,237 @@
+// The kubeconfig file (`kubernetes.kubeconfig`): what client-go's clientcmd takes from it for one
+// connection — the current context's cluster (server, CA, insecure-skip-tls-verify), user (token,
+// tokenFile, client certificate, basic auth) and namespace (whereabouts-spec.md §4.1: the
+// context's namespace, else kube-system). Read anew by every plugin process, so a rotated token
+// (projected ServiceAccount tokens) is picked up at the next invocation. Relative file paths are
+// relative to the kubeconfig's directory, as clientcmd resolves them. exec and auth-provider users
+// are refused with a ConfigError that says what to use instead (a plugin process must not run
+// credential helpers).
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
+import { ConfigError, describe } from "../../errors/errors.ts";
+import type { TlsMaterial } from "../http/transport.ts";
+
+export const DEFAULT_NAMESPACE = "kube-system";
+
+export interface KubeConnection {
+  /** The kubeconfig the connection came from (for messages). */
+  readonly kubeconfig: string;
+  /** API server URL without a trailing slash (may carry a path prefix, e.g. behind a proxy). */
+  readonly server: string;
+  readonly namespace: string;
+  /** undefined: plain http, or https verified against the system's CAs. */
+  readonly tls: TlsMaterial | undefined;
+  /** The Authorization header value, undefined for anonymous requests. */
+  readonly authorization: string | undefined;
+}
+
+export type ReadText = (path: string) => string;
+
+/**
+ * js-yaml, loaded on first use. Measured in the compiled binary (docs/kubernetes-store.md): a
+ * static import adds ~2 ms to every start (VERSION, the local and etcd stores too); loaded here,
+ * only Kubernetes calls pay, about the same.
+ */
+let yaml: Promise<typeof import("js-yaml")> | undefined;
+
+const readText: ReadText = (path) => readFileSync(path, "utf8");
+
+/** Go's os error text (`open <path>: no such file or directory`), which users search for. */
+export function goFileError(op: string, path: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const reason =
+    code === "ENOENT"
+      ? "no such file or directory"
+      : code === "EACCES"
+        ? "permission denied"
+        : code === "EISDIR"
+          ? "is a directory"
+          : code === "ENOTDIR"
+            ? "not a directory"
+            : describe(error);
+  return `${op} ${path}: ${reason}`;
+}
+
+type Dict = Readonly<Record<string, unknown>>;
+
+function isDict(value: unknown): value is Dict {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A scalar field as text ("" when absent); YAML may have typed it (a number, a boolean). */
+function text(dict: Dict, key: string): string {
+  const value = dict[key];
+  if (value === undefined || value === null) return "";
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return "";
+}
+
+function flag(dict: Dict, key: string): boolean {
+  const value = dict[key];
+  return value === true || value === "true";
+}
+
+/** `clusters`/`users`/`contexts`: a list of `{name, <field>: {...}}`; the entry named `name`. */
+function named(config: Dict, list: string, field: string, name: string): Dict | undefined {
+  const items = config[list];
+  if (!Array.isArray(items)) return undefined;
+  for (const item of items) {
+    if (isDict(item) && text(item, "name") === name) return isDict(item[field]) ? item[field] : {};
+  }
+  return undefined;
+}
+
+/**
+ * Parses the kubeconfig at `path` and reads the files it names. Throws ConfigError (code 7) with
+ * Go's texts where Go has one: `open <path>: no such file or directory`, `k8s config: namespace not
+ * present in context` (no current context).
+ */
+export async function loadKubeconfig(path: string, read: ReadText = readText): Promise<KubeConnection> {
+  const hint = `kubernetes.kubeconfig must name a readable kubeconfig file (install-cni.sh writes one with a ServiceAccount token)`;
+  let source: string;
+  try {
+    source = read(path);
+  } catch (error) {
+    throw new ConfigError(goFileError("open", path, error), hint);
+  }
+  let doc: unknown = {};
+  try {
+    if (source.trim() !== "") {
+      yaml ??= import("js-yaml");
+      const { load, YAML11_SCHEMA } = await yaml;
+      doc = load(source, { schema: YAML11_SCHEMA, filename: path });
+    }
+  } catch (error) {
+    throw new ConfigError(`error loading config file "${path}": ${firstLine(describe(error))}`, hint);
+  }
+  if (!isDict(doc))
+    throw new ConfigError(`error loading config file "${path}": not a kubeconfig mapping`, hint);
+
+  const contextName = text(doc, "current-context");
+  const context = contextName === "" ? undefined : named(doc, "contexts", "context", contextName);
+  if (context === undefined) {
+    throw new ConfigError(
+      "k8s config: namespace not present in context",
+      contextName === ""
+        ? `kubeconfig ${path} has no current-context`
+        : `kubeconfig ${path}: current-context "${contextName}" is not among its contexts`,
+    );
+  }
+  const clusterName = text(context, "cluster");
+  const cluster = named(doc, "clusters", "cluster", clusterName);
+  if (cluster === undefined)
+    throw new ConfigError(
+      `invalid configuration: cluster "${clusterName}" of context "${contextName}" not found in kubeconfig ${path}`,
+    );
+  const server = text(cluster, "server").replace(/\/+$/, "");
+  if (server === "")
+    throw new ConfigError(`invalid configuration: no server found for cluster "${clusterName}" in ${path}`);
+  if (!URL.canParse(server) || !/^https?:$/.test(new URL(server).protocol))
+    throw new ConfigError(
+      `invalid configuration: server "${server}" of cluster "${clusterName}" in ${path} is not an http(s) URL`,
+    );
+  const userName = text(context, "user");
+  const user = userName === "" ? {} : named(doc, "users", "user", userName);
+  if (user === undefined)
+    throw new ConfigError(
+      `invalid configuration: user "${userName}" of context "${contextName}" not found in kubeconfig ${path}`,
+    );
+
+  const base = dirname(path);
+  const file = (field: string, value: string): string => {
+    const resolved = isAbsolute(value) ? value : join(base, value);
+    try {
+      return read(resolved);
+    } catch (error) {
+      throw new ConfigError(goFileError("open", resolved, error), `${field} in kubeconfig ${path}`);
+    }
+  };
+  /** `<field>-data` (base64 PEM) wins over `<field>` (a file), as in clientcmd. */
+  const material = (dict: Dict, field: string): string | undefined => {
+    const data = text(dict, `${field}-data`);
+    if (data !== "") return Buffer.from(data, "base64").toString("utf8");
+    const name = text(dict, field);
+    return name === "" ? undefined : file(field, name);
+  };
+
+  const insecure = flag(cluster, "insecure-skip-tls-verify");
+  const ca = material(cluster, "certificate-authority");
+  if (insecure && ca !== undefined)
+    throw new ConfigError(
+      `invalid configuration: specifying a root certificates file with the insecure flag is not allowed (cluster "${clusterName}" in ${path})`,
+    );
+  const cert = material(user, "client-certificate");
+  const key = material(user, "client-key");
+  if ((cert === undefined) !== (key === undefined))
+    throw new ConfigError(
+      `invalid configuration: user "${userName}" in ${path} needs both client-certificate and client-key (or their -data forms)`,
+    );
+  const tls: TlsMaterial = {
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+    ...(insecure ? { rejectUnauthorized: false } : {}),
+  };
+
+  const authorization = authorizationOf(user, userName, path, cert !== undefined, (f) => {
+    const resolved = isAbsolute(f) ? f : join(base, f);
+    return read(resolved);
+  });
+  return {
+    kubeconfig: path,
+    server,
+    namespace: text(context, "namespace") || DEFAULT_NAMESPACE,
+    tls: Object.keys(tls).length === 0 ? undefined : tls,
+    authorization,
+  };
+}
+
+/**
+ * The Authorization header of a user: tokenFile (re-read on every start) over token, as client-go
+ * does; then basic auth. Static credentials win over exec/auth-provider (as in client-go); a user
+ * with only those is refused.
+ */
+function authorizationOf(
+  user: Dict,
+  userName: string,
+  path: string,
+  hasCert: boolean,
+  read: ReadText,
+): string | undefined {
+  const token = text(user, "token");
+  const tokenFile = text(user, "tokenFile");
+  if (tokenFile !== "") {
+    try {
+      const fromFile = read(tokenFile).trim();
+      if (fromFile !== "") return `Bearer ${fromFile}`;
+    } catch (error) {
+      if (token === "")
+        throw new ConfigError(
+          goFileError("open", tokenFile, error),
+          `tokenFile of user "${userName}" in ${path}`,
+        );
+    }
+  }
+  if (token !== "") return `Bearer ${token}`;
+  const username = text(user, "username");
+  if (username !== "")
+    return `Basic ${Buffer.from(`${username}:${text(user, "password")}`).toString("base64")}`;
+  if (hasCert) return undefined;
+  const exec = user["exec"];
+  const provider = user["auth-provider"];
+  if (isDict(exec) || isDict(provider)) {
+    const how = isDict(exec)
+      ? `an exec credential plugin (${text(exec, "command") || "no command"})`
+      : `the auth-provider "${text(provider as Dict, "name")}"`;
+    throw new ConfigError(
+      `kubeconfig ${path}: user "${userName}" authenticates with ${how}, which thereabouts does not run`,
+      "give the plugin's user a ServiceAccount token (token or tokenFile) or a client certificate (client-certificate-data and client-key-data), as install-cni.sh writes",
+    );
+  }
+  return undefined;
+}
+
+function firstLine(message: string): string {
+  return message.split("\n")[0] ?? message;
+}

@@ -1,0 +1,571 @@
+// The Kubernetes datastore (datastore "kubernetes"): Whereabouts' custom resources in the
+// kubeconfig's namespace, written exactly as Go Whereabouts writes them, so Go and TypeScript
+// plugins share pools (docs/kubernetes-store.md). No Lease and no lock: every write carries its
+// own preconditions, so concurrent ADDs that take different addresses never conflict.
+//
+// A commit, in this order:
+//  1. each reservation to take: POST it (with our owner label); AlreadyExists → GET it: held by
+//     the same owner (podRef + ifName) → accepted, else every reservation this commit created is
+//     deleted again (uid precondition) and the holder reported. Reservations come FIRST: a process
+//     killed before step 2 leaves a reservation without an entry (blocks one address until its pod
+//     is cleaned up), never an entry without its reservation (which would let another network's
+//     overlapping range hand the same address out twice).
+//  2. the pool: POST it with the new entries when it does not exist, else one JSON patch whose
+//     `test`s are exactly the change's preconditions, per entry (no resourceVersion test: writers
+//     of other addresses never conflict; Go writers test the resourceVersion, so they conflict
+//     with us and retry — safe both ways). A failed test (422) → read the pool → entry conflict.
+//  3. each reservation to drop: one deletecollection by name AND owner label (the apiserver lists
+//     with both selectors, then deletes); if that deleted nothing (a reservation Go wrote, without
+//     our label) or is not allowed (403), GET it and DELETE it at its resourceVersion only if
+//     its owner is the one releasing it.
+// Uncontended requests: ADD 2 (GET pool, PATCH), 3 with overlapping ranges (+ POST reservation);
+// DEL 3 (GET pool, PATCH, DELETE collection); the first ADD of a pool: GET (404), [POST
+// reservation], POST pool.
+import { StoreUnavailableError } from "../../errors/errors.ts";
+import { ownsReservation, type PoolSnapshot, type Reservation } from "../../pool/allocation.ts";
+import { createTransport } from "../http/transport.ts";
+import { type CommitResult, emptyPool, type PoolChange, type Store, sameAllocation } from "../store.ts";
+import { JSON_PATCH, KubeClient, type KubeReply, KubeUnavailableError, MERGE_PATCH } from "./api-client.ts";
+import { loadKubeconfig } from "./kubeconfig.ts";
+import {
+  API_VERSION,
+  type DecodedPool,
+  decodePool,
+  decodeReservation,
+  entryPatch,
+  firstViolation,
+  IPPOOLS,
+  type Json,
+  metaOf,
+  OWNER_LABEL,
+  ownerHash,
+  poolObject,
+  RESERVATIONS,
+  reservationObject,
+  showsChange,
+} from "./objects.ts";
+
+export interface KubernetesStoreOptions {
+  /** Budget of one store call (all its requests, retries included); default 10 s. */
+  readonly timeoutMs?: number;
+  /** Budget of one HTTP request; default min(3 s, timeoutMs). */
+  readonly attemptTimeoutMs?: number;
+  /** Items per page when listing; default 500. */
+  readonly listPageSize?: number;
+}
+
+export const DEFAULT_KUBERNETES_TIMEOUT_MS = 10_000;
+const DEFAULT_ATTEMPT_TIMEOUT_MS = 3_000;
+/** Extra time to delete the reservations of a commit that failed after creating them. */
+const ROLLBACK_MS = 2_000;
+/** Rounds of one step before giving up because what it touches keeps changing. */
+const MAX_ROUNDS = 8;
+/** Items per page of a listing. */
+const DEFAULT_LIST_PAGE = 500;
+
+const OK: CommitResult = { ok: true };
+
+/**
+ * Opens the Kubernetes store: reads the kubeconfig (and the files it names) now, throwing
+ * ConfigError when it cannot be used; sends no request until the first call.
+ */
+export async function openKubernetesStore(
+  kubeconfig: string,
+  options: KubernetesStoreOptions = {},
+): Promise<KubernetesStore> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_KUBERNETES_TIMEOUT_MS;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0)
+    throw new RangeError(
+      `Cannot open Kubernetes store as 'timeoutMs' must be a positive integer: ${timeoutMs}`,
+    );
+  const connection = await loadKubeconfig(kubeconfig);
+  const client = new KubeClient({
+    connection,
+    transport: createTransport(connection.tls),
+    attemptTimeoutMs: Math.min(timeoutMs, options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS),
+  });
+  return new KubernetesStore(client, connection.namespace, timeoutMs, options.listPageSize);
+}
+
+/** A reservation as step 1 left it. */
+type Reserved =
+  | { readonly kind: "created"; readonly name: string; readonly uid: string }
+  | {
+      readonly kind: "owned";
+      readonly wanted: Reservation;
+      readonly owner: string;
+      readonly resourceVersion: string;
+      readonly stale: boolean;
+    }
+  | { readonly kind: "held"; readonly holder: Reservation };
+
+export class KubernetesStore implements Store {
+  readonly datastore = "kubernetes" as const;
+  readonly namespace: string;
+  readonly #client: KubeClient;
+  readonly #timeoutMs: number;
+  /** Pools the last read found missing: the next commit POSTs them instead of patching. */
+  readonly #missing = new Set<string>();
+  /**
+   * The pool as a commit that lost a race read it: the next getPool of that pool returns it
+   * instead of asking again (used once), so a retry after a conflict costs no extra read.
+   */
+  readonly #loser = new Map<string, PoolSnapshot>();
+  /** deletecollection was refused (RBAC without that verb): drop reservations by GET + DELETE. */
+  #noDeleteCollection = false;
+  #closed = false;
+
+  readonly #listPage: number;
+
+  constructor(client: KubeClient, namespace: string, timeoutMs: number, listPageSize = DEFAULT_LIST_PAGE) {
+    this.#client = client;
+    this.namespace = namespace;
+    this.#timeoutMs = timeoutMs;
+    this.#listPage = listPageSize;
+  }
+
+  /** HTTP requests sent so far (retries included). */
+  get requests(): number {
+    return this.#client.requests;
+  }
+
+  async getPool(name: string): Promise<PoolSnapshot> {
+    const fresh = this.#loser.get(name);
+    if (fresh !== undefined && !this.#closed) {
+      this.#loser.delete(name);
+      return fresh;
+    }
+    const read = await this.#readPool(name, this.#deadline(), `read pool ${name} from`);
+    return read?.snapshot ?? emptyPool(name);
+  }
+
+  async listPools(): Promise<readonly PoolSnapshot[]> {
+    const items = await this.#list(IPPOOLS, "list pools in");
+    return items.map((item) => decodePool(item).snapshot);
+  }
+
+  async getReservation(name: string): Promise<Reservation | undefined> {
+    const reply = await this.#send(
+      { method: "GET", path: this.#path(RESERVATIONS, name), expect: [404] },
+      this.#deadline(),
+      `read reservation ${name} from`,
+    );
+    return reply.status === 404 ? undefined : decodeReservation(reply.body);
+  }
+
+  async listReservations(): Promise<readonly Reservation[]> {
+    const items = await this.#list(RESERVATIONS, "list reservations in");
+    return items.map(decodeReservation);
+  }
+
+  async dropReservationsOf(owner: Omit<Reservation, "name">): Promise<number> {
+    const deadline = this.#deadline();
+    const action = `drop reservations of ${owner.podRef} from`;
+    if (!this.#noDeleteCollection) {
+      // The owner label hashes exactly (podRef, ifName, containerId): one owner-checked request.
+      const hash = await ownerHash(owner);
+      const dropped = await this.#send(
+        {
+          method: "DELETE",
+          path: `${this.#path(RESERVATIONS)}?labelSelector=${encodeURIComponent(`${OWNER_LABEL}=${hash}`)}`,
+          expect: [403],
+        },
+        deadline,
+        action,
+      );
+      if (dropped.status !== 403) return itemsOf(dropped).length;
+      this.#noDeleteCollection = true;
+    }
+    let count = 0;
+    for (const r of await this.listReservations()) {
+      if (r.podRef !== owner.podRef || r.ifName !== owner.ifName || r.containerId !== owner.containerId)
+        continue;
+      await this.#unreserve(r, deadline, action);
+      count++;
+    }
+    return count;
+  }
+
+  async commit(change: PoolChange): Promise<CommitResult> {
+    checkKeys(change);
+    const deadline = this.#deadline();
+    const action = `commit pool ${change.pool} to`;
+    this.#loser.delete(change.pool);
+    const created: { name: string; uid: string }[] = [];
+    const owned: Extract<Reserved, { kind: "owned" }>[] = [];
+    const taken = new Set<string>();
+    try {
+      for (const r of change.reserve) {
+        if (taken.has(r.name)) continue;
+        taken.add(r.name);
+        const outcome = await this.#reserve(r, change, deadline, action);
+        if (outcome.kind === "created") created.push(outcome);
+        else if (outcome.kind === "owned") owned.push(outcome);
+        else {
+          await this.#rollBack(created);
+          return this.#heldElsewhere(change, outcome.holder, deadline, action);
+        }
+      }
+    } catch (error) {
+      await this.#rollBack(created);
+      throw error;
+    }
+    if (change.create.length + change.update.length + change.remove.length > 0) {
+      let result: CommitResult;
+      const written = { mayHaveApplied: false };
+      try {
+        result = await this.#writePool(change, deadline, action, written);
+      } catch (error) {
+        // A pool write that may have landed keeps its reservations (never an entry without one).
+        const landed =
+          written.mayHaveApplied || (error instanceof KubeUnavailableError && error.mayHaveApplied);
+        if (!landed) await this.#rollBack(created);
+        throw error;
+      }
+      if (!result.ok) {
+        await this.#rollBack(created);
+        return result;
+      }
+    }
+    for (const o of owned) if (o.stale) await this.#refresh(o, deadline, action);
+    for (const r of change.unreserve) await this.#unreserve(r, deadline, action);
+    return OK;
+  }
+
+  /** Lists one pool at most: proves the API answers, the credentials work and the CRD is installed. */
+  async ping(): Promise<void> {
+    await this.#send(
+      { method: "GET", path: `${this.#path(IPPOOLS)}?limit=1` },
+      this.#deadline(),
+      `list pools in namespace ${this.namespace} at`,
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#client.close();
+  }
+
+  // ---- step 1: reservations -------------------------------------------------------------------
+
+  async #reserve(r: Reservation, change: PoolChange, deadline: number, action: string): Promise<Reserved> {
+    const owner = await ownerHash(r);
+    // A repeated ADD (an entry rewritten for this owner, or nothing to write) most likely finds
+    // its reservation in place: look first rather than fail a create.
+    let look =
+      change.update.some((u) => sameAllocation(u.to, r)) ||
+      change.create.length + change.update.length + change.remove.length === 0;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      if (!look) {
+        const posted = await this.#send(
+          {
+            method: "POST",
+            path: this.#path(RESERVATIONS),
+            body: reservationObject(r, owner),
+            expect: [409],
+          },
+          deadline,
+          action,
+        );
+        // Only a definite create counts as ours to roll back; after a lost answer the object
+        // found below may be an older one of the same owner.
+        if (posted.status !== 409) return { kind: "created", name: r.name, uid: metaOf(posted.body).uid };
+      }
+      look = false;
+      const got = await this.#send(
+        { method: "GET", path: this.#path(RESERVATIONS, r.name), expect: [404] },
+        deadline,
+        action,
+      );
+      if (got.status === 404) continue;
+      const holder = decodeReservation(got.body);
+      if (!ownsReservation(holder, r)) return { kind: "held", holder };
+      const meta = metaOf(got.body);
+      return {
+        kind: "owned",
+        wanted: r,
+        owner,
+        resourceVersion: meta.resourceVersion,
+        stale: holder.containerId !== r.containerId || meta.labels[OWNER_LABEL] !== owner,
+      };
+    }
+    throw new StoreUnavailableError(
+      `Cannot ${action} the Kubernetes API at ${this.#client.server}: reservation ${r.name} kept appearing and disappearing`,
+    );
+  }
+
+  /**
+   * A reservation the change needs is held by another owner. Reservations are taken before the
+   * pool is written, so that owner may be a concurrent writer of this very pool whose entry is
+   * landing now: when the pool (read again; kept for the next getPool) shows one of the change's
+   * keys taken, that is the conflict to report — the caller retries with a fresh read rather than
+   * skipping the address for good.
+   */
+  async #heldElsewhere(
+    change: PoolChange,
+    holder: Reservation,
+    deadline: number,
+    action: string,
+  ): Promise<CommitResult> {
+    if (change.create.length + change.update.length + change.remove.length > 0) {
+      const read = await this.#readPool(change.pool, deadline, action).catch(() => undefined);
+      if (read !== undefined) {
+        this.#loser.set(change.pool, read.snapshot);
+        const key = firstViolation(read.snapshot, change);
+        if (key !== undefined) return { ok: false, conflict: "entry", key };
+      }
+    }
+    return { ok: false, conflict: "reservation", holder };
+  }
+
+  /** Records the new container id (and owner label) on a reservation the same owner already held. */
+  async #refresh(o: Extract<Reserved, { kind: "owned" }>, deadline: number, action: string): Promise<void> {
+    let resourceVersion = o.resourceVersion;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const patched = await this.#send(
+        {
+          method: "PATCH",
+          path: this.#path(RESERVATIONS, o.wanted.name),
+          contentType: MERGE_PATCH,
+          body: {
+            metadata: { resourceVersion, labels: { [OWNER_LABEL]: o.owner } },
+            spec: { containerid: o.wanted.containerId },
+          },
+          expect: [404, 409],
+        },
+        deadline,
+        action,
+      );
+      if (patched.status !== 409) return;
+      const got = await this.#send(
+        { method: "GET", path: this.#path(RESERVATIONS, o.wanted.name), expect: [404] },
+        deadline,
+        action,
+      );
+      if (got.status === 404) return;
+      const current = decodeReservation(got.body);
+      const meta = metaOf(got.body);
+      if (!ownsReservation(current, o.wanted)) return;
+      if (current.containerId === o.wanted.containerId && meta.labels[OWNER_LABEL] === o.owner) return;
+      resourceVersion = meta.resourceVersion;
+    }
+  }
+
+  /** Deletes reservations this commit created, each only while it is that very object (uid). */
+  async #rollBack(created: readonly { name: string; uid: string }[]): Promise<void> {
+    const deadline = Date.now() + ROLLBACK_MS;
+    for (const { name, uid } of created) {
+      try {
+        await this.#send(
+          {
+            method: "DELETE",
+            path: this.#path(RESERVATIONS, name),
+            body: deleteOptions({ uid }),
+            expect: [404, 409],
+          },
+          deadline,
+          `roll back reservation ${name} at`,
+        );
+      } catch {
+        // Left behind it blocks one address until its pod is cleaned up: safe, never a duplicate.
+      }
+    }
+  }
+
+  // ---- step 2: the pool -----------------------------------------------------------------------
+
+  /** `written.mayHaveApplied`: a write of this commit may have landed although its answer was lost. */
+  async #writePool(
+    change: PoolChange,
+    deadline: number,
+    action: string,
+    written: { mayHaveApplied: boolean },
+  ): Promise<CommitResult> {
+    const pool = change.pool;
+    let missing = this.#missing.has(pool);
+    const guards = new Map<string, Json>();
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      if (missing) {
+        const key = firstViolation(emptyPool(pool), change);
+        if (key !== undefined) return { ok: false, conflict: "entry", key };
+        const posted = await this.#send(
+          {
+            method: "POST",
+            path: this.#path(IPPOOLS),
+            body: poolObject(pool, change.range, change.create),
+            expect: [409],
+          },
+          deadline,
+          action,
+        );
+        if (posted.status !== 409) {
+          this.#missing.delete(pool);
+          return OK;
+        }
+        written.mayHaveApplied ||= posted.ambiguous;
+        missing = false;
+        continue;
+      }
+      const patched = await this.#send(
+        {
+          method: "PATCH",
+          path: this.#path(IPPOOLS, pool),
+          contentType: JSON_PATCH,
+          body: entryPatch(change, guards),
+          expect: [404, 409, 422],
+        },
+        deadline,
+        action,
+      );
+      if (patched.status < 300) return OK;
+      written.mayHaveApplied ||= patched.ambiguous;
+      if (patched.status === 404) {
+        missing = true;
+        continue;
+      }
+      // A test failed (422): read the pool to tell which entry, or whether we already won.
+      const read = await this.#readPool(pool, deadline, action);
+      if (read === undefined) {
+        missing = true;
+        continue;
+      }
+      if (written.mayHaveApplied && showsChange(read.snapshot, change)) return OK;
+      const key = firstViolation(read.snapshot, change);
+      if (key !== undefined) {
+        this.#loser.set(pool, read.snapshot);
+        return { ok: false, conflict: "entry", key };
+      }
+      // Every precondition holds as decoded: an entry is stored in an encoding other than ours
+      // (e.g. `ifname: ""`). Test those entries as stored from now on.
+      addGuards(guards, read, change);
+    }
+    throw new StoreUnavailableError(
+      `Cannot ${action} the Kubernetes API at ${this.#client.server}: the pool's entries kept changing under ${MAX_ROUNDS} attempts`,
+    );
+  }
+
+  async #readPool(name: string, deadline: number, action: string): Promise<DecodedPool | undefined> {
+    const reply = await this.#send(
+      { method: "GET", path: this.#path(IPPOOLS, name), expect: [404] },
+      deadline,
+      action,
+    );
+    if (reply.status === 404) {
+      this.#missing.add(name);
+      return undefined;
+    }
+    this.#missing.delete(name);
+    const decoded = decodePool(reply.body);
+    return { ...decoded, snapshot: { ...decoded.snapshot, name } };
+  }
+
+  // ---- step 3: dropping reservations ----------------------------------------------------------
+
+  async #unreserve(r: Reservation, deadline: number, action: string): Promise<void> {
+    if (!this.#noDeleteCollection) {
+      const owner = await ownerHash(r);
+      const selectors =
+        `fieldSelector=${encodeURIComponent(`metadata.name=${r.name}`)}` +
+        `&labelSelector=${encodeURIComponent(`${OWNER_LABEL}=${owner}`)}`;
+      const dropped = await this.#send(
+        { method: "DELETE", path: `${this.#path(RESERVATIONS)}?${selectors}`, expect: [403] },
+        deadline,
+        action,
+      );
+      if (dropped.status === 403) this.#noDeleteCollection = true;
+      else if (itemsOf(dropped).length > 0) return;
+    }
+    // Not ours by label (written by Go, or by another container of the same owner), or the
+    // collection verb is not granted: look, and delete only what this owner holds, as read.
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const got = await this.#send(
+        { method: "GET", path: this.#path(RESERVATIONS, r.name), expect: [404] },
+        deadline,
+        action,
+      );
+      if (got.status === 404 || !ownsReservation(decodeReservation(got.body), r)) return;
+      const deleted = await this.#send(
+        {
+          method: "DELETE",
+          path: this.#path(RESERVATIONS, r.name),
+          body: deleteOptions({ resourceVersion: metaOf(got.body).resourceVersion }),
+          expect: [404, 409],
+        },
+        deadline,
+        action,
+      );
+      if (deleted.status !== 409) return;
+    }
+  }
+
+  // ---- plumbing -------------------------------------------------------------------------------
+
+  async #list(resource: string, action: string): Promise<unknown[]> {
+    let items: unknown[] = [];
+    let token = "";
+    for (let restarts = 0; ; ) {
+      const query = `limit=${this.#listPage}${token === "" ? "" : `&continue=${encodeURIComponent(token)}`}`;
+      const reply = await this.#send(
+        { method: "GET", path: `${this.#path(resource)}?${query}`, expect: [410] },
+        this.#deadline(),
+        `${action} namespace ${this.namespace} at`,
+      );
+      if (reply.status === 410) {
+        // The snapshot of the first page was compacted away: start over.
+        if (++restarts > 3) throw this.#client.unexpected(reply, `${action} namespace ${this.namespace} at`);
+        items = [];
+        token = "";
+        continue;
+      }
+      items.push(...itemsOf(reply));
+      token = (reply.body as { metadata?: { continue?: string } } | undefined)?.metadata?.continue ?? "";
+      if (token === "") return items;
+    }
+  }
+
+  #path(resource: string, name?: string): string {
+    const base = `/apis/${API_VERSION}/namespaces/${encodeURIComponent(this.namespace)}/${resource}`;
+    return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
+  }
+
+  #deadline(): number {
+    return Date.now() + this.#timeoutMs;
+  }
+
+  #send(request: Parameters<KubeClient["send"]>[0], deadline: number, action: string): Promise<KubeReply> {
+    if (this.#closed)
+      return Promise.reject(
+        new StoreUnavailableError(`Cannot ${action} the Kubernetes API: the store is closed`),
+      );
+    return this.#client.send(request, deadline, action);
+  }
+}
+
+function deleteOptions(preconditions: { uid?: string; resourceVersion?: string }): object {
+  return { apiVersion: "v1", kind: "DeleteOptions", preconditions };
+}
+
+function itemsOf(reply: KubeReply): unknown[] {
+  const items = (reply.body as { items?: unknown } | undefined)?.items;
+  return Array.isArray(items) ? items : [];
+}
+
+/** The stored form of every entry the change rewrites or removes, to `test` as is. */
+function addGuards(guards: Map<string, Json>, read: DecodedPool, change: PoolChange): void {
+  for (const key of [...change.update.map((u) => u.key), ...change.remove.map(([key]) => key)]) {
+    const raw = read.raw.get(key);
+    if (raw !== undefined) guards.set(key, raw);
+  }
+}
+
+/** A change touches each entry at most once (as the etcd store requires). */
+function checkKeys(change: PoolChange): void {
+  const keys = [
+    ...change.create.map(([key]) => key),
+    ...change.update.map((u) => u.key),
+    ...change.remove.map(([key]) => key),
+  ];
+  if (new Set(keys).size !== keys.length)
+    throw new RangeError(`Cannot commit pool ${change.pool}: the change touches an entry twice`);
+}

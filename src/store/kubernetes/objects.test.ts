@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { describe, it } from "node:test";
+import { poolChange } from "../store.ts";
+import {
+  decodePool,
+  decodeReservation,
+  entryPatch,
+  firstViolation,
+  goJson,
+  ownerHash,
+  pointerToken,
+  poolObject,
+  reservationObject,
+  showsChange,
+} from "./objects.ts";
+
+const a = (containerId: string, podRef: string, ifName = "eth0") => ({ containerId, podRef, ifName });
+const change = (parts: Parameters<typeof poolChange>[2]) => poolChange("p", "10.0.0.0/24", parts);
+
+describe("Kubernetes objects", () => {
+  it("writes pools and reservations as Go does (ifname omitted when empty)", () => {
+    assert.deepEqual(
+      poolObject("p", "10.0.0.0/24", [
+        ["1", a("c1", "ns/a")],
+        ["2", a("c2", "ns/b", "")],
+      ]),
+      {
+        apiVersion: "whereabouts.cni.cncf.io/v1alpha1",
+        kind: "IPPool",
+        metadata: { name: "p" },
+        spec: {
+          range: "10.0.0.0/24",
+          allocations: {
+            "1": { id: "c1", podref: "ns/a", ifname: "eth0" },
+            "2": { id: "c2", podref: "ns/b" },
+          },
+        },
+      },
+    );
+    assert.deepEqual(reservationObject({ name: "10.0.0.1", ...a("c1", "ns/a", "") }, "h"), {
+      apiVersion: "whereabouts.cni.cncf.io/v1alpha1",
+      kind: "OverlappingRangeIPReservation",
+      metadata: { name: "10.0.0.1", labels: { "thereabouts.cni.cncf.io/owner": "h" } },
+      spec: { podref: "ns/a", containerid: "c1" },
+    });
+  });
+
+  it("reads stored objects verbatim, with missing fields as empty text", () => {
+    const { snapshot, raw } = decodePool({
+      metadata: { name: "p", resourceVersion: "42" },
+      spec: {
+        range: "10.0.0.0/24",
+        allocations: { "+5": { id: "old" }, "007": { id: "z", podref: "ns/z", ifname: "" } },
+      },
+    });
+    assert.deepEqual(snapshot, {
+      name: "p",
+      range: "10.0.0.0/24",
+      version: "42",
+      allocations: new Map([
+        ["+5", a("old", "", "")],
+        ["007", a("z", "ns/z", "")],
+      ]),
+    });
+    assert.deepEqual(raw.get("007"), { id: "z", podref: "ns/z", ifname: "" });
+    assert.deepEqual(
+      decodeReservation({ metadata: { name: "10.0.0.1" }, spec: { podref: "ns/go", ifname: "eth0" } }),
+      {
+        name: "10.0.0.1",
+        podRef: "ns/go",
+        ifName: "eth0",
+        containerId: "",
+      },
+    );
+  });
+
+  it("patches with per-entry tests first, then the writes; whole-entry tests for guarded keys", () => {
+    const ops = entryPatch(
+      change({
+        create: [["3", a("c3", "ns/c")]],
+        update: [{ key: "1", from: a("c1", "ns/a"), to: a("c1b", "ns/a") }],
+        remove: [
+          ["2", a("c2", "ns/b", "")],
+          ["a/b~c", a("x", "ns/x")],
+        ],
+      }),
+      new Map([["a/b~c", { id: "x", podref: "ns/x", ifname: "eth0" }]]),
+    );
+    assert.deepEqual(ops, [
+      { op: "test", path: "/spec/allocations/3", value: null },
+      { op: "test", path: "/spec/allocations/1/id", value: "c1" },
+      { op: "test", path: "/spec/allocations/1/podref", value: "ns/a" },
+      { op: "test", path: "/spec/allocations/1/ifname", value: "eth0" },
+      { op: "test", path: "/spec/allocations/2/id", value: "c2" },
+      { op: "test", path: "/spec/allocations/2/podref", value: "ns/b" },
+      { op: "test", path: "/spec/allocations/2/ifname", value: null },
+      { op: "test", path: "/spec/allocations/a~1b~0c", value: { id: "x", podref: "ns/x", ifname: "eth0" } },
+      { op: "add", path: "/spec/allocations/3", value: { id: "c3", podref: "ns/c", ifname: "eth0" } },
+      { op: "replace", path: "/spec/allocations/1", value: { id: "c1b", podref: "ns/a", ifname: "eth0" } },
+      { op: "remove", path: "/spec/allocations/2" },
+      { op: "remove", path: "/spec/allocations/a~1b~0c" },
+    ]);
+    assert.equal(pointerToken("~/"), "~0~1");
+  });
+
+  it("encodes JSON as Go does, so string tests compare byte-equal", () => {
+    assert.equal(goJson({ podref: "a<b>&c\u2028" }), '{"podref":"a\\u003cb\\u003e\\u0026c\\u2028"}');
+  });
+
+  it("finds the first violated precondition, and recognises an applied change", () => {
+    const pool = decodePool({
+      metadata: { name: "p", resourceVersion: "1" },
+      spec: { range: "10.0.0.0/24", allocations: { "1": { id: "c1", podref: "ns/a", ifname: "eth0" } } },
+    }).snapshot;
+    assert.equal(firstViolation(pool, change({ create: [["2", a("c2", "ns/b")]] })), undefined);
+    assert.equal(
+      firstViolation(
+        pool,
+        change({
+          create: [
+            ["2", a("c2", "ns/b")],
+            ["1", a("c", "ns/c")],
+          ],
+        }),
+      ),
+      "1",
+    );
+    assert.equal(
+      firstViolation(pool, change({ update: [{ key: "1", from: a("c1", "ns/a", ""), to: a("c", "ns/a") }] })),
+      "1",
+    );
+    assert.equal(firstViolation(pool, change({ remove: [["9", a("c1", "ns/a")]] })), "9");
+    assert.equal(showsChange(pool, change({ create: [["1", a("c1", "ns/a")]] })), true);
+    assert.equal(showsChange(pool, change({ create: [["1", a("c1", "ns/a", "net1")]] })), false);
+    assert.equal(showsChange(pool, change({ remove: [["2", a("c2", "ns/b")]] })), true);
+  });
+
+  it("labels a reservation with the SHA-1 of podRef/ifName/containerId", async () => {
+    const expected = createHash("sha1").update("ns/a/eth0/c1").digest("hex");
+    assert.equal(await ownerHash(a("c1", "ns/a")), expected);
+    assert.match(expected, /^[0-9a-f]{40}$/);
+  });
+});

@@ -1,0 +1,221 @@
+// The custom resources exactly as Go Whereabouts writes them (whereabouts-spec.md §3.5, §4.2,
+// §5.1): IPPool `spec = {range, allocations: {<offset key>: {id, podref, ifname?}}}` and
+// OverlappingRangeIPReservation `spec = {podref, ifname?, containerid}`; plus one label of ours on
+// reservations (the owner hash, so DEL can drop its reservation with one owner-checked request).
+// Keys and entries are read verbatim (legacy keys, entries without ifname or podref); the pure
+// core decodes keys. Also the JSON patch of a commit: per-entry `test`s, then the writes.
+import type { Allocation, PoolSnapshot, Reservation } from "../../pool/allocation.ts";
+import { type PoolChange, sameAllocation } from "../store.ts";
+
+export const GROUP = "whereabouts.cni.cncf.io";
+export const API_VERSION = `${GROUP}/v1alpha1`;
+export const IPPOOLS = "ippools";
+export const RESERVATIONS = "overlappingrangeipreservations";
+/** Label on the reservations thereabouts writes: hex SHA-1 of `<podRef>/<ifName>/<containerId>`. */
+export const OWNER_LABEL = "thereabouts.cni.cncf.io/owner";
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+export interface ObjectMeta {
+  readonly name: string;
+  readonly uid: string;
+  readonly resourceVersion: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function str(value: unknown): string {
+  return typeof value === "string" ? value : "";
+}
+
+export function metaOf(obj: unknown): ObjectMeta {
+  const meta = isObject(obj) && isObject(obj["metadata"]) ? obj["metadata"] : {};
+  const labels = isObject(meta["labels"]) ? meta["labels"] : {};
+  return {
+    name: str(meta["name"]),
+    uid: str(meta["uid"]),
+    resourceVersion: str(meta["resourceVersion"]),
+    labels: Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, str(v)])),
+  };
+}
+
+function specOf(obj: unknown): JsonObject {
+  return isObject(obj) && isObject(obj["spec"]) ? obj["spec"] : {};
+}
+
+/** An IPPool entry as Go writes it: `ifname` left out when empty (`omitempty`). */
+export function encodeEntry(a: Allocation): JsonObject {
+  return a.ifName === ""
+    ? { id: a.containerId, podref: a.podRef }
+    : { id: a.containerId, podref: a.podRef, ifname: a.ifName };
+}
+
+export function decodeEntry(value: unknown): Allocation {
+  const entry = isObject(value) ? value : {};
+  return { containerId: str(entry["id"]), podRef: str(entry["podref"]), ifName: str(entry["ifname"]) };
+}
+
+export interface DecodedPool {
+  readonly snapshot: PoolSnapshot;
+  /** Entries as stored, for `test` operations when a stored encoding differs from ours. */
+  readonly raw: ReadonlyMap<string, Json>;
+}
+
+export function decodePool(obj: unknown): DecodedPool {
+  const meta = metaOf(obj);
+  const spec = specOf(obj);
+  const allocations = new Map<string, Allocation>();
+  const raw = new Map<string, Json>();
+  const stored = isObject(spec["allocations"]) ? spec["allocations"] : {};
+  for (const [key, value] of Object.entries(stored)) {
+    allocations.set(key, decodeEntry(value));
+    raw.set(key, value);
+  }
+  return {
+    snapshot: {
+      name: meta.name,
+      range: str(spec["range"]),
+      allocations,
+      version: meta.resourceVersion || "0",
+    },
+    raw,
+  };
+}
+
+export function poolObject(
+  name: string,
+  range: string,
+  entries: readonly (readonly [string, Allocation])[],
+): JsonObject {
+  return {
+    apiVersion: API_VERSION,
+    kind: "IPPool",
+    metadata: { name },
+    spec: { range, allocations: Object.fromEntries(entries.map(([key, a]) => [key, encodeEntry(a)])) },
+  };
+}
+
+export function decodeReservation(obj: unknown): Reservation {
+  const spec = specOf(obj);
+  return {
+    name: metaOf(obj).name,
+    podRef: str(spec["podref"]),
+    ifName: str(spec["ifname"]),
+    containerId: str(spec["containerid"]),
+  };
+}
+
+/** The reservation's spec; empty fields left out, as Go's `omitempty` does. */
+export function reservationSpec(r: Reservation): JsonObject {
+  return {
+    podref: r.podRef,
+    ...(r.ifName === "" ? {} : { ifname: r.ifName }),
+    ...(r.containerId === "" ? {} : { containerid: r.containerId }),
+  };
+}
+
+export function reservationObject(r: Reservation, owner: string): JsonObject {
+  return {
+    apiVersion: API_VERSION,
+    kind: "OverlappingRangeIPReservation",
+    metadata: { name: r.name, labels: { [OWNER_LABEL]: owner } },
+    spec: reservationSpec(r),
+  };
+}
+
+/**
+ * The owner label value: hex SHA-1 of `<podRef>/<ifName>/<containerId>` (40 characters, a valid
+ * label value). A reservation carrying it is held by that pod and interface (ownsReservation), so
+ * a delete selected by it needs no read first.
+ */
+export async function ownerHash(r: { podRef: string; ifName: string; containerId: string }): Promise<string> {
+  const text = `${r.podRef}/${r.ifName}/${r.containerId}`;
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
+  return Buffer.from(digest).toString("hex");
+}
+
+/** JSON as Go's encoder writes it (`<`, `>`, `&`, U+2028, U+2029 escaped), so `test` values compare byte-equal. */
+export function goJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** RFC 6901 escaping of one reference token. */
+export function pointerToken(key: string): string {
+  return key.replaceAll("~", "~0").replaceAll("/", "~1");
+}
+
+export type PatchOp =
+  | { readonly op: "test"; readonly path: string; readonly value: Json }
+  | { readonly op: "add" | "replace"; readonly path: string; readonly value: Json }
+  | { readonly op: "remove"; readonly path: string };
+
+/**
+ * The JSON patch of a change's entries: every precondition as `test`s first, then the writes.
+ * A new key: `test` null (the apiserver's json-patch treats a missing member as null; Go
+ * Whereabouts relies on the same), then `add`. A rewritten or removed entry: `test` its id, podref
+ * and ifname (null when empty, i.e. absent) — or, for keys in `guards`, the whole entry as stored
+ * (an encoding of the same allocation that is not ours) — then `replace` or `remove`. No
+ * resourceVersion test: writers of other keys do not conflict.
+ */
+export function entryPatch(change: PoolChange, guards: ReadonlyMap<string, Json> = new Map()): PatchOp[] {
+  const tests: PatchOp[] = [];
+  const writes: PatchOp[] = [];
+  const at = (key: string) => `/spec/allocations/${pointerToken(key)}`;
+  const expect = (key: string, a: Allocation) => {
+    const guard = guards.get(key);
+    if (guard !== undefined) {
+      tests.push({ op: "test", path: at(key), value: guard });
+      return;
+    }
+    tests.push({ op: "test", path: `${at(key)}/id`, value: a.containerId });
+    tests.push({ op: "test", path: `${at(key)}/podref`, value: a.podRef });
+    tests.push({ op: "test", path: `${at(key)}/ifname`, value: a.ifName === "" ? null : a.ifName });
+  };
+  for (const [key, a] of change.create) {
+    tests.push({ op: "test", path: at(key), value: null });
+    writes.push({ op: "add", path: at(key), value: encodeEntry(a) });
+  }
+  for (const u of change.update) {
+    expect(u.key, u.from);
+    writes.push({ op: "replace", path: at(u.key), value: encodeEntry(u.to) });
+  }
+  for (const [key, a] of change.remove) {
+    expect(key, a);
+    writes.push({ op: "remove", path: at(key) });
+  }
+  return [...tests, ...writes];
+}
+
+/** The first key (create, update, remove order) whose precondition `pool` violates, if any. */
+export function firstViolation(pool: PoolSnapshot, change: PoolChange): string | undefined {
+  for (const [key] of change.create) if (pool.allocations.has(key)) return key;
+  for (const u of change.update) {
+    const held = pool.allocations.get(u.key);
+    if (held === undefined || !sameAllocation(held, u.from)) return u.key;
+  }
+  for (const [key, a] of change.remove) {
+    const held = pool.allocations.get(key);
+    if (held === undefined || !sameAllocation(held, a)) return key;
+  }
+  return undefined;
+}
+
+/** Whether `pool` shows the change's entries applied (a retried write whose first answer was lost). */
+export function showsChange(pool: PoolSnapshot, change: PoolChange): boolean {
+  const holds = (key: string, a: Allocation) => {
+    const held = pool.allocations.get(key);
+    return held !== undefined && sameAllocation(held, a);
+  };
+  return (
+    change.create.every(([key, a]) => holds(key, a)) &&
+    change.update.every((u) => holds(u.key, u.to)) &&
+    change.remove.every(([key]) => !pool.allocations.has(key))
+  );
+}
