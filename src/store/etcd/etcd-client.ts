@@ -2,8 +2,14 @@
 // over between members, authenticating once per process when a user is configured. It counts
 // every HTTP request it sends (authentication and retries included) so benchmarks can report
 // etcd calls per operation.
-import { describe, StoreUnavailableError } from "../../errors/errors.ts";
-import type { TlsMaterial, Transport } from "../http/transport.ts";
+import { StoreUnavailableError } from "../../errors/errors.ts";
+import {
+  isTimeout,
+  isTlsRefusal,
+  networkErrorReason,
+  type TlsMaterial,
+  type Transport,
+} from "../http/transport.ts";
 import { type AuthenticateResponse, type GatewayError, GRPC } from "./etcd-api.ts";
 
 export interface EtcdClientOptions {
@@ -216,27 +222,14 @@ function classifyReply(status: number, text: string): Outcome {
 }
 
 function classifyNetworkError(error: unknown, budget: number, truncated: boolean): Outcome {
-  const name = error instanceof Error ? error.name : "";
-  if (name === "TimeoutError" || name === "AbortError")
-    return { kind: "retry", reason: `no answer within ${budget} ms`, truncated };
-  const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
-  const code = String((cause as { code?: unknown }).code ?? (error as { code?: unknown }).code ?? "");
-  const reason = [describe(error), cause === error ? "" : describe(cause), code]
-    .map(opensslReason)
-    .filter((part, i, all) => part !== "" && part !== "fetch failed" && all.indexOf(part) === i)
-    .join(": ");
+  if (isTimeout(error)) return { kind: "retry", reason: `no answer within ${budget} ms`, truncated };
+  const reason = networkErrorReason(error);
   // Certificates refused either way are configuration problems: retrying will not help. (A
   // connection reset during a handshake is not among them: the member may just have died.)
-  if (/certificate|CERT_|UNABLE_TO_|self.signed|unknown ca|EPROTO|ALTNAME|handshake failure/i.test(reason))
+  if (isTlsRefusal(reason))
     return {
       kind: "fatal",
       reason: `TLS: ${reason} (check etcd_ca_cert_file, etcd_cert_file and etcd_key_file)`,
     };
   return { kind: "retry", reason };
-}
-
-/** OpenSSL's "…:error:0A000412:SSL routines:fn:reason:file:line:…" → "reason". */
-function opensslReason(text: string): string {
-  const match = /SSL routines:[^:]*:([^:]+):/.exec(text);
-  return (match?.[1] ?? text).trim();
 }

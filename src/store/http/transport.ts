@@ -3,6 +3,7 @@
 // `rejectUnauthorized` through its `tls` option; importing node:https there costs ~15 ms of
 // start-up. Under Node, whose `fetch` cannot take TLS material, TLS with material goes through
 // node:https (loaded only then) and everything else through `fetch`.
+import { describe } from "../../errors/errors.ts";
 
 export interface TlsMaterial {
   /** PEM text; undefined means the system's trusted CAs. */
@@ -123,4 +124,31 @@ class NodeHttpsTransport implements Transport {
   close(): void {
     void this.#https?.then(({ agent }) => agent.destroy());
   }
+}
+
+/** A request that got no answer in time (the caller's per-attempt budget ran out). */
+export function isTimeout(error: unknown): boolean {
+  const name = error instanceof Error ? error.name : "";
+  return name === "TimeoutError" || name === "AbortError";
+}
+
+/** One readable line for a failed request: the error, its cause and code, OpenSSL noise cut. */
+export function networkErrorReason(error: unknown): string {
+  const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
+  const code = String((cause as { code?: unknown }).code ?? (error as { code?: unknown }).code ?? "");
+  return [describe(error), cause === error ? "" : describe(cause), code]
+    .map(opensslReason)
+    .filter((part, i, all) => part !== "" && part !== "fetch failed" && all.indexOf(part) === i)
+    .join(": ");
+}
+
+/** Certificates refused either way are configuration problems: retrying will not help. */
+export function isTlsRefusal(reason: string): boolean {
+  return /certificate|CERT_|UNABLE_TO_|self.signed|unknown ca|EPROTO|ALTNAME|handshake failure/i.test(reason);
+}
+
+/** OpenSSL's "…:error:0A000412:SSL routines:fn:reason:file:line:…" → "reason". */
+function opensslReason(text: string): string {
+  const match = /SSL routines:[^:]*:([^:]+):/.exec(text);
+  return (match?.[1] ?? text).trim();
 }

@@ -6,8 +6,8 @@
 // returned; credentials refused (401/403) and other errors become CniErrors with the apiserver's
 // Status message; running out of time is StoreUnavailableError naming the server. Every HTTP
 // request sent is counted (for benchmarks and request budgets).
-import { CNI_CODES, CniError, describe, StoreUnavailableError } from "../../errors/errors.ts";
-import type { Transport } from "../http/transport.ts";
+import { CNI_CODES, CniError, StoreUnavailableError } from "../../errors/errors.ts";
+import { isTimeout, isTlsRefusal, networkErrorReason, type Transport } from "../http/transport.ts";
 import type { KubeConnection } from "./kubeconfig.ts";
 import { goJson } from "./objects.ts";
 
@@ -209,16 +209,9 @@ export function statusMessage(status: number, body: unknown, text: string): stri
 }
 
 function classifyNetworkError(error: unknown, budget: number): Failure {
-  const name = error instanceof Error ? error.name : "";
-  if (name === "TimeoutError" || name === "AbortError")
-    return { kind: "retry", reason: `no answer within ${budget} ms`, reached: true };
-  const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
-  const code = String((cause as { code?: unknown }).code ?? (error as { code?: unknown }).code ?? "");
-  const reason = [describe(error), cause === error ? "" : describe(cause), code]
-    .map(opensslReason)
-    .filter((part, i, all) => part !== "" && part !== "fetch failed" && all.indexOf(part) === i)
-    .join(": ");
-  if (/certificate|CERT_|UNABLE_TO_|self.signed|unknown ca|EPROTO|ALTNAME|handshake failure/i.test(reason))
+  if (isTimeout(error)) return { kind: "retry", reason: `no answer within ${budget} ms`, reached: true };
+  const reason = networkErrorReason(error);
+  if (isTlsRefusal(reason))
     return {
       kind: "fatal",
       error: new CniError(
@@ -230,10 +223,4 @@ function classifyNetworkError(error: unknown, budget: number): Failure {
   // A refused or unresolvable connection never reached the server: nothing can have been applied.
   const reached = !/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ConnectionRefused|Unable to connect/i.test(reason);
   return { kind: "retry", reason, reached };
-}
-
-/** OpenSSL's "…:error:0A000412:SSL routines:fn:reason:file:line:…" → "reason". */
-function opensslReason(text: string): string {
-  const match = /SSL routines:[^:]*:([^:]+):/.exec(text);
-  return (match?.[1] ?? text).trim();
 }
