@@ -1,12 +1,17 @@
 // The one executable: a CNI plugin whenever CNI_COMMAND is set (as the runtime or Multus runs it,
 // under the name thereabouts or whereabouts), otherwise a command-line tool. The binary is built
-// as CommonJS with precompiled bytecode (scripts/build.ts), which halves start-up; that format
-// has no top-level await, hence the async wrapper.
-import { runPluginProcess } from "./cni/main.ts";
+// with precompiled bytecode and code splitting (scripts/build.ts): only the agent hand-off is
+// loaded up front, so a plugin whose node agent answers never loads the rest.
+import { forwardToAgent } from "./agent/forward.ts";
 
 async function main(): Promise<number> {
   const command = process.env["CNI_COMMAND"];
-  if (command !== undefined && command !== "") return runPluginProcess();
+  if (command !== undefined && command !== "") {
+    const forwarded = await forwardToAgent();
+    if (forwarded.code !== undefined) return forwarded.code;
+    const { runPluginProcess } = await import("./cni/main.ts");
+    return runPluginProcess(forwarded.stdin);
+  }
   const { runCli } = await import("./cli/cli.ts");
   return runCli(process.argv.slice(2));
 }

@@ -15,6 +15,8 @@ Commands:
            --pods N (default 12)  --nodes N (default 4)  --range CIDR (default 192.0.2.0/28)  --store PATH
   status   Check the datastore of a network configuration and show pool usage.
            --config FILE (a CNI network config or conflist)
+  agent    Serve this node's plugin calls with warm datastore connections, cached pools and grouped
+           commits (one per node; plugins work alone without it). \`thereabouts agent --help\` lists its options.
   controller
            Run the cluster's address garbage collector (leader-elected; health, readiness and Prometheus
            metrics on --listen). \`thereabouts controller --help\` lists its options.
@@ -48,6 +50,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return await runStatus(
           parseArgs({ args: [...rest], options: { config: { type: "string" } } }).values,
         );
+      }
+      case "agent": {
+        const { runAgentCommand } = await import("./agent.ts");
+        return await runAgentCommand(rest);
       }
       case "controller": {
         const { runControllerCommand } = await import("./controller.ts");

@@ -43,7 +43,11 @@ function load(req: Request, io: PluginIO): { config: IpamConfig; log: Logger } {
   return { config, log };
 }
 
-async function withStore<T>(config: IpamConfig, work: (store: Store) => Promise<T>): Promise<T> {
+/** How a verb gets its store: opened per call here, kept warm by the node agent. */
+export type StoreAccess = <T>(config: IpamConfig, work: (store: Store) => Promise<T>) => Promise<T>;
+
+/** A store opened for this call only and closed after it. */
+export async function withOwnStore<T>(config: IpamConfig, work: (store: Store) => Promise<T>): Promise<T> {
   const store = await openStore(config);
   try {
     return await work(store);
@@ -79,7 +83,7 @@ function prevResultAddresses(config: Readonly<Record<string, unknown>>): string[
   });
 }
 
-export function pluginHandlers(io: PluginIO): Handlers {
+export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnStore): Handlers {
   return {
     async add(req) {
       const { config, log } = load(req, io);

@@ -44,11 +44,13 @@ export async function allocateInRange(
   const pool = poolOf(config, rule);
   const skipped: bigint[] = [];
   let races = 0;
+  let fresh = false;
   for (let attempt = 0; ; attempt++) {
     if (attempt > 0 && expired(deadline)) {
       throw new StoreUnavailableError(`gave up allocating in pool ${pool.name} after ${attempt} attempts`);
     }
-    const snapshot = await store.getPool(pool.name);
+    // A cached pool (node agent) is fine for choosing: the commit's preconditions catch staleness.
+    const snapshot = await store.getPool(pool.name, { mayBeStale: !fresh });
     const base = baseOf(snapshot, pool.range);
     const view = viewPool(snapshot, base);
     for (const key of view.unreadableKeys)
@@ -92,6 +94,11 @@ export async function allocateInRange(
       prefix: rule.range.prefix,
       containerId: claimant.containerId,
     };
+    // Keeping an address as it is commits no entry precondition: trust only a fresh read for that.
+    if (snapshot.fromCache === true && change.create.length + change.update.length === 0) {
+      fresh = true;
+      continue;
+    }
     if (change.create.length + change.update.length + change.reserve.length === 0)
       return { ...held, created: false };
     const result = await store.commit(change);
@@ -99,6 +106,7 @@ export async function allocateInRange(
       log.debug(`${claimant.podRef} ${claimant.ifName}: ${formatIP(address)} from pool ${pool.name}`);
       return { ...held, created: decision.kind === "new" };
     }
+    fresh = false;
     if (result.conflict === "reservation") {
       // Another network's range holds this address (overlapping ranges): never hand it out here.
       log.verbose(`${formatIP(address)} is reserved by ${result.holder.podRef}; trying the next address`);

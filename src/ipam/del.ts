@@ -28,7 +28,12 @@ export async function deleteAttachment(
   deadline: Deadline,
 ): Promise<readonly Entry[]> {
   const released: Entry[] = [];
-  const options = { overlapping: config.enableOverlappingRanges, networkName: config.networkName, deadline };
+  const options = {
+    overlapping: config.enableOverlappingRanges,
+    networkName: config.networkName,
+    deadline,
+    mayBeStale: true,
+  };
   for (const rule of config.ranges) {
     released.push(
       ...(await releaseEntries(store, poolOf(config, rule).name, belongsTo(attachment), options)),

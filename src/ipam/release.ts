@@ -14,6 +14,11 @@ export interface ReleaseOptions {
   readonly overlapping: boolean;
   readonly networkName: string;
   readonly deadline: Deadline;
+  /**
+   * May start from a cached pool (node agent): for DEL, whose attachment holds one entry per pool,
+   * written through the same agent or found by the fresh read that follows an empty cached one.
+   */
+  readonly mayBeStale?: boolean;
 }
 
 /** The entries of a stored pool with decoded addresses (offsets relative to its spec.range). */
@@ -40,9 +45,17 @@ export async function releaseEntries(
   options: ReleaseOptions,
 ): Promise<readonly Entry[]> {
   const released: Entry[] = [];
+  let fresh = options.mayBeStale !== true;
   for (let attempt = 0; ; attempt++) {
-    const snapshot = await store.getPool(pool);
+    // A cached pool (node agent) may show entries already gone (the removal's preconditions catch
+    // that) or miss some written elsewhere: "nothing to release" is only believed from the store.
+    const snapshot = await store.getPool(pool, { mayBeStale: !fresh });
     const chosen = storedEntries(snapshot).filter(select).slice(0, RELEASE_BATCH);
+    if (chosen.length === 0 && snapshot.fromCache === true) {
+      fresh = true;
+      attempt--;
+      continue;
+    }
     if (chosen.length === 0) return released;
     const result = await store.commit(
       poolChange(pool, snapshot.range, {

@@ -15,6 +15,8 @@ export interface PoolSnapshot {
   readonly allocations: ReadonlyMap<string, Allocation>;
   /** undefined when the pool does not exist yet. */
   readonly version: string | undefined;
+  /** Answered from a cache (ReadOptions.mayBeStale): entries may have changed in the store since. */
+  readonly fromCache?: boolean;
 }
 
 /** An overlapping-range reservation (OverlappingRangeIPReservation): one address held across all ranges of a network. */

@@ -49,11 +49,18 @@ export function poolChange(pool: string, range: string, parts: Partial<PoolChang
   return { pool, range, create: [], update: [], remove: [], reserve: [], unreserve: [], ...parts };
 }
 
+/** How a pool may be read. Backends always read the store; a caching wrapper (the node agent) uses
+ * it to answer from memory where a stale answer can only cost a conflict, never a duplicate. */
+export interface ReadOptions {
+  /** The caller verifies what it relies on by commit preconditions, or re-reads when `fromCache`. */
+  readonly mayBeStale?: boolean;
+}
+
 export interface Store {
   readonly datastore: Datastore;
   /** Reads one pool. A pool that does not exist reads as empty with version undefined. The version is
    * an opaque revision for diagnostics: commits do not depend on it. */
-  getPool(name: string): Promise<PoolSnapshot>;
+  getPool(name: string, options?: ReadOptions): Promise<PoolSnapshot>;
   listPools(): Promise<readonly PoolSnapshot[]>;
   getReservation(name: string): Promise<Reservation | undefined>;
   listReservations(): Promise<readonly Reservation[]>;

@@ -1,0 +1,152 @@
+// The node agent's view of a store: one warm handle shared by every CNI call on the node, pools
+// cached in memory for reads that may be stale, and commits to one pool grouped (CommitBatcher).
+//
+// Why a stale pool is safe: every commit states what each entry it touches must hold, so an
+// allocation decided on an old view can only lose a race, never hand out a held address. Callers
+// that act on what a read *shows* without a precondition (an attachment that already holds an
+// address, a DEL that finds nothing) re-read when the answer came from the cache (`fromCache`).
+//
+// The cache is the stored pool as last read plus the changes in flight, applied optimistically so
+// that concurrent ADDs on this node see each other's choices and pick different addresses.
+import type { Allocation, PoolSnapshot, Reservation } from "../pool/allocation.ts";
+import type { CommitResult, PoolChange, ReadOptions, Store } from "../store/store.ts";
+import { CommitBatcher } from "./commit-batcher.ts";
+
+/** How long a pool read serves cached answers: other nodes' writes show up within this. */
+export const CACHE_MAX_AGE_MS = 2_000;
+
+interface CachedPool {
+  base: PoolSnapshot;
+  readAt: number;
+  /** Changes sent but not answered yet, in the order they were sent. */
+  readonly inFlight: Set<PoolChange>;
+}
+
+export class AgentStore implements Store {
+  readonly #inner: Store;
+  readonly #batcher: CommitBatcher;
+  readonly #pools = new Map<string, CachedPool>();
+  readonly #reads = new Map<string, Promise<PoolSnapshot>>();
+  readonly #maxAgeMs: number;
+  readonly #now: () => number;
+
+  constructor(inner: Store, options: { maxAgeMs?: number; now?: () => number } = {}) {
+    this.#inner = inner;
+    this.#batcher = new CommitBatcher((change) => inner.commit(change));
+    this.#maxAgeMs = options.maxAgeMs ?? CACHE_MAX_AGE_MS;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get datastore() {
+    return this.#inner.datastore;
+  }
+
+  /** Commits sent to the store and the changes they carried. */
+  get batches() {
+    return this.#batcher.stats;
+  }
+
+  async getPool(name: string, options?: ReadOptions): Promise<PoolSnapshot> {
+    if (options?.mayBeStale !== true) return this.#inner.getPool(name);
+    const cached = this.#pools.get(name);
+    if (cached !== undefined && this.#now() - cached.readAt < this.#maxAgeMs) return view(cached);
+    const base = await this.#read(name);
+    const pool = this.#pools.get(name) ?? { base, readAt: 0, inFlight: new Set<PoolChange>() };
+    pool.base = base;
+    pool.readAt = this.#now();
+    this.#pools.set(name, pool);
+    return view(pool);
+  }
+
+  /** One read per pool at a time: concurrent misses share it. */
+  #read(name: string): Promise<PoolSnapshot> {
+    const pending = this.#reads.get(name);
+    if (pending !== undefined) return pending;
+    const read = this.#inner.getPool(name).finally(() => this.#reads.delete(name));
+    this.#reads.set(name, read);
+    return read;
+  }
+
+  async commit(change: PoolChange): Promise<CommitResult> {
+    const pool = this.#pools.get(change.pool);
+    // Calls that read the pool at the same moment choose alike; the one whose address another
+    // change here already takes loses at once, without asking the store, and chooses again.
+    const taken = pool === undefined ? undefined : takenKey(pool, change);
+    if (taken !== undefined) return { ok: false, conflict: "entry", key: taken };
+    pool?.inFlight.add(change);
+    let result: CommitResult;
+    try {
+      result = await this.#batcher.commit(change);
+    } catch (error) {
+      this.#settle(change, false);
+      throw error;
+    }
+    this.#settle(change, result.ok);
+    return result;
+  }
+
+  /** A committed change joins the cached pool; a failed one means the cache is wrong: read again. */
+  #settle(change: PoolChange, committed: boolean): void {
+    const pool = this.#pools.get(change.pool);
+    if (pool === undefined) return;
+    pool.inFlight.delete(change);
+    if (committed) pool.base = applied(pool.base, [change]);
+    else pool.readAt = Number.NEGATIVE_INFINITY;
+  }
+
+  listPools(): Promise<readonly PoolSnapshot[]> {
+    return this.#inner.listPools();
+  }
+
+  getReservation(name: string): Promise<Reservation | undefined> {
+    return this.#inner.getReservation(name);
+  }
+
+  listReservations(): Promise<readonly Reservation[]> {
+    return this.#inner.listReservations();
+  }
+
+  dropReservationsOf(owner: Omit<Reservation, "name">): Promise<number> {
+    return this.#inner.dropReservationsOf(owner);
+  }
+
+  ping(): Promise<void> {
+    return this.#inner.ping();
+  }
+
+  close(): Promise<void> {
+    this.#pools.clear();
+    return this.#inner.close();
+  }
+}
+
+/** A key the change creates that the cached pool (in-flight changes included) already holds. */
+function takenKey(pool: CachedPool, change: PoolChange): string | undefined {
+  for (const [key] of change.create) {
+    if (pool.base.allocations.has(key)) return key;
+    for (const other of pool.inFlight) if (other.create.some(([k]) => k === key)) return key;
+  }
+  return undefined;
+}
+
+function view(pool: CachedPool): PoolSnapshot {
+  return { ...applied(pool.base, [...pool.inFlight]), fromCache: true };
+}
+
+/** The pool as it is once `changes` are committed, in order (one copy of the entries). */
+export function applied(snapshot: PoolSnapshot, changes: readonly PoolChange[]): PoolSnapshot {
+  if (changes.length === 0) return snapshot;
+  const allocations = new Map<string, Allocation>(snapshot.allocations);
+  let { range, version } = snapshot;
+  for (const change of changes) {
+    for (const [key] of change.remove) allocations.delete(key);
+    for (const u of change.update) allocations.set(u.key, u.to);
+    for (const [key, allocation] of change.create) allocations.set(key, allocation);
+    // A pool that did not exist comes to exist with its first entry, with the change's range.
+    if (version === undefined && change.create.length > 0) {
+      range = change.range;
+      version = "cached";
+    }
+  }
+  return { ...snapshot, range, version, allocations };
+}

@@ -1,0 +1,55 @@
+// The plugin ↔ node agent protocol: HTTP/1.1 over a unix socket. The plugin forwards its whole
+// invocation (environment and stdin) and relays the answer (exit code, stdout, stderr) as if it had
+// done the work itself, so the runtime cannot tell the two apart.
+
+/** Where the agent listens unless THEREABOUTS_AGENT_SOCKET says otherwise ("" = never use an agent). */
+export const DEFAULT_AGENT_SOCKET = "/run/thereabouts/agent.sock";
+export const AGENT_SOCKET_ENV = "THEREABOUTS_AGENT_SOCKET";
+
+export const CNI_PATH = "/v1/cni";
+export const HEALTH_PATH = "/healthz";
+
+export interface AgentCall {
+  readonly env: Readonly<Record<string, string>>;
+  readonly stdin: string;
+}
+
+export interface AgentAnswer {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function agentSocket(env: Readonly<Record<string, string | undefined>>): string {
+  return env[AGENT_SOCKET_ENV] ?? DEFAULT_AGENT_SOCKET;
+}
+
+/** Checks an answer's shape: anything else is treated as no answer (the plugin works alone). */
+export function parseAnswer(text: string): AgentAnswer | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const { code, stdout, stderr } = value as Record<string, unknown>;
+  if (!Number.isInteger(code) || typeof stdout !== "string" || typeof stderr !== "string") return undefined;
+  return { code: code as number, stdout, stderr };
+}
+
+/** Checks a call's shape on the agent side. */
+export function parseCall(text: string): AgentCall | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const { env, stdin } = value as Record<string, unknown>;
+  if (typeof stdin !== "string" || typeof env !== "object" || env === null) return undefined;
+  const entries = Object.entries(env);
+  if (!entries.every(([, v]) => typeof v === "string")) return undefined;
+  return { env: Object.fromEntries(entries) as Record<string, string>, stdin };
+}

@@ -1,0 +1,40 @@
+// `thereabouts agent [--socket PATH]`: the per-node agent (src/agent/server.ts). Runs until SIGTERM
+// or SIGINT, then finishes the calls in flight and removes its socket.
+import { parseArgs } from "node:util";
+import { AGENT_SOCKET_ENV, agentSocket } from "../agent/protocol.ts";
+import { startAgent } from "../agent/server.ts";
+import { VERSION } from "../cni/main.ts";
+
+export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH]
+
+Serves the CNI calls of this node's plugin processes with warm datastore connections, cached pools
+and grouped commits (docs/agent.md). Plugins find it at $${AGENT_SOCKET_ENV}, else /run/thereabouts/agent.sock,
+and work alone whenever it is not there.
+
+  --socket PATH   unix socket to listen on (default: $${AGENT_SOCKET_ENV}, else /run/thereabouts/agent.sock)
+`;
+
+export async function runAgentCommand(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { socket: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help === true) {
+    process.stdout.write(AGENT_USAGE);
+    return 0;
+  }
+  const socket = values.socket ?? agentSocket(process.env);
+  if (socket === "") throw new Error("--socket must name a path");
+  // The binary starts with a reluctant JIT (short-lived plugin runs); a long-lived agent wants it.
+  (
+    globalThis as { Bun?: { unsafe?: { setJITPolicy?: (scale: number) => void } } }
+  ).Bun?.unsafe?.setJITPolicy?.(1);
+  const agent = await startAgent({ socket, about: `thereabouts ${VERSION}` });
+  process.stderr.write(`thereabouts agent: serving ${socket}\n`);
+  const signal = await new Promise<string>((resolve) => {
+    for (const s of ["SIGTERM", "SIGINT"] as const) process.once(s, () => resolve(s));
+  });
+  process.stderr.write(`thereabouts agent: ${signal}, finishing calls in flight\n`);
+  await agent.close();
+  return 0;
+}

@@ -1,0 +1,209 @@
+// The node agent as shipped: `bin/thereabouts agent` serving plugin processes over its socket.
+// Checked: plugins through two agents and plugins without one share a store without a duplicate;
+// an agent killed mid-burst costs no ADD (plugins work alone) and a new agent takes over its
+// socket; answers through the agent are the plugin's own; a socket that is not an agent's is
+// worked around.
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { callAgentHealth } from "../../src/agent/client.ts";
+import { inParallel } from "../../src/cli/exec-plugin.ts";
+import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
+import { startAgentProcess } from "../support/agent.ts";
+import { assertEmpty, assertNoDuplicates, type Holding } from "../support/invariants.ts";
+import {
+  type AddCall,
+  add,
+  addressesOf,
+  del,
+  netConf,
+  run,
+  type TempDir,
+  tempDir,
+} from "../support/plugin.ts";
+
+const PODS = 200;
+const IN_FLIGHT = 32;
+
+function localConfig(path: string, range: string): string {
+  return netConf({ type: "thereabouts", range, datastore: "local", local: { path } });
+}
+
+function holdings(
+  calls: readonly AddCall[],
+  outcomes: readonly { code: number | null; stdout: string; stderr: string }[],
+): Holding[] {
+  return outcomes.map((o, i) => {
+    assert.equal(o.code, 0, `ADD ${calls[i]!.pod}: ${o.stdout} ${o.stderr}`);
+    return { address: addressesOf(o as never)[0]!.split("/")[0]!, podRef: `default/${calls[i]!.pod}` };
+  });
+}
+
+describe("node agent (process)", () => {
+  let dir: TempDir;
+  before(() => {
+    dir = tempDir();
+  });
+  after(() => dir.remove());
+
+  it(`${PODS} ADDs, ${IN_FLIGHT} in flight, through two agents and without one, share a store without a duplicate; DEL empties it`, async () => {
+    const path = join(dir.path, "shared.db");
+    const config = localConfig(path, "198.18.8.0/24");
+    const [a, b] = [await startAgentProcess(), await startAgentProcess()];
+    try {
+      const route = (i: number) => (i % 4 === 0 ? {} : i % 4 === 1 ? b.env : a.env);
+      const calls: AddCall[] = Array.from({ length: PODS }, (_, i) => ({
+        config,
+        pod: `pod-${i}`,
+        containerId: `ctr${i}`,
+        env: { NODENAME: `node-${i % 4}`, ...route(i) },
+      }));
+      const outcomes = await inParallel(calls, IN_FLIGHT, (c) => add(c));
+      for (const o of outcomes) assert.doesNotMatch(o.stderr, /did not answer/, "every agent answered");
+      const store = await openLocalStore(path);
+      try {
+        await assertNoDuplicates(store, holdings(calls, outcomes));
+        // DEL through a different path than the ADD took: the agent's cache must not hide entries.
+        const dels = await inParallel(calls, IN_FLIGHT, (c, i) => del({ ...c, env: { ...route(i + 1) } }));
+        for (const [i, o] of dels.entries()) assert.equal(o.code, 0, `DEL ${calls[i]!.pod}: ${o.stdout}`);
+        await assertEmpty(store);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  it("an agent SIGKILLed mid-burst costs no ADD; a new agent takes over its socket and DELs everything", async () => {
+    const path = join(dir.path, "killed.db");
+    const config = localConfig(path, "198.18.9.0/24");
+    const agent = await startAgentProcess();
+    const calls: AddCall[] = Array.from({ length: PODS }, (_, i) => ({
+      config,
+      pod: `pod-${i}`,
+      containerId: `ctr${i}`,
+      env: agent.env,
+    }));
+    let done = 0;
+    const outcomes = await inParallel(calls, IN_FLIGHT, async (c) => {
+      const o = await add(c);
+      if (++done === PODS / 4) await agent.kill();
+      return o;
+    });
+    const reported = holdings(calls, outcomes);
+    const fellBack = outcomes.filter((o) => /did not answer/.test(o.stderr)).length;
+    assert.ok(fellBack > 0, "some plugins found the socket of the dead agent and worked alone");
+    const store = await openLocalStore(path);
+    try {
+      await assertNoDuplicates(store, reported);
+      const successor = await startAgentProcess(agent.socket);
+      try {
+        // A repeated ADD through the new agent gives every pod the address it already has.
+        const again = await inParallel(calls.slice(0, 40), IN_FLIGHT, (c) => add(c));
+        assert.deepEqual(holdings(calls.slice(0, 40), again), reported.slice(0, 40));
+        const dels = await inParallel(calls, IN_FLIGHT, (c) => del(c));
+        for (const [i, o] of dels.entries()) assert.equal(o.code, 0, `DEL ${calls[i]!.pod}: ${o.stdout}`);
+        for (const o of dels) assert.doesNotMatch(o.stderr, /did not answer/);
+        await assertEmpty(store);
+      } finally {
+        assert.equal(await successor.stop(), 0, "the agent exits cleanly on SIGTERM");
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("answers through the agent are the plugin's own, errors included, and nothing is written on a failed ADD", async () => {
+    const path = join(dir.path, "same.db");
+    const agent = await startAgentProcess();
+    try {
+      const cases: { name: string; config: string; env?: Record<string, string>; cniArgs?: string }[] = [
+        { name: "ADD 0.3.1", config: localConfig(path, "198.18.10.0/28") },
+        {
+          name: "ADD 1.0.0",
+          config: JSON.stringify({
+            cniVersion: "1.0.0",
+            name: "n",
+            type: "macvlan",
+            ipam: {
+              type: "thereabouts",
+              range: "198.18.11.0/28",
+              datastore: "local",
+              local: { path },
+              gateway: "198.18.11.1",
+            },
+          }),
+        },
+        {
+          name: "bad range",
+          config: netConf({
+            type: "thereabouts",
+            range: "198.18.300.0/24",
+            datastore: "local",
+            local: { path },
+          }),
+        },
+        { name: "no ipam", config: JSON.stringify({ cniVersion: "0.3.1", name: "n", type: "macvlan" }) },
+        { name: "bad CNI_ARGS", config: localConfig(path, "198.18.12.0/28"), cniArgs: "K8S_POD_NAME" },
+        { name: "not JSON", config: "{" },
+      ];
+      for (const c of cases) {
+        const call = (env: Record<string, string>, pod: string) =>
+          run({
+            command: "ADD",
+            config: c.config,
+            containerId: `ctr-${pod}`,
+            ifName: "eth0",
+            netns: "/var/run/netns/x",
+            cniArgs: c.cniArgs ?? `K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod}`,
+            env,
+          });
+        const alone = await call({ THEREABOUTS_AGENT_SOCKET: "" }, "alone");
+        const via = await call(agent.env, "via");
+        assert.equal(via.code, alone.code, `${c.name}: exit code`);
+        const shape = (stdout: string) => stdout.replace(/198\.18\.\d+\.\d+/g, "IP");
+        assert.equal(shape(via.stdout), shape(alone.stdout), `${c.name}: stdout`);
+        assert.doesNotMatch(via.stderr, /did not answer/);
+      }
+      const store = await openLocalStore(path);
+      try {
+        const pools = await store.listPools();
+        assert.deepEqual(
+          pools.map((p) => p.range).sort(),
+          ["198.18.10.0/28", "198.18.11.0/28"],
+          "only the good ADDs wrote",
+        );
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it("health check; a second agent refuses a socket a live agent serves; a socket file that is no agent is worked around", async () => {
+    const agent = await startAgentProcess();
+    try {
+      assert.equal(await callAgentHealth(agent.socket), true);
+      await assert.rejects(startAgentProcess(agent.socket), /already serving/);
+      assert.equal(await callAgentHealth(agent.socket), true, "the first agent still serves");
+    } finally {
+      await agent.stop();
+    }
+    const notAnAgent = join(dir.path, "not-an-agent.sock");
+    writeFileSync(notAnAgent, "");
+    const path = join(dir.path, "worked-around.db");
+    const c: AddCall = {
+      config: localConfig(path, "198.18.13.0/28"),
+      pod: "p",
+      containerId: "c",
+      env: { THEREABOUTS_AGENT_SOCKET: notAnAgent },
+    };
+    const o = await add(c);
+    assert.equal(o.code, 0, o.stdout);
+    assert.match(o.stderr, /node agent at .* did not answer/);
+    assert.equal((await del(c)).code, 0);
+  });
+});
