@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Allocation } from "../pool/allocation.ts";
 import { type CommitResult, type PoolChange, poolChange } from "../store/store.ts";
-import { CommitBatcher, MAX_BATCH, mergeChanges, takeBatch } from "./commit-batcher.ts";
+import { CommitBatcher, MAX_BATCH, MAX_IN_FLIGHT, mergeChanges, takeBatch } from "./commit-batcher.ts";
 
 const a = (id: string): Allocation => ({ containerId: id, podRef: `ns/${id}`, ifName: "eth0" });
 const create = (key: string, pool = "p") =>
@@ -45,20 +45,26 @@ describe("CommitBatcher", () => {
     assert.deepEqual(batcher.stats, { commits: 1, changes: 1 });
   });
 
-  it("merges the changes that queue behind a commit in flight into one commit", async () => {
+  /** MAX_IN_FLIGHT single commits held in flight, then `queued` more changes behind them. */
+  function saturated(batcher: CommitBatcher, queued: readonly string[]) {
+    const first = Array.from({ length: MAX_IN_FLIGHT }, (_, i) => batcher.commit(create(`f${i}`)));
+    return { first, rest: queued.map((k) => batcher.commit(create(k))) };
+  }
+
+  it("merges the changes that queue behind the commits in flight into one commit", async () => {
     const store = fakeStore();
     const batcher = new CommitBatcher((c) => store.commit(c));
     store.hold();
-    const first = batcher.commit(create("1"));
-    const rest = ["2", "3", "4"].map((k) => batcher.commit(create(k)));
+    const { first, rest } = saturated(batcher, ["2", "3", "4"]);
+    assert.equal(store.sent.length, MAX_IN_FLIGHT, `${MAX_IN_FLIGHT} commits go out at once`);
     store.open();
-    assert.deepEqual(await Promise.all([first, ...rest]), Array(4).fill({ ok: true }));
-    assert.equal(store.sent.length, 2, "the first alone, then the three queued together");
+    assert.deepEqual(await Promise.all([...first, ...rest]), Array(MAX_IN_FLIGHT + 3).fill({ ok: true }));
+    assert.equal(store.sent.length, MAX_IN_FLIGHT + 1, "then the three queued ones together");
     assert.deepEqual(
-      store.sent[1]!.create.map(([k]) => k),
+      store.sent[MAX_IN_FLIGHT]!.create.map(([k]) => k),
       ["2", "3", "4"],
     );
-    assert.deepEqual([...store.held.keys()].sort(), ["1", "2", "3", "4"]);
+    assert.equal(store.held.size, MAX_IN_FLIGHT + 3);
   });
 
   it("answers each part on its own when a merged commit conflicts", async () => {
@@ -66,32 +72,29 @@ describe("CommitBatcher", () => {
     store.held.set("3", a("other"));
     const batcher = new CommitBatcher((c) => store.commit(c));
     store.hold();
-    const first = batcher.commit(create("1"));
-    const rest = ["2", "3", "4"].map((k) => batcher.commit(create(k)));
+    const { first, rest } = saturated(batcher, ["2", "3", "4"]);
     store.open();
-    const results = await Promise.all([first, ...rest]);
-    assert.deepEqual(results, [
-      { ok: true },
-      { ok: true },
-      { ok: false, conflict: "entry", key: "3" },
-      { ok: true },
-    ]);
+    assert.deepEqual(await Promise.all(first), Array(MAX_IN_FLIGHT).fill({ ok: true }));
+    const results = await Promise.all(rest);
+    assert.deepEqual(results, [{ ok: true }, { ok: false, conflict: "entry", key: "3" }, { ok: true }]);
     assert.equal(store.held.get("3")?.containerId, "other", "the conflicting part wrote nothing");
   });
 
-  it("rejects every part of a merged commit that throws", async () => {
+  it("retries the parts of a merged commit that throws one by one", async () => {
     const store = fakeStore();
     const batcher = new CommitBatcher(async (c) => {
-      if (c.create.length > 1) throw new Error("store down");
+      if (c.create.length > 1) throw new Error("connection reset");
+      if (c.create[0]![0] === "3") throw new Error("store down");
       return store.commit(c);
     });
     store.hold();
-    const first = batcher.commit(create("1"));
-    const queued = [batcher.commit(create("2")), batcher.commit(create("3"))];
+    const { first, rest: queued } = saturated(batcher, ["2", "3", "4"]);
     store.open();
-    assert.deepEqual(await first, { ok: true });
-    for (const q of queued) await assert.rejects(q, /store down/);
-    assert.deepEqual([...store.held.keys()], ["1"]);
+    assert.deepEqual(await Promise.all(first), Array(MAX_IN_FLIGHT).fill({ ok: true }));
+    assert.deepEqual(await queued[0], { ok: true });
+    await assert.rejects(queued[1]!, /store down/);
+    assert.deepEqual(await queued[2], { ok: true });
+    assert.ok(store.held.has("2") && store.held.has("4") && !store.held.has("3"));
   });
 
   it("keeps changes to different pools apart", async () => {

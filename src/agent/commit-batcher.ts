@@ -1,12 +1,19 @@
-// Group commit for the node agent: changes to one pool that arrive while a commit of that pool is
-// in flight wait, then go to the store together as one merged change (one etcd transaction, one
+// Group commit for the node agent: changes to one pool that arrive while commits of that pool are
+// in flight (up to MAX_IN_FLIGHT) wait, then go to the store together as one merged change (one etcd transaction, one
 // IPPool patch, one sqlite transaction). A merged change is all-or-nothing, so when it conflicts
-// its parts are committed one by one and each gets its own answer; no change is ever reported
-// committed that was not.
+// or fails its parts are committed one by one and each gets its own answer; no change is ever
+// reported committed that was not.
 import { type CommitResult, type PoolChange, poolChange } from "../store/store.ts";
 
 /** Changes per merged commit: etcd allows 128 operations per transaction (--max-txn-ops). */
 export const MAX_BATCH = 16;
+
+/**
+ * Commits of one pool in flight at once. More than one, so a slow or retried request (a timeout, a
+ * 503) delays only the calls in its group, not every call of the pool; their preconditions keep
+ * concurrent groups as safe as concurrent plugin processes.
+ */
+export const MAX_IN_FLIGHT = 4;
 
 type Commit = (change: PoolChange) => Promise<CommitResult>;
 
@@ -26,7 +33,8 @@ export interface BatchStats {
 export class CommitBatcher {
   readonly #commit: Commit;
   readonly #queues = new Map<string, Waiting[]>();
-  readonly #busy = new Set<string>();
+  /** Commits in flight per pool. */
+  readonly #running = new Map<string, number>();
   readonly stats: BatchStats = { commits: 0, changes: 0 };
 
   constructor(commit: Commit) {
@@ -38,24 +46,26 @@ export class CommitBatcher {
       const queue = this.#queues.get(change.pool) ?? [];
       queue.push({ change, resolve, reject });
       this.#queues.set(change.pool, queue);
-      if (!this.#busy.has(change.pool)) void this.#drain(change.pool);
+      this.#pump(change.pool);
     });
   }
 
-  /** Commits the pool's queue batch by batch until it is empty; one drain per pool at a time. */
-  async #drain(pool: string): Promise<void> {
-    this.#busy.add(pool);
-    try {
-      for (;;) {
-        const queue = this.#queues.get(pool) ?? [];
-        if (queue.length === 0) break;
-        const { batch, rest } = takeBatch(queue);
-        if (rest.length === 0) this.#queues.delete(pool);
-        else this.#queues.set(pool, rest);
-        await this.#send(batch);
-      }
-    } finally {
-      this.#busy.delete(pool);
+  /** Sends the pool's queue as groups while fewer than MAX_IN_FLIGHT commits of it are out. */
+  #pump(pool: string): void {
+    for (;;) {
+      const running = this.#running.get(pool) ?? 0;
+      const queue = this.#queues.get(pool) ?? [];
+      if (queue.length === 0 || running >= MAX_IN_FLIGHT) return;
+      const { batch, rest } = takeBatch(queue);
+      if (rest.length === 0) this.#queues.delete(pool);
+      else this.#queues.set(pool, rest);
+      this.#running.set(pool, running + 1);
+      void this.#send(batch).finally(() => {
+        const left = (this.#running.get(pool) ?? 1) - 1;
+        if (left === 0) this.#running.delete(pool);
+        else this.#running.set(pool, left);
+        this.#pump(pool);
+      });
     }
   }
 
@@ -64,18 +74,18 @@ export class CommitBatcher {
       await this.#one(batch[0]!);
       return;
     }
-    let result: CommitResult;
+    let result: CommitResult | undefined;
     try {
       result = await this.#counted(mergeChanges(batch.map((w) => w.change)), batch.length);
-    } catch (error) {
-      for (const w of batch) w.reject(error);
-      return;
+    } catch {
+      // A failed request (it may even have landed): each part tries alone and gets its own answer,
+      // so one transient fault costs one call its retry, not the whole group.
     }
-    if (result.ok) {
+    if (result?.ok === true) {
       for (const w of batch) w.resolve(result);
       return;
     }
-    // Someone else won a race for one of the parts: find out which, one change at a time.
+    // Someone else won a race for one of the parts, or the request failed: one change at a time.
     for (const w of batch) await this.#one(w);
   }
 

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { inParallel, type PluginOutcome } from "../../src/cli/exec-plugin.ts";
 import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
+import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { assertEmpty, assertNoDuplicates } from "../support/invariants.ts";
 import { add, assertCleanOutcome, del, netConf } from "../support/plugin.ts";
 import { delUntilDone, faultMix, kubeIpam, podAttachments, reportedHoldings } from "./go-runtime.ts";
@@ -43,51 +44,58 @@ describe("kubernetes store under concurrent plugin processes", () => {
     await assertEmpty(rawStore(await rawObjects(api, namespace)));
   });
 
-  it(`the same with 20 % of API requests failing: clean outcomes, no duplicates, failed ADDs leave nothing, DELs leave nothing`, async (t) => {
-    const namespace = "faulty";
-    const config = netConf(kubeIpam(api.kubeconfigPath(namespace), { range: "198.18.1.0/24" }));
-    const calls = podAttachments(config, PODS, NODES);
-    await api.resetRequests();
-    await api.setFaults(faultMix(0.2));
-    let outcomes: PluginOutcome[];
-    try {
-      outcomes = await inParallel(calls, IN_FLIGHT, (c) => add(c));
-    } finally {
-      await api.clearFaults();
-    }
-    for (const [i, o] of outcomes.entries()) assertCleanOutcome(o, `ADD ${calls[i]!.pod}`);
-    const { log } = await api.requests();
-    const faulted = log.filter((r) => r.fault !== undefined).length;
-    const ok = outcomes.filter((o) => o.code === 0).length;
-    t.diagnostic(
-      `${ok}/${PODS} ADDs succeeded; ${faulted} of ${log.length} API requests faulted (${((100 * faulted) / log.length).toFixed(1)} %)`,
-    );
-    assert.ok(faulted >= log.length * 0.1, "faults were injected");
-    assert.ok(ok >= PODS * 0.9, `most ADDs succeed despite the faults (${ok}/${PODS})`);
+  for (const via of ["plugins alone", "two node agents"] as const)
+    it(`the same with 20 % of API requests failing (${via}): clean outcomes, no duplicates, failed ADDs leave nothing, DELs leave nothing`, async (t) => {
+      const namespace = via === "plugins alone" ? "faulty" : "faulty-agents";
+      const config = netConf(kubeIpam(api.kubeconfigPath(namespace), { range: "198.18.1.0/24" }));
+      const agents: AgentProcess[] =
+        via === "plugins alone" ? [] : [await startAgentProcess(), await startAgentProcess()];
+      t.after(() => Promise.all(agents.map((a) => a.stop())));
+      const calls = podAttachments(config, PODS, NODES).map((c, i) =>
+        agents.length === 0 ? c : { ...c, env: { ...c.env, ...agents[i % 2]!.env } },
+      );
+      await api.resetRequests();
+      await api.setFaults(faultMix(0.2));
+      let outcomes: PluginOutcome[];
+      try {
+        outcomes = await inParallel(calls, IN_FLIGHT, (c) => add(c));
+      } finally {
+        await api.clearFaults();
+      }
+      for (const [i, o] of outcomes.entries()) assertCleanOutcome(o, `ADD ${calls[i]!.pod}`);
+      for (const o of outcomes) assert.doesNotMatch(o.stderr, /did not answer/, "the agents answered");
+      const { log } = await api.requests();
+      const faulted = log.filter((r) => r.fault !== undefined).length;
+      const ok = outcomes.filter((o) => o.code === 0).length;
+      t.diagnostic(
+        `${ok}/${PODS} ADDs succeeded; ${faulted} of ${log.length} API requests faulted (${((100 * faulted) / log.length).toFixed(1)} %)`,
+      );
+      assert.ok(faulted >= log.length * 0.1, "faults were injected");
+      assert.ok(ok >= PODS * 0.9, `most ADDs succeed despite the faults (${ok}/${PODS})`);
 
-    // Before any DEL: exactly the successful ADDs hold something (a failed ADD left nothing).
-    const reported = reportedHoldings(calls, outcomes);
-    const objects = await rawObjects(api, namespace);
-    await assertNoDuplicates(rawStore(objects), reported);
-    assert.deepEqual(
-      holdings(objects)
-        .map((h) => `${h.allocation.podRef} ${h.address}`)
-        .sort(),
-      reported.map((r) => `${r.podRef} ${r.address}`).sort(),
-      "the pool holds exactly the addresses reported to successful ADDs",
-    );
-    assertReservationsMatchEntries(objects, "");
+      // Before any DEL: exactly the successful ADDs hold something (a failed ADD left nothing).
+      const reported = reportedHoldings(calls, outcomes);
+      const objects = await rawObjects(api, namespace);
+      await assertNoDuplicates(rawStore(objects), reported);
+      assert.deepEqual(
+        holdings(objects)
+          .map((h) => `${h.allocation.podRef} ${h.address}`)
+          .sort(),
+        reported.map((r) => `${r.podRef} ${r.address}`).sort(),
+        "the pool holds exactly the addresses reported to successful ADDs",
+      );
+      assertReservationsMatchEntries(objects, "");
 
-    // The runtime follows every ADD, failed or not, with a DEL, under the same faults.
-    await api.setFaults(faultMix(0.2));
-    let retried = 0;
-    try {
-      const results = await inParallel(calls, IN_FLIGHT, (c) => delUntilDone(c));
-      retried = results.filter((r) => r.tries > 1).length;
-    } finally {
-      await api.clearFaults();
-    }
-    t.diagnostic(`${retried} DELs needed more than one try`);
-    await assertEmpty(rawStore(await rawObjects(api, namespace)));
-  });
+      // The runtime follows every ADD, failed or not, with a DEL, under the same faults.
+      await api.setFaults(faultMix(0.2));
+      let retried = 0;
+      try {
+        const results = await inParallel(calls, IN_FLIGHT, (c) => delUntilDone(c));
+        retried = results.filter((r) => r.tries > 1).length;
+      } finally {
+        await api.clearFaults();
+      }
+      t.diagnostic(`${retried} DELs needed more than one try`);
+      await assertEmpty(rawStore(await rawObjects(api, namespace)));
+    });
 });
