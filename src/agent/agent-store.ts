@@ -15,9 +15,18 @@ import { CommitBatcher } from "./commit-batcher.ts";
 /** How long a pool read serves cached answers: other nodes' writes show up within this. */
 export const CACHE_MAX_AGE_MS = 2_000;
 
+/**
+ * After a commit decided on the cached pool loses a race in the store, the pool is read from the
+ * store for this long: when other nodes write the same pool all the time, a cached choice would
+ * lose nearly every race (a failed commit and a read more than reading first).
+ */
+export const CONTENDED_MS = 5_000;
+
 interface CachedPool {
   base: PoolSnapshot;
   readAt: number;
+  /** Until when reads go to the store (CONTENDED_MS after a lost race). */
+  contendedUntil: number;
   /** Changes sent but not answered yet, in the order they were sent. */
   readonly inFlight: Set<PoolChange>;
 }
@@ -49,13 +58,20 @@ export class AgentStore implements Store {
   async getPool(name: string, options?: ReadOptions): Promise<PoolSnapshot> {
     if (options?.mayBeStale !== true) return this.#inner.getPool(name);
     const cached = this.#pools.get(name);
-    if (cached !== undefined && this.#now() - cached.readAt < this.#maxAgeMs) return view(cached);
+    const now = this.#now();
+    if (cached !== undefined && now - cached.readAt < this.#maxAgeMs && now >= cached.contendedUntil)
+      return view(cached, true);
     const base = await this.#read(name);
-    const pool = this.#pools.get(name) ?? { base, readAt: 0, inFlight: new Set<PoolChange>() };
+    const pool = this.#pools.get(name) ?? {
+      base,
+      readAt: 0,
+      contendedUntil: 0,
+      inFlight: new Set<PoolChange>(),
+    };
     pool.base = base;
     pool.readAt = this.#now();
     this.#pools.set(name, pool);
-    return view(pool);
+    return view(pool, pool.inFlight.size > 0);
   }
 
   /** One read per pool at a time: concurrent misses share it. */
@@ -78,20 +94,28 @@ export class AgentStore implements Store {
     try {
       result = await this.#batcher.commit(change);
     } catch (error) {
-      this.#settle(change, false);
+      this.#settle(change, "failed");
       throw error;
     }
-    this.#settle(change, result.ok);
+    this.#settle(change, result.ok ? "committed" : result.conflict === "entry" ? "lost" : "failed");
     return result;
   }
 
-  /** A committed change joins the cached pool; a failed one means the cache is wrong: read again. */
-  #settle(change: PoolChange, committed: boolean): void {
+  /**
+   * A committed change joins the cached pool. Otherwise the cache may be wrong: read again; and a
+   * race lost to another writer of the entries means the pool is contended: stop trusting the cache
+   * for a while.
+   */
+  #settle(change: PoolChange, outcome: "committed" | "lost" | "failed"): void {
     const pool = this.#pools.get(change.pool);
     if (pool === undefined) return;
     pool.inFlight.delete(change);
-    if (committed) pool.base = applied(pool.base, [change]);
-    else pool.readAt = Number.NEGATIVE_INFINITY;
+    if (outcome === "committed") {
+      pool.base = applied(pool.base, [change]);
+      return;
+    }
+    pool.readAt = Number.NEGATIVE_INFINITY;
+    if (outcome === "lost") pool.contendedUntil = this.#now() + CONTENDED_MS;
   }
 
   listPools(): Promise<readonly PoolSnapshot[]> {
@@ -129,8 +153,10 @@ function takenKey(pool: CachedPool, change: PoolChange): string | undefined {
   return undefined;
 }
 
-function view(pool: CachedPool): PoolSnapshot {
-  return { ...applied(pool.base, [...pool.inFlight]), fromCache: true };
+/** The pool with the changes in flight; `fromCache` unless it is a store read with none in flight. */
+function view(pool: CachedPool, fromCache: boolean): PoolSnapshot {
+  const snapshot = applied(pool.base, [...pool.inFlight]);
+  return fromCache ? { ...snapshot, fromCache } : snapshot;
 }
 
 /** The pool as it is once `changes` are committed, in order (one copy of the entries). */

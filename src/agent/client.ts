@@ -30,6 +30,15 @@ export async function callAgentHealth(socket: string): Promise<boolean> {
   }
 }
 
+/** One HTTP request over the socket: where to, what, and how long to wait. */
+interface SocketRequest {
+  readonly socket: string;
+  readonly method: string;
+  readonly path: string;
+  readonly body: Buffer | undefined;
+  readonly timeoutMs: number;
+}
+
 function httpOverSocket(
   socket: string,
   method: string,
@@ -38,7 +47,7 @@ function httpOverSocket(
   timeoutMs: number,
 ): Promise<{ status: number; text: string }> {
   const bun = (globalThis as { Bun?: BunSockets }).Bun;
-  if (bun === undefined) return withNodeHttp(socket, method, path, body, timeoutMs);
+  if (bun === undefined) return withNodeHttp({ socket, method, path, body, timeoutMs });
   const length = body?.length ?? 0;
   const head = `${method} ${path} HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
   const payload = Buffer.concat([Buffer.from(head, "latin1"), body ?? Buffer.alloc(0)]);
@@ -123,13 +132,13 @@ function exchange(bun: BunSockets, socket: string, payload: Buffer, timeoutMs: n
   });
 }
 
-function withNodeHttp(
-  socket: string,
-  method: string,
-  path: string,
-  body: Buffer | undefined,
-  timeoutMs: number,
-): Promise<{ status: number; text: string }> {
+function withNodeHttp({
+  socket,
+  method,
+  path,
+  body,
+  timeoutMs,
+}: SocketRequest): Promise<{ status: number; text: string }> {
   const { request } = process.getBuiltinModule("node:http") as typeof import("node:http");
   return new Promise((resolve, reject) => {
     const req = request(

@@ -24,30 +24,30 @@ export function agentSocket(env: Readonly<Record<string, string | undefined>>): 
   return env[AGENT_SOCKET_ENV] ?? DEFAULT_AGENT_SOCKET;
 }
 
-/** Checks an answer's shape: anything else is treated as no answer (the plugin works alone). */
-export function parseAnswer(text: string): AgentAnswer | undefined {
-  let value: unknown;
+/** The fields of a JSON object, or undefined for anything else (malformed text included). */
+function jsonObject(text: string): Record<string, unknown> | undefined {
   try {
-    value = JSON.parse(text);
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
-  if (typeof value !== "object" || value === null) return undefined;
-  const { code, stdout, stderr } = value as Record<string, unknown>;
+}
+
+/** Checks an answer's shape: anything else is treated as no answer (the plugin works alone). */
+export function parseAnswer(text: string): AgentAnswer | undefined {
+  const value = jsonObject(text);
+  if (value === undefined) return undefined;
+  const { code, stdout, stderr } = value;
   if (!Number.isInteger(code) || typeof stdout !== "string" || typeof stderr !== "string") return undefined;
   return { code: code as number, stdout, stderr };
 }
 
 /** Checks a call's shape on the agent side. */
 export function parseCall(text: string): AgentCall | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null) return undefined;
-  const { env, stdin } = value as Record<string, unknown>;
+  const value = jsonObject(text);
+  if (value === undefined) return undefined;
+  const { env, stdin } = value;
   if (typeof stdin !== "string" || typeof env !== "object" || env === null) return undefined;
   const entries = Object.entries(env);
   if (!entries.every(([, v]) => typeof v === "string")) return undefined;

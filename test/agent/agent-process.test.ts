@@ -160,7 +160,7 @@ describe("node agent (process)", () => {
             cniArgs: c.cniArgs ?? `K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod}`,
             env,
           });
-        const alone = await call({ THEREABOUTS_AGENT_SOCKET: "" }, "alone");
+        const alone = await call({ THEREABOUTS_AGENT_SOCKET: join(dir.path, "no-agent.sock") }, "alone");
         const via = await call(agent.env, "via");
         assert.equal(via.code, alone.code, `${c.name}: exit code`);
         const shape = (stdout: string) => stdout.replace(/198\.18\.\d+\.\d+/g, "IP");

@@ -15,7 +15,7 @@ import { deleteAttachment } from "../../src/ipam/del.ts";
 import { deadlineIn } from "../../src/ipam/retry.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
-import type { ReadOptions, Store } from "../../src/store/store.ts";
+import type { PoolChange, ReadOptions, Store } from "../../src/store/store.ts";
 import { storeConformance } from "../store/conformance.ts";
 import { assertEmpty, assertNoDuplicates } from "../support/invariants.ts";
 
@@ -33,33 +33,44 @@ storeConformance("agent store over local", async () => {
   };
 });
 
-/** Counts the reads that reach the store underneath. */
-function counting(inner: Store): Store & { reads: number } {
+interface Counts {
+  reads: number;
+  lostRaces: number;
+}
+
+/** Counts the reads that reach the store underneath, and the commits that lose a race there. */
+function counting(inner: Store): Store & Counts {
   const counter = {
     reads: 0,
+    lostRaces: 0,
     getPool: (name: string, options?: ReadOptions) => {
       counter.reads++;
       return inner.getPool(name, options);
+    },
+    commit: async (change: PoolChange) => {
+      const result = await inner.commit(change);
+      if (!result.ok && result.conflict === "entry") counter.lostRaces++;
+      return result;
     },
   };
   return new Proxy(inner, {
     get: (target, prop) => {
       if (prop === "getPool") return counter.getPool;
+      if (prop === "commit") return counter.commit;
       if (prop === "reads") return counter.reads;
+      if (prop === "lostRaces") return counter.lostRaces;
       const value = Reflect.get(target, prop, target);
       // Methods run on the store itself (its private fields are not the proxy's).
       return typeof value === "function" ? value.bind(target) : value;
     },
-  }) as Store & { reads: number };
+  }) as Store & Counts;
 }
 
 const log = createLogger("error", { stderr: () => {} });
 const config = load({ type: "thereabouts", range: "10.9.0.0/26" });
 const pod = (i: number) => ({ containerId: `ctr${i}`, podRef: `default/pod-${i}`, ifName: "eth0" });
 
-async function withStores(
-  work: (agent: AgentStore, direct: Store, counted: { reads: number }) => Promise<void>,
-) {
+async function withStores(work: (agent: AgentStore, direct: Store, counted: Counts) => Promise<void>) {
   const dir = await mkdtemp(join(tmpdir(), "thereabouts-agent-store-"));
   const path = join(dir, "store.db");
   const counted = counting(await openLocalStore(path));
@@ -132,6 +143,17 @@ describe("AgentStore", () => {
       });
     });
   }
+
+  it("stops trusting its cache for a pool that another writer keeps changing", async () => {
+    await withStores(async (agent, direct, counted) => {
+      // Another node allocates between every two of ours (lowest free first, as both do).
+      for (let i = 0; i < 10; i++) {
+        await addVia(agent, 2 * i);
+        await addVia(direct, 2 * i + 1);
+      }
+      assert.ok(counted.lostRaces <= 1, `at most the first cached choice loses (${counted.lostRaces} lost)`);
+    });
+  });
 
   it("DEL releases an entry written behind the cache's back", async () => {
     await withStores(async (agent, direct) => {
