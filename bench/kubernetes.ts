@@ -9,6 +9,7 @@ import { execPlugin, type PluginOutcome } from "../src/cli/exec-plugin.ts";
 import { startApiDouble } from "../test/k8s-api/harness.ts";
 import { kubeIpam, reportedHoldings } from "../test/kubernetes/go-runtime.ts";
 import { holdings, rawObjects } from "../test/kubernetes/go-view.ts";
+import { type AgentProcess, startAgentProcess } from "../test/support/agent.ts";
 import { type AddCall, netConf, podArgs } from "../test/support/plugin.ts";
 import { fmt, SWEEP_HEADER, type Sweep, sweep, sweepRow } from "./stats.ts";
 
@@ -49,6 +50,7 @@ function duplicates(
 
 interface Run {
   readonly writeMs: number;
+  readonly agents: boolean;
   readonly add: Sweep;
   readonly del: Sweep;
   readonly perAdd: number;
@@ -57,9 +59,12 @@ interface Run {
   readonly leftovers: number;
 }
 
-async function runOnce(writeMs: number, inFlight: number): Promise<Run> {
+async function runOnce(writeMs: number, inFlight: number, agents: boolean): Promise<Run> {
   const api = await startApiDouble({ seed: 11 });
+  // One agent per simulated node, as a DaemonSet would run them.
+  const nodeAgents: AgentProcess[] = [];
   try {
+    if (agents) for (let n = 0; n < NODES; n++) nodeAgents.push(await startAgentProcess());
     await api.setLatency({ writeMs });
     const namespace = "bench";
     const config = netConf(
@@ -71,7 +76,10 @@ async function runOnce(writeMs: number, inFlight: number): Promise<Run> {
       config,
       pod: `pod-${i}`,
       containerId: `c${i}`,
-      env: { NODENAME: `node-${i % NODES}` },
+      env: {
+        NODENAME: `node-${i % NODES}`,
+        THEREABOUTS_AGENT_SOCKET: agents ? nodeAgents[i % NODES]!.socket : "/nonexistent",
+      },
     }));
     const outcomes: PluginOutcome[] = [];
     await api.resetRequests();
@@ -95,6 +103,7 @@ async function runOnce(writeMs: number, inFlight: number): Promise<Run> {
     const after = await rawObjects(api, namespace);
     return {
       writeMs,
+      agents,
       add,
       del,
       perAdd,
@@ -103,31 +112,38 @@ async function runOnce(writeMs: number, inFlight: number): Promise<Run> {
       leftovers: holdings(after).length + after.reservations.length,
     };
   } finally {
+    await Promise.all(nodeAgents.map((a) => a.stop()));
     await api.stop();
   }
 }
 
 export async function benchKubernetes(): Promise<string> {
   const runs: Run[] = [];
-  for (const writeMs of [0, 5])
-    for (const inFlight of [1, 8, 32]) runs.push(await runOnce(writeMs, inFlight));
-  const label = (r: Run) => `thereabouts ADD, writes +${r.writeMs} ms`;
+  for (const [writeMs, agents] of [
+    [0, false],
+    [5, false],
+    [5, true],
+  ] as const)
+    for (const inFlight of [1, 8, 32]) runs.push(await runOnce(writeMs, inFlight, agents));
+  const mode = (r: Run) => (r.agents ? "node agents" : "alone");
+  const label = (r: Run) => `thereabouts ADD, ${mode(r)}, writes +${r.writeMs} ms`;
   return [
     "## Kubernetes (API double)",
     "",
     `${PODS} pods from ${NODES} nodes (NODENAME) into one pool per run, process per call, overlapping-range`,
     "reservations on, against the API double (`test/k8s-api`, a separate process, plain HTTP), a fresh double per",
     'run; "writes +5 ms" adds 5 ms to every write before it commits (`setLatency({writeMs: 5})`, a stand-in',
-    "for etcd). Requests are the double's own counts, pool creation included.",
+    'for etcd). Requests are the double\'s own counts, pool creation included. "node agents": one',
+    "`thereabouts agent` per simulated node, each node's plugins handing their calls to it.",
     "",
     SWEEP_HEADER,
     ...runs.map((r) => sweepRow(label(r), r.add)),
     "",
-    "| writes | in flight | requests per ADD | requests per DEL | DELs/s | DEL p50 ms | DEL p99 ms | DEL failures | duplicates | leftovers |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| mode | writes | in flight | requests per ADD | requests per DEL | DELs/s | DEL p50 ms | DEL p99 ms | DEL failures | duplicates | leftovers |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
     ...runs.map(
       (r) =>
-        `| +${r.writeMs} ms | ${r.add.inFlight} | ${fmt(r.perAdd, 2)} | ${fmt(r.perDel, 2)} | ${fmt(r.del.perSecond, 0)} | ${fmt(r.del.p50)} | ${fmt(r.del.p99)} | ${r.del.failures} | ${r.duplicates} | ${r.leftovers} |`,
+        `| ${mode(r)} | +${r.writeMs} ms | ${r.add.inFlight} | ${fmt(r.perAdd, 2)} | ${fmt(r.perDel, 2)} | ${fmt(r.del.perSecond, 0)} | ${fmt(r.del.p50)} | ${fmt(r.del.p99)} | ${r.del.failures} | ${r.duplicates} | ${r.leftovers} |`,
     ),
     "",
     "Reference (issue #3): Go Whereabouts v0.6.3 on the same workload on these machines: ADD p50 25 ms at one in",

@@ -34,17 +34,27 @@ export function startupGraph(entry = join(ROOT, "src", "main.ts")): StartupGraph
   return { modules, bytes, builtins: [...builtins].sort(), packages: [...packages].sort() };
 }
 
-export function startupSection(): string {
-  const g = startupGraph();
+function describeGraph(what: string, entry: string): string[] {
+  const g = startupGraph(join(ROOT, entry));
   const folders = new Map<string, number>();
   for (const m of g.modules) folders.set(dirname(m), (folders.get(dirname(m)) ?? 0) + 1);
   return [
-    "### What a CNI call loads at start-up",
-    "",
-    `The static import graph from \`src/main.ts\`: ${g.modules.length} source modules (${Math.round(g.bytes / 1024)} KiB of TypeScript before minification), compiled into the executable as bytecode.`,
+    `${what}: the static import graph from \`${entry}\`, ${g.modules.length} source modules (${Math.round(g.bytes / 1024)} KiB of TypeScript before minification).`,
     `Built-in modules: ${g.builtins.map((b) => `\`${b}\``).join(", ")}. npm packages: ${g.packages.length === 0 ? "none" : g.packages.map((p) => `\`${p}\``).join(", ")}.`,
     `By folder: ${[...folders].map(([f, n]) => `${f} (${n})`).join(", ")}.`,
-    "Not on that path (loaded by dynamic import only from the command-line tools): the demo, status and controller commands.",
+    "",
+  ];
+}
+
+export function startupSection(): string {
+  return [
+    "### What a CNI call loads at start-up",
+    "",
+    "The executable is built with code splitting, as bytecode; each part below is loaded only when reached.",
+    "",
+    ...describeGraph("Always (the hand-off to a node agent)", "src/main.ts"),
+    ...describeGraph("When the plugin works alone (no agent, or no answer)", "src/cni/main.ts"),
+    "Not on either path (loaded by dynamic import only from the command-line tools): the demo, status, agent and controller commands.",
     "",
   ].join("\n");
 }
