@@ -136,11 +136,26 @@ export function isTimeout(error: unknown): boolean {
 export function networkErrorReason(error: unknown): string {
   const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
   const code = String((cause as { code?: unknown }).code ?? (error as { code?: unknown }).code ?? "");
+  // A socket error says all there is in its code; the runtimes' texts around it (Bun: "Unable to
+  // connect. Is the computer able to access the url?") only add noise to a CNI error message.
+  const plain = SOCKET_ERRORS[code];
+  if (plain !== undefined) return `${plain} (${code})`;
   return [describe(error), cause === error ? "" : describe(cause), code]
     .map(opensslReason)
     .filter((part, i, all) => part !== "" && part !== "fetch failed" && all.indexOf(part) === i)
     .join(": ");
 }
+
+const SOCKET_ERRORS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  ENOTFOUND: "host name not found",
+  EAI_AGAIN: "host name lookup failed",
+  ETIMEDOUT: "connection timed out",
+  EPIPE: "connection closed",
+};
 
 /** Certificates refused either way are configuration problems: retrying will not help. */
 export function isTlsRefusal(reason: string): boolean {
