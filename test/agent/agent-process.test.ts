@@ -4,12 +4,14 @@
 // socket; answers through the agent are the plugin's own; a socket that is not an agent's is
 // worked around.
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { callAgentHealth } from "../../src/agent/client.ts";
 import { inParallel } from "../../src/cli/exec-plugin.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
+import { startApiDouble } from "../k8s-api/harness.ts";
+import { kubeIpam } from "../kubernetes/go-runtime.ts";
 import { startAgentProcess } from "../support/agent.ts";
 import { assertEmpty, assertNoDuplicates, type Holding } from "../support/invariants.ts";
 import {
@@ -205,5 +207,35 @@ describe("node agent (process)", () => {
     assert.equal(o.code, 0, o.stdout);
     assert.match(o.stderr, /node agent at .* did not answer/);
     assert.equal((await del(c)).code, 0);
+  });
+
+  it("a kubeconfig rewritten with a new token takes effect at the agent's next call", async () => {
+    const api = await startApiDouble({ tls: true, token: "rotated-token", anonymousAuth: false });
+    const agent = await startAgentProcess();
+    try {
+      const kubeconfig = join(dir.path, "rotating.kubeconfig");
+      const stale = readFileSync(api.kubeconfigPath("rotation", { token: "expired-token" }), "utf8");
+      const current = readFileSync(api.kubeconfigPath("rotation"), "utf8");
+      writeFileSync(kubeconfig, stale);
+      const call = (pod: string): AddCall => ({
+        config: netConf(kubeIpam(kubeconfig, { range: "198.18.14.0/28" })),
+        pod,
+        containerId: `ctr-${pod}`,
+        env: agent.env,
+      });
+      const refused = await add(call("a"));
+      assert.equal(refused.code, 1, "the agent's store used the stale token");
+      assert.match(refused.stdout, /401|[Uu]nauthori[sz]ed|credentials/);
+      // The installer rewrites the kubeconfig with the new token (a later mtime).
+      await new Promise((r) => setTimeout(r, 20));
+      writeFileSync(kubeconfig, current);
+      const accepted = await add(call("b"));
+      assert.equal(accepted.code, 0, accepted.stdout);
+      for (const o of [refused, accepted]) assert.doesNotMatch(o.stderr, /did not answer/);
+      assert.equal((await del(call("b"))).code, 0);
+    } finally {
+      await agent.stop();
+      await api.stop();
+    }
   });
 });
