@@ -1,6 +1,8 @@
-// `thereabouts status --config FILE`: is the datastore of this network reachable, and how full
-// is each of its pools.
-import { readFileSync } from "node:fs";
+// `thereabouts status --config FILE`: is the datastore of this network reachable, how full is each
+// of its pools, and does a node agent serve this node's plugins.
+import { existsSync, readFileSync } from "node:fs";
+import { callAgentHealth } from "../agent/client.ts";
+import { agentSocket } from "../agent/protocol.ts";
 import { readOptionalFile } from "../cni/plugin.ts";
 import { loadIpamConfigFromNetwork } from "../config/load.ts";
 import { formatCidr, sizeOf } from "../ip/index.ts";
@@ -28,8 +30,18 @@ export async function runStatus(options: { config?: string | undefined }): Promi
         `  pool ${pool.name} (${formatCidr(pool.range)}): ${used} used of ${usable} usable addresses\n`,
       );
     }
+    process.stdout.write(`${await agentLine()}\n`);
     return 0;
   } finally {
     await store.close();
   }
+}
+
+async function agentLine(): Promise<string> {
+  const socket = agentSocket(process.env);
+  if (socket === "") return "node agent: disabled (THEREABOUTS_AGENT_SOCKET is empty)";
+  if (!existsSync(socket)) return `node agent: none at ${socket} (plugins work alone)`;
+  return (await callAgentHealth(socket))
+    ? `node agent: serving at ${socket}`
+    : `node agent: not answering at ${socket} (plugins work alone)`;
 }

@@ -1,0 +1,76 @@
+// The command-line face of the shipped executable (no CNI_COMMAND): help, version, unknown
+// commands, and `status` against a real local store, with and without a node agent.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { startAgentProcess } from "../support/agent.ts";
+import { add, BINARY, netConf, type TempDir, tempDir } from "../support/plugin.ts";
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const { CNI_COMMAND: _, ...rest } = process.env;
+  const r = spawnSync(BINARY.file, args, { env: { ...rest, ...env }, encoding: "utf8" });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("thereabouts command line", () => {
+  let dir: TempDir;
+  before(() => {
+    dir = tempDir();
+  });
+  after(() => dir.remove());
+
+  it("help, version, agent --help; an unknown command exits 2 with the usage", () => {
+    const help = cli(["help"]);
+    assert.equal(help.code, 0);
+    for (const command of ["demo", "status", "agent", "controller"])
+      assert.match(help.stdout, new RegExp(`\\n  ${command}`));
+    assert.match(
+      cli(["version"]).stdout,
+      /^thereabouts \d+\.\d+\.\d+\nCNI protocol versions supported: 0\.1\.0/,
+    );
+    assert.match(cli(["agent", "--help"]).stdout, /--socket PATH/);
+    const unknown = cli(["frobnicate"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  });
+
+  it("status shows the datastore, each pool's usage and whether a node agent serves", async () => {
+    const path = join(dir.path, "store.db");
+    const config = netConf({
+      type: "thereabouts",
+      range: "198.18.30.0/28",
+      datastore: "local",
+      local: { path },
+    });
+    const file = join(dir.path, "net.conf");
+    writeFileSync(file, config);
+    const none = join(dir.path, "no-agent.sock");
+    for (const pod of ["a", "b", "c"]) {
+      const o = await add({
+        config,
+        pod,
+        containerId: `ctr-${pod}`,
+        env: { THEREABOUTS_AGENT_SOCKET: none },
+      });
+      assert.equal(o.code, 0, o.stdout);
+    }
+    const alone = cli(["status", "--config", file], { THEREABOUTS_AGENT_SOCKET: none });
+    assert.equal(alone.code, 0, alone.stderr);
+    assert.equal(
+      alone.stdout,
+      `network testnet: datastore local reachable\n  pool 198.18.30.0-28 (198.18.30.0/28): 3 used of 14 usable addresses\nnode agent: none at ${none} (plugins work alone)\n`,
+    );
+    const agent = await startAgentProcess();
+    try {
+      const served = cli(["status", "--config", file], agent.env);
+      assert.match(served.stdout, new RegExp(`node agent: serving at ${agent.socket}\\n$`));
+    } finally {
+      await agent.stop();
+    }
+    const missing = cli(["status"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /--config FILE is required/);
+  });
+});
