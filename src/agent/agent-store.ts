@@ -10,7 +10,7 @@
 // that concurrent ADDs on this node see each other's choices and pick different addresses.
 import type { Allocation, PoolSnapshot, Reservation } from "../pool/allocation.ts";
 import type { CommitResult, PoolChange, ReadOptions, Store } from "../store/store.ts";
-import { CommitBatcher } from "./commit-batcher.ts";
+import { type BatchStats, CommitBatcher } from "./commit-batcher.ts";
 
 /** How long a pool read serves cached answers: other nodes' writes show up within this. */
 export const CACHE_MAX_AGE_MS = 2_000;
@@ -21,6 +21,19 @@ export const CACHE_MAX_AGE_MS = 2_000;
  * lose nearly every race (a failed commit and a read more than reading first).
  */
 export const CONTENDED_MS = 5_000;
+
+/** What the agent's stores did, summed over every store (the agent's metrics). */
+export interface AgentStats extends BatchStats {
+  /** Allocation reads answered from the cache, and reads that went to the store. */
+  cachedReads: number;
+  storeReads: number;
+  /** Commits decided on the cache that lost a race in the store. */
+  lostRaces: number;
+}
+
+export function newAgentStats(): AgentStats {
+  return { commits: 0, changes: 0, cachedReads: 0, storeReads: 0, lostRaces: 0 };
+}
 
 interface CachedPool {
   base: PoolSnapshot;
@@ -38,10 +51,12 @@ export class AgentStore implements Store {
   readonly #reads = new Map<string, Promise<PoolSnapshot>>();
   readonly #maxAgeMs: number;
   readonly #now: () => number;
+  readonly stats: AgentStats;
 
-  constructor(inner: Store, options: { maxAgeMs?: number; now?: () => number } = {}) {
+  constructor(inner: Store, options: { maxAgeMs?: number; now?: () => number; stats?: AgentStats } = {}) {
     this.#inner = inner;
-    this.#batcher = new CommitBatcher((change) => inner.commit(change));
+    this.stats = options.stats ?? newAgentStats();
+    this.#batcher = new CommitBatcher((change) => inner.commit(change), this.stats);
     this.#maxAgeMs = options.maxAgeMs ?? CACHE_MAX_AGE_MS;
     this.#now = options.now ?? Date.now;
   }
@@ -50,17 +65,14 @@ export class AgentStore implements Store {
     return this.#inner.datastore;
   }
 
-  /** Commits sent to the store and the changes they carried. */
-  get batches() {
-    return this.#batcher.stats;
-  }
-
   async getPool(name: string, options?: ReadOptions): Promise<PoolSnapshot> {
     if (options?.mayBeStale !== true) return this.#inner.getPool(name);
     const cached = this.#pools.get(name);
     const now = this.#now();
-    if (cached !== undefined && now - cached.readAt < this.#maxAgeMs && now >= cached.contendedUntil)
+    if (cached !== undefined && now - cached.readAt < this.#maxAgeMs && now >= cached.contendedUntil) {
+      this.stats.cachedReads++;
       return view(cached, true);
+    }
     const base = await this.#read(name);
     const pool = this.#pools.get(name) ?? {
       base,
@@ -78,6 +90,7 @@ export class AgentStore implements Store {
   #read(name: string): Promise<PoolSnapshot> {
     const pending = this.#reads.get(name);
     if (pending !== undefined) return pending;
+    this.stats.storeReads++;
     const read = this.#inner.getPool(name).finally(() => this.#reads.delete(name));
     this.#reads.set(name, read);
     return read;
@@ -115,7 +128,10 @@ export class AgentStore implements Store {
       return;
     }
     pool.readAt = Number.NEGATIVE_INFINITY;
-    if (outcome === "lost") pool.contendedUntil = this.#now() + CONTENDED_MS;
+    if (outcome === "lost") {
+      pool.contendedUntil = this.#now() + CONTENDED_MS;
+      this.stats.lostRaces++;
+    }
   }
 
   listPools(): Promise<readonly PoolSnapshot[]> {

@@ -35,10 +35,11 @@ export class CommitBatcher {
   readonly #queues = new Map<string, Waiting[]>();
   /** Commits in flight per pool. */
   readonly #running = new Map<string, number>();
-  readonly stats: BatchStats = { commits: 0, changes: 0 };
+  readonly stats: BatchStats;
 
-  constructor(commit: Commit) {
+  constructor(commit: Commit, stats: BatchStats = { commits: 0, changes: 0 }) {
     this.#commit = commit;
+    this.stats = stats;
   }
 
   commit(change: PoolChange): Promise<CommitResult> {

@@ -8,6 +8,7 @@ export const AGENT_SOCKET_ENV = "THEREABOUTS_AGENT_SOCKET";
 
 export const CNI_PATH = "/v1/cni";
 export const HEALTH_PATH = "/healthz";
+export const METRICS_PATH = "/metrics";
 
 export interface AgentCall {
   readonly env: Readonly<Record<string, string>>;

@@ -11,7 +11,7 @@ import type { StoreAccess } from "../cni/plugin.ts";
 import type { IpamConfig } from "../config/types.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
-import { AgentStore } from "./agent-store.ts";
+import { AgentStore, newAgentStats } from "./agent-store.ts";
 
 export const MAX_HANDLE_AGE_MS = 5 * 60_000;
 
@@ -31,6 +31,8 @@ export class WarmStores {
   readonly #handles = new Map<string, Handle>();
   /** Stores opened so far, replaced ones included (for statistics). */
   opened = 0;
+  /** What every store opened here did (shared by all of them). */
+  readonly stats = newAgentStats();
 
   constructor(open: Opener = openStore, now: () => number = Date.now) {
     this.#open = open;
@@ -59,7 +61,7 @@ export class WarmStores {
       handle = undefined;
     }
     if (handle === undefined) {
-      const store = this.#open(config).then((inner) => new AgentStore(inner));
+      const store = this.#open(config).then((inner) => new AgentStore(inner, { stats: this.stats }));
       const created: Handle = { store, stamp, openedAt: this.#now(), users: 0, retired: false };
       this.opened++;
       // A store that could not be opened is not kept: the next call tries again.

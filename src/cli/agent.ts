@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { AGENT_SOCKET_ENV, agentSocket } from "../agent/protocol.ts";
 import { startAgent } from "../agent/server.ts";
 import { VERSION } from "../cni/main.ts";
+import { parseListen } from "../net/listen-address.ts";
 
 export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH]
 
@@ -11,13 +12,19 @@ Serves the CNI calls of this node's plugin processes with warm datastore connect
 and grouped commits (docs/agent.md). Plugins find it at $${AGENT_SOCKET_ENV}, else /run/thereabouts/agent.sock,
 and work alone whenever it is not there.
 
-  --socket PATH   unix socket to listen on (default: $${AGENT_SOCKET_ENV}, else /run/thereabouts/agent.sock)
+  --socket PATH            unix socket to listen on (default: $${AGENT_SOCKET_ENV}, else /run/thereabouts/agent.sock)
+  --metrics-listen H:P     also serve /metrics and /healthz over TCP for Prometheus (off by default;
+                           the socket always serves them; port 0 picks one)
 `;
 
 export async function runAgentCommand(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { socket: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: {
+      socket: { type: "string" },
+      "metrics-listen": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help === true) {
     process.stdout.write(AGENT_USAGE);
@@ -29,8 +36,16 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
   (
     globalThis as { Bun?: { unsafe?: { setJITPolicy?: (scale: number) => void } } }
   ).Bun?.unsafe?.setJITPolicy?.(1);
-  const agent = await startAgent({ socket, about: `thereabouts ${VERSION}` });
-  process.stderr.write(`thereabouts agent: serving ${socket}\n`);
+  const metricsListen = values["metrics-listen"];
+  const agent = await startAgent({
+    socket,
+    about: `thereabouts ${VERSION}`,
+    ...(metricsListen === undefined ? {} : { metricsListen: parseListen(metricsListen, "--metrics-listen") }),
+  });
+  const tcp = agent.metricsAddress;
+  process.stderr.write(
+    `thereabouts agent: serving ${socket}${tcp === undefined ? "" : `, metrics on http://${tcp.host}:${tcp.port}/metrics`}\n`,
+  );
   const signal = await new Promise<string>((resolve) => {
     for (const s of ["SIGTERM", "SIGINT"] as const) process.once(s, () => resolve(s));
   });

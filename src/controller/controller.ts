@@ -6,6 +6,7 @@
 // writes (pools, reservations, Events).
 import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
+import { parseListen } from "../net/listen-address.ts";
 import { createTransport } from "../store/http/transport.ts";
 import { KubeClient } from "../store/kubernetes/api-client.ts";
 import { KubernetesStore } from "../store/kubernetes/kubernetes-store.ts";
@@ -71,15 +72,6 @@ export function log(level: Level, msg: string, fields: Record<string, unknown> =
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** `host:port`, `:port` or `[v6]:port`. */
-export function parseListen(text: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
-  const port = Number(match?.[3]);
-  if (match === null || !(port >= 0 && port <= 65535))
-    throw new Error(`invalid --listen "${text}": expected host:port, :port or [v6]:port`);
-  return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
 }
 
 export function defaultIdentity(env: NodeJS.ProcessEnv = process.env): string {

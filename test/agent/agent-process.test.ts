@@ -5,6 +5,7 @@
 // worked around.
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { callAgentHealth } from "../../src/agent/client.ts";
@@ -19,6 +20,7 @@ import {
   add,
   addressesOf,
   del,
+  localNetConf,
   netConf,
   run,
   type TempDir,
@@ -27,10 +29,6 @@ import {
 
 const PODS = 200;
 const IN_FLIGHT = 32;
-
-function localConfig(path: string, range: string): string {
-  return netConf({ type: "thereabouts", range, datastore: "local", local: { path } });
-}
 
 function holdings(
   calls: readonly AddCall[],
@@ -51,7 +49,7 @@ describe("node agent (process)", () => {
 
   it(`${PODS} ADDs, ${IN_FLIGHT} in flight, through two agents and without one, share a store without a duplicate; DEL empties it`, async () => {
     const path = join(dir.path, "shared.db");
-    const config = localConfig(path, "198.18.8.0/24");
+    const config = localNetConf(path, "198.18.8.0/24");
     const [a, b] = [await startAgentProcess(), await startAgentProcess()];
     try {
       const route = (i: number) => (i % 4 === 0 ? {} : i % 4 === 1 ? b.env : a.env);
@@ -80,7 +78,7 @@ describe("node agent (process)", () => {
 
   it("an agent SIGKILLed mid-burst costs no ADD; a new agent takes over its socket and DELs everything", async () => {
     const path = join(dir.path, "killed.db");
-    const config = localConfig(path, "198.18.9.0/24");
+    const config = localNetConf(path, "198.18.9.0/24");
     const agent = await startAgentProcess();
     const calls: AddCall[] = Array.from({ length: PODS }, (_, i) => ({
       config,
@@ -122,7 +120,7 @@ describe("node agent (process)", () => {
     const agent = await startAgentProcess();
     try {
       const cases: { name: string; config: string; env?: Record<string, string>; cniArgs?: string }[] = [
-        { name: "ADD 0.3.1", config: localConfig(path, "198.18.10.0/28") },
+        { name: "ADD 0.3.1", config: localNetConf(path, "198.18.10.0/28") },
         {
           name: "ADD 1.0.0",
           config: JSON.stringify({
@@ -148,7 +146,7 @@ describe("node agent (process)", () => {
           }),
         },
         { name: "no ipam", config: JSON.stringify({ cniVersion: "0.3.1", name: "n", type: "macvlan" }) },
-        { name: "bad CNI_ARGS", config: localConfig(path, "198.18.12.0/28"), cniArgs: "K8S_POD_NAME" },
+        { name: "bad CNI_ARGS", config: localNetConf(path, "198.18.12.0/28"), cniArgs: "K8S_POD_NAME" },
         { name: "not JSON", config: "{" },
       ];
       for (const c of cases) {
@@ -198,7 +196,7 @@ describe("node agent (process)", () => {
     writeFileSync(notAnAgent, "");
     const path = join(dir.path, "worked-around.db");
     const c: AddCall = {
-      config: localConfig(path, "198.18.13.0/28"),
+      config: localNetConf(path, "198.18.13.0/28"),
       pod: "p",
       containerId: "c",
       env: { THEREABOUTS_AGENT_SOCKET: notAnAgent },
@@ -236,6 +234,47 @@ describe("node agent (process)", () => {
     } finally {
       await agent.stop();
       await api.stop();
+    }
+  });
+
+  it("serves Prometheus metrics on its socket and, when asked, over TCP", async () => {
+    const agent = await startAgentProcess(undefined, ["--metrics-listen", "127.0.0.1:0"]);
+    try {
+      const url = /metrics on (http:\S+)/.exec(agent.stderr())?.[1];
+      assert.ok(url, `the agent names its metrics address: ${agent.stderr()}`);
+      const path = join(dir.path, "metrics.db");
+      const calls = ["a", "b"].map((pod) => ({
+        config: localNetConf(path, "198.18.15.0/28"),
+        pod,
+        containerId: `c-${pod}`,
+        env: agent.env,
+      }));
+      for (const c of calls) assert.equal((await add(c)).code, 0);
+      const bad = await add({ ...calls[0]!, config: netConf({ type: "thereabouts", range: "nope" }) });
+      assert.equal(bad.code, 1);
+      assert.equal((await del(calls[0]!)).code, 0);
+      const overSocket = await new Promise<string>((resolve, reject) => {
+        const req = request({ socketPath: agent.socket, path: "/metrics" }, (res) => {
+          let text = "";
+          res.on("data", (d: Buffer) => {
+            text += d.toString();
+          });
+          res.on("end", () => resolve(text));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      const overTcp = await (await fetch(url)).text();
+      for (const text of [overSocket, overTcp]) {
+        assert.match(text, /thereabouts_agent_calls_total\{command="ADD",result="ok"\} 2\n/);
+        assert.match(text, /thereabouts_agent_calls_total\{command="ADD",result="error"\} 1\n/);
+        assert.match(text, /thereabouts_agent_calls_total\{command="DEL",result="ok"\} 1\n/);
+        assert.match(text, /thereabouts_agent_call_duration_seconds_count\{command="ADD"\} 3\n/);
+        assert.match(text, /thereabouts_agent_changes_total 3\n/, "two ADDs and a DEL changed the pool");
+        assert.match(text, /thereabouts_agent_store_handles_opened_total 1\n/);
+      }
+    } finally {
+      await agent.stop();
     }
   });
 });

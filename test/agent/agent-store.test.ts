@@ -110,7 +110,7 @@ describe("AgentStore", () => {
         direct,
         addresses.map((address, i) => ({ address, podRef: pod(i).podRef })),
       );
-      const { commits, changes } = agent.batches;
+      const { commits, changes } = agent.stats;
       assert.ok(commits < changes, `commits were grouped (${commits} commits for ${changes} changes)`);
     });
   });

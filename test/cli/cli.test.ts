@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startAgentProcess } from "../support/agent.ts";
-import { add, BINARY, netConf, type TempDir, tempDir } from "../support/plugin.ts";
+import { add, BINARY, localNetConf, type TempDir, tempDir } from "../support/plugin.ts";
 
 function cli(args: string[], env: Record<string, string> = {}) {
   const { CNI_COMMAND: _, ...rest } = process.env;
@@ -38,12 +38,7 @@ describe("thereabouts command line", () => {
 
   it("status shows the datastore, each pool's usage and whether a node agent serves", async () => {
     const path = join(dir.path, "store.db");
-    const config = netConf({
-      type: "thereabouts",
-      range: "198.18.30.0/28",
-      datastore: "local",
-      local: { path },
-    });
+    const config = localNetConf(path, "198.18.30.0/28");
     const file = join(dir.path, "net.conf");
     writeFileSync(file, config);
     const none = join(dir.path, "no-agent.sock");

@@ -33,8 +33,13 @@ export interface AgentProcess {
 }
 
 /** Starts an agent and waits until its socket is there. */
-export async function startAgentProcess(socket = socketInTempDir()): Promise<AgentProcess> {
-  const child = spawn(BINARY.file, ["agent", "--socket", socket], { stdio: ["ignore", "ignore", "pipe"] });
+export async function startAgentProcess(
+  socket = socketInTempDir(),
+  extraArgs: readonly string[] = [],
+): Promise<AgentProcess> {
+  const child = spawn(BINARY.file, ["agent", "--socket", socket, ...extraArgs], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   live.add(child);
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {

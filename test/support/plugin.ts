@@ -29,6 +29,11 @@ export function netConf(ipam: Record<string, unknown>, cniVersion = "0.3.1", nam
   return JSON.stringify({ cniVersion, name, type: "macvlan", master: "eth0", ipam });
 }
 
+/** A network config on the embedded store at `path`. */
+export function localNetConf(path: string, range: string): string {
+  return netConf({ type: "thereabouts", range, datastore: "local", local: { path } });
+}
+
 export function podArgs(name: string, namespace = "default"): string {
   return `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${name}`;
 }
