@@ -4,7 +4,7 @@
 // socket; answers through the agent are the plugin's own; a socket that is not an agent's is
 // worked around.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -110,6 +110,37 @@ describe("node agent (process)", () => {
       } finally {
         assert.equal(await successor.stop(), 0, "the agent exits cleanly on SIGTERM");
       }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("an agent stopped by SIGTERM mid-burst answers the calls it has, exits 0, and removes its socket", async () => {
+    const path = join(dir.path, "terminated.db");
+    const config = localNetConf(path, "198.18.16.0/24");
+    const agent = await startAgentProcess();
+    const calls: AddCall[] = Array.from({ length: 100 }, (_, i) => ({
+      config,
+      pod: `pod-${i}`,
+      containerId: `ctr${i}`,
+      env: agent.env,
+    }));
+    let done = 0;
+    let stopped: Promise<number | null> | undefined;
+    const outcomes = await inParallel(calls, IN_FLIGHT, async (c) => {
+      const o = await add(c);
+      if (++done === 25) stopped = agent.stop();
+      return o;
+    });
+    assert.equal(await stopped, 0, "exit code after SIGTERM");
+    assert.equal(existsSync(agent.socket), false, "the socket is gone");
+    const reported = holdings(calls, outcomes);
+    const store = await openLocalStore(path);
+    try {
+      await assertNoDuplicates(store, reported);
+      const dels = await inParallel(calls, IN_FLIGHT, (c) => del(c));
+      for (const [i, o] of dels.entries()) assert.equal(o.code, 0, `DEL ${calls[i]!.pod}: ${o.stdout}`);
+      await assertEmpty(store);
     } finally {
       await store.close();
     }
