@@ -816,8 +816,9 @@ describe("Kubernetes store: TLS, credentials and reachability", () => {
     }
   });
 
-  it("a server certificate the kubeconfig does not trust is a TLS error; insecure-skip-tls-verify accepts it", async () => {
+  it("a server certificate the kubeconfig does not trust is a TLS error; insecure-skip-tls-verify accepts it", async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "thereabouts-kubeconfig-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, "kubeconfig");
     const kubeconfig = (cluster: string) =>
       `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: ${api.url}\n${cluster}users:\n- name: u\n  user:\n    token: ${TOKEN}\ncontexts:\n- name: x\n  context: {cluster: c, user: u, namespace: ${freshNamespace()}}\ncurrent-context: x\n`;
