@@ -3,8 +3,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { callAgentHealth } from "../agent/client.ts";
 import { agentSocket } from "../agent/protocol.ts";
-import { readOptionalFile } from "../cni/plugin.ts";
 import { loadIpamConfigFromNetwork } from "../config/load.ts";
+import { readOptionalFile } from "../config/optional-file.ts";
 import { formatCidr, sizeOf } from "../ip/index.ts";
 import { poolOf } from "../ipam/pool-ref.ts";
 import { storedEntries } from "../ipam/release.ts";

@@ -1,8 +1,8 @@
 // The CNI verbs wired to configuration, store and IPAM logic. Everything that can be rejected
 // (config, CNI_ARGS, pod identity) is checked before the store is opened, so a failed ADD writes
 // nothing.
-import { existsSync, readFileSync } from "node:fs";
 import { loadIpamConfig } from "../config/load.ts";
+import { readOptionalFile } from "../config/optional-file.ts";
 import type { IpamConfig } from "../config/types.ts";
 import { CNI_CODES, CniError, describe, StoreUnavailableError } from "../errors/errors.ts";
 import { type Family, formatCidr, formatIP, parseCidr } from "../ip/index.ts";
@@ -20,22 +20,6 @@ import type { Handlers, PluginIO } from "./skel.ts";
 
 export const ADD_TIMEOUT_MS = 60_000;
 export const DEL_TIMEOUT_MS = 30_000;
-
-/**
- * Flat-file reads: a missing file (or a missing directory on the way) is "not there". The
- * existsSync probe avoids a thrown ENOENT, whose first occurrence costs ~10 ms of start-up in the
- * compiled binary; the catch still covers a file removed in between.
- */
-export function readOptionalFile(path: string): string | undefined {
-  if (!existsSync(path)) return undefined;
-  try {
-    return readFileSync(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw error;
-  }
-}
 
 function load(req: Request, io: PluginIO): { config: IpamConfig; log: Logger } {
   const config = loadIpamConfig({ stdin: req.stdin, cniArgs: req.cniArgs, readFile: readOptionalFile });

@@ -12,7 +12,7 @@ import { KubeClient } from "../store/kubernetes/api-client.ts";
 import { KubernetesStore } from "../store/kubernetes/kubernetes-store.ts";
 import { ClusterView } from "./cluster-view.ts";
 import { CONFIGMAP_NAME, type CronSetting, type Schedule, schedule } from "./cron.ts";
-import { CronConfig, DEFAULT_CRON_FILE } from "./cron-config.ts";
+import { CronConfig, DEFAULT_CRON_FILE, readReconcilerConfigMap } from "./cron-config.ts";
 import { EventRecorder } from "./events.ts";
 import { controllerConnection, Kube } from "./kube.ts";
 import { DEFAULT_LEADER_OPTIONS, LeaderElector } from "./leader.ts";
@@ -258,6 +258,15 @@ export async function runController(options: ControllerOptions): Promise<number>
 
   // ---- cron -----------------------------------------------------------------------------------------
   let job: Schedule | undefined;
+  const startSchedule = (setting: CronSetting, pattern: string) => {
+    job = schedule(pattern, () => enqueueSweep("cron"));
+    log("info", "reconciler schedule", {
+      expression: setting.expression,
+      source: setting.source,
+      where: setting.where,
+      next: job.next()?.toISOString(),
+    });
+  };
   let invalidCron: { setting: CronSetting; error: string } | undefined;
   const reportInvalidCron = async () => {
     if (invalidCron === undefined || !elector.leading) return;
@@ -273,15 +282,7 @@ export async function runController(options: ControllerOptions): Promise<number>
   };
   const cronEventObject = async () => {
     try {
-      const reply = await kube.send(
-        {
-          method: "GET",
-          path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${CONFIGMAP_NAME}`,
-          expect: [404, 403],
-        },
-        "read the reconciler's ConfigMap at",
-        5_000,
-      );
+      const reply = await readReconcilerConfigMap(kube, namespace);
       const uid = (reply.body as { metadata?: { uid?: string } } | undefined)?.metadata?.uid;
       if (reply.status === 200)
         return {
@@ -312,13 +313,7 @@ export async function runController(options: ControllerOptions): Promise<number>
         invalidCron = undefined;
         if (job?.pattern === pattern) return;
         job?.stop();
-        job = schedule(pattern, () => enqueueSweep("cron"));
-        log("info", "reconciler schedule", {
-          expression: setting.expression,
-          source: setting.source,
-          where: setting.where,
-          next: job.next()?.toISOString(),
-        });
+        startSchedule(setting, pattern);
       },
       onInvalid(setting, error) {
         invalidCron = { setting, error };
@@ -380,16 +375,7 @@ export async function runController(options: ControllerOptions): Promise<number>
   });
 
   await cronConfig.start();
-  if (job === undefined) {
-    const { setting, pattern } = cronConfig.inForce;
-    job = schedule(pattern, () => enqueueSweep("cron"));
-    log("info", "reconciler schedule", {
-      expression: setting.expression,
-      source: setting.source,
-      where: setting.where,
-      next: job.next()?.toISOString(),
-    });
-  }
+  if (job === undefined) startSchedule(cronConfig.inForce.setting, cronConfig.inForce.pattern);
 
   // ---- leadership -------------------------------------------------------------------------------
   let exitCode = 0;

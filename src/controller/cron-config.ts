@@ -4,9 +4,10 @@
 // interval (the ConfigMap read through the API, the flat file, a file mounted later). A new valid
 // expression replaces the schedule; an invalid one is reported once (log and, through
 // `onInvalid`, an Event) and the schedule in force is kept.
-import { type FSWatcher, readFileSync, watch } from "node:fs";
+import { type FSWatcher, watch } from "node:fs";
 import { dirname } from "node:path";
 import { loadFlatFile } from "../config/flat-file.ts";
+import { readOptionalFile } from "../config/optional-file.ts";
 import {
   CONFIGMAP_NAME,
   CRON_ENV,
@@ -34,16 +35,6 @@ export interface CronConfigCallbacks {
   onChange(setting: CronSetting, pattern: string): void;
   onInvalid(setting: CronSetting, error: string): void;
   log(level: "info" | "error", message: string, fields?: Record<string, unknown>): void;
-}
-
-function readOptional(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw error;
-  }
 }
 
 export class CronConfig {
@@ -111,21 +102,13 @@ export class CronConfig {
     const { file, flatFilePaths, kube, namespace, env } = this.#options;
     let text: string | undefined;
     try {
-      text = readOptional(file);
+      text = readOptionalFile(file);
     } catch (error) {
       this.#callbacks.log("error", "cannot read the cron file", { file, error: String(error) });
     }
     if (text === undefined) {
       try {
-        const reply = await kube.send(
-          {
-            method: "GET",
-            path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${CONFIGMAP_NAME}`,
-            expect: [404, 403],
-          },
-          "read the reconciler's ConfigMap at",
-          5_000,
-        );
+        const reply = await readReconcilerConfigMap(kube, namespace);
         const body = reply.body as { data?: Record<string, string> } | undefined;
         this.#configMap = reply.status === 200 ? (body?.data ?? {}) : undefined;
       } catch (error) {
@@ -135,7 +118,7 @@ export class CronConfig {
     }
     let flat: { path: string; expression: string | undefined } | undefined;
     try {
-      const found = loadFlatFile(readOptional, undefined, flatFilePaths);
+      const found = loadFlatFile(readOptionalFile, undefined, flatFilePaths);
       if (found !== undefined) flat = { path: found.path, expression: found.ipam.reconcilerCronExpression };
     } catch (error) {
       this.#callbacks.log("error", "cannot read the flat file", { error: String(error) });
@@ -162,4 +145,17 @@ export class CronConfig {
     this.#inForce = { setting, pattern: parsed.pattern };
     if (changed || setting.source !== "default") this.#callbacks.onChange(setting, parsed.pattern);
   }
+}
+
+/** The reconciler's ConfigMap (`whereabouts-config`); 404 and 403 come back as statuses, not errors. */
+export function readReconcilerConfigMap(kube: Kube, namespace: string) {
+  return kube.send(
+    {
+      method: "GET",
+      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${CONFIGMAP_NAME}`,
+      expect: [404, 403],
+    },
+    "read the reconciler's ConfigMap at",
+    5_000,
+  );
 }

@@ -2,26 +2,12 @@
 // of whereabouts-spec.md A.5 adapted to the fixed semantics (COMPATIBILITY.md item 12), plus the
 // races that the identity guard exists for.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { Allocation, Reservation } from "../pool/allocation.ts";
-import { openLocalStore } from "../store/local/sqlite-store.ts";
+import { withTempLocalStore } from "../store/local/test-support.ts";
 import { poolChange, type Store } from "../store/store.ts";
 import type { GoneReason, PodState } from "./liveness.ts";
 import { type PodReader, type Release, reclaim } from "./reconcile.ts";
-
-async function withStore(work: (store: Store) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "reconcile-test-"));
-  const store = await openLocalStore(join(dir, "store.db"));
-  try {
-    await work(store);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 function pod(ref: string, uid = `uid-${ref}`, gone?: GoneReason): PodState {
   const [namespace = "", name = ""] = ref.split("/");
@@ -80,7 +66,7 @@ async function reservationNames(store: Store): Promise<string[]> {
 
 describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
   it("R1: frees the entry of a deleted pod (offset from the IP written in spec.range)", async () => {
-    await withStore(async (store) => {
+    await withTempLocalStore(async (store) => {
       await put(store, "10.10.0.0-16", "10.10.10.0/16", "1", alloc("default/pod1"));
       const released: Release[] = [];
       const result = await reclaim(store, reader([]), {}, { released: (r) => released.push(r) });
@@ -92,7 +78,7 @@ describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
   });
 
   it("R2: frees only the deleted pod's entry; a live pod keeps its own without any network-status", async () => {
-    await withStore(async (store) => {
+    await withTempLocalStore(async (store) => {
       await put(store, "10.10.0.0-16", "10.10.0.0/16", "1", alloc("default/pod1"));
       await put(store, "10.10.0.0-16", "10.10.0.0/16", "2", alloc("default/pod2"));
       await reclaim(store, reader([pod("default/pod2")]));
@@ -101,7 +87,7 @@ describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
   });
 
   it("R3 (fixed): a live pod keeps every entry it holds, listed in its network-status or not", async () => {
-    await withStore(async (store) => {
+    await withTempLocalStore(async (store) => {
       await put(store, "10.10.0.0-16", "10.10.0.0/16", "1", alloc("default/pod1", "c1", "net1"));
       await put(store, "10.10.0.0-16", "10.10.0.0/16", "2", alloc("default/pod1", "c1", "net2"));
       const result = await reclaim(store, reader([pod("default/pod1")]));
@@ -111,7 +97,7 @@ describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
   });
 
   it("R4: drops the deleted pod's reservation with its entry; the live pods' stay", async () => {
-    await withStore(async (store) => {
+    await withTempLocalStore(async (store) => {
       for (const i of [1, 2, 3])
         await put(
           store,
@@ -128,7 +114,7 @@ describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
   });
 
   it("R5 (fixed): reservations of named networks and IPv6 names are matched by podref, not by name", async () => {
-    await withStore(async (store) => {
+    await withTempLocalStore(async (store) => {
       await put(store, "net-10.0.0.0-24", "10.0.0.0/24", "1", alloc("default/live"), "net-10.0.0.1");
       await put(store, "net-10.0.0.0-24", "10.0.0.0/24", "2", alloc("default/dead"), "net-10.0.0.2");
       await put(store, "2001-db8---64", "2001:db8::/64", "1", alloc("default/live6"), "2001-db8--1");
@@ -141,7 +127,7 @@ describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
   });
 
   it("R6 (fixed): a Pending pod without network-status keeps its address", async () => {
-    await withStore(async (store) => {
+    await withTempLocalStore(async (store) => {
       await put(store, "10.10.0.0-16", "10.10.0.0/16", "1", alloc("default/pending"));
       assert.equal((await reclaim(store, reader([pod("default/pending")]))).addresses, 0);
       assert.equal(Object.keys(await entries(store, "10.10.0.0-16")).length, 1);
@@ -149,7 +135,7 @@ describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
   });
 
   it("R7: of pods pod2 and pod3 only the gone one is freed; entries without a podref are never touched", async () => {
-    await withStore(async (store) => {
+    await withTempLocalStore(async (store) => {
       await put(store, "192.168.14.0-24", "192.168.14.0/24", "2", alloc("default/pod2"));
       await put(store, "192.168.14.0-24", "192.168.14.0/24", "3", alloc("default/pod3"));
       await put(store, "192.168.14.0-24", "192.168.14.0/24", "4", {
@@ -165,7 +151,7 @@ describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
   });
 
   it("frees pods in a terminal phase or evicted by the taint manager", async () => {
-    await withStore(async (store) => {
+    await withTempLocalStore(async (store) => {
       for (const [i, name] of ["ok", "done", "failed", "evicted"].entries())
         await put(store, "10.0.0.0-24", "10.0.0.0/24", String(i + 1), alloc(`default/${name}`));
       const pods = [
@@ -186,7 +172,7 @@ describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
   });
 
   it("keeps the entry of a StatefulSet successor that exists under the same name", async () => {
-    await withStore(async (store) => {
+    await withTempLocalStore(async (store) => {
       await put(store, "10.0.0.0-24", "10.0.0.0/24", "5", alloc("default/web-0", "old"));
       const kept: string[] = [];
       await reclaim(
@@ -201,7 +187,7 @@ describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
   });
 
   it("keeps an entry a successor's ADD rewrote after the pools were read (identity guard)", async () => {
-    await withStore(async (store) => {
+    await withTempLocalStore(async (store) => {
       const before = alloc("default/web-0", "old");
       await put(store, "10.0.0.0-24", "10.0.0.0/24", "5", before, "10.0.0.5");
       // The old pod is gone when read; meanwhile the successor's ADD reuses the entry (idempotency).
@@ -221,7 +207,7 @@ describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
   });
 
   it("frees a named network's node-slice entries with their reservations", async () => {
-    await withStore(async (store) => {
+    await withTempLocalStore(async (store) => {
       await put(store, "blue-node-1-10.0.0.0-26", "10.0.0.0/26", "5", alloc("ns/a"), "blue-10.0.0.5");
       await put(store, "blue-node-1-10.0.0.0-26", "10.0.0.0/26", "6", alloc("ns/b"), "blue-10.0.0.6");
       const released: Release[] = [];
@@ -235,7 +221,7 @@ describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
   });
 
   it("drops a gone pod's reservation that has no pool entry; a live pod's stays", async () => {
-    await withStore(async (store) => {
+    await withTempLocalStore(async (store) => {
       await put(store, "10.0.0.0-24", "10.0.0.0/24", "9", alloc("ns/live"));
       for (const [name, owner] of [
         ["10.0.0.7", "ns/gone"],
@@ -253,7 +239,7 @@ describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
   });
 
   it("limits the fast path to the pods named, and skips pods a cache vouches for", async () => {
-    await withStore(async (store) => {
+    await withTempLocalStore(async (store) => {
       for (const [i, name] of ["a", "b", "c"].entries())
         await put(store, "10.0.0.0-24", "10.0.0.0/24", String(i + 1), alloc(`ns/${name}`));
       const pods = reader([]);
@@ -264,7 +250,7 @@ describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
   });
 
   it("counts a failed pod read and leaves that pod's entries alone", async () => {
-    await withStore(async (store) => {
+    await withTempLocalStore(async (store) => {
       await put(store, "10.0.0.0-24", "10.0.0.0/24", "1", alloc("ns/a"));
       await put(store, "10.0.0.0-24", "10.0.0.0/24", "2", alloc("ns/b"));
       const failures: string[] = [];

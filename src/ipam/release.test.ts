@@ -1,26 +1,12 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
-import { openLocalStore } from "../store/local/sqlite-store.ts";
-import { poolChange, type Store } from "../store/store.ts";
+import { withTempLocalStore } from "../store/local/test-support.ts";
+import { poolChange } from "../store/store.ts";
 import { RELEASE_BATCH, releaseEntries } from "./release.ts";
 import { deadlineIn } from "./retry.ts";
 
-async function withStore(work: (store: Store) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "release-test-"));
-  const store = await openLocalStore(join(dir, "store.db"));
-  try {
-    await work(store);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 test("releaseEntries() releases more entries than fit in one commit, with their reservations", async () => {
-  await withStore(async (store) => {
+  await withTempLocalStore(async (store) => {
     const count = RELEASE_BATCH * 2 + 7;
     const entries = Array.from({ length: count }, (_, i) => {
       const allocation = { containerId: `c${i}`, podRef: `ns/p${i}`, ifName: "eth0" };
@@ -64,7 +50,7 @@ test("releaseEntries() releases more entries than fit in one commit, with their 
 });
 
 test("releaseEntries() returns nothing when nothing matches, and on a missing pool", async () => {
-  await withStore(async (store) => {
+  await withTempLocalStore(async (store) => {
     const options = { overlapping: true, networkName: "", deadline: deadlineIn(1_000) };
     assert.deepEqual(await releaseEntries(store, "missing", () => true, options), []);
   });
