@@ -148,5 +148,6 @@ export function mergeChanges(changes: readonly PoolChange[]): PoolChange {
     remove: changes.flatMap((c) => c.remove),
     reserve: changes.flatMap((c) => c.reserve),
     unreserve: changes.flatMap((c) => c.unreserve),
+    dropOwners: changes.flatMap((c) => c.dropOwners ?? []),
   });
 }

@@ -16,9 +16,11 @@ export function belongsTo(attachment: Attachment): (entry: Entry) => boolean {
 }
 
 /**
- * Releases the attachment's entries in every range. When it holds none, reservations held by
- * exactly this attachment are dropped too: a failed ADD whose clean-up could not reach the store
- * leaves its reservation with no entry to find it by, and the runtime's DEL is the next chance.
+ * Releases the attachment's entries in every range, and with them every reservation their owner
+ * holds, named by an entry or not (PoolChange.dropOwners: a writer killed between its requests can
+ * leave one no entry names). When it holds no entry, reservations held by exactly this attachment
+ * are dropped too: a failed ADD whose clean-up could not reach the store leaves its reservation
+ * with no entry to find it by, and the runtime's DEL is the next chance.
  */
 export async function deleteAttachment(
   store: Store,
@@ -33,6 +35,7 @@ export async function deleteAttachment(
     networkName: config.networkName,
     deadline,
     mayBeStale: true,
+    dropOwners: true,
   };
   for (const rule of config.ranges) {
     released.push(

@@ -19,6 +19,8 @@ export interface ReleaseOptions {
    * written through the same agent or found by the fresh read that follows an empty cached one.
    */
   readonly mayBeStale?: boolean;
+  /** DEL: every reservation of a released entry's owner goes too, named by an entry or not. */
+  readonly dropOwners?: boolean;
 }
 
 /** The entries of a stored pool with decoded addresses (offsets relative to its spec.range). */
@@ -63,6 +65,9 @@ export async function releaseEntries(
         unreserve: options.overlapping
           ? chosen.map((e) => ({ name: reservationName(e.address, options.networkName), ...e.allocation }))
           : [],
+        ...(options.overlapping && options.dropOwners === true
+          ? { dropOwners: chosen.map((e) => e.allocation) }
+          : {}),
       }),
     );
     if (result.ok) {

@@ -33,7 +33,19 @@ export interface PoolChange {
   readonly reserve: readonly Reservation[];
   /** Reservations to drop, each only if still held by the owner given in it (else left alone). */
   readonly unreserve: readonly Reservation[];
+  /**
+   * DEL: owners (podRef, ifName and containerId all matching) whose every reservation goes, named
+   * in `unreserve` or not: a backend whose commit is several requests (Kubernetes) can be stopped
+   * between them and leave a reservation no entry names. Backends that commit in one transaction
+   * never leave one, since they write a reservation only together with the entry that names it;
+   * they drop what the owner holds by the same rule (local) or only what `unreserve` names (etcd,
+   * where finding an owner's reservations means reading all of them).
+   */
+  readonly dropOwners?: readonly Owner[];
 }
+
+/** Who holds a reservation: exactly one attachment of one pod. */
+export type Owner = Omit<Reservation, "name">;
 
 export type CommitResult =
   | { readonly ok: true }
@@ -65,9 +77,14 @@ export interface Store {
   getReservation(name: string): Promise<Reservation | undefined>;
   listReservations(): Promise<readonly Reservation[]>;
   /**
-   * Applies the change atomically iff every entry precondition holds and every reservation is free
-   * or held by the same owner. Otherwise applies nothing and reports the first conflict found.
-   * Throws StoreUnavailableError when the store cannot be reached.
+   * Applies the change iff every entry precondition holds and every reservation is free or held by
+   * the same owner. Otherwise applies nothing and reports the first conflict found. Throws
+   * StoreUnavailableError when the store cannot be reached. Local and etcd apply a change in one
+   * transaction. Kubernetes writes the pool first, then the reservations, then drops reservations,
+   * and undoes its pool write and created reservations when a reservation turns out held; a
+   * process killed in between leaves entries without their reservation (never the reverse), and
+   * a thrown error may leave the change applied in part: the caller reports nothing, and the
+   * attachment's DEL removes what is left.
    */
   commit(change: PoolChange): Promise<CommitResult>;
   /**
@@ -75,7 +92,7 @@ export interface Store {
    * match) and returns how many: what a failed ADD can leave behind with no pool entry to find it
    * by, when its clean-up could not reach the store. Reservations of anyone else stay.
    */
-  dropReservationsOf(owner: Omit<Reservation, "name">): Promise<number>;
+  dropReservationsOf(owner: Owner): Promise<number>;
   /** Resolves when the store can serve requests; throws StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

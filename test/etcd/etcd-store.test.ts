@@ -98,6 +98,7 @@ storeConformance("etcd", async () => {
     store,
     reopen: () => openEtcdStore(cfg, { timeoutMs: 5_000 }),
     cleanup: () => store.close(),
+    dropsUnnamedReservations: false,
   };
 });
 

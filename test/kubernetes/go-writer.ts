@@ -1,6 +1,6 @@
-// A writer that behaves like Go Whereabouts v0.9.4's Kubernetes backend (whereabouts-spec.md
-// §4.3–4.5), minus the cluster-wide Lease, for interoperability tests: the same requests in the
-// same order, the same JSON patches (resourceVersion `test`, a `test … null` before every `add`),
+// A writer that behaves like Go Whereabouts v0.9.4's Kubernetes backend, for interoperability
+// tests: with `lease: true` every ADD and DEL first takes the cluster-wide Lease as Go does
+// (go-lease.ts) and hands it back at the end; the same requests in the same order, the same JSON patches (resourceVersion `test`, a `test … null` before every `add`),
 // the same retry rules (no backoff, at most 100 tries, 422 means "read again"), the same object
 // shapes and names. Plain fetch against the double's URL (HTTP; a token if given).
 //
@@ -21,6 +21,7 @@ import { viewPool } from "../../src/allocator/pool-view.ts";
 import { rule } from "../../src/allocator/test-support.ts";
 import { ExhaustedError, describe as errorText } from "../../src/errors/errors.ts";
 import { type Cidr, formatCidr, formatIP, type IP, masked, parseCidr } from "../../src/ip/index.ts";
+import { GoLease } from "./go-lease.ts";
 import { GROUP_PATH, type RawPool, type RawReservation, snapshotOf } from "./go-view.ts";
 
 /** One range of a network's ipam config, as Go reads it. */
@@ -62,10 +63,15 @@ export interface GoWriterOptions {
   readonly retries?: number;
   /** The shared request context (10 s in Go). */
   readonly timeLimitMs?: number;
+  /** Take the Lease `whereabouts` around every ADD and DEL, as Go does (default false). */
+  readonly lease?: boolean;
 }
 
 const DATASTORE_RETRIES = 100;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** How long Go waits to become leader: AddTimeLimit (2 min) and DelTimeLimit (1 min). */
+const ADD_LEASE_LIMIT_MS = 120_000;
+const DEL_LEASE_LIMIT_MS = 60_000;
 
 /** Go's normalizeRange: a trailing ':' gets '0', then ':' and '/' become '-'. */
 function normalize(text: string): string {
@@ -113,8 +119,11 @@ export class GoWriter {
   readonly #list: boolean;
   readonly #retries: number;
   readonly #timeLimitMs: number;
+  readonly #lease: boolean;
   /** Requests sent so far (all of them, failed ones included). */
   requests = 0;
+  /** Lease attempts that had to wait (the Lease was held or the PUT lost). */
+  leaseWaits = 0;
 
   constructor(options: GoWriterOptions) {
     this.#url = options.url;
@@ -123,6 +132,29 @@ export class GoWriter {
     this.#list = options.listPools ?? true;
     this.#retries = options.retries ?? DATASTORE_RETRIES;
     this.#timeLimitMs = options.timeLimitMs ?? REQUEST_TIMEOUT_MS;
+    this.#lease = options.lease ?? false;
+  }
+
+  /** Runs `work` holding the Lease (when configured), as Go's IPManagement does. */
+  async #underLease<T>(podRef: string, limitMs: number, work: () => Promise<T>): Promise<T> {
+    if (!this.#lease) return work();
+    const lease = new GoLease(
+      (method, path, body) => this.#send(method, path, body),
+      this.#namespace,
+      podRef,
+    );
+    try {
+      await lease.acquire(Date.now() + limitMs);
+    } catch (error) {
+      throw new Fatal(errorText(error));
+    } finally {
+      this.leaseWaits += lease.waits;
+    }
+    try {
+      return await work();
+    } finally {
+      await lease.release();
+    }
   }
 
   async #send(
@@ -184,6 +216,28 @@ export class GoWriter {
   }
 
   async add(network: GoNetwork, attachment: GoAttachment): Promise<GoAddResult> {
+    try {
+      return await this.#underLease(attachment.podRef, ADD_LEASE_LIMIT_MS, () =>
+        this.#add(network, attachment),
+      );
+    } catch (error) {
+      if (error instanceof Fatal) return { ok: false, error: error.message, attempts: 0 };
+      throw error;
+    }
+  }
+
+  async del(network: GoNetwork, attachment: GoAttachment): Promise<GoDelResult> {
+    try {
+      return await this.#underLease(attachment.podRef, DEL_LEASE_LIMIT_MS, () =>
+        this.#del(network, attachment),
+      );
+    } catch (error) {
+      if (error instanceof Fatal) return { ok: false, error: error.message };
+      throw error;
+    }
+  }
+
+  async #add(network: GoNetwork, attachment: GoAttachment): Promise<GoAddResult> {
     const ifName = attachment.ifName ?? "eth0";
     const overlapping = network.enableOverlappingRanges ?? true;
     const range = parseRange(network.range);
@@ -282,7 +336,7 @@ export class GoWriter {
     }
   }
 
-  async del(network: GoNetwork, attachment: GoAttachment): Promise<GoDelResult> {
+  async #del(network: GoNetwork, attachment: GoAttachment): Promise<GoDelResult> {
     const ifName = attachment.ifName ?? "eth0";
     const overlapping = network.enableOverlappingRanges ?? true;
     const range = parseRange(network.range);

@@ -6,7 +6,7 @@
 // allocating from one pool at the same time never hand out an address twice.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { inParallel } from "../../src/cli/exec-plugin.ts";
+import { inParallel, type PluginOutcome } from "../../src/cli/exec-plugin.ts";
 import {
   GO_FIXTURES,
   GO_NEGATIVE_KEYS,
@@ -406,6 +406,79 @@ describe("a Go-like writer and thereabouts allocating from one pool at the same 
       "every Go DEL succeeds",
     );
     for (const [i, o] of pluginDels.entries()) assert.equal(o.code, 0, `DEL ${plugin[i]!.pod}: ${o.stdout}`);
+    await assertEmpty(rawStore(await rawObjects(api, namespace)));
+  });
+});
+
+// During a migration Go plugins (which serialise on the Lease `whereabouts`) and thereabouts
+// plugins (which never take it) write the same pool. A Go ADD must fail no more often than it does
+// beside other Go plugins (never, here): thereabouts writes an entry before its reservation, so
+// every race between the two is caught by Go's resourceVersion test and retried by Go, instead of
+// surfacing as Go's reservation POST finding thereabouts' reservation in place.
+describe("Go plugins taking the Lease and thereabouts plugins on one pool", () => {
+  let api: ApiDouble;
+  before(async () => {
+    api = await startApiDouble({ seed: 7 });
+    await api.setLatency({ writeMs: 2 });
+  });
+  after(() => api?.stop());
+
+  const GO_ADDS = 60;
+  const IN_FLIGHT = 16;
+  /** Plugin ADDs keep coming while the Go ADDs run (the Lease makes those slow), up to this many. */
+  const MAX_PLUGIN_ADDS = 400;
+
+  it(`${GO_ADDS} Go ADDs (Go's exact sequence, Lease included) among plugin ADDs, ${IN_FLIGHT} in flight each: every ADD succeeds, no duplicate, DELs leave nothing`, async (t) => {
+    const namespace = "migrating";
+    const network: GoNetwork = { range: "198.19.2.0/23" };
+    const config = goStyleConfig(api, { range: network.range }, namespace);
+    const plugin = podAttachments(config, MAX_PLUGIN_ADDS, 4, "ts");
+    const goPods = Array.from({ length: GO_ADDS }, (_, i) => ({
+      containerId: `go-ctr-${i}`,
+      podRef: `default/go-${i}`,
+    }));
+    const go = new GoWriter({ url: api.url, namespace, lease: true });
+    let goDone = false;
+    const goRun = inParallel(goPods, IN_FLIGHT, (p) => go.add(network, p)).finally(() => {
+      goDone = true;
+    });
+    const pluginResults: PluginOutcome[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (!goDone && next < plugin.length) pluginResults[next] = await add(plugin[next++]!);
+      }),
+    );
+    const goResults = await goRun;
+    const added = plugin.slice(0, pluginResults.length);
+    const goFailed = goResults.flatMap((r, i) => (r.ok ? [] : [`go-${i}: ${r.error}`]));
+    t.diagnostic(
+      `Go: ${GO_ADDS - goFailed.length}/${GO_ADDS} ok, ${goResults.reduce((n, r) => n + r.attempts, 0)} pool attempts, ${go.leaseWaits} Lease waits; plugin ADDs meanwhile: ${added.length}`,
+    );
+    assert.ok(added.length >= 2 * GO_ADDS, "plugin ADDs ran all along");
+    assert.deepEqual(goFailed, [], "every Go ADD succeeds");
+    for (const [i, o] of pluginResults.entries())
+      assert.equal(o.code, 0, `ADD ${plugin[i]!.pod}: ${o.stdout}`);
+
+    const reported: Holding[] = [
+      ...goResults.flatMap((r, i) => (r.ok ? [{ address: r.address, podRef: goPods[i]!.podRef }] : [])),
+      ...reportedHoldings(added, pluginResults),
+    ];
+    const objects = await rawObjects(api, namespace);
+    await assertNoDuplicates(rawStore(objects), reported);
+    assert.equal(holdings(objects).length, GO_ADDS + added.length, "every ADD is recorded");
+    assert.equal(objects.reservations.length, GO_ADDS + added.length, "every ADD holds its reservation");
+
+    const [goDels, pluginDels] = await Promise.all([
+      inParallel(goPods, IN_FLIGHT, (p) => go.del(network, p)),
+      inParallel(added, IN_FLIGHT, (c) => del(c)),
+    ]);
+    assert.deepEqual(
+      goDels.filter((r) => !r.ok),
+      [],
+      "every Go DEL succeeds",
+    );
+    for (const [i, o] of pluginDels.entries()) assert.equal(o.code, 0, `DEL ${added[i]!.pod}: ${o.stdout}`);
     await assertEmpty(rawStore(await rawObjects(api, namespace)));
   });
 });

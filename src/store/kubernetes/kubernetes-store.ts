@@ -3,29 +3,41 @@
 // plugins share pools (docs/kubernetes-store.md). No Lease and no lock: every write carries its
 // own preconditions, so concurrent ADDs that take different addresses never conflict.
 //
-// A commit, in this order:
-//  1. each reservation to take: POST it (with our owner label); AlreadyExists → GET it: held by
-//     the same owner (podRef + ifName) → accepted, else every reservation this commit created is
-//     deleted again (uid precondition) and the holder reported. Reservations come FIRST: a process
-//     killed before step 2 leaves a reservation without an entry (blocks one address until its pod
-//     is cleaned up), never an entry without its reservation (which would let another network's
-//     overlapping range hand the same address out twice).
-//  2. the pool: POST it with the new entries when it does not exist, else one JSON patch whose
+// A commit is several requests, in this order (the order Go writes in):
+//  1. the pool: POST it with the new entries when it does not exist, else one JSON patch whose
 //     `test`s are exactly the change's preconditions, per entry (no resourceVersion test: writers
-//     of other addresses never conflict; Go writers test the resourceVersion, so they conflict
-//     with us and retry — safe both ways). A failed test (422) → read the pool → entry conflict.
+//     of other addresses never conflict; Go writers test the resourceVersion, so any write of ours
+//     between their read and their patch makes them read again). A failed test (422) → read the
+//     pool → entry conflict, and nothing else is written.
+//  2. each reservation to take: POST it (with our owner label); AlreadyExists → GET it: held by
+//     the same owner (podRef + ifName) → accepted, else the reservations this commit created are
+//     deleted again (uid precondition), the pool write is undone (the inverse patch, tested
+//     entry by entry) and the holder reported. The pool comes FIRST so that a Go plugin racing us
+//     for an address always loses at its resourceVersion test and retries, never at its
+//     reservation POST, which fails its ADD. A writer killed between the steps leaves an entry
+//     without its reservation, never reported to anyone: the attachment's next ADD finds the entry
+//     and takes the reservation, its DEL removes the entry.
 //  3. each reservation to drop: one deletecollection by name AND owner label (the apiserver lists
-//     with both selectors, then deletes); if that deleted nothing (a reservation Go wrote, without
-//     our label) or is not allowed (403), GET it and DELETE it at its resourceVersion only if
-//     its owner is the one releasing it.
+//     with both selectors, then deletes); for a DEL (`dropOwners`), one deletecollection by owner
+//     label alone, which also takes any reservation of the attachment that no entry names. If that
+//     deleted nothing (a reservation Go wrote, without our label) or is not allowed (403), GET it
+//     and DELETE it at its resourceVersion only if its owner is the one releasing it.
 // Uncontended requests: ADD 2 (GET pool, PATCH), 3 with overlapping ranges (+ POST reservation);
-// DEL 3 (GET pool, PATCH, DELETE collection); the first ADD of a pool: GET (404), [POST
-// reservation], POST pool.
+// DEL 3 (GET pool, PATCH, DELETE collection); the first ADD of a pool: GET (404), POST pool,
+// [POST reservation].
 import { StoreUnavailableError } from "../../errors/errors.ts";
 import { ownsReservation, type PoolSnapshot, type Reservation } from "../../pool/allocation.ts";
 import { createTransport } from "../http/transport.ts";
-import { type CommitResult, emptyPool, type PoolChange, type Store, sameAllocation } from "../store.ts";
-import { JSON_PATCH, KubeClient, type KubeReply, KubeUnavailableError, MERGE_PATCH } from "./api-client.ts";
+import {
+  type CommitResult,
+  emptyPool,
+  type Owner,
+  type PoolChange,
+  poolChange,
+  type Store,
+  sameAllocation,
+} from "../store.ts";
+import { JSON_PATCH, KubeClient, type KubeReply, MERGE_PATCH } from "./api-client.ts";
 import { loadKubeconfig } from "./kubeconfig.ts";
 import {
   API_VERSION,
@@ -158,29 +170,16 @@ export class KubernetesStore implements Store {
     return items.map(decodeReservation);
   }
 
-  async dropReservationsOf(owner: Omit<Reservation, "name">): Promise<number> {
+  async dropReservationsOf(owner: Owner): Promise<number> {
     const deadline = this.#deadline();
     const action = `drop reservations of ${owner.podRef} from`;
-    if (!this.#noDeleteCollection) {
-      // The owner label hashes exactly (podRef, ifName, containerId): one owner-checked request.
-      const hash = await ownerHash(owner);
-      const dropped = await this.#send(
-        {
-          method: "DELETE",
-          path: `${this.#path(RESERVATIONS)}?labelSelector=${encodeURIComponent(`${OWNER_LABEL}=${hash}`)}`,
-          expect: [403],
-        },
-        deadline,
-        action,
-      );
-      if (dropped.status !== 403) return itemsOf(dropped).length;
-      this.#noDeleteCollection = true;
-    }
+    const swept = await this.#dropOwners([owner], deadline, action);
+    if (!this.#noDeleteCollection) return swept.names.size;
     let count = 0;
     for (const r of await this.listReservations()) {
       if (r.podRef !== owner.podRef || r.ifName !== owner.ifName || r.containerId !== owner.containerId)
         continue;
-      await this.#unreserve(r, deadline, action);
+      await this.#unreserve(r, deadline, action, swept);
       count++;
     }
     return count;
@@ -191,6 +190,11 @@ export class KubernetesStore implements Store {
     const deadline = this.#deadline();
     const action = `commit pool ${change.pool} to`;
     this.#loser.delete(change.pool);
+    const writesPool = change.create.length + change.update.length + change.remove.length > 0;
+    if (writesPool) {
+      const result = await this.#writePool(change, deadline, action, { mayHaveApplied: false });
+      if (!result.ok) return result;
+    }
     const created: { name: string; uid: string }[] = [];
     const owned: Extract<Reserved, { kind: "owned" }>[] = [];
     const taken = new Set<string>();
@@ -202,33 +206,17 @@ export class KubernetesStore implements Store {
         if (outcome.kind === "created") created.push(outcome);
         else if (outcome.kind === "owned") owned.push(outcome);
         else {
-          await this.#rollBack(created);
-          return this.#heldElsewhere(change, outcome.holder, deadline, action);
+          await this.#undo(change, writesPool, created);
+          return { ok: false, conflict: "reservation", holder: outcome.holder };
         }
       }
     } catch (error) {
-      await this.#rollBack(created);
+      await this.#undo(change, writesPool, created);
       throw error;
     }
-    if (change.create.length + change.update.length + change.remove.length > 0) {
-      let result: CommitResult;
-      const written = { mayHaveApplied: false };
-      try {
-        result = await this.#writePool(change, deadline, action, written);
-      } catch (error) {
-        // A pool write that may have landed keeps its reservations (never an entry without one).
-        const landed =
-          written.mayHaveApplied || (error instanceof KubeUnavailableError && error.mayHaveApplied);
-        if (!landed) await this.#rollBack(created);
-        throw error;
-      }
-      if (!result.ok) {
-        await this.#rollBack(created);
-        return result;
-      }
-    }
     for (const o of owned) if (o.stale) await this.#refresh(o, deadline, action);
-    for (const r of change.unreserve) await this.#unreserve(r, deadline, action);
+    const swept = await this.#dropOwners(change.dropOwners ?? [], deadline, action);
+    for (const r of change.unreserve) await this.#unreserve(r, deadline, action, swept);
     return OK;
   }
 
@@ -247,7 +235,7 @@ export class KubernetesStore implements Store {
     this.#client.close();
   }
 
-  // ---- step 1: reservations -------------------------------------------------------------------
+  // ---- step 2: reservations -------------------------------------------------------------------
 
   async #reserve(r: Reservation, change: PoolChange, deadline: number, action: string): Promise<Reserved> {
     const owner = await ownerHash(r);
@@ -295,30 +283,6 @@ export class KubernetesStore implements Store {
     );
   }
 
-  /**
-   * A reservation the change needs is held by another owner. Reservations are taken before the
-   * pool is written, so that owner may be a concurrent writer of this very pool whose entry is
-   * landing now: when the pool (read again; kept for the next getPool) shows one of the change's
-   * keys taken, that is the conflict to report — the caller retries with a fresh read rather than
-   * skipping the address for good.
-   */
-  async #heldElsewhere(
-    change: PoolChange,
-    holder: Reservation,
-    deadline: number,
-    action: string,
-  ): Promise<CommitResult> {
-    if (change.create.length + change.update.length + change.remove.length > 0) {
-      const read = await this.#readPool(change.pool, deadline, action).catch(() => undefined);
-      if (read !== undefined) {
-        this.#loser.set(change.pool, read.snapshot);
-        const key = firstViolation(read.snapshot, change);
-        if (key !== undefined) return { ok: false, conflict: "entry", key };
-      }
-    }
-    return { ok: false, conflict: "reservation", holder };
-  }
-
   /** Records the new container id (and owner label) on a reservation the same owner already held. */
   async #refresh(o: Extract<Reserved, { kind: "owned" }>, deadline: number, action: string): Promise<void> {
     let resourceVersion = o.resourceVersion;
@@ -352,8 +316,13 @@ export class KubernetesStore implements Store {
     }
   }
 
-  /** Deletes reservations this commit created, each only while it is that very object (uid). */
-  async #rollBack(created: readonly { name: string; uid: string }[]): Promise<void> {
+  /**
+   * Takes back what a commit that cannot complete wrote: the reservations it created (each only
+   * while it is that very object, uid) and its pool write (the inverse change, tested entry by
+   * entry, so nothing anyone wrote since is touched). Best effort in its own time budget: what
+   * stays is an entry or reservation nobody was told about, which the attachment's DEL removes.
+   */
+  async #undo(change: PoolChange, wrotePool: boolean, created: readonly { name: string; uid: string }[]) {
     const deadline = Date.now() + ROLLBACK_MS;
     for (const { name, uid } of created) {
       try {
@@ -368,12 +337,20 @@ export class KubernetesStore implements Store {
           `roll back reservation ${name} at`,
         );
       } catch {
-        // Left behind it blocks one address until its pod is cleaned up: safe, never a duplicate.
+        // Left behind it blocks one address until its owner's DEL or the controller drops it.
       }
+    }
+    if (!wrotePool) return;
+    try {
+      await this.#writePool(inverseOf(change), deadline, `roll back pool ${change.pool} at`, {
+        mayHaveApplied: false,
+      });
+    } catch {
+      // The entries stay until the attachment's DEL: never reported, so never a duplicate.
     }
   }
 
-  // ---- step 2: the pool -----------------------------------------------------------------------
+  // ---- step 1: the pool -----------------------------------------------------------------------
 
   /** `written.mayHaveApplied`: a write of this commit may have landed although its answer was lost. */
   async #writePool(
@@ -462,9 +439,41 @@ export class KubernetesStore implements Store {
 
   // ---- step 3: dropping reservations ----------------------------------------------------------
 
-  async #unreserve(r: Reservation, deadline: number, action: string): Promise<void> {
-    if (!this.#noDeleteCollection) {
-      const owner = await ownerHash(r);
+  /**
+   * Deletes every reservation labelled with one of the owners (one deletecollection each): what
+   * a DEL asks, so that a reservation of the attachment no entry names goes too. Without the
+   * deletecollection verb nothing is swept (listing every reservation on every DEL would cost too
+   * much); the named reservations are still dropped one by one.
+   */
+  async #dropOwners(owners: readonly Owner[], deadline: number, action: string): Promise<Swept> {
+    const swept: Swept = { owners: new Set(), names: new Set() };
+    for (const owner of owners) {
+      if (this.#noDeleteCollection) break;
+      const hash = await ownerHash(owner);
+      if (swept.owners.has(hash)) continue;
+      const dropped = await this.#send(
+        {
+          method: "DELETE",
+          path: `${this.#path(RESERVATIONS)}?labelSelector=${encodeURIComponent(`${OWNER_LABEL}=${hash}`)}`,
+          expect: [403],
+        },
+        deadline,
+        action,
+      );
+      if (dropped.status === 403) {
+        this.#noDeleteCollection = true;
+        break;
+      }
+      swept.owners.add(hash);
+      for (const item of itemsOf(dropped)) swept.names.add(metaOf(item).name);
+    }
+    return swept;
+  }
+
+  async #unreserve(r: Reservation, deadline: number, action: string, swept: Swept): Promise<void> {
+    if (swept.names.has(r.name)) return;
+    const owner = await ownerHash(r);
+    if (!this.#noDeleteCollection && !swept.owners.has(owner)) {
       const selectors =
         `fieldSelector=${encodeURIComponent(`metadata.name=${r.name}`)}` +
         `&labelSelector=${encodeURIComponent(`${OWNER_LABEL}=${owner}`)}`;
@@ -540,6 +549,21 @@ export class KubernetesStore implements Store {
       );
     return this.#client.send(request, deadline, action);
   }
+}
+
+/** What a DEL's owner sweep did: owners swept by label (hash) and the reservations it deleted. */
+interface Swept {
+  readonly owners: Set<string>;
+  readonly names: Set<string>;
+}
+
+/** The change that takes `change`'s entries back (tested against what it wrote). */
+function inverseOf(change: PoolChange): PoolChange {
+  return poolChange(change.pool, change.range, {
+    create: change.remove,
+    update: change.update.map((u) => ({ key: u.key, from: u.to, to: u.from })),
+    remove: change.create,
+  });
 }
 
 function deleteOptions(preconditions: { uid?: string; resourceVersion?: string }): object {

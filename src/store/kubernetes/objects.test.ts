@@ -134,6 +134,9 @@ describe("Kubernetes objects", () => {
     assert.equal(showsChange(pool, change({ create: [["1", a("c1", "ns/a")]] })), true);
     assert.equal(showsChange(pool, change({ create: [["1", a("c1", "ns/a", "net1")]] })), false);
     assert.equal(showsChange(pool, change({ remove: [["2", a("c2", "ns/b")]] })), true);
+    // Key 1 holds another allocation now: the one removed is gone (the key was taken again since).
+    assert.equal(showsChange(pool, change({ remove: [["1", a("c9", "ns/z")]] })), true);
+    assert.equal(showsChange(pool, change({ remove: [["1", a("c1", "ns/a")]] })), false);
   });
 
   it("labels a reservation with the SHA-1 of podRef/ifName/containerId", async () => {

@@ -207,7 +207,11 @@ export function firstViolation(pool: PoolSnapshot, change: PoolChange): string |
   return undefined;
 }
 
-/** Whether `pool` shows the change's entries applied (a retried write whose first answer was lost). */
+/**
+ * Whether `pool` shows the change's entries applied (a retried write whose first answer was lost).
+ * A removed entry counts as applied once the key no longer holds the allocation removed: another
+ * writer may have taken the freed key since, and only its holder ever removes an allocation.
+ */
 export function showsChange(pool: PoolSnapshot, change: PoolChange): boolean {
   const holds = (key: string, a: Allocation) => {
     const held = pool.allocations.get(key);
@@ -216,6 +220,6 @@ export function showsChange(pool: PoolSnapshot, change: PoolChange): boolean {
   return (
     change.create.every(([key, a]) => holds(key, a)) &&
     change.update.every((u) => holds(u.key, u.to)) &&
-    change.remove.every(([key]) => !pool.allocations.has(key))
+    change.remove.every(([key, a]) => !holds(key, a))
   );
 }

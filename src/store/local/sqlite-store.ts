@@ -213,6 +213,8 @@ class LocalStore implements Store {
       if (row !== undefined && ownsReservation(toReservation(row), owner))
         this.#stmt(SQL.removeReservation).run(owner.name);
     }
+    for (const owner of change.dropOwners ?? [])
+      this.#stmt(SQL.removeReservationsOf).run(owner.podRef, owner.ifName, owner.containerId);
     // A commit to a missing pool creates it (as Go's DEL does); every other one bumps its revision.
     if (this.#stmt(SQL.poolExists).get(pool) === undefined)
       this.#stmt(SQL.createPool).run(pool, change.range);
