@@ -35,9 +35,7 @@ export async function deleteAttachment(
     mayBeStale: true,
   };
   for (const rule of config.ranges) {
-    released.push(
-      ...(await releaseEntries(store, poolOf(config, rule).name, belongsTo(attachment), options)),
-    );
+    released.push(...(await releaseEntries(store, poolOf(config, rule), belongsTo(attachment), options)));
   }
   if (released.length === 0 && config.enableOverlappingRanges && podRef !== undefined) {
     await store.dropReservationsOf({

@@ -37,7 +37,9 @@ async function main(argv: readonly string[]): Promise<void> {
     db.prepare(
       "INSERT OR REPLACE INTO allocations VALUES ('shared', '999', 'c-half', 'ns/half', 'eth0')",
     ).run();
-    db.prepare("INSERT OR REPLACE INTO reservations VALUES ('r-999', 'ns/half', 'eth0', 'c-half')").run();
+    db.prepare(
+      "INSERT OR REPLACE INTO reservations (name, podref, ifname, container_id) VALUES ('r-999', 'ns/half', 'eth0', 'c-half')",
+    ).run();
     db.prepare("UPDATE pools SET version = version + 1 WHERE name = 'shared'").run();
     process.stdout.write("holding\n");
     setInterval(() => {}, 1000);

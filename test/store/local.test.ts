@@ -8,6 +8,7 @@ import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { StoredDataError, StoreUnavailableError } from "../../src/errors/errors.ts";
+import { SCHEMA_VERSION } from "../../src/store/local/schema.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
 import type { Store } from "../../src/store/store.ts";
 import { alloc, change, reservation, storeConformance } from "./conformance.ts";
@@ -144,22 +145,30 @@ describe("openLocalStore()", () => {
     } finally {
       await store.close();
     }
-    assert.deepEqual(schemaOf(path), { version: 1, tables: ["allocations", "pools", "reservations"] });
+    assert.deepEqual(schemaOf(path), {
+      version: SCHEMA_VERSION,
+      tables: ["allocations", "pools", "reservations"],
+    });
   });
 
   it("refuses a file with a newer schema version and leaves it alone", async () => {
     const path = join(dir, "newer.db");
     await (await openLocalStore(path)).close();
     const db = new DatabaseSync(path);
-    db.exec("PRAGMA user_version = 2");
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
     await assert.rejects(openLocalStore(path), (error: unknown) => {
       assert.ok(error instanceof StoredDataError);
-      assert.match(error.message, /schema version 2 is newer than supported version 1/);
+      assert.ok(
+        error.message.includes(
+          `schema version ${SCHEMA_VERSION + 1} is newer than supported version ${SCHEMA_VERSION}`,
+        ),
+        error.message,
+      );
       assert.ok(error.message.includes(path));
       return true;
     });
-    assert.equal(schemaOf(path).version, 2);
+    assert.equal(schemaOf(path).version, SCHEMA_VERSION + 1);
   });
 
   it("refuses a file that is not a SQLite database", async () => {
@@ -311,7 +320,7 @@ describe("local store", () => {
     await store.close();
     assert.equal((await exit).code, 0);
     assert.deepEqual(schemaOf(path), {
-      version: 1,
+      version: SCHEMA_VERSION,
       tables: ["allocations", "other_app", "pools", "reservations"],
     });
   });
@@ -323,7 +332,10 @@ describe("local store", () => {
     const exits = await Promise.all(Array.from({ length: 12 }, () => startWorker(["init", path]).exit));
     for (const result of exits)
       assert.deepEqual([result.code, result.stdout, result.stderr], [0, "done\n", ""]);
-    assert.deepEqual(schemaOf(path), { version: 1, tables: ["allocations", "pools", "reservations"] });
+    assert.deepEqual(schemaOf(path), {
+      version: SCHEMA_VERSION,
+      tables: ["allocations", "pools", "reservations"],
+    });
   });
 
   it("32 concurrent processes (Node and Bun) allocate distinct lowest offsets", {

@@ -34,6 +34,8 @@ const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 const POOL_COLUMNS = `p.name AS name, p."range" AS "range", p.version AS version, a.key AS key,
   a.container_id AS containerId, a.podref AS podRef, a.ifname AS ifName
   FROM pools AS p LEFT JOIN allocations AS a ON a.pool = p.name`;
+const RESERVATION_COLUMNS = `name, podref AS podRef, ifname AS ifName, container_id AS containerId,
+  address, network_name AS networkName`;
 const SQL = {
   begin: "BEGIN IMMEDIATE",
   commit: "COMMIT",
@@ -48,11 +50,10 @@ const SQL = {
   createEntry: "INSERT INTO allocations (pool, key, container_id, podref, ifname) VALUES (?, ?, ?, ?, ?)",
   updateEntry: "UPDATE allocations SET container_id = ?, podref = ?, ifname = ? WHERE pool = ? AND key = ?",
   removeEntry: "DELETE FROM allocations WHERE pool = ? AND key = ?",
-  readReservation:
-    "SELECT name, podref AS podRef, ifname AS ifName, container_id AS containerId FROM reservations WHERE name = ?",
-  readReservations:
-    "SELECT name, podref AS podRef, ifname AS ifName, container_id AS containerId FROM reservations ORDER BY name",
-  createReservation: "INSERT INTO reservations (name, podref, ifname, container_id) VALUES (?, ?, ?, ?)",
+  readReservation: `SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE name = ?`,
+  readReservations: `SELECT ${RESERVATION_COLUMNS} FROM reservations ORDER BY name`,
+  createReservation:
+    "INSERT INTO reservations (name, podref, ifname, container_id, address, network_name) VALUES (?, ?, ?, ?, ?, ?)",
   updateReservation: "UPDATE reservations SET container_id = ? WHERE name = ?",
   removeReservation: "DELETE FROM reservations WHERE name = ?",
   removeReservationsOf: "DELETE FROM reservations WHERE podref = ? AND ifname = ? AND container_id = ?",
@@ -201,7 +202,14 @@ class LocalStore implements Store {
     for (const wanted of change.reserve) {
       const row = this.#stmt(SQL.readReservation).get(wanted.name);
       if (row === undefined) {
-        this.#stmt(SQL.createReservation).run(wanted.name, wanted.podRef, wanted.ifName, wanted.containerId);
+        this.#stmt(SQL.createReservation).run(
+          wanted.name,
+          wanted.podRef,
+          wanted.ifName,
+          wanted.containerId,
+          wanted.claim?.address ?? null,
+          wanted.claim?.networkName ?? null,
+        );
         continue;
       }
       const holder = toReservation(row);
