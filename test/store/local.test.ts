@@ -248,6 +248,36 @@ describe("local store", () => {
     await store.close();
   });
 
+  it("waits for another connection's write lock on a timer: the process keeps running meanwhile", async () => {
+    const path = join(dir, "timer-wait.db");
+    const store = await openLocalStore(path, { busyTimeoutMs: 3_000 });
+    assert.deepEqual(await store.commit(change("p", { create: [["1", alloc("c1", "ns/a")]] })), { ok: true });
+    const holder = new DatabaseSync(path);
+    holder.exec("BEGIN IMMEDIATE");
+    // The holder lets go from a timer of this very process: a wait that blocked the thread (SQLite's
+    // busy handler) would keep that timer from running until the wait gave up.
+    const started = performance.now();
+    const released = new Promise<number>((resolve) =>
+      setTimeout(() => {
+        holder.exec("ROLLBACK");
+        holder.close();
+        resolve(performance.now() - started);
+      }, 300),
+    );
+    try {
+      assert.deepEqual(await store.commit(change("p", { create: [["2", alloc("c2", "ns/b")]] })), {
+        ok: true,
+      });
+      const releasedAfter = await released;
+      assert.ok(releasedAfter < 1_000, `the timer ran on time (${Math.round(releasedAfter)} ms)`);
+      assert.ok(performance.now() - started >= releasedAfter, "committed only after the release");
+      assert.equal((await store.getPool("p")).allocations.size, 2);
+    } finally {
+      await released;
+      await store.close();
+    }
+  });
+
   it("a writer killed while holding the write lock leaves the store usable and nothing half-applied", {
     timeout: 30_000,
   }, async () => {

@@ -42,15 +42,17 @@ const UPGRADES = [
 ];
 
 /**
- * Sets the connection up: waits up to `busyTimeoutMs` for locks, writes through a WAL, and syncs
- * the WAL on every commit (synchronous=FULL), so a committed allocation survives power loss too.
- * Creates the schema when the file has none yet, and upgrades an older one. Throws
- * StoredDataError for a newer schema and the driver's error for anything else.
+ * Sets the connection up: never waits for locks inside SQLite (busy_timeout 0: a wait there
+ * blocks the whole process, the node agent's event loop included; callers retry asynchronously),
+ * writes through a WAL, and syncs the WAL on every commit (synchronous=FULL), so a committed
+ * allocation survives power loss too. Creates the schema when the file has none yet, and upgrades
+ * an older one. Throws StoredDataError for a newer schema and the driver's error for anything
+ * else (SQLITE_BUSY included: the caller retries).
  */
-export function prepareConnection(db: SqliteDb, path: string, busyTimeoutMs: number): void {
+export function prepareConnection(db: SqliteDb, path: string): void {
   // busy_timeout first: switching a new file to WAL and creating the schema both take locks that
   // concurrent first opens contend for.
-  db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  db.exec("PRAGMA busy_timeout = 0");
   // The journal mode is stored in the file; after the first open this is a no-op. A file system
   // without shared memory keeps the rollback journal, which is slower but just as safe.
   db.exec("PRAGMA journal_mode = WAL");
