@@ -24,7 +24,7 @@ export async function runStatus(options: { config?: string | undefined }): Promi
     process.stdout.write(`network ${config.name}: datastore ${config.datastore} reachable\n`);
     for (const rule of config.ranges) {
       const pool = poolOf(config, rule);
-      const used = storedEntries(await store.getPool(pool.name)).length;
+      const used = storedEntries(await store.getPool(pool.name), pool).length;
       const usable = sizeOf(pool.range) - 2n;
       process.stdout.write(
         `  pool ${pool.name} (${formatCidr(pool.range)}): ${used} used of ${usable} usable addresses\n`,

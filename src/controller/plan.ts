@@ -11,7 +11,7 @@ import { describe } from "../errors/errors.ts";
 import { parseCidr } from "../ip/index.ts";
 import { storedEntries } from "../ipam/release.ts";
 import { ownsReservation, type PoolSnapshot, type Reservation } from "../pool/allocation.ts";
-import { poolName, reservationName } from "../pool/naming.ts";
+import { networkNameOf, reservationOf } from "../pool/naming.ts";
 
 /** Entries of one pool released in one releaseEntries call (one network name). */
 export interface EntryGroup {
@@ -30,12 +30,6 @@ export interface ReleasePlan {
   readonly unreadable: readonly { readonly pool: string; readonly error: string }[];
 }
 
-/** The range part of the pool's name, as poolName() writes it (masked, ':' and '/' → '-'). */
-function normalizedRange(range: string): string | undefined {
-  const cidr = parseCidr(range);
-  return cidr === undefined ? undefined : poolName(cidr, "");
-}
-
 /**
  * The network names a pool's name allows, longest first, "" last. The name is
  * `[<network_name>-]<range>` or, for a node slice, `[<network_name>-]<node>-<slice>`; node names and
@@ -43,10 +37,8 @@ function normalizedRange(range: string): string | undefined {
  * a candidate. Only a reservation actually held decides which one is right.
  */
 export function networkCandidates(pool: PoolSnapshot): readonly string[] {
-  const suffix = normalizedRange(pool.range);
-  let head = pool.name;
-  if (suffix !== undefined && pool.name.endsWith(`-${suffix}`)) head = pool.name.slice(0, -suffix.length - 1);
-  else if (suffix !== undefined && pool.name === suffix) head = "";
+  const range = parseCidr(pool.range);
+  const head = (range === undefined ? undefined : networkNameOf(pool.name, range)) ?? pool.name;
   const names: string[] = [];
   if (head !== "") {
     names.push(head);
@@ -81,12 +73,12 @@ export function planReleases(
       let networkName = "";
       let overlapping = false;
       for (const candidate of candidates) {
-        const name = reservationName(entry.address, candidate);
-        const held = byName.get(name);
-        if (held !== undefined && !covered.has(name) && ownsReservation(held, entry.allocation)) {
+        const wanted = reservationOf(entry.address, candidate, entry.allocation);
+        const held = byName.get(wanted.name);
+        if (held !== undefined && !covered.has(wanted.name) && ownsReservation(held, wanted)) {
           networkName = candidate;
           overlapping = true;
-          covered.add(name);
+          covered.add(wanted.name);
           break;
         }
       }

@@ -61,7 +61,7 @@ async function rollBack(
       );
     } catch (error) {
       // The runtime follows a failed ADD with DEL, which retries this release.
-      log.error(`could not roll back ${h.pool} entry ${h.key}: ${describe(error)}`);
+      log.error(`could not roll back ${h.pool.name} entry ${h.key}: ${describe(error)}`);
     }
   }
 }

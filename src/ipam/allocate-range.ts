@@ -5,18 +5,19 @@ import { assign, type Claimant } from "../allocator/assign.ts";
 import { addressSet } from "../allocator/interval-set.ts";
 import { podInterfaceKey, viewPool } from "../allocator/pool-view.ts";
 import type { IpamConfig, IpRange } from "../config/types.ts";
-import { StoreUnavailableError } from "../errors/errors.ts";
+import { StoredDataError, StoreUnavailableError } from "../errors/errors.ts";
 import { formatIP, type IP } from "../ip/index.ts";
 import type { Logger } from "../log/logger.ts";
-import { reservationName } from "../pool/naming.ts";
+import { claimsAgree, type Reservation } from "../pool/allocation.ts";
+import { reservationOf } from "../pool/naming.ts";
 import { encodeOffsetKey } from "../pool/offset-key.ts";
 import { poolChange, type Store } from "../store/store.ts";
-import { baseOf, poolOf, rangeText } from "./pool-ref.ts";
+import { baseOf, type PoolRef, poolOf, rangeText } from "./pool-ref.ts";
 import { type Deadline, expired, pause } from "./retry.ts";
 
 /** An address this ADD holds; `created` is false when the attachment already held it. */
 export interface Held {
-  readonly pool: string;
+  readonly pool: PoolRef;
   readonly key: string;
   readonly address: IP;
   readonly prefix: number;
@@ -51,7 +52,7 @@ export async function allocateInRange(
     }
     // A cached pool (node agent) is fine for choosing: the commit's preconditions catch staleness.
     const snapshot = await store.getPool(pool.name, { mayBeStale: !fresh });
-    const base = baseOf(snapshot, pool.range);
+    const base = baseOf(snapshot, pool);
     const view = viewPool(snapshot, base);
     for (const key of view.unreadableKeys)
       log.error(`pool ${pool.name}: ignoring unreadable offset key "${key}"`);
@@ -83,12 +84,12 @@ export async function allocateInRange(
             : [],
         remove: stale === undefined ? [] : [[stale.key, stale.allocation]],
         reserve: config.enableOverlappingRanges
-          ? [{ name: reservationName(address, config.networkName), ...allocation }]
+          ? [reservationOf(address, config.networkName, allocation)]
           : [],
       },
     );
     const held = {
-      pool: pool.name,
+      pool,
       key,
       address,
       prefix: rule.range.prefix,
@@ -108,6 +109,8 @@ export async function allocateInRange(
     }
     fresh = false;
     if (result.conflict === "reservation") {
+      const wanted = change.reserve[0];
+      if (wanted !== undefined) refuseCollision(result.holder, wanted);
       // Another network's range holds this address (overlapping ranges): never hand it out here.
       log.verbose(`${formatIP(address)} is reserved by ${result.holder.podRef}; trying the next address`);
       skipped.push(address.value);
@@ -118,4 +121,21 @@ export async function allocateInRange(
     races++;
     if (races > 3) await pause(deadline, races - 3);
   }
+}
+
+/**
+ * A reservation recorded for another address or network under the name this ADD needs: two
+ * network_names map to one reservation name (`x` + fd00:1::5 and `x-fd00` + 1::5 are both
+ * `x-fd00-1--5`). Skipping the address would hide that until one network runs out of addresses
+ * it cannot see; refuse with both named. A holder without a claim (Go wrote it) is an overlap.
+ */
+function refuseCollision(holder: Reservation, wanted: Reservation): void {
+  const theirs = holder.claim;
+  const ours = wanted.claim;
+  if (theirs === undefined || ours === undefined || claimsAgree(theirs, ours)) return;
+  throw new StoredDataError(
+    `reservation ${wanted.name} holds ${theirs.address} of network_name ${JSON.stringify(theirs.networkName)}; ` +
+      `this network (network_name ${JSON.stringify(ours.networkName)}) needs it for ${ours.address}: ` +
+      "reservation names collide, rename one network_name",
+  );
 }

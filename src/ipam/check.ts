@@ -6,7 +6,7 @@ import { CniError } from "../errors/errors.ts";
 import { formatIP } from "../ip/index.ts";
 import type { Attachment } from "../pool/allocation.ts";
 import { ownsReservation } from "../pool/allocation.ts";
-import { reservationName } from "../pool/naming.ts";
+import { reservationOf } from "../pool/naming.ts";
 import type { Store } from "../store/store.ts";
 import { belongsTo } from "./del.ts";
 import { poolOf } from "./pool-ref.ts";
@@ -23,7 +23,7 @@ export async function checkAttachment(
 ): Promise<void> {
   for (const rule of config.ranges) {
     const pool = poolOf(config, rule);
-    const entry = storedEntries(await store.getPool(pool.name)).find(belongsTo(attachment));
+    const entry = storedEntries(await store.getPool(pool.name), pool).find(belongsTo(attachment));
     const who = `container ${attachment.containerId} interface ${attachment.ifName}`;
     if (entry === undefined) throw new CniError(CHECK_FAILED, `${who} holds no address in pool ${pool.name}`);
     const text = formatIP(entry.address);
@@ -34,11 +34,12 @@ export async function checkAttachment(
       );
     }
     if (config.enableOverlappingRanges) {
-      const reservation = await store.getReservation(reservationName(entry.address, config.networkName));
-      if (reservation === undefined || !ownsReservation(reservation, entry.allocation)) {
+      const wanted = reservationOf(entry.address, config.networkName, entry.allocation);
+      const reservation = await store.getReservation(wanted.name);
+      if (reservation === undefined || !ownsReservation(reservation, wanted)) {
         throw new CniError(
           CHECK_FAILED,
-          `${who}: the reservation of ${text} is missing or held by another pod`,
+          `${who}: the reservation of ${text} is missing or held by another pod or network`,
         );
       }
     }

@@ -38,9 +38,7 @@ export async function deleteAttachment(
     dropOwners: true,
   };
   for (const rule of config.ranges) {
-    released.push(
-      ...(await releaseEntries(store, poolOf(config, rule).name, belongsTo(attachment), options)),
-    );
+    released.push(...(await releaseEntries(store, poolOf(config, rule), belongsTo(attachment), options)));
   }
   if (released.length === 0 && config.enableOverlappingRanges && podRef !== undefined) {
     await store.dropReservationsOf({

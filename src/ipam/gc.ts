@@ -23,7 +23,7 @@ export async function collectGarbage(
   for (const rule of config.ranges) {
     const gone = await releaseEntries(
       store,
-      poolOf(config, rule).name,
+      poolOf(config, rule),
       ({ allocation: a }) =>
         a.ifName === "" ? !liveContainers.has(a.containerId) : !live.has(`${a.containerId}\0${a.ifName}`),
       options,

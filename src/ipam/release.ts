@@ -3,11 +3,11 @@
 // their reservations in one commit whose preconditions are the entries as read; a concurrent
 // change to one of them means a fresh read and another try, until the deadline.
 import { type Entry, viewPool } from "../allocator/pool-view.ts";
-import { StoredDataError, StoreUnavailableError } from "../errors/errors.ts";
-import { parseCidr } from "../ip/index.ts";
+import { StoreUnavailableError } from "../errors/errors.ts";
 import type { PoolSnapshot } from "../pool/allocation.ts";
-import { reservationName } from "../pool/naming.ts";
+import { reservationOf } from "../pool/naming.ts";
 import { poolChange, type Store } from "../store/store.ts";
+import { type PoolRef, storedRange } from "./pool-ref.ts";
 import { type Deadline, expired, pause } from "./retry.ts";
 
 export interface ReleaseOptions {
@@ -23,14 +23,16 @@ export interface ReleaseOptions {
   readonly dropOwners?: boolean;
 }
 
-/** The entries of a stored pool with decoded addresses (offsets relative to its spec.range). */
-export function storedEntries(snapshot: PoolSnapshot): readonly Entry[] {
-  if (snapshot.version === undefined) return [];
-  const range = parseCidr(snapshot.range);
-  if (range === undefined) {
-    throw new StoredDataError(`pool ${snapshot.name} has an invalid spec.range "${snapshot.range}"`);
-  }
-  return viewPool(snapshot, { family: range.family, value: range.address }).entries;
+/**
+ * The entries of a stored pool with decoded addresses (offsets relative to its spec.range). With
+ * `configured` (every CNI call and `status`), the stored range must be the configured one
+ * (StoredDataError otherwise); without it (the controller, which has no network configuration),
+ * offsets count from whatever range is stored.
+ */
+export function storedEntries(snapshot: PoolSnapshot, configured?: PoolRef): readonly Entry[] {
+  const stored = storedRange(snapshot, configured);
+  if (stored === undefined) return [];
+  return viewPool(snapshot, { family: stored.family, value: stored.address }).entries;
 }
 
 /**
@@ -39,20 +41,26 @@ export function storedEntries(snapshot: PoolSnapshot): readonly Entry[] {
  */
 export const RELEASE_BATCH = 50;
 
-/** Removes every entry matching `select`; returns what was removed ([] when nothing matched). */
+/**
+ * Removes every entry matching `select`; returns what was removed ([] when nothing matched).
+ * `pool` is a configured range's pool (its stored range is checked) or, for the controller, a
+ * pool name alone.
+ */
 export async function releaseEntries(
   store: Store,
-  pool: string,
+  pool: PoolRef | string,
   select: (entry: Entry) => boolean,
   options: ReleaseOptions,
 ): Promise<readonly Entry[]> {
+  const name = typeof pool === "string" ? pool : pool.name;
+  const configured = typeof pool === "string" ? undefined : pool;
   const released: Entry[] = [];
   let fresh = options.mayBeStale !== true;
   for (let attempt = 0; ; attempt++) {
     // A cached pool (node agent) may show entries already gone (the removal's preconditions catch
     // that) or miss some written elsewhere: "nothing to release" is only believed from the store.
-    const snapshot = await store.getPool(pool, { mayBeStale: !fresh });
-    const chosen = storedEntries(snapshot).filter(select).slice(0, RELEASE_BATCH);
+    const snapshot = await store.getPool(name, { mayBeStale: !fresh });
+    const chosen = storedEntries(snapshot, configured).filter(select).slice(0, RELEASE_BATCH);
     if (chosen.length === 0 && snapshot.fromCache === true) {
       fresh = true;
       attempt--;
@@ -60,10 +68,10 @@ export async function releaseEntries(
     }
     if (chosen.length === 0) return released;
     const result = await store.commit(
-      poolChange(pool, snapshot.range, {
+      poolChange(name, snapshot.range, {
         remove: chosen.map((e) => [e.key, e.allocation] as const),
         unreserve: options.overlapping
-          ? chosen.map((e) => ({ name: reservationName(e.address, options.networkName), ...e.allocation }))
+          ? chosen.map((e) => reservationOf(e.address, options.networkName, e.allocation))
           : [],
         ...(options.overlapping && options.dropOwners === true
           ? { dropOwners: chosen.map((e) => e.allocation) }
@@ -79,7 +87,7 @@ export async function releaseEntries(
     }
     if (expired(options.deadline)) {
       throw new StoreUnavailableError(
-        `gave up releasing from pool ${pool} after ${attempt + 1} conflicting writes`,
+        `gave up releasing from pool ${name} after ${attempt + 1} conflicting writes`,
       );
     }
     await pause(options.deadline, attempt);

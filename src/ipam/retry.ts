@@ -40,7 +40,10 @@ export function expired(deadline: Deadline): boolean {
 }
 
 /** Sleeps the backoff for `attempt`, never past the deadline. */
-export async function pause(deadline: Deadline, attempt: number): Promise<void> {
-  const wait = Math.min(backoffDelay(attempt, deadline.clock.random()), deadline.at - deadline.clock.now());
+export async function pause(deadline: Deadline, attempt: number, backoff = DEFAULT_BACKOFF): Promise<void> {
+  const wait = Math.min(
+    backoffDelay(attempt, deadline.clock.random(), backoff),
+    deadline.at - deadline.clock.now(),
+  );
   if (wait > 0) await deadline.clock.sleep(wait);
 }

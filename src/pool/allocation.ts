@@ -19,12 +19,26 @@ export interface PoolSnapshot {
   readonly fromCache?: boolean;
 }
 
+/**
+ * What a reservation was taken for, recorded by thereabouts next to it (Go records nothing): the
+ * address and the network_name. Reservation names are `[<network_name>-]<address>` with ':' → '-',
+ * so two networks can map different addresses to one name (`x` + fd00:1::5 and `x-fd00` + 1::5
+ * both give `x-fd00-1--5`); the claim tells such a collision apart from a real overlap.
+ */
+export interface ReservationClaim {
+  /** The address in Go's canonical text. */
+  readonly address: string;
+  readonly networkName: string;
+}
+
 /** An overlapping-range reservation (OverlappingRangeIPReservation): one address held across all ranges of a network. */
 export interface Reservation {
   readonly name: string;
   readonly podRef: string;
   readonly ifName: string;
   readonly containerId: string;
+  /** Absent on reservations Go wrote (and on ours from before claims were recorded). */
+  readonly claim?: ReservationClaim;
 }
 
 /** The (container id, interface) pair a runtime uses to name an attachment. */
@@ -33,11 +47,20 @@ export interface Attachment {
   readonly ifName: string;
 }
 
-/** An owner holds a reservation when the podRef matches and, where both recorded one, the interface too. */
+/** Whether two claims may be the same: unknown (unrecorded) claims agree with anything. */
+export function claimsAgree(a: ReservationClaim | undefined, b: ReservationClaim | undefined): boolean {
+  return a === undefined || b === undefined || (a.address === b.address && a.networkName === b.networkName);
+}
+
+/**
+ * An owner holds a reservation when the podRef matches and, where both recorded one, the interface
+ * and the claim too: a reservation recorded for another address or network is never this owner's,
+ * whoever its pod is.
+ */
 export function ownsReservation(
   reservation: Reservation,
-  owner: { podRef: string; ifName: string },
+  owner: { podRef: string; ifName: string; claim?: ReservationClaim | undefined },
 ): boolean {
-  if (reservation.podRef !== owner.podRef) return false;
+  if (reservation.podRef !== owner.podRef || !claimsAgree(reservation.claim, owner.claim)) return false;
   return reservation.ifName === "" || owner.ifName === "" || reservation.ifName === owner.ifName;
 }

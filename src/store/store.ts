@@ -29,7 +29,11 @@ export interface PoolChange {
   readonly update: readonly EntryUpdate[];
   /** Entries to delete; each key must still hold the allocation given. */
   readonly remove: readonly (readonly [key: string, allocation: Allocation])[];
-  /** Reservations to hold: created, or accepted when already held by the same owner (podRef + ifName). */
+  /**
+   * Reservations to hold: created (with their claim, where the backend records one), or accepted
+   * when already held by the same owner (ownsReservation: podRef + ifName, and the claim where
+   * both have one; an accepted reservation keeps the claim it has).
+   */
   readonly reserve: readonly Reservation[];
   /** Reservations to drop, each only if still held by the owner given in it (else left alone). */
   readonly unreserve: readonly Reservation[];

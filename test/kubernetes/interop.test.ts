@@ -241,8 +241,18 @@ describe("pools and reservations written by Go Whereabouts", () => {
  * everything else in metadata is compared.
  */
 function shapeOf(o: RawPool | RawReservation): unknown {
-  const { name, namespace, uid, resourceVersion, creationTimestamp, generation, labels, ...extra } =
-    o.metadata;
+  // Labels and annotations are compared apart: ours (the owner label, the claim) are extra to Go's.
+  const {
+    name,
+    namespace,
+    uid,
+    resourceVersion,
+    creationTimestamp,
+    generation,
+    labels,
+    annotations,
+    ...extra
+  } = o.metadata;
   return { apiVersion: o.apiVersion, kind: o.kind, name, extraMetadata: extra, spec: o.spec };
 }
 
@@ -319,6 +329,14 @@ describe("objects written by thereabouts are the objects Go writes", () => {
         [...mine.pools, ...mine.reservations].flatMap((o) => Object.keys(o.metadata.labels ?? {})),
       );
       if (labels.size > 0) t.diagnostic(`${step}: thereabouts labels its objects: ${[...labels].join(", ")}`);
+      const notes = (o: RawPool | RawReservation) => Object.keys(o.metadata["annotations"] ?? {});
+      assert.deepEqual([...theirs.pools, ...theirs.reservations].flatMap(notes), [], "Go annotates nothing");
+      assert.deepEqual(mine.pools.flatMap(notes), [], "thereabouts annotates no pool");
+      for (const r of mine.reservations)
+        assert.deepEqual(notes(r).sort(), [
+          "thereabouts.cni.cncf.io/address",
+          "thereabouts.cni.cncf.io/network-name",
+        ]);
       return mine;
     };
     const calls = cases.map((c) => podIn(goStyleConfig(api, c.ipam, "ts"), "shapes/pod", "ctr-shape"));

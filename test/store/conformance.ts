@@ -35,6 +35,11 @@ export function reservation(name: string, podRef: string, ifName = "eth0", conta
   return { name, podRef, ifName, containerId };
 }
 
+/** `r` with the claim thereabouts records: the address and network_name it was taken for. */
+export function claimed(r: Reservation, address: string, networkName = ""): Reservation {
+  return { ...r, claim: { address, networkName } };
+}
+
 export function change(pool: string, parts: Partial<PoolChange> = {}): PoolChange {
   return poolChange(pool, RANGE, parts);
 }
@@ -312,6 +317,74 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
       await commitOk(change("p", { remove: [["5", alloc("c1", "ns/a")]], unreserve: [held] }));
       await assertEntries("p", []);
       assert.deepEqual(await store.listReservations(), []);
+    });
+
+    it("commit() records a reservation's claim; reads return it, and nothing for one without", async () => {
+      const ours = claimed(reservation("x-fd00-1--5", "ns/a", "eth0", "c1"), "fd00:1::5", "x");
+      const goStyle = reservation("10.0.0.6", "ns/b", "", "");
+      await commitOk(change("p", { create: [["5", alloc("c1", "ns/a")]], reserve: [ours, goStyle] }));
+      assert.deepEqual(await store.getReservation(ours.name), ours);
+      assert.deepEqual(await store.getReservation(goStyle.name), goStyle);
+      assert.deepEqual(byName(await store.listReservations()), [goStyle, ours]);
+      const unnamed = claimed(reservation("10.0.0.7", "ns/c"), "10.0.0.7", "");
+      await commitOk(change("p", { reserve: [unnamed] }));
+      assert.deepEqual(await store.getReservation("10.0.0.7"), unnamed);
+    });
+
+    it("commit() reports a reservation claimed for another address or network as held, whoever asks", async () => {
+      // Two networks whose names map to one reservation name: x + fd00:1::5 and x-fd00 + 1::5.
+      const held = claimed(reservation("x-fd00-1--5", "ns/a", "eth0", "c1"), "fd00:1::5", "x");
+      await commitOk(change("p", { create: [["5", alloc("c1", "ns/a")]], reserve: [held] }));
+      const before = await store.getPool("p");
+      for (const wanted of [
+        claimed(reservation(held.name, "ns/b", "eth0", "c2"), "1::5", "x-fd00"),
+        claimed(reservation(held.name, "ns/a", "eth0", "c1"), "1::5", "x-fd00"),
+        claimed(reservation(held.name, "ns/a", "eth0", "c1"), "fd00:1::5", "x-fd00"),
+        claimed(reservation(held.name, "ns/a", "eth0", "c1"), "1::5", "x"),
+      ]) {
+        const result = await store.commit(
+          change("p", { create: [["6", alloc(wanted.containerId, wanted.podRef)]], reserve: [wanted] }),
+        );
+        assert.deepEqual(
+          result,
+          { ok: false, conflict: "reservation", holder: held },
+          JSON.stringify(wanted),
+        );
+        assert.equal((await store.getPool("p")).version, before.version);
+      }
+      assert.deepEqual(await store.listReservations(), [held]);
+    });
+
+    it("commit() accepts a reservation of the same owner and claim, or one where a claim is missing, keeping the stored claim", async () => {
+      const held = claimed(reservation("10.0.0.1", "ns/a", "eth0", "c1"), "10.0.0.1", "");
+      await commitOk(change("p", { reserve: [held] }));
+      await commitOk(change("p", { reserve: [{ ...held, containerId: "c2" }] }));
+      assert.deepEqual(await store.getReservation("10.0.0.1"), { ...held, containerId: "c2" });
+      // A request without a claim (as from a Go writer's view) agrees with any.
+      await commitOk(change("p", { reserve: [reservation("10.0.0.1", "ns/a", "eth0", "c3")] }));
+      assert.deepEqual(await store.getReservation("10.0.0.1"), { ...held, containerId: "c3" });
+      // A reservation without a claim (Go wrote it) is held by its owner whatever the claim asked.
+      const goWritten = reservation("10.0.0.2", "ns/b", "eth0", "c1");
+      await commitOk(change("p", { reserve: [goWritten] }));
+      await commitOk(
+        change("p", { reserve: [claimed({ ...goWritten, containerId: "c4" }, "10.0.0.2", "")] }),
+      );
+      assert.deepEqual(await store.getReservation("10.0.0.2"), { ...goWritten, containerId: "c4" });
+    });
+
+    it("commit() drops a claimed reservation only for an owner whose claim agrees", async () => {
+      const held = claimed(reservation("x-fd00-1--5", "ns/a", "eth0", "c1"), "fd00:1::5", "x");
+      await commitOk(change("p", { reserve: [held] }));
+      const otherNetwork = claimed(reservation(held.name, "ns/a", "eth0", "c9"), "1::5", "x-fd00");
+      await commitOk(change("p", { unreserve: [otherNetwork] }));
+      assert.deepEqual(await store.getReservation(held.name), held);
+      await commitOk(change("p", { unreserve: [{ ...held, containerId: "c9" }] }));
+      assert.equal(await store.getReservation(held.name), undefined);
+
+      const unclaimed = reservation("10.0.0.3", "ns/a");
+      await commitOk(change("p", { reserve: [unclaimed] }));
+      await commitOk(change("p", { unreserve: [claimed(unclaimed, "10.0.0.3", "")] }));
+      assert.equal(await store.getReservation("10.0.0.3"), undefined);
     });
 
     it("listPools() and listReservations() return everything stored", async () => {

@@ -5,6 +5,7 @@
 //   churn <path> <worker>           claim offsets in a loop until killed
 //   hold <path>                     write half a change under the write lock, then wait to be killed
 //   lock <path> <ms>                hold an exclusive lock on a new file (rollback journal) for ms
+//   hold-write <path> <ms>          hold a store's write lock (BEGIN IMMEDIATE) for ms, then roll back
 import { DatabaseSync } from "node:sqlite";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
 import { poolChange, type Store } from "../../src/store/store.ts";
@@ -37,10 +38,22 @@ async function main(argv: readonly string[]): Promise<void> {
     db.prepare(
       "INSERT OR REPLACE INTO allocations VALUES ('shared', '999', 'c-half', 'ns/half', 'eth0')",
     ).run();
-    db.prepare("INSERT OR REPLACE INTO reservations VALUES ('r-999', 'ns/half', 'eth0', 'c-half')").run();
+    db.prepare(
+      "INSERT OR REPLACE INTO reservations (name, podref, ifname, container_id) VALUES ('r-999', 'ns/half', 'eth0', 'c-half')",
+    ).run();
     db.prepare("UPDATE pools SET version = version + 1 WHERE name = 'shared'").run();
     process.stdout.write("holding\n");
     setInterval(() => {}, 1000);
+    return;
+  }
+  if (mode === "hold-write") {
+    const db = new DatabaseSync(path);
+    db.exec("BEGIN IMMEDIATE");
+    process.stdout.write("locked\n");
+    await new Promise((resolve) => setTimeout(resolve, Number(worker)));
+    db.exec("ROLLBACK");
+    db.close();
+    process.stdout.write("released\n");
     return;
   }
   if (mode === "lock") {

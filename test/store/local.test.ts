@@ -8,6 +8,7 @@ import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { StoredDataError, StoreUnavailableError } from "../../src/errors/errors.ts";
+import { SCHEMA_VERSION } from "../../src/store/local/schema.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
 import type { Store } from "../../src/store/store.ts";
 import { alloc, change, reservation, storeConformance } from "./conformance.ts";
@@ -144,22 +145,30 @@ describe("openLocalStore()", () => {
     } finally {
       await store.close();
     }
-    assert.deepEqual(schemaOf(path), { version: 1, tables: ["allocations", "pools", "reservations"] });
+    assert.deepEqual(schemaOf(path), {
+      version: SCHEMA_VERSION,
+      tables: ["allocations", "pools", "reservations"],
+    });
   });
 
   it("refuses a file with a newer schema version and leaves it alone", async () => {
     const path = join(dir, "newer.db");
     await (await openLocalStore(path)).close();
     const db = new DatabaseSync(path);
-    db.exec("PRAGMA user_version = 2");
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
     await assert.rejects(openLocalStore(path), (error: unknown) => {
       assert.ok(error instanceof StoredDataError);
-      assert.match(error.message, /schema version 2 is newer than supported version 1/);
+      assert.ok(
+        error.message.includes(
+          `schema version ${SCHEMA_VERSION + 1} is newer than supported version ${SCHEMA_VERSION}`,
+        ),
+        error.message,
+      );
       assert.ok(error.message.includes(path));
       return true;
     });
-    assert.equal(schemaOf(path).version, 2);
+    assert.equal(schemaOf(path).version, SCHEMA_VERSION + 1);
   });
 
   it("refuses a file that is not a SQLite database", async () => {
@@ -239,6 +248,36 @@ describe("local store", () => {
     await store.close();
   });
 
+  it("waits for another connection's write lock on a timer: the process keeps running meanwhile", async () => {
+    const path = join(dir, "timer-wait.db");
+    const store = await openLocalStore(path, { busyTimeoutMs: 3_000 });
+    assert.deepEqual(await store.commit(change("p", { create: [["1", alloc("c1", "ns/a")]] })), { ok: true });
+    const holder = new DatabaseSync(path);
+    holder.exec("BEGIN IMMEDIATE");
+    // The holder lets go from a timer of this very process: a wait that blocked the thread (SQLite's
+    // busy handler) would keep that timer from running until the wait gave up.
+    const started = performance.now();
+    const released = new Promise<number>((resolve) =>
+      setTimeout(() => {
+        holder.exec("ROLLBACK");
+        holder.close();
+        resolve(performance.now() - started);
+      }, 300),
+    );
+    try {
+      assert.deepEqual(await store.commit(change("p", { create: [["2", alloc("c2", "ns/b")]] })), {
+        ok: true,
+      });
+      const releasedAfter = await released;
+      assert.ok(releasedAfter < 1_000, `the timer ran on time (${Math.round(releasedAfter)} ms)`);
+      assert.ok(performance.now() - started >= releasedAfter, "committed only after the release");
+      assert.equal((await store.getPool("p")).allocations.size, 2);
+    } finally {
+      await released;
+      await store.close();
+    }
+  });
+
   it("a writer killed while holding the write lock leaves the store usable and nothing half-applied", {
     timeout: 30_000,
   }, async () => {
@@ -311,7 +350,7 @@ describe("local store", () => {
     await store.close();
     assert.equal((await exit).code, 0);
     assert.deepEqual(schemaOf(path), {
-      version: 1,
+      version: SCHEMA_VERSION,
       tables: ["allocations", "other_app", "pools", "reservations"],
     });
   });
@@ -323,7 +362,10 @@ describe("local store", () => {
     const exits = await Promise.all(Array.from({ length: 12 }, () => startWorker(["init", path]).exit));
     for (const result of exits)
       assert.deepEqual([result.code, result.stdout, result.stderr], [0, "done\n", ""]);
-    assert.deepEqual(schemaOf(path), { version: 1, tables: ["allocations", "pools", "reservations"] });
+    assert.deepEqual(schemaOf(path), {
+      version: SCHEMA_VERSION,
+      tables: ["allocations", "pools", "reservations"],
+    });
   });
 
   it("32 concurrent processes (Node and Bun) allocate distinct lowest offsets", {

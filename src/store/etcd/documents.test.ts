@@ -144,4 +144,21 @@ describe("reservation documents", () => {
     });
     assert.throws(() => decodeReservation("x", "k", '{"ifname":"eth0"}'), StoredDataError);
   });
+
+  it("carry the claim after the owner when one is recorded; half a claim is refused", () => {
+    const r = {
+      name: "x-fd00-1--5",
+      podRef: "ns/a",
+      ifName: "eth0",
+      containerId: "c1",
+      claim: { address: "fd00:1::5", networkName: "x" },
+    };
+    assert.equal(
+      encodeReservation(r),
+      '{"podref":"ns/a","ifname":"eth0","containerid":"c1","address":"fd00:1::5","network_name":"x"}',
+    );
+    assert.deepEqual(decodeReservation(r.name, "k", encodeReservation(r)), r);
+    for (const half of ['{"podref":"ns/a","address":"10.0.0.1"}', '{"podref":"ns/a","network_name":""}'])
+      assert.throws(() => decodeReservation("x", "k", half), StoredDataError, half);
+  });
 });

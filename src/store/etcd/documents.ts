@@ -1,7 +1,7 @@
 // The etcd key layout and the JSON stored at each key (docs/etcd.md):
 //   <prefix>/pools/<pool>/meta                 {"range": "..."}            written once, never deleted
 //   <prefix>/pools/<pool>/entries/<offset key> {"id", "podref", "ifname"?} one key per allocated address
-//   <prefix>/reservations/<name>               {"podref", "ifname", "containerid"}
+//   <prefix>/reservations/<name>               {"podref", "ifname", "containerid", "address"?, "network_name"?}
 // Pool names never contain '/', so "<pool>/" is a prefix of no other pool's keys ("a/" vs "a-b/").
 // Entries have the IPPool CRD's entry shape (ifname omitted when empty, as Go writes it). Every
 // value is written in one canonical encoding, so the store can compare stored bytes with the
@@ -140,24 +140,38 @@ function byOffset(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** The canonical text of a reservation: the store compares stored values against it. */
+/**
+ * The canonical text of a reservation: the store compares stored values against it. The claim
+ * (`address`, `network_name`) follows when recorded; reservations written before it have none.
+ */
 export function encodeReservation(r: Reservation): string {
-  return JSON.stringify({ podref: r.podRef, ifname: r.ifName, containerid: r.containerId });
+  const owner = { podref: r.podRef, ifname: r.ifName, containerid: r.containerId };
+  return JSON.stringify(
+    r.claim === undefined ? owner : { ...owner, address: r.claim.address, network_name: r.claim.networkName },
+  );
 }
 
 export function decodeReservation(name: string, key: string, text: string): Reservation {
   const doc = parseObject(key, text);
-  const { podref, ifname, containerid } = doc;
-  if (typeof podref !== "string" || !optionalString(ifname) || !optionalString(containerid))
+  const { podref, ifname, containerid, address, network_name } = doc;
+  const claimed = address !== undefined || network_name !== undefined;
+  if (
+    typeof podref !== "string" ||
+    !optionalString(ifname) ||
+    !optionalString(containerid) ||
+    (claimed && (typeof address !== "string" || typeof network_name !== "string"))
+  )
     throw new StoredDataError(
-      `etcd key ${key} is not a reservation: expected {"podref", "ifname", "containerid"}`,
+      `etcd key ${key} is not a reservation: expected {"podref", "ifname", "containerid"} and optionally both "address" and "network_name"`,
     );
-  return {
+  const reservation = {
     name,
     podRef: podref,
     ifName: (ifname as string | undefined) ?? "",
     containerId: (containerid as string | undefined) ?? "",
   };
+  if (!claimed) return reservation;
+  return { ...reservation, claim: { address: address as string, networkName: network_name as string } };
 }
 
 function parseObject(key: string, text: string): Record<string, unknown> {

@@ -376,7 +376,9 @@ function guessReservations(change: PoolChange): Map<string, Known> {
   for (const r of change.reserve) {
     if (known.has(r.name)) continue;
     const rewritten = change.update.find((u) => sameAllocation(u.to, r));
-    if (rewritten !== undefined) known.set(r.name, { holder: { name: r.name, ...rewritten.from } });
+    // Recorded by this store with the same claim (the address and network do not change).
+    const claim = r.claim === undefined ? {} : { claim: r.claim };
+    if (rewritten !== undefined) known.set(r.name, { holder: { name: r.name, ...rewritten.from, ...claim } });
     else if (change.create.length === 0 && change.update.length === 0 && change.remove.length === 0)
       known.set(r.name, { holder: r });
   }

@@ -75,6 +75,26 @@ describe("Kubernetes objects", () => {
     );
   });
 
+  it("records a reservation's claim in two annotations (Go's schema prunes spec) and reads it back", () => {
+    const r = { name: "x-fd00-1--5", ...a("c1", "ns/a"), claim: { address: "fd00:1::5", networkName: "x" } };
+    const obj = reservationObject(r, "h");
+    assert.deepEqual(obj["metadata"], {
+      name: "x-fd00-1--5",
+      labels: { "thereabouts.cni.cncf.io/owner": "h" },
+      annotations: {
+        "thereabouts.cni.cncf.io/address": "fd00:1::5",
+        "thereabouts.cni.cncf.io/network-name": "x",
+      },
+    });
+    assert.deepEqual(obj["spec"], { podref: "ns/a", ifname: "eth0", containerid: "c1" });
+    assert.deepEqual(decodeReservation(obj), r);
+    const unnamed = { ...r, claim: { address: "10.0.0.5", networkName: "" } };
+    assert.deepEqual(decodeReservation(reservationObject(unnamed, "h")), unnamed);
+    // Half a claim (edited by hand) claims nothing.
+    const half = { metadata: { name: "n", annotations: { "thereabouts.cni.cncf.io/address": "10.0.0.5" } } };
+    assert.equal(decodeReservation({ ...half, spec: { podref: "ns/a" } }).claim, undefined);
+  });
+
   it("patches with per-entry tests first, then the writes; whole-entry tests for guarded keys", () => {
     const ops = entryPatch(
       change({

@@ -1,7 +1,9 @@
 // The custom resources exactly as Go Whereabouts writes them (whereabouts-spec.md §3.5, §4.2,
 // §5.1): IPPool `spec = {range, allocations: {<offset key>: {id, podref, ifname?}}}` and
 // OverlappingRangeIPReservation `spec = {podref, ifname?, containerid}`; plus one label of ours on
-// reservations (the owner hash, so DEL can drop its reservation with one owner-checked request).
+// reservations (the owner hash, so DEL can drop its reservation with one owner-checked request)
+// and two annotations (the reservation's claim: address and network_name; in metadata because
+// Go's CRD schema prunes unknown spec fields).
 // Keys and entries are read verbatim (legacy keys, entries without ifname or podref); the pure
 // core decodes keys. Also the JSON patch of a commit: per-entry `test`s, then the writes.
 import type { Allocation, PoolSnapshot, Reservation } from "../../pool/allocation.ts";
@@ -13,6 +15,9 @@ export const IPPOOLS = "ippools";
 export const RESERVATIONS = "overlappingrangeipreservations";
 /** Label on the reservations thereabouts writes: hex SHA-1 of `<podRef>/<ifName>/<containerId>`. */
 export const OWNER_LABEL = "thereabouts.cni.cncf.io/owner";
+/** Annotations on the reservations thereabouts writes: their claim (see ReservationClaim). */
+export const CLAIM_ADDRESS = "thereabouts.cni.cncf.io/address";
+export const CLAIM_NETWORK = "thereabouts.cni.cncf.io/network-name";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -101,12 +106,19 @@ export function poolObject(
 
 export function decodeReservation(obj: unknown): Reservation {
   const spec = specOf(obj);
-  return {
+  const reservation = {
     name: metaOf(obj).name,
     podRef: str(spec["podref"]),
     ifName: str(spec["ifname"]),
     containerId: str(spec["containerid"]),
   };
+  const meta = isObject(obj) && isObject(obj["metadata"]) ? obj["metadata"] : {};
+  const notes = isObject(meta["annotations"]) ? meta["annotations"] : {};
+  const address = notes[CLAIM_ADDRESS];
+  const networkName = notes[CLAIM_NETWORK];
+  // Both or nothing: half a claim (edited by hand) claims nothing, as on Go's reservations.
+  if (typeof address !== "string" || typeof networkName !== "string") return reservation;
+  return { ...reservation, claim: { address, networkName } };
 }
 
 /** The reservation's spec; empty fields left out, as Go's `omitempty` does. */
@@ -119,10 +131,13 @@ export function reservationSpec(r: Reservation): JsonObject {
 }
 
 export function reservationObject(r: Reservation, owner: string): JsonObject {
+  const metadata: JsonObject = { name: r.name, labels: { [OWNER_LABEL]: owner } };
+  if (r.claim !== undefined)
+    metadata["annotations"] = { [CLAIM_ADDRESS]: r.claim.address, [CLAIM_NETWORK]: r.claim.networkName };
   return {
     apiVersion: API_VERSION,
     kind: "OverlappingRangeIPReservation",
-    metadata: { name: r.name, labels: { [OWNER_LABEL]: owner } },
+    metadata,
     spec: reservationSpec(r),
   };
 }

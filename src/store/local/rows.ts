@@ -11,12 +11,15 @@ function text(row: SqlRow, column: string): string {
 }
 
 export function toReservation(row: SqlRow): Reservation {
-  return {
+  const reservation = {
     name: text(row, "name"),
     podRef: text(row, "podRef"),
     ifName: text(row, "ifName"),
     containerId: text(row, "containerId"),
   };
+  // No claim recorded: both columns NULL (rows from before schema version 2 too).
+  if (row["address"] === null && row["networkName"] === null) return reservation;
+  return { ...reservation, claim: { address: text(row, "address"), networkName: text(row, "networkName") } };
 }
 
 export function toAllocation(row: SqlRow): Allocation {

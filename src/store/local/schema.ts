@@ -5,11 +5,12 @@ import { StoredDataError } from "../../errors/errors.ts";
 import { rollbackQuietly, type SqliteDb } from "./sqlite-db.ts";
 
 /** `PRAGMA user_version` of the files this code writes. A newer file is refused, never rewritten. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 // Keys stay TEXT so legacy forms ("+5", "007", "-3") and offsets >= 2^63 round-trip verbatim.
 // The pool version is a revision (for diagnostics) bumped by every commit; pools are never
-// deleted, so it never repeats for a name.
+// deleted, so it never repeats for a name. A reservation's address and network_name are its
+// claim (both NULL when none was recorded).
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS pools (
   name TEXT NOT NULL PRIMARY KEY,
@@ -28,20 +29,30 @@ CREATE TABLE IF NOT EXISTS reservations (
   name TEXT NOT NULL PRIMARY KEY,
   podref TEXT NOT NULL,
   ifname TEXT NOT NULL,
-  container_id TEXT NOT NULL
+  container_id TEXT NOT NULL,
+  address TEXT,
+  network_name TEXT
 ) STRICT, WITHOUT ROWID;
 `;
 
+/** UPGRADES[v - 1] turns a file at version v into one at v + 1. */
+const UPGRADES = [
+  // 1 → 2: reservations record their claim. Older rows keep NULL (no claim), as Go's do.
+  "ALTER TABLE reservations ADD COLUMN address TEXT; ALTER TABLE reservations ADD COLUMN network_name TEXT;",
+];
+
 /**
- * Sets the connection up: waits up to `busyTimeoutMs` for locks, writes through a WAL, and syncs
- * the WAL on every commit (synchronous=FULL), so a committed allocation survives power loss too.
- * Creates the schema when the file has none yet. Throws StoredDataError for a newer schema and
- * the driver's error for anything else.
+ * Sets the connection up: never waits for locks inside SQLite (busy_timeout 0: a wait there
+ * blocks the whole process, the node agent's event loop included; callers retry asynchronously),
+ * writes through a WAL, and syncs the WAL on every commit (synchronous=FULL), so a committed
+ * allocation survives power loss too. Creates the schema when the file has none yet, and upgrades
+ * an older one. Throws StoredDataError for a newer schema and the driver's error for anything
+ * else (SQLITE_BUSY included: the caller retries).
  */
-export function prepareConnection(db: SqliteDb, path: string, busyTimeoutMs: number): void {
+export function prepareConnection(db: SqliteDb, path: string): void {
   // busy_timeout first: switching a new file to WAL and creating the schema both take locks that
   // concurrent first opens contend for.
-  db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  db.exec("PRAGMA busy_timeout = 0");
   // The journal mode is stored in the file; after the first open this is a no-op. A file system
   // without shared memory keeps the rollback journal, which is slower but just as safe.
   db.exec("PRAGMA journal_mode = WAL");
@@ -50,10 +61,10 @@ export function prepareConnection(db: SqliteDb, path: string, busyTimeoutMs: num
   db.exec("BEGIN IMMEDIATE");
   try {
     // Re-read under the write lock: a concurrent first open may have created the schema already.
-    if (checkSchemaVersion(db, path) < SCHEMA_VERSION) {
-      db.exec(SCHEMA);
-      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    }
+    const version = checkSchemaVersion(db, path);
+    if (version === 0) db.exec(SCHEMA);
+    else for (let v = version; v < SCHEMA_VERSION; v++) db.exec(UPGRADES[v - 1]!);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     db.exec("COMMIT");
   } catch (error) {
     rollbackQuietly(db);
@@ -67,7 +78,7 @@ function checkSchemaVersion(db: SqliteDb, path: string): number {
     throw new StoredDataError(`Cannot read local store ${path}: no schema version`);
   if (version > SCHEMA_VERSION)
     throw new StoredDataError(
-      `Cannot open local store ${path}: schema version ${version} is newer than supported version ${SCHEMA_VERSION}`,
+      `Cannot open local store ${path}: schema version ${version} is newer than supported version ${SCHEMA_VERSION}: a newer thereabouts wrote it; run that version or a later one`,
     );
   return version;
 }

@@ -26,7 +26,7 @@ export function openSqliteDb(path: string): SqliteDb {
 }
 
 /** SQLite primary result codes the store tells apart (https://sqlite.org/rescode.html). */
-export const SQLITE = { busy: 5, locked: 6, corrupt: 11, protocol: 15, notADatabase: 26 } as const;
+export const SQLITE = { error: 1, busy: 5, locked: 6, corrupt: 11, protocol: 15, notADatabase: 26 } as const;
 
 /** The primary result code of a driver error (both runtimes set `errcode`), else undefined. */
 export function sqliteCode(error: unknown): number | undefined {

@@ -4,6 +4,7 @@
 // concurrency as the cluster backends. A process killed mid-write leaves nothing behind: SQLite
 // discards an uncommitted transaction, and the OS drops the dead process's locks.
 import { StoreUnavailableError } from "../../errors/errors.ts";
+import { type Backoff, type Deadline, deadlineIn, expired, pause } from "../../ipam/retry.ts";
 import {
   type Allocation,
   ownsReservation,
@@ -23,17 +24,26 @@ import {
 import { createFile, storeError } from "./store-file.ts";
 
 export interface LocalStoreOptions {
-  /** How long opening or a commit waits for another process's lock before failing; default 10 s. */
+  /** How long opening or one store call waits for another process's lock before failing; default 10 s. */
   readonly busyTimeoutMs?: number;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+
+/**
+ * Waits for another process's lock: SQLite itself never waits (busy_timeout 0, schema.ts), since
+ * its wait blocks the thread; the store retries on a timer instead, so a node agent keeps serving
+ * other pools and /healthz meanwhile. Short steps: a commit holds the lock for a few ms (one fsync).
+ */
+const LOCK_BACKOFF: Backoff = { baseMs: 1, capMs: 20 };
 
 // One statement reads a pool and its entries, so the revision always matches the entries read.
 // Ordering by (length, key) lists plain decimal keys in address order; nothing relies on it.
 const POOL_COLUMNS = `p.name AS name, p."range" AS "range", p.version AS version, a.key AS key,
   a.container_id AS containerId, a.podref AS podRef, a.ifname AS ifName
   FROM pools AS p LEFT JOIN allocations AS a ON a.pool = p.name`;
+const RESERVATION_COLUMNS = `name, podref AS podRef, ifname AS ifName, container_id AS containerId,
+  address, network_name AS networkName`;
 const SQL = {
   begin: "BEGIN IMMEDIATE",
   commit: "COMMIT",
@@ -48,11 +58,10 @@ const SQL = {
   createEntry: "INSERT INTO allocations (pool, key, container_id, podref, ifname) VALUES (?, ?, ?, ?, ?)",
   updateEntry: "UPDATE allocations SET container_id = ?, podref = ?, ifname = ? WHERE pool = ? AND key = ?",
   removeEntry: "DELETE FROM allocations WHERE pool = ? AND key = ?",
-  readReservation:
-    "SELECT name, podref AS podRef, ifname AS ifName, container_id AS containerId FROM reservations WHERE name = ?",
-  readReservations:
-    "SELECT name, podref AS podRef, ifname AS ifName, container_id AS containerId FROM reservations ORDER BY name",
-  createReservation: "INSERT INTO reservations (name, podref, ifname, container_id) VALUES (?, ?, ?, ?)",
+  readReservation: `SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE name = ?`,
+  readReservations: `SELECT ${RESERVATION_COLUMNS} FROM reservations ORDER BY name`,
+  createReservation:
+    "INSERT INTO reservations (name, podref, ifname, container_id, address, network_name) VALUES (?, ?, ?, ?, ?, ?)",
   updateReservation: "UPDATE reservations SET container_id = ? WHERE name = ?",
   removeReservation: "DELETE FROM reservations WHERE name = ?",
   removeReservationsOf: "DELETE FROM reservations WHERE podref = ? AND ifname = ? AND container_id = ?",
@@ -74,8 +83,9 @@ export async function openLocalStore(path: string, options: LocalStoreOptions = 
   try {
     createFile(path);
     db = openSqliteDb(path);
-    await setUp(db, path, busyTimeoutMs);
-    return new LocalStore(db, path);
+    const opened = db;
+    await whenUnlocked(deadlineIn(busyTimeoutMs), () => prepareConnection(opened, path));
+    return new LocalStore(db, path, busyTimeoutMs);
   } catch (error) {
     try {
       db?.close();
@@ -87,20 +97,20 @@ export async function openLocalStore(path: string, options: LocalStoreOptions = 
 }
 
 /**
- * Runs the (idempotent) connection setup, retrying lock errors until the busy timeout. A WAL
- * connection's first read may fail with SQLITE_BUSY without consulting the busy handler while
- * another process recovers the WAL after a crash or cleans up as the last connection to close
- * (sqlite.org/wal.html, "Sometimes Queries Return SQLITE_BUSY In WAL Mode"); setup is that read.
+ * Runs `work` (which must be safe to repeat after a lock error: a statement, or a transaction it
+ * rolls back) until it gets the locks it needs, waiting asynchronously between attempts, until
+ * the deadline; then the last lock error is thrown. Besides writers, a WAL reader may meet
+ * SQLITE_BUSY while another process recovers the WAL after a crash or cleans up as the last
+ * connection to close (sqlite.org/wal.html, "Sometimes Queries Return SQLITE_BUSY In WAL Mode").
  */
-async function setUp(db: SqliteDb, path: string, busyTimeoutMs: number): Promise<void> {
-  const deadline = performance.now() + busyTimeoutMs;
+async function whenUnlocked<T>(deadline: Deadline, work: () => T, stillOpen = () => true): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      prepareConnection(db, path, busyTimeoutMs);
-      return;
+      return work();
     } catch (error) {
-      if (!isLockError(error) || performance.now() >= deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** attempt, 50)));
+      if (!isLockError(error) || expired(deadline)) throw error;
+      await pause(deadline, attempt, LOCK_BACKOFF);
+      if (!stillOpen()) throw error;
     }
   }
 }
@@ -110,29 +120,35 @@ class LocalStore implements Store {
   readonly #db: SqliteDb;
   readonly #path: string;
   readonly #statements = new Map<string, SqliteStatement>();
+  readonly #lockWaitMs: number;
   #closed = false;
 
-  constructor(db: SqliteDb, path: string) {
+  constructor(db: SqliteDb, path: string, lockWaitMs: number) {
     this.#db = db;
     this.#path = path;
+    this.#lockWaitMs = lockWaitMs;
   }
 
   async getPool(name: string): Promise<PoolSnapshot> {
-    const rows = this.#use(`read pool ${name} from`, () => this.#stmt(SQL.readPool).all(name));
+    const rows = await this.#use(`read pool ${name} from`, () => this.#stmt(SQL.readPool).all(name));
     return toSnapshots(rows)[0] ?? emptyPool(name);
   }
 
   async listPools(): Promise<readonly PoolSnapshot[]> {
-    return toSnapshots(this.#use("list pools in", () => this.#stmt(SQL.readPools).all()));
+    return toSnapshots(await this.#use("list pools in", () => this.#stmt(SQL.readPools).all()));
   }
 
   async getReservation(name: string): Promise<Reservation | undefined> {
-    const row = this.#use(`read reservation ${name} from`, () => this.#stmt(SQL.readReservation).get(name));
+    const row = await this.#use(`read reservation ${name} from`, () =>
+      this.#stmt(SQL.readReservation).get(name),
+    );
     return row === undefined ? undefined : toReservation(row);
   }
 
   async listReservations(): Promise<readonly Reservation[]> {
-    return this.#use("list reservations in", () => this.#stmt(SQL.readReservations).all()).map(toReservation);
+    return (await this.#use("list reservations in", () => this.#stmt(SQL.readReservations).all())).map(
+      toReservation,
+    );
   }
 
   async commit(change: PoolChange): Promise<CommitResult> {
@@ -163,7 +179,7 @@ class LocalStore implements Store {
   }
 
   async ping(): Promise<void> {
-    this.#use("reach", () => this.#stmt(SQL.ping).get());
+    await this.#use("reach", () => this.#stmt(SQL.ping).get());
   }
 
   async close(): Promise<void> {
@@ -201,7 +217,14 @@ class LocalStore implements Store {
     for (const wanted of change.reserve) {
       const row = this.#stmt(SQL.readReservation).get(wanted.name);
       if (row === undefined) {
-        this.#stmt(SQL.createReservation).run(wanted.name, wanted.podRef, wanted.ifName, wanted.containerId);
+        this.#stmt(SQL.createReservation).run(
+          wanted.name,
+          wanted.podRef,
+          wanted.ifName,
+          wanted.containerId,
+          wanted.claim?.address ?? null,
+          wanted.claim?.networkName ?? null,
+        );
         continue;
       }
       const holder = toReservation(row);
@@ -242,13 +265,18 @@ class LocalStore implements Store {
     return statement;
   }
 
-  #use<T>(action: string, run: () => T): T {
-    if (this.#closed)
-      throw new StoreUnavailableError(`Cannot ${action} local store ${this.#path}: store is closed`);
+  /** Runs one store call, waiting for other processes' locks up to the store's budget. */
+  async #use<T>(action: string, run: () => T): Promise<T> {
+    const where = `${action} local store ${this.#path}`;
+    if (this.#closed) throw new StoreUnavailableError(`Cannot ${where}: store is closed`);
+    const started = performance.now();
     try {
-      return run();
+      return await whenUnlocked(deadlineIn(this.#lockWaitMs), run, () => !this.#closed);
     } catch (error) {
-      throw storeError(`${action} local store ${this.#path}`, error);
+      if (this.#closed) throw new StoreUnavailableError(`Cannot ${where}: store is closed`);
+      if (!isLockError(error)) throw storeError(where, error);
+      const waited = Math.round(performance.now() - started);
+      throw storeError(`${where} (waited ${waited} ms for another process's lock)`, error);
     }
   }
 }

@@ -27,14 +27,20 @@ export function createFile(path: string): void {
 }
 
 /**
- * Maps SQLite and file-system failures: a file that is not a SQLite database is stored-data
- * trouble, the rest (locked, unreadable, missing directory) is unavailability. Anything else is a
+ * Maps SQLite and file-system failures: a file that is not a SQLite database, or one whose tables
+ * are not the ones our (fixed, tested) statements name, is stored-data trouble that retrying will
+ * not cure; the rest (locked, unreadable, missing directory) is unavailability. Anything else is a
  * bug and passes through unchanged rather than be reported as "try again later".
  */
 export function storeError(action: string, error: unknown): unknown {
   const code = sqliteCode(error);
   if (code === SQLITE.corrupt || code === SQLITE.notADatabase)
     return new StoredDataError(`Cannot ${action}: ${describe(error)}`);
+  if (code === SQLITE.error)
+    return new StoredDataError(
+      `Cannot ${action}: ${describe(error)}: the file does not hold the tables this version uses ` +
+        "(not written by thereabouts, or damaged); move it aside (a new store is created on the next call) or restore it from a backup",
+    );
   if (code === undefined && !isSystemError(error)) return error;
   return new StoreUnavailableError(`Cannot ${action}: ${describe(error)}`, { cause: error });
 }
