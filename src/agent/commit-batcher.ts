@@ -142,12 +142,13 @@ function entryKeys(change: PoolChange): string[] {
 /** One change holding every part of changes to the same pool. */
 export function mergeChanges(changes: readonly PoolChange[]): PoolChange {
   const first = changes[0]!;
+  const dropOwners = changes.flatMap((c) => c.dropOwners ?? []);
   return poolChange(first.pool, first.range, {
     create: changes.flatMap((c) => c.create),
     update: changes.flatMap((c) => c.update),
     remove: changes.flatMap((c) => c.remove),
     reserve: changes.flatMap((c) => c.reserve),
     unreserve: changes.flatMap((c) => c.unreserve),
-    dropOwners: changes.flatMap((c) => c.dropOwners ?? []),
+    ...(dropOwners.length > 0 ? { dropOwners } : {}),
   });
 }
