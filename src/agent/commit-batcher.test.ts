@@ -147,4 +147,15 @@ describe("mergeChanges", () => {
       unreserve: [r],
     });
   });
+
+  it("keeps each DEL's owners to sweep, and adds none to a group without them", () => {
+    const owner = (id: string) => ({ podRef: `ns/${id}`, ifName: "eth0", containerId: id });
+    const merged = mergeChanges([
+      poolChange("p", "10.0.0.0/24", { remove: [["1", a("1")]], dropOwners: [owner("1")] }),
+      poolChange("p", "10.0.0.0/24", { create: [["3", a("3")]] }),
+      poolChange("p", "10.0.0.0/24", { remove: [["2", a("2")]], dropOwners: [owner("2")] }),
+    ]);
+    assert.deepEqual(merged.dropOwners, [owner("1"), owner("2")]);
+    assert.equal("dropOwners" in mergeChanges([poolChange("p", "10.0.0.0/24", {})]), false);
+  });
 });
