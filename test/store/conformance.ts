@@ -290,6 +290,20 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
       }
     });
 
+    it("commit() that would create a pool leaves it missing when a reservation is held", async () => {
+      const held = reservation("10.0.0.1", "ns/a", "eth0", "c1");
+      await commitOk(change("p", { create: [["1", alloc("c1", "ns/a")]], reserve: [held] }));
+      const result = await store.commit(
+        change("q", { create: [["1", alloc("c2", "ns/b")]], reserve: [reservation("10.0.0.1", "ns/b")] }),
+      );
+      assert.deepEqual(result, { ok: false, conflict: "reservation", holder: held });
+      assert.equal((await store.getPool("q")).version, undefined, "no pool q");
+      assert.deepEqual(
+        (await store.listPools()).map((p) => p.name),
+        ["p"],
+      );
+    });
+
     it("commit() drops a reservation only for its owner", async () => {
       const held = reservation("10.0.0.1", "ns/a", "eth0", "c1");
       await commitOk(change("p", { create: [["1", alloc("c1", "ns/a")]], reserve: [held] }));
@@ -350,7 +364,9 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
           { ok: false, conflict: "reservation", holder: held },
           JSON.stringify(wanted),
         );
-        assert.equal((await store.getPool("p")).version, before.version);
+        const pool = await store.getPool("p");
+        assert.deepEqual(sortedEntries(pool), [["5", alloc("c1", "ns/a")]]);
+        if (target.undoesPoolWrites !== true) assert.equal(pool.version, before.version);
       }
       assert.deepEqual(await store.listReservations(), [held]);
     });

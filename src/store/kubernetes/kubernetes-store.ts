@@ -191,8 +191,9 @@ export class KubernetesStore implements Store {
     const action = `commit pool ${change.pool} to`;
     this.#loser.delete(change.pool);
     const writesPool = change.create.length + change.update.length + change.remove.length > 0;
+    const written: PoolWrite = { mayHaveApplied: false };
     if (writesPool) {
-      const result = await this.#writePool(change, deadline, action, { mayHaveApplied: false });
+      const result = await this.#writePool(change, deadline, action, written);
       if (!result.ok) return result;
     }
     const created: { name: string; uid: string }[] = [];
@@ -206,12 +207,12 @@ export class KubernetesStore implements Store {
         if (outcome.kind === "created") created.push(outcome);
         else if (outcome.kind === "owned") owned.push(outcome);
         else {
-          await this.#undo(change, writesPool, created);
+          await this.#undo(change, writesPool ? written : undefined, created);
           return { ok: false, conflict: "reservation", holder: outcome.holder };
         }
       }
     } catch (error) {
-      await this.#undo(change, writesPool, created);
+      await this.#undo(change, writesPool ? written : undefined, created);
       throw error;
     }
     for (const o of owned) if (o.stale) await this.#refresh(o, deadline, action);
@@ -318,11 +319,17 @@ export class KubernetesStore implements Store {
 
   /**
    * Takes back what a commit that cannot complete wrote: the reservations it created (each only
-   * while it is that very object, uid) and its pool write (the inverse change, tested entry by
-   * entry, so nothing anyone wrote since is touched). Best effort in its own time budget: what
-   * stays is an entry or reservation nobody was told about, which the attachment's DEL removes.
+   * while it is that very object, uid) and its pool write — the pool object itself when this commit
+   * created it and nobody wrote it since (uid and resourceVersion preconditions), else the inverse
+   * change, tested entry by entry, so nothing anyone wrote since is touched. Best effort in its own
+   * time budget: what stays is an entry or reservation nobody was told about, which the
+   * attachment's DEL removes.
    */
-  async #undo(change: PoolChange, wrotePool: boolean, created: readonly { name: string; uid: string }[]) {
+  async #undo(
+    change: PoolChange,
+    written: PoolWrite | undefined,
+    created: readonly { name: string; uid: string }[],
+  ): Promise<void> {
     const deadline = Date.now() + ROLLBACK_MS;
     for (const { name, uid } of created) {
       try {
@@ -340,11 +347,26 @@ export class KubernetesStore implements Store {
         // Left behind it blocks one address until its owner's DEL or the controller drops it.
       }
     }
-    if (!wrotePool) return;
+    if (written === undefined) return;
+    const action = `roll back pool ${change.pool} at`;
     try {
-      await this.#writePool(inverseOf(change), deadline, `roll back pool ${change.pool} at`, {
-        mayHaveApplied: false,
-      });
+      if (written.created !== undefined) {
+        const deleted = await this.#send(
+          {
+            method: "DELETE",
+            path: this.#path(IPPOOLS, change.pool),
+            body: deleteOptions(written.created),
+            expect: [404, 409],
+          },
+          deadline,
+          action,
+        );
+        if (deleted.status !== 409) {
+          this.#missing.add(change.pool);
+          return;
+        }
+      }
+      await this.#writePool(inverseOf(change), deadline, action, { mayHaveApplied: false });
     } catch {
       // The entries stay until the attachment's DEL: never reported, so never a duplicate.
     }
@@ -352,12 +374,15 @@ export class KubernetesStore implements Store {
 
   // ---- step 1: the pool -----------------------------------------------------------------------
 
-  /** `written.mayHaveApplied`: a write of this commit may have landed although its answer was lost. */
+  /**
+   * `written.mayHaveApplied`: a write of this commit may have landed although its answer was lost;
+   * `written.created`: the pool object this write created (POST), as the apiserver answered it.
+   */
   async #writePool(
     change: PoolChange,
     deadline: number,
     action: string,
-    written: { mayHaveApplied: boolean },
+    written: PoolWrite,
   ): Promise<CommitResult> {
     const pool = change.pool;
     let missing = this.#missing.has(pool);
@@ -378,6 +403,8 @@ export class KubernetesStore implements Store {
         );
         if (posted.status !== 409) {
           this.#missing.delete(pool);
+          const meta = metaOf(posted.body);
+          written.created = { uid: meta.uid, resourceVersion: meta.resourceVersion };
           return OK;
         }
         written.mayHaveApplied ||= posted.ambiguous;
@@ -549,6 +576,12 @@ export class KubernetesStore implements Store {
       );
     return this.#client.send(request, deadline, action);
   }
+}
+
+/** What a commit's pool write did, for its retries and its undo. */
+interface PoolWrite {
+  mayHaveApplied: boolean;
+  created?: { readonly uid: string; readonly resourceVersion: string };
 }
 
 /** What a DEL's owner sweep did: owners swept by label (hash) and the reservations it deleted. */
