@@ -5,6 +5,7 @@ import type { Request } from "../cni/request.ts";
 import type { Handlers } from "../cni/skel.ts";
 import { CniError } from "../errors/errors.ts";
 import { CALL_MARGIN_MS, callLimits, withDeadlines } from "./call-deadline.ts";
+import { AGENT_TIMEOUT_MS } from "./client.ts";
 
 const never = () => new Promise<never>(() => {});
 const req = {} as Request;
@@ -25,6 +26,11 @@ describe("call deadlines", () => {
     assert.equal(callLimits("add"), ADD_TIMEOUT_MS + CALL_MARGIN_MS);
     for (const verb of ["del", "check", "gc", "status"] as const)
       assert.equal(callLimits(verb), DEL_TIMEOUT_MS + CALL_MARGIN_MS);
+  });
+
+  it("end before the plugin stops waiting for the agent, so the agent's answer is the one reported", () => {
+    for (const verb of ["add", "del", "check", "gc", "status"] as const)
+      assert.ok(callLimits(verb) < AGENT_TIMEOUT_MS, verb);
   });
 
   it("answer a call that never finishes with code 11 once its limit has passed, and say so", async () => {

@@ -5,7 +5,7 @@
 // "Connection: close"), so the body is everything after the head.
 import { type AgentAnswer, type AgentCall, CNI_PATH, HEALTH_PATH, parseAnswer } from "./protocol.ts";
 
-/** How long the plugin waits for the agent before doing the work itself (ADD's own limit + slack). */
+/** How long the plugin waits for the agent before doing the work itself (the agent answers within 65 s). */
 export const AGENT_TIMEOUT_MS = 70_000;
 
 /** The agent's answer to a caller its peer check does not admit. */

@@ -108,6 +108,7 @@ export async function startAgent(options: {
     listener = bound;
     return bound;
   });
+  // Idle handles are closed within a quarter of the idle time after it passes (at most 10 s late).
   const sweeper = setInterval(() => stores.closeIdle(), Math.min(Math.max(stores.idleMs / 4, 250), 10_000));
   let tcp: Awaited<ReturnType<typeof listenTcp>> | undefined;
   const close = async () => {
