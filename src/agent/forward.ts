@@ -39,7 +39,8 @@ export async function forwardToAgent(): Promise<Forwarded> {
 /**
  * Why the plugin must not hand its call (credentials included) to whatever listens at `socket`:
  * "absent" when nothing is there, a reason when it is not root's socket in a directory only root
- * can change (socket-trust.ts), undefined when it may. Checked before connecting, so an impostor never sees a byte.
+ * can change (socket-trust.ts), undefined when it may. Checked before connecting, so an impostor
+ * never sees a byte.
  */
 export function untrustedSocket(socket: string): string | undefined {
   if (!socket.startsWith("/")) return "is not an absolute path";

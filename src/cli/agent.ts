@@ -7,16 +7,18 @@ import { DEFAULT_IDLE_MS, WarmStores } from "../agent/warm-stores.ts";
 import { VERSION } from "../cni/main.ts";
 import { parseListen } from "../net/listen-address.ts";
 
-export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH]
+export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH] [--allow-group GROUP]
 
 Serves the CNI calls of this node's plugin processes with warm datastore connections, cached pools
-and grouped commits (docs/agent.md). Plugins find it at $${AGENT_SOCKET_ENV}, else /run/thereabouts/agent.sock,
-and work alone whenever it is not there. Only root (and the agent's own user) may call it.
+and grouped commits (docs/agent.md). Plugins find it at $${AGENT_SOCKET_ENV}, else
+/run/thereabouts/agent.sock, and work alone whenever it is not there. Only root (and the agent's
+own user) may call it.
 
-  --socket PATH            unix socket to listen on (default: $${AGENT_SOCKET_ENV}, else /run/thereabouts/agent.sock);
-                           its directory is created 0700, or must be owned by root and not group/other-writable
-  --allow-group GROUP      also serve callers whose group (name or gid) is GROUP: socket 0660 and a new
-                           directory 0750, both of that group
+  --socket PATH            unix socket to listen on (default: $${AGENT_SOCKET_ENV}, else
+                           /run/thereabouts/agent.sock); its directory is created 0700, or must be
+                           owned by root and not writable by group or others
+  --allow-group GROUP      also serve callers whose group (a name or a gid) is GROUP: socket 0660
+                           and a new directory 0750, both of that group
   --store-idle-seconds N   close a datastore handle no call used for N seconds (default ${DEFAULT_IDLE_MS / 1000})
   --metrics-listen H:P     also serve /metrics and /healthz over TCP for Prometheus (off by default;
                            the socket always serves them; port 0 picks one)
