@@ -5,8 +5,11 @@
 // "Connection: close"), so the body is everything after the head.
 import { type AgentAnswer, type AgentCall, CNI_PATH, HEALTH_PATH, parseAnswer } from "./protocol.ts";
 
-/** How long the plugin waits for the agent before doing the work itself (ADD's own limit + slack). */
+/** How long the plugin waits for the agent before doing the work itself (the agent answers within 65 s). */
 export const AGENT_TIMEOUT_MS = 70_000;
+
+/** The agent's answer to a caller its peer check does not admit. */
+const FORBIDDEN = 403;
 
 /** The agent's answer; throws when there is none (no agent, refused, died mid-call, garbage). */
 export async function callAgent(
@@ -16,17 +19,19 @@ export async function callAgent(
 ): Promise<AgentAnswer> {
   const body = Buffer.from(JSON.stringify(call), "utf8");
   const { status, text } = await httpOverSocket(socket, "POST", CNI_PATH, body, timeoutMs);
+  if (status === FORBIDDEN) throw new Error("the agent does not serve this user (HTTP 403)");
   const answer = status === 200 ? parseAnswer(text) : undefined;
   if (answer === undefined) throw new Error(`unexpected answer (HTTP ${status})`);
   return answer;
 }
 
-/** Whether an agent answers its health check on the socket (within a second). */
-export async function callAgentHealth(socket: string): Promise<boolean> {
+/** What the agent's health check on the socket says within a second. */
+export async function agentHealth(socket: string): Promise<"ok" | "forbidden" | "no answer"> {
   try {
-    return (await httpOverSocket(socket, "GET", HEALTH_PATH, undefined, 1000)).status === 200;
+    const { status } = await httpOverSocket(socket, "GET", HEALTH_PATH, undefined, 1000);
+    return status === 200 ? "ok" : status === FORBIDDEN ? "forbidden" : "no answer";
   } catch {
-    return false;
+    return "no answer";
   }
 }
 
@@ -48,10 +53,14 @@ function httpOverSocket(
 ): Promise<{ status: number; text: string }> {
   const bun = (globalThis as { Bun?: BunSockets }).Bun;
   if (bun === undefined) return withNodeHttp({ socket, method, path, body, timeoutMs });
+  return exchange(bun, socket, requestBytes(method, path, body), timeoutMs).then(parseResponse);
+}
+
+/** The whole request as the plugin sends it (the agent's framing accepts exactly this). */
+export function requestBytes(method: string, path: string, body: Buffer | undefined): Buffer {
   const length = body?.length ?? 0;
   const head = `${method} ${path} HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
-  const payload = Buffer.concat([Buffer.from(head, "latin1"), body ?? Buffer.alloc(0)]);
-  return exchange(bun, socket, payload, timeoutMs).then(parseResponse);
+  return Buffer.concat([Buffer.from(head, "latin1"), body ?? Buffer.alloc(0)]);
 }
 
 /** Status and body of a complete HTTP/1.1 response with a plain (not chunked) body. */

@@ -1,9 +1,21 @@
 // The agent's Prometheus metrics (prom-client, own registry): the calls it served by verb and
-// outcome, how long they took, and what its stores did (reads from cache or store, commits and
-// the changes grouped into them, races lost on a stale cache, store handles opened).
-import { Counter, Histogram, Registry } from "prom-client";
+// outcome, how long they took, the connections it turned away, and what its stores did (reads from
+// cache or store, commits and the changes grouped into them, races lost on a stale cache, store
+// handles opened and open). Every label takes its value from a fixed set, never from a caller's
+// input: a raw CNI_COMMAND as a label would let any caller grow the registry without bound.
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { COMMANDS } from "../cni/request.ts";
 import type { AgentStats } from "./agent-store.ts";
+import type { Rejection } from "./socket-listener.ts";
 import type { WarmStores } from "./warm-stores.ts";
+
+/** How a call ended: exit code 0, a CNI error, or no answer within its limit (call-deadline.ts). */
+export type CallResult = "ok" | "error" | "timeout";
+
+/** The command label: a CNI verb, or "other" for anything else a caller sent. */
+export function commandLabel(command: string): string {
+  return (COMMANDS as readonly string[]).includes(command) ? command : "other";
+}
 
 const STORE_TOTALS: readonly (readonly [name: string, help: string, key: keyof AgentStats])[] = [
   [
@@ -35,14 +47,15 @@ const STORE_TOTALS: readonly (readonly [name: string, help: string, key: keyof A
 
 export interface AgentMetrics {
   readonly registry: Registry;
-  call(command: string, code: number, seconds: number): void;
+  call(command: string, result: CallResult, seconds: number): void;
+  rejected(why: Rejection): void;
 }
 
 export function createAgentMetrics(stores: WarmStores): AgentMetrics {
   const registry = new Registry();
   const calls = new Counter({
     name: "thereabouts_agent_calls_total",
-    help: "CNI calls served, by command and result (ok: exit code 0).",
+    help: "CNI calls served, by command (a CNI verb or other) and result (ok: exit code 0, error, timeout).",
     labelNames: ["command", "result"],
     registers: [registry],
   });
@@ -52,6 +65,20 @@ export function createAgentMetrics(stores: WarmStores): AgentMetrics {
     labelNames: ["command"],
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry],
+  });
+  const rejected = new Counter({
+    name: "thereabouts_agent_rejected_connections_total",
+    help: "Connections turned away before a handler: peer (a user the agent does not serve), malformed, too_large, timeout (no whole request in time).",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "thereabouts_agent_store_handles_open",
+    help: "Datastore handles open now (idle ones are closed).",
+    registers: [registry],
+    collect() {
+      this.set(stores.size);
+    },
   });
   /** A counter read from a running total when scraped. */
   const total = (name: string, help: string, value: () => number) =>
@@ -72,9 +99,13 @@ export function createAgentMetrics(stores: WarmStores): AgentMetrics {
   );
   return {
     registry,
-    call(command, code, seconds) {
-      calls.inc({ command, result: code === 0 ? "ok" : "error" });
-      duration.observe({ command }, seconds);
+    call(command, result, seconds) {
+      const label = commandLabel(command);
+      calls.inc({ command: label, result });
+      duration.observe({ command: label }, seconds);
+    },
+    rejected(why) {
+      rejected.inc({ reason: why });
     },
   };
 }

@@ -1,5 +1,5 @@
-// The plugin ↔ node agent protocol: HTTP/1.1 over a unix socket. The plugin forwards its whole
-// invocation (environment and stdin) and relays the answer (exit code, stdout, stderr) as if it had
+// The plugin ↔ node agent protocol: HTTP/1.1 over a unix socket. The plugin forwards its invocation
+// (the CNI_* variables and stdin) and relays the answer (exit code, stdout, stderr) as if it had
 // done the work itself, so the runtime cannot tell the two apart.
 
 /** Where the agent listens unless THEREABOUTS_AGENT_SOCKET says otherwise ("" = never use an agent). */
@@ -19,6 +19,18 @@ export interface AgentAnswer {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
+}
+
+/**
+ * The part of the plugin's environment that goes to the agent: the CNI_* variables, the only ones
+ * a plugin call reads. Nothing else of the runtime's environment (PATH, proxies, credentials) ever
+ * crosses the socket, and the agent ignores anything else it is sent.
+ */
+export function forwardedEnv(env: Readonly<Record<string, unknown>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env))
+    if (name.startsWith("CNI_") && typeof value === "string") out[name] = value;
+  return out;
 }
 
 export function agentSocket(env: Readonly<Record<string, string | undefined>>): string {
@@ -50,7 +62,6 @@ export function parseCall(text: string): AgentCall | undefined {
   if (value === undefined) return undefined;
   const { env, stdin } = value;
   if (typeof stdin !== "string" || typeof env !== "object" || env === null) return undefined;
-  const entries = Object.entries(env);
-  if (!entries.every(([, v]) => typeof v === "string")) return undefined;
-  return { env: Object.fromEntries(entries) as Record<string, string>, stdin };
+  if (!Object.values(env).every((v) => typeof v === "string")) return undefined;
+  return { env: forwardedEnv(env as Record<string, unknown>), stdin };
 }

@@ -1,14 +1,28 @@
 // The node agent: serves CNI calls forwarded by plugin processes over a unix socket, running the
 // same verbs in-process against warm stores (WarmStores → AgentStore: cached pools, grouped
 // commits). One agent per node; plugins work alone whenever it is absent.
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
-import { dirname } from "node:path";
+//
+// The socket is a root trust boundary (calls carry datastore credentials, answers are trusted as
+// the plugin's own): it lives in a directory only root can change (socket-place.ts), and every
+// connection's peer is checked (SO_PEERCRED) before a byte of its request is read. No single call
+// holds up the others: each is answered within its verb's limit (call-deadline.ts), and the event
+// loop keeps serving /healthz and other calls meanwhile.
 import { pluginHandlers } from "../cni/plugin.ts";
 import { type PluginIO, runPlugin } from "../cni/skel.ts";
-import { callAgentHealth } from "./client.ts";
-import { type HttpAnswer, listenOn } from "./http-listener.ts";
-import { createAgentMetrics } from "./metrics.ts";
+import { withDeadlines } from "./call-deadline.ts";
+import type { HttpAnswer, HttpRequest } from "./http-framing.ts";
+import { type CallResult, createAgentMetrics } from "./metrics.ts";
+import { type Libc, loadLibc } from "./peer-credentials.ts";
 import { type AgentAnswer, CNI_PATH, HEALTH_PATH, METRICS_PATH, parseCall } from "./protocol.ts";
+import { type Listener, listenOn } from "./socket-listener.ts";
+import {
+  bindSocket,
+  clearStaleSocket,
+  prepareDirectory,
+  removeOwnSocket,
+  socketModes,
+} from "./socket-place.ts";
+import { admits } from "./socket-trust.ts";
 import { WarmStores } from "./warm-stores.ts";
 
 export interface Agent {
@@ -28,17 +42,22 @@ export async function startAgent(options: {
   stores?: WarmStores;
   /** Also serve /metrics and /healthz on this TCP address (port 0 picks one). */
   metricsListen?: { host: string; port: number };
+  /** Processes of this group (a name or a gid) may call the agent too. */
+  allowGroup?: string | undefined;
 }): Promise<Agent> {
+  const libc = await loadLibc();
+  const group = options.allowGroup === undefined ? undefined : groupOf(options.allowGroup, libc);
   const stores = options.stores ?? new WarmStores();
   const metrics = createAgentMetrics(stores);
+  const policy = { euid: process.geteuid?.() ?? 0, group };
   let served = 0;
 
   async function serveMetrics(): Promise<HttpAnswer> {
     return { status: 200, type: metrics.registry.contentType, body: await metrics.registry.metrics() };
   }
 
-  async function serveCall(text: string | undefined): Promise<HttpAnswer> {
-    const call = text === undefined ? undefined : parseCall(text);
+  async function serveCall(text: string): Promise<HttpAnswer> {
+    const call = parseCall(text);
     if (call === undefined) return { status: 400, type: "text/plain", body: "expected {env, stdin}\n" };
     let stdout = "";
     let stderr = "";
@@ -53,35 +72,76 @@ export async function startAgent(options: {
       },
     };
     const started = performance.now();
-    const code = await runPlugin(io, pluginHandlers(io, stores.access), options.about);
+    let timedOut = false;
+    const handlers = withDeadlines(pluginHandlers(io, stores.access), {
+      expired: () => {
+        timedOut = true;
+      },
+    });
+    const code = await runPlugin(io, handlers, options.about);
     served++;
-    metrics.call(call.env["CNI_COMMAND"] ?? "", code, (performance.now() - started) / 1000);
+    const result: CallResult = timedOut ? "timeout" : code === 0 ? "ok" : "error";
+    metrics.call(call.env["CNI_COMMAND"] ?? "", result, (performance.now() - started) / 1000);
     const answer: AgentAnswer = { code, stdout, stderr };
     return { status: 200, type: "application/json", body: JSON.stringify(answer) };
   }
 
-  await prepareSocket(options.socket);
-  const listener = await listenOn(options.socket, async (method, path, body) => {
+  async function route(request: HttpRequest): Promise<HttpAnswer> {
+    const { method, path } = request;
     if (path === HEALTH_PATH && method === "GET") return { status: 200, type: "text/plain", body: "ok\n" };
     if (path === METRICS_PATH && method === "GET") return serveMetrics();
-    if (path === CNI_PATH && method === "POST") return serveCall(await body());
+    if (path === CNI_PATH && method === "POST") return serveCall(request.body.toString("utf8"));
     return { status: 404, type: "text/plain", body: "not found\n" };
+  }
+
+  const modes = socketModes(group);
+  prepareDirectory(options.socket, modes);
+  await clearStaleSocket(options.socket);
+  let listener: Listener | undefined;
+  const id = bindSocket(options.socket, modes, (path) => {
+    const bound = listenOn(path, {
+      peerOf: (fd) => libc.peerOf(fd),
+      admits: (peer) => admits(peer, policy),
+      handler: route,
+      rejected: (why) => metrics.rejected(why),
+    });
+    listener = bound;
+    return bound;
   });
-  chmodSync(options.socket, 0o600);
-  const tcp =
-    options.metricsListen === undefined ? undefined : await listenTcp(options.metricsListen, serveMetrics);
+  // Idle handles are closed within a quarter of the idle time after it passes (at most 10 s late).
+  const sweeper = setInterval(() => stores.closeIdle(), Math.min(Math.max(stores.idleMs / 4, 250), 10_000));
+  let tcp: Awaited<ReturnType<typeof listenTcp>> | undefined;
+  const close = async () => {
+    clearInterval(sweeper);
+    await tcp?.close();
+    await listener?.close();
+    await stores.closeAll();
+    removeOwnSocket(options.socket, id);
+  };
+  try {
+    tcp =
+      options.metricsListen === undefined ? undefined : await listenTcp(options.metricsListen, serveMetrics);
+  } catch (error) {
+    await close();
+    throw error;
+  }
   return {
     socket: options.socket,
     metricsAddress: tcp?.address,
     stores,
     served: () => served,
-    async close() {
-      await tcp?.close();
-      await listener.close();
-      await stores.closeAll();
-      removeSocket(options.socket);
-    },
+    close,
   };
+}
+
+/** A gid from `--allow-group`: a number, or a group name the system knows. */
+function groupOf(text: string, libc: Libc): number {
+  const gid = /^\d{1,10}$/.test(text) ? Number(text) : libc.groupId(text);
+  if (gid === undefined || gid > 0xfffffffe)
+    throw new Error(
+      `--allow-group ${JSON.stringify(text)}: no such group (give a group name or a numeric gid)`,
+    );
+  return gid;
 }
 
 /** /metrics and /healthz over TCP, for Prometheus (which cannot scrape a unix socket). */
@@ -117,23 +177,4 @@ async function listenTcp(
     address: { host: where.host, port },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-/**
- * The socket's directory exists; a socket file left by an agent that died is removed, one that a
- * live agent answers on is not (two agents on one socket would split the node's cache).
- */
-async function prepareSocket(socket: string): Promise<void> {
-  mkdirSync(dirname(socket), { recursive: true });
-  if (!existsSync(socket)) return;
-  if (await callAgentHealth(socket)) throw new Error(`another agent is already serving ${socket}`);
-  removeSocket(socket);
-}
-
-function removeSocket(socket: string): void {
-  try {
-    unlinkSync(socket);
-  } catch {
-    // already gone
-  }
 }

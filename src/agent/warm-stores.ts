@@ -6,6 +6,11 @@
 // take effect at once. The agent keeps that promise: a handle is replaced when one of the files it
 // was opened from changes, and in any case after MAX_HANDLE_AGE_MS (a tokenFile named inside a
 // kubeconfig is not watched). A replaced handle is closed once the calls using it are done.
+//
+// Handles are not kept for ever either: one not used for `idleMs` is closed by closeIdle() (the
+// agent calls it periodically), and no more than `maxOpen` are kept, the least recently used idle
+// ones closed first, so a node that sees many distinct stores (each a sqlite file, a connection
+// pool) does not accumulate file descriptors. A handle in use is never closed under its calls.
 import { statSync } from "node:fs";
 import type { StoreAccess } from "../cni/plugin.ts";
 import type { IpamConfig } from "../config/types.ts";
@@ -14,6 +19,8 @@ import type { Store } from "../store/store.ts";
 import { AgentStore, newAgentStats } from "./agent-store.ts";
 
 export const MAX_HANDLE_AGE_MS = 5 * 60_000;
+export const DEFAULT_IDLE_MS = 60_000;
+export const DEFAULT_MAX_OPEN = 32;
 
 type Opener = (config: IpamConfig) => Promise<Store>;
 
@@ -21,22 +28,46 @@ interface Handle {
   readonly store: Promise<AgentStore>;
   readonly stamp: string;
   readonly openedAt: number;
+  lastUsed: number;
   users: number;
   retired: boolean;
+}
+
+export interface WarmStoresOptions {
+  readonly open?: Opener;
+  readonly now?: () => number;
+  /** A handle unused for this long is closed by closeIdle(). */
+  readonly idleMs?: number;
+  /** At most this many handles are kept open (more only while all of them are in use). */
+  readonly maxOpen?: number;
 }
 
 export class WarmStores {
   readonly #open: Opener;
   readonly #now: () => number;
+  readonly #idleMs: number;
+  readonly #maxOpen: number;
+  /** By identity, least recently used first (a used handle is moved to the end). */
   readonly #handles = new Map<string, Handle>();
   /** Stores opened so far, replaced ones included (for statistics). */
   opened = 0;
   /** What every store opened here did (shared by all of them). */
   readonly stats = newAgentStats();
 
-  constructor(open: Opener = openStore, now: () => number = Date.now) {
-    this.#open = open;
-    this.#now = now;
+  constructor(options: WarmStoresOptions = {}) {
+    this.#open = options.open ?? openStore;
+    this.#now = options.now ?? Date.now;
+    this.#idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+    this.#maxOpen = options.maxOpen ?? DEFAULT_MAX_OPEN;
+  }
+
+  get idleMs(): number {
+    return this.#idleMs;
+  }
+
+  /** Handles open now (or opening). */
+  get size(): number {
+    return this.#handles.size;
   }
 
   /** For pluginHandlers: the warm store of the config's datastore, never closed by a call. */
@@ -61,23 +92,49 @@ export class WarmStores {
       handle = undefined;
     }
     if (handle === undefined) {
+      this.#makeRoom();
       const store = this.#open(config).then((inner) => new AgentStore(inner, { stats: this.stats }));
-      const created: Handle = { store, stamp, openedAt: this.#now(), users: 0, retired: false };
+      const now = this.#now();
+      const created: Handle = { store, stamp, openedAt: now, lastUsed: now, users: 0, retired: false };
       this.opened++;
       // A store that could not be opened is not kept: the next call tries again.
       store.catch(() => {
         if (this.#handles.get(id) === created) this.#handles.delete(id);
       });
-      this.#handles.set(id, created);
       handle = created;
     }
+    this.#handles.delete(id);
+    this.#handles.set(id, handle);
     handle.users++;
+    handle.lastUsed = this.#now();
     return handle;
   }
 
   #release(handle: Handle): void {
     handle.users--;
+    handle.lastUsed = this.#now();
     if (handle.retired && handle.users === 0) closeQuietly(handle);
+  }
+
+  /** Before a new handle: closes least recently used idle ones until it fits under maxOpen. */
+  #makeRoom(): void {
+    for (const [id, handle] of this.#handles) {
+      if (this.#handles.size < this.#maxOpen) return;
+      if (handle.users === 0) this.#retire(id, handle);
+    }
+  }
+
+  /** Closes every handle no call has used for idleMs; returns how many. */
+  closeIdle(): number {
+    const now = this.#now();
+    let closed = 0;
+    for (const [id, handle] of this.#handles) {
+      if (handle.users === 0 && now - handle.lastUsed >= this.#idleMs) {
+        this.#retire(id, handle);
+        closed++;
+      }
+    }
+    return closed;
   }
 
   #retire(id: string, handle: Handle): void {

@@ -3,16 +3,23 @@
 import { parseArgs } from "node:util";
 import { AGENT_SOCKET_ENV, agentSocket } from "../agent/protocol.ts";
 import { startAgent } from "../agent/server.ts";
+import { DEFAULT_IDLE_MS, WarmStores } from "../agent/warm-stores.ts";
 import { VERSION } from "../cni/main.ts";
 import { parseListen } from "../net/listen-address.ts";
 
-export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH]
+export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH] [--allow-group GROUP]
 
 Serves the CNI calls of this node's plugin processes with warm datastore connections, cached pools
-and grouped commits (docs/agent.md). Plugins find it at $${AGENT_SOCKET_ENV}, else /run/thereabouts/agent.sock,
-and work alone whenever it is not there.
+and grouped commits (docs/agent.md). Plugins find it at $${AGENT_SOCKET_ENV}, else
+/run/thereabouts/agent.sock, and work alone whenever it is not there. Only root (and the agent's
+own user) may call it.
 
-  --socket PATH            unix socket to listen on (default: $${AGENT_SOCKET_ENV}, else /run/thereabouts/agent.sock)
+  --socket PATH            unix socket to listen on (default: $${AGENT_SOCKET_ENV}, else
+                           /run/thereabouts/agent.sock); its directory is created 0700, or must be
+                           owned by root and not writable by group or others
+  --allow-group GROUP      also serve callers whose group (a name or a gid) is GROUP: socket 0660
+                           and a new directory 0750, both of that group
+  --store-idle-seconds N   close a datastore handle no call used for N seconds (default ${DEFAULT_IDLE_MS / 1000})
   --metrics-listen H:P     also serve /metrics and /healthz over TCP for Prometheus (off by default;
                            the socket always serves them; port 0 picks one)
 `;
@@ -22,6 +29,8 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     args: [...argv],
     options: {
       socket: { type: "string" },
+      "allow-group": { type: "string" },
+      "store-idle-seconds": { type: "string" },
       "metrics-listen": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -31,7 +40,10 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     return 0;
   }
   const socket = values.socket ?? agentSocket(process.env);
-  if (socket === "") throw new Error("--socket must name a path");
+  if (!socket.startsWith("/")) throw new Error("--socket must be an absolute path");
+  const idle = values["store-idle-seconds"];
+  if (idle !== undefined && !/^\d{1,7}$/.test(idle))
+    throw new Error(`--store-idle-seconds ${JSON.stringify(idle)}: expected a whole number of seconds`);
   // The binary starts with a reluctant JIT (short-lived plugin runs); a long-lived agent wants it.
   (
     globalThis as { Bun?: { unsafe?: { setJITPolicy?: (scale: number) => void } } }
@@ -40,6 +52,8 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
   const agent = await startAgent({
     socket,
     about: `thereabouts ${VERSION}`,
+    allowGroup: values["allow-group"],
+    stores: new WarmStores(idle === undefined ? {} : { idleMs: Number(idle) * 1000 }),
     ...(metricsListen === undefined ? {} : { metricsListen: parseListen(metricsListen, "--metrics-listen") }),
   });
   const tcp = agent.metricsAddress;

@@ -1,7 +1,8 @@
 // `thereabouts status --config FILE`: is the datastore of this network reachable, how full is each
 // of its pools, and does a node agent serve this node's plugins.
-import { existsSync, readFileSync } from "node:fs";
-import { callAgentHealth } from "../agent/client.ts";
+import { readFileSync } from "node:fs";
+import { agentHealth } from "../agent/client.ts";
+import { untrustedSocket } from "../agent/forward.ts";
 import { agentSocket } from "../agent/protocol.ts";
 import { loadIpamConfigFromNetwork } from "../config/load.ts";
 import { readOptionalFile } from "../config/optional-file.ts";
@@ -40,8 +41,16 @@ export async function runStatus(options: { config?: string | undefined }): Promi
 async function agentLine(): Promise<string> {
   const socket = agentSocket(process.env);
   if (socket === "") return "node agent: disabled (THEREABOUTS_AGENT_SOCKET is empty)";
-  if (!existsSync(socket)) return `node agent: none at ${socket} (plugins work alone)`;
-  return (await callAgentHealth(socket))
-    ? `node agent: serving at ${socket}`
-    : `node agent: not answering at ${socket} (plugins work alone)`;
+  // The plugin's own checks, so this line says what a plugin run by this user would do.
+  const trouble = untrustedSocket(socket);
+  if (trouble === "absent") return `node agent: none at ${socket} (plugins work alone)`;
+  if (trouble !== undefined) return `node agent: not trusted: ${socket} ${trouble} (plugins work alone)`;
+  switch (await agentHealth(socket)) {
+    case "ok":
+      return `node agent: serving at ${socket}`;
+    case "forbidden":
+      return `node agent: at ${socket}, but it does not serve this user (plugins run by this user work alone)`;
+    case "no answer":
+      return `node agent: not answering at ${socket} (plugins work alone)`;
+  }
 }

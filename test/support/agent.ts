@@ -1,16 +1,19 @@
 // Process-level support for the node agent: `bin/thereabouts agent` as a child process on a socket
-// in a temporary directory. Every agent started is killed when the test process exits.
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+// in a temporary directory, and a second local user for the trust-boundary tests. Every agent
+// started is killed, and every user created is removed, when the test process exits.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BINARY, type TempDir, tempDir } from "./plugin.ts";
 
 const live = new Set<ChildProcess>();
 const dirs = new Set<TempDir>();
+const users = new Set<string>();
 process.on("exit", () => {
   for (const child of live) child.kill("SIGKILL");
   for (const dir of dirs) dir.remove();
+  for (const user of users) spawnSync("userdel", [user]);
 });
 
 function socketInTempDir(): string {
@@ -26,20 +29,35 @@ export interface AgentProcess {
   stderr(): string;
   /** The env a plugin call needs to find this agent. */
   readonly env: { readonly THEREABOUTS_AGENT_SOCKET: string };
+  /** How many file descriptors the agent has open now. */
+  openFds(): number;
   /** SIGTERM and wait for the exit code. */
   stop(): Promise<number | null>;
   /** SIGKILL (a crash): the socket file stays behind. */
   kill(): Promise<void>;
 }
 
-/** Starts an agent and waits until its socket is there. */
+/** Starts an agent and waits until its socket is there; `umask` is the one it starts under. */
 export async function startAgentProcess(
   socket = socketInTempDir(),
   extraArgs: readonly string[] = [],
+  options: { umask?: number } = {},
 ): Promise<AgentProcess> {
-  const child = spawn(BINARY.file, ["agent", "--socket", socket, ...extraArgs], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const args = ["agent", "--socket", socket, ...extraArgs];
+  // With a umask: a shell sets it and execs the agent, so signals still reach the agent itself.
+  const child =
+    options.umask === undefined
+      ? spawn(BINARY.file, args, { stdio: ["ignore", "ignore", "pipe"] })
+      : spawn(
+          "/bin/sh",
+          [
+            "-c",
+            `umask ${options.umask.toString(8).padStart(3, "0")} && exec "$0" "$@"`,
+            BINARY.file,
+            ...args,
+          ],
+          { stdio: ["ignore", "ignore", "pipe"] },
+        );
   live.add(child);
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {
@@ -61,6 +79,7 @@ export async function startAgentProcess(
     child,
     stderr: () => stderr,
     env: { THEREABOUTS_AGENT_SOCKET: socket },
+    openFds: () => readdirSync(`/proc/${child.pid}/fd`).length,
     async stop() {
       child.kill("SIGTERM");
       return exited;
@@ -68,6 +87,43 @@ export async function startAgentProcess(
     async kill() {
       child.kill("SIGKILL");
       await exited;
+    },
+  };
+}
+
+export interface LocalUser {
+  readonly name: string;
+  readonly uid: number;
+  /** The user's own group (created with it). */
+  readonly gid: number;
+  /** argv prefix that runs a command as this user, with its group only and the environment kept. */
+  readonly runAs: readonly string[];
+  remove(): void;
+}
+
+/** Creates an unprivileged local user with its own group (the test must run as root). */
+export function createLocalUser(): LocalUser {
+  const name = `thab${Math.random().toString(36).slice(2, 10)}`;
+  const made = spawnSync("useradd", [
+    "--no-create-home",
+    "--user-group",
+    "--shell",
+    "/usr/sbin/nologin",
+    name,
+  ]);
+  if (made.status !== 0) throw new Error(`useradd ${name}: ${made.stderr}`);
+  users.add(name);
+  const id = (flag: string) => Number(spawnSync("id", [flag, name], { encoding: "utf8" }).stdout.trim());
+  const uid = id("-u");
+  const gid = id("-g");
+  return {
+    name,
+    uid,
+    gid,
+    runAs: ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--"],
+    remove() {
+      spawnSync("userdel", [name]);
+      users.delete(name);
     },
   };
 }
