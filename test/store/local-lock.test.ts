@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { callAgentHealth } from "../../src/agent/client.ts";
+import { agentHealth } from "../../src/agent/client.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import {
@@ -106,8 +106,8 @@ describe("local store: another process holds the write lock (agent and plugin pr
     const health: number[] = [];
     const adds: number[] = [];
     for (let i = 1; performance.now() - lockedAt < holdMs - 500; i++) {
-      const h = await timed(() => callAgentHealth(agent.socket));
-      assert.equal(h.value, true, "the agent answers /healthz");
+      const h = await timed(() => agentHealth(agent.socket));
+      assert.equal(h.value, "ok", "the agent answers /healthz");
       health.push(h.ms);
       const a = await timed(() =>
         add({ config: other, pod: `o-${i}`, containerId: `c-o-${i}`, env: agent.env }),
@@ -150,7 +150,7 @@ describe("local store: another process holds the write lock (agent and plugin pr
         timed(() => add({ config, pod: `late-${i}`, containerId: `c-late-${i}`, env })),
       ),
     );
-    assert.equal(await callAgentHealth(agent.socket), true, "the agent still answers");
+    assert.equal(await agentHealth(agent.socket), "ok", "the agent still answers");
     for (const [i, { value, ms }] of outcomes.entries()) {
       const how = calls[i]!.how;
       assertCleanOutcome(value, how);
