@@ -1,12 +1,14 @@
 // `thereabouts controller [options]`: flags → ControllerOptions. Loaded only for this command (the
 // CLI imports it dynamically), so nothing of the controller is evaluated when the binary runs as a
 // CNI plugin.
+import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import {
   type ControllerOptions,
   DEFAULT_CONTROLLER_OPTIONS,
   runController,
 } from "../controller/controller.ts";
+import { CRON_ENV } from "../controller/cron.ts";
 
 export const CONTROLLER_USAGE = `Usage: thereabouts controller [options]
 
@@ -56,14 +58,37 @@ export function parseDuration(flag: string, text: string | undefined, fallback: 
   return Math.round(Number(match[1]) * UNITS[match[2]!]!);
 }
 
-export function controllerOptions(args: readonly string[]): ControllerOptions | "help" {
+/** The Lease identity: the pod (POD_NAMESPACE/POD_NAME, from the downward API), else unique. */
+export function defaultIdentity(env: NodeJS.ProcessEnv): string {
+  const pod = env["POD_NAME"];
+  const ns = env["POD_NAMESPACE"];
+  if (pod) return ns ? `${ns}/${pod}` : pod;
+  return `${hostname()}_${process.pid}_${Math.random().toString(16).slice(2, 10)}`;
+}
+
+/** Flags first, then the environment (read here, once), then the defaults. */
+export function controllerOptions(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ControllerOptions | "help" {
   const { values } = parseArgs({ args: [...args], options: OPTIONS, strict: true });
   if (values.help) return "help";
   const d = DEFAULT_CONTROLLER_OPTIONS;
+  const kubeconfig = values.kubeconfig ?? (env["KUBECONFIG"] || undefined);
+  const namespace = values.namespace ?? (env["WHEREABOUTS_NAMESPACE"] || undefined);
+  const podName = env["POD_NAME"];
+  const podNamespace = env["POD_NAMESPACE"];
+  const cronEnv = env[CRON_ENV];
   const options: ControllerOptions = {
-    ...(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig }),
-    ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
-    ...(values.identity === undefined ? {} : { identity: values.identity }),
+    ...(kubeconfig === undefined ? {} : { kubeconfig }),
+    ...(namespace === undefined ? {} : { namespace }),
+    identity: values.identity || defaultIdentity(env),
+    ...(podName && podNamespace ? { pod: { namespace: podNamespace, name: podName } } : {}),
+    ...(cronEnv === undefined ? {} : { cronEnv }),
+    env: {
+      KUBERNETES_SERVICE_HOST: env["KUBERNETES_SERVICE_HOST"],
+      KUBERNETES_SERVICE_PORT: env["KUBERNETES_SERVICE_PORT"],
+    },
     listen: values.listen ?? d.listen,
     leaseName: values["lease-name"] ?? d.leaseName,
     leaseDurationMs: parseDuration("lease-duration", values["lease-duration"], d.leaseDurationMs),

@@ -4,42 +4,56 @@
 // everything once it starts leading (what leaked while no controller ran), and sweeps on the
 // reconciler's cron schedule. Every replica serves /healthz, /readyz and /metrics; only the leader
 // writes (pools, reservations, Events).
-import { createServer, type Server } from "node:http";
-import { hostname } from "node:os";
+//
+// This file only wires the parts together: the work queue (reconcile-queue.ts), one reconcile
+// (gc-run.ts), the schedule (cron-schedule.ts), leadership (leader.ts), the pod view
+// (cluster-view.ts) and the probe server (src/net/health-server.ts). The process environment is
+// read once, by the command line (src/cli/controller.ts), into ControllerOptions.
+import { systemClock } from "../ipam/retry.ts";
+import { type HealthServer, type Readiness, startHealthServer } from "../net/health-server.ts";
 import { parseListen } from "../net/listen-address.ts";
 import { createTransport } from "../store/http/transport.ts";
 import { KubeClient } from "../store/kubernetes/api-client.ts";
 import { KubernetesStore } from "../store/kubernetes/kubernetes-store.ts";
 import { ClusterView } from "./cluster-view.ts";
-import { CONFIGMAP_NAME, type CronSetting, type Schedule, schedule } from "./cron.ts";
-import { CronConfig, DEFAULT_CRON_FILE, readReconcilerConfigMap } from "./cron-config.ts";
+import { DEFAULT_CRON_FILE } from "./cron-config.ts";
+import { CronSchedule } from "./cron-schedule.ts";
 import { EventRecorder } from "./events.ts";
+import { describeError, gcRun, type Log, reportGaveUp } from "./gc-run.ts";
 import { controllerConnection, Kube } from "./kube.ts";
 import { DEFAULT_LEADER_OPTIONS, LeaderElector } from "./leader.ts";
-import { type PodState, podState, splitPodRef } from "./liveness.ts";
-import { createMetrics, type Trigger } from "./metrics.ts";
-import { type PodReader, type Release, reclaim } from "./reconcile.ts";
+import { podState } from "./liveness.ts";
+import { createMetrics } from "./metrics.ts";
+import type { PodReader } from "./reconcile.ts";
+import { DEFAULT_QUEUE_OPTIONS, ReconcileQueue } from "./reconcile-queue.ts";
 
 export interface ControllerOptions {
+  /** A kubeconfig (--kubeconfig, else $KUBECONFIG); in-cluster credentials when undefined. */
   readonly kubeconfig?: string;
   /** Where pools, reservations, the Lease and the ConfigMap live; default: the connection's. */
   readonly namespace?: string;
   /** `host:port` of the HTTP listener (/healthz, /readyz, /metrics). */
   readonly listen: string;
-  readonly identity?: string;
+  readonly identity: string;
+  /** The controller's own pod, when it runs in one (for Events without a ConfigMap). */
+  readonly pod?: { readonly namespace: string; readonly name: string };
+  /** The process environment as read at start-up (in-cluster connection settings). */
+  readonly env: NodeJS.ProcessEnv;
   readonly leaseName: string;
   readonly leaseDurationMs: number;
   readonly renewIntervalMs: number;
   readonly renewDeadlineMs: number;
   readonly retryIntervalMs: number;
   readonly cronFile: string;
+  /** WHEREABOUTS_RECONCILER_CRON, read at start-up. */
+  readonly cronEnv?: string;
   readonly flatFilePaths: readonly string[];
   readonly configPollMs: number;
   /** How long the fast path gathers gone pods before one reconcile. */
   readonly batchMs: number;
 }
 
-export const DEFAULT_CONTROLLER_OPTIONS: ControllerOptions = {
+export const DEFAULT_CONTROLLER_OPTIONS = {
   listen: "0.0.0.0:8080",
   leaseName: DEFAULT_LEADER_OPTIONS.name,
   leaseDurationMs: DEFAULT_LEADER_OPTIONS.leaseDurationMs,
@@ -49,42 +63,21 @@ export const DEFAULT_CONTROLLER_OPTIONS: ControllerOptions = {
   cronFile: DEFAULT_CRON_FILE,
   flatFilePaths: [],
   configPollMs: 30_000,
-  batchMs: 200,
+  batchMs: DEFAULT_QUEUE_OPTIONS.batchMs,
+} as const satisfies Partial<ControllerOptions>;
+
+/** How long a shutdown waits for the reconcile in progress. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+/** One JSON object per line on stderr. */
+export const log: Log = (level, msg, fields = {}) => {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
 };
 
-interface Pending {
-  /** The pod's last state seen (its uid for the Event), if it was seen at all. */
-  readonly state: PodState | undefined;
-  readonly attempt: number;
-}
-
-/** A fast-path pod whose reconcile failed is retried this many times, with growing pauses. */
-const FAST_ATTEMPTS = 6;
-export const RELEASE_REASON = "IPAddressGarbageCollected";
-export const RELEASE_FAILED_REASON = "IPAddressGarbageCollectionFailed";
-export const INVALID_CRON_REASON = "InvalidCronExpression";
-
-type Level = "info" | "error";
-
-export function log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-export function defaultIdentity(env: NodeJS.ProcessEnv = process.env): string {
-  const pod = env["POD_NAME"];
-  const ns = env["POD_NAMESPACE"];
-  if (pod) return ns ? `${ns}/${pod}` : pod;
-  return `${hostname()}_${process.pid}_${Math.random().toString(16).slice(2, 10)}`;
-}
-
 export async function runController(options: ControllerOptions): Promise<number> {
-  const connection = await controllerConnection(options.kubeconfig);
-  const namespace = options.namespace || process.env["WHEREABOUTS_NAMESPACE"] || connection.namespace;
-  const identity = options.identity || defaultIdentity();
+  const connection = await controllerConnection(options.kubeconfig, options.env);
+  const namespace = options.namespace || connection.namespace;
+  const identity = options.identity;
   const kube = new Kube(connection);
   const store = new KubernetesStore(
     new KubeClient({ connection, transport: createTransport(connection.tls), attemptTimeoutMs: 5_000 }),
@@ -93,7 +86,7 @@ export async function runController(options: ControllerOptions): Promise<number>
   );
   const metrics = createMetrics(namespace, () => store.listPools());
   const events = new EventRecorder(kube, identity, (error) =>
-    log("error", "could not record an event", { error: errorText(error) }),
+    log("error", "could not record an event", { error: describeError(error) }),
   );
   const elector = new LeaderElector(kube, {
     namespace,
@@ -105,27 +98,6 @@ export async function runController(options: ControllerOptions): Promise<number>
     retryIntervalMs: options.retryIntervalMs,
   });
   let view: ClusterView | undefined;
-
-  // ---- reconcile work: one at a time ------------------------------------------------------------
-  const pending = new Map<string, Pending>();
-  const sweeps: Trigger[] = [];
-  let wake: (() => void) | undefined;
-  const poke = () => {
-    wake?.();
-    wake = undefined;
-  };
-  const enqueuePod = (ref: string, state: PodState | undefined, attempt = 0) => {
-    if (!elector.leading || splitPodRef(ref) === undefined) return;
-    const held = pending.get(ref);
-    if (held === undefined || held.attempt > attempt) pending.set(ref, { state, attempt });
-    poke();
-  };
-  const enqueueSweep = (trigger: Trigger) => {
-    if (!elector.leading) return;
-    if (!sweeps.includes(trigger)) sweeps.push(trigger);
-    poke();
-  };
-
   const pods: PodReader = {
     async get(ns, name) {
       const reply = await kube.send(
@@ -140,198 +112,33 @@ export async function runController(options: ControllerOptions): Promise<number>
     },
   };
 
-  const released = (trigger: Trigger) => (r: Release) => {
-    const parts = splitPodRef(r.podRef)!;
-    const what =
-      r.addresses.length > 0
-        ? `IP address [${r.addresses.join(" ")}] from pool ${r.pool}${r.networkName === "" ? "" : ` (network ${r.networkName})`}`
-        : `overlapping-range reservation [${r.reservations.join(" ")}]`;
-    log("info", "released", { trigger, ...r });
-    void events.record(
-      { apiVersion: "v1", kind: "Pod", namespace: parts.namespace, name: parts.name, uid: r.uid },
-      "Normal",
-      RELEASE_REASON,
-      `successful cleanup of ${what}: pod ${r.why}`,
-    );
-  };
-
-  const runOnce = async (trigger: Trigger, refs?: ReadonlyMap<string, Pending>) => {
-    const started = Date.now();
-    const failedPods = new Set<string>();
-    const cluster = view;
-    const result = await reclaim(
-      store,
-      pods,
-      {
-        ...(refs === undefined ? {} : { refs: new Set(refs.keys()) }),
-        ...(refs === undefined && cluster?.pods.synced ? { alive: (ref: string) => cluster.alive(ref) } : {}),
-        lastSeen: (ref) => refs?.get(ref)?.state ?? cluster?.pods.get(ref),
-      },
-      {
-        released: released(trigger),
-        failed: (what, error, podRef) => {
-          if (podRef !== undefined) failedPods.add(podRef);
-          log("error", `reconcile: cannot ${what}`, { trigger, error: errorText(error) });
-        },
-        kept: (podRef, pod) =>
-          log("info", "kept: the pod exists and is not gone", { trigger, pod: podRef, uid: pod.uid }),
-      },
-    );
-    metrics.reclaimed(trigger, result.addresses, result.reservations);
-    metrics.run(trigger, result.errors, (Date.now() - started) / 1000);
-    log("info", "reconciled", {
-      trigger,
-      pods: refs?.size,
-      addresses: result.addresses,
-      reservations: result.reservations,
-      errors: result.errors,
-      ms: Date.now() - started,
-    });
-    return { result, failedPods };
-  };
-
-  const retryLater = (batch: ReadonlyMap<string, Pending>) => {
-    for (const [ref, { state, attempt }] of batch) {
-      if (attempt + 1 >= FAST_ATTEMPTS) {
-        log("error", "giving up on a pod's addresses until the next sweep", { pod: ref });
-        const parts = splitPodRef(ref)!;
-        void events.record(
-          {
-            apiVersion: "v1",
-            kind: "Pod",
-            namespace: parts.namespace,
-            name: parts.name,
-            uid: state?.uid ?? "",
-          },
-          "Warning",
-          RELEASE_FAILED_REASON,
-          `failed to garbage collect addresses for pod ${ref} (retried ${FAST_ATTEMPTS} times; the next sweep tries again)`,
-        );
-        continue;
-      }
-      setTimeout(() => enqueuePod(ref, state, attempt + 1), 500 * 2 ** attempt).unref();
-    }
-  };
-
-  let stopping = false;
-  /** The reconcile in progress (shutdown lets it finish, for a while). */
-  let current: Promise<unknown> = Promise.resolve();
-  const worker = async () => {
-    while (!stopping) {
-      if (sweeps.length === 0 && pending.size === 0) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        continue;
-      }
-      const trigger = sweeps.shift();
-      if (trigger !== undefined) {
-        pending.clear(); // a sweep covers every pod known gone so far
-        try {
-          current = runOnce(trigger);
-          await current;
-        } catch (error) {
-          metrics.failedRun(trigger);
-          log("error", "reconcile failed", { trigger, error: errorText(error) });
-          if (trigger === "startup") setTimeout(() => enqueueSweep("startup"), 5_000).unref();
-        }
-        continue;
-      }
-      await new Promise((resolve) => setTimeout(resolve, options.batchMs));
-      const batch = new Map(pending);
-      pending.clear();
-      try {
-        const run = runOnce("fast", batch);
-        current = run;
-        const { result, failedPods } = await run;
-        if (result.errors > 0)
-          retryLater(
-            failedPods.size > 0 ? new Map([...batch].filter(([ref]) => failedPods.has(ref))) : batch,
-          );
-      } catch (error) {
-        metrics.failedRun("fast");
-        log("error", "reconcile failed", { trigger: "fast", error: errorText(error) });
-        retryLater(batch);
-      }
-    }
-  };
-
-  // ---- cron -----------------------------------------------------------------------------------------
-  let job: Schedule | undefined;
-  const startSchedule = (setting: CronSetting, pattern: string) => {
-    job = schedule(pattern, () => enqueueSweep("cron"));
-    log("info", "reconciler schedule", {
-      expression: setting.expression,
-      source: setting.source,
-      where: setting.where,
-      next: job.next()?.toISOString(),
-    });
-  };
-  let invalidCron: { setting: CronSetting; error: string } | undefined;
-  const reportInvalidCron = async () => {
-    if (invalidCron === undefined || !elector.leading) return;
-    const { setting, error } = invalidCron;
-    const object = await cronEventObject();
-    if (object !== undefined)
-      await events.record(
-        object,
-        "Warning",
-        INVALID_CRON_REASON,
-        `${error} (from the ${setting.source} ${setting.where}); keeping the schedule "${cronConfig.inForce.setting.expression}"`,
-      );
-  };
-  const cronEventObject = async () => {
-    try {
-      const reply = await readReconcilerConfigMap(kube, namespace);
-      const uid = (reply.body as { metadata?: { uid?: string } } | undefined)?.metadata?.uid;
-      if (reply.status === 200)
-        return {
-          apiVersion: "v1",
-          kind: "ConfigMap",
-          namespace,
-          name: CONFIGMAP_NAME,
-          ...(uid ? { uid } : {}),
-        };
-    } catch {}
-    const pod = process.env["POD_NAME"];
-    const podNamespace = process.env["POD_NAMESPACE"];
-    return pod && podNamespace
-      ? { apiVersion: "v1", kind: "Pod", namespace: podNamespace, name: pod }
-      : undefined;
-  };
-  const cronConfig = new CronConfig(
+  const queue = new ReconcileQueue(
+    systemClock,
     {
-      file: options.cronFile,
-      flatFilePaths: options.flatFilePaths,
-      pollMs: options.configPollMs,
-      kube,
-      namespace,
-      env: process.env,
-    },
-    {
-      onChange(setting, pattern) {
-        invalidCron = undefined;
-        if (job?.pattern === pattern) return;
-        job?.stop();
-        startSchedule(setting, pattern);
+      reconcile: gcRun({ store, pods, view: () => view, events, metrics, log }),
+      failed(trigger, error) {
+        metrics.failedRun(trigger);
+        log("error", "reconcile failed", { trigger, error: describeError(error) });
       },
-      onInvalid(setting, error) {
-        invalidCron = { setting, error };
-        log("error", "invalid cron expression: keeping the schedule in force", {
-          expression: setting.expression,
-          source: setting.source,
-          where: setting.where,
-          error,
-          keeping: cronConfig.inForce.setting.expression,
-        });
-        void reportInvalidCron();
-      },
-      log: (level, msg, fields) => log(level, msg, fields),
+      gaveUp: (ref, state, attempts) => reportGaveUp(events, log, ref, state, attempts),
     },
+    { ...DEFAULT_QUEUE_OPTIONS, batchMs: options.batchMs, admits: () => elector.leading },
   );
+  const cron = new CronSchedule({
+    kube,
+    namespace,
+    file: options.cronFile,
+    flatFilePaths: options.flatFilePaths,
+    pollMs: options.configPollMs,
+    envExpression: options.cronEnv,
+    pod: options.pod,
+    events,
+    leading: () => elector.leading,
+    fire: () => queue.enqueueSweep("cron"),
+    log,
+  });
 
-  // ---- HTTP: health, readiness, metrics ---------------------------------------------------------
-  const readiness = (): { ready: boolean; text: string } => {
+  const readiness = (): Readiness => {
     if (elector.leading)
       return view?.synced
         ? { ready: true, text: `leader ${identity}` }
@@ -339,45 +146,25 @@ export async function runController(options: ControllerOptions): Promise<number>
     if (elector.inContact) return { ready: true, text: `standby (leader: ${elector.holder || "none"})` };
     return { ready: false, text: "no contact with the API server's Lease" };
   };
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
-    if (path === "/healthz" || path === "/livez") {
-      res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
-    } else if (path === "/readyz") {
-      const { ready, text } = readiness();
-      res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" }).end(`${text}\n`);
-    } else if (path === "/metrics") {
-      metrics.registry.metrics().then(
-        (body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body),
-        (error: unknown) => res.writeHead(500, { "content-type": "text/plain" }).end(`${errorText(error)}\n`),
-      );
-    } else {
-      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
-    }
+  const server: HealthServer = await startHealthServer({
+    listen: parseListen(options.listen),
+    readiness,
+    metrics: async () => ({
+      contentType: metrics.registry.contentType,
+      body: await metrics.registry.metrics(),
+    }),
   });
-  const { host, port } = parseListen(options.listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve());
-  });
-  const bound = server.address();
-  const address =
-    typeof bound === "object" && bound !== null
-      ? `${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}`
-      : String(bound);
-  process.stdout.write(`${JSON.stringify({ listening: `http://${address}` })}\n`);
+  process.stdout.write(`${JSON.stringify({ listening: server.url })}\n`);
   log("info", "controller started", {
-    listening: `http://${address}`,
+    listening: server.url,
     server: connection.server,
     namespace,
     identity,
     lease: `${namespace}/${options.leaseName}`,
   });
+  await cron.start();
 
-  await cronConfig.start();
-  if (job === undefined) startSchedule(cronConfig.inForce.setting, cronConfig.inForce.pattern);
-
-  // ---- leadership -------------------------------------------------------------------------------
+  let stopping = false;
   let exitCode = 0;
   let finish: (() => void) | undefined;
   const finished = new Promise<void>((resolve) => {
@@ -387,15 +174,12 @@ export async function runController(options: ControllerOptions): Promise<number>
     if (stopping) return;
     stopping = true;
     exitCode = code;
-    poke();
     view?.stop();
-    job?.stop();
-    cronConfig.stop();
-    await Promise.race([current.catch(() => {}), new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    cron.stop();
+    await queue.stop(SHUTDOWN_GRACE_MS);
     await elector.stop();
     metrics.setLeader(false);
-    server.close();
-    server.closeAllConnections();
+    await server.close();
     kube.close();
     await store.close();
     finish?.();
@@ -409,21 +193,21 @@ export async function runController(options: ControllerOptions): Promise<number>
       const cluster = new ClusterView(kube, namespace, {
         candidate: (ref, state, how) => {
           log("info", `pod ${how}`, { pod: ref, uid: state?.uid, why: state?.gone });
-          enqueuePod(ref, state);
+          queue.enqueuePod(ref, state);
         },
-        log: (level, msg, fields) => log(level, msg, fields),
+        log,
       });
       view = cluster;
       cluster.start();
-      void worker();
-      void cluster.waitSynced().then(() => enqueueSweep("startup"));
-      void reportInvalidCron();
+      void queue.run();
+      void cluster.waitSynced().then(() => queue.enqueueSweep("startup"));
+      void cron.reportInvalid();
     },
     onStoppedLeading(reason) {
       log("error", "lost the lease: exiting so that no deposed leader writes", { reason });
       void shutdown(1);
     },
-    log: (level, msg, fields) => log(level, msg, fields),
+    log,
   });
 
   await finished;

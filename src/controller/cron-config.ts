@@ -10,7 +10,6 @@ import { loadFlatFile } from "../config/flat-file.ts";
 import { readOptionalFile } from "../config/optional-file.ts";
 import {
   CONFIGMAP_NAME,
-  CRON_ENV,
   type CronSetting,
   type CronSources,
   DEFAULT_CRON,
@@ -28,7 +27,8 @@ export interface CronConfigOptions {
   readonly pollMs: number;
   readonly kube: Kube;
   readonly namespace: string;
-  readonly env: NodeJS.ProcessEnv;
+  /** The expression in the environment (WHEREABOUTS_RECONCILER_CRON), read once at start-up. */
+  readonly envExpression: string | undefined;
 }
 
 export interface CronConfigCallbacks {
@@ -99,7 +99,7 @@ export class CronConfig {
   }
 
   async #sources(): Promise<CronSources> {
-    const { file, flatFilePaths, kube, namespace, env } = this.#options;
+    const { file, flatFilePaths, kube, namespace, envExpression } = this.#options;
     let text: string | undefined;
     try {
       text = readOptionalFile(file);
@@ -127,7 +127,7 @@ export class CronConfig {
       file: { path: file, text },
       configMap: { where: `${namespace}/${CONFIGMAP_NAME}`, data: this.#configMap },
       ...(flat === undefined ? {} : { flatFile: flat }),
-      env: env[CRON_ENV],
+      env: envExpression,
     };
   }
 

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { controllerOptions, parseDuration } from "../cli/controller.ts";
+import { controllerOptions, defaultIdentity, parseDuration } from "../cli/controller.ts";
 import { parseListen } from "../net/listen-address.ts";
-import { defaultIdentity } from "./controller.ts";
 import { inClusterConnection, liveConnection, microTime, wholeSeconds } from "./kube.ts";
 
 describe("kube connection", () => {

@@ -18,7 +18,7 @@ const readText: ReadText = (path) => readFileSync(path, "utf8");
 
 /** The connection of a pod's ServiceAccount (client-go's rest.InClusterConfig). */
 export function inClusterConnection(
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv,
   read: ReadText = readText,
   dir = SERVICE_ACCOUNT_DIR,
 ): KubeConnection {
@@ -78,10 +78,13 @@ export async function liveConnection(
   };
 }
 
-export function controllerConnection(kubeconfig: string | undefined): Promise<KubeConnection> {
-  const path = kubeconfig ?? (process.env["KUBECONFIG"] || undefined);
-  if (path !== undefined) return liveConnection(() => loadKubeconfig(path.split(":")[0]!));
-  return liveConnection(() => inClusterConnection());
+/** From a kubeconfig when one is given (the first of a KUBECONFIG list), else in-cluster. */
+export function controllerConnection(
+  kubeconfig: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<KubeConnection> {
+  if (kubeconfig !== undefined) return liveConnection(() => loadKubeconfig(kubeconfig.split(":")[0]!));
+  return liveConnection(() => inClusterConnection(env));
 }
 
 export interface WatchEvent {
