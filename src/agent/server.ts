@@ -9,6 +9,7 @@
 // loop keeps serving /healthz and other calls meanwhile.
 import { pluginHandlers } from "../cni/plugin.ts";
 import { type PluginIO, runPlugin } from "../cni/skel.ts";
+import { type HealthServer, startHealthServer } from "../net/health-server.ts";
 import { withDeadlines } from "./call-deadline.ts";
 import type { HttpAnswer, HttpRequest } from "./http-framing.ts";
 import { type CallResult, createAgentMetrics } from "./metrics.ts";
@@ -110,7 +111,7 @@ export async function startAgent(options: {
   });
   // Idle handles are closed within a quarter of the idle time after it passes (at most 10 s late).
   const sweeper = setInterval(() => stores.closeIdle(), Math.min(Math.max(stores.idleMs / 4, 250), 10_000));
-  let tcp: Awaited<ReturnType<typeof listenTcp>> | undefined;
+  let tcp: HealthServer | undefined;
   const close = async () => {
     clearInterval(sweeper);
     await tcp?.close();
@@ -119,15 +120,24 @@ export async function startAgent(options: {
     removeOwnSocket(options.socket, id);
   };
   try {
+    // Prometheus cannot scrape a unix socket: /metrics and the probes over TCP, when asked for.
     tcp =
-      options.metricsListen === undefined ? undefined : await listenTcp(options.metricsListen, serveMetrics);
+      options.metricsListen === undefined
+        ? undefined
+        : await startHealthServer({
+            listen: options.metricsListen,
+            metrics: async () => ({
+              contentType: metrics.registry.contentType,
+              body: await metrics.registry.metrics(),
+            }),
+          });
   } catch (error) {
     await close();
     throw error;
   }
   return {
     socket: options.socket,
-    metricsAddress: tcp?.address,
+    metricsAddress: tcp === undefined ? undefined : { host: tcp.host, port: tcp.port },
     stores,
     served: () => served,
     close,
@@ -142,39 +152,4 @@ function groupOf(text: string, libc: Libc): number {
       `--allow-group ${JSON.stringify(text)}: no such group (give a group name or a numeric gid)`,
     );
   return gid;
-}
-
-/** /metrics and /healthz over TCP, for Prometheus (which cannot scrape a unix socket). */
-async function listenTcp(
-  where: { host: string; port: number },
-  serveMetrics: () => Promise<HttpAnswer>,
-): Promise<{ address: { host: string; port: number }; close(): Promise<void> }> {
-  const { createServer } = await import("node:http");
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://agent").pathname;
-    const answer: Promise<HttpAnswer> =
-      req.method !== "GET"
-        ? Promise.resolve({ status: 405, type: "text/plain", body: "GET only\n" })
-        : path === METRICS_PATH
-          ? serveMetrics()
-          : Promise.resolve(
-              path === HEALTH_PATH
-                ? { status: 200, type: "text/plain", body: "ok\n" }
-                : { status: 404, type: "text/plain", body: "not found\n" },
-            );
-    answer.then(
-      (a) => res.writeHead(a.status, { "content-type": a.type }).end(a.body),
-      () => res.writeHead(500).end(),
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(where.port, where.host, () => resolve());
-  });
-  const bound = server.address();
-  const port = typeof bound === "object" && bound !== null ? bound.port : where.port;
-  return {
-    address: { host: where.host, port },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }
