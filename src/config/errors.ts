@@ -21,10 +21,10 @@ export class ForeignIpamError extends ConfigError {
   }
 }
 
-/** Wraps a JSON syntax error as a CNI decode failure (code 6) with Go's message prefix. */
+/** Wraps a JSON syntax error as a CNI decode failure (code 6) with Go's message prefix and where it is. */
 export function decodeFailure(prefix: string, error: unknown): never {
   if (error instanceof JsonSyntaxError) {
-    throw new CniError(CNI_CODES.decodeFailure, `${prefix}${error.message}`, `at offset ${error.offset}`);
+    throw new CniError(CNI_CODES.decodeFailure, `${prefix}${error.message} at ${error.position}`);
   }
   throw error;
 }
