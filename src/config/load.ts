@@ -11,6 +11,7 @@ import { loadFlatFile, type ReadFile } from "./flat-file.ts";
 import { decodeIpam } from "./ipam-input.ts";
 import { isJsonObject, type Json, type JsonObject, parseJson } from "./json-parse.ts";
 import { mergeIpam } from "./merge.ts";
+import { checkPath, checkPaths } from "./paths.ts";
 import { normaliseRanges } from "./range.ts";
 import { parseDns, parseRoutes } from "./routes-dns.ts";
 import { parseLogLevel, parseNodeSliceSize } from "./settings.ts";
@@ -67,8 +68,10 @@ function loadDocument(doc: JsonObject, sources: ConfigSources): IpamConfig {
   const stdin = decodeIpam(ipamFields);
 
   const args = parseCniArgs(sources.cniArgs);
+  checkPath("configuration_path", stdin.configurationPath);
   const flat = loadFlatFile(sources.readFile, stdin.configurationPath, sources.extraFlatFilePaths);
   const ipam = mergeIpam(stdin, flat?.ipam);
+  checkPaths(ipam);
   const ranges = normaliseRanges(ipam);
   const store = selectDatastore(ipam);
   const gateway = parseGateway(ipam.gateway);
@@ -104,8 +107,8 @@ function loadDocument(doc: JsonObject, sources: ConfigSources): IpamConfig {
 
 /**
  * Loads the IPAM config of a CNI request (a single plugin config). Throws CniError: code 6 for
- * malformed JSON, 4 for malformed CNI_ARGS, 5 for an unreadable flat file, 7 for everything else
- * (MissingIpamError and ForeignIpamError when the network is not ours).
+ * malformed JSON, 4 for malformed CNI_ARGS, 5 for a flat file that cannot be read, 7 for
+ * everything else (MissingIpamError and ForeignIpamError when the network is not ours).
  */
 export function loadIpamConfig(sources: ConfigSources): IpamConfig {
   return loadDocument(parseDocument(sources.stdin), sources);
