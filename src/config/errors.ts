@@ -1,6 +1,7 @@
 // Config-loading failures that callers tell apart: the controllers skip networks that are not
 // ours (Go's typed MissingIPAMConfigError / InvalidPluginError) instead of reporting them.
 import { CNI_CODES, CniError, ConfigError } from "../errors/errors.ts";
+import { clip } from "../errors/message.ts";
 import { JsonSyntaxError } from "./json-parse.ts";
 
 /** The network config has no `ipam` object. */
@@ -15,7 +16,9 @@ export class MissingIpamError extends ConfigError {
 export class ForeignIpamError extends ConfigError {
   readonly ipamType: string;
   constructor(ipamType: string, msg?: string) {
-    super(msg ?? `only interested in networks whose IPAM type is 'whereabouts'. This one was: ${ipamType}`);
+    super(
+      msg ?? `only interested in networks whose IPAM type is 'whereabouts'. This one was: ${clip(ipamType)}`,
+    );
     this.name = "ForeignIpamError";
     this.ipamType = ipamType;
   }

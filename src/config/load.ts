@@ -2,6 +2,7 @@
 // one readonly IpamConfig, or a CniError. Steps follow Go's evaluation order
 // (whereabouts-spec.md §2.5) so the first error reported is the one Go would report.
 import { ConfigError } from "../errors/errors.ts";
+import { listed } from "../errors/message.ts";
 import { checkAddressCount, parseGateway, staticAddresses } from "./addresses.ts";
 import { parseCniArgs } from "./cni-args.ts";
 import { selectDatastore } from "./datastore.ts";
@@ -133,7 +134,7 @@ export function loadIpamConfigFromNetwork(sources: ConfigSources): IpamConfig {
   if (index < 0) {
     throw new ForeignIpamError(
       types.join(","),
-      `only interested in networks whose IPAM type is 'whereabouts'. This one was: a plugin list with IPAM types [${types.join(" ")}]`,
+      `only interested in networks whose IPAM type is 'whereabouts'. This one was: a plugin list with IPAM types [${listed(types)}]`,
     );
   }
   const single: JsonObject = {

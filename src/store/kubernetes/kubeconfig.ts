@@ -133,15 +133,16 @@ export async function loadKubeconfig(path: string, read: ReadText = readText): P
     throw new ConfigError(
       `invalid configuration: cluster "${clip(clusterName)}" of context "${clip(contextName)}" not found in kubeconfig ${path}`,
     );
-  const server = text(cluster, "server").replace(/\/+$/, "");
-  if (server === "")
+  const written = text(cluster, "server").replace(/\/+$/, "");
+  if (written === "")
     throw new ConfigError(
       `invalid configuration: no server found for cluster "${clip(clusterName)}" in ${path}`,
     );
-  if (!URL.canParse(server) || !/^https?:$/.test(new URL(server).protocol))
+  if (!URL.canParse(written) || !/^https?:$/.test(new URL(written).protocol))
     throw new ConfigError(
-      `invalid configuration: server ${quote(withoutCredentials(server))} of cluster "${clip(clusterName)}" in ${path} is not an http(s) URL`,
+      `invalid configuration: server ${quote(withoutCredentials(written))} of cluster "${clip(clusterName)}" in ${path} is not an http(s) URL`,
     );
+  const { server, basic } = splitCredentials(written);
   const userName = text(context, "user");
   const user = userName === "" ? {} : named(doc, "users", "user", userName);
   if (user === undefined)
@@ -185,10 +186,11 @@ export async function loadKubeconfig(path: string, read: ReadText = readText): P
     ...(insecure ? { rejectUnauthorized: false } : {}),
   };
 
-  const authorization = authorizationOf(user, userName, path, cert !== undefined, (f) => {
-    const resolved = isAbsolute(f) ? f : join(base, f);
-    return read(resolved);
-  });
+  const authorization =
+    authorizationOf(user, userName, path, cert !== undefined || basic !== undefined, (f) => {
+      const resolved = isAbsolute(f) ? f : join(base, f);
+      return read(resolved);
+    }) ?? basic;
   return {
     kubeconfig: path,
     server,
@@ -196,6 +198,20 @@ export async function loadKubeconfig(path: string, read: ReadText = readText): P
     tls: Object.keys(tls).length === 0 ? undefined : tls,
     authorization,
   };
+}
+
+/**
+ * A server URL's `user:password@`, as Go's HTTP client uses it (Basic auth when no other
+ * Authorization header is set), and the URL without it: every message names the server, and must
+ * not show the password.
+ */
+function splitCredentials(written: string): { server: string; basic: string | undefined } {
+  const url = new URL(written);
+  if (url.username === "" && url.password === "") return { server: written, basic: undefined };
+  const pair = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  url.username = "";
+  url.password = "";
+  return { server: url.href.replace(/\/+$/, ""), basic: `Basic ${Buffer.from(pair).toString("base64")}` };
 }
 
 /**
@@ -207,7 +223,8 @@ function authorizationOf(
   user: Dict,
   userName: string,
   path: string,
-  hasCert: boolean,
+  /** A client certificate or credentials in the server URL: no header needed. */
+  otherCredentials: boolean,
   read: ReadText,
 ): string | undefined {
   const token = text(user, "token");
@@ -224,7 +241,7 @@ function authorizationOf(
   const username = text(user, "username");
   if (username !== "")
     return `Basic ${Buffer.from(`${username}:${text(user, "password")}`).toString("base64")}`;
-  if (hasCert) return undefined;
+  if (otherCredentials) return undefined;
   const exec = user["exec"];
   const provider = user["auth-provider"];
   if (isDict(exec) || isDict(provider)) {
