@@ -2,6 +2,7 @@
 // and interface get their address back), then the lowest free address of the window that is not
 // excluded, not taken, not the gateway and not known to be reserved by another range.
 import { ExhaustedError } from "../errors/errors.ts";
+import { listed } from "../errors/message.ts";
 import { type Cidr, formatCidr, formatIP, type IP, masked } from "../ip/index.ts";
 import type { Allocation } from "../pool/allocation.ts";
 import { coveringEnd, type IntervalSet } from "./interval-set.ts";
@@ -90,6 +91,6 @@ export function assign(
   if (lastFree !== undefined) return { kind: "new", address: { family: rule.range.family, value: lastFree } };
   const ip = (value: bigint) => formatIP({ family: rule.range.family, value });
   throw new ExhaustedError(
-    `Could not allocate IP in range: ip: ${ip(first)} / - ${ip(last)} / range: ${formatCidr(masked(rule.range))} / excludeRanges: [${rule.excludeText.join(" ")}]`,
+    `Could not allocate IP in range: ip: ${ip(first)} / - ${ip(last)} / range: ${formatCidr(masked(rule.range))} / excludeRanges: [${listed(rule.excludeText)}]`,
   );
 }

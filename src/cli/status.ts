@@ -1,11 +1,10 @@
 // `thereabouts status --config FILE`: is the datastore of this network reachable, how full is each
 // of its pools, and does a node agent serve this node's plugins.
-import { readFileSync } from "node:fs";
 import { agentHealth } from "../agent/client.ts";
 import { untrustedSocket } from "../agent/forward.ts";
 import { agentSocket } from "../agent/protocol.ts";
+import { fileError, fileReason, readConfigFile, readOptionalFile } from "../config/config-file.ts";
 import { loadIpamConfigFromNetwork } from "../config/load.ts";
-import { readOptionalFile } from "../config/optional-file.ts";
 import { formatCidr, sizeOf } from "../ip/index.ts";
 import { poolOf } from "../ipam/pool-ref.ts";
 import { storedEntries } from "../ipam/release.ts";
@@ -15,7 +14,7 @@ export async function runStatus(options: { config?: string | undefined }): Promi
   if (options.config === undefined)
     throw new Error("--config FILE is required (a CNI network config or conflist)");
   const config = loadIpamConfigFromNetwork({
-    stdin: readFileSync(options.config, "utf8"),
+    stdin: readNetworkConfig(options.config),
     cniArgs: "",
     readFile: readOptionalFile,
   });
@@ -35,6 +34,14 @@ export async function runStatus(options: { config?: string | undefined }): Promi
     return 0;
   } finally {
     await store.close();
+  }
+}
+
+function readNetworkConfig(path: string): string {
+  try {
+    return readConfigFile(path);
+  } catch (error) {
+    throw fileError(error, `--config ${path}: ${fileReason(error)}`);
   }
 }
 

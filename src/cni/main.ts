@@ -2,12 +2,18 @@
 import { pluginHandlers } from "./plugin.ts";
 import { processIO } from "./process-io.ts";
 import { runPlugin } from "./skel.ts";
+import { startWatchdog } from "./watchdog.ts";
 
 export const VERSION = "0.1.0";
 
 /** `stdin` when it was already read (the agent did not answer). */
-export function runPluginProcess(stdin?: string): Promise<number> {
+export async function runPluginProcess(stdin?: string): Promise<number> {
   const own = processIO();
   const io = stdin === undefined ? own : { ...own, readStdin: async () => stdin };
-  return runPlugin(io, pluginHandlers(io), `thereabouts ${VERSION}`);
+  const disarm = startWatchdog(own.env["CNI_COMMAND"] ?? "", io, (code) => process.exit(code));
+  try {
+    return await runPlugin(io, pluginHandlers(io), `thereabouts ${VERSION}`);
+  } finally {
+    disarm();
+  }
 }

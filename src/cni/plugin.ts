@@ -1,10 +1,10 @@
 // The CNI verbs wired to configuration, store and IPAM logic. Everything that can be rejected
 // (config, CNI_ARGS, pod identity) is checked before the store is opened, so a failed ADD writes
 // nothing.
+import { readOptionalFile } from "../config/config-file.ts";
 import { loadIpamConfig } from "../config/load.ts";
-import { readOptionalFile } from "../config/optional-file.ts";
 import type { IpamConfig } from "../config/types.ts";
-import { CNI_CODES, CniError, describe, StoreUnavailableError } from "../errors/errors.ts";
+import { CNI_CODES, CniError, ConfigError, describe, StoreUnavailableError } from "../errors/errors.ts";
 import { type Family, formatCidr, formatIP, parseCidr } from "../ip/index.ts";
 import { addAttachment } from "../ipam/add.ts";
 import { checkAttachment } from "../ipam/check.ts";
@@ -14,6 +14,7 @@ import { deadlineIn } from "../ipam/retry.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
+import { jsonField, jsonTypeOf } from "./json-field.ts";
 import { type Request, validAttachments } from "./request.ts";
 import type { IpamResult } from "./result.ts";
 import type { Handlers, PluginIO } from "./skel.ts";
@@ -57,14 +58,34 @@ function resultOf(config: IpamConfig, allocated: readonly { text: string; family
   };
 }
 
-/** Addresses the runtime cached from our ADD (CHECK's prevResult), as canonical IP text. */
+/**
+ * Addresses the runtime cached from our ADD (CHECK's prevResult), as canonical IP text; undefined
+ * when there is no prevResult, or it lists no `ips`. A prevResult that is not a result (not an
+ * object, `ips` not a list of `{address: CIDR}`) is a configuration error: CHECK must not pass on
+ * something it cannot compare with.
+ */
 function prevResultAddresses(config: Readonly<Record<string, unknown>>): string[] | undefined {
-  const prev = config["prevResult"] as { ips?: { address?: unknown }[] } | undefined;
-  if (prev === undefined || !Array.isArray(prev.ips)) return undefined;
-  return prev.ips.flatMap((entry) => {
-    const cidr = typeof entry.address === "string" ? parseCidr(entry.address) : undefined;
-    return cidr === undefined ? [] : [formatIP({ family: cidr.family, value: cidr.address })];
+  const prev = jsonField(config, "prevResult");
+  if (prev === undefined || prev === null) return undefined;
+  if (!isObject(prev))
+    throw new ConfigError(`invalid prevResult: expected a result object, got ${jsonTypeOf(prev)}`);
+  const ips = jsonField(prev, "ips");
+  if (ips === undefined || ips === null) return undefined;
+  if (!Array.isArray(ips))
+    throw new ConfigError(`invalid prevResult.ips: expected an array, got ${jsonTypeOf(ips)}`);
+  return ips.map((entry: unknown, i) => {
+    const address = isObject(entry) ? jsonField(entry, "address") : undefined;
+    const cidr = typeof address === "string" ? parseCidr(address) : undefined;
+    if (cidr === undefined)
+      throw new ConfigError(
+        `invalid prevResult.ips[${i}]: expected an object whose address is a CIDR such as "10.0.0.5/24"`,
+      );
+    return formatIP({ family: cidr.family, value: cidr.address });
   });
+}
+
+function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnStore): Handlers {
@@ -111,9 +132,8 @@ export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnSto
     async check(req) {
       const { config } = load(req, io);
       const attachment = { containerId: req.containerId, ifName: req.ifName };
-      await withStore(config, (store) =>
-        checkAttachment(store, config, attachment, prevResultAddresses(req.config)),
-      );
+      const cached = prevResultAddresses(req.config);
+      await withStore(config, (store) => checkAttachment(store, config, attachment, cached));
     },
     async gc(req) {
       const { config, log } = load(req, io);

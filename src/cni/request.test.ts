@@ -98,6 +98,19 @@ test("parseRequest() checks the interface name for ADD, CHECK and DEL (code 4)",
   });
 });
 
+test("parseRequest() says what and where a syntax error is, never the text at it (code 6)", () => {
+  const stdin = '{"cniVersion":"1.0.0","name":"n",\n "ipam":{"etcd_password": hunter2}}';
+  assert.throws(() => parseRequest(ADD_ENV, stdin), {
+    code: 6,
+    message:
+      "error unmarshall network config: invalid character looking for beginning of value at line 2, column 27",
+  });
+  assert.throws(() => parseRequest(ADD_ENV, '{"name": "a", "x": tru'), {
+    code: 6,
+    message: "error unmarshall network config: unexpected end of JSON input at line 1, column 23",
+  });
+});
+
 test("parseRequest() rejects stdin that is not a JSON object (code 6)", () => {
   for (const stdin of ["", "{", "not json", '{"name":"a"} trailing']) {
     assert.throws(

@@ -1,6 +1,7 @@
 // One CNI invocation, read from the environment and stdin and checked exactly as the CNI
 // library's skeleton does before it calls a plugin (cni-spec.md §2.1, §2.2): same checks, same
 // order, same codes and texts, so runtimes and users see what they saw from Whereabouts.
+import { JsonSyntaxError, parseJson } from "../config/json-parse.ts";
 import { CNI_CODES, CniError } from "../errors/errors.ts";
 import { jsonField, jsonTypeOf } from "./json-field.ts";
 import { validateContainerId, validateIfName, validateNetworkName } from "./names.ts";
@@ -141,9 +142,10 @@ function decodeConfig(stdin: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(stdin);
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new CniError(CNI_CODES.decodeFailure, `error unmarshall network config: ${why}`);
+  } catch {
+    // JSON.parse quotes the offending text (`Unexpected identifier "hunter2"` for a password
+    // written without quotes); our scanner says what and where, never the text.
+    throw new CniError(CNI_CODES.decodeFailure, `error unmarshall network config: ${syntaxError(stdin)}`);
   }
   // Go decodes `null` into an empty struct without complaint; the missing name then reports it.
   if (value === null) return {};
@@ -154,6 +156,15 @@ function decodeConfig(stdin: string): Record<string, unknown> {
     );
   }
   return value as Record<string, unknown>;
+}
+
+function syntaxError(stdin: string): string {
+  try {
+    parseJson(stdin);
+  } catch (error) {
+    if (error instanceof JsonSyntaxError) return `${error.message} at ${error.position}`;
+  }
+  return "invalid JSON";
 }
 
 /** A string key of the config; absent or null reads as "", another type is a decode failure (code 6). */

@@ -3,6 +3,7 @@
 // §8). Results are built once in the 1.x shape and converted on output, as PrintResult does.
 import type { Dns, Route } from "../config/types.ts";
 import { CNI_CODES, CniError } from "../errors/errors.ts";
+import { MAX_MESSAGE_CHARS, shorten } from "../errors/message.ts";
 import { type Cidr, formatCidr, formatIP, type IP, parseCidr, parseIP } from "../ip/index.ts";
 import { jsonField } from "./json-field.ts";
 import {
@@ -91,10 +92,15 @@ export function formatResult(result: IpamResult, cniVersion: string): string {
   return goJson(out, 4);
 }
 
-/** The error object on stdout: `{code, msg, details?}`, pretty-printed (Go omits `cniVersion`). */
+/**
+ * The error object on stdout: `{code, msg, details?}`, pretty-printed (Go omits `cniVersion`).
+ * msg and details are cut at 4 KiB each, a last resort for a message that quotes too much (runtimes
+ * copy it into events and logs).
+ */
 export function formatError(err: CniError): string {
-  const out: Json = { code: err.code, msg: err.message };
-  if (err.details !== undefined && err.details !== "") out["details"] = err.details;
+  const out: Json = { code: err.code, msg: shorten(err.message, MAX_MESSAGE_CHARS) };
+  if (err.details !== undefined && err.details !== "")
+    out["details"] = shorten(err.details, MAX_MESSAGE_CHARS);
   return goJson(out, 4);
 }
 

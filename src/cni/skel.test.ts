@@ -180,11 +180,30 @@ test("runPlugin() reports any other failure as code 999 without a stack trace", 
   assert.equal(out.code, 1);
   assert.deepEqual(JSON.parse(out.stdout), { code: 999, msg: "boom\nsecond line" });
   assert.doesNotMatch(out.stdout, /at .*\.ts/);
-  assert.equal(out.stderr, "CNI DEL failed (code 999): boom second line\n");
+  assert.equal(out.stderr, "CNI DEL failed (code 999): boom\\nsecond line\n");
   const thrown = await run(ADD_ENV, conf("1.0.0"), {
     add: () => Promise.reject("plain string"),
   });
   assert.deepEqual(JSON.parse(thrown.stdout), { code: 999, msg: "plain string" });
+});
+
+test("runPlugin() bounds the error JSON and the stderr line, and keeps the line one line", async () => {
+  const huge = `first\n${"10.0.0.1 ".repeat(100_000)}`;
+  const out = await run(ADD_ENV, conf("1.0.0"), {
+    add: async () => {
+      throw new CniError(100, huge, huge);
+    },
+  });
+  assert.equal(out.code, 1);
+  const error = JSON.parse(out.stdout) as { code: number; msg: string; details: string };
+  assert.equal(error.code, 100);
+  assert.equal(error.msg.length, 4096);
+  assert.equal(error.details.length, 4096);
+  assert.ok(error.msg.startsWith("first\n10.0.0.1 ") && error.msg.endsWith("…"), error.msg.slice(0, 40));
+  assert.ok(out.stdout.length < 8400, `${out.stdout.length} bytes of error JSON`);
+  assert.equal(out.stderr.split("\n").length, 2, "one line and its newline");
+  assert.ok(out.stderr.length <= 4097, `${out.stderr.length} bytes on stderr`);
+  assert.match(out.stderr, /^CNI ADD failed \(code 100\): first\\n10\.0\.0\.1 /);
 });
 
 test("runPlugin() reports a result the config's version cannot express (code 7)", async () => {

@@ -2,6 +2,7 @@
 // protocol's output (cni-spec.md §2.2). The process boundary is injected (PluginIO), so the whole
 // protocol runs in-process in tests; process-io.ts binds it to the real process.
 import { CNI_CODES, CniError, describe } from "../errors/errors.ts";
+import { oneLine } from "../log/logger.ts";
 import { parseRequest, type Request, readEnv } from "./request.ts";
 import { formatError, formatResult, formatVersion, type IpamResult } from "./result.ts";
 import { SUPPORTED_VERSIONS } from "./version.ts";
@@ -52,7 +53,7 @@ export async function runPlugin(io: PluginIO, handlers: Handlers, about: string)
     const cniError = toCniError(error);
     try {
       io.stdout(formatError(cniError));
-      io.stderr(`${logLine(command, cniError)}\n`);
+      io.stderr(`${failureLine(command, cniError)}\n`);
     } catch {
       // Nowhere left to report to; the exit code still says it failed.
     }
@@ -101,8 +102,10 @@ export function toCniError(error: unknown): CniError {
   return new CniError(CNI_CODES.internal, describe(error), undefined, { cause: error });
 }
 
-function logLine(command: string, error: CniError): string {
+/** The stderr line of a failed call (without its newline). */
+export function failureLine(command: string, error: CniError): string {
   const details = error.details ? `: ${error.details}` : "";
-  // One line, whatever the message holds, so log collectors keep it together.
-  return `CNI ${command} failed (code ${error.code}): ${error.message}${details}`.replace(/\s*\n\s*/g, " ");
+  // One line, whatever the message or the command holds, so log collectors keep it together and a
+  // value cannot start a line of its own.
+  return oneLine(`CNI ${command} failed (code ${error.code}): ${error.message}${details}`);
 }

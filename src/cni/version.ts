@@ -1,6 +1,7 @@
 // CNI spec versions: the closed set this plugin speaks, and the ordering the version gates use
 // (cni-spec.md §1, §2.2). Parsing follows the Go library so that the same configs pass and fail.
 import { CNI_CODES, CniError } from "../errors/errors.ts";
+import { quote } from "../errors/message.ts";
 
 /** Every spec version the plugin accepts in `cniVersion` and answers to VERSION with. */
 export const SUPPORTED_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] as const;
@@ -27,7 +28,7 @@ export function incompatibleVersionError(version: string): CniError {
   return new CniError(
     CNI_CODES.incompatibleVersion,
     "incompatible CNI versions",
-    `config is ${JSON.stringify(version)}, plugin supports [${list}]`,
+    `config is ${quote(version)}, plugin supports [${list}]`,
   );
 }
 
@@ -42,7 +43,7 @@ export function parseVersion(version: string): readonly [number, number, number]
   if (version === "") return [0, 1, 0];
   const parts = version.split(".");
   if (parts.length > 3) {
-    throw new CniError(CNI_CODES.decodeFailure, `invalid version ${JSON.stringify(version)}: too many parts`);
+    throw new CniError(CNI_CODES.decodeFailure, `invalid version ${quote(version)}: too many parts`);
   }
   const out: [number, number, number] = [0, 0, 0];
   parts.forEach((part, i) => {
@@ -50,7 +51,7 @@ export function parseVersion(version: string): readonly [number, number, number]
       const which = PART_NAMES[i]!;
       throw new CniError(
         CNI_CODES.decodeFailure,
-        `failed to convert ${which} version part ${JSON.stringify(part)}: invalid syntax`,
+        `failed to convert ${which} version part ${quote(part)}: invalid syntax`,
       );
     }
     out[i] = Number.parseInt(part, 10);

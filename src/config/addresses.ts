@@ -3,6 +3,7 @@
 // limit of the pre-0.3.0 result formats.
 import type { RangeRule } from "../allocator/assign.ts";
 import { ConfigError } from "../errors/errors.ts";
+import { clip, quote } from "../errors/message.ts";
 import { contains, FAMILIES, type IP, parseCidr, parseIP, parseIPSloppy } from "../ip/index.ts";
 import { argsError, type CniArgs } from "./cni-args.ts";
 import type { AddressInput } from "./ipam-input.ts";
@@ -13,7 +14,7 @@ import { requireFamily, unmapped } from "./values.ts";
 export function parseGateway(text: string | undefined): IP | undefined {
   if (text === undefined) return undefined;
   const gateway = parseIPSloppy(text);
-  if (gateway === undefined) throw new ConfigError(`couldn't parse gateway IP: ${text}`);
+  if (gateway === undefined) throw new ConfigError(`couldn't parse gateway IP: ${clip(text)}`);
   return unmapped(gateway);
 }
 
@@ -21,12 +22,12 @@ function configAddress(input: AddressInput, i: number): StaticAddress {
   const text = input.address ?? "";
   const address = parseCidr(text);
   if (address === undefined)
-    throw new ConfigError(`invalid CIDR in addresses ${text}: invalid CIDR address: ${text}`);
+    throw new ConfigError(`invalid CIDR in addresses ${clip(text)}: invalid CIDR address: ${clip(text)}`);
   if (input.gateway === undefined) return { address };
   const key = `addresses[${i}].gateway`;
   const parsed = parseIP(input.gateway);
   if (parsed === undefined)
-    throw new ConfigError(`invalid ${key} ${JSON.stringify(input.gateway)}: not an IP address`);
+    throw new ConfigError(`invalid ${key} ${quote(input.gateway)}: not an IP address`);
   const gateway = unmapped(parsed);
   requireFamily(key, input.gateway, gateway, address, { noun: "gateway", of: "address" });
   return { address, gateway };

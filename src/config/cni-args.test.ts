@@ -34,14 +34,14 @@ test("parseCniArgs() accepts IgnoreUnknown anywhere, with 1/true in any case, an
   assert.equal(parseCniArgs("K8S_POD_NAME=").podName, "");
 });
 
-test("parseCniArgs() rejects malformed CNI_ARGS with libcni's texts (code 4)", async (t) => {
+test("parseCniArgs() rejects malformed CNI_ARGS with libcni's texts, values left out (code 4)", async (t) => {
   const rows: [string, string][] = [
-    ["K8S_POD_NAME", 'ARGS: invalid pair "K8S_POD_NAME"'],
-    ["K8S_POD_NAME=a=b", 'ARGS: invalid pair "K8S_POD_NAME=a=b"'],
-    ["K8S_POD_NAME=a;", 'ARGS: invalid pair ""'],
-    ["FOO=bar;BAZ=1", 'ARGS: unknown args ["FOO=bar" "BAZ=1"]'],
-    ["FOO=bar;IgnoreUnknown=0", 'ARGS: unknown args ["FOO=bar"]'],
-    ["k8s_pod_name=x", 'ARGS: unknown args ["k8s_pod_name=x"]'],
+    ["K8S_POD_NAME", 'ARGS: invalid pair #1 (no "=")'],
+    ["K8S_POD_NAME=a=b", 'ARGS: invalid pair "K8S_POD_NAME=…" (more than one "=")'],
+    ["K8S_POD_NAME=a;", "ARGS: invalid pair #2 (empty)"],
+    ["FOO=bar;BAZ=1", 'ARGS: unknown args ["FOO=…" "BAZ=…"]'],
+    ["FOO=bar;IgnoreUnknown=0", 'ARGS: unknown args ["FOO=…"]'],
+    ["k8s_pod_name=x", 'ARGS: unknown args ["k8s_pod_name=…"]'],
     [
       "IgnoreUnknown=yes",
       'ARGS: error parsing value of pair "IgnoreUnknown=yes": (boolean unmarshal error: invalid input yes)',

@@ -1,7 +1,10 @@
 // CNI_ARGS (cni-spec.md §2.3, whereabouts-spec.md §2.2): `;`-separated K=V pairs, each with
 // exactly one `=`; keys are case-sensitive; unknown keys fail unless IgnoreUnknown=1|true.
-// Failures are "invalid environment" (code 4) with libcni's texts behind Go's prefix.
+// Failures are "invalid environment" (code 4) with libcni's texts behind Go's prefix, except that
+// a message never shows a value: CNI_ARGS may carry anything a runtime passes, so a pair is shown
+// by its key ("FOO=…"), or by its position when it has no key.
 import { CNI_CODES, CniError } from "../errors/errors.ts";
+import { clip, quote } from "../errors/message.ts";
 
 export interface CniArgs {
   readonly podName: string;
@@ -32,8 +35,16 @@ function loadArgsError(why: string): CniError {
   return argsError(`LoadArgs - CNI Args Parsing Error: ${why}`);
 }
 
-/** Go's %q of a string; JSON's escaping agrees with it for the printable text found in CNI_ARGS. */
-const quote = (s: string) => JSON.stringify(s);
+/** A pair as messages show it: its key (Go's %q quoting, which JSON's agrees with here), never its value. */
+function shown(pair: string, index: number): string {
+  const eq = pair.indexOf("=");
+  return eq < 0 ? `#${index + 1}` : quote(`${clip(pair.slice(0, eq))}=…`);
+}
+
+function invalidPair(pair: string, index: number): CniError {
+  const why = pair === "" ? "empty" : pair.includes("=") ? 'more than one "="' : 'no "="';
+  return loadArgsError(`ARGS: invalid pair ${shown(pair, index)} (${why})`);
+}
 
 /** libcni's UnmarshallableBool. */
 function parseBool(pair: string, value: string): boolean {
@@ -41,7 +52,7 @@ function parseBool(pair: string, value: string): boolean {
   if (lower === "1" || lower === "true") return true;
   if (lower === "0" || lower === "false") return false;
   throw loadArgsError(
-    `ARGS: error parsing value of pair ${quote(pair)}: (boolean unmarshal error: invalid input ${lower})`,
+    `ARGS: error parsing value of pair ${quote(clip(pair))}: (boolean unmarshal error: invalid input ${clip(lower)})`,
   );
 }
 
@@ -55,17 +66,17 @@ export function parseCniArgs(text: string): CniArgs {
   const unknown: string[] = [];
   let ignoreUnknown = false;
   if (text !== "") {
-    for (const pair of text.split(";")) {
+    for (const [index, pair] of text.split(";").entries()) {
       const kv = pair.split("=");
-      if (kv.length !== 2) throw loadArgsError(`ARGS: invalid pair ${quote(pair)}`);
+      if (kv.length !== 2) throw invalidPair(pair, index);
       const [key, value] = kv as [string, string];
       if (key === "IgnoreUnknown") ignoreUnknown = parseBool(pair, value);
       else if (Object.hasOwn(STRING_KEYS, key)) values[STRING_KEYS[key as StringKey]] = value;
-      else unknown.push(pair);
+      else unknown.push(shown(pair, index));
     }
   }
   if (unknown.length > 0 && !ignoreUnknown) {
-    throw loadArgsError(`ARGS: unknown args [${unknown.map(quote).join(" ")}]`);
+    throw loadArgsError(`ARGS: unknown args [${clip(unknown.join(" "))}]`);
   }
   return {
     podName: values.podName ?? "",

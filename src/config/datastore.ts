@@ -1,6 +1,7 @@
 // Where allocations are stored (COMPATIBILITY.md item 7, whereabouts-spec.md §9.1): an explicit
 // `datastore` wins; otherwise Kubernetes when a kubeconfig is configured, else the local store.
 import { ConfigError } from "../errors/errors.ts";
+import { quote, withoutCredentials } from "../errors/message.ts";
 import { DATASTORES, type Datastore } from "../store/store.ts";
 import type { IpamInput } from "./ipam-input.ts";
 import { DEFAULT_ETCD_PREFIX, DEFAULT_LOCAL_PATH, type EtcdConfig } from "./types.ts";
@@ -16,9 +17,7 @@ function parseDatastore(text: string): Datastore {
   const lower = text.toLowerCase();
   const found = DATASTORES.find((d) => d === lower);
   if (found === undefined) {
-    throw new ConfigError(
-      `invalid datastore ${JSON.stringify(text)}: expected one of ${DATASTORES.join(", ")}`,
-    );
+    throw new ConfigError(`invalid datastore ${quote(text)}: expected one of ${DATASTORES.join(", ")}`);
   }
   return found;
 }
@@ -31,7 +30,8 @@ function parseEndpoints(host: string | readonly string[] | undefined): string[] 
     .filter((item) => item !== "")
     .map((item) => {
       const url = item.includes("://") ? item : `http://${item}`;
-      if (!URL.canParse(url)) throw new ConfigError(`invalid etcd_host ${JSON.stringify(item)}: not a URL`);
+      if (!URL.canParse(url))
+        throw new ConfigError(`invalid etcd_host ${quote(withoutCredentials(item))}: not a URL`);
       return url;
     });
 }
@@ -39,7 +39,7 @@ function parseEndpoints(host: string | readonly string[] | undefined): string[] 
 function parseEtcd(input: IpamInput["etcd"]): EtcdConfig {
   const prefix = input.prefix ?? DEFAULT_ETCD_PREFIX;
   if (!prefix.startsWith("/")) {
-    throw new ConfigError(`invalid etcd_prefix ${JSON.stringify(prefix)}: must start with "/"`);
+    throw new ConfigError(`invalid etcd_prefix ${quote(prefix)}: must start with "/"`);
   }
   return {
     endpoints: parseEndpoints(input.host),

@@ -90,5 +90,5 @@ test("nested() continues the parent's label path", () => {
 test("describeJson() shortens long values", () => {
   assert.equal(describeJson(null), "null");
   const long = describeJson("x".repeat(100));
-  assert.ok(long.length < 80 && long.endsWith("..."), long);
+  assert.ok(long.length < 80 && long.endsWith("…"), long);
 });

@@ -2,6 +2,7 @@
 // case-insensitively, `null` leaves the default, unknown keys are ignored. Where Go would fail the
 // whole decode on a wrong JSON type, the typed getters raise a ConfigError that names the key.
 import { ConfigError } from "../errors/errors.ts";
+import { shorten } from "../errors/message.ts";
 import { isJsonObject, type Json, type JsonObject } from "./json-parse.ts";
 
 /**
@@ -29,7 +30,7 @@ export function lookup(obj: JsonObject, name: string): Json | undefined {
 }
 
 /** The JSON type of a value as a message noun: `number`, `an array`, `null`. */
-function jsonKind(value: Json): string {
+export function jsonKind(value: Json): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   return typeof value === "object" ? "an object" : typeof value;
@@ -38,14 +39,13 @@ function jsonKind(value: Json): string {
 /** A short rendering of a JSON value for error messages: `number 5`, `an object {"a":1}`. */
 export function describeJson(value: Json): string {
   if (value === null) return "null";
-  let text = JSON.stringify(value);
-  if (text.length > 60) text = `${text.slice(0, 57)}...`;
-  return `${jsonKind(value)} ${text}`;
+  return `${jsonKind(value)} ${shorten(JSON.stringify(value), 60)}`;
 }
 
-export function typeError(label: string, expected: string, value: Json): ConfigError {
+/** `quoteValue` false: the message says only the JSON type (values from a file, secrets). */
+export function typeError(label: string, expected: string, value: Json, quoteValue = true): ConfigError {
   // Never echo a secret into logs, even a mistyped one.
-  const got = /password/i.test(label) ? jsonKind(value) : describeJson(value);
+  const got = quoteValue && !/password/i.test(label) ? describeJson(value) : jsonKind(value);
   return new ConfigError(`invalid ${label}: expected ${expected}, got ${got}`);
 }
 
@@ -53,6 +53,8 @@ export function typeError(label: string, expected: string, value: Json): ConfigE
 export interface Fields {
   /** The message name of field `name`, e.g. `ipam.range` or `range (flat file /x.conf)`. */
   label(name: string): string;
+  /** Whether messages may quote the values (false for a file, which may be any file on the node). */
+  readonly quoteValues: boolean;
   raw(name: string): Json | undefined;
   string(name: string): string | undefined;
   boolean(name: string): boolean | undefined;
@@ -69,12 +71,12 @@ export interface Fields {
  * `label` turns a field name into its message name. Nested objects get their own Fields through
  * `nested`, keeping the path (`ipam.kubernetes.kubeconfig`).
  */
-export function fields(obj: JsonObject, label: (name: string) => string): Fields {
+export function fields(obj: JsonObject, label: (name: string) => string, quoteValues = true): Fields {
   const raw = (name: string) => lookup(obj, name);
   const typed = <T>(name: string, expected: string, accept: (v: Json) => v is Json & T): T | undefined => {
     const value = raw(name);
     if (value === undefined) return undefined;
-    if (!accept(value)) throw typeError(label(name), expected, value);
+    if (!accept(value)) throw typeError(label(name), expected, value, quoteValues);
     return value;
   };
   const elements = <T>(
@@ -84,12 +86,13 @@ export function fields(obj: JsonObject, label: (name: string) => string): Fields
   ): T[] | undefined => {
     const list = typed(name, `an array of ${plural}`, Array.isArray);
     return list?.map((item, i) => {
-      if (!accept(item)) throw typeError(`${label(name)}[${i}]`, expected, item);
+      if (!accept(item)) throw typeError(`${label(name)}[${i}]`, expected, item, quoteValues);
       return item;
     });
   };
   return {
     label,
+    quoteValues,
     raw,
     string: (name) => typed(name, "a string", (v): v is string => typeof v === "string"),
     boolean: (name) => typed(name, "a boolean", (v): v is boolean => typeof v === "boolean"),
@@ -107,7 +110,7 @@ export function fields(obj: JsonObject, label: (name: string) => string): Fields
 
 /** Fields of a nested object: labels continue the parent's path. */
 export function nested(parent: Fields, name: string, obj: JsonObject): Fields {
-  return fields(obj, (child) => parent.label(`${name}.${child}`));
+  return fields(obj, (child) => parent.label(`${name}.${child}`), parent.quoteValues);
 }
 
 /** Treats Go's zero values as absent, so merging can fill them from the flat file. */

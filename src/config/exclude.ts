@@ -3,6 +3,7 @@
 import type { Interval, IntervalSet } from "../allocator/interval-set.ts";
 import { intervalSet } from "../allocator/interval-set.ts";
 import { ConfigError } from "../errors/errors.ts";
+import { quote } from "../errors/message.ts";
 import { bitsOf, broadcastOf, type Cidr, networkOf, parseCidr, parseIP } from "../ip/index.ts";
 import { requireFamily, unmapped } from "./values.ts";
 
@@ -27,9 +28,7 @@ export function parseExcludes(entries: readonly string[] | undefined, range: Cid
     const cidr = parseEntry(text);
     if (cidr === undefined) {
       // Go's text, %q-quoted: `could not parse exclude range, err: "invalid CIDR address: x"`.
-      throw new ConfigError(
-        `could not parse exclude range, err: ${JSON.stringify(`invalid CIDR address: ${text}`)}`,
-      );
+      throw new ConfigError(`could not parse exclude range, err: ${quote(`invalid CIDR address: ${text}`)}`);
     }
     requireFamily(key, text, { family: cidr.family, value: cidr.address }, range, {
       noun: "exclude",

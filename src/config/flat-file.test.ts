@@ -48,13 +48,13 @@ test("loadFlatFile() accepts a configuration_path directory holding whereabouts.
   assert.equal(loadFlatFile(fakeReadFile({ dirs: ["/d"], files: { [HOST!]: conf("x") } }), "/d")?.path, HOST);
 });
 
-test("loadFlatFile() reports unreadable and malformed files with Go's texts", async (t) => {
+test("loadFlatFile() reports unreadable and malformed files with Go's texts, never their content", async (t) => {
   const rows: [string, Parameters<typeof fakeReadFile>[0], string | undefined, number, string | RegExp][] = [
     [
       "default path is a directory",
       { dirs: [ETC_K8S!] },
       undefined,
-      5,
+      7,
       `LoadIPAMConfig Flatfile (${ETC_K8S}) - io.ReadAll error: read ${ETC_K8S}: is a directory`,
     ],
     [
@@ -62,42 +62,56 @@ test("loadFlatFile() reports unreadable and malformed files with Go's texts", as
       { denied: ["/cfg.conf"] },
       "/cfg.conf",
       5,
-      "error opening flat configuration file @ /cfg.conf with: EACCES: permission denied, open '/cfg.conf'",
+      "error opening flat configuration file @ /cfg.conf with: permission denied",
     ],
     [
       "denied inside the directory",
       { dirs: ["/d"], denied: ["/d/whereabouts.conf"] },
       "/d",
       5,
-      /^error opening flat configuration file @ \/d\/whereabouts\.conf with: EACCES/,
+      "error opening flat configuration file @ /d/whereabouts.conf with: permission denied",
     ],
     [
       "bad JSON",
       { files: { "/c.conf": '{"range": }' } },
       "/c.conf",
       6,
-      "LoadIPAMConfig Flatfile (/c.conf) - JSON Parsing Error: invalid character '}' looking for beginning of value",
+      "LoadIPAMConfig Flatfile (/c.conf) - JSON Parsing Error: invalid character looking for beginning of value at line 1, column 11",
     ],
     [
       "empty file",
       { files: { "/c.conf": "" } },
       "/c.conf",
       6,
-      "LoadIPAMConfig Flatfile (/c.conf) - JSON Parsing Error: unexpected end of JSON input",
+      "LoadIPAMConfig Flatfile (/c.conf) - JSON Parsing Error: unexpected end of JSON input at line 1, column 1",
     ],
     [
       "not an object",
       { files: { "/c.conf": "[]" } },
       "/c.conf",
       7,
-      "invalid flat file /c.conf: expected a JSON object, got an array []",
+      "invalid flat file /c.conf: expected a JSON object, got an array",
     ],
     [
       "wrong type",
       { files: { "/c.conf": '{"kubernetes":{"kubeconfig":5}}' } },
       "/c.conf",
       7,
-      "invalid kubernetes.kubeconfig (flat file /c.conf): expected a string, got number 5",
+      "invalid kubernetes.kubeconfig (flat file /c.conf): expected a string, got number",
+    ],
+    [
+      "a file that is not JSON (a password file): no character of it quoted",
+      { files: { "/c.conf": "root:$6$salt$hash:19000:0:99999:7:::\n" } },
+      "/c.conf",
+      6,
+      "LoadIPAMConfig Flatfile (/c.conf) - JSON Parsing Error: invalid character looking for beginning of value at line 1, column 1",
+    ],
+    [
+      "a JSON string: not quoted",
+      { files: { "/c.conf": '"s3cr3t-token"' } },
+      "/c.conf",
+      7,
+      "invalid flat file /c.conf: expected a JSON object, got string",
     ],
   ];
   for (const [name, fs, configurationPath, code, msg] of rows) {

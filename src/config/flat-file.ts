@@ -1,8 +1,9 @@
 // The flat file (whereabouts.conf): a bare `ipam` object installed on each node, merged under the
 // stdin config. Search order of whereabouts-spec.md §2.3; the first existing file wins. Unlike Go
 // (since v0.6.2) a missing flat file is not an error (COMPATIBILITY.md item 7).
-import { CNI_CODES, CniError, ConfigError, describe } from "../errors/errors.ts";
-import { describeJson, fields } from "./decode.ts";
+import { type CniError, ConfigError } from "../errors/errors.ts";
+import { fileError, fileReason } from "./config-file.ts";
+import { fields, jsonKind } from "./decode.ts";
 import { decodeFailure } from "./errors.ts";
 import { decodeIpam, type IpamInput } from "./ipam-input.ts";
 import { isJsonObject, parseJson } from "./json-parse.ts";
@@ -14,6 +15,8 @@ export const DEFAULT_FLAT_FILE_PATHS = [
   "/etc/cni/net.d/whereabouts.d/whereabouts.conf",
   "/host/etc/cni/net.d/whereabouts.d/whereabouts.conf",
 ] as const;
+
+const CONFIGURATION_PATH = "configuration_path";
 
 /** Returns the text, or undefined when the file does not exist; throws on any other failure. */
 export type ReadFile = (path: string) => string | undefined;
@@ -27,27 +30,31 @@ function isDirectoryError(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === "EISDIR";
 }
 
-/** Go's texts for the two ways an existing file can fail to read. */
-function readError(path: string, error: unknown): CniError {
+/**
+ * Go's texts for the two ways an existing file can fail to read; the code follows fileError's
+ * rule (7: the path names no usable file, 5: a regular file could not be read).
+ */
+function readError(path: string, error: unknown, key: string | undefined): CniError {
+  const details = key === undefined ? undefined : `${key} names it`;
   if (isDirectoryError(error)) {
-    return new CniError(
-      CNI_CODES.ioFailure,
+    return fileError(
+      error,
       `LoadIPAMConfig Flatfile (${path}) - io.ReadAll error: read ${path}: is a directory`,
+      details,
     );
   }
-  return new CniError(
-    CNI_CODES.ioFailure,
-    `error opening flat configuration file @ ${path} with: ${describe(error)}`,
-    undefined,
-    { cause: error },
+  return fileError(
+    error,
+    `error opening flat configuration file @ ${path} with: ${fileReason(error)}`,
+    details,
   );
 }
 
-function readCandidate(readFile: ReadFile, path: string): string | undefined {
+function readCandidate(readFile: ReadFile, path: string, key?: string): string | undefined {
   try {
     return readFile(path);
   } catch (error) {
-    throw readError(path, error);
+    throw readError(path, error, key);
   }
 }
 
@@ -57,9 +64,9 @@ function readConfigurationPath(readFile: ReadFile, path: string): { path: string
     const text = readFile(path);
     return text === undefined ? undefined : { path, text };
   } catch (error) {
-    if (!isDirectoryError(error)) throw readError(path, error);
+    if (!isDirectoryError(error)) throw readError(path, error, CONFIGURATION_PATH);
     const inside = `${path.replace(/\/+$/, "")}/${FLAT_FILE_NAME}`;
-    const text = readCandidate(readFile, inside);
+    const text = readCandidate(readFile, inside, CONFIGURATION_PATH);
     return text === undefined ? undefined : { path: inside, text };
   }
 }
@@ -93,7 +100,9 @@ export function decodeFlatFile(path: string, text: string): IpamInput {
     decodeFailure(`LoadIPAMConfig Flatfile (${path}) - JSON Parsing Error: `, error);
   }
   if (!isJsonObject(doc)) {
-    throw new ConfigError(`invalid flat file ${path}: expected a JSON object, got ${describeJson(doc)}`);
+    throw new ConfigError(`invalid flat file ${path}: expected a JSON object, got ${jsonKind(doc)}`);
   }
-  return decodeIpam(fields(doc, (name) => `${name} (flat file ${path})`));
+  // Values are not quoted: configuration_path may name any file on the node, and its content must
+  // not reach a pod's events through our messages.
+  return decodeIpam(fields(doc, (name) => `${name} (flat file ${path})`, false));
 }

@@ -105,7 +105,7 @@ function decodeEtcdHost(f: Fields): string | readonly string[] | undefined {
   const value = f.raw("etcd_host");
   if (value === undefined || typeof value === "string") return nonEmpty(value);
   if (Array.isArray(value) && value.every((v) => typeof v === "string")) return nonEmpty(value as string[]);
-  throw typeError(f.label("etcd_host"), "a string or an array of strings", value);
+  throw typeError(f.label("etcd_host"), "a string or an array of strings", value, f.quoteValues);
 }
 
 /** Decodes an `ipam` object. Throws ConfigError naming the key when a value has the wrong JSON type. */

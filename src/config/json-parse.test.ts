@@ -2,42 +2,52 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { JsonSyntaxError, MAX_DEPTH, parseJson } from "./json-parse.ts";
 
-test("parseJson() reports Go encoding/json syntax error texts", async (t) => {
-  const rows: [string, string][] = [
-    ['{"ipam": { asdf }}', "invalid character 'a' looking for beginning of object key string"],
-    ["", "unexpected end of JSON input"],
-    ["  \n", "unexpected end of JSON input"],
-    ['{"a":1', "unexpected end of JSON input"],
-    ['{"a', "unexpected end of JSON input"],
-    ['{"a":}', "invalid character '}' looking for beginning of value"],
-    ['{"a" 1}', "invalid character '1' after object key"],
-    ['{"a":1 "b":2}', "invalid character '\"' after object key:value pair"],
-    ['{"a":1,}', "invalid character '}' looking for beginning of object key string"],
-    ["{'a':1}", "invalid character '\\'' looking for beginning of object key string"],
-    ["[1,]", "invalid character ']' looking for beginning of value"],
-    ["[1 2]", "invalid character '2' after array element"],
-    ["trux", "invalid character 'x' in literal true (expecting 'e')"],
-    ["nul", "unexpected end of JSON input"],
-    ["fals3", "invalid character '3' in literal false (expecting 'e')"],
-    ["1.x", "invalid character 'x' after decimal point in numeric literal"],
-    ["1ex", "invalid character 'x' in exponent of numeric literal"],
-    ["-x", "invalid character 'x' in numeric literal"],
-    ["01", "invalid character '1' after top-level value"],
-    ['"\\x"', "invalid character 'x' in string escape code"],
-    ['"\\u12g4"', "invalid character 'g' in \\u hexadecimal character escape"],
-    ['"a\nb"', "invalid character '\\n' in string literal"],
-    ['"a\tb"', "invalid character '\\t' in string literal"],
-    ['"a\u0001b"', "invalid character '\\x01' in string literal"],
-    ["{} {}", "invalid character '{' after top-level value"],
-    ["\ufeff{}", "invalid character 'ï' looking for beginning of value"],
-    ["\\", "invalid character '\\\\' looking for beginning of value"],
-    ['{"a":1}\u007f', "invalid character '\\x7f' after top-level value"],
+test("parseJson() reports syntax errors in Go encoding/json's words, where, and never the input", async (t) => {
+  // [text, message, line, column]
+  const rows: [string, string, number, number][] = [
+    ['{"ipam": { asdf }}', "invalid character looking for beginning of object key string", 1, 12],
+    ["", "unexpected end of JSON input", 1, 1],
+    ["  \n", "unexpected end of JSON input", 2, 1],
+    ['{"a":1', "unexpected end of JSON input", 1, 7],
+    ['{"a', "unexpected end of JSON input", 1, 4],
+    ['{"a":}', "invalid character looking for beginning of value", 1, 6],
+    ['{"a" 1}', "invalid character after object key", 1, 6],
+    ['{"a":1 "b":2}', "invalid character after object key:value pair", 1, 8],
+    ['{"a":1,}', "invalid character looking for beginning of object key string", 1, 8],
+    ["{'a':1}", "invalid character looking for beginning of object key string", 1, 2],
+    ["[1,]", "invalid character looking for beginning of value", 1, 4],
+    ["[1 2]", "invalid character after array element", 1, 4],
+    ["trux", "invalid character in literal true (expecting 'e')", 1, 4],
+    ["nul", "unexpected end of JSON input", 1, 4],
+    ["fals3", "invalid character in literal false (expecting 'e')", 1, 5],
+    ["1.x", "invalid character after decimal point in numeric literal", 1, 3],
+    ["1ex", "invalid character in exponent of numeric literal", 1, 3],
+    ["-x", "invalid character in numeric literal", 1, 2],
+    ["01", "invalid character after top-level value", 1, 2],
+    ['"\\x"', "invalid character in string escape code", 1, 3],
+    ['"\\u12g4"', "invalid character in \\u hexadecimal character escape", 1, 6],
+    ['"a\nb"', "invalid character in string literal", 1, 3],
+    ['"a\tb"', "invalid character in string literal", 1, 3],
+    ['"a\u0001b"', "invalid character in string literal", 1, 3],
+    ["{} {}", "invalid character after top-level value", 1, 4],
+    ["\ufeff{}", "invalid character looking for beginning of value", 1, 1],
+    ["\\", "invalid character looking for beginning of value", 1, 1],
+    ['{"a":1}\u007f', "invalid character after top-level value", 1, 8],
+    [
+      '{\n  "etcd_host": "h",\n  "etcd_password": hunter2\n}',
+      "invalid character looking for beginning of value",
+      3,
+      20,
+    ],
   ];
-  for (const [text, message] of rows) {
+  for (const [text, message, line, column] of rows) {
     await t.test(JSON.stringify(text), () => {
       assert.throws(
         () => parseJson(text),
-        (e: unknown) => e instanceof JsonSyntaxError && e.message === message,
+        (e: unknown) =>
+          e instanceof JsonSyntaxError &&
+          e.message === message &&
+          e.position === `line ${line}, column ${column}`,
       );
     });
   }

@@ -1,6 +1,8 @@
-// A JSON parser that reports syntax errors with Go encoding/json's texts ("invalid character 'a'
-// looking for beginning of object key string"), because Whereabouts users search for them and the
-// A.1 test vectors quote them. JSON.parse's messages differ, so we scan ourselves.
+// A JSON parser that reports syntax errors in Go encoding/json's words ("invalid character looking
+// for beginning of object key string"), because Whereabouts users search for them, and says where
+// (line and column). Unlike Go it never quotes the offending character: the text may be a password
+// typed without quotes, or a file the configuration should never have named (JSON.parse's
+// `Unexpected identifier "hunter2"` is what we avoid).
 
 export type Json = null | boolean | number | string | readonly Json[] | JsonObject;
 export interface JsonObject {
@@ -10,10 +12,22 @@ export interface JsonObject {
 export class JsonSyntaxError extends Error {
   /** Index into the text where scanning stopped. */
   readonly offset: number;
-  constructor(message: string, offset: number) {
+  /** 1-based line and column (in characters) of that index. */
+  readonly line: number;
+  readonly column: number;
+  constructor(message: string, text: string, offset: number) {
     super(message);
     this.name = "JsonSyntaxError";
     this.offset = offset;
+    const before = text.slice(0, offset);
+    const lineStart = before.lastIndexOf("\n") + 1;
+    this.line = before.split("\n").length;
+    this.column = offset - lineStart + 1;
+  }
+
+  /** "line 3, column 14": where, for a message. */
+  get position(): string {
+    return `line ${this.line}, column ${this.column}`;
   }
 }
 
@@ -43,15 +57,15 @@ const ESCAPES: Readonly<Record<string, string>> = {
 /**
  * Parses one JSON value. Duplicate keys: the last occurrence wins and moves to the end of the key
  * order, except that a later `null` leaves an earlier value in place (Go decodes null as a no-op).
- * Throws JsonSyntaxError with Go's message on malformed text.
+ * Throws JsonSyntaxError (Go's wording, no quoted input) on malformed text.
  */
 export function parseJson(text: string): Json {
   let pos = 0;
   let depth = 0;
 
   const fail = (context: string): never => {
-    if (pos >= text.length) throw new JsonSyntaxError("unexpected end of JSON input", pos);
-    throw new JsonSyntaxError(`invalid character ${quoteChar(text, pos)} ${context}`, pos);
+    if (pos >= text.length) throw new JsonSyntaxError("unexpected end of JSON input", text, pos);
+    throw new JsonSyntaxError(`invalid character ${context}`.trimEnd(), text, pos);
   };
   const skipSpace = () => {
     while (pos < text.length && " \t\n\r".includes(text[pos]!)) pos++;
@@ -77,7 +91,7 @@ export function parseJson(text: string): Json {
   };
 
   const nest = () => {
-    if (++depth > MAX_DEPTH) throw new JsonSyntaxError("exceeded max depth", pos);
+    if (++depth > MAX_DEPTH) throw new JsonSyntaxError("exceeded max depth", text, pos);
   };
 
   const object = (): JsonObject => {
@@ -229,34 +243,6 @@ export function parseJson(text: string): Json {
   skipSpace();
   if (pos < text.length) fail("after top-level value");
   return result;
-}
-
-/**
- * Go's quoteChar: the offending byte in single quotes, escaped like strconv.Quote. Go scans UTF-8
- * bytes, so a non-ASCII character shows as its first byte read as Latin-1 (a BOM shows as 'ï').
- */
-function quoteChar(text: string, pos: number): string {
-  const c = text.codePointAt(pos)!;
-  if (c === 0x27) return "'\\''";
-  if (c === 0x22) return "'\"'";
-  if (c >= 0x80) {
-    const firstByte = new TextEncoder().encode(String.fromCodePoint(c))[0]!;
-    return `'${String.fromCharCode(firstByte)}'`;
-  }
-  const named: Readonly<Record<number, string>> = {
-    7: "\\a",
-    8: "\\b",
-    9: "\\t",
-    10: "\\n",
-    11: "\\v",
-    12: "\\f",
-    13: "\\r",
-    92: "\\\\",
-  };
-  const escaped = named[c];
-  if (escaped !== undefined) return `'${escaped}'`;
-  if (c < 0x20 || c === 0x7f) return `'\\x${c.toString(16).padStart(2, "0")}'`;
-  return `'${String.fromCharCode(c)}'`;
 }
 
 export function isJsonObject(value: Json | undefined): value is JsonObject {

@@ -177,11 +177,11 @@ test("loadIpamConfig() keeps reconciler_cron_expression verbatim (A.1 C13)", () 
   assert.equal(load({ reconciler_cron_expression: "30 4 * * *" }).reconcilerCronExpression, "30 4 * * *");
 });
 
-test("loadIpamConfig() reports JSON syntax errors as decode failures with Go's text (A.1 C14, C15)", () => {
+test("loadIpamConfig() reports JSON syntax errors as decode failures in Go's words (A.1 C14, C15)", () => {
   assertCniError(
     () => loadIpamConfig(sources('{"cniVersion":"0.3.1","name":"n","ipam": { asdf }}')),
     6,
-    /^LoadIPAMConfig - JSON Parsing Error: invalid character 'a' looking for beginning of object key string/,
+    "LoadIPAMConfig - JSON Parsing Error: invalid character looking for beginning of object key string at line 1, column 44",
   );
   assertCniError(
     () => load({ range: "192.168.1.5-192.168.2.25/28" }),
@@ -347,4 +347,27 @@ test("loadIpamConfig() reports errors in Go's evaluation order", async (t) => {
       ),
     );
   }
+});
+
+test("loadIpamConfig() requires absolute paths after the merge, so the flat file's paths too (code 7)", () => {
+  const range = { range: "10.0.0.0/24" };
+  assertCniError(
+    () => load(range, { files: { [FLAT]: '{"local": {"path": "store.db"}}' } }),
+    7,
+    'invalid local.path "store.db": must be an absolute path',
+  );
+  assertCniError(
+    () => load(range, { files: { [FLAT]: '{"etcd_ca_cert_file": "pki/ca.crt"}' } }),
+    7,
+    'invalid etcd_ca_cert_file "pki/ca.crt": must be an absolute path',
+  );
+  // configuration_path is checked before the flat file is looked for.
+  const readFile = sources(netConf({ ...range, configuration_path: "conf.d" }));
+  assertCniError(
+    () => loadIpamConfig(readFile),
+    7,
+    'invalid configuration_path "conf.d": must be an absolute path',
+  );
+  assert.deepEqual((readFile.readFile as unknown as { reads: string[] }).reads, []);
+  assert.equal(load({ ...range, local: { path: "/var/lib/x.db" } }).local.path, "/var/lib/x.db");
 });

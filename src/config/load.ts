@@ -2,6 +2,7 @@
 // one readonly IpamConfig, or a CniError. Steps follow Go's evaluation order
 // (whereabouts-spec.md §2.5) so the first error reported is the one Go would report.
 import { ConfigError } from "../errors/errors.ts";
+import { listed } from "../errors/message.ts";
 import { checkAddressCount, parseGateway, staticAddresses } from "./addresses.ts";
 import { parseCniArgs } from "./cni-args.ts";
 import { selectDatastore } from "./datastore.ts";
@@ -11,6 +12,7 @@ import { loadFlatFile, type ReadFile } from "./flat-file.ts";
 import { decodeIpam } from "./ipam-input.ts";
 import { isJsonObject, type Json, type JsonObject, parseJson } from "./json-parse.ts";
 import { mergeIpam } from "./merge.ts";
+import { checkPath, checkPaths } from "./paths.ts";
 import { normaliseRanges } from "./range.ts";
 import { parseDns, parseRoutes } from "./routes-dns.ts";
 import { parseLogLevel, parseNodeSliceSize } from "./settings.ts";
@@ -67,8 +69,10 @@ function loadDocument(doc: JsonObject, sources: ConfigSources): IpamConfig {
   const stdin = decodeIpam(ipamFields);
 
   const args = parseCniArgs(sources.cniArgs);
+  checkPath("configuration_path", stdin.configurationPath);
   const flat = loadFlatFile(sources.readFile, stdin.configurationPath, sources.extraFlatFilePaths);
   const ipam = mergeIpam(stdin, flat?.ipam);
+  checkPaths(ipam);
   const ranges = normaliseRanges(ipam);
   const store = selectDatastore(ipam);
   const gateway = parseGateway(ipam.gateway);
@@ -104,8 +108,8 @@ function loadDocument(doc: JsonObject, sources: ConfigSources): IpamConfig {
 
 /**
  * Loads the IPAM config of a CNI request (a single plugin config). Throws CniError: code 6 for
- * malformed JSON, 4 for malformed CNI_ARGS, 5 for an unreadable flat file, 7 for everything else
- * (MissingIpamError and ForeignIpamError when the network is not ours).
+ * malformed JSON, 4 for malformed CNI_ARGS, 5 for a flat file that cannot be read, 7 for
+ * everything else (MissingIpamError and ForeignIpamError when the network is not ours).
  */
 export function loadIpamConfig(sources: ConfigSources): IpamConfig {
   return loadDocument(parseDocument(sources.stdin), sources);
@@ -130,7 +134,7 @@ export function loadIpamConfigFromNetwork(sources: ConfigSources): IpamConfig {
   if (index < 0) {
     throw new ForeignIpamError(
       types.join(","),
-      `only interested in networks whose IPAM type is 'whereabouts'. This one was: a plugin list with IPAM types [${types.join(" ")}]`,
+      `only interested in networks whose IPAM type is 'whereabouts'. This one was: a plugin list with IPAM types [${listed(types)}]`,
     );
   }
   const single: JsonObject = {

@@ -4,6 +4,7 @@
 import type { RangeRule } from "../allocator/assign.ts";
 import { candidateWindow } from "../allocator/window.ts";
 import { ConfigError } from "../errors/errors.ts";
+import { clip, quote } from "../errors/message.ts";
 import {
   type Cidr,
   contains,
@@ -40,8 +41,8 @@ function parseBound(
   if (text === undefined) return undefined;
   const addr = (entry.strict ? parseIP : parseIPSloppy)(text);
   if (addr !== undefined) return unmapped(addr);
-  const why = entry.strict ? `invalid IP address: ${text}` : "not an IP address";
-  throw new ConfigError(`invalid ${entry.prefix}${key} ${JSON.stringify(text)}: ${why}`);
+  const why = entry.strict ? `invalid IP address: ${clip(text)}` : "not an IP address";
+  throw new ConfigError(`invalid ${entry.prefix}${key} ${quote(text)}: ${why}`);
 }
 
 /** `A-B/len`: the range starts at A and ends at B; the CIDR is B/len masked. */
@@ -49,11 +50,11 @@ function parseDashForm(text: string, dash: number): { cidr: Cidr; start: IP; end
   const first = text.slice(0, dash);
   const last = text.slice(dash + 1);
   const start = parseIPSloppy(first);
-  if (start === undefined) throw new ConfigError(`invalid range start IP: ${first}`);
+  if (start === undefined) throw new ConfigError(`invalid range start IP: ${clip(first)}`);
   const cidr = parseCidrSloppy(last);
   if (cidr === undefined) {
     throw new ConfigError(
-      `invalid CIDR (do you have the 'range' parameter set for Whereabouts?) '${last}': invalid CIDR address: ${last}`,
+      `invalid CIDR (do you have the 'range' parameter set for Whereabouts?) '${clip(last)}': invalid CIDR address: ${clip(last)}`,
     );
   }
   const begin = unmapped(start);
@@ -69,7 +70,8 @@ function normaliseRange(entry: RangeEntry): RangeRule {
   const dash = text.indexOf("-");
   const parsed =
     dash >= 0 ? parseDashForm(text, dash) : { cidr: parseCidrSloppy(text), start: undefined, end: undefined };
-  if (parsed.cidr === undefined) throw new ConfigError(`invalid CIDR ${text}: invalid CIDR address: ${text}`);
+  if (parsed.cidr === undefined)
+    throw new ConfigError(`invalid CIDR ${clip(text)}: invalid CIDR address: ${clip(text)}`);
   const range = masked(parsed.cidr);
   candidateWindow(range); // rejects prefixes without usable addresses (/31, /32, /127, /128)
 

@@ -2,6 +2,7 @@
 // rebuilt with the canonical key names Go emits (Go decodes them into cni types.Route / types.DNS
 // and re-encodes, so keys match case-insensitively and unknown keys are dropped).
 import { ConfigError } from "../errors/errors.ts";
+import { quote } from "../errors/message.ts";
 import { formatCidr, formatIP, parseCidr, parseIP } from "../ip/index.ts";
 import type { DnsInput, RouteInput } from "./ipam-input.ts";
 import { ROUTE_NUMBER_KEYS } from "./ipam-input.ts";
@@ -11,14 +12,14 @@ function parseRoute(input: RouteInput, i: number): Route {
   const dstText = input.dst ?? "";
   const dst = parseCidr(dstText);
   if (dst === undefined) {
-    throw new ConfigError(`invalid routes[${i}].dst ${JSON.stringify(dstText)}: not a CIDR`);
+    throw new ConfigError(`invalid routes[${i}].dst ${quote(dstText)}: not a CIDR`);
   }
   // cni's types.ParseCIDR keeps the address as written (host bits included); Go re-encodes it canonically.
   const route: Record<string, string | number> = { dst: formatCidr(dst) };
   if (input.gw !== undefined) {
     const gw = parseIP(input.gw);
     if (gw === undefined)
-      throw new ConfigError(`invalid routes[${i}].gw ${JSON.stringify(input.gw)}: not an IP address`);
+      throw new ConfigError(`invalid routes[${i}].gw ${quote(input.gw)}: not an IP address`);
     route.gw = formatIP(gw);
   }
   for (const key of ROUTE_NUMBER_KEYS) {

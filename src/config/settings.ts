@@ -1,5 +1,6 @@
 // Scalar settings with a closed set of values: log_level and node_slice_size.
 import { ConfigError } from "../errors/errors.ts";
+import { quote } from "../errors/message.ts";
 import { LOG_LEVELS, type LogLevel } from "./types.ts";
 
 /** Case-insensitive; default debug. Go only warns on an unknown level; we reject it. */
@@ -8,9 +9,7 @@ export function parseLogLevel(text: string | undefined): LogLevel {
   const lower = text.toLowerCase();
   const level = LOG_LEVELS.find((l) => l === lower);
   if (level === undefined) {
-    throw new ConfigError(
-      `invalid log_level ${JSON.stringify(text)}: expected one of ${LOG_LEVELS.join(", ")}`,
-    );
+    throw new ConfigError(`invalid log_level ${quote(text)}: expected one of ${LOG_LEVELS.join(", ")}`);
   }
   return level;
 }
@@ -22,7 +21,7 @@ export function parseNodeSliceSize(text: string | undefined): string {
   const size = match === null ? Number.NaN : Number(match[1]);
   if (!(size >= 1 && size <= 128)) {
     throw new ConfigError(
-      `invalid node_slice_size ${JSON.stringify(text)}: expected a prefix length such as "/26" or "26" (1 to 128)`,
+      `invalid node_slice_size ${quote(text)}: expected a prefix length such as "/26" or "26" (1 to 128)`,
     );
   }
   return text;

@@ -1,5 +1,6 @@
 // Small helpers for address-valued config fields.
 import { ConfigError } from "../errors/errors.ts";
+import { quote } from "../errors/message.ts";
 import { type Cidr, type Family, formatCidr, type IP, masked } from "../ip/index.ts";
 
 const V4_MAPPED = 0xffffn;
@@ -26,7 +27,7 @@ export function requireFamily(
   if (addr.family !== within.family) {
     const target = what.of === "range" ? formatCidr(masked(within)) : formatCidr(within);
     throw new ConfigError(
-      `invalid ${key} ${JSON.stringify(text)}: ${familyName(addr.family)} ${what.noun} for the ${familyName(within.family)} ${what.of} ${target}`,
+      `invalid ${key} ${quote(text)}: ${familyName(addr.family)} ${what.noun} for the ${familyName(within.family)} ${what.of} ${target}`,
     );
   }
 }

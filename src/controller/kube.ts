@@ -4,8 +4,8 @@
 // ServiceAccount (KUBERNETES_SERVICE_HOST/PORT and /var/run/secrets/kubernetes.io/serviceaccount).
 // Credentials are re-read every minute, so rotated (projected) ServiceAccount tokens keep working
 // in a process that runs for months.
-import { readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
+import { readConfigFile } from "../config/config-file.ts";
 import { createTransport } from "../store/http/transport.ts";
 import { KubeClient, type KubeReply, type KubeRequest } from "../store/kubernetes/api-client.ts";
 import { DEFAULT_NAMESPACE, type KubeConnection, loadKubeconfig } from "../store/kubernetes/kubeconfig.ts";
@@ -14,7 +14,8 @@ export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccoun
 const CREDENTIAL_REFRESH_MS = 60_000;
 
 export type ReadText = (path: string) => string;
-const readText: ReadText = (path) => readFileSync(path, "utf8");
+/** Regular files of bounded size only, as every file a configuration names. */
+const readText: ReadText = readConfigFile;
 
 /** The connection of a pod's ServiceAccount (client-go's rest.InClusterConfig). */
 export function inClusterConnection(

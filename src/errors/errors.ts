@@ -51,6 +51,18 @@ export class StoreUnavailableError extends CniError {
   }
 }
 
+/**
+ * The datastore refuses the request for a reason that retrying will not fix (credentials,
+ * permissions, a refused client certificate, a request it cannot take): code 5, not 11, so the
+ * runtime and the operator see a fault to repair rather than a passing outage.
+ */
+export class StoreRefusedError extends CniError {
+  constructor(msg: string, options?: { cause?: unknown }) {
+    super(CNI_CODES.ioFailure, msg, undefined, options);
+    this.name = "StoreRefusedError";
+  }
+}
+
 /** Stored data cannot be understood (a corrupt pool, an unknown schema). */
 export class StoredDataError extends CniError {
   constructor(msg: string) {

@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { EtcdConfig } from "../../src/config/types.ts";
-import { StoredDataError, StoreUnavailableError } from "../../src/errors/errors.ts";
+import { StoredDataError, StoreRefusedError, StoreUnavailableError } from "../../src/errors/errors.ts";
 import { type EtcdStore, type EtcdStoreOptions, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
 import { alloc, change, reservation, storeConformance } from "../store/conformance.ts";
 import { EtcdCluster, freePort } from "./etcd-cluster.ts";
@@ -80,6 +80,22 @@ function rejectsUnavailable(pattern: RegExp): (error: unknown) => boolean {
     assert.match(error.message, pattern);
     return true;
   };
+}
+
+/** A refusal that retrying cannot fix: code 5, not 11. */
+function rejectsRefused(pattern: RegExp): (error: unknown) => boolean {
+  return (error: unknown) => {
+    assert.ok(error instanceof StoreRefusedError, String(error));
+    assert.equal(error.code, 5);
+    assert.match(error.message, pattern);
+    return true;
+  };
+}
+
+/** A TLS handshake the member breaks off reads as a refusal or as a dropped connection. */
+function rejectsRefusedOrUnavailable(pattern: RegExp): (error: unknown) => boolean {
+  return (error: unknown) =>
+    error instanceof StoreRefusedError ? rejectsRefused(pattern)(error) : rejectsUnavailable(pattern)(error);
 }
 
 // One single-member cluster serves the conformance suite: a fresh key prefix per test isolates them.
@@ -438,7 +454,7 @@ describe("etcd store with auth (user + password)", () => {
       const started = performance.now();
       await assert.rejects(
         store.ping(),
-        rejectsUnavailable(/authenticating as "thereabouts": .*authentication failed/),
+        rejectsRefused(/authenticating as "thereabouts": .*authentication failed/),
       );
       assert.ok(performance.now() - started < 1_000);
     });
@@ -446,11 +462,11 @@ describe("etcd store with auth (user + password)", () => {
 
   it("no credentials, or a prefix outside the user's grant, fail with a hint", async () => {
     await withStore({ endpoints: cluster.endpoints, prefix: "/tenant-a" }, async (store) => {
-      await assert.rejects(store.getPool("p"), rejectsUnavailable(/user name is empty.*set etcd_username/));
+      await assert.rejects(store.getPool("p"), rejectsRefused(/user name is empty.*set etcd_username/));
     });
     const cfg = { endpoints: cluster.endpoints, prefix: "/tenant-b", username: "thereabouts", password };
     await withStore(cfg, async (store) => {
-      await assert.rejects(store.ping(), rejectsUnavailable(/permission denied.*read-write access/));
+      await assert.rejects(store.ping(), rejectsRefused(/permission denied.*read-write access/));
     });
   });
 
@@ -498,32 +514,33 @@ describe("etcd store over TLS with client certificates", () => {
 
   it("is refused without a certificate, with an untrusted one, or over plain http", async () => {
     const files = tls.tls!;
-    const cases: [EtcdConfig, RegExp][] = [
-      [config(tls.endpoints, { caCertFile: files.caFile }), /TLS|certificate|socket|closed|reset/i],
+    const cases: [EtcdConfig, (error: unknown) => boolean][] = [
+      [
+        config(tls.endpoints, { caCertFile: files.caFile }),
+        rejectsRefusedOrUnavailable(/TLS|certificate|socket|closed|reset/i),
+      ],
       [
         config(tls.endpoints, {
           caCertFile: files.caFile,
           certFile: files.strangerCertFile,
           keyFile: files.strangerKeyFile,
         }),
-        /TLS|certificate|socket|closed|reset/i,
+        rejectsRefusedOrUnavailable(/TLS|certificate|socket|closed|reset/i),
       ],
       [
         config(tls.endpoints, { certFile: files.certFile, keyFile: files.keyFile }),
-        /TLS|certificate|self.signed/i,
+        rejectsRefused(/TLS|certificate|self.signed/i),
       ],
       [
         config(
           tls.endpoints.map((e) => e.replace("https:", "http:")),
           { caCertFile: files.caFile },
         ),
-        /an endpoint is http:\/\/; write https:\/\//,
+        rejectsUnavailable(/an endpoint is http:\/\/; write https:\/\//),
       ],
     ];
-    for (const [cfg, pattern] of cases) {
-      await withStore(cfg, (store) => assert.rejects(store.ping(), rejectsUnavailable(pattern)), {
-        timeoutMs: 1_500,
-      });
+    for (const [cfg, rejects] of cases) {
+      await withStore(cfg, (store) => assert.rejects(store.ping(), rejects), { timeoutMs: 1_500 });
     }
   });
 
@@ -539,7 +556,7 @@ describe("etcd store over TLS with client certificates", () => {
       keyFile: files.namedKeyFile,
     });
     await withStore(named, (store) =>
-      assert.rejects(store.ping(), rejectsUnavailable(/Common Name.*use a certificate without one/)),
+      assert.rejects(store.ping(), rejectsRefused(/Common Name.*use a certificate without one/)),
     );
   });
 

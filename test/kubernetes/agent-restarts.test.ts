@@ -76,7 +76,7 @@ describe("a node agent killed and restarted again and again (Kubernetes, overlap
 
   it(`${PODS} ADDs then ${PODS} DELs, ${IN_FLIGHT} in flight: all succeed, no duplicate, ADD p99 < 2 s, nothing left`, async (t) => {
     const namespace = "crashloop";
-    const config = netConf(kubeIpam(api.kubeconfigPath(namespace), { range: "198.18.8.0/21" }));
+    const config = netConf(kubeIpam(api.kubeconfigPath(namespace), { range: "198.18.32.0/19" }));
     const first = await startAgentProcess();
     const calls = podAttachments(config, PODS, 1).map((c) => ({ ...c, env: { ...c.env, ...first.env } }));
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { StoreUnavailableError } from "../../errors/errors.ts";
+import { StoreRefusedError, StoreUnavailableError } from "../../errors/errors.ts";
 import type { HttpReply, Transport } from "../http/transport.ts";
 import { EtcdClient, type EtcdClientOptions } from "./etcd-client.ts";
 
@@ -78,14 +78,18 @@ describe("EtcdClient", () => {
     assert.ok(performance.now() - started < 600);
   });
 
-  it("fails at once on answers that retrying cannot fix", async () => {
+  it("fails at once, with code 5 (not 11: try again later), on answers that retrying cannot fix", async () => {
     for (const reply of [
       grpcError(403, 7, "etcdserver: permission denied"),
       grpcError(400, 3, "etcdserver: user name is empty"),
       grpcError(400, 3, "etcdserver: request is too large"),
     ]) {
       const etcd = client(fakeTransport(() => reply));
-      await assert.rejects(etcd.call("/v3/kv/range", {}, "read"), StoreUnavailableError);
+      await assert.rejects(etcd.call("/v3/kv/range", {}, "read"), (error: unknown) => {
+        assert.ok(error instanceof StoreRefusedError, String(error));
+        assert.equal(error.code, 5);
+        return true;
+      });
       assert.equal(etcd.requests, 1);
     }
   });
@@ -130,10 +134,26 @@ describe("EtcdClient", () => {
       ),
       { username: "u", password: "bad" },
     );
-    await assert.rejects(
-      etcd.call("/v3/kv/range", {}, "reach"),
-      /authenticating as "u": .*authentication failed/,
-    );
+    await assert.rejects(etcd.call("/v3/kv/range", {}, "reach"), (error: unknown) => {
+      assert.ok(error instanceof StoreRefusedError, String(error));
+      assert.equal(error.code, 5);
+      assert.match(error.message, /authenticating as "u": .*authentication failed/);
+      assert.doesNotMatch(error.message, /bad/);
+      return true;
+    });
     assert.equal(etcd.requests, 1);
+  });
+
+  it("never sends nor names the credentials of an endpoint URL", async () => {
+    const transport = fakeTransport(() => refused());
+    const etcd = client(transport, { endpoints: ["http://user:s3cr%40t@a:1/", "https://b:2"] });
+    await assert.rejects(etcd.call("/v3/kv/range", {}, "reach"), (error: unknown) => {
+      assert.ok(error instanceof StoreUnavailableError);
+      assert.match(error.message, /^Cannot reach etcd at http:\/\/a:1, https:\/\/b:2: /);
+      assert.doesNotMatch(error.message, /user|s3cr/);
+      return true;
+    });
+    assert.ok(transport.log.length > 0);
+    for (const url of transport.log) assert.doesNotMatch(url, /user|s3cr|@/);
   });
 });

@@ -1,8 +1,10 @@
 // A minimal etcd v3 client over the JSON gateway: one POST per call, bounded by a deadline, failing
 // over between members, authenticating once per process when a user is configured. It counts
 // every HTTP request it sends (authentication and retries included) so benchmarks can report
-// etcd calls per operation.
-import { StoreUnavailableError } from "../../errors/errors.ts";
+// etcd calls per operation. Failures that retrying cannot fix (credentials, permissions, TLS, a
+// request etcd refuses) are StoreRefusedError (code 5, as the Kubernetes store reports 401/403),
+// the others StoreUnavailableError (11, try again later).
+import { StoreRefusedError, StoreUnavailableError } from "../../errors/errors.ts";
 import {
   isTimeout,
   isTlsRefusal,
@@ -54,7 +56,8 @@ export class EtcdClient implements EtcdKv {
   constructor(options: EtcdClientOptions) {
     if (options.endpoints.length === 0) throw new StoreUnavailableError("etcd: no endpoints configured");
     // "http://host:2379/" and "http://host:2379" name the same member; paths are appended.
-    this.#options = { ...options, endpoints: options.endpoints.map((e) => e.replace(/\/+$/, "")) };
+    const endpoints = options.endpoints.map((e) => withoutUserinfo(e).replace(/\/+$/, ""));
+    this.#options = { ...options, endpoints };
     // Start at a random member so many short-lived plugin processes spread over the cluster.
     this.#current = Math.floor(Math.random() * options.endpoints.length);
   }
@@ -87,7 +90,7 @@ export class EtcdClient implements EtcdKv {
           this.#current = index;
           return JSON.parse(outcome.body) as T;
         }
-        if (outcome.kind === "fatal") throw this.#fail(action, this.#at(endpoint, outcome.reason));
+        if (outcome.kind === "fatal") throw this.#refused(action, this.#at(endpoint, outcome.reason));
         // An attempt cut short by the call's deadline says less than the error before it.
         if (!(outcome.kind === "retry" && outcome.truncated && reason !== NO_ATTEMPT))
           reason = this.#at(endpoint, outcome.reason);
@@ -179,6 +182,24 @@ export class EtcdClient implements EtcdKv {
       `Cannot ${action} etcd at ${this.#options.endpoints.join(", ")}: ${reason}`,
     );
   }
+
+  #refused(action: string, reason: string): StoreRefusedError {
+    return new StoreRefusedError(`Cannot ${action} etcd at ${this.#options.endpoints.join(", ")}: ${reason}`);
+  }
+}
+
+/**
+ * An endpoint without the user:password@ it may carry. etcd authenticates with etcd_username and
+ * etcd_password, never with URL credentials, so they are dropped before any request is built or
+ * any message names the member.
+ */
+function withoutUserinfo(endpoint: string): string {
+  if (!endpoint.includes("@") || !URL.canParse(endpoint)) return endpoint;
+  const url = new URL(endpoint);
+  if (url.username === "" && url.password === "") return endpoint;
+  url.username = "";
+  url.password = "";
+  return url.href;
 }
 
 function classifyReply(status: number, text: string): Outcome {

@@ -5,9 +5,9 @@
 // rewritten or removed still holds what was read, each reservation taken is free or as read. So
 // concurrent writers need no lock, and two commits conflict only when they touch the same address.
 // Uncontended, an ADD costs two calls (read the pool, one transaction), plus one to authenticate.
-import { readFileSync } from "node:fs";
+import { fileError, fileReason, readConfigFile } from "../../config/config-file.ts";
 import type { EtcdConfig } from "../../config/types.ts";
-import { ConfigError, describe, StoreUnavailableError } from "../../errors/errors.ts";
+import { ConfigError, StoreUnavailableError } from "../../errors/errors.ts";
 import {
   type Allocation,
   ownsReservation,
@@ -61,7 +61,7 @@ const MAX_ROUNDS = 8;
 const LIST_PAGE = 1000;
 
 /**
- * Opens the etcd store. Reads the TLS files now (ConfigError when one cannot be read); makes no
+ * Opens the etcd store. Reads the TLS files now (code 7 or 5 when one cannot be read); makes no
  * request until the first call, so opening never blocks on the network.
  */
 export async function openEtcdStore(config: EtcdConfig, options: EtcdStoreOptions = {}): Promise<EtcdStore> {
@@ -393,9 +393,9 @@ function readTls(config: EtcdConfig): TlsMaterial | undefined {
   const read = (label: string, path: string | undefined): string | undefined => {
     if (path === undefined || path === "") return undefined;
     try {
-      return readFileSync(path, "utf8");
+      return readConfigFile(path);
     } catch (error) {
-      throw new ConfigError(`cannot read ${label} ${path}: ${describe(error)}`);
+      throw fileError(error, `cannot read ${label} ${path}: ${fileReason(error)}`);
     }
   };
   const ca = read("etcd_ca_cert_file", config.caCertFile);

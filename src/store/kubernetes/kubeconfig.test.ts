@@ -224,3 +224,45 @@ describe("loadKubeconfig", () => {
     );
   });
 });
+
+describe("loadKubeconfig(): what messages may say", () => {
+  it("takes credentials out of the server URL: Basic auth when nothing else authenticates, never shown", async () => {
+    const c = await load(
+      kubeconfig(
+        "    server: https://admin:p%40ss@api:6443/",
+        "    client-certificate-data: Q0VSVA==\n    client-key-data: S0VZ",
+      ),
+    );
+    assert.equal(c.server, "https://api:6443");
+    assert.equal(c.authorization, `Basic ${b64("admin:p@ss")}`);
+    const withToken = await load(kubeconfig("    server: https://admin:pw@api", "    token: t"));
+    assert.deepEqual([withToken.server, withToken.authorization], ["https://api", "Bearer t"]);
+    await assert.rejects(
+      load(kubeconfig("    server: ftp://admin:s3cret@api", "    token: t")),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, /server "ftp:\/\/\*\*\*@api" of cluster "local"/);
+        assert.doesNotMatch(e.message, /s3cret/);
+        return true;
+      },
+    );
+  });
+
+  it("reports a YAML syntax error by position, without the text around it", async () => {
+    await assert.rejects(
+      load(`users:\n- name: u\n  user: {token: s3cret-token\nclusters: [`),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, /^error loading config file "[^"]+": .*at line \d+, column \d+$/);
+        assert.doesNotMatch(e.message, /s3cret/);
+        return true;
+      },
+    );
+    await assert.rejects(load("a: !<tag:s3cret> x\n"), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, /YAML syntax error at line 1, column \d+$/);
+      assert.doesNotMatch(e.message, /s3cret/);
+      return true;
+    });
+  });
+});

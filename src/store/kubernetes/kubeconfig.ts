@@ -6,9 +6,10 @@
 // relative to the kubeconfig's directory, as clientcmd resolves them. exec and auth-provider users
 // are refused with a ConfigError that says what to use instead (a plugin process must not run
 // credential helpers).
-import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
-import { ConfigError, describe } from "../../errors/errors.ts";
+import { fileError, fileReason, readConfigFile } from "../../config/config-file.ts";
+import { type CniError, ConfigError } from "../../errors/errors.ts";
+import { clip, quote, withoutCredentials } from "../../errors/message.ts";
 import type { TlsMaterial } from "../http/transport.ts";
 
 export const DEFAULT_NAMESPACE = "kube-system";
@@ -34,22 +35,30 @@ export type ReadText = (path: string) => string;
  */
 let yaml: Promise<typeof import("js-yaml")> | undefined;
 
-const readText: ReadText = (path) => readFileSync(path, "utf8");
+/** Only regular files of bounded size (a kubeconfig path may name a FIFO or /dev/zero). */
+const readText: ReadText = readConfigFile;
 
-/** Go's os error text (`open <path>: no such file or directory`), which users search for. */
-export function goFileError(op: string, path: string, error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const reason =
-    code === "ENOENT"
-      ? "no such file or directory"
-      : code === "EACCES"
-        ? "permission denied"
-        : code === "EISDIR"
-          ? "is a directory"
-          : code === "ENOTDIR"
-            ? "not a directory"
-            : describe(error);
-  return `${op} ${path}: ${reason}`;
+/**
+ * The error for a file that could not be read: Go's os text (`open <path>: no such file or
+ * directory`), which users search for; code 7 or 5 by fileError's rule.
+ */
+function openError(path: string, error: unknown, details: string): CniError {
+  return fileError(error, `open ${path}: ${fileReason(error)}`, details);
+}
+
+/**
+ * A YAML syntax error without the text around it: js-yaml's message quotes the offending lines,
+ * and the path may name a file that is not a kubeconfig at all. The reason is kept when it is
+ * plain words (not a tag, alias or key taken from the text).
+ */
+function yamlError(error: unknown): string {
+  const { reason, mark } = error as { reason?: unknown; mark?: { line?: unknown; column?: unknown } };
+  const plain = typeof reason === "string" && /^[a-z ,()-]+$/i.test(reason) ? `${reason} ` : "";
+  const line = typeof mark?.line === "number" ? mark.line + 1 : undefined;
+  const column = typeof mark?.column === "number" ? mark.column + 1 : undefined;
+  return line === undefined
+    ? "not valid YAML"
+    : `${plain || "YAML syntax error "}at line ${line}, column ${column ?? 1}`.trim();
 }
 
 type Dict = Readonly<Record<string, unknown>>;
@@ -93,7 +102,7 @@ export async function loadKubeconfig(path: string, read: ReadText = readText): P
   try {
     source = read(path);
   } catch (error) {
-    throw new ConfigError(goFileError("open", path, error), hint);
+    throw openError(path, error, hint);
   }
   let doc: unknown = {};
   try {
@@ -103,7 +112,7 @@ export async function loadKubeconfig(path: string, read: ReadText = readText): P
       doc = load(source, { schema: YAML11_SCHEMA, filename: path });
     }
   } catch (error) {
-    throw new ConfigError(`error loading config file "${path}": ${firstLine(describe(error))}`, hint);
+    throw new ConfigError(`error loading config file "${path}": ${yamlError(error)}`, hint);
   }
   if (!isDict(doc))
     throw new ConfigError(`error loading config file "${path}": not a kubeconfig mapping`, hint);
@@ -115,27 +124,30 @@ export async function loadKubeconfig(path: string, read: ReadText = readText): P
       "k8s config: namespace not present in context",
       contextName === ""
         ? `kubeconfig ${path} has no current-context`
-        : `kubeconfig ${path}: current-context "${contextName}" is not among its contexts`,
+        : `kubeconfig ${path}: current-context "${clip(contextName)}" is not among its contexts`,
     );
   }
   const clusterName = text(context, "cluster");
   const cluster = named(doc, "clusters", "cluster", clusterName);
   if (cluster === undefined)
     throw new ConfigError(
-      `invalid configuration: cluster "${clusterName}" of context "${contextName}" not found in kubeconfig ${path}`,
+      `invalid configuration: cluster "${clip(clusterName)}" of context "${clip(contextName)}" not found in kubeconfig ${path}`,
     );
-  const server = text(cluster, "server").replace(/\/+$/, "");
-  if (server === "")
-    throw new ConfigError(`invalid configuration: no server found for cluster "${clusterName}" in ${path}`);
-  if (!URL.canParse(server) || !/^https?:$/.test(new URL(server).protocol))
+  const written = text(cluster, "server").replace(/\/+$/, "");
+  if (written === "")
     throw new ConfigError(
-      `invalid configuration: server "${server}" of cluster "${clusterName}" in ${path} is not an http(s) URL`,
+      `invalid configuration: no server found for cluster "${clip(clusterName)}" in ${path}`,
     );
+  if (!URL.canParse(written) || !/^https?:$/.test(new URL(written).protocol))
+    throw new ConfigError(
+      `invalid configuration: server ${quote(withoutCredentials(written))} of cluster "${clip(clusterName)}" in ${path} is not an http(s) URL`,
+    );
+  const { server, basic } = splitCredentials(written);
   const userName = text(context, "user");
   const user = userName === "" ? {} : named(doc, "users", "user", userName);
   if (user === undefined)
     throw new ConfigError(
-      `invalid configuration: user "${userName}" of context "${contextName}" not found in kubeconfig ${path}`,
+      `invalid configuration: user "${clip(userName)}" of context "${clip(contextName)}" not found in kubeconfig ${path}`,
     );
 
   const base = dirname(path);
@@ -144,7 +156,7 @@ export async function loadKubeconfig(path: string, read: ReadText = readText): P
     try {
       return read(resolved);
     } catch (error) {
-      throw new ConfigError(goFileError("open", resolved, error), `${field} in kubeconfig ${path}`);
+      throw openError(resolved, error, `${field} in kubeconfig ${path}`);
     }
   };
   /** `<field>-data` (base64 PEM) wins over `<field>` (a file), as in clientcmd. */
@@ -159,13 +171,13 @@ export async function loadKubeconfig(path: string, read: ReadText = readText): P
   const ca = material(cluster, "certificate-authority");
   if (insecure && ca !== undefined)
     throw new ConfigError(
-      `invalid configuration: specifying a root certificates file with the insecure flag is not allowed (cluster "${clusterName}" in ${path})`,
+      `invalid configuration: specifying a root certificates file with the insecure flag is not allowed (cluster "${clip(clusterName)}" in ${path})`,
     );
   const cert = material(user, "client-certificate");
   const key = material(user, "client-key");
   if ((cert === undefined) !== (key === undefined))
     throw new ConfigError(
-      `invalid configuration: user "${userName}" in ${path} needs both client-certificate and client-key (or their -data forms)`,
+      `invalid configuration: user "${clip(userName)}" in ${path} needs both client-certificate and client-key (or their -data forms)`,
     );
   const tls: TlsMaterial = {
     ...(ca === undefined ? {} : { ca }),
@@ -174,10 +186,11 @@ export async function loadKubeconfig(path: string, read: ReadText = readText): P
     ...(insecure ? { rejectUnauthorized: false } : {}),
   };
 
-  const authorization = authorizationOf(user, userName, path, cert !== undefined, (f) => {
-    const resolved = isAbsolute(f) ? f : join(base, f);
-    return read(resolved);
-  });
+  const authorization =
+    authorizationOf(user, userName, path, cert !== undefined || basic !== undefined, (f) => {
+      const resolved = isAbsolute(f) ? f : join(base, f);
+      return read(resolved);
+    }) ?? basic;
   return {
     kubeconfig: path,
     server,
@@ -185,6 +198,20 @@ export async function loadKubeconfig(path: string, read: ReadText = readText): P
     tls: Object.keys(tls).length === 0 ? undefined : tls,
     authorization,
   };
+}
+
+/**
+ * A server URL's `user:password@`, as Go's HTTP client uses it (Basic auth when no other
+ * Authorization header is set), and the URL without it: every message names the server, and must
+ * not show the password.
+ */
+function splitCredentials(written: string): { server: string; basic: string | undefined } {
+  const url = new URL(written);
+  if (url.username === "" && url.password === "") return { server: written, basic: undefined };
+  const pair = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  url.username = "";
+  url.password = "";
+  return { server: url.href.replace(/\/+$/, ""), basic: `Basic ${Buffer.from(pair).toString("base64")}` };
 }
 
 /**
@@ -196,7 +223,8 @@ function authorizationOf(
   user: Dict,
   userName: string,
   path: string,
-  hasCert: boolean,
+  /** A client certificate or credentials in the server URL: no header needed. */
+  otherCredentials: boolean,
   read: ReadText,
 ): string | undefined {
   const token = text(user, "token");
@@ -206,32 +234,24 @@ function authorizationOf(
       const fromFile = read(tokenFile).trim();
       if (fromFile !== "") return `Bearer ${fromFile}`;
     } catch (error) {
-      if (token === "")
-        throw new ConfigError(
-          goFileError("open", tokenFile, error),
-          `tokenFile of user "${userName}" in ${path}`,
-        );
+      if (token === "") throw openError(tokenFile, error, `tokenFile of user "${clip(userName)}" in ${path}`);
     }
   }
   if (token !== "") return `Bearer ${token}`;
   const username = text(user, "username");
   if (username !== "")
     return `Basic ${Buffer.from(`${username}:${text(user, "password")}`).toString("base64")}`;
-  if (hasCert) return undefined;
+  if (otherCredentials) return undefined;
   const exec = user["exec"];
   const provider = user["auth-provider"];
   if (isDict(exec) || isDict(provider)) {
     const how = isDict(exec)
-      ? `an exec credential plugin (${text(exec, "command") || "no command"})`
-      : `the auth-provider "${text(provider as Dict, "name")}"`;
+      ? `an exec credential plugin (${clip(text(exec, "command")) || "no command"})`
+      : `the auth-provider "${clip(text(provider as Dict, "name"))}"`;
     throw new ConfigError(
-      `kubeconfig ${path}: user "${userName}" authenticates with ${how}, which thereabouts does not run`,
+      `kubeconfig ${path}: user "${clip(userName)}" authenticates with ${how}, which thereabouts does not run`,
       "give the plugin's user a ServiceAccount token (token or tokenFile) or a client certificate (client-certificate-data and client-key-data), as install-cni.sh writes",
     );
   }
   return undefined;
-}
-
-function firstLine(message: string): string {
-  return message.split("\n")[0] ?? message;
 }
