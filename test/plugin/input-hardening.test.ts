@@ -84,6 +84,11 @@ describe("files that are not regular files fail fast, in little memory", () => {
   /** Where a path can name a file: the key, the ipam keys that set it, what the error says. */
   const places: [string, (path: string) => Record<string, unknown>, (path: string) => RegExp][] = [
     [
+      "local.path",
+      (path) => ({ datastore: "local", local: { path } }),
+      (path) => new RegExp(`^local.path ${path} is not a regular file: name the store's database file$`),
+    ],
+    [
       "configuration_path",
       (path) => ({ configuration_path: path, local: { path: join(dir.path, "unused.db") } }),
       (path) =>

@@ -1,8 +1,8 @@
 // The store's file on disk: created with owner-only modes before SQLite opens it, and failures on
 // it turned into the CNI error kinds a runtime acts on.
-import { closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { describe, StoredDataError, StoreUnavailableError } from "../../errors/errors.ts";
+import { ConfigError, describe, StoredDataError, StoreUnavailableError } from "../../errors/errors.ts";
 import { SQLITE, sqliteCode } from "./sqlite-db.ts";
 
 /** Creates the directory and an empty file with owner-only modes; SQLite gives its -wal and -shm the file's mode. */
@@ -13,8 +13,14 @@ export function createFile(path: string): void {
   try {
     fd = openSync(path, "wx", 0o600);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return;
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    // SQLite would block on a FIFO, or read a device as a database: only a regular file is one.
+    const stats = statSync(path);
+    if (!stats.isFile())
+      throw new ConfigError(
+        `local.path ${path} is ${stats.isDirectory() ? "a directory" : "not a regular file"}: name the store's database file`,
+      );
+    return;
   }
   closeSync(fd);
   // Make the new directory entry durable before any commit is reported from this file.
