@@ -157,8 +157,11 @@ describe("controller fast path", () => {
       async () => !(await poolEntries(api, POOL))["9"],
       FAST_MS,
     );
-    const released = controller.logs.find((l) => l.msg === "released" && l["podRef"] === "default/graceful");
-    assert.equal(released?.["why"], "not found");
+    // The log line follows the write the pool shows: wait for it too.
+    const released = () =>
+      controller.logs.find((l) => l.msg === "released" && l["podRef"] === "default/graceful");
+    await waitFor("the release to be logged", async () => released() !== undefined, 5_000);
+    assert.equal(released()?.["why"], "not found");
   });
 
   it("frees a named network's node-slice entries with their reservations, matched by podref", async () => {

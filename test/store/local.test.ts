@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { StoredDataError, StoreUnavailableError } from "../../src/errors/errors.ts";
+import { ConfigError, StoredDataError, StoreUnavailableError } from "../../src/errors/errors.ts";
 import { SCHEMA_VERSION } from "../../src/store/local/schema.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
 import type { Store } from "../../src/store/store.ts";
@@ -177,12 +177,18 @@ describe("openLocalStore()", () => {
     await assert.rejects(openLocalStore(path), StoredDataError);
   });
 
-  it("reports a path that cannot be opened as StoreUnavailableError naming the path", async () => {
+  it("reports a path that names no store file as a config error, one that cannot be opened as StoreUnavailableError", async () => {
     const isDirectory = join(dir, "is-a-directory.db");
     mkdirSync(isDirectory);
+    await assert.rejects(openLocalStore(isDirectory), (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `${isDirectory}: ${error}`);
+      assert.equal(error.code, 7);
+      assert.equal(error.message, `local.path ${isDirectory} is a directory: name the store's database file`);
+      return true;
+    });
     const file = join(dir, "plain-file");
     writeFileSync(file, "");
-    for (const path of [isDirectory, join(file, "store.db"), join(file, "sub", "store.db")]) {
+    for (const path of [join(file, "store.db"), join(file, "sub", "store.db")]) {
       await assert.rejects(openLocalStore(path), (error: unknown) => {
         assert.ok(error instanceof StoreUnavailableError, `${path}: ${error}`);
         assert.equal(error.code, 11);
