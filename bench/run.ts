@@ -7,16 +7,19 @@ import { benchEtcd } from "./etcd.ts";
 import { benchKubernetes } from "./kubernetes.ts";
 import { benchLocal } from "./local.ts";
 import { machineLine } from "./machine.ts";
+import { benchResilience } from "./resilience.ts";
 
 const target = join(import.meta.dirname, "..", "docs", "benchmarks.md");
 const workdir = mkdtempSync(join(tmpdir(), "thereabouts-bench-"));
 try {
-  // `npm run bench -- local` (or etcd, kubernetes) runs one section and prints it instead of rewriting the file.
+  // `npm run bench -- local` (or etcd, kubernetes, resilience) runs one section and prints it instead of
+  // rewriting the file.
   const only = process.argv[2];
   const sections: string[] = [];
   if (only === undefined || only === "local") sections.push(await benchLocal(workdir));
   if (only === undefined || only === "etcd") sections.push(await benchEtcd());
   if (only === undefined || only === "kubernetes") sections.push(await benchKubernetes());
+  if (only === undefined || only === "resilience") sections.push(await benchResilience());
   const intro = readFileSync(join(import.meta.dirname, "intro.md"), "utf8");
   const text = `${intro}\nMeasured ${machineLine()}.\n\n${sections.join("\n")}`;
   if (only === undefined) {

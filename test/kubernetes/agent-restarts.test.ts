@@ -6,10 +6,9 @@
 // reservation, although each kill may interrupt a commit between its requests.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { inParallel, type PluginOutcome } from "../../src/cli/exec-plugin.ts";
 import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
-import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { type AgentProcess, crashLoop, startAgentProcess } from "../support/agent.ts";
 import { assertNoDuplicates } from "../support/invariants.ts";
 import { type AddCall, add, del, netConf } from "../support/plugin.ts";
 import { kubeIpam, podAttachments, reportedHoldings } from "./go-runtime.ts";
@@ -25,36 +24,12 @@ function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
-/** Kills the agent every LIFETIME_MS and starts a new one on the same socket, until stopped. */
-function crashLoop(first: AgentProcess): { stop(): Promise<number> } {
-  let agent = first;
-  let kills = 0;
-  const stopped = new AbortController();
-  const loop = (async () => {
-    while (!stopped.signal.aborted) {
-      await sleep(LIFETIME_MS, undefined, { signal: stopped.signal }).catch(() => {});
-      if (stopped.signal.aborted) break;
-      await agent.kill();
-      kills++;
-      agent = await startAgentProcess(agent.socket);
-    }
-  })();
-  return {
-    async stop() {
-      stopped.abort();
-      await loop;
-      await agent.stop();
-      return kills;
-    },
-  };
-}
-
 async function burst(
   calls: readonly AddCall[],
   run: (c: AddCall) => Promise<PluginOutcome>,
   agent: AgentProcess,
 ): Promise<{ outcomes: PluginOutcome[]; kills: number; seconds: number }> {
-  const loop = crashLoop(agent);
+  const loop = crashLoop(agent, LIFETIME_MS);
   const started = performance.now();
   try {
     const outcomes = await inParallel(calls, IN_FLIGHT, run);

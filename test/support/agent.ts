@@ -127,3 +127,30 @@ export function createLocalUser(): LocalUser {
     },
   };
 }
+
+/**
+ * A crash loop: kills the agent (SIGKILL) every `lifetimeMs` and starts a new one on the same
+ * socket, until stopped; stop() ends the last one with SIGTERM and tells how many were killed.
+ */
+export function crashLoop(first: AgentProcess, lifetimeMs: number): { stop(): Promise<number> } {
+  let agent = first;
+  let kills = 0;
+  const stopped = new AbortController();
+  const loop = (async () => {
+    while (!stopped.signal.aborted) {
+      await sleep(lifetimeMs, undefined, { signal: stopped.signal }).catch(() => {});
+      if (stopped.signal.aborted) break;
+      await agent.kill();
+      kills++;
+      agent = await startAgentProcess(agent.socket);
+    }
+  })();
+  return {
+    async stop() {
+      stopped.abort();
+      await loop;
+      await agent.stop();
+      return kills;
+    },
+  };
+}
