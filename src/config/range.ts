@@ -11,6 +11,7 @@ import {
   formatCidr,
   formatIP,
   type IP,
+  ipOf,
   masked,
   networkOf,
   parseCidrSloppy,
@@ -62,7 +63,7 @@ function parseDashForm(text: string, dash: number): { cidr: Cidr; start: IP; end
     throw new ConfigError(`invalid range start for CIDR ${formatCidr(masked(cidr))}: ${formatIP(begin)}`);
   }
   // Go takes B as the end with no check that B >= A (the allocator ignores an inverted end).
-  return { cidr, start: begin, end: { family: cidr.family, value: cidr.address } };
+  return { cidr, start: begin, end: ipOf(cidr) };
 }
 
 function normaliseRange(entry: RangeEntry): RangeRule {
