@@ -141,7 +141,11 @@ export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnSto
       const released = await withStore(config, (store) =>
         collectGarbage(store, config, valid, deadlineIn(DEL_TIMEOUT_MS)),
       );
-      log.verbose(`gc released ${released} allocation(s) of network ${config.name}`);
+      log.verbose(
+        released === "shared"
+          ? `gc: datastore ${config.datastore} is shared by other hosts, so the cluster controller collects its garbage; nothing done here for network ${config.name}`
+          : `gc released ${released} allocation(s) of network ${config.name}`,
+      );
     },
     async status(req) {
       const { config } = load(req, io);
