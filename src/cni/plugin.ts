@@ -5,8 +5,8 @@ import { readOptionalFile } from "../config/config-file.ts";
 import { loadIpamConfig } from "../config/load.ts";
 import type { IpamConfig } from "../config/types.ts";
 import { CNI_CODES, CniError, ConfigError, describe, StoreUnavailableError } from "../errors/errors.ts";
-import { type Family, formatCidr, formatIP, parseCidr } from "../ip/index.ts";
-import { addAttachment } from "../ipam/add.ts";
+import { cidrOf, formatIP, parseCidr } from "../ip/index.ts";
+import { type AddOutcome, addAttachment } from "../ipam/add.ts";
 import { checkAttachment } from "../ipam/check.ts";
 import { deleteAttachment } from "../ipam/del.ts";
 import { collectGarbage } from "../ipam/gc.ts";
@@ -42,16 +42,15 @@ export async function withOwnStore<T>(config: IpamConfig, work: (store: Store) =
 }
 
 /** Range addresses first (gateway only for its own family), then static addresses. */
-function resultOf(config: IpamConfig, allocated: readonly { text: string; family: Family }[]): IpamResult {
-  const gatewayFor = (family: Family) =>
-    config.gateway?.family === family ? { gateway: formatIP(config.gateway) } : {};
+function resultOf(config: IpamConfig, allocated: AddOutcome["addresses"]): IpamResult {
+  const gateway = config.gateway;
   return {
     ips: [
-      ...allocated.map((a) => ({ address: a.text, ...gatewayFor(a.family) })),
-      ...config.addresses.map((s) => ({
-        address: formatCidr(s.address),
-        ...(s.gateway === undefined ? {} : { gateway: formatIP(s.gateway) }),
+      ...allocated.map((a) => ({
+        address: cidrOf(a.address, a.prefix),
+        gateway: gateway?.family === a.address.family ? gateway : undefined,
       })),
+      ...config.addresses,
     ],
     routes: config.routes,
     dns: config.dns,
@@ -106,13 +105,7 @@ export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnSto
           : await withStore(config, (store) =>
               addAttachment(store, config, claimant, deadlineIn(ADD_TIMEOUT_MS), log),
             );
-      return resultOf(
-        config,
-        outcome.addresses.map((a) => ({
-          text: `${formatIP(a.address)}/${a.prefix}`,
-          family: a.address.family,
-        })),
-      );
+      return resultOf(config, outcome.addresses);
     },
     async del(req) {
       const { config, log } = load(req, io);

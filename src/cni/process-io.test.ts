@@ -9,9 +9,10 @@ const here = new URL(".", import.meta.url).pathname;
 const CHILD = `
 import { processIO } from ${JSON.stringify(`${here}process-io.ts`)};
 import { runPlugin } from ${JSON.stringify(`${here}skel.ts`)};
+import { parseCidr } from ${JSON.stringify(`${here}../ip/index.ts`)};
 const ok = async () => {};
 const handlers = {
-  add: async () => ({ ips: [{ address: "10.0.0.5/24" }], routes: [], dns: {} }),
+  add: async () => ({ ips: [{ address: parseCidr("10.0.0.5/24") }], routes: [], dns: {} }),
   del: ok, check: ok, gc: ok,
   status: async () => { throw new Error("store down"); },
 };

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CniError } from "../errors/errors.ts";
+import { parseCidr, parseIP } from "../ip/index.ts";
 import type { Request } from "./request.ts";
 import type { IpamResult } from "./result.ts";
 import { aboutText, type Handlers, type PluginIO, runPlugin, toCniError } from "./skel.ts";
@@ -15,7 +16,11 @@ const ADD_ENV: Env = {
   CNI_PATH: "/opt/cni/bin",
 };
 const conf = (cniVersion: string) => JSON.stringify({ cniVersion, name: "net1", type: "thereabouts" });
-const RESULT: IpamResult = { ips: [{ address: "10.0.0.5/24", gateway: "10.0.0.1" }], routes: [], dns: {} };
+const RESULT: IpamResult = {
+  ips: [{ address: parseCidr("10.0.0.5/24")!, gateway: parseIP("10.0.0.1")! }],
+  routes: [],
+  dns: {},
+};
 const VERSION_TEXT =
   '{"cniVersion":"1.1.0","supportedVersions":["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}\n';
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatCidr, formatIP } from "../ip/index.ts";
+import { formatCidr, formatIP, parseCidr, parseIP } from "../ip/index.ts";
 import { ForeignIpamError, MissingIpamError } from "./errors.ts";
 import { DEFAULT_FLAT_FILE_PATHS } from "./flat-file.ts";
 import { loadIpamConfig, loadIpamConfigFromNetwork } from "./load.ts";
@@ -184,6 +184,11 @@ test("loadIpamConfig() reports JSON syntax errors as decode failures in Go's wor
     "LoadIPAMConfig - JSON Parsing Error: invalid character looking for beginning of object key string at line 1, column 44",
   );
   assertCniError(
+    () => load({ deep: JSON.parse(`${"[".repeat(1001)}${"]".repeat(1001)}`) }),
+    6,
+    /^LoadIPAMConfig - JSON Parsing Error: exceeded max depth at line 1, column \d+$/,
+  );
+  assertCniError(
     () => load({ range: "192.168.1.5-192.168.2.25/28" }),
     7,
     "invalid range start for CIDR 192.168.2.16/28: 192.168.1.5",
@@ -274,9 +279,10 @@ test("loadIpamConfig() returns static addresses, CNI_ARGS IP= and GATEWAY=, rout
       ["fd01::5/64", "fd01::1"],
     ],
   );
+  // Routes keep Go's fields only (unknown keys dropped), dst and gw parsed.
   assert.deepEqual(config.routes, [
-    { dst: "0.0.0.0/0", gw: "10.0.0.1" },
-    { dst: "fd00::/8", mtu: 1400 },
+    { dst: parseCidr("0.0.0.0/0"), gw: parseIP("10.0.0.1") },
+    { dst: parseCidr("fd00::/8"), mtu: 1400 },
   ]);
   assert.deepEqual(config.dns, { nameservers: ["8.8.8.8"], domain: "example.com", search: ["example.com"] });
 });

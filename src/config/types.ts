@@ -24,12 +24,27 @@ export interface StaticAddress {
 }
 
 /**
- * Routes and DNS as the result carries them (static-IPAM syntax), rebuilt with Go's key names:
- * routes `{dst, gw?, mtu?, advmss?, priority?, table?, scope?}` (dst and gw validated, in Go's text
- * form), dns `{nameservers?, domain?, search?, options?}` with empty fields left out.
+ * A configured route as the result carries it (cni types.Route): only Go's fields, dst and gw
+ * validated, the numbers integers as configured (the result leaves out Go's zero values).
  */
-export type Route = Readonly<Record<string, unknown>>;
-export type Dns = Readonly<Record<string, unknown>>;
+export interface Route {
+  /** As written (host bits kept), as cni's ParseCIDR keeps it. */
+  readonly dst: Cidr;
+  readonly gw?: IP;
+  readonly mtu?: number;
+  readonly advmss?: number;
+  readonly priority?: number;
+  readonly table?: number;
+  readonly scope?: number;
+}
+
+/** cni types.DNS, with empty fields left out. */
+export interface Dns {
+  readonly nameservers?: readonly string[];
+  readonly domain?: string;
+  readonly search?: readonly string[];
+  readonly options?: readonly string[];
+}
 
 export interface EtcdConfig {
   /** URLs (`host:port` gets `http://`); empty unless etcd_host is set. */
