@@ -2,10 +2,12 @@
 // (config, CNI_ARGS, pod identity) is checked before the store is opened, so a failed ADD writes
 // nothing.
 import { readOptionalFile } from "../config/config-file.ts";
-import { loadIpamConfig } from "../config/load.ts";
+import { jsonType, lookup } from "../config/decode.ts";
+import { isJsonObject, type JsonObject } from "../config/json-parse.ts";
+import { loadIpamDocument } from "../config/load.ts";
 import type { IpamConfig } from "../config/types.ts";
 import { CNI_CODES, CniError, ConfigError, describe, StoreUnavailableError } from "../errors/errors.ts";
-import { cidrOf, formatIP, parseCidr } from "../ip/index.ts";
+import { cidrOf, formatIP, ipOf, parseCidr } from "../ip/index.ts";
 import { type AddOutcome, addAttachment } from "../ipam/add.ts";
 import { checkAttachment } from "../ipam/check.ts";
 import { deleteAttachment } from "../ipam/del.ts";
@@ -14,7 +16,6 @@ import { deadlineIn } from "../ipam/retry.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
-import { jsonField, jsonTypeOf } from "./json-field.ts";
 import { type Request, validAttachments } from "./request.ts";
 import type { IpamResult } from "./result.ts";
 import type { Handlers, PluginIO } from "./skel.ts";
@@ -23,7 +24,7 @@ export const ADD_TIMEOUT_MS = 60_000;
 export const DEL_TIMEOUT_MS = 30_000;
 
 function load(req: Request, io: PluginIO): { config: IpamConfig; log: Logger } {
-  const config = loadIpamConfig({ stdin: req.stdin, cniArgs: req.cniArgs, readFile: readOptionalFile });
+  const config = loadIpamDocument(req.config, { cniArgs: req.cniArgs, readFile: readOptionalFile });
   const log = createLogger(config.logLevel, { stderr: io.stderr, file: config.logFile });
   return { config, log };
 }
@@ -63,28 +64,24 @@ function resultOf(config: IpamConfig, allocated: AddOutcome["addresses"]): IpamR
  * object, `ips` not a list of `{address: CIDR}`) is a configuration error: CHECK must not pass on
  * something it cannot compare with.
  */
-function prevResultAddresses(config: Readonly<Record<string, unknown>>): string[] | undefined {
-  const prev = jsonField(config, "prevResult");
-  if (prev === undefined || prev === null) return undefined;
-  if (!isObject(prev))
-    throw new ConfigError(`invalid prevResult: expected a result object, got ${jsonTypeOf(prev)}`);
-  const ips = jsonField(prev, "ips");
-  if (ips === undefined || ips === null) return undefined;
+function prevResultAddresses(config: JsonObject): string[] | undefined {
+  const prev = lookup(config, "prevResult");
+  if (prev === undefined) return undefined;
+  if (!isJsonObject(prev))
+    throw new ConfigError(`invalid prevResult: expected a result object, got ${jsonType(prev)}`);
+  const ips = lookup(prev, "ips");
+  if (ips === undefined) return undefined;
   if (!Array.isArray(ips))
-    throw new ConfigError(`invalid prevResult.ips: expected an array, got ${jsonTypeOf(ips)}`);
-  return ips.map((entry: unknown, i) => {
-    const address = isObject(entry) ? jsonField(entry, "address") : undefined;
+    throw new ConfigError(`invalid prevResult.ips: expected an array, got ${jsonType(ips)}`);
+  return ips.map((entry, i) => {
+    const address = isJsonObject(entry) ? lookup(entry, "address") : undefined;
     const cidr = typeof address === "string" ? parseCidr(address) : undefined;
     if (cidr === undefined)
       throw new ConfigError(
         `invalid prevResult.ips[${i}]: expected an object whose address is a CIDR such as "10.0.0.5/24"`,
       );
-    return formatIP({ family: cidr.family, value: cidr.address });
+    return formatIP(ipOf(cidr));
   });
-}
-
-function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnStore): Handlers {

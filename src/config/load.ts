@@ -18,15 +18,19 @@ import { parseDns, parseRoutes } from "./routes-dns.ts";
 import { parseLogLevel, parseNodeSliceSize } from "./settings.ts";
 import { IPAM_TYPES, type IpamConfig, type IpamType } from "./types.ts";
 
-export interface ConfigSources {
-  /** The whole CNI request config (JSON text) as received on stdin. */
-  readonly stdin: string;
+/** What a config is loaded from besides the network configuration itself. */
+export interface ConfigContext {
   /** CNI_ARGS ("" when unset). */
   readonly cniArgs: string;
   /** Returns undefined when the file does not exist; throws on other errors (EISDIR, EACCES...). */
   readonly readFile: ReadFile;
   /** Searched after the default flat-file paths (controllers pass theirs, §2.3 item 5). */
   readonly extraFlatFilePaths?: readonly string[];
+}
+
+export interface ConfigSources extends ConfigContext {
+  /** The whole CNI request config (JSON text) as received on stdin. */
+  readonly stdin: string;
 }
 
 function parseDocument(text: string): JsonObject {
@@ -54,7 +58,11 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function loadDocument(doc: JsonObject, sources: ConfigSources): IpamConfig {
+/**
+ * Loads the IPAM config of a CNI request already decoded (by the parser below, as the plugin
+ * decodes stdin once for every check). Throws as loadIpamConfig, decode failures aside.
+ */
+export function loadIpamDocument(doc: JsonObject, sources: ConfigContext): IpamConfig {
   const top = fields(doc, (name) => name);
   const name = top.string("name") ?? "";
   const cniVersion = top.string("cniVersion") ?? "";
@@ -112,7 +120,7 @@ function loadDocument(doc: JsonObject, sources: ConfigSources): IpamConfig {
  * everything else (MissingIpamError and ForeignIpamError when the network is not ours).
  */
 export function loadIpamConfig(sources: ConfigSources): IpamConfig {
-  return loadDocument(parseDocument(sources.stdin), sources);
+  return loadIpamDocument(parseDocument(sources.stdin), sources);
 }
 
 /**
@@ -124,7 +132,7 @@ export function loadIpamConfigFromNetwork(sources: ConfigSources): IpamConfig {
   const doc = parseDocument(sources.stdin);
   const top = fields(doc, (name) => name);
   const plugins = top.objectArray("plugins");
-  if (plugins === undefined) return loadDocument(doc, sources);
+  if (plugins === undefined) return loadIpamDocument(doc, sources);
   const types = plugins.map((plugin) => {
     const ipam = lookup(plugin, "ipam");
     const type = isJsonObject(ipam) ? lookup(ipam, "type") : undefined;
@@ -142,5 +150,5 @@ export function loadIpamConfigFromNetwork(sources: ConfigSources): IpamConfig {
     cniVersion: top.string("cniVersion") ?? "",
     ipam: lookup(plugins[index]!, "ipam")!,
   };
-  return loadDocument(single, sources);
+  return loadIpamDocument(single, sources);
 }
