@@ -288,6 +288,12 @@ test("formatResult() writes IP text in Go's canonical form", () => {
   assert.deepEqual(out.routes, [{ dst: "2001:db8::/48", gw: "2001:db8::1" }]);
 });
 
+test("formatResult() counts an IPv4-mapped IPv6 address as IPv4, as Go's To4() does", () => {
+  const mapped: IpamResult = { ips: [{ address: cidr("::ffff:10.0.0.5/120") }], routes: [], dns: {} };
+  assert.deepEqual(JSON.parse(formatResult(mapped, "0.3.1")).ips, [{ version: "4", address: "10.0.0.5/120" }]);
+  assert.deepEqual(JSON.parse(formatResult(mapped, "0.2.0")).ip4, { ip: "10.0.0.5/120" });
+});
+
 test("formatResult() writes Go's DNS keys in Go's order and drops empty ones", () => {
   // Other DNS keys never get this far: the config loader drops them, as Go's decoder does.
   const result: IpamResult = {

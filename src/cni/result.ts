@@ -4,7 +4,7 @@
 import type { Dns, Route } from "../config/types.ts";
 import { CNI_CODES, CniError } from "../errors/errors.ts";
 import { MAX_MESSAGE_CHARS, shorten } from "../errors/message.ts";
-import { type Cidr, formatCidr, formatIP, type IP } from "../ip/index.ts";
+import { type Cidr, type Family, formatCidr, formatIP, type IP, ipOf, unmapped } from "../ip/index.ts";
 import {
   CURRENT_VERSION,
   incompatibleVersionError,
@@ -110,8 +110,8 @@ export function formatVersion(): string {
 }
 
 /** Go's `To4() != nil` on the prefix's address: an IPv4-mapped IPv6 address counts as IPv4. */
-function familyOf(c: Cidr): 4 | 6 {
-  return c.family === 4 || c.address >> 32n === 0xffffn ? 4 : 6;
+function familyOf(c: Cidr): Family {
+  return unmapped(ipOf(c)).family;
 }
 
 /** Route fields Go omits when zero, then those it omits only when absent (pointers in Go). */

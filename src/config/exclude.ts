@@ -4,8 +4,18 @@ import type { Interval, IntervalSet } from "../allocator/interval-set.ts";
 import { intervalSet } from "../allocator/interval-set.ts";
 import { ConfigError } from "../errors/errors.ts";
 import { quote } from "../errors/message.ts";
-import { bitsOf, broadcastOf, type Cidr, cidrOf, ipOf, networkOf, parseCidr, parseIP } from "../ip/index.ts";
-import { requireFamily, unmapped } from "./values.ts";
+import {
+  bitsOf,
+  broadcastOf,
+  type Cidr,
+  cidrOf,
+  ipOf,
+  networkOf,
+  parseCidr,
+  parseIP,
+  unmapped,
+} from "../ip/index.ts";
+import { requireFamily } from "./values.ts";
 
 export interface Excludes {
   readonly exclude: IntervalSet;

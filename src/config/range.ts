@@ -17,10 +17,11 @@ import {
   parseCidrSloppy,
   parseIP,
   parseIPSloppy,
+  unmapped,
 } from "../ip/index.ts";
 import { parseExcludes } from "./exclude.ts";
 import type { IpamInput, RangeInput } from "./ipam-input.ts";
-import { requireFamily, unmapped } from "./values.ts";
+import { requireFamily } from "./values.ts";
 
 interface RangeEntry {
   readonly input: RangeInput;
