@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { aboutText } from "../about.ts";
 import { describe } from "../errors/errors.ts";
 
-export const USAGE = `thereabouts: cluster-wide IPAM for Kubernetes secondary networks (Whereabouts-compatible)
+const USAGE = `thereabouts: cluster-wide IPAM for Kubernetes secondary networks (Whereabouts-compatible)
 
 As a CNI plugin it is run by the container runtime or Multus with CNI_COMMAND set
 (ADD, DEL, CHECK, GC, STATUS, VERSION) and the network configuration on stdin.

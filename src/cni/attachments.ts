@@ -11,8 +11,8 @@ export interface Attachment {
 }
 
 /** The key of the current spec text; libcni also sends the older name with the same value. */
-export const VALID_ATTACHMENTS_KEY = "cni.dev/valid-attachments";
-export const LEGACY_ATTACHMENTS_KEY = "cni.dev/attachments";
+const VALID_ATTACHMENTS_KEY = "cni.dev/valid-attachments";
+const LEGACY_ATTACHMENTS_KEY = "cni.dev/attachments";
 
 /**
  * The valid attachments of a GC request: `cni.dev/valid-attachments`, else `cni.dev/attachments`,

@@ -33,7 +33,7 @@ function load(req: Request, io: PluginIO): { config: IpamConfig; log: Logger } {
 export type StoreAccess = <T>(config: IpamConfig, work: (store: Store) => Promise<T>) => Promise<T>;
 
 /** A store opened for this call only and closed after it. */
-export async function withOwnStore<T>(config: IpamConfig, work: (store: Store) => Promise<T>): Promise<T> {
+async function withOwnStore<T>(config: IpamConfig, work: (store: Store) => Promise<T>): Promise<T> {
   const store = await openStore(config);
   try {
     return await work(store);

@@ -290,7 +290,9 @@ test("formatResult() writes IP text in Go's canonical form", () => {
 
 test("formatResult() counts an IPv4-mapped IPv6 address as IPv4, as Go's To4() does", () => {
   const mapped: IpamResult = { ips: [{ address: cidr("::ffff:10.0.0.5/120") }], routes: [], dns: {} };
-  assert.deepEqual(JSON.parse(formatResult(mapped, "0.3.1")).ips, [{ version: "4", address: "10.0.0.5/120" }]);
+  assert.deepEqual(JSON.parse(formatResult(mapped, "0.3.1")).ips, [
+    { version: "4", address: "10.0.0.5/120" },
+  ]);
   assert.deepEqual(JSON.parse(formatResult(mapped, "0.2.0")).ip4, { ip: "10.0.0.5/120" });
 });
 

@@ -15,8 +15,8 @@ import { mergeIpam } from "./merge.ts";
 import { checkPath, checkPaths } from "./paths.ts";
 import { normaliseRanges } from "./range.ts";
 import { parseDns, parseRoutes } from "./routes-dns.ts";
-import { parseLogLevel, parseNodeSliceSize } from "./settings.ts";
-import { IPAM_TYPES, type IpamConfig, type IpamType } from "./types.ts";
+import { checkNodeSliceSize, parseLogLevel } from "./settings.ts";
+import type { IpamConfig } from "./types.ts";
 
 /** What a config is loaded from besides the network configuration itself. */
 export interface ConfigContext {
@@ -46,8 +46,11 @@ function parseDocument(text: string): JsonObject {
   return doc;
 }
 
-function ipamType(text: string): IpamType | undefined {
-  return IPAM_TYPES.find((t) => t === text);
+/** The ipam `type`s this plugin serves, under either of its names. */
+const OUR_IPAM_TYPES: readonly string[] = ["whereabouts", "thereabouts"];
+
+function isOurs(ipamType: string): boolean {
+  return OUR_IPAM_TYPES.includes(ipamType);
 }
 
 function deepFreeze<T>(value: T): T {
@@ -72,8 +75,7 @@ export function loadIpamDocument(doc: JsonObject, sources: ConfigContext): IpamC
   // The type is checked before anything else so a network using another IPAM plugin is reported
   // as such (and skipped by the controllers), whatever its other keys hold.
   const rawType = ipamFields.string("type") ?? "";
-  const type = ipamType(rawType);
-  if (type === undefined) throw new ForeignIpamError(rawType);
+  if (!isOurs(rawType)) throw new ForeignIpamError(rawType);
   const stdin = decodeIpam(ipamFields);
 
   const args = parseCniArgs(sources.cniArgs);
@@ -86,28 +88,25 @@ export function loadIpamDocument(doc: JsonObject, sources: ConfigContext): IpamC
   const gateway = parseGateway(ipam.gateway);
   const addresses = staticAddresses(ipam.addresses, args);
   checkAddressCount(cniVersion, ranges, addresses);
+  const routes = parseRoutes(ipam.routes);
+  const dns = parseDns(ipam.dns);
+  const logLevel = parseLogLevel(ipam.logLevel);
+  checkNodeSliceSize(ipam.nodeSliceSize);
 
   const config: IpamConfig = {
     name,
-    cniVersion,
-    type,
     ranges,
     ...(gateway === undefined ? {} : { gateway }),
     networkName: ipam.networkName ?? "",
     enableOverlappingRanges: ipam.enableOverlappingRanges ?? true,
     addresses,
-    routes: parseRoutes(ipam.routes),
-    dns: parseDns(ipam.dns),
+    routes,
+    dns,
     ...store,
     logFile: ipam.logFile ?? "",
-    logLevel: parseLogLevel(ipam.logLevel),
-    configurationPath: ipam.configurationPath ?? "",
-    nodeSliceSize: parseNodeSliceSize(ipam.nodeSliceSize),
-    reconcilerCronExpression: ipam.reconcilerCronExpression ?? "",
+    logLevel,
     pod: {
       name: args.podName,
-      namespace: args.podNamespace,
-      uid: args.podUid,
       ref: `${args.podNamespace}/${args.podName}`,
     },
   };
@@ -138,7 +137,7 @@ export function loadIpamConfigFromNetwork(sources: ConfigSources): IpamConfig {
     const type = isJsonObject(ipam) ? lookup(ipam, "type") : undefined;
     return typeof type === "string" ? type : "";
   });
-  const index = types.findIndex((t) => ipamType(t) !== undefined);
+  const index = types.findIndex(isOurs);
   if (index < 0) {
     throw new ForeignIpamError(
       types.join(","),
