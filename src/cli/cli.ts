@@ -21,7 +21,7 @@ Commands:
   controller
            Run the cluster's address garbage collector (leader-elected; health, readiness and Prometheus
            metrics on --listen). \`thereabouts controller --help\` lists its options.
-  version  Print the version.
+  version  Print the version and the CNI versions the plugin supports.
   help     Show this text.
 `;
 
