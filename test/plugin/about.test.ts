@@ -1,9 +1,11 @@
 // How the shipped executable introduces itself: `thereabouts version` (and `--version`) and the node
-// agent as it starts say the same two lines, the release read from package.json at build time.
+// agent as it starts say the same two lines, the release read from package.json at build time; the
+// controller's first log line carries the same release.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { startApi, startController } from "../controller/support.ts";
 import { startAgentProcess } from "../support/agent.ts";
 import { BINARY, ROOT } from "../support/plugin.ts";
 
@@ -29,6 +31,21 @@ describe("the executable's about text", () => {
       );
     } finally {
       await agent.stop();
+    }
+  });
+
+  it("is named in the controller's start log", async () => {
+    const api = await startApi();
+    try {
+      const controller = await startController(api);
+      try {
+        const started = await controller.waitForLog((l) => l.msg === "controller started");
+        assert.equal(started["version"], released);
+      } finally {
+        await controller.kill();
+      }
+    } finally {
+      await api.stop();
     }
   });
 });
