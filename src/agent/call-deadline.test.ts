@@ -4,6 +4,7 @@ import { ADD_TIMEOUT_MS, DEL_TIMEOUT_MS } from "../cni/plugin.ts";
 import type { Request } from "../cni/request.ts";
 import type { Handlers } from "../cni/skel.ts";
 import { CniError } from "../errors/errors.ts";
+import { parseCidr } from "../ip/index.ts";
 import { CALL_MARGIN_MS, callLimits, withDeadlines } from "./call-deadline.ts";
 import { AGENT_TIMEOUT_MS } from "./client.ts";
 
@@ -57,14 +58,18 @@ describe("call deadlines", () => {
     const failure = new CniError(7, "bad config");
     const bounded = withDeadlines(
       handlers({
-        add: async () => ({ ips: [{ address: "10.0.0.1/24" }], routes: [], dns: {} }),
+        add: async () => ({ ips: [{ address: parseCidr("10.0.0.1/24")! }], routes: [], dns: {} }),
         del: async () => {
           throw failure;
         },
       }),
       { limits: () => 30, expired: () => expired++ },
     );
-    assert.deepEqual(await bounded.add(req), { ips: [{ address: "10.0.0.1/24" }], routes: [], dns: {} });
+    assert.deepEqual(await bounded.add(req), {
+      ips: [{ address: parseCidr("10.0.0.1/24") }],
+      routes: [],
+      dns: {},
+    });
     await assert.rejects(bounded.del(req), (e) => e === failure);
     await new Promise((r) => setTimeout(r, 60));
     assert.equal(expired, 0);

@@ -39,7 +39,6 @@ export interface Agent {
 
 export async function startAgent(options: {
   socket: string;
-  about: string;
   stores?: WarmStores;
   /** Also serve /metrics and /healthz on this TCP address (port 0 picks one). */
   metricsListen?: { host: string; port: number };
@@ -79,7 +78,7 @@ export async function startAgent(options: {
         timedOut = true;
       },
     });
-    const code = await runPlugin(io, handlers, options.about);
+    const code = await runPlugin(io, handlers);
     served++;
     const result: CallResult = timedOut ? "timeout" : code === 0 ? "ok" : "error";
     metrics.call(call.env["CNI_COMMAND"] ?? "", result, (performance.now() - started) / 1000);

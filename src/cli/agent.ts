@@ -1,10 +1,10 @@
 // `thereabouts agent [--socket PATH]`: the per-node agent (src/agent/server.ts). Runs until SIGTERM
 // or SIGINT, then finishes the calls in flight and removes its socket.
 import { parseArgs } from "node:util";
+import { aboutText } from "../about.ts";
 import { AGENT_SOCKET_ENV, agentSocket } from "../agent/protocol.ts";
 import { startAgent } from "../agent/server.ts";
 import { DEFAULT_IDLE_MS, WarmStores } from "../agent/warm-stores.ts";
-import { VERSION } from "../cni/main.ts";
 import { parseListen } from "../net/listen-address.ts";
 
 export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH] [--allow-group GROUP]
@@ -51,14 +51,13 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
   const metricsListen = values["metrics-listen"];
   const agent = await startAgent({
     socket,
-    about: `thereabouts ${VERSION}`,
     allowGroup: values["allow-group"],
     stores: new WarmStores(idle === undefined ? {} : { idleMs: Number(idle) * 1000 }),
     ...(metricsListen === undefined ? {} : { metricsListen: parseListen(metricsListen, "--metrics-listen") }),
   });
   const tcp = agent.metricsAddress;
   process.stderr.write(
-    `thereabouts agent: serving ${socket}${tcp === undefined ? "" : `, metrics on http://${tcp.host}:${tcp.port}/metrics`}\n`,
+    `${aboutText()}thereabouts agent: serving ${socket}${tcp === undefined ? "" : `, metrics on http://${tcp.host}:${tcp.port}/metrics`}\n`,
   );
   const signal = await new Promise<string>((resolve) => {
     for (const s of ["SIGTERM", "SIGINT"] as const) process.once(s, () => resolve(s));

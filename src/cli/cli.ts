@@ -1,8 +1,9 @@
 // The command-line face of the executable (no CNI_COMMAND): help, version and operator tools.
 import { parseArgs } from "node:util";
+import { aboutText } from "../about.ts";
 import { describe } from "../errors/errors.ts";
 
-export const USAGE = `thereabouts: cluster-wide IPAM for Kubernetes secondary networks (Whereabouts-compatible)
+const USAGE = `thereabouts: cluster-wide IPAM for Kubernetes secondary networks (Whereabouts-compatible)
 
 As a CNI plugin it is run by the container runtime or Multus with CNI_COMMAND set
 (ADD, DEL, CHECK, GC, STATUS, VERSION) and the network configuration on stdin.
@@ -20,7 +21,7 @@ Commands:
   controller
            Run the cluster's address garbage collector (leader-elected; health, readiness and Prometheus
            metrics on --listen). \`thereabouts controller --help\` lists its options.
-  version  Print the version.
+  version  Print the version and the CNI versions the plugin supports.
   help     Show this text.
 `;
 
@@ -34,13 +35,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         process.stdout.write(USAGE);
         return 0;
       case "version":
-      case "--version": {
-        const { VERSION } = await import("../cni/main.ts");
-        process.stdout.write(
-          `thereabouts ${VERSION}\nCNI protocol versions supported: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n`,
-        );
+      case "--version":
+        process.stdout.write(aboutText());
         return 0;
-      }
       case "demo": {
         const { runDemo } = await import("./demo.ts");
         return await runDemo(parseArgs({ args: [...rest], options: DEMO_OPTIONS }).values);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { Json } from "../config/json-parse.ts";
 import { validAttachments } from "./attachments.ts";
 
 const pair = (containerID: string, ifname: string) => ({ containerID, ifname });
@@ -31,6 +32,19 @@ test("validAttachments() reads null and [] as no valid attachments", () => {
   assert.deepEqual(validAttachments({ "cni.dev/valid-attachments": [] }), []);
 });
 
+test("validAttachments() lets no null spelling hide the list or an entry's keys, as the Go decoder does", () => {
+  const config = {
+    "cni.dev/valid-attachments": [{ containerID: "c1", ContainerID: null, ifname: "eth0", IFNAME: null }],
+    "CNI.DEV/VALID-ATTACHMENTS": null,
+  };
+  assert.deepEqual(validAttachments(config), [{ containerId: "c1", ifName: "eth0" }]);
+  // A null under any spelling is still the key given: no valid attachments, no fallback.
+  assert.deepEqual(
+    validAttachments({ "CNI.dev/Valid-Attachments": null, "cni.dev/attachments": [pair("old", "eth0")] }),
+    [],
+  );
+});
+
 test("validAttachments() matches entry keys case-insensitively", () => {
   const config = { "cni.dev/valid-attachments": [{ ContainerId: "c1", IfName: "eth0" }] };
   assert.deepEqual(validAttachments(config), [{ containerId: "c1", ifName: "eth0" }]);
@@ -44,7 +58,7 @@ test("validAttachments() refuses a request without the list (code 7)", () => {
 });
 
 test("validAttachments() rejects malformed lists with code 7", () => {
-  const cases: [unknown, string][] = [
+  const cases: [Json, string][] = [
     [{}, 'invalid "cni.dev/valid-attachments": expected a list of {containerID, ifname}, got object'],
     ["c1", 'invalid "cni.dev/valid-attachments": expected a list of {containerID, ifname}, got string'],
     [

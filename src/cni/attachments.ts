@@ -1,7 +1,8 @@
 // GC input: the attachments the runtime still considers valid (cni-spec.md §3.3, §4 GC). Anything
 // of this network not in the list may be released, so a list we cannot read must stop GC.
+import { jsonType, lookup, mentions } from "../config/decode.ts";
+import { isJsonObject, type Json, type JsonObject } from "../config/json-parse.ts";
 import { CNI_CODES, CniError } from "../errors/errors.ts";
-import { jsonField, jsonTypeOf } from "./json-field.ts";
 
 /** One (container, interface) pair that is still in use. */
 export interface Attachment {
@@ -10,40 +11,36 @@ export interface Attachment {
 }
 
 /** The key of the current spec text; libcni also sends the older name with the same value. */
-export const VALID_ATTACHMENTS_KEY = "cni.dev/valid-attachments";
-export const LEGACY_ATTACHMENTS_KEY = "cni.dev/attachments";
+const VALID_ATTACHMENTS_KEY = "cni.dev/valid-attachments";
+const LEGACY_ATTACHMENTS_KEY = "cni.dev/attachments";
 
 /**
  * The valid attachments of a GC request: `cni.dev/valid-attachments`, else `cni.dev/attachments`,
- * each entry `{containerID, ifname}` (keys matched case-insensitively, as the Go decoder does).
- * `null` is an empty list (libcni marshals "no attachments" that way).
+ * each entry `{containerID, ifname}`, keys found as the Go decoder finds them (case-insensitively,
+ * a null never hiding another spelling's value). A key given only as `null` is an empty list
+ * (libcni marshals "no attachments" that way).
  * @throws CniError code 7 when neither key is present (refusing beats releasing every address of
  * the network), or when the list or an entry is malformed.
  */
-export function validAttachments(config: Readonly<Record<string, unknown>>): readonly Attachment[] {
-  let key = VALID_ATTACHMENTS_KEY;
-  let list = jsonField(config, key);
-  if (list === undefined) {
-    key = LEGACY_ATTACHMENTS_KEY;
-    list = jsonField(config, key);
-  }
-  if (list === undefined) {
+export function validAttachments(config: JsonObject): readonly Attachment[] {
+  const key = [VALID_ATTACHMENTS_KEY, LEGACY_ATTACHMENTS_KEY].find((k) => mentions(config, k));
+  if (key === undefined) {
     throw new CniError(
       CNI_CODES.invalidConfig,
       `GC request has no list of valid attachments: missing "${VALID_ATTACHMENTS_KEY}"`,
     );
   }
-  if (list === null) return [];
+  const list = lookup(config, key);
+  if (list === undefined) return [];
   if (!Array.isArray(list)) {
-    throw malformed(key, `expected a list of {containerID, ifname}, got ${jsonTypeOf(list)}`);
+    throw malformed(key, `expected a list of {containerID, ifname}, got ${jsonType(list)}`);
   }
-  return list.map((entry: unknown, i) => {
-    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
-      throw malformed(key, `entry ${i} must be an object {containerID, ifname}, got ${jsonTypeOf(entry)}`);
+  return list.map((entry: Json, i) => {
+    if (!isJsonObject(entry)) {
+      throw malformed(key, `entry ${i} must be an object {containerID, ifname}, got ${jsonType(entry)}`);
     }
-    const record = entry as Record<string, unknown>;
-    const containerId = jsonField(record, "containerID");
-    const ifName = jsonField(record, "ifname");
+    const containerId = lookup(entry, "containerID");
+    const ifName = lookup(entry, "ifname");
     if (typeof containerId !== "string" || containerId === "") {
       throw malformed(key, `entry ${i} needs a non-empty string "containerID"`);
     }

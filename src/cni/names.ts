@@ -6,7 +6,7 @@ import { CNI_CODES, CniError } from "../errors/errors.ts";
 const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** Linux IFNAMSIZ (16) minus the terminating NUL; counted in bytes, as the kernel does. */
-export const MAX_IFNAME_BYTES = 15;
+const MAX_IFNAME_BYTES = 15;
 
 // Go's unicode.IsSpace set. JS `\s` differs (it adds U+FEFF and lacks U+0085).
 const IFNAME_FORBIDDEN = /[/:\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;

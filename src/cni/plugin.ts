@@ -2,11 +2,13 @@
 // (config, CNI_ARGS, pod identity) is checked before the store is opened, so a failed ADD writes
 // nothing.
 import { readOptionalFile } from "../config/config-file.ts";
-import { loadIpamConfig } from "../config/load.ts";
+import { jsonType, lookup } from "../config/decode.ts";
+import { isJsonObject, type JsonObject } from "../config/json-parse.ts";
+import { loadIpamDocument } from "../config/load.ts";
 import type { IpamConfig } from "../config/types.ts";
 import { CNI_CODES, CniError, ConfigError, describe, StoreUnavailableError } from "../errors/errors.ts";
-import { type Family, formatCidr, formatIP, parseCidr } from "../ip/index.ts";
-import { addAttachment } from "../ipam/add.ts";
+import { cidrOf, formatIP, ipOf, parseCidr } from "../ip/index.ts";
+import { type AddOutcome, addAttachment } from "../ipam/add.ts";
 import { checkAttachment } from "../ipam/check.ts";
 import { deleteAttachment } from "../ipam/del.ts";
 import { collectGarbage } from "../ipam/gc.ts";
@@ -14,7 +16,6 @@ import { deadlineIn } from "../ipam/retry.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
-import { jsonField, jsonTypeOf } from "./json-field.ts";
 import { type Request, validAttachments } from "./request.ts";
 import type { IpamResult } from "./result.ts";
 import type { Handlers, PluginIO } from "./skel.ts";
@@ -23,7 +24,7 @@ export const ADD_TIMEOUT_MS = 60_000;
 export const DEL_TIMEOUT_MS = 30_000;
 
 function load(req: Request, io: PluginIO): { config: IpamConfig; log: Logger } {
-  const config = loadIpamConfig({ stdin: req.stdin, cniArgs: req.cniArgs, readFile: readOptionalFile });
+  const config = loadIpamDocument(req.config, { cniArgs: req.cniArgs, readFile: readOptionalFile });
   const log = createLogger(config.logLevel, { stderr: io.stderr, file: config.logFile });
   return { config, log };
 }
@@ -32,7 +33,7 @@ function load(req: Request, io: PluginIO): { config: IpamConfig; log: Logger } {
 export type StoreAccess = <T>(config: IpamConfig, work: (store: Store) => Promise<T>) => Promise<T>;
 
 /** A store opened for this call only and closed after it. */
-export async function withOwnStore<T>(config: IpamConfig, work: (store: Store) => Promise<T>): Promise<T> {
+async function withOwnStore<T>(config: IpamConfig, work: (store: Store) => Promise<T>): Promise<T> {
   const store = await openStore(config);
   try {
     return await work(store);
@@ -42,16 +43,15 @@ export async function withOwnStore<T>(config: IpamConfig, work: (store: Store) =
 }
 
 /** Range addresses first (gateway only for its own family), then static addresses. */
-function resultOf(config: IpamConfig, allocated: readonly { text: string; family: Family }[]): IpamResult {
-  const gatewayFor = (family: Family) =>
-    config.gateway?.family === family ? { gateway: formatIP(config.gateway) } : {};
+function resultOf(config: IpamConfig, allocated: AddOutcome["addresses"]): IpamResult {
+  const gateway = config.gateway;
   return {
     ips: [
-      ...allocated.map((a) => ({ address: a.text, ...gatewayFor(a.family) })),
-      ...config.addresses.map((s) => ({
-        address: formatCidr(s.address),
-        ...(s.gateway === undefined ? {} : { gateway: formatIP(s.gateway) }),
+      ...allocated.map((a) => ({
+        address: cidrOf(a.address, a.prefix),
+        gateway: gateway?.family === a.address.family ? gateway : undefined,
       })),
+      ...config.addresses,
     ],
     routes: config.routes,
     dns: config.dns,
@@ -64,28 +64,24 @@ function resultOf(config: IpamConfig, allocated: readonly { text: string; family
  * object, `ips` not a list of `{address: CIDR}`) is a configuration error: CHECK must not pass on
  * something it cannot compare with.
  */
-function prevResultAddresses(config: Readonly<Record<string, unknown>>): string[] | undefined {
-  const prev = jsonField(config, "prevResult");
-  if (prev === undefined || prev === null) return undefined;
-  if (!isObject(prev))
-    throw new ConfigError(`invalid prevResult: expected a result object, got ${jsonTypeOf(prev)}`);
-  const ips = jsonField(prev, "ips");
-  if (ips === undefined || ips === null) return undefined;
+function prevResultAddresses(config: JsonObject): string[] | undefined {
+  const prev = lookup(config, "prevResult");
+  if (prev === undefined) return undefined;
+  if (!isJsonObject(prev))
+    throw new ConfigError(`invalid prevResult: expected a result object, got ${jsonType(prev)}`);
+  const ips = lookup(prev, "ips");
+  if (ips === undefined) return undefined;
   if (!Array.isArray(ips))
-    throw new ConfigError(`invalid prevResult.ips: expected an array, got ${jsonTypeOf(ips)}`);
-  return ips.map((entry: unknown, i) => {
-    const address = isObject(entry) ? jsonField(entry, "address") : undefined;
+    throw new ConfigError(`invalid prevResult.ips: expected an array, got ${jsonType(ips)}`);
+  return ips.map((entry, i) => {
+    const address = isJsonObject(entry) ? lookup(entry, "address") : undefined;
     const cidr = typeof address === "string" ? parseCidr(address) : undefined;
     if (cidr === undefined)
       throw new ConfigError(
         `invalid prevResult.ips[${i}]: expected an object whose address is a CIDR such as "10.0.0.5/24"`,
       );
-    return formatIP({ family: cidr.family, value: cidr.address });
+    return formatIP(ipOf(cidr));
   });
-}
-
-function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnStore): Handlers {
@@ -106,13 +102,7 @@ export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnSto
           : await withStore(config, (store) =>
               addAttachment(store, config, claimant, deadlineIn(ADD_TIMEOUT_MS), log),
             );
-      return resultOf(
-        config,
-        outcome.addresses.map((a) => ({
-          text: `${formatIP(a.address)}/${a.prefix}`,
-          family: a.address.family,
-        })),
-      );
+      return resultOf(config, outcome.addresses);
     },
     async del(req) {
       const { config, log } = load(req, io);
@@ -141,7 +131,11 @@ export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnSto
       const released = await withStore(config, (store) =>
         collectGarbage(store, config, valid, deadlineIn(DEL_TIMEOUT_MS)),
       );
-      log.verbose(`gc released ${released} allocation(s) of network ${config.name}`);
+      log.verbose(
+        released === "shared"
+          ? `gc: datastore ${config.datastore} is shared by other hosts, so the cluster controller collects its garbage; nothing done here for network ${config.name}`
+          : `gc released ${released} allocation(s) of network ${config.name}`,
+      );
     },
     async status(req) {
       const { config } = load(req, io);

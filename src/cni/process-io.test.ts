@@ -3,19 +3,21 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { test } from "node:test";
+import { aboutText } from "../about.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 
 const CHILD = `
 import { processIO } from ${JSON.stringify(`${here}process-io.ts`)};
 import { runPlugin } from ${JSON.stringify(`${here}skel.ts`)};
+import { parseCidr } from ${JSON.stringify(`${here}../ip/index.ts`)};
 const ok = async () => {};
 const handlers = {
-  add: async () => ({ ips: [{ address: "10.0.0.5/24" }], routes: [], dns: {} }),
+  add: async () => ({ ips: [{ address: parseCidr("10.0.0.5/24") }], routes: [], dns: {} }),
   del: ok, check: ok, gc: ok,
   status: async () => { throw new Error("store down"); },
 };
-process.exitCode = await runPlugin(processIO(), handlers, "child-plugin");
+process.exitCode = await runPlugin(processIO(), handlers);
 `;
 
 interface Exit {
@@ -94,5 +96,5 @@ test("processIO() without CNI_COMMAND prints the about text and exits 0", async 
   const out = await runChild({}, undefined);
   assert.equal(out.code, 0);
   assert.equal(out.stdout, "");
-  assert.match(out.stderr, /^child-plugin\nCNI protocol versions supported: 0\.1\.0, /);
+  assert.equal(out.stderr, aboutText());
 });

@@ -28,7 +28,6 @@ test("parseRequest() returns every field of a valid ADD", () => {
     ifName: "eth0",
     cniArgs: "IgnoreUnknown=1;K8S_POD_NAME=p",
     path: "/opt/cni/bin",
-    stdin,
     config: JSON.parse(stdin),
     cniVersion: "1.0.0",
     networkName: "net1",
@@ -111,6 +110,15 @@ test("parseRequest() says what and where a syntax error is, never the text at it
   });
 });
 
+test("parseRequest() decodes nesting deeper than the parser allows as a syntax error (code 6)", () => {
+  const stdin = conf({ deep: JSON.parse(`${"[".repeat(1001)}${"]".repeat(1001)}`) });
+  assert.throws(() => parseRequest(ADD_ENV, stdin), {
+    code: 6,
+    // The object around it is the first level: the 1000th "[" is one too many.
+    message: `error unmarshall network config: exceeded max depth at line 1, column ${stdin.indexOf("[") + 1000}`,
+  });
+});
+
 test("parseRequest() rejects stdin that is not a JSON object (code 6)", () => {
   for (const stdin of ["", "{", "not json", '{"name":"a"} trailing']) {
     assert.throws(
@@ -158,6 +166,22 @@ test("parseRequest() matches config keys case-insensitively, as the Go decoder d
   const req = parseRequest(ADD_ENV, JSON.stringify({ CNIVersion: "0.4.0", Name: "net2" }));
   assert.equal(req.networkName, "net2");
   assert.equal(req.cniVersion, "0.4.0");
+});
+
+test("parseRequest() lets no null hide a value, as the Go decoder does", () => {
+  // Go's decoder treats null as "leave the field alone": neither another spelling nor a repeated
+  // key written as null takes the name away.
+  for (const stdin of [
+    '{"cniVersion":"1.0.0","name":"net1","NAME":null}',
+    '{"cniVersion":"1.0.0","name":"net1","name":null}',
+    '{"CNIVERSION":"1.0.0","cniVersion":null,"Name":"net1"}',
+  ]) {
+    const req = parseRequest(ADD_ENV, stdin);
+    assert.equal(req.networkName, "net1", stdin);
+    assert.equal(req.cniVersion, "1.0.0", stdin);
+  }
+  // The decoded document every later reader gets keeps the value, too.
+  assert.equal(parseRequest(ADD_ENV, '{"name":"net1","name":null}').config["name"], "net1");
 });
 
 test("parseRequest() rejects an unknown command after checking stdin (code 4)", () => {

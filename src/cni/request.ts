@@ -1,9 +1,10 @@
 // One CNI invocation, read from the environment and stdin and checked exactly as the CNI
 // library's skeleton does before it calls a plugin (cni-spec.md §2.1, §2.2): same checks, same
 // order, same codes and texts, so runtimes and users see what they saw from Whereabouts.
-import { JsonSyntaxError, parseJson } from "../config/json-parse.ts";
+import { jsonType, lookup } from "../config/decode.ts";
+import { decodeFailure } from "../config/errors.ts";
+import { isJsonObject, type Json, type JsonObject, parseJson } from "../config/json-parse.ts";
 import { CNI_CODES, CniError } from "../errors/errors.ts";
-import { jsonField, jsonTypeOf } from "./json-field.ts";
 import { validateContainerId, validateIfName, validateNetworkName } from "./names.ts";
 import {
   type CniVersion,
@@ -34,10 +35,11 @@ export interface EnvArgs {
 /** A fully checked invocation. Values absent from the environment are "". */
 export interface Request extends EnvArgs {
   readonly command: Command;
-  /** stdin as received ("" for VERSION, which never reads it). */
-  readonly stdin: string;
-  /** stdin decoded; a JSON object ({} for VERSION). */
-  readonly config: Readonly<Record<string, unknown>>;
+  /**
+   * stdin, decoded once for every later reader (the IPAM config loader, prevResult, the GC list):
+   * a JSON object read as Go's encoding/json reads it ({} for VERSION, which never reads stdin).
+   */
+  readonly config: JsonObject;
   /** The config's version, "" read as 0.1.0; always supported. CURRENT_VERSION for VERSION. */
   readonly cniVersion: CniVersion;
   /** The config's `name` ("" for VERSION). */
@@ -116,7 +118,6 @@ export function parseRequest(env: Readonly<Record<string, string | undefined>>, 
     return {
       ...args,
       command: "VERSION",
-      stdin: "",
       config: {},
       cniVersion: CURRENT_VERSION,
       networkName: "",
@@ -131,50 +132,50 @@ export function parseRequest(env: Readonly<Record<string, string | undefined>>, 
   }
   const version = normalizeVersion(stringField(config, "cniVersion", "decoding version from network config"));
   const cniVersion = gateVersion(command, version);
-  return { ...args, command, stdin, config, cniVersion, networkName: name };
+  return { ...args, command, config, cniVersion, networkName: name };
 }
 
 function isCommand(value: string): value is Command {
   return (COMMANDS as readonly string[]).includes(value);
 }
 
-function decodeConfig(stdin: string): Record<string, unknown> {
-  let value: unknown;
+const DECODE_CONTEXT = "error unmarshall network config: ";
+
+/**
+ * Decodes stdin with the parser the IPAM config loader reads: syntax errors say what and where,
+ * never the text at it (it may be a password written without quotes), and duplicate keys and
+ * nulls resolve as in Go.
+ */
+function decodeConfig(stdin: string): JsonObject {
+  let value: Json;
   try {
-    value = JSON.parse(stdin);
-  } catch {
-    // JSON.parse quotes the offending text (`Unexpected identifier "hunter2"` for a password
-    // written without quotes); our scanner says what and where, never the text.
-    throw new CniError(CNI_CODES.decodeFailure, `error unmarshall network config: ${syntaxError(stdin)}`);
+    value = parseJson(stdin);
+  } catch (error) {
+    decodeFailure(DECODE_CONTEXT, error);
   }
   // Go decodes `null` into an empty struct without complaint; the missing name then reports it.
   if (value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value)) {
+  if (!isJsonObject(value)) {
     throw new CniError(
       CNI_CODES.decodeFailure,
-      `error unmarshall network config: expected a JSON object, got ${jsonTypeOf(value)}`,
+      `${DECODE_CONTEXT}expected a JSON object, got ${jsonType(value)}`,
     );
   }
-  return value as Record<string, unknown>;
+  return value;
 }
 
-function syntaxError(stdin: string): string {
-  try {
-    parseJson(stdin);
-  } catch (error) {
-    if (error instanceof JsonSyntaxError) return `${error.message} at ${error.position}`;
-  }
-  return "invalid JSON";
-}
-
-/** A string key of the config; absent or null reads as "", another type is a decode failure (code 6). */
-function stringField(config: Readonly<Record<string, unknown>>, key: string, context: string): string {
-  const value = jsonField(config, key);
-  if (value === undefined || value === null) return "";
+/**
+ * A string key of the config, found as Go fills a struct field (case-insensitively, a null never
+ * hiding another spelling's value); absent or null reads as "", another type is a decode failure
+ * (code 6).
+ */
+function stringField(config: JsonObject, key: string, context: string): string {
+  const value = lookup(config, key);
+  if (value === undefined) return "";
   if (typeof value !== "string") {
     throw new CniError(
       CNI_CODES.decodeFailure,
-      `${context}: "${key}" must be a string, got ${jsonTypeOf(value)}`,
+      `${context}: "${key}" must be a string, got ${jsonType(value)}`,
     );
   }
   return value;

@@ -4,8 +4,7 @@
 import type { Dns, Route } from "../config/types.ts";
 import { CNI_CODES, CniError } from "../errors/errors.ts";
 import { MAX_MESSAGE_CHARS, shorten } from "../errors/message.ts";
-import { type Cidr, formatCidr, formatIP, type IP, parseCidr, parseIP } from "../ip/index.ts";
-import { jsonField } from "./json-field.ts";
+import { type Cidr, type Family, formatCidr, formatIP, type IP, ipOf, unmapped } from "../ip/index.ts";
 import {
   CURRENT_VERSION,
   incompatibleVersionError,
@@ -15,12 +14,15 @@ import {
 
 /** One address of the result. IPAM results carry no interface index. */
 export interface ResultIP {
-  /** `<ip>/<prefix>`, the IP as allocated or written (host bits kept). */
-  readonly address: string;
-  readonly gateway?: string | undefined;
+  /** The IP as allocated or written (host bits kept) with its prefix. */
+  readonly address: Cidr;
+  readonly gateway?: IP | undefined;
 }
 
-/** The internal (1.x) result of an IPAM ADD. Routes and DNS are the config's, passed through. */
+/**
+ * The internal (1.x) result of an IPAM ADD, in typed values: text is written once, here. Routes
+ * and DNS are the config's, validated when it was loaded.
+ */
 export interface IpamResult {
   readonly ips: readonly ResultIP[];
   readonly routes: readonly Route[];
@@ -48,25 +50,24 @@ export function goJson(value: unknown, indent?: number): string {
  * - 0.1.0/0.2.0: `{cniVersion, ip4?, ip6?, dns}`, each `{ip, gateway?, routes?}` holding the first
  *   address of its family and the routes whose destination is of that family (dst and gw only).
  * Empty `ips`/`routes` are omitted; `dns` is always present (`{}` when empty), with only Go's four
- * DNS keys. IP text is rewritten in Go's canonical form.
+ * DNS keys. IP text is written in Go's canonical form.
  * @throws CniError code 7 `cannot convert: no valid IP addresses` when a 0.1.0/0.2.0 result would
  * have no address (Go reports 999; it is the config that asks for a version unable to say "none"),
- * code 7 for a route without a valid `dst`, code 1 for an unsupported version.
+ * code 1 for an unsupported version.
  */
 export function formatResult(result: IpamResult, cniVersion: string): string {
   const version = cniVersion === "" ? "0.1.0" : cniVersion;
   if (!isSupportedVersion(version)) throw incompatibleVersionError(version);
-  const ips = result.ips.map(readIP);
   const dns = goDns(result.dns);
   if (version === "0.1.0" || version === "0.2.0") {
     const out: Json = { cniVersion: version };
     for (const family of [4, 6] as const) {
-      const first = ips.find((ip) => ip.family === family);
+      const first = result.ips.find((ip) => familyOf(ip.address) === family);
       if (first === undefined) continue;
-      const routes = result.routes.map(readRoute).filter((r) => r.family === family);
-      const ipConfig: Json = { ip: first.address };
-      if (first.gateway !== undefined) ipConfig["gateway"] = first.gateway;
-      if (routes.length > 0) ipConfig["routes"] = routes.map((r) => goRoute(r.route, false));
+      const routes = result.routes.filter((r) => familyOf(r.dst) === family);
+      const ipConfig: Json = { ip: formatCidr(first.address) };
+      if (first.gateway !== undefined) ipConfig["gateway"] = formatIP(first.gateway);
+      if (routes.length > 0) ipConfig["routes"] = routes.map((r) => goRoute(r, false));
       out[`ip${family}`] = ipConfig;
     }
     if (out["ip4"] === undefined && out["ip6"] === undefined) {
@@ -77,17 +78,16 @@ export function formatResult(result: IpamResult, cniVersion: string): string {
   }
   const withFamily = version.startsWith("0.");
   const out: Json = { cniVersion: version };
-  if (ips.length > 0) {
-    out["ips"] = ips.map((ip) => {
+  if (result.ips.length > 0) {
+    out["ips"] = result.ips.map((ip) => {
+      const address = formatCidr(ip.address);
       // Go's struct order for IPConfig: version, interface, address, gateway.
-      const entry: Json = withFamily
-        ? { version: String(ip.family), address: ip.address }
-        : { address: ip.address };
-      if (ip.gateway !== undefined) entry["gateway"] = ip.gateway;
+      const entry: Json = withFamily ? { version: String(familyOf(ip.address)), address } : { address };
+      if (ip.gateway !== undefined) entry["gateway"] = formatIP(ip.gateway);
       return entry;
     });
   }
-  if (result.routes.length > 0) out["routes"] = result.routes.map((r) => goRoute(readRoute(r).route, true));
+  if (result.routes.length > 0) out["routes"] = result.routes.map((r) => goRoute(r, true));
   out["dns"] = dns;
   return goJson(out, 4);
 }
@@ -109,84 +109,42 @@ export function formatVersion(): string {
   return `${goJson({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`;
 }
 
-/** Go's `To4() != nil`: an IPv4-mapped IPv6 address counts as IPv4. */
-function familyOf(ip: IP): 4 | 6 {
-  return ip.family === 4 || ip.value >> 32n === 0xffffn ? 4 : 6;
+/** Go's `To4() != nil` on the prefix's address: an IPv4-mapped IPv6 address counts as IPv4. */
+function familyOf(c: Cidr): Family {
+  return unmapped(ipOf(c)).family;
 }
 
-interface ReadIP {
-  readonly family: 4 | 6;
-  readonly address: string;
-  readonly gateway: string | undefined;
-}
-
-function readIP(entry: ResultIP): ReadIP {
-  const cidr = parseCidr(entry.address);
-  // Addresses come from the allocator or the parsed config; an unreadable one is our bug.
-  if (cidr === undefined) throw internal(`invalid address in result: ${JSON.stringify(entry.address)}`);
-  const gateway = entry.gateway === undefined || entry.gateway === "" ? undefined : parseIP(entry.gateway);
-  if (gateway === undefined && entry.gateway) throw internal(`invalid gateway in result: ${entry.gateway}`);
-  return {
-    family: familyOf({ family: cidr.family, value: cidr.address }),
-    address: formatCidr(cidr),
-    gateway: gateway === undefined ? undefined : formatIP(gateway),
-  };
-}
-
-interface ReadRoute {
-  readonly family: 4 | 6;
-  readonly route: { readonly dst: Cidr; readonly raw: Route };
-}
-
-function readRoute(route: Route): ReadRoute {
-  const dst = jsonField(route, "dst");
-  const cidr = typeof dst === "string" ? parseCidr(dst) : undefined;
-  if (cidr === undefined) {
-    throw new CniError(
-      CNI_CODES.invalidConfig,
-      `invalid route: "dst" must be a CIDR, got ${JSON.stringify(dst)}`,
-    );
-  }
-  return { family: familyOf({ family: cidr.family, value: cidr.address }), route: { dst: cidr, raw: route } };
-}
+/** Route fields Go omits when zero, then those it omits only when absent (pointers in Go). */
+const ROUTE_NONZERO_KEYS = ["mtu", "advmss", "priority"] as const;
+const ROUTE_OPTIONAL_KEYS = ["table", "scope"] as const;
 
 /**
  * A route as Go's types.Route marshals it: dst, gw, mtu, advmss, priority, table, scope; zero
  * mtu/advmss/priority and absent table/scope omitted. Old (0.2.0) results keep dst and gw only.
  */
-function goRoute(route: ReadRoute["route"], full: boolean): Json {
+function goRoute(route: Route, full: boolean): Json {
   const out: Json = { dst: formatCidr(route.dst) };
-  const gw = jsonField(route.raw, "gw");
-  if (typeof gw === "string" && gw !== "") {
-    const ip = parseIP(gw);
-    if (ip === undefined)
-      throw new CniError(CNI_CODES.invalidConfig, `invalid route: bad "gw" ${JSON.stringify(gw)}`);
-    out["gw"] = formatIP(ip);
-  }
+  if (route.gw !== undefined) out["gw"] = formatIP(route.gw);
   if (!full) return out;
-  for (const key of ["mtu", "advmss", "priority"]) {
-    const value = jsonField(route.raw, key);
-    if (typeof value === "number" && value !== 0) out[key] = value;
+  for (const key of ROUTE_NONZERO_KEYS) {
+    const value = route[key];
+    if (value !== undefined && value !== 0) out[key] = value;
   }
-  for (const key of ["table", "scope"]) {
-    const value = jsonField(route.raw, key);
-    if (typeof value === "number") out[key] = value;
+  for (const key of ROUTE_OPTIONAL_KEYS) {
+    const value = route[key];
+    if (value !== undefined) out[key] = value;
   }
   return out;
 }
 
-/** Go's types.DNS: nameservers, domain, search, options, each omitted when empty; other keys dropped. */
+const DNS_KEYS = ["nameservers", "domain", "search", "options"] as const;
+
+/** Go's types.DNS: nameservers, domain, search, options, in that order, each omitted when empty. */
 function goDns(dns: Dns): Json {
   const out: Json = {};
-  for (const key of ["nameservers", "domain", "search", "options"]) {
-    const value = jsonField(dns, key);
-    if ((Array.isArray(value) && value.length > 0) || (typeof value === "string" && value !== "")) {
-      out[key] = value;
-    }
+  for (const key of DNS_KEYS) {
+    const value = dns[key];
+    if (value !== undefined && value.length > 0) out[key] = value;
   }
   return out;
-}
-
-function internal(msg: string): CniError {
-  return new CniError(CNI_CODES.internal, msg);
 }

@@ -1,11 +1,11 @@
 // The CNI dispatcher: checks the invocation, runs one verb, and turns every outcome into the
 // protocol's output (cni-spec.md §2.2). The process boundary is injected (PluginIO), so the whole
 // protocol runs in-process in tests; process-io.ts binds it to the real process.
+import { aboutText } from "../about.ts";
 import { CNI_CODES, CniError, describe } from "../errors/errors.ts";
 import { oneLine } from "../log/logger.ts";
 import { parseRequest, type Request, readEnv } from "./request.ts";
 import { formatError, formatResult, formatVersion, type IpamResult } from "./result.ts";
-import { SUPPORTED_VERSIONS } from "./version.ts";
 
 /** Everything the dispatcher touches outside itself. */
 export interface PluginIO {
@@ -26,23 +26,18 @@ export interface Handlers {
   status(req: Request): Promise<void>;
 }
 
-/** What a plugin run without CNI_COMMAND prints on stderr: the about line and the versions. */
-export function aboutText(about: string): string {
-  return `${about}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}\n`;
-}
-
 /**
  * Runs one CNI invocation and returns the exit code.
- * - No CNI_COMMAND: about text on stderr, 0.
+ * - No CNI_COMMAND: the about text (release and CNI versions) on stderr, 0.
  * - Success: ADD prints its result in the config's version, VERSION the version answer, the other
  *   verbs nothing; 0.
  * - Failure: the error JSON on stdout (never a stack trace), one log line on stderr; 1.
  * Never rejects.
  */
-export async function runPlugin(io: PluginIO, handlers: Handlers, about: string): Promise<number> {
+export async function runPlugin(io: PluginIO, handlers: Handlers): Promise<number> {
   const command = io.env["CNI_COMMAND"] ?? "";
   if (command === "") {
-    io.stderr(aboutText(about));
+    io.stderr(aboutText());
     return 0;
   }
   try {

@@ -4,11 +4,11 @@
 import type { RangeRule } from "../allocator/assign.ts";
 import { ConfigError } from "../errors/errors.ts";
 import { clip, quote } from "../errors/message.ts";
-import { contains, FAMILIES, type IP, parseCidr, parseIP, parseIPSloppy } from "../ip/index.ts";
+import { contains, FAMILIES, type IP, parseCidr, parseIP, parseIPSloppy, unmapped } from "../ip/index.ts";
 import { argsError, type CniArgs } from "./cni-args.ts";
 import type { AddressInput } from "./ipam-input.ts";
 import type { StaticAddress } from "./types.ts";
-import { requireFamily, unmapped } from "./values.ts";
+import { requireFamily } from "./values.ts";
 
 /** The top-level `gateway` (sloppy parser, as Go). Go drops an unparsable one after logging; we reject it. */
 export function parseGateway(text: string | undefined): IP | undefined {

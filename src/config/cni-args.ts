@@ -9,8 +9,6 @@ import { clip, quote } from "../errors/message.ts";
 export interface CniArgs {
   readonly podName: string;
   readonly podNamespace: string;
-  readonly podUid: string;
-  readonly infraContainerId: string;
   /** `IP=`: CIDRs (as written, trimmed) to return as extra static addresses. */
   readonly ips: readonly string[];
   /** `GATEWAY=`: gateways (as written) set on every static address whose subnet contains them. */
@@ -20,12 +18,13 @@ export interface CniArgs {
 const STRING_KEYS = {
   K8S_POD_NAME: "podName",
   K8S_POD_NAMESPACE: "podNamespace",
-  K8S_POD_UID: "podUid",
-  K8S_POD_INFRA_CONTAINER_ID: "infraContainerId",
   IP: "ip",
   GATEWAY: "gateway",
 } as const;
 type StringKey = keyof typeof STRING_KEYS;
+
+/** Keys runtimes pass that IPAM has no use for: known (no IgnoreUnknown needed), read nowhere. */
+const IGNORED_KEYS: readonly string[] = ["K8S_POD_UID", "K8S_POD_INFRA_CONTAINER_ID"];
 
 export function argsError(msg: string): CniError {
   return new CniError(CNI_CODES.invalidEnvironment, msg);
@@ -72,7 +71,7 @@ export function parseCniArgs(text: string): CniArgs {
       const [key, value] = kv as [string, string];
       if (key === "IgnoreUnknown") ignoreUnknown = parseBool(pair, value);
       else if (Object.hasOwn(STRING_KEYS, key)) values[STRING_KEYS[key as StringKey]] = value;
-      else unknown.push(shown(pair, index));
+      else if (!IGNORED_KEYS.includes(key)) unknown.push(shown(pair, index));
     }
   }
   if (unknown.length > 0 && !ignoreUnknown) {
@@ -81,8 +80,6 @@ export function parseCniArgs(text: string): CniArgs {
   return {
     podName: values.podName ?? "",
     podNamespace: values.podNamespace ?? "",
-    podUid: values.podUid ?? "",
-    infraContainerId: values.infraContainerId ?? "",
     ips: splitList(values.ip ?? ""),
     gateways: splitList(values.gateway ?? ""),
   };

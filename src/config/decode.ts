@@ -29,11 +29,26 @@ export function lookup(obj: JsonObject, name: string): Json | undefined {
   return found;
 }
 
+/**
+ * Whether any key folds to `name`, a `null` one included. Go cannot tell a null from an absent
+ * field; a caller that must (a GC request without its list of attachments is refused) asks here.
+ */
+export function mentions(obj: JsonObject, name: string): boolean {
+  const want = foldKey(name);
+  return Object.keys(obj).some((key) => foldKey(key) === want);
+}
+
+/** The JSON type name of a value: `null`, `boolean`, `number`, `string`, `array`, `object`. */
+export function jsonType(value: Json): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  return typeof value;
+}
+
 /** The JSON type of a value as a message noun: `number`, `an array`, `null`. */
 export function jsonKind(value: Json): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : typeof value;
+  const type = jsonType(value);
+  return type === "array" || type === "object" ? `an ${type}` : type;
 }
 
 /** A short rendering of a JSON value for error messages: `number 5`, `an object {"a":1}`. */

@@ -4,8 +4,18 @@ import type { Interval, IntervalSet } from "../allocator/interval-set.ts";
 import { intervalSet } from "../allocator/interval-set.ts";
 import { ConfigError } from "../errors/errors.ts";
 import { quote } from "../errors/message.ts";
-import { bitsOf, broadcastOf, type Cidr, networkOf, parseCidr, parseIP } from "../ip/index.ts";
-import { requireFamily, unmapped } from "./values.ts";
+import {
+  bitsOf,
+  broadcastOf,
+  type Cidr,
+  cidrOf,
+  ipOf,
+  networkOf,
+  parseCidr,
+  parseIP,
+  unmapped,
+} from "../ip/index.ts";
+import { requireFamily } from "./values.ts";
 
 export interface Excludes {
   readonly exclude: IntervalSet;
@@ -18,7 +28,7 @@ function parseEntry(text: string): Cidr | undefined {
   const addr = parseIP(text);
   if (addr === undefined) return undefined;
   const bare = unmapped(addr);
-  return { family: bare.family, address: bare.value, prefix: bitsOf(bare.family) };
+  return cidrOf(bare, bitsOf(bare.family));
 }
 
 /** `key` names the list in messages (`exclude`, `ipRanges[1].exclude`). */
@@ -30,7 +40,7 @@ export function parseExcludes(entries: readonly string[] | undefined, range: Cid
       // Go's text, %q-quoted: `could not parse exclude range, err: "invalid CIDR address: x"`.
       throw new ConfigError(`could not parse exclude range, err: ${quote(`invalid CIDR address: ${text}`)}`);
     }
-    requireFamily(key, text, { family: cidr.family, value: cidr.address }, range, {
+    requireFamily(key, text, ipOf(cidr), range, {
       noun: "exclude",
       of: "range",
     });

@@ -8,7 +8,7 @@ import { decodeFailure } from "./errors.ts";
 import { decodeIpam, type IpamInput } from "./ipam-input.ts";
 import { isJsonObject, parseJson } from "./json-parse.ts";
 
-export const FLAT_FILE_NAME = "whereabouts.conf";
+const FLAT_FILE_NAME = "whereabouts.conf";
 
 export const DEFAULT_FLAT_FILE_PATHS = [
   "/etc/kubernetes/cni/net.d/whereabouts.d/whereabouts.conf",
@@ -92,7 +92,7 @@ export function loadFlatFile(
 }
 
 /** Decodes flat-file text (a bare ipam object). Syntax errors are code 6, type errors code 7. */
-export function decodeFlatFile(path: string, text: string): IpamInput {
+function decodeFlatFile(path: string, text: string): IpamInput {
   let doc: ReturnType<typeof parseJson>;
   try {
     doc = parseJson(text);

@@ -3,6 +3,7 @@
 // empty lists) read as absent, so "stdin wins unless empty" is simply `stdin ?? flat`.
 import { type Fields, nested, nonEmpty, typeError } from "./decode.ts";
 import type { JsonObject } from "./json-parse.ts";
+import type { Dns } from "./types.ts";
 
 export interface RangeInput {
   readonly range?: string;
@@ -28,14 +29,6 @@ export interface RouteInput {
 }
 export const ROUTE_NUMBER_KEYS = ["mtu", "advmss", "priority", "table", "scope"] as const;
 
-/** cni types.DNS. */
-export interface DnsInput {
-  readonly nameservers?: readonly string[];
-  readonly domain?: string;
-  readonly search?: readonly string[];
-  readonly options?: readonly string[];
-}
-
 export interface IpamInput extends RangeInput {
   readonly type?: string;
   readonly ipRanges?: readonly RangeInput[];
@@ -49,7 +42,8 @@ export interface IpamInput extends RangeInput {
   readonly reconcilerCronExpression?: string;
   readonly addresses?: readonly AddressInput[];
   readonly routes?: readonly RouteInput[];
-  readonly dns: DnsInput;
+  /** Only JSON types are checked, which is all there is to check in cni types.DNS. */
+  readonly dns: Dns;
   readonly datastore?: string;
   readonly kubernetes: { readonly kubeconfig?: string };
   readonly local: { readonly path?: string };

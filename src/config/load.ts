@@ -15,18 +15,22 @@ import { mergeIpam } from "./merge.ts";
 import { checkPath, checkPaths } from "./paths.ts";
 import { normaliseRanges } from "./range.ts";
 import { parseDns, parseRoutes } from "./routes-dns.ts";
-import { parseLogLevel, parseNodeSliceSize } from "./settings.ts";
-import { IPAM_TYPES, type IpamConfig, type IpamType } from "./types.ts";
+import { checkNodeSliceSize, parseLogLevel } from "./settings.ts";
+import type { IpamConfig } from "./types.ts";
 
-export interface ConfigSources {
-  /** The whole CNI request config (JSON text) as received on stdin. */
-  readonly stdin: string;
+/** What a config is loaded from besides the network configuration itself. */
+export interface ConfigContext {
   /** CNI_ARGS ("" when unset). */
   readonly cniArgs: string;
   /** Returns undefined when the file does not exist; throws on other errors (EISDIR, EACCES...). */
   readonly readFile: ReadFile;
   /** Searched after the default flat-file paths (controllers pass theirs, §2.3 item 5). */
   readonly extraFlatFilePaths?: readonly string[];
+}
+
+export interface ConfigSources extends ConfigContext {
+  /** The whole CNI request config (JSON text) as received on stdin. */
+  readonly stdin: string;
 }
 
 function parseDocument(text: string): JsonObject {
@@ -42,8 +46,11 @@ function parseDocument(text: string): JsonObject {
   return doc;
 }
 
-function ipamType(text: string): IpamType | undefined {
-  return IPAM_TYPES.find((t) => t === text);
+/** The ipam `type`s this plugin serves, under either of its names. */
+const OUR_IPAM_TYPES: readonly string[] = ["whereabouts", "thereabouts"];
+
+function isOurs(ipamType: string): boolean {
+  return OUR_IPAM_TYPES.includes(ipamType);
 }
 
 function deepFreeze<T>(value: T): T {
@@ -54,7 +61,11 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function loadDocument(doc: JsonObject, sources: ConfigSources): IpamConfig {
+/**
+ * Loads the IPAM config of a CNI request already decoded (by the parser below, as the plugin
+ * decodes stdin once for every check). Throws as loadIpamConfig, decode failures aside.
+ */
+export function loadIpamDocument(doc: JsonObject, sources: ConfigContext): IpamConfig {
   const top = fields(doc, (name) => name);
   const name = top.string("name") ?? "";
   const cniVersion = top.string("cniVersion") ?? "";
@@ -64,8 +75,7 @@ function loadDocument(doc: JsonObject, sources: ConfigSources): IpamConfig {
   // The type is checked before anything else so a network using another IPAM plugin is reported
   // as such (and skipped by the controllers), whatever its other keys hold.
   const rawType = ipamFields.string("type") ?? "";
-  const type = ipamType(rawType);
-  if (type === undefined) throw new ForeignIpamError(rawType);
+  if (!isOurs(rawType)) throw new ForeignIpamError(rawType);
   const stdin = decodeIpam(ipamFields);
 
   const args = parseCniArgs(sources.cniArgs);
@@ -78,28 +88,25 @@ function loadDocument(doc: JsonObject, sources: ConfigSources): IpamConfig {
   const gateway = parseGateway(ipam.gateway);
   const addresses = staticAddresses(ipam.addresses, args);
   checkAddressCount(cniVersion, ranges, addresses);
+  const routes = parseRoutes(ipam.routes);
+  const dns = parseDns(ipam.dns);
+  const logLevel = parseLogLevel(ipam.logLevel);
+  checkNodeSliceSize(ipam.nodeSliceSize);
 
   const config: IpamConfig = {
     name,
-    cniVersion,
-    type,
     ranges,
     ...(gateway === undefined ? {} : { gateway }),
     networkName: ipam.networkName ?? "",
     enableOverlappingRanges: ipam.enableOverlappingRanges ?? true,
     addresses,
-    routes: parseRoutes(ipam.routes),
-    dns: parseDns(ipam.dns),
+    routes,
+    dns,
     ...store,
     logFile: ipam.logFile ?? "",
-    logLevel: parseLogLevel(ipam.logLevel),
-    configurationPath: ipam.configurationPath ?? "",
-    nodeSliceSize: parseNodeSliceSize(ipam.nodeSliceSize),
-    reconcilerCronExpression: ipam.reconcilerCronExpression ?? "",
+    logLevel,
     pod: {
       name: args.podName,
-      namespace: args.podNamespace,
-      uid: args.podUid,
       ref: `${args.podNamespace}/${args.podName}`,
     },
   };
@@ -112,7 +119,7 @@ function loadDocument(doc: JsonObject, sources: ConfigSources): IpamConfig {
  * everything else (MissingIpamError and ForeignIpamError when the network is not ours).
  */
 export function loadIpamConfig(sources: ConfigSources): IpamConfig {
-  return loadDocument(parseDocument(sources.stdin), sources);
+  return loadIpamDocument(parseDocument(sources.stdin), sources);
 }
 
 /**
@@ -124,13 +131,13 @@ export function loadIpamConfigFromNetwork(sources: ConfigSources): IpamConfig {
   const doc = parseDocument(sources.stdin);
   const top = fields(doc, (name) => name);
   const plugins = top.objectArray("plugins");
-  if (plugins === undefined) return loadDocument(doc, sources);
+  if (plugins === undefined) return loadIpamDocument(doc, sources);
   const types = plugins.map((plugin) => {
     const ipam = lookup(plugin, "ipam");
     const type = isJsonObject(ipam) ? lookup(ipam, "type") : undefined;
     return typeof type === "string" ? type : "";
   });
-  const index = types.findIndex((t) => ipamType(t) !== undefined);
+  const index = types.findIndex(isOurs);
   if (index < 0) {
     throw new ForeignIpamError(
       types.join(","),
@@ -142,5 +149,5 @@ export function loadIpamConfigFromNetwork(sources: ConfigSources): IpamConfig {
     cniVersion: top.string("cniVersion") ?? "",
     ipam: lookup(plugins[index]!, "ipam")!,
   };
-  return loadDocument(single, sources);
+  return loadIpamDocument(single, sources);
 }

@@ -11,15 +11,17 @@ import {
   formatCidr,
   formatIP,
   type IP,
+  ipOf,
   masked,
   networkOf,
   parseCidrSloppy,
   parseIP,
   parseIPSloppy,
+  unmapped,
 } from "../ip/index.ts";
 import { parseExcludes } from "./exclude.ts";
 import type { IpamInput, RangeInput } from "./ipam-input.ts";
-import { requireFamily, unmapped } from "./values.ts";
+import { requireFamily } from "./values.ts";
 
 interface RangeEntry {
   readonly input: RangeInput;
@@ -62,7 +64,7 @@ function parseDashForm(text: string, dash: number): { cidr: Cidr; start: IP; end
     throw new ConfigError(`invalid range start for CIDR ${formatCidr(masked(cidr))}: ${formatIP(begin)}`);
   }
   // Go takes B as the end with no check that B >= A (the allocator ignores an inverted end).
-  return { cidr, start: begin, end: { family: cidr.family, value: cidr.address } };
+  return { cidr, start: begin, end: ipOf(cidr) };
 }
 
 function normaliseRange(entry: RangeEntry): RangeRule {

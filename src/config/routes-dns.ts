@@ -1,10 +1,10 @@
-// `routes` and `dns` are returned in the CNI result as configured (static-IPAM syntax). They are
-// rebuilt with the canonical key names Go emits (Go decodes them into cni types.Route / types.DNS
-// and re-encodes, so keys match case-insensitively and unknown keys are dropped).
+// `routes` and `dns` are returned in the CNI result as configured (static-IPAM syntax). Go decodes
+// them into cni types.Route / types.DNS, so keys match case-insensitively and unknown keys are
+// dropped; routes are validated here, once, and carried as typed values to the result.
 import { ConfigError } from "../errors/errors.ts";
 import { quote } from "../errors/message.ts";
-import { formatCidr, formatIP, parseCidr, parseIP } from "../ip/index.ts";
-import type { DnsInput, RouteInput } from "./ipam-input.ts";
+import { parseCidr, parseIP } from "../ip/index.ts";
+import type { RouteInput } from "./ipam-input.ts";
 import { ROUTE_NUMBER_KEYS } from "./ipam-input.ts";
 import type { Dns, Route } from "./types.ts";
 
@@ -14,13 +14,12 @@ function parseRoute(input: RouteInput, i: number): Route {
   if (dst === undefined) {
     throw new ConfigError(`invalid routes[${i}].dst ${quote(dstText)}: not a CIDR`);
   }
-  // cni's types.ParseCIDR keeps the address as written (host bits included); Go re-encodes it canonically.
-  const route: Record<string, string | number> = { dst: formatCidr(dst) };
+  const route: { -readonly [K in keyof Route]: Route[K] } = { dst };
   if (input.gw !== undefined) {
     const gw = parseIP(input.gw);
     if (gw === undefined)
       throw new ConfigError(`invalid routes[${i}].gw ${quote(input.gw)}: not an IP address`);
-    route.gw = formatIP(gw);
+    route.gw = gw;
   }
   for (const key of ROUTE_NUMBER_KEYS) {
     const value = input[key];
@@ -37,11 +36,7 @@ export function parseRoutes(inputs: readonly RouteInput[] | undefined): Route[] 
   return (inputs ?? []).map(parseRoute);
 }
 
-/** Keeps the non-empty DNS fields (Go's omitempty). */
-export function parseDns(input: DnsInput): Dns {
-  const dns: Record<string, string | readonly string[]> = {};
-  for (const [key, value] of Object.entries(input)) {
-    if (value !== undefined) dns[key] = value;
-  }
-  return dns;
+/** Keeps the fields that are set (the decoder already reads "" and [] as unset, Go's omitempty). */
+export function parseDns(input: Dns): Dns {
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
 }

@@ -14,9 +14,12 @@ export function parseLogLevel(text: string | undefined): LogLevel {
   return level;
 }
 
-/** `"/N"` or `"N"` with N a prefix length 1-128; kept as written ("" = Fast IPAM off). */
-export function parseNodeSliceSize(text: string | undefined): string {
-  if (text === undefined) return "";
+/**
+ * `"/N"` or `"N"` with N a prefix length 1-128, or unset. Only checked: node slices (Fast IPAM)
+ * are not implemented, and the value is used nowhere.
+ */
+export function checkNodeSliceSize(text: string | undefined): void {
+  if (text === undefined) return;
   const match = /^\/?([0-9]{1,3})$/.exec(text);
   const size = match === null ? Number.NaN : Number(match[1]);
   if (!(size >= 1 && size <= 128)) {
@@ -24,5 +27,4 @@ export function parseNodeSliceSize(text: string | undefined): string {
       `invalid node_slice_size ${quote(text)}: expected a prefix length such as "/26" or "26" (1 to 128)`,
     );
   }
-  return text;
 }

@@ -7,9 +7,6 @@ import type { Datastore } from "../store/store.ts";
 export const LOG_LEVELS = ["debug", "verbose", "error", "panic"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export const IPAM_TYPES = ["whereabouts", "thereabouts"] as const;
-export type IpamType = (typeof IPAM_TYPES)[number];
-
 /**
  * A range after normalisation (whereabouts-spec.md §2.4): masked CIDR, bounds, excludes. `start` is
  * always set (the network address when none was configured, as Go does; the candidate window skips
@@ -24,12 +21,27 @@ export interface StaticAddress {
 }
 
 /**
- * Routes and DNS as the result carries them (static-IPAM syntax), rebuilt with Go's key names:
- * routes `{dst, gw?, mtu?, advmss?, priority?, table?, scope?}` (dst and gw validated, in Go's text
- * form), dns `{nameservers?, domain?, search?, options?}` with empty fields left out.
+ * A configured route as the result carries it (cni types.Route): only Go's fields, dst and gw
+ * validated, the numbers integers as configured (the result leaves out Go's zero values).
  */
-export type Route = Readonly<Record<string, unknown>>;
-export type Dns = Readonly<Record<string, unknown>>;
+export interface Route {
+  /** As written (host bits kept), as cni's ParseCIDR keeps it. */
+  readonly dst: Cidr;
+  readonly gw?: IP;
+  readonly mtu?: number;
+  readonly advmss?: number;
+  readonly priority?: number;
+  readonly table?: number;
+  readonly scope?: number;
+}
+
+/** cni types.DNS, with empty fields left out. */
+export interface Dns {
+  readonly nameservers?: readonly string[];
+  readonly domain?: string;
+  readonly search?: readonly string[];
+  readonly options?: readonly string[];
+}
 
 export interface EtcdConfig {
   /** URLs (`host:port` gets `http://`); empty unless etcd_host is set. */
@@ -42,11 +54,15 @@ export interface EtcdConfig {
   readonly prefix: string;
 }
 
+/**
+ * What the plugin, the agent, `status` and the controller use of a network's IPAM config. Keys that
+ * are accepted but used by nothing (node_slice_size, reconciler_cron_expression in a network
+ * configuration, leader_*, configuration_path once the flat file is read, CNI_ARGS
+ * K8S_POD_UID and K8S_POD_INFRA_CONTAINER_ID) are checked when loaded and kept nowhere.
+ */
 export interface IpamConfig {
-  /** Network name (top-level `name`) and the requested CNI version. */
+  /** Network name (top-level `name`). */
   readonly name: string;
-  readonly cniVersion: string;
-  readonly type: IpamType;
   /** Top-level `range` first, then `ipRanges`. May be empty (only static addresses are returned). */
   readonly ranges: readonly IpRange[];
   /** Top-level `gateway` (sloppy parser); may be of either family, so dual-stack configs share one key. */
@@ -64,15 +80,9 @@ export interface IpamConfig {
   readonly etcd: EtcdConfig;
   readonly logFile: string;
   readonly logLevel: LogLevel;
-  readonly configurationPath: string;
-  /** "/N" or "N" as written (1 ≤ N ≤ 128), "" when Fast IPAM is off. */
-  readonly nodeSliceSize: string;
-  readonly reconcilerCronExpression: string;
-  /** From CNI_ARGS. podRef = `<namespace>/<name>` (even when the namespace is empty, as Go). */
+  /** From CNI_ARGS. ref = `<namespace>/<name>` (even when the namespace is empty, as Go). */
   readonly pod: {
     readonly name: string;
-    readonly namespace: string;
-    readonly uid: string;
     readonly ref: string;
   };
 }

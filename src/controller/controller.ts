@@ -9,6 +9,7 @@
 // (gc-run.ts), the schedule (cron-schedule.ts), leadership (leader.ts), the pod view
 // (cluster-view.ts) and the probe server (src/net/health-server.ts). The process environment is
 // read once, by the command line (src/cli/controller.ts), into ControllerOptions.
+import { VERSION } from "../about.ts";
 import { systemClock } from "../ipam/retry.ts";
 import { type HealthServer, type Readiness, startHealthServer } from "../net/health-server.ts";
 import { parseListen } from "../net/listen-address.ts";
@@ -156,6 +157,7 @@ export async function runController(options: ControllerOptions): Promise<number>
   });
   process.stdout.write(`${JSON.stringify({ listening: server.url })}\n`);
   log("info", "controller started", {
+    version: VERSION,
     listening: server.url,
     server: connection.server,
     namespace,

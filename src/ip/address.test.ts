@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatIP, parseIP, parseIPSloppy } from "./address.ts";
+import { formatIP, parseIP, parseIPSloppy, unmapped } from "./address.ts";
 
 const canonical: [string, string][] = [
   ["192.168.1.1", "192.168.1.1"],
@@ -64,4 +64,11 @@ test("parseIPSloppy() accepts leading zeros as decimal", () => {
 test("parseIP() keeps the full 128 bits", () => {
   assert.equal(parseIP("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe")!.value, (1n << 128n) - 2n);
   assert.equal(parseIP("255.255.255.255")!.value, 0xffffffffn);
+});
+
+test("unmapped() reads ::ffff:a.b.c.d as the IPv4 address Go's To4() sees, and nothing else", () => {
+  assert.deepEqual(unmapped(parseIP("::ffff:10.0.0.9")!), { family: 4, value: 0x0a000009n });
+  for (const text of ["10.0.0.9", "::10.0.0.9", "::fffe:a00:9", "1::ffff:a00:9", "64:ff9b::10.0.0.9"]) {
+    assert.deepEqual(unmapped(parseIP(text)!), parseIP(text), text);
+  }
 });

@@ -22,7 +22,18 @@ export function ip(family: Family, value: bigint): IP {
   return { family, value };
 }
 
-const V4_MAPPED_PREFIX = 0xffffn << 32n;
+/** The upper 96 bits of an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
+const V4_MAPPED = 0xffffn;
+
+/** An IPv6 address of the form ::ffff:a.b.c.d, which Go's To4() reads as IPv4. */
+function isV4Mapped(addr: IP): boolean {
+  return addr.family === 6 && addr.value >> 32n === V4_MAPPED;
+}
+
+/** An IPv4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 address Go's To4() sees; others as they are. */
+export function unmapped(addr: IP): IP {
+  return isV4Mapped(addr) ? { family: 4, value: addr.value & 0xffffffffn } : addr;
+}
 
 /** Parses dotted-quad IPv4; `sloppy` also accepts leading zeros (read as decimal), as Go's ParseIPSloppy does. */
 function parseV4(text: string, sloppy: boolean): bigint | undefined {
@@ -104,8 +115,7 @@ function formatV4(value: bigint): string {
 
 /** Go's net.IP.String(): RFC 5952, first longest run (≥ 2 groups) of zeros compressed, v4-mapped dotted. */
 export function formatIP(addr: IP): string {
-  if (addr.family === 4) return formatV4(addr.value);
-  if (addr.value >> 32n === V4_MAPPED_PREFIX >> 32n) return formatV4(addr.value & 0xffffffffn);
+  if (addr.family === 4 || isV4Mapped(addr)) return formatV4(addr.value & 0xffffffffn);
   const groups: number[] = [];
   for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((addr.value >> shift) & 0xffffn));
   let bestStart = -1;
@@ -126,8 +136,4 @@ export function formatIP(addr: IP): string {
   const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(":");
   if (bestStart < 0) return hex(groups);
   return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
-}
-
-export function sameIP(a: IP, b: IP): boolean {
-  return a.family === b.family && a.value === b.value;
 }

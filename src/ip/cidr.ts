@@ -8,6 +8,16 @@ export interface Cidr {
   readonly prefix: number;
 }
 
+/** `addr/prefix`, the address kept as it is (host bits included). */
+export function cidrOf(addr: IP, prefix: number): Cidr {
+  return { family: addr.family, address: addr.value, prefix };
+}
+
+/** The address of a prefix as written (host bits included). */
+export function ipOf(c: Cidr): IP {
+  return { family: c.family, value: c.address };
+}
+
 function hostMask(family: Family, prefix: number): bigint {
   return (1n << BigInt(bitsOf(family) - prefix)) - 1n;
 }
@@ -42,7 +52,7 @@ function parsePrefix(text: string, sloppy: boolean): Cidr | undefined {
   if (addr === undefined || !/^[0-9]{1,3}$/.test(len)) return undefined;
   const prefix = Number.parseInt(len, 10);
   if (prefix > bitsOf(addr.family)) return undefined;
-  return { family: addr.family, address: addr.value, prefix };
+  return cidrOf(addr, prefix);
 }
 
 /** Go's net.ParseCIDR; the returned address is the IP as written. */
@@ -57,5 +67,5 @@ export function parseCidrSloppy(text: string): Cidr | undefined {
 
 /** `<address as written>/<prefix>`; pass `masked(c)` for Go's IPNet.String(). */
 export function formatCidr(c: Cidr): string {
-  return `${formatIP({ family: c.family, value: c.address })}/${c.prefix}`;
+  return `${formatIP(ipOf(c))}/${c.prefix}`;
 }

@@ -9,13 +9,17 @@ import { poolOf } from "./pool-ref.ts";
 import { releaseEntries } from "./release.ts";
 import type { Deadline } from "./retry.ts";
 
+/**
+ * How many entries were released, or "shared" when nothing was done because the store is shared
+ * (its callers must not report "released 0" for a GC that did not look).
+ */
 export async function collectGarbage(
   store: Store,
   config: IpamConfig,
   valid: readonly Attachment[],
   deadline: Deadline,
-): Promise<number> {
-  if (store.datastore !== "local") return 0;
+): Promise<number | "shared"> {
+  if (store.datastore !== "local") return "shared";
   const live = new Set(valid.map((a) => `${a.containerId}\0${a.ifName}`));
   const liveContainers = new Set(valid.map((a) => a.containerId));
   const options = { overlapping: config.enableOverlappingRanges, networkName: config.networkName, deadline };

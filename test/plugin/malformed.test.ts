@@ -87,6 +87,18 @@ describe("malformed environments are rejected with the skeleton's codes", () => 
     ["stdin is not JSON", {}, "{nope", 6, /error unmarshall network config/],
     ["stdin is a JSON array", {}, "[]", 6, /error unmarshall network config/],
     [
+      // Decoded once, by the skeleton's checks, before the IPAM config is loaded.
+      "stdin nested deeper than the parser allows",
+      {},
+      JSON.stringify({
+        cniVersion: "1.0.0",
+        name: "n",
+        deep: JSON.parse(`${"[".repeat(1001)}${"]".repeat(1001)}`),
+      }),
+      6,
+      /^error unmarshall network config: exceeded max depth at line 1, column \d+$/,
+    ],
+    [
       "network name missing",
       {},
       JSON.stringify({ cniVersion: "1.0.0", ipam: {} }),
