@@ -1,10 +1,11 @@
 // The CNI verbs wired to configuration, store and IPAM logic. Everything that can be rejected
 // (config, CNI_ARGS, pod identity) is checked before the store is opened, so a failed ADD writes
 // nothing.
-import { readOptionalFile } from "../config/config-file.ts";
+
 import { loadIpamConfig } from "../config/load.ts";
 import type { IpamConfig } from "../config/types.ts";
 import { CNI_CODES, CniError, ConfigError, describe, StoreUnavailableError } from "../errors/errors.ts";
+import { readOptionalFile } from "../files/config-file.ts";
 import { type Family, formatCidr, formatIP, parseCidr } from "../ip/index.ts";
 import { addAttachment } from "../ipam/add.ts";
 import { checkAttachment } from "../ipam/check.ts";

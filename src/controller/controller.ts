@@ -10,10 +10,10 @@
 // (cluster-view.ts) and the probe server (src/net/health-server.ts). The process environment is
 // read once, by the command line (src/cli/controller.ts), into ControllerOptions.
 import { systemClock } from "../ipam/retry.ts";
+import { KubeClient } from "../kube/client.ts";
 import { type HealthServer, type Readiness, startHealthServer } from "../net/health-server.ts";
+import { createTransport } from "../net/http-transport.ts";
 import { parseListen } from "../net/listen-address.ts";
-import { createTransport } from "../store/http/transport.ts";
-import { KubeClient } from "../store/kubernetes/api-client.ts";
 import { KubernetesStore } from "../store/kubernetes/kubernetes-store.ts";
 import { ClusterView } from "./cluster-view.ts";
 import { DEFAULT_CRON_FILE } from "./cron-config.ts";

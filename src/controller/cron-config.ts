@@ -6,8 +6,8 @@
 // `onInvalid`, an Event) and the schedule in force is kept.
 import { type FSWatcher, watch } from "node:fs";
 import { dirname } from "node:path";
-import { readOptionalFile } from "../config/config-file.ts";
 import { loadFlatFile } from "../config/flat-file.ts";
+import { readOptionalFile } from "../files/config-file.ts";
 import {
   CONFIGMAP_NAME,
   type CronSetting,

@@ -6,7 +6,7 @@
 // leading (the caller exits: in-flight work of a deposed leader is not worth the risk). On a clean
 // shutdown the lease is released (holder "" , as client-go's ReleaseOnCancel) so a standby takes
 // over at once.
-import { MERGE_PATCH } from "../store/kubernetes/api-client.ts";
+import { MERGE_PATCH } from "../kube/client.ts";
 import type { Kube } from "./kube.ts";
 import { microTime } from "./kube.ts";
 

@@ -23,11 +23,11 @@ import { formatIP, parseCidr } from "../../src/ip/index.ts";
 import { addAttachment } from "../../src/ipam/add.ts";
 import { deleteAttachment } from "../../src/ipam/del.ts";
 import { deadlineIn } from "../../src/ipam/retry.ts";
+import { KubeClient } from "../../src/kube/client.ts";
+import { loadKubeconfig } from "../../src/kube/kubeconfig.ts";
 import type { Logger } from "../../src/log/logger.ts";
+import { createTransport, type Transport } from "../../src/net/http-transport.ts";
 import { reservationName } from "../../src/pool/naming.ts";
-import { createTransport, type Transport } from "../../src/store/http/transport.ts";
-import { KubeClient } from "../../src/store/kubernetes/api-client.ts";
-import { loadKubeconfig } from "../../src/store/kubernetes/kubeconfig.ts";
 import {
   KubernetesStore,
   type KubernetesStoreOptions,

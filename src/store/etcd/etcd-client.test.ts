@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { StoreRefusedError, StoreUnavailableError } from "../../errors/errors.ts";
-import type { HttpReply, Transport } from "../http/transport.ts";
+import type { HttpReply, Transport } from "../../net/http-transport.ts";
 import { EtcdClient, type EtcdClientOptions } from "./etcd-client.ts";
 
 type Handler = (url: string, body: string, headers: Readonly<Record<string, string>>) => HttpReply | Error;

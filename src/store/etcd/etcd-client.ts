@@ -11,7 +11,7 @@ import {
   networkErrorReason,
   type TlsMaterial,
   type Transport,
-} from "../http/transport.ts";
+} from "../../net/http-transport.ts";
 import { type AuthenticateResponse, type GatewayError, GRPC } from "./etcd-api.ts";
 
 export interface EtcdClientOptions {

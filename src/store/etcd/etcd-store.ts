@@ -5,16 +5,17 @@
 // rewritten or removed still holds what was read, each reservation taken is free or as read. So
 // concurrent writers need no lock, and two commits conflict only when they touch the same address.
 // Uncontended, an ADD costs two calls (read the pool, one transaction), plus one to authenticate.
-import { fileError, fileReason, readConfigFile } from "../../config/config-file.ts";
+
 import type { EtcdConfig } from "../../config/types.ts";
 import { ConfigError, StoreUnavailableError } from "../../errors/errors.ts";
+import { fileError, fileReason, readConfigFile } from "../../files/config-file.ts";
+import { createTransport, type TlsMaterial } from "../../net/http-transport.ts";
 import {
   type Allocation,
   ownsReservation,
   type PoolSnapshot,
   type Reservation,
 } from "../../pool/allocation.ts";
-import { createTransport, type TlsMaterial } from "../http/transport.ts";
 import { type CommitResult, emptyPool, type PoolChange, type Store, sameAllocation } from "../store.ts";
 import {
   decodeEntry,

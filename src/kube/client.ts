@@ -6,10 +6,9 @@
 // returned; credentials refused (401/403) and other errors become CniErrors with the apiserver's
 // Status message; running out of time is StoreUnavailableError naming the server. Every HTTP
 // request sent is counted (for benchmarks and request budgets).
-import { CNI_CODES, CniError, StoreUnavailableError } from "../../errors/errors.ts";
-import { isTimeout, isTlsRefusal, networkErrorReason, type Transport } from "../http/transport.ts";
+import { CNI_CODES, CniError, StoreUnavailableError } from "../errors/errors.ts";
+import { isTimeout, isTlsRefusal, networkErrorReason, type Transport } from "../net/http-transport.ts";
 import type { KubeConnection } from "./kubeconfig.ts";
-import { goJson } from "./objects.ts";
 
 export const JSON_PATCH = "application/json-patch+json";
 export const MERGE_PATCH = "application/merge-patch+json";
@@ -189,6 +188,14 @@ export class KubeClient {
       ambiguous,
     );
   }
+}
+
+/** JSON as Go's encoder writes it (`<`, `>`, `&`, U+2028, U+2029 escaped), so `test` values compare byte-equal. */
+export function goJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 function parseJson(text: string): unknown {

@@ -7,10 +7,10 @@
 // are refused with a ConfigError that says what to use instead (a plugin process must not run
 // credential helpers).
 import { dirname, isAbsolute, join } from "node:path";
-import { fileError, fileReason, readConfigFile } from "../../config/config-file.ts";
-import { type CniError, ConfigError } from "../../errors/errors.ts";
-import { clip, quote, withoutCredentials } from "../../errors/message.ts";
-import type { TlsMaterial } from "../http/transport.ts";
+import { type CniError, ConfigError } from "../errors/errors.ts";
+import { clip, quote, withoutCredentials } from "../errors/message.ts";
+import { fileError, fileReason, readConfigFile } from "../files/config-file.ts";
+import type { TlsMaterial } from "../net/http-transport.ts";
 
 export const DEFAULT_NAMESPACE = "kube-system";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError } from "../../errors/errors.ts";
+import { ConfigError } from "../errors/errors.ts";
 import { type KubeConnection, loadKubeconfig } from "./kubeconfig.ts";
 
 const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
