@@ -2,7 +2,7 @@
 // loadIpamConfig (config/load.ts); nothing downstream re-parses text.
 import type { RangeRule } from "../allocator/assign.ts";
 import type { Cidr, IP } from "../ip/index.ts";
-import type { Datastore } from "../store/store.ts";
+import type { StoreSettings } from "../store/settings.ts";
 
 export const LOG_LEVELS = ["debug", "verbose", "error", "panic"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -31,18 +31,8 @@ export interface StaticAddress {
 export type Route = Readonly<Record<string, unknown>>;
 export type Dns = Readonly<Record<string, unknown>>;
 
-export interface EtcdConfig {
-  /** URLs (`host:port` gets `http://`); empty unless etcd_host is set. */
-  readonly endpoints: readonly string[];
-  readonly username?: string;
-  readonly password?: string;
-  readonly keyFile?: string;
-  readonly certFile?: string;
-  readonly caCertFile?: string;
-  readonly prefix: string;
-}
-
-export interface IpamConfig {
+/** The store settings (datastore, local, kubernetes, etcd) and everything else the verbs use. */
+export interface IpamConfig extends StoreSettings {
   /** Network name (top-level `name`) and the requested CNI version. */
   readonly name: string;
   readonly cniVersion: string;
@@ -57,11 +47,6 @@ export interface IpamConfig {
   readonly addresses: readonly StaticAddress[];
   readonly routes: readonly Route[];
   readonly dns: Dns;
-  /** Explicit `datastore`, else "kubernetes" when a kubeconfig is set, else "local" (COMPATIBILITY item 7). */
-  readonly datastore: Datastore;
-  readonly local: { readonly path: string };
-  readonly kubernetes: { readonly kubeconfig: string };
-  readonly etcd: EtcdConfig;
   readonly logFile: string;
   readonly logLevel: LogLevel;
   readonly configurationPath: string;

@@ -6,7 +6,6 @@
 // concurrent writers need no lock, and two commits conflict only when they touch the same address.
 // Uncontended, an ADD costs two calls (read the pool, one transaction), plus one to authenticate.
 
-import type { EtcdConfig } from "../../config/types.ts";
 import { ConfigError, StoreUnavailableError } from "../../errors/errors.ts";
 import { fileError, fileReason, readConfigFile } from "../../files/config-file.ts";
 import { createTransport, type TlsMaterial } from "../../net/http-transport.ts";
@@ -16,6 +15,7 @@ import {
   type PoolSnapshot,
   type Reservation,
 } from "../../pool/allocation.ts";
+import type { EtcdSettings } from "../settings.ts";
 import { type CommitResult, emptyPool, type PoolChange, type Store, sameAllocation } from "../store.ts";
 import {
   decodeEntry,
@@ -65,7 +65,10 @@ const LIST_PAGE = 1000;
  * Opens the etcd store. Reads the TLS files now (code 7 or 5 when one cannot be read); makes no
  * request until the first call, so opening never blocks on the network.
  */
-export async function openEtcdStore(config: EtcdConfig, options: EtcdStoreOptions = {}): Promise<EtcdStore> {
+export async function openEtcdStore(
+  config: EtcdSettings,
+  options: EtcdStoreOptions = {},
+): Promise<EtcdStore> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_ETCD_TIMEOUT_MS;
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0)
     throw new RangeError(`Cannot open etcd store as 'timeoutMs' must be a positive integer: ${timeoutMs}`);
@@ -390,7 +393,7 @@ function holds(kv: KeyValue, expected: Allocation): boolean {
   return decode(kv.value) === encodeEntry(expected);
 }
 
-function readTls(config: EtcdConfig): TlsMaterial | undefined {
+function readTls(config: EtcdSettings): TlsMaterial | undefined {
   const read = (label: string, path: string | undefined): string | undefined => {
     if (path === undefined || path === "") return undefined;
     try {
