@@ -8,6 +8,7 @@
 // request sent is counted (for benchmarks and request budgets).
 import { CNI_CODES, CniError, StoreUnavailableError } from "../errors/errors.ts";
 import { isTimeout, isTlsRefusal, networkErrorReason, type Transport } from "../net/http-transport.ts";
+import { type Backoff, backoffDelay } from "../retry/backoff.ts";
 import type { KubeConnection } from "./kubeconfig.ts";
 
 export const JSON_PATCH = "application/json-patch+json";
@@ -49,8 +50,8 @@ export interface KubeClientOptions {
 
 /** Less time than this left in a call is not worth another request. */
 const MIN_ATTEMPT_MS = 20;
-const BACKOFF_BASE_MS = 50;
-const BACKOFF_CAP_MS = 1_000;
+/** Between attempts: 50 ms doubling, capped at 1 s (unless the server says when, with Retry-After). */
+const RETRY_BACKOFF: Backoff = { baseMs: 50, capMs: 1_000 };
 
 type Failure =
   | { readonly kind: "retry"; readonly reason: string; readonly reached: boolean; readonly waitMs?: number }
@@ -115,8 +116,7 @@ export class KubeClient {
       if (write && failure.reached) ambiguous = true;
       const room = deadline - Date.now() - MIN_ATTEMPT_MS;
       if (room <= 0) throw this.#unavailable(action, reason, ambiguous);
-      const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 10));
-      const wait = failure.waitMs ?? ceiling / 2 + (Math.random() * ceiling) / 2;
+      const wait = failure.waitMs ?? backoffDelay(attempt, Math.random(), RETRY_BACKOFF);
       await new Promise((resolve) => setTimeout(resolve, Math.min(wait, room)));
     }
   }

@@ -12,6 +12,7 @@ import {
   type TlsMaterial,
   type Transport,
 } from "../../net/http-transport.ts";
+import { type Backoff, backoffDelay } from "../../retry/backoff.ts";
 import { type AuthenticateResponse, type GatewayError, GRPC } from "./etcd-api.ts";
 
 export interface EtcdClientOptions {
@@ -45,6 +46,8 @@ type Outcome =
 const NO_ATTEMPT = "no attempt made";
 /** Less time than this left in a call is not worth another request. */
 const MIN_ATTEMPT_MS = 20;
+/** Between rounds over the members: 25 ms doubling, capped at 400 ms. */
+const ROUND_BACKOFF: Backoff = { baseMs: 25, capMs: 400 };
 
 export class EtcdClient implements EtcdKv {
   readonly #options: EtcdClientOptions;
@@ -102,7 +105,8 @@ export class EtcdClient implements EtcdKv {
       const left = deadline - Date.now();
       if (left < MIN_ATTEMPT_MS)
         throw this.#fail(action, `gave up after ${timeoutMs} ms; last error: ${reason}${this.#schemeHint()}`);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(left, 25 * 2 ** Math.min(round, 4))));
+      const wait = backoffDelay(round, Math.random(), ROUND_BACKOFF);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(left, wait)));
     }
   }
 
