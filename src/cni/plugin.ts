@@ -4,7 +4,14 @@
 
 import { loadIpamConfig } from "../config/load.ts";
 import type { IpamConfig } from "../config/types.ts";
-import { CNI_CODES, CniError, ConfigError, describe, StoreUnavailableError } from "../errors/errors.ts";
+import {
+  CNI_CODES,
+  CniError,
+  ConfigError,
+  describe,
+  StoreError,
+  StoreUnavailableError,
+} from "../errors/errors.ts";
 import { readOptionalFile } from "../files/config-file.ts";
 import { type Family, formatCidr, formatIP, parseCidr } from "../ip/index.ts";
 import { addAttachment } from "../ipam/add.ts";
@@ -149,7 +156,8 @@ export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnSto
       try {
         await withStore(config, (store) => store.ping());
       } catch (error) {
-        if (error instanceof CniError && !(error instanceof StoreUnavailableError)) throw error;
+        const known = error instanceof CniError || error instanceof StoreError;
+        if (known && !(error instanceof StoreUnavailableError)) throw error;
         throw new CniError(
           CNI_CODES.unavailable,
           `datastore ${config.datastore} is unreachable`,

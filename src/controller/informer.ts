@@ -4,6 +4,7 @@
 // and the differences between the two lists are reported as changes. The first LIST fills the
 // cache, reporting each object as `initial`.
 import { type Backoff, backoffDelay } from "../retry/backoff.ts";
+import { errorFields } from "./advice.ts";
 import { type Kube, WatchError, type WatchEvent } from "./kube.ts";
 
 const PAGE = 500;
@@ -99,7 +100,7 @@ export class Informer<T> {
         if (error instanceof WatchError && error.status === 410) resourceVersion = undefined;
         failures++;
         this.#handlers.log("error", `${this.#spec.what} watch failed`, {
-          error: error instanceof Error ? error.message : String(error),
+          ...errorFields(error),
           relist: resourceVersion === undefined,
         });
         await sleep(backoffDelay(failures, Math.random(), FAILURE_BACKOFF), signal);

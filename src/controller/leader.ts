@@ -8,6 +8,7 @@
 // over at once.
 import { MERGE_PATCH } from "../kube/client.ts";
 import { type Backoff, backoffDelay } from "../retry/backoff.ts";
+import { errorFields } from "./advice.ts";
 import type { Kube } from "./kube.ts";
 import { microTime } from "./kube.ts";
 
@@ -253,9 +254,7 @@ export class LeaderElector {
       this.#lastContact = Date.now();
       return true;
     } catch (error) {
-      callbacks.log("error", "lease request failed", {
-        error: error instanceof Error ? error.message : String(error),
-      });
+      callbacks.log("error", "lease request failed", errorFields(error));
       return false;
     }
   }

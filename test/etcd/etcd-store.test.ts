@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { toCniError } from "../../src/cni/skel.ts";
 import { StoredDataError, StoreRefusedError, StoreUnavailableError } from "../../src/errors/errors.ts";
 import { type EtcdStore, type EtcdStoreOptions, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
 import type { EtcdSettings } from "../../src/store/settings.ts";
@@ -76,7 +77,7 @@ async function put(cluster: EtcdCluster, key: string, value: string): Promise<vo
 function rejectsUnavailable(pattern: RegExp): (error: unknown) => boolean {
   return (error: unknown) => {
     assert.ok(error instanceof StoreUnavailableError, String(error));
-    assert.equal(error.code, 11);
+    assert.equal(toCniError(error).code, 11);
     assert.match(error.message, pattern);
     return true;
   };
@@ -86,7 +87,7 @@ function rejectsUnavailable(pattern: RegExp): (error: unknown) => boolean {
 function rejectsRefused(pattern: RegExp): (error: unknown) => boolean {
   return (error: unknown) => {
     assert.ok(error instanceof StoreRefusedError, String(error));
-    assert.equal(error.code, 5);
+    assert.equal(toCniError(error).code, 5);
     assert.match(error.message, pattern);
     return true;
   };

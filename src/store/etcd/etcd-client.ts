@@ -2,8 +2,9 @@
 // over between members, authenticating once per process when a user is configured. It counts
 // every HTTP request it sends (authentication and retries included) so benchmarks can report
 // etcd calls per operation. Failures that retrying cannot fix (credentials, permissions, TLS, a
-// request etcd refuses) are StoreRefusedError (code 5, as the Kubernetes store reports 401/403),
-// the others StoreUnavailableError (11, try again later).
+// request etcd refuses) are StoreRefusedError (as the Kubernetes client reports 401/403), the
+// others StoreUnavailableError (try again later). Their messages name the etcd_* settings to
+// check: the etcd store is reached only through a network configuration.
 import { StoreRefusedError, StoreUnavailableError } from "../../errors/errors.ts";
 import {
   isTimeout,
@@ -182,13 +183,13 @@ export class EtcdClient implements EtcdKv {
 
   /** `action` reads on with "etcd": "read pool p from", "reach". */
   #fail(action: string, reason: string): StoreUnavailableError {
-    return new StoreUnavailableError(
-      `Cannot ${action} etcd at ${this.#options.endpoints.join(", ")}: ${reason}`,
-    );
+    const server = this.#options.endpoints.join(", ");
+    return new StoreUnavailableError(`Cannot ${action} etcd at ${server}: ${reason}`, { facts: { server } });
   }
 
   #refused(action: string, reason: string): StoreRefusedError {
-    return new StoreRefusedError(`Cannot ${action} etcd at ${this.#options.endpoints.join(", ")}: ${reason}`);
+    const server = this.#options.endpoints.join(", ");
+    return new StoreRefusedError(`Cannot ${action} etcd at ${server}: ${reason}`, { facts: { server } });
   }
 }
 

@@ -6,8 +6,8 @@
 // concurrent writers need no lock, and two commits conflict only when they touch the same address.
 // Uncontended, an ADD costs two calls (read the pool, one transaction), plus one to authenticate.
 
-import { ConfigError, StoreUnavailableError } from "../../errors/errors.ts";
-import { fileError, fileReason, readConfigFile } from "../../files/config-file.ts";
+import { StoreSettingsError, StoreUnavailableError } from "../../errors/errors.ts";
+import { fileReason, readConfigFile, settingsFileError } from "../../files/config-file.ts";
 import { createTransport, type TlsMaterial } from "../../net/http-transport.ts";
 import {
   type Allocation,
@@ -399,14 +399,14 @@ function readTls(config: EtcdSettings): TlsMaterial | undefined {
     try {
       return readConfigFile(path);
     } catch (error) {
-      throw fileError(error, `cannot read ${label} ${path}: ${fileReason(error)}`);
+      throw settingsFileError(error, `cannot read ${label} ${path}: ${fileReason(error)}`);
     }
   };
   const ca = read("etcd_ca_cert_file", config.caCertFile);
   const cert = read("etcd_cert_file", config.certFile);
   const key = read("etcd_key_file", config.keyFile);
   if ((cert === undefined) !== (key === undefined))
-    throw new ConfigError("etcd_cert_file and etcd_key_file must be given together");
+    throw new StoreSettingsError("etcd_cert_file and etcd_key_file must be given together");
   if (ca === undefined && cert === undefined) return undefined;
   return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
 }

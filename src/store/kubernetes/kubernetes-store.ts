@@ -79,7 +79,7 @@ const OK: CommitResult = { ok: true };
 
 /**
  * Opens the Kubernetes store: reads the kubeconfig (and the files it names) now, throwing
- * ConfigError when it cannot be used; sends no request until the first call.
+ * StoreSettingsError when it cannot be used; sends no request until the first call.
  */
 export async function openKubernetesStore(
   kubeconfig: string,
