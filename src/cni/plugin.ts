@@ -1,7 +1,6 @@
 // The CNI verbs wired to configuration, store and IPAM logic. Everything that can be rejected
 // (config, CNI_ARGS, pod identity) is checked before the store is opened, so a failed ADD writes
 // nothing.
-
 import { loadIpamConfig } from "../config/load.ts";
 import type { IpamConfig } from "../config/types.ts";
 import {
