@@ -5,7 +5,6 @@
 // rewritten or removed still holds what was read, each reservation taken is free or as read. So
 // concurrent writers need no lock, and two commits conflict only when they touch the same address.
 // Uncontended, an ADD costs two calls (read the pool, one transaction), plus one to authenticate.
-
 import { StoreSettingsError, StoreUnavailableError } from "../../errors/errors.ts";
 import { fileReason, readConfigFile, settingsFileError } from "../../files/config-file.ts";
 import { createTransport, type TlsMaterial } from "../../net/http-transport.ts";
