@@ -3,8 +3,8 @@
 import { agentHealth } from "../agent/client.ts";
 import { untrustedSocket } from "../agent/forward.ts";
 import { agentSocket } from "../agent/protocol.ts";
-import { fileError, fileReason, readConfigFile, readOptionalFile } from "../config/config-file.ts";
 import { loadIpamConfigFromNetwork } from "../config/load.ts";
+import { fileError, fileReason, readConfigFile, readOptionalFile } from "../files/config-file.ts";
 import { formatCidr, sizeOf } from "../ip/index.ts";
 import { poolOf } from "../ipam/pool-ref.ts";
 import { storedEntries } from "../ipam/release.ts";

@@ -1,12 +1,19 @@
 // The CNI verbs wired to configuration, store and IPAM logic. Everything that can be rejected
 // (config, CNI_ARGS, pod identity) is checked before the store is opened, so a failed ADD writes
 // nothing.
-import { readOptionalFile } from "../config/config-file.ts";
 import { jsonType, lookup } from "../config/decode.ts";
 import { isJsonObject, type JsonObject } from "../config/json-parse.ts";
 import { loadIpamDocument } from "../config/load.ts";
 import type { IpamConfig } from "../config/types.ts";
-import { CNI_CODES, CniError, ConfigError, describe, StoreUnavailableError } from "../errors/errors.ts";
+import {
+  CNI_CODES,
+  CniError,
+  ConfigError,
+  describe,
+  StoreError,
+  StoreUnavailableError,
+} from "../errors/errors.ts";
+import { readOptionalFile } from "../files/config-file.ts";
 import { cidrOf, formatIP, ipOf, parseCidr } from "../ip/index.ts";
 import { type AddOutcome, addAttachment } from "../ipam/add.ts";
 import { checkAttachment } from "../ipam/check.ts";
@@ -142,7 +149,8 @@ export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnSto
       try {
         await withStore(config, (store) => store.ping());
       } catch (error) {
-        if (error instanceof CniError && !(error instanceof StoreUnavailableError)) throw error;
+        const known = error instanceof CniError || error instanceof StoreError;
+        if (known && !(error instanceof StoreUnavailableError)) throw error;
         throw new CniError(
           CNI_CODES.unavailable,
           `datastore ${config.datastore} is unreachable`,

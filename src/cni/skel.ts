@@ -4,6 +4,7 @@
 import { aboutText } from "../about.ts";
 import { CNI_CODES, CniError, describe } from "../errors/errors.ts";
 import { oneLine } from "../log/logger.ts";
+import { storeCniError } from "./error-codes.ts";
 import { parseRequest, type Request, readEnv } from "./request.ts";
 import { formatError, formatResult, formatVersion, type IpamResult } from "./result.ts";
 
@@ -91,10 +92,12 @@ async function readStdin(io: PluginIO): Promise<string> {
   }
 }
 
-/** CniErrors pass as they are; anything else is an internal error (999) carrying its message. */
+/** CniErrors pass as they are, store failures get their code by kind; anything else is 999 carrying its message. */
 export function toCniError(error: unknown): CniError {
   if (error instanceof CniError) return error;
-  return new CniError(CNI_CODES.internal, describe(error), undefined, { cause: error });
+  return (
+    storeCniError(error) ?? new CniError(CNI_CODES.internal, describe(error), undefined, { cause: error })
+  );
 }
 
 /** The stderr line of a failed call (without its newline). */

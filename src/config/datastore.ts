@@ -2,16 +2,9 @@
 // `datastore` wins; otherwise Kubernetes when a kubeconfig is configured, else the local store.
 import { ConfigError } from "../errors/errors.ts";
 import { quote, withoutCredentials } from "../errors/message.ts";
-import { DATASTORES, type Datastore } from "../store/store.ts";
+import { DATASTORES, type Datastore, type EtcdSettings, type StoreSettings } from "../store/settings.ts";
 import type { IpamInput } from "./ipam-input.ts";
-import { DEFAULT_ETCD_PREFIX, DEFAULT_LOCAL_PATH, type EtcdConfig } from "./types.ts";
-
-export interface DatastoreConfig {
-  readonly datastore: Datastore;
-  readonly local: { readonly path: string };
-  readonly kubernetes: { readonly kubeconfig: string };
-  readonly etcd: EtcdConfig;
-}
+import { DEFAULT_ETCD_PREFIX, DEFAULT_LOCAL_PATH } from "./types.ts";
 
 function parseDatastore(text: string): Datastore {
   const lower = text.toLowerCase();
@@ -36,7 +29,7 @@ function parseEndpoints(host: string | readonly string[] | undefined): string[] 
     });
 }
 
-function parseEtcd(input: IpamInput["etcd"]): EtcdConfig {
+function parseEtcd(input: IpamInput["etcd"]): EtcdSettings {
   const prefix = input.prefix ?? DEFAULT_ETCD_PREFIX;
   if (!prefix.startsWith("/")) {
     throw new ConfigError(`invalid etcd_prefix ${quote(prefix)}: must start with "/"`);
@@ -53,7 +46,7 @@ function parseEtcd(input: IpamInput["etcd"]): EtcdConfig {
 }
 
 /** Picks and checks the datastore of the merged config. Throws ConfigError (Go's texts for the missing-setting cases). */
-export function selectDatastore(input: IpamInput): DatastoreConfig {
+export function selectDatastore(input: IpamInput): StoreSettings {
   const kubeconfig = input.kubernetes.kubeconfig ?? "";
   const etcd = parseEtcd(input.etcd);
   const datastore =

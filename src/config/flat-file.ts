@@ -2,7 +2,7 @@
 // stdin config. Search order of whereabouts-spec.md §2.3; the first existing file wins. Unlike Go
 // (since v0.6.2) a missing flat file is not an error (COMPATIBILITY.md item 7).
 import { type CniError, ConfigError } from "../errors/errors.ts";
-import { fileError, fileReason } from "./config-file.ts";
+import { fileError, fileReason } from "../files/config-file.ts";
 import { fields, jsonKind } from "./decode.ts";
 import { decodeFailure } from "./errors.ts";
 import { decodeIpam, type IpamInput } from "./ipam-input.ts";

@@ -2,7 +2,7 @@
 // loadIpamConfig (config/load.ts); nothing downstream re-parses text.
 import type { RangeRule } from "../allocator/assign.ts";
 import type { Cidr, IP } from "../ip/index.ts";
-import type { Datastore } from "../store/store.ts";
+import type { StoreSettings } from "../store/settings.ts";
 
 export const LOG_LEVELS = ["debug", "verbose", "error", "panic"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -43,24 +43,14 @@ export interface Dns {
   readonly options?: readonly string[];
 }
 
-export interface EtcdConfig {
-  /** URLs (`host:port` gets `http://`); empty unless etcd_host is set. */
-  readonly endpoints: readonly string[];
-  readonly username?: string;
-  readonly password?: string;
-  readonly keyFile?: string;
-  readonly certFile?: string;
-  readonly caCertFile?: string;
-  readonly prefix: string;
-}
-
 /**
- * What the plugin, the agent, `status` and the controller use of a network's IPAM config. Keys that
- * are accepted but used by nothing (node_slice_size, reconciler_cron_expression in a network
- * configuration, leader_*, configuration_path once the flat file is read, CNI_ARGS
- * K8S_POD_UID and K8S_POD_INFRA_CONTAINER_ID) are checked when loaded and kept nowhere.
+ * What the plugin, the agent, `status` and the controller use of a network's IPAM config: the store
+ * settings (datastore, local, kubernetes, etcd) and everything else the verbs use. Keys that are
+ * accepted but used by nothing (node_slice_size, reconciler_cron_expression in a network
+ * configuration, leader_*, configuration_path once the flat file is read, CNI_ARGS K8S_POD_UID and
+ * K8S_POD_INFRA_CONTAINER_ID) are checked when loaded and kept nowhere.
  */
-export interface IpamConfig {
+export interface IpamConfig extends StoreSettings {
   /** Network name (top-level `name`). */
   readonly name: string;
   /** Top-level `range` first, then `ipRanges`. May be empty (only static addresses are returned). */
@@ -73,11 +63,6 @@ export interface IpamConfig {
   readonly addresses: readonly StaticAddress[];
   readonly routes: readonly Route[];
   readonly dns: Dns;
-  /** Explicit `datastore`, else "kubernetes" when a kubeconfig is set, else "local" (COMPATIBILITY item 7). */
-  readonly datastore: Datastore;
-  readonly local: { readonly path: string };
-  readonly kubernetes: { readonly kubeconfig: string };
-  readonly etcd: EtcdConfig;
   readonly logFile: string;
   readonly logLevel: LogLevel;
   /** From CNI_ARGS. ref = `<namespace>/<name>` (even when the namespace is empty, as Go). */

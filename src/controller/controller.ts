@@ -11,16 +11,18 @@
 // read once, by the command line (src/cli/controller.ts), into ControllerOptions.
 import { VERSION } from "../about.ts";
 import { systemClock } from "../ipam/retry.ts";
+import { KubeClient } from "../kube/client.ts";
+import type { KubeConnection } from "../kube/kubeconfig.ts";
 import { type HealthServer, type Readiness, startHealthServer } from "../net/health-server.ts";
+import { createTransport } from "../net/http-transport.ts";
 import { parseListen } from "../net/listen-address.ts";
-import { createTransport } from "../store/http/transport.ts";
-import { KubeClient } from "../store/kubernetes/api-client.ts";
 import { KubernetesStore } from "../store/kubernetes/kubernetes-store.ts";
+import { errorFields } from "./advice.ts";
 import { ClusterView } from "./cluster-view.ts";
 import { DEFAULT_CRON_FILE } from "./cron-config.ts";
 import { CronSchedule } from "./cron-schedule.ts";
 import { EventRecorder } from "./events.ts";
-import { describeError, gcRun, type Log, reportGaveUp } from "./gc-run.ts";
+import { gcRun, type Log, reportGaveUp } from "./gc-run.ts";
 import { controllerConnection, Kube } from "./kube.ts";
 import { DEFAULT_LEADER_OPTIONS, LeaderElector } from "./leader.ts";
 import { podState } from "./liveness.ts";
@@ -76,7 +78,13 @@ export const log: Log = (level, msg, fields = {}) => {
 };
 
 export async function runController(options: ControllerOptions): Promise<number> {
-  const connection = await controllerConnection(options.kubeconfig, options.env);
+  let connection: KubeConnection;
+  try {
+    connection = await controllerConnection(options.kubeconfig, options.env);
+  } catch (error) {
+    log("error", "cannot use the connection settings", errorFields(error));
+    return 1;
+  }
   const namespace = options.namespace || connection.namespace;
   const identity = options.identity;
   const kube = new Kube(connection);
@@ -87,7 +95,7 @@ export async function runController(options: ControllerOptions): Promise<number>
   );
   const metrics = createMetrics(namespace, () => store.listPools());
   const events = new EventRecorder(kube, identity, (error) =>
-    log("error", "could not record an event", { error: describeError(error) }),
+    log("error", "could not record an event", errorFields(error)),
   );
   const elector = new LeaderElector(kube, {
     namespace,
@@ -119,7 +127,7 @@ export async function runController(options: ControllerOptions): Promise<number>
       reconcile: gcRun({ store, pods, view: () => view, events, metrics, log }),
       failed(trigger, error) {
         metrics.failedRun(trigger);
-        log("error", "reconcile failed", { trigger, error: describeError(error) });
+        log("error", "reconcile failed", { trigger, ...errorFields(error) });
       },
       gaveUp: (ref, state, attempts) => reportGaveUp(events, log, ref, state, attempts),
     },

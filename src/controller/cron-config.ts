@@ -6,8 +6,9 @@
 // `onInvalid`, an Event) and the schedule in force is kept.
 import { type FSWatcher, watch } from "node:fs";
 import { dirname } from "node:path";
-import { readOptionalFile } from "../config/config-file.ts";
 import { loadFlatFile } from "../config/flat-file.ts";
+import { readOptionalFile } from "../files/config-file.ts";
+import { errorFields } from "./advice.ts";
 import {
   CONFIGMAP_NAME,
   type CronSetting,
@@ -113,7 +114,7 @@ export class CronConfig {
         this.#configMap = reply.status === 200 ? (body?.data ?? {}) : undefined;
       } catch (error) {
         // Keep what was read last: a passing API error must not switch to a lower source.
-        this.#callbacks.log("error", "cannot read the reconciler's ConfigMap", { error: String(error) });
+        this.#callbacks.log("error", "cannot read the reconciler's ConfigMap", errorFields(error));
       }
     }
     let flat: { path: string; expression: string | undefined } | undefined;

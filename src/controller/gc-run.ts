@@ -3,6 +3,7 @@
 // addresses were freed, the log lines and the metrics; and the Event on a pod the fast path gave
 // up on. Kept apart from the composition root so the reconcile queue's action is one function.
 import type { Store } from "../store/store.ts";
+import { errorFields } from "./advice.ts";
 import type { ClusterView } from "./cluster-view.ts";
 import type { EventRecorder } from "./events.ts";
 import { type PodState, splitPodRef } from "./liveness.ts";
@@ -23,10 +24,6 @@ export interface GcDependencies {
   readonly events: EventRecorder;
   readonly metrics: ControllerMetrics;
   readonly log: Log;
-}
-
-export function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function podObject(ref: string, uid: string) {
@@ -66,7 +63,7 @@ export function gcRun(deps: GcDependencies) {
         released: released(trigger),
         failed: (what, error, podRef) => {
           if (podRef !== undefined) failedPods.add(podRef);
-          log("error", `reconcile: cannot ${what}`, { trigger, error: describeError(error) });
+          log("error", `reconcile: cannot ${what}`, { trigger, ...errorFields(error) });
         },
         kept: (podRef, pod) =>
           log("info", "kept: the pod exists and is not gone", { trigger, pod: podRef, uid: pod.uid }),

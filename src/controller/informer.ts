@@ -3,10 +3,14 @@
 // resumed from the last resourceVersion seen; one that is too old (410) leads to a fresh LIST,
 // and the differences between the two lists are reported as changes. The first LIST fills the
 // cache, reporting each object as `initial`.
+import { type Backoff, backoffDelay } from "../retry/backoff.ts";
+import { errorFields } from "./advice.ts";
 import { type Kube, WatchError, type WatchEvent } from "./kube.ts";
 
 const PAGE = 500;
 const WATCH_TIMEOUT_SECONDS = 300;
+/** After the n-th failed watch or list in a row: up to 250 ms · 2^n, at most 30 s. */
+const FAILURE_BACKOFF: Backoff = { baseMs: 250, capMs: 30_000 };
 
 export interface InformerSpec<T> {
   /** Collection path without query, e.g. `/api/v1/pods`. */
@@ -96,10 +100,10 @@ export class Informer<T> {
         if (error instanceof WatchError && error.status === 410) resourceVersion = undefined;
         failures++;
         this.#handlers.log("error", `${this.#spec.what} watch failed`, {
-          error: error instanceof Error ? error.message : String(error),
+          ...errorFields(error),
           relist: resourceVersion === undefined,
         });
-        await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), signal);
+        await sleep(backoffDelay(failures, Math.random(), FAILURE_BACKOFF), signal);
       }
     }
   }

@@ -1,14 +1,14 @@
-// The controller's access to the Kubernetes API: the datastore's thin JSON client (KubeClient,
-// src/store/kubernetes/api-client.ts) for requests, plus a streaming watch of its own. The
+// The controller's access to the Kubernetes API: the thin JSON client it shares with the
+// Kubernetes datastore (KubeClient, src/kube/client.ts) for requests, plus a streaming watch. The
 // connection comes from a kubeconfig (--kubeconfig, else $KUBECONFIG) or, inside a pod, from the
 // ServiceAccount (KUBERNETES_SERVICE_HOST/PORT and /var/run/secrets/kubernetes.io/serviceaccount).
 // Credentials are re-read every minute, so rotated (projected) ServiceAccount tokens keep working
 // in a process that runs for months.
 import type { IncomingMessage } from "node:http";
-import { readConfigFile } from "../config/config-file.ts";
-import { createTransport } from "../store/http/transport.ts";
-import { KubeClient, type KubeReply, type KubeRequest } from "../store/kubernetes/api-client.ts";
-import { DEFAULT_NAMESPACE, type KubeConnection, loadKubeconfig } from "../store/kubernetes/kubeconfig.ts";
+import { readConfigFile } from "../files/config-file.ts";
+import { KubeClient, type KubeReply, type KubeRequest } from "../kube/client.ts";
+import { DEFAULT_NAMESPACE, type KubeConnection, loadKubeconfig } from "../kube/kubeconfig.ts";
+import { createTransport } from "../net/http-transport.ts";
 
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 const CREDENTIAL_REFRESH_MS = 60_000;

@@ -6,7 +6,9 @@
 // leading (the caller exits: in-flight work of a deposed leader is not worth the risk). On a clean
 // shutdown the lease is released (holder "" , as client-go's ReleaseOnCancel) so a standby takes
 // over at once.
-import { MERGE_PATCH } from "../store/kubernetes/api-client.ts";
+import { MERGE_PATCH } from "../kube/client.ts";
+import { type Backoff, backoffDelay } from "../retry/backoff.ts";
+import { errorFields } from "./advice.ts";
 import type { Kube } from "./kube.ts";
 import { microTime } from "./kube.ts";
 
@@ -27,6 +29,9 @@ export const DEFAULT_LEADER_OPTIONS = {
   renewDeadlineMs: 10_000,
   retryIntervalMs: 2_000,
 } as const;
+
+/** A renewal that failed is tried again within up to 1 s, until the renew deadline. */
+const RENEW_RETRY: Backoff = { baseMs: 1_000, capMs: 1_000 };
 
 interface LeaseSpec {
   holderIdentity?: string;
@@ -96,18 +101,19 @@ export class LeaderElector {
           callbacks.onStartedLeading();
           await this.#sleep(o.renewIntervalMs);
         } else {
-          await this.#sleep(o.retryIntervalMs * (1 + Math.random() * 0.2));
+          await this.#sleep(this.#candidateWait());
         }
         continue;
       }
       const deadline = Date.now() + o.renewDeadlineMs;
       let renewed = false;
-      while (!this.#stopped && Date.now() < deadline) {
+      for (let attempt = 0; !this.#stopped && Date.now() < deadline; attempt++) {
         if (await this.#attempt(callbacks)) {
           renewed = true;
           break;
         }
-        await this.#sleep(Math.min(1_000, Math.max(0, deadline - Date.now())));
+        const wait = backoffDelay(attempt, Math.random(), RENEW_RETRY);
+        await this.#sleep(Math.min(wait, Math.max(0, deadline - Date.now())));
       }
       if (this.#stopped) break;
       if (!renewed) {
@@ -152,6 +158,18 @@ export class LeaderElector {
     } catch {
       // Best effort: the lease expires by itself.
     }
+  }
+
+  /**
+   * How long a candidate waits before asking for the lease again: client-go's JitterUntil, the
+   * retry period plus up to a fifth of it, so standbys started together do not ask in step.
+   */
+  #candidateWait(): number {
+    const jitter: Backoff = {
+      baseMs: this.#options.retryIntervalMs / 5,
+      capMs: this.#options.retryIntervalMs / 5,
+    };
+    return this.#options.retryIntervalMs + backoffDelay(0, Math.random(), jitter);
   }
 
   #sleep(ms: number): Promise<void> {
@@ -236,9 +254,7 @@ export class LeaderElector {
       this.#lastContact = Date.now();
       return true;
     } catch (error) {
-      callbacks.log("error", "lease request failed", {
-        error: error instanceof Error ? error.message : String(error),
-      });
+      callbacks.log("error", "lease request failed", errorFields(error));
       return false;
     }
   }

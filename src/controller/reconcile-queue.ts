@@ -3,7 +3,8 @@
 // one reconcile runs at a time. A pod whose release failed is tried again with backoff a few times,
 // then left to the next sweep. The clock and the reconcile are passed in, so these rules are
 // unit-tested with a fake clock (reconcile-queue.test.ts) instead of only through the binary.
-import { type Backoff, backoffDelay, type Clock } from "../ipam/retry.ts";
+import type { Clock } from "../ipam/retry.ts";
+import { type Backoff, backoffDelay } from "../retry/backoff.ts";
 import { type PodState, splitPodRef } from "./liveness.ts";
 import type { Trigger } from "./metrics.ts";
 

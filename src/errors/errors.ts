@@ -1,5 +1,9 @@
-// Typed failures. The core raises these kinds; the CNI edge maps each to its error JSON
-// ({code, msg, details}) so no failure reaches the runtime as a crash or a stack trace.
+// Typed failures, in two families. CniErrors carry a CNI code: they are raised where the CNI
+// protocol is already the frame (the configuration, CNI_ARGS, the allocation decision). StoreErrors
+// say what a store or an API client saw happen — a kind and the facts — and nothing about who
+// asked: the Kubernetes client serves the plugin and the controller alike. Each caller's edge reads
+// them its own way: the plugin's maps kinds to CNI codes and adds plugin advice
+// (src/cni/error-codes.ts), the controller logs them with its own advice (src/controller/advice.ts).
 
 /** CNI error codes (cni-spec.md §5.3); 100+ are ours. */
 export const CNI_CODES = {
@@ -29,8 +33,8 @@ export class CniError extends Error {
 
 /** The network configuration (stdin, flat file, CNI_ARGS content) is invalid: code 7. */
 export class ConfigError extends CniError {
-  constructor(msg: string, details?: string) {
-    super(CNI_CODES.invalidConfig, msg, details);
+  constructor(msg: string, details?: string, options?: { cause?: unknown }) {
+    super(CNI_CODES.invalidConfig, msg, details, options);
     this.name = "ConfigError";
   }
 }
@@ -43,31 +47,100 @@ export class ExhaustedError extends CniError {
   }
 }
 
-/** The datastore cannot be reached or keeps conflicting: the runtime should retry later. */
-export class StoreUnavailableError extends CniError {
-  constructor(msg: string, options?: { cause?: unknown }) {
-    super(CNI_CODES.tryAgainLater, msg, undefined, options);
+/** What happened, whoever asked. */
+export type StoreErrorKind =
+  /** Not reached in time, or too contended: asking again later may work. */
+  | "unavailable"
+  /** Refused for a reason asking again will not fix: credentials, permissions, certificates, a request it does not take. */
+  | "refused"
+  /** What is stored cannot be understood (a corrupt pool, an unknown schema). */
+  | "storedData"
+  /** The settings for reaching it cannot be used (a kubeconfig without a context, a path naming a directory). */
+  | "settings";
+
+/** What a failure is about, where callers have advice of their own to give. */
+export type StoreErrorTopic =
+  /** The file of connection settings (a kubeconfig) cannot be used at all. */
+  | "settingsFile"
+  /** The settings' user authenticates with a program the client does not run (exec, auth-provider). */
+  | "credentialHelper"
+  /** The server refused the credentials (HTTP 401). */
+  | "credentials"
+  /** The server refused the request to the credentials' user (HTTP 403). */
+  | "permissions"
+  /** What the request named does not exist: the namespace, or the resource type (HTTP 404). */
+  | "missing";
+
+export interface StoreErrorFacts {
+  /** Where it was asked: the server's URL, or etcd's endpoints. */
+  readonly server?: string;
+  /** The HTTP status of the answer, when there was one. */
+  readonly status?: number;
+  /** The path of the request the answer was to. */
+  readonly resource?: string;
+  /** The file the connection's settings came from (a kubeconfig). */
+  readonly settings?: string;
+  /** The namespace of the connection's settings (Kubernetes). */
+  readonly namespace?: string;
+  readonly topic?: StoreErrorTopic;
+}
+
+export interface StoreErrorOptions {
+  /** More facts, in words that hold for every caller (never advice for one of them). */
+  readonly details?: string;
+  readonly facts?: StoreErrorFacts;
+  readonly cause?: unknown;
+}
+
+/** A failure of a store or an API client: its kind, its message, the facts. */
+export abstract class StoreError extends Error {
+  abstract readonly kind: StoreErrorKind;
+  readonly details: string | undefined;
+  readonly facts: StoreErrorFacts;
+  constructor(msg: string, options: StoreErrorOptions = {}) {
+    super(msg, options.cause === undefined ? undefined : { cause: options.cause });
+    this.details = options.details;
+    this.facts = options.facts ?? {};
+  }
+}
+
+/** The store cannot be reached in time or keeps conflicting: the caller should retry later. */
+export class StoreUnavailableError extends StoreError {
+  readonly kind = "unavailable";
+  constructor(msg: string, options?: StoreErrorOptions) {
+    super(msg, options);
     this.name = "StoreUnavailableError";
   }
 }
 
 /**
- * The datastore refuses the request for a reason that retrying will not fix (credentials,
- * permissions, a refused client certificate, a request it cannot take): code 5, not 11, so the
- * runtime and the operator see a fault to repair rather than a passing outage.
+ * The store refuses the request for a reason that retrying will not fix (credentials,
+ * permissions, a refused client certificate, a request it cannot take), so whoever reads the error
+ * sees a fault to repair rather than a passing outage.
  */
-export class StoreRefusedError extends CniError {
-  constructor(msg: string, options?: { cause?: unknown }) {
-    super(CNI_CODES.ioFailure, msg, undefined, options);
+export class StoreRefusedError extends StoreError {
+  readonly kind = "refused";
+  constructor(msg: string, options?: StoreErrorOptions) {
+    super(msg, options);
     this.name = "StoreRefusedError";
   }
 }
 
 /** Stored data cannot be understood (a corrupt pool, an unknown schema). */
-export class StoredDataError extends CniError {
-  constructor(msg: string) {
-    super(CNI_CODES.ioFailure, msg);
+export class StoredDataError extends StoreError {
+  readonly kind = "storedData";
+  constructor(msg: string, options?: StoreErrorOptions) {
+    super(msg, options);
     this.name = "StoredDataError";
+  }
+}
+
+/** The settings for reaching a store or an API cannot be used; they must change. */
+export class StoreSettingsError extends StoreError {
+  readonly kind = "settings";
+  constructor(msg: string, options?: StoreErrorOptions) {
+    super(msg, options);
+    this.name = "StoreSettingsError";
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { toCniError } from "../cni/skel.ts";
 import { load } from "../config/test-support.ts";
 import { StoredDataError } from "../errors/errors.ts";
 import { formatIP, parseCidr } from "../ip/index.ts";
@@ -24,7 +25,7 @@ const cidr = (text: string) => parseCidr(text)!;
 function refused(pattern: string): (error: unknown) => boolean {
   return (error: unknown) => {
     assert.ok(error instanceof StoredDataError, String(error));
-    assert.equal(error.code, 5);
+    assert.equal(toCniError(error).code, 5);
     assert.equal(error.message, pattern);
     return true;
   };

@@ -1,18 +1,8 @@
-// Conflict retries: jittered exponential backoff inside a deadline. The delay formula is pure
-// (testable without sleeping); `sleep` and `now` are injected by callers that need control.
-
-export interface Backoff {
-  readonly baseMs: number;
-  readonly capMs: number;
-}
+// Conflict retries: jittered exponential backoff (src/retry/backoff.ts) inside a deadline; `sleep`
+// and `now` are injected by callers that need control.
+import { type Backoff, backoffDelay } from "../retry/backoff.ts";
 
 export const DEFAULT_BACKOFF: Backoff = { baseMs: 2, capMs: 250 };
-
-/** "Full jitter": a uniform delay in [0, min(cap, base·2^attempt)). `random` ∈ [0, 1). */
-export function backoffDelay(attempt: number, random: number, backoff: Backoff = DEFAULT_BACKOFF): number {
-  const ceiling = Math.min(backoff.capMs, backoff.baseMs * 2 ** Math.min(attempt, 30));
-  return Math.floor(random * ceiling);
-}
 
 export interface Clock {
   now(): number;

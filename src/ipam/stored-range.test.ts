@@ -3,6 +3,7 @@
 // reservation claimed by another network under a colliding name.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { toCniError } from "../cni/skel.ts";
 import { load } from "../config/test-support.ts";
 import type { IpamConfig } from "../config/types.ts";
 import { StoredDataError } from "../errors/errors.ts";
@@ -27,7 +28,7 @@ async function addOf(store: Store, config: IpamConfig, pod: string): Promise<str
 function storedDataError(message: RegExp): (error: unknown) => boolean {
   return (error: unknown) => {
     assert.ok(error instanceof StoredDataError, String(error));
-    assert.equal(error.code, 5);
+    assert.equal(toCniError(error).code, 5);
     assert.match(error.message, message);
     return true;
   };

@@ -3,9 +3,7 @@
 // each entry it touches and commits only if that still holds. Reservations (overlapping-range protection) travel in the same
 // change so a backend applies pool entries and reservations together or not at all.
 import type { Allocation, PoolSnapshot, Reservation } from "../pool/allocation.ts";
-
-export const DATASTORES = ["local", "kubernetes", "etcd"] as const;
-export type Datastore = (typeof DATASTORES)[number];
+import type { Datastore } from "./settings.ts";
 
 /** An entry rewritten in place (a repeated ADD from a new container of the same pod). */
 export interface EntryUpdate {

@@ -1,7 +1,7 @@
 // Runs the etcd store under Bun (the runtime of the shipped binary, whose fetch carries the TLS
 // client certificate), for etcd-store.test.ts. Does nothing without arguments, so a test runner
 // may load it harmlessly.
-//   bun test/etcd/bun-probe.ts '<EtcdConfig JSON>'   ping, commit one entry with a reservation, read it back
+//   bun test/etcd/bun-probe.ts '<EtcdSettings JSON>'   ping, commit one entry with a reservation, read it back
 import { openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
 import { poolChange } from "../../src/store/store.ts";
 

@@ -7,9 +7,10 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { EtcdConfig } from "../../src/config/types.ts";
+import { toCniError } from "../../src/cni/skel.ts";
 import { StoredDataError, StoreRefusedError, StoreUnavailableError } from "../../src/errors/errors.ts";
 import { type EtcdStore, type EtcdStoreOptions, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
+import type { EtcdSettings } from "../../src/store/settings.ts";
 import { alloc, change, reservation, storeConformance } from "../store/conformance.ts";
 import { EtcdCluster, freePort } from "./etcd-cluster.ts";
 
@@ -22,12 +23,12 @@ function freshPrefix(): string {
   return `/test-${process.pid}-${serial++}`;
 }
 
-function config(endpoints: readonly string[], extra: Partial<EtcdConfig> = {}): EtcdConfig {
+function config(endpoints: readonly string[], extra: Partial<EtcdSettings> = {}): EtcdSettings {
   return { endpoints, prefix: freshPrefix(), ...extra };
 }
 
 async function withStore<T>(
-  cfg: EtcdConfig,
+  cfg: EtcdSettings,
   run: (store: EtcdStore) => Promise<T>,
   options: EtcdStoreOptions = { timeoutMs: 5_000 },
 ): Promise<T> {
@@ -76,7 +77,7 @@ async function put(cluster: EtcdCluster, key: string, value: string): Promise<vo
 function rejectsUnavailable(pattern: RegExp): (error: unknown) => boolean {
   return (error: unknown) => {
     assert.ok(error instanceof StoreUnavailableError, String(error));
-    assert.equal(error.code, 11);
+    assert.equal(toCniError(error).code, 11);
     assert.match(error.message, pattern);
     return true;
   };
@@ -86,7 +87,7 @@ function rejectsUnavailable(pattern: RegExp): (error: unknown) => boolean {
 function rejectsRefused(pattern: RegExp): (error: unknown) => boolean {
   return (error: unknown) => {
     assert.ok(error instanceof StoreRefusedError, String(error));
-    assert.equal(error.code, 5);
+    assert.equal(toCniError(error).code, 5);
     assert.match(error.message, pattern);
     return true;
   };
@@ -494,7 +495,7 @@ describe("etcd store over TLS with client certificates", () => {
     await Promise.all([tls?.stop(), tlsAuth?.stop()]);
   });
 
-  function tlsConfig(cluster: EtcdCluster, extra: Partial<EtcdConfig> = {}): EtcdConfig {
+  function tlsConfig(cluster: EtcdCluster, extra: Partial<EtcdSettings> = {}): EtcdSettings {
     const files = cluster.tls!;
     return config(cluster.endpoints, {
       caCertFile: files.caFile,
@@ -514,7 +515,7 @@ describe("etcd store over TLS with client certificates", () => {
 
   it("is refused without a certificate, with an untrusted one, or over plain http", async () => {
     const files = tls.tls!;
-    const cases: [EtcdConfig, (error: unknown) => boolean][] = [
+    const cases: [EtcdSettings, (error: unknown) => boolean][] = [
       [
         config(tls.endpoints, { caCertFile: files.caFile }),
         rejectsRefusedOrUnavailable(/TLS|certificate|socket|closed|reset/i),

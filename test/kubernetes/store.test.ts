@@ -16,18 +16,19 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { load as loadYaml } from "js-yaml";
 import { viewPool } from "../../src/allocator/pool-view.ts";
+import { toCniError } from "../../src/cni/skel.ts";
 import { loadIpamConfig } from "../../src/config/load.ts";
 import type { IpamConfig } from "../../src/config/types.ts";
-import { CniError, ConfigError, StoreUnavailableError } from "../../src/errors/errors.ts";
+import { ConfigError, StoreRefusedError, StoreUnavailableError } from "../../src/errors/errors.ts";
 import { formatIP, parseCidr } from "../../src/ip/index.ts";
 import { addAttachment } from "../../src/ipam/add.ts";
 import { deleteAttachment } from "../../src/ipam/del.ts";
 import { deadlineIn } from "../../src/ipam/retry.ts";
+import { KubeClient } from "../../src/kube/client.ts";
+import { loadKubeconfig } from "../../src/kube/kubeconfig.ts";
 import type { Logger } from "../../src/log/logger.ts";
+import { createTransport, type Transport } from "../../src/net/http-transport.ts";
 import { reservationName } from "../../src/pool/naming.ts";
-import { createTransport, type Transport } from "../../src/store/http/transport.ts";
-import { KubeClient } from "../../src/store/kubernetes/api-client.ts";
-import { loadKubeconfig } from "../../src/store/kubernetes/kubeconfig.ts";
 import {
   KubernetesStore,
   type KubernetesStoreOptions,
@@ -308,8 +309,8 @@ describe("Kubernetes store: listing and API errors", () => {
       await assert.rejects(
         store.commit(change("Blue-10.0.0.0-24", { create: [["1", alloc("c1", "ns/a")]] })),
         (error: unknown) => {
-          assert.ok(error instanceof CniError && !(error instanceof StoreUnavailableError), String(error));
-          assert.equal(error.code, 5);
+          assert.ok(error instanceof StoreRefusedError, String(error));
+          assert.equal(toCniError(error).code, 5);
           assert.match(
             error.message,
             /metadata\.name: Invalid value: "Blue-10\.0\.0\.0-24": a lowercase RFC 1123/,
@@ -700,7 +701,7 @@ describe("Kubernetes store: faults are survived and never leave a half-applied c
           const started = Date.now();
           await assert.rejects(add(store, config, "c1", "ns/p1"), (error: unknown) => {
             assert.ok(error instanceof StoreUnavailableError, String(error));
-            assert.equal(error.code, 11);
+            assert.equal(toCniError(error).code, 11);
             assert.match(error.message, new RegExp(`Kubernetes API at ${api.url}`));
             assert.match(error.message, /Internal error occurred/);
             return true;
@@ -776,10 +777,11 @@ describe("Kubernetes store: faults are survived and never leave a half-applied c
 });
 
 describe("Kubernetes store: TLS, credentials and reachability", () => {
+  /** As the plugin reports it: the CNI code of the error's kind, the plugin's advice in the details. */
   const rejectsWith = (code: number, pattern: RegExp) => (error: unknown) => {
-    assert.ok(error instanceof CniError, String(error));
-    assert.equal(error.code, code, error.message);
-    assert.match(`${error.message} ${error.details ?? ""}`, pattern);
+    const reported = toCniError(error);
+    assert.equal(reported.code, code, reported.message);
+    assert.match(`${reported.message} ${reported.details ?? ""}`, pattern);
     return true;
   };
 
@@ -847,7 +849,7 @@ describe("Kubernetes store: TLS, credentials and reachability", () => {
     try {
       await assert.rejects(store.getPool("p"), (error: unknown) => {
         assert.ok(error instanceof StoreUnavailableError, String(error));
-        assert.equal(error.code, 11);
+        assert.equal(toCniError(error).code, 11);
         assert.match(error.message, new RegExp(`Kubernetes API at http://127\\.0\\.0\\.1:${closed}`));
         assert.match(error.message, /ECONNREFUSED|refused|Unable to connect/i);
         return true;
@@ -892,11 +894,13 @@ describe("Kubernetes store: TLS, credentials and reachability", () => {
 });
 
 describe("Kubernetes store: kubeconfig errors", () => {
+  /** As the plugin reports it: a configuration error (code 7), the plugin's advice in the details. */
   const rejectsConfig = (pattern: RegExp, details?: RegExp) => (error: unknown) => {
-    assert.ok(error instanceof ConfigError, String(error));
-    assert.equal(error.code, 7);
-    assert.match(error.message, pattern);
-    if (details) assert.match(error.details ?? "", details);
+    const reported = toCniError(error);
+    assert.ok(reported instanceof ConfigError, String(error));
+    assert.equal(reported.code, 7);
+    assert.match(reported.message, pattern);
+    if (details) assert.match(reported.details ?? "", details);
     return true;
   };
 

@@ -7,7 +7,13 @@ import { dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { ConfigError, StoredDataError, StoreUnavailableError } from "../../src/errors/errors.ts";
+import { toCniError } from "../../src/cni/skel.ts";
+import {
+  ConfigError,
+  StoredDataError,
+  StoreSettingsError,
+  StoreUnavailableError,
+} from "../../src/errors/errors.ts";
 import { SCHEMA_VERSION } from "../../src/store/local/schema.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
 import type { Store } from "../../src/store/store.ts";
@@ -181,9 +187,14 @@ describe("openLocalStore()", () => {
     const isDirectory = join(dir, "is-a-directory.db");
     mkdirSync(isDirectory);
     await assert.rejects(openLocalStore(isDirectory), (error: unknown) => {
-      assert.ok(error instanceof ConfigError, `${isDirectory}: ${error}`);
-      assert.equal(error.code, 7);
-      assert.equal(error.message, `local.path ${isDirectory} is a directory: name the store's database file`);
+      assert.ok(error instanceof StoreSettingsError, `${isDirectory}: ${error}`);
+      const reported = toCniError(error);
+      assert.ok(reported instanceof ConfigError, String(reported));
+      assert.equal(reported.code, 7);
+      assert.equal(
+        reported.message,
+        `local.path ${isDirectory} is a directory: name the store's database file`,
+      );
       return true;
     });
     const file = join(dir, "plain-file");
@@ -191,7 +202,7 @@ describe("openLocalStore()", () => {
     for (const path of [join(file, "store.db"), join(file, "sub", "store.db")]) {
       await assert.rejects(openLocalStore(path), (error: unknown) => {
         assert.ok(error instanceof StoreUnavailableError, `${path}: ${error}`);
-        assert.equal(error.code, 11);
+        assert.equal(toCniError(error).code, 11);
         assert.ok(error.message.includes(path), error.message);
         return true;
       });

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { toCniError } from "../../cni/skel.ts";
 import { StoreRefusedError, StoreUnavailableError } from "../../errors/errors.ts";
-import type { HttpReply, Transport } from "../http/transport.ts";
+import type { HttpReply, Transport } from "../../net/http-transport.ts";
 import { EtcdClient, type EtcdClientOptions } from "./etcd-client.ts";
 
 type Handler = (url: string, body: string, headers: Readonly<Record<string, string>>) => HttpReply | Error;
@@ -87,7 +88,7 @@ describe("EtcdClient", () => {
       const etcd = client(fakeTransport(() => reply));
       await assert.rejects(etcd.call("/v3/kv/range", {}, "read"), (error: unknown) => {
         assert.ok(error instanceof StoreRefusedError, String(error));
-        assert.equal(error.code, 5);
+        assert.equal(toCniError(error).code, 5);
         return true;
       });
       assert.equal(etcd.requests, 1);
@@ -136,7 +137,7 @@ describe("EtcdClient", () => {
     );
     await assert.rejects(etcd.call("/v3/kv/range", {}, "reach"), (error: unknown) => {
       assert.ok(error instanceof StoreRefusedError, String(error));
-      assert.equal(error.code, 5);
+      assert.equal(toCniError(error).code, 5);
       assert.match(error.message, /authenticating as "u": .*authentication failed/);
       assert.doesNotMatch(error.message, /bad/);
       return true;

@@ -2,8 +2,9 @@
 // over between members, authenticating once per process when a user is configured. It counts
 // every HTTP request it sends (authentication and retries included) so benchmarks can report
 // etcd calls per operation. Failures that retrying cannot fix (credentials, permissions, TLS, a
-// request etcd refuses) are StoreRefusedError (code 5, as the Kubernetes store reports 401/403),
-// the others StoreUnavailableError (11, try again later).
+// request etcd refuses) are StoreRefusedError (as the Kubernetes client reports 401/403), the
+// others StoreUnavailableError (try again later). Their messages name the etcd_* settings to
+// check: the etcd store is reached only through a network configuration.
 import { StoreRefusedError, StoreUnavailableError } from "../../errors/errors.ts";
 import {
   isTimeout,
@@ -11,7 +12,8 @@ import {
   networkErrorReason,
   type TlsMaterial,
   type Transport,
-} from "../http/transport.ts";
+} from "../../net/http-transport.ts";
+import { type Backoff, backoffDelay } from "../../retry/backoff.ts";
 import { type AuthenticateResponse, type GatewayError, GRPC } from "./etcd-api.ts";
 
 export interface EtcdClientOptions {
@@ -45,6 +47,8 @@ type Outcome =
 const NO_ATTEMPT = "no attempt made";
 /** Less time than this left in a call is not worth another request. */
 const MIN_ATTEMPT_MS = 20;
+/** Between rounds over the members: 25 ms doubling, capped at 400 ms. */
+const ROUND_BACKOFF: Backoff = { baseMs: 25, capMs: 400 };
 
 export class EtcdClient implements EtcdKv {
   readonly #options: EtcdClientOptions;
@@ -102,7 +106,8 @@ export class EtcdClient implements EtcdKv {
       const left = deadline - Date.now();
       if (left < MIN_ATTEMPT_MS)
         throw this.#fail(action, `gave up after ${timeoutMs} ms; last error: ${reason}${this.#schemeHint()}`);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(left, 25 * 2 ** Math.min(round, 4))));
+      const wait = backoffDelay(round, Math.random(), ROUND_BACKOFF);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(left, wait)));
     }
   }
 
@@ -178,13 +183,13 @@ export class EtcdClient implements EtcdKv {
 
   /** `action` reads on with "etcd": "read pool p from", "reach". */
   #fail(action: string, reason: string): StoreUnavailableError {
-    return new StoreUnavailableError(
-      `Cannot ${action} etcd at ${this.#options.endpoints.join(", ")}: ${reason}`,
-    );
+    const server = this.#options.endpoints.join(", ");
+    return new StoreUnavailableError(`Cannot ${action} etcd at ${server}: ${reason}`, { facts: { server } });
   }
 
   #refused(action: string, reason: string): StoreRefusedError {
-    return new StoreRefusedError(`Cannot ${action} etcd at ${this.#options.endpoints.join(", ")}: ${reason}`);
+    const server = this.#options.endpoints.join(", ");
+    return new StoreRefusedError(`Cannot ${action} etcd at ${server}: ${reason}`, { facts: { server } });
   }
 }
 

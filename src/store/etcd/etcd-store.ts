@@ -5,16 +5,16 @@
 // rewritten or removed still holds what was read, each reservation taken is free or as read. So
 // concurrent writers need no lock, and two commits conflict only when they touch the same address.
 // Uncontended, an ADD costs two calls (read the pool, one transaction), plus one to authenticate.
-import { fileError, fileReason, readConfigFile } from "../../config/config-file.ts";
-import type { EtcdConfig } from "../../config/types.ts";
-import { ConfigError, StoreUnavailableError } from "../../errors/errors.ts";
+import { StoreSettingsError, StoreUnavailableError } from "../../errors/errors.ts";
+import { fileReason, readConfigFile, settingsFileError } from "../../files/config-file.ts";
+import { createTransport, type TlsMaterial } from "../../net/http-transport.ts";
 import {
   type Allocation,
   ownsReservation,
   type PoolSnapshot,
   type Reservation,
 } from "../../pool/allocation.ts";
-import { createTransport, type TlsMaterial } from "../http/transport.ts";
+import type { EtcdSettings } from "../settings.ts";
 import { type CommitResult, emptyPool, type PoolChange, type Store, sameAllocation } from "../store.ts";
 import {
   decodeEntry,
@@ -64,7 +64,10 @@ const LIST_PAGE = 1000;
  * Opens the etcd store. Reads the TLS files now (code 7 or 5 when one cannot be read); makes no
  * request until the first call, so opening never blocks on the network.
  */
-export async function openEtcdStore(config: EtcdConfig, options: EtcdStoreOptions = {}): Promise<EtcdStore> {
+export async function openEtcdStore(
+  config: EtcdSettings,
+  options: EtcdStoreOptions = {},
+): Promise<EtcdStore> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_ETCD_TIMEOUT_MS;
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0)
     throw new RangeError(`Cannot open etcd store as 'timeoutMs' must be a positive integer: ${timeoutMs}`);
@@ -389,20 +392,20 @@ function holds(kv: KeyValue, expected: Allocation): boolean {
   return decode(kv.value) === encodeEntry(expected);
 }
 
-function readTls(config: EtcdConfig): TlsMaterial | undefined {
+function readTls(config: EtcdSettings): TlsMaterial | undefined {
   const read = (label: string, path: string | undefined): string | undefined => {
     if (path === undefined || path === "") return undefined;
     try {
       return readConfigFile(path);
     } catch (error) {
-      throw fileError(error, `cannot read ${label} ${path}: ${fileReason(error)}`);
+      throw settingsFileError(error, `cannot read ${label} ${path}: ${fileReason(error)}`);
     }
   };
   const ca = read("etcd_ca_cert_file", config.caCertFile);
   const cert = read("etcd_cert_file", config.certFile);
   const key = read("etcd_key_file", config.keyFile);
   if ((cert === undefined) !== (key === undefined))
-    throw new ConfigError("etcd_cert_file and etcd_key_file must be given together");
+    throw new StoreSettingsError("etcd_cert_file and etcd_key_file must be given together");
   if (ca === undefined && cert === undefined) return undefined;
   return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
 }

@@ -26,8 +26,10 @@
 // DEL 3 (GET pool, PATCH, DELETE collection); the first ADD of a pool: GET (404), POST pool,
 // [POST reservation].
 import { StoreUnavailableError } from "../../errors/errors.ts";
+import { JSON_PATCH, KubeClient, type KubeReply, MERGE_PATCH } from "../../kube/client.ts";
+import { loadKubeconfig } from "../../kube/kubeconfig.ts";
+import { createTransport } from "../../net/http-transport.ts";
 import { ownsReservation, type PoolSnapshot, type Reservation } from "../../pool/allocation.ts";
-import { createTransport } from "../http/transport.ts";
 import {
   type CommitResult,
   emptyPool,
@@ -37,8 +39,6 @@ import {
   type Store,
   sameAllocation,
 } from "../store.ts";
-import { JSON_PATCH, KubeClient, type KubeReply, MERGE_PATCH } from "./api-client.ts";
-import { loadKubeconfig } from "./kubeconfig.ts";
 import {
   API_VERSION,
   type DecodedPool,
@@ -79,7 +79,7 @@ const OK: CommitResult = { ok: true };
 
 /**
  * Opens the Kubernetes store: reads the kubeconfig (and the files it names) now, throwing
- * ConfigError when it cannot be used; sends no request until the first call.
+ * StoreSettingsError when it cannot be used; sends no request until the first call.
  */
 export async function openKubernetesStore(
   kubeconfig: string,

@@ -153,14 +153,6 @@ export async function ownerHash(r: { podRef: string; ifName: string; containerId
   return Buffer.from(digest).toString("hex");
 }
 
-/** JSON as Go's encoder writes it (`<`, `>`, `&`, U+2028, U+2029 escaped), so `test` values compare byte-equal. */
-export function goJson(value: unknown): string {
-  return JSON.stringify(value).replace(
-    /[<>&\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
-}
-
 /** RFC 6901 escaping of one reference token. */
 export function pointerToken(key: string): string {
   return key.replaceAll("~", "~0").replaceAll("/", "~1");

@@ -4,13 +4,14 @@
 // concurrency as the cluster backends. A process killed mid-write leaves nothing behind: SQLite
 // discards an uncommitted transaction, and the OS drops the dead process's locks.
 import { StoreUnavailableError } from "../../errors/errors.ts";
-import { type Backoff, type Deadline, deadlineIn, expired, pause } from "../../ipam/retry.ts";
+import { type Deadline, deadlineIn, expired, pause } from "../../ipam/retry.ts";
 import {
   type Allocation,
   ownsReservation,
   type PoolSnapshot,
   type Reservation,
 } from "../../pool/allocation.ts";
+import type { Backoff } from "../../retry/backoff.ts";
 import { type CommitResult, emptyPool, type PoolChange, type Store, sameAllocation } from "../store.ts";
 import { toAllocation, toReservation, toSnapshots } from "./rows.ts";
 import { prepareConnection } from "./schema.ts";

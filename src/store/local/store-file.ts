@@ -1,8 +1,8 @@
 // The store's file on disk: created with owner-only modes before SQLite opens it, and failures on
-// it turned into the CNI error kinds a runtime acts on.
+// it turned into the store error kinds (unavailable, stored data, settings).
 import { closeSync, fsyncSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { ConfigError, describe, StoredDataError, StoreUnavailableError } from "../../errors/errors.ts";
+import { describe, StoredDataError, StoreSettingsError, StoreUnavailableError } from "../../errors/errors.ts";
 import { SQLITE, sqliteCode } from "./sqlite-db.ts";
 
 /** Creates the directory and an empty file with owner-only modes; SQLite gives its -wal and -shm the file's mode. */
@@ -17,7 +17,7 @@ export function createFile(path: string): void {
     // SQLite would block on a FIFO, or read a device as a database: only a regular file is one.
     const stats = statSync(path);
     if (!stats.isFile())
-      throw new ConfigError(
+      throw new StoreSettingsError(
         `local.path ${path} is ${stats.isDirectory() ? "a directory" : "not a regular file"}: name the store's database file`,
       );
     return;

@@ -7,7 +7,16 @@
 // MAX_CONFIG_FILE_BYTES of it. Reading a bounded regular file cannot stall, which bounds these
 // reads in time as well.
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats, statSync } from "node:fs";
-import { CNI_CODES, CniError, ConfigError, describe } from "../errors/errors.ts";
+import {
+  CNI_CODES,
+  CniError,
+  ConfigError,
+  describe,
+  type StoreError,
+  type StoreErrorOptions,
+  StoreRefusedError,
+  StoreSettingsError,
+} from "../errors/errors.ts";
 
 /** Far above any real flat file, kubeconfig or certificate bundle. */
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
@@ -152,13 +161,29 @@ const CONFIG_FAULTS = new Set([
 ]);
 
 /**
- * The CniError for a file a configuration names that could not be read. One rule everywhere:
- * code 7 when the path names no usable file (missing where one is required, a directory, FIFO,
- * device or socket, over the size limit), code 5 when a regular file could not be read (permission,
- * I/O error).
+ * One rule for every file that was not read: either the path names no usable file (missing where
+ * one is required, a directory, FIFO, device or socket, over the size limit), and the
+ * configuration must change, or a regular file could not be read (permission, I/O error).
  */
+function namesNoUsableFile(error: unknown): boolean {
+  return CONFIG_FAULTS.has(refused(error, "").code);
+}
+
+/** The CniError for a file the network configuration names: code 7 or 5 by namesNoUsableFile. */
 export function fileError(error: unknown, msg: string, details?: string): CniError {
-  return CONFIG_FAULTS.has(refused(error, "").code)
+  return namesNoUsableFile(error)
     ? new ConfigError(msg, details)
     : new CniError(CNI_CODES.ioFailure, msg, details, { cause: error });
+}
+
+/**
+ * The same rule for a file a store's or a client's settings name (a kubeconfig and the files it
+ * names, etcd's TLS files), which serve callers other than the plugin: StoreSettingsError, or
+ * StoreRefusedError for a regular file that could not be read.
+ */
+export function settingsFileError(error: unknown, msg: string, options: StoreErrorOptions = {}): StoreError {
+  const withCause = { ...options, cause: error };
+  return namesNoUsableFile(error)
+    ? new StoreSettingsError(msg, withCause)
+    : new StoreRefusedError(msg, withCause);
 }

@@ -1,16 +1,17 @@
-// The kubeconfig file (`kubernetes.kubeconfig`): what client-go's clientcmd takes from it for one
-// connection — the current context's cluster (server, CA, insecure-skip-tls-verify), user (token,
+// A kubeconfig file (the plugin's `kubernetes.kubeconfig`, the controller's --kubeconfig): what
+// client-go's clientcmd takes from it for one connection — the current context's cluster (server, CA, insecure-skip-tls-verify), user (token,
 // tokenFile, client certificate, basic auth) and namespace (whereabouts-spec.md §4.1: the
 // context's namespace, else kube-system). Read anew by every plugin process, so a rotated token
 // (projected ServiceAccount tokens) is picked up at the next invocation. Relative file paths are
 // relative to the kubeconfig's directory, as clientcmd resolves them. exec and auth-provider users
-// are refused with a ConfigError that says what to use instead (a plugin process must not run
-// credential helpers).
+// are refused (a plugin process must not run credential helpers). Errors are StoreSettingsErrors
+// (StoreRefusedError for a regular file that cannot be read) with the facts a caller's advice
+// needs: the plugin and the controller name different ways to fix the same kubeconfig.
 import { dirname, isAbsolute, join } from "node:path";
-import { fileError, fileReason, readConfigFile } from "../../config/config-file.ts";
-import { type CniError, ConfigError } from "../../errors/errors.ts";
-import { clip, quote, withoutCredentials } from "../../errors/message.ts";
-import type { TlsMaterial } from "../http/transport.ts";
+import { type StoreError, type StoreErrorFacts, StoreSettingsError } from "../errors/errors.ts";
+import { clip, quote, withoutCredentials } from "../errors/message.ts";
+import { fileReason, readConfigFile, settingsFileError } from "../files/config-file.ts";
+import type { TlsMaterial } from "../net/http-transport.ts";
 
 export const DEFAULT_NAMESPACE = "kube-system";
 
@@ -40,10 +41,14 @@ const readText: ReadText = readConfigFile;
 
 /**
  * The error for a file that could not be read: Go's os text (`open <path>: no such file or
- * directory`), which users search for; code 7 or 5 by fileError's rule.
+ * directory`), which users search for; its kind by settingsFileError's rule.
  */
-function openError(path: string, error: unknown, details: string): CniError {
-  return fileError(error, `open ${path}: ${fileReason(error)}`, details);
+function openError(
+  path: string,
+  error: unknown,
+  options: { details?: string; facts?: StoreErrorFacts },
+): StoreError {
+  return settingsFileError(error, `open ${path}: ${fileReason(error)}`, options);
 }
 
 /**
@@ -92,17 +97,18 @@ function named(config: Dict, list: string, field: string, name: string): Dict | 
 }
 
 /**
- * Parses the kubeconfig at `path` and reads the files it names. Throws ConfigError (code 7) with
- * Go's texts where Go has one: `open <path>: no such file or directory`, `k8s config: namespace not
+ * Parses the kubeconfig at `path` and reads the files it names. Throws StoreSettingsError with Go's
+ * texts where Go has one: `open <path>: no such file or directory`, `k8s config: namespace not
  * present in context` (no current context).
  */
 export async function loadKubeconfig(path: string, read: ReadText = readText): Promise<KubeConnection> {
-  const hint = `kubernetes.kubeconfig must name a readable kubeconfig file (install-cni.sh writes one with a ServiceAccount token)`;
+  /** The file as a whole cannot be used: what to do about it is the caller's advice. */
+  const unusable: StoreErrorFacts = { settings: path, topic: "settingsFile" };
   let source: string;
   try {
     source = read(path);
   } catch (error) {
-    throw openError(path, error, hint);
+    throw openError(path, error, { facts: unusable });
   }
   let doc: unknown = {};
   try {
@@ -112,41 +118,45 @@ export async function loadKubeconfig(path: string, read: ReadText = readText): P
       doc = load(source, { schema: YAML11_SCHEMA, filename: path });
     }
   } catch (error) {
-    throw new ConfigError(`error loading config file "${path}": ${yamlError(error)}`, hint);
+    throw new StoreSettingsError(`error loading config file "${path}": ${yamlError(error)}`, {
+      facts: unusable,
+    });
   }
   if (!isDict(doc))
-    throw new ConfigError(`error loading config file "${path}": not a kubeconfig mapping`, hint);
+    throw new StoreSettingsError(`error loading config file "${path}": not a kubeconfig mapping`, {
+      facts: unusable,
+    });
 
   const contextName = text(doc, "current-context");
   const context = contextName === "" ? undefined : named(doc, "contexts", "context", contextName);
   if (context === undefined) {
-    throw new ConfigError(
-      "k8s config: namespace not present in context",
-      contextName === ""
-        ? `kubeconfig ${path} has no current-context`
-        : `kubeconfig ${path}: current-context "${clip(contextName)}" is not among its contexts`,
-    );
+    throw new StoreSettingsError("k8s config: namespace not present in context", {
+      details:
+        contextName === ""
+          ? `kubeconfig ${path} has no current-context`
+          : `kubeconfig ${path}: current-context "${clip(contextName)}" is not among its contexts`,
+    });
   }
   const clusterName = text(context, "cluster");
   const cluster = named(doc, "clusters", "cluster", clusterName);
   if (cluster === undefined)
-    throw new ConfigError(
+    throw new StoreSettingsError(
       `invalid configuration: cluster "${clip(clusterName)}" of context "${clip(contextName)}" not found in kubeconfig ${path}`,
     );
   const written = text(cluster, "server").replace(/\/+$/, "");
   if (written === "")
-    throw new ConfigError(
+    throw new StoreSettingsError(
       `invalid configuration: no server found for cluster "${clip(clusterName)}" in ${path}`,
     );
   if (!URL.canParse(written) || !/^https?:$/.test(new URL(written).protocol))
-    throw new ConfigError(
+    throw new StoreSettingsError(
       `invalid configuration: server ${quote(withoutCredentials(written))} of cluster "${clip(clusterName)}" in ${path} is not an http(s) URL`,
     );
   const { server, basic } = splitCredentials(written);
   const userName = text(context, "user");
   const user = userName === "" ? {} : named(doc, "users", "user", userName);
   if (user === undefined)
-    throw new ConfigError(
+    throw new StoreSettingsError(
       `invalid configuration: user "${clip(userName)}" of context "${clip(contextName)}" not found in kubeconfig ${path}`,
     );
 
@@ -156,7 +166,7 @@ export async function loadKubeconfig(path: string, read: ReadText = readText): P
     try {
       return read(resolved);
     } catch (error) {
-      throw openError(resolved, error, `${field} in kubeconfig ${path}`);
+      throw openError(resolved, error, { details: `${field} in kubeconfig ${path}` });
     }
   };
   /** `<field>-data` (base64 PEM) wins over `<field>` (a file), as in clientcmd. */
@@ -170,13 +180,13 @@ export async function loadKubeconfig(path: string, read: ReadText = readText): P
   const insecure = flag(cluster, "insecure-skip-tls-verify");
   const ca = material(cluster, "certificate-authority");
   if (insecure && ca !== undefined)
-    throw new ConfigError(
+    throw new StoreSettingsError(
       `invalid configuration: specifying a root certificates file with the insecure flag is not allowed (cluster "${clip(clusterName)}" in ${path})`,
     );
   const cert = material(user, "client-certificate");
   const key = material(user, "client-key");
   if ((cert === undefined) !== (key === undefined))
-    throw new ConfigError(
+    throw new StoreSettingsError(
       `invalid configuration: user "${clip(userName)}" in ${path} needs both client-certificate and client-key (or their -data forms)`,
     );
   const tls: TlsMaterial = {
@@ -234,7 +244,10 @@ function authorizationOf(
       const fromFile = read(tokenFile).trim();
       if (fromFile !== "") return `Bearer ${fromFile}`;
     } catch (error) {
-      if (token === "") throw openError(tokenFile, error, `tokenFile of user "${clip(userName)}" in ${path}`);
+      if (token === "")
+        throw openError(tokenFile, error, {
+          details: `tokenFile of user "${clip(userName)}" in ${path}`,
+        });
     }
   }
   if (token !== "") return `Bearer ${token}`;
@@ -248,9 +261,9 @@ function authorizationOf(
     const how = isDict(exec)
       ? `an exec credential plugin (${clip(text(exec, "command")) || "no command"})`
       : `the auth-provider "${clip(text(provider as Dict, "name"))}"`;
-    throw new ConfigError(
+    throw new StoreSettingsError(
       `kubeconfig ${path}: user "${clip(userName)}" authenticates with ${how}, which thereabouts does not run`,
-      "give the plugin's user a ServiceAccount token (token or tokenFile) or a client certificate (client-certificate-data and client-key-data), as install-cni.sh writes",
+      { facts: { settings: path, topic: "credentialHelper" } },
     );
   }
   return undefined;

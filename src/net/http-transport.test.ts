@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { networkErrorReason } from "./transport.ts";
+import { networkErrorReason } from "./http-transport.ts";
 
 test("networkErrorReason(): a socket error reads as its meaning and code, whatever runtime raised it", () => {
   const bun = Object.assign(new Error("Unable to connect. Is the computer able to access the url?"), {

@@ -3,13 +3,20 @@
 // deadline on 429 (honouring Retry-After), 5xx, connection errors and timeouts, with jittered
 // backoff. A write whose attempt failed without a definite answer may have been applied: the reply
 // says so (`ambiguous`), and callers make their retries idempotent. Statuses a caller handles are
-// returned; credentials refused (401/403) and other errors become CniErrors with the apiserver's
-// Status message; running out of time is StoreUnavailableError naming the server. Every HTTP
-// request sent is counted (for benchmarks and request budgets).
-import { CNI_CODES, CniError, StoreUnavailableError } from "../../errors/errors.ts";
-import { isTimeout, isTlsRefusal, networkErrorReason, type Transport } from "../http/transport.ts";
+// returned; credentials refused (401/403) and other answers that retrying will not change are
+// StoreRefusedError with the apiserver's Status message and the facts (status, server, request,
+// kubeconfig, topic), never advice: the store (for the plugin) and the controller share this
+// client, and each says its own way what to fix. Running out of time is StoreUnavailableError
+// naming the server. Every HTTP request sent is counted (for benchmarks and request budgets).
+import {
+  type StoreErrorFacts,
+  type StoreErrorTopic,
+  StoreRefusedError,
+  StoreUnavailableError,
+} from "../errors/errors.ts";
+import { isTimeout, isTlsRefusal, networkErrorReason, type Transport } from "../net/http-transport.ts";
+import { type Backoff, backoffDelay } from "../retry/backoff.ts";
 import type { KubeConnection } from "./kubeconfig.ts";
-import { goJson } from "./objects.ts";
 
 export const JSON_PATCH = "application/json-patch+json";
 export const MERGE_PATCH = "application/merge-patch+json";
@@ -35,8 +42,8 @@ export interface KubeRequest {
 /** StoreUnavailableError from a write that may or may not have been applied. */
 export class KubeUnavailableError extends StoreUnavailableError {
   readonly mayHaveApplied: boolean;
-  constructor(msg: string, mayHaveApplied: boolean) {
-    super(msg);
+  constructor(msg: string, mayHaveApplied: boolean, facts: StoreErrorFacts) {
+    super(msg, { facts });
     this.mayHaveApplied = mayHaveApplied;
   }
 }
@@ -50,12 +57,19 @@ export interface KubeClientOptions {
 
 /** Less time than this left in a call is not worth another request. */
 const MIN_ATTEMPT_MS = 20;
-const BACKOFF_BASE_MS = 50;
-const BACKOFF_CAP_MS = 1_000;
+/** Between attempts: 50 ms doubling, capped at 1 s (unless the server says when, with Retry-After). */
+const RETRY_BACKOFF: Backoff = { baseMs: 50, capMs: 1_000 };
 
 type Failure =
   | { readonly kind: "retry"; readonly reason: string; readonly reached: boolean; readonly waitMs?: number }
-  | { readonly kind: "fatal"; readonly error: CniError };
+  | { readonly kind: "fatal"; readonly error: StoreRefusedError };
+
+/** What a refusal is about, by its status, where callers have advice for it. */
+const TOPICS: Readonly<Record<number, StoreErrorTopic>> = {
+  401: "credentials",
+  403: "permissions",
+  404: "missing",
+};
 
 export class KubeClient {
   readonly #options: KubeClientOptions;
@@ -107,17 +121,23 @@ export class KubeClient {
         const body = parseJson(reply.body);
         if ((reply.status >= 200 && reply.status < 300) || request.expect?.includes(reply.status))
           return { status: reply.status, body, ambiguous };
-        failure = this.#classifyStatus(reply.status, body, reply.body, reply.header?.("retry-after"), action);
+        failure = this.#classifyStatus(
+          request,
+          reply.status,
+          body,
+          reply.body,
+          reply.header?.("retry-after"),
+          action,
+        );
       } catch (error) {
-        failure = classifyNetworkError(error, budget);
+        failure = classifyNetworkError(error, budget, this.server);
       }
       if (failure.kind === "fatal") throw failure.error;
       reason = failure.reason;
       if (write && failure.reached) ambiguous = true;
       const room = deadline - Date.now() - MIN_ATTEMPT_MS;
       if (room <= 0) throw this.#unavailable(action, reason, ambiguous);
-      const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 10));
-      const wait = failure.waitMs ?? ceiling / 2 + (Math.random() * ceiling) / 2;
+      const wait = failure.waitMs ?? backoffDelay(attempt, Math.random(), RETRY_BACKOFF);
       await new Promise((resolve) => setTimeout(resolve, Math.min(wait, room)));
     }
   }
@@ -126,15 +146,16 @@ export class KubeClient {
     this.#options.transport.close();
   }
 
-  /** A CniError for an answer the caller did not expect. */
-  unexpected(reply: KubeReply, action: string): CniError {
-    return new CniError(
-      CNI_CODES.ioFailure,
+  /** The error of an answer the caller did not expect (its status is one the caller handles, but not here). */
+  unexpected(reply: KubeReply, action: string): StoreRefusedError {
+    return new StoreRefusedError(
       `Cannot ${action} the Kubernetes API at ${this.server}: ${statusMessage(reply.status, reply.body, "")}`,
+      { facts: { server: this.server, status: reply.status } },
     );
   }
 
   #classifyStatus(
+    request: KubeRequest,
     status: number,
     body: unknown,
     text: string,
@@ -142,21 +163,6 @@ export class KubeClient {
     action: string,
   ): Failure {
     const message = statusMessage(status, body, text);
-    const { kubeconfig } = this.#options.connection;
-    if (status === 401 || status === 403) {
-      const hint =
-        status === 401
-          ? `the credentials in kubeconfig ${kubeconfig} were refused: renew the ServiceAccount token (re-run install-cni.sh) or fix the user entry`
-          : `the user of kubeconfig ${kubeconfig} needs get, list, create, patch, delete and deletecollection on ippools and overlappingrangeipreservations (whereabouts.cni.cncf.io) in the namespace`;
-      return {
-        kind: "fatal",
-        error: new CniError(
-          CNI_CODES.ioFailure,
-          `Cannot ${action} the Kubernetes API at ${this.server}: ${message}`,
-          hint,
-        ),
-      };
-    }
     if (status === 429) {
       const seconds = retryAfter === undefined ? Number.NaN : Number(retryAfter);
       return {
@@ -169,17 +175,20 @@ export class KubeClient {
     // "request is too large" (etcd's limit on one object) will not get better by retrying.
     if (status >= 500 && !/too large/i.test(message))
       return { kind: "retry", reason: message, reached: true };
-    const details =
-      status === 404
-        ? `the namespace "${this.#options.connection.namespace}" (the kubeconfig context's) and the whereabouts.cni.cncf.io CRDs (deploy/crds) must exist`
-        : undefined;
+    const { kubeconfig, namespace } = this.#options.connection;
+    const topic = TOPICS[status];
     return {
       kind: "fatal",
-      error: new CniError(
-        CNI_CODES.ioFailure,
-        `Cannot ${action} the Kubernetes API at ${this.server}: ${message}`,
-        details,
-      ),
+      error: new StoreRefusedError(`Cannot ${action} the Kubernetes API at ${this.server}: ${message}`, {
+        facts: {
+          server: this.server,
+          status,
+          resource: request.path,
+          settings: kubeconfig,
+          namespace,
+          ...(topic === undefined ? {} : { topic }),
+        },
+      }),
     };
   }
 
@@ -187,8 +196,17 @@ export class KubeClient {
     return new KubeUnavailableError(
       `Cannot ${action} the Kubernetes API at ${this.server}: ${reason}`,
       ambiguous,
+      { server: this.server },
     );
   }
+}
+
+/** JSON as Go's encoder writes it (`<`, `>`, `&`, U+2028, U+2029 escaped), so `test` values compare byte-equal. */
+export function goJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 function parseJson(text: string): unknown {
@@ -208,17 +226,16 @@ export function statusMessage(status: number, body: unknown, text: string): stri
   return plain === "" ? `HTTP ${status}` : `${plain} (HTTP ${status})`;
 }
 
-function classifyNetworkError(error: unknown, budget: number): Failure {
+function classifyNetworkError(error: unknown, budget: number, server: string): Failure {
   if (isTimeout(error)) return { kind: "retry", reason: `no answer within ${budget} ms`, reached: true };
   const reason = networkErrorReason(error);
   if (isTlsRefusal(reason))
     return {
       kind: "fatal",
-      error: new CniError(
-        CNI_CODES.ioFailure,
-        `TLS with the Kubernetes API failed: ${reason}`,
-        "check the cluster's certificate-authority(-data) and server in the kubeconfig",
-      ),
+      error: new StoreRefusedError(`TLS with the Kubernetes API failed: ${reason}`, {
+        details: "check the cluster's certificate-authority(-data) and server in the kubeconfig",
+        facts: { server },
+      }),
     };
   // A refused or unresolvable connection never reached the server: nothing can have been applied.
   const reached = !/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ConnectionRefused|Unable to connect/i.test(reason);

@@ -5,7 +5,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CniError, ConfigError } from "../errors/errors.ts";
+import { CniError, ConfigError, StoreRefusedError, StoreSettingsError } from "../errors/errors.ts";
 import {
   FileRefusedError,
   fileError,
@@ -13,6 +13,7 @@ import {
   MAX_CONFIG_FILE_BYTES,
   readConfigFile,
   readOptionalFile,
+  settingsFileError,
 } from "./config-file.ts";
 
 function refusedWith(code: string, reason: RegExp): (error: unknown) => boolean {
@@ -106,7 +107,7 @@ describe("readOptionalFile()", () => {
   });
 });
 
-describe("fileError()", () => {
+describe("fileError(), settingsFileError()", () => {
   it("is code 7 when the path names no usable file, 5 when a regular file cannot be read", () => {
     for (const code of ["ENOENT", "ENOTDIR", "EISDIR", "ENOTREG", "EFBIG", "EINVAL"]) {
       const error = fileError(new FileRefusedError(code, "why", "/p"), "msg", "details");
@@ -117,6 +118,23 @@ describe("fileError()", () => {
       const error = fileError(Object.assign(new Error(`${code}: x`), { code }), "msg");
       assert.ok(error instanceof CniError && !(error instanceof ConfigError), code);
       assert.equal(error.code, 5);
+    }
+  });
+
+  it("settingsFileError() follows the same rule with store error kinds: settings, or refused", () => {
+    for (const code of ["ENOENT", "ENOTDIR", "EISDIR", "ENOTREG", "EFBIG", "EINVAL"]) {
+      const cause = new FileRefusedError(code, "why", "/p");
+      const error = settingsFileError(cause, "msg", { details: "details", facts: { settings: "/k" } });
+      assert.ok(error instanceof StoreSettingsError, code);
+      assert.deepEqual(
+        [error.message, error.details, error.facts, error.cause],
+        ["msg", "details", { settings: "/k" }, cause],
+      );
+    }
+    for (const code of ["EACCES", "EIO"]) {
+      const error = settingsFileError(Object.assign(new Error(`${code}: x`), { code }), "msg");
+      assert.ok(error instanceof StoreRefusedError, code);
+      assert.equal(error.details, undefined);
     }
   });
 

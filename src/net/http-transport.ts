@@ -3,7 +3,7 @@
 // `rejectUnauthorized` through its `tls` option; importing node:https there costs ~15 ms of
 // start-up. Under Node, whose `fetch` cannot take TLS material, TLS with material goes through
 // node:https (loaded only then) and everything else through `fetch`.
-import { describe } from "../../errors/errors.ts";
+import { describe } from "../errors/errors.ts";
 
 export interface TlsMaterial {
   /** PEM text; undefined means the system's trusted CAs. */
