@@ -1,4 +1,4 @@
-// The allocation decision (whereabouts-spec.md §3): pure, no I/O. Idempotency first (same podRef
+// The allocation decision, Whereabouts' rules: pure, no I/O. Idempotency first (same podRef
 // and interface get their address back), then the lowest free address of the window that is not
 // excluded, not taken, not the gateway and not known to be reserved by another range.
 import { ExhaustedError } from "../errors/errors.ts";

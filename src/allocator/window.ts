@@ -1,4 +1,4 @@
-// The candidate window of a range (whereabouts-spec.md §3.1): network+1 … broadcast−1 for both
+// The candidate window of a range, as Whereabouts (v0.6.2+) computes it: network+1 … broadcast−1 for both
 // families, narrowed by range_start / range_end only when they fall inside it.
 import { ConfigError } from "../errors/errors.ts";
 import { broadcastOf, type Cidr, formatCidr, masked, networkOf } from "../ip/index.ts";

@@ -1,4 +1,4 @@
-// GC input: the attachments the runtime still considers valid (cni-spec.md §3.3, §4 GC). Anything
+// GC input: the attachments the runtime still considers valid (`cni.dev/valid-attachments`). Anything
 // of this network not in the list may be released, so a list we cannot read must stop GC.
 import { jsonType, lookup, mentions } from "../config/decode.ts";
 import { isJsonObject, type Json, type JsonObject } from "../config/json-parse.ts";

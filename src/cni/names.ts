@@ -1,4 +1,5 @@
-// Identifier rules the CNI library enforces before any plugin code runs (cni-spec.md §2.1, §2.2).
+// Identifier rules the CNI library enforces before any plugin code runs (container id, interface
+// name, network name).
 // Runtimes apply the same rules, so an id a runtime accepts is never rejected here, and vice versa.
 import { CNI_CODES, CniError } from "../errors/errors.ts";
 

@@ -1,5 +1,5 @@
 // One CNI invocation, read from the environment and stdin and checked exactly as the CNI
-// library's skeleton does before it calls a plugin (cni-spec.md §2.1, §2.2): same checks, same
+// library's skeleton does before it calls a plugin (environment, then the config): same checks, same
 // order, same codes and texts, so runtimes and users see what they saw from Whereabouts.
 import { jsonType, lookup } from "../config/decode.ts";
 import { decodeFailure } from "../config/errors.ts";
@@ -71,7 +71,7 @@ const ENV_RULES: readonly EnvRule[] = [
   { name: "CNI_PATH", key: "path", requiredFor: ["ADD", "CHECK", "DEL", "GC", "STATUS"] },
 ];
 
-/** Commands that exist only from a spec version on (cni-spec.md §4). */
+/** Commands that exist only from a spec version on (CHECK since 0.4.0, GC and STATUS since 1.1.0). */
 const COMMAND_FLOOR: Partial<Record<Command, CniVersion>> = { CHECK: "0.4.0", GC: "1.1.0", STATUS: "1.1.0" };
 
 /**

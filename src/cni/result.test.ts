@@ -17,7 +17,7 @@ function ip(text: string): IP {
   return value;
 }
 
-// whereabouts-spec.md A.4 E11: a range address, two static addresses (one IPv6, written
+// Whereabouts' end-to-end test E11: a range address, two static addresses (one IPv6, written
 // non-canonically), three routes of both families, and DNS.
 const E11: IpamResult = {
   ips: [

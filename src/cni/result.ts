@@ -1,6 +1,6 @@
 // What the plugin prints: the ADD result in the config's version, the error object and the VERSION
-// answer, byte for byte as the Go library prints them (cni-spec.md §5.1–5.3, whereabouts-spec.md
-// §8). Results are built once in the 1.x shape and converted on output, as PrintResult does.
+// answer, byte for byte as the Go library prints them for Whereabouts (every result version from
+// 0.1.0 to 1.1.0). Results are built once in the 1.x shape and converted on output, as PrintResult does.
 import type { Dns, Route } from "../config/types.ts";
 import { CNI_CODES, CniError } from "../errors/errors.ts";
 import { MAX_MESSAGE_CHARS, shorten } from "../errors/message.ts";

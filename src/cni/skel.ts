@@ -1,5 +1,5 @@
 // The CNI dispatcher: checks the invocation, runs one verb, and turns every outcome into the
-// protocol's output (cni-spec.md §2.2). The process boundary is injected (PluginIO), so the whole
+// protocol's output (exit code, result or error JSON on stdout, a log line on stderr). The process boundary is injected (PluginIO), so the whole
 // protocol runs in-process in tests; process-io.ts binds it to the real process.
 import { aboutText } from "../about.ts";
 import { CNI_CODES, CniError, describe } from "../errors/errors.ts";

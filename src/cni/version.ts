@@ -1,5 +1,5 @@
 // CNI spec versions: the closed set this plugin speaks, and the ordering the version gates use
-// (cni-spec.md §1, §2.2). Parsing follows the Go library so that the same configs pass and fail.
+// (an empty cniVersion reads as 0.1.0). Parsing follows the Go library so that the same configs pass and fail.
 import { CNI_CODES, CniError } from "../errors/errors.ts";
 import { quote } from "../errors/message.ts";
 

@@ -1,4 +1,4 @@
-// Addresses returned besides the allocated ones (whereabouts-spec.md §2.5 items 8-11): the
+// Addresses returned besides the allocated ones, checked in Whereabouts' order: the
 // top-level gateway, static `addresses`, CNI_ARGS IP= / GATEWAY=, and the one-address-per-family
 // limit of the pre-0.3.0 result formats.
 import type { RangeRule } from "../allocator/assign.ts";
@@ -55,7 +55,7 @@ export function staticAddresses(inputs: readonly AddressInput[] | undefined, arg
   return out;
 }
 
-/** Result formats before 0.3.0 carry one ip4 and one ip6 entry (cni-spec.md §5.1). */
+/** Result formats before 0.3.0 carry one ip4 and one ip6 entry (the CNI spec's 0.2.0 result). */
 const SINGLE_ADDRESS_VERSIONS = ["", "0.1.0", "0.2.0"];
 
 /**

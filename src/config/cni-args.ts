@@ -1,4 +1,4 @@
-// CNI_ARGS (cni-spec.md §2.3, whereabouts-spec.md §2.2): `;`-separated K=V pairs, each with
+// CNI_ARGS, as the CNI library parses it for Whereabouts: `;`-separated K=V pairs, each with
 // exactly one `=`; keys are case-sensitive; unknown keys fail unless IgnoreUnknown=1|true.
 // Failures are "invalid environment" (code 4) with libcni's texts behind Go's prefix, except that
 // a message never shows a value: CNI_ARGS may carry anything a runtime passes, so a pair is shown

@@ -1,5 +1,7 @@
-// Where allocations are stored (COMPATIBILITY.md item 7, whereabouts-spec.md §9.1): an explicit
-// `datastore` wins; otherwise Kubernetes when a kubeconfig is configured, else the local store.
+// Where allocations are stored: an explicit `datastore` wins; otherwise Kubernetes when a
+// kubeconfig is configured, else the embedded local store (Whereabouts has no local store and
+// requires a kubeconfig: README, Differences item 7). `etcd_*` keys are read as Whereabouts v0.5
+// read them.
 import { ConfigError } from "../errors/errors.ts";
 import { quote, withoutCredentials } from "../errors/message.ts";
 import { DATASTORES, type Datastore, type EtcdSettings, type StoreSettings } from "../store/settings.ts";

@@ -1,5 +1,5 @@
 // `exclude` entries of one range: CIDRs or bare IPs (strict Go parser), validated when the config
-// loads (COMPATIBILITY.md item 9; Go's config-time check is dead code and fails at ADD instead).
+// loads (README, Differences item 9; Go's config-time check never runs and fails at ADD instead).
 import type { Interval, IntervalSet } from "../allocator/interval-set.ts";
 import { intervalSet } from "../allocator/interval-set.ts";
 import { ConfigError } from "../errors/errors.ts";

@@ -1,6 +1,7 @@
 // The flat file (whereabouts.conf): a bare `ipam` object installed on each node, merged under the
-// stdin config. Search order of whereabouts-spec.md §2.3; the first existing file wins. Unlike Go
-// (since v0.6.2) a missing flat file is not an error (COMPATIBILITY.md item 7).
+// stdin config. Searched in Whereabouts' order (configuration_path, then the default paths listed
+// in README's configuration reference, then the caller's extra paths); the first existing file
+// wins. Unlike Go (since v0.6.2) a missing flat file is not an error (README, Differences item 7).
 import { type CniError, ConfigError } from "../errors/errors.ts";
 import { fileError, fileReason } from "../files/config-file.ts";
 import { fields, jsonKind } from "./decode.ts";

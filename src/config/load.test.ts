@@ -41,7 +41,7 @@ test("loadIpamConfig() reads a plain config with a flat file present (A.1 C1)", 
   assertC1(loadIpamConfig(sources(stdin, { files: { [FLAT]: C1_FLAT } })));
 });
 
-test("loadIpamConfig() works without any flat file (A.1 C2, inverted: COMPATIBILITY item 7)", () => {
+test("loadIpamConfig() works without any flat file (Go's config test C2 inverted: README, Differences item 7)", () => {
   const config = load({ range: "10.0.0.0/24" });
   assert.equal(config.datastore, "local");
   assert.equal(config.ranges.length, 1);

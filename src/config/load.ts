@@ -1,6 +1,7 @@
 // Loading the IPAM config of one request: stdin JSON + CNI_ARGS + the optional flat file become
-// one readonly IpamConfig, or a CniError. Steps follow Go's evaluation order
-// (whereabouts-spec.md §2.5) so the first error reported is the one Go would report.
+// one readonly IpamConfig, or a CniError. Steps follow Go's LoadIPAMConfig in order (decode,
+// CNI_ARGS, flat file, merge, ranges, datastore, gateway, static addresses) so the first error
+// reported is the one Go would report.
 import { ConfigError } from "../errors/errors.ts";
 import { listed } from "../errors/message.ts";
 import { checkAddressCount, parseGateway, staticAddresses } from "./addresses.ts";
@@ -24,7 +25,7 @@ export interface ConfigContext {
   readonly cniArgs: string;
   /** Returns undefined when the file does not exist; throws on other errors (EISDIR, EACCES...). */
   readonly readFile: ReadFile;
-  /** Searched after the default flat-file paths (controllers pass theirs, §2.3 item 5). */
+  /** Searched after the default flat-file paths (the controller passes its own). */
   readonly extraFlatFilePaths?: readonly string[];
 }
 

@@ -1,4 +1,4 @@
-// Stdin config + flat file (whereabouts-spec.md §2.3): Go runs mergo.Merge without override, so
+// Stdin config + flat file: Go runs mergo.Merge without override, so
 // every field left empty in stdin is filled from the flat file, nested objects field by field.
 // Lists are taken whole (mergo does not merge slices element-wise).
 import type { IpamInput } from "./ipam-input.ts";

@@ -1,4 +1,4 @@
-// Range normalisation (whereabouts-spec.md §2.4): the top-level `range` (with range_start,
+// Range normalisation, as Whereabouts does it: the top-level `range` (with range_start,
 // range_end, exclude) comes first, then every `ipRanges` entry. Each becomes a RangeRule with a
 // masked CIDR, bigint bounds and an exclude set. Error texts are Go's where Go has one.
 import type { RangeRule } from "../allocator/assign.ts";

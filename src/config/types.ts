@@ -8,7 +8,7 @@ export const LOG_LEVELS = ["debug", "verbose", "error", "panic"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
- * A range after normalisation (whereabouts-spec.md §2.4): masked CIDR, bounds, excludes. `start` is
+ * A range after normalisation (config/range.ts): masked CIDR, bounds, excludes. `start` is
  * always set (the network address when none was configured, as Go does; the candidate window skips
  * it); `end` only when configured. Bounds outside the usable window are kept, and ignored there.
  */

@@ -2,11 +2,11 @@
 // takes it (robfig/cron without seconds: minute hour day-of-month month day-of-week, names and the
 // descriptors @yearly @annually @monthly @weekly @daily @midnight @hourly). Parsed and run by
 // croner; robfig's `N/step` (from N to the field's end) is rewritten to croner's `N-max/step`.
-// Where the expression comes from (whereabouts-spec.md §6.1, issue #5), first that is set wins:
+// Where the expression comes from (as Whereabouts' reconciler reads it, plus issue #5), first that is set wins:
 //   1. the mounted file (ConfigMap whereabouts-config key cron-expression, /cron-schedule/config);
 //   2. when no file is mounted, the ConfigMap whereabouts-config read through the API: key
 //      cron-expression, else reconciler_cron_expression (as OpenShift users write it);
-//   3. the flat file's reconciler_cron_expression (the §2.3 search paths, no configuration_path);
+//   3. the flat file's reconciler_cron_expression (the flat file's default search paths, no configuration_path);
 //   4. the environment variable WHEREABOUTS_RECONCILER_CRON;
 //   5. the default `30 4 * * *` (04:30 UTC daily).
 import { Cron } from "croner";

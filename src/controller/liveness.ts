@@ -1,4 +1,4 @@
-// Whether a pod still needs its addresses (COMPATIBILITY.md item 12). Pure: decoded from the pod
+// Whether a pod still needs its addresses (README, Differences item 15). Pure: decoded from the pod
 // object as the API serves it. A pod is *gone* when it no longer exists, has reached a terminal
 // phase (Succeeded or Failed: its containers will never run again), or carries the condition the
 // taint manager sets before evicting it (DisruptionTarget=True, reason DeletionByTaintManager, as

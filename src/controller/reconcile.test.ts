@@ -1,5 +1,5 @@
 // The reconcile core on the embedded store with a scripted pod reader: the reconciler scenarios
-// of whereabouts-spec.md A.5 adapted to the fixed semantics (COMPATIBILITY.md item 12), plus the
+// of Whereabouts' own reconciler tests adapted to the fixed semantics (README, Differences item 15), plus the
 // races that the identity guard exists for.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";

@@ -3,7 +3,7 @@
 // reservations. The same routine serves the fast path (a handful of pods whose deletion or
 // termination was just observed), the startup resync and the cron sweep.
 //
-// Safety (COMPATIBILITY.md item 12): the pools are read *before* the pods are checked, and an
+// Safety (README, Differences item 15): the pools are read *before* the pods are checked, and an
 // entry is released only while it still holds exactly the allocation read (container id, podref,
 // interface) — releaseEntries' per-entry preconditions. A pod recreated under the same name (a
 // StatefulSet successor) either exists when it is checked (so its podref is kept), or its ADD

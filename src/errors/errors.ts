@@ -5,7 +5,7 @@
 // them its own way: the plugin's maps kinds to CNI codes and adds plugin advice
 // (src/cni/error-codes.ts), the controller logs them with its own advice (src/controller/advice.ts).
 
-/** CNI error codes (cni-spec.md §5.3); 100+ are ours. */
+/** CNI error codes (the spec's well-known codes 1–11 and 50; 100+ are ours). */
 export const CNI_CODES = {
   incompatibleVersion: 1,
   unsupportedField: 2,

@@ -1,7 +1,7 @@
 // A kubeconfig file (the plugin's `kubernetes.kubeconfig`, the controller's --kubeconfig): what
 // client-go's clientcmd takes from it for one connection — the current context's cluster (server, CA, insecure-skip-tls-verify), user (token,
-// tokenFile, client certificate, basic auth) and namespace (whereabouts-spec.md §4.1: the
-// context's namespace, else kube-system). Read anew by every plugin process, so a rotated token
+// tokenFile, client certificate, basic auth) and namespace (as Whereabouts: the context's
+// namespace, else kube-system). Read anew by every plugin process, so a rotated token
 // (projected ServiceAccount tokens) is picked up at the next invocation. Relative file paths are
 // relative to the kubeconfig's directory, as clientcmd resolves them. exec and auth-provider users
 // are refused (a plugin process must not run credential helpers). Errors are StoreSettingsErrors

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { parseCidr, parseIP } from "../ip/index.ts";
 import { networkNameOf, nodeSlicePoolName, poolName, reservationName, reservationOf } from "./naming.ts";
 
-test("poolName() matches Go's IPPool names (§4.2, A.5 N3)", async (t) => {
+test("poolName() matches Go's IPPool names (Whereabouts' naming test N3)", async (t) => {
   const rows: [string, string, string][] = [
     ["10.0.0.0/8", "", "10.0.0.0-8"],
     ["10.0.0.0/8", "test", "test-10.0.0.0-8"],

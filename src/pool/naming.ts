@@ -1,4 +1,4 @@
-// Object names exactly as Go Whereabouts derives them (whereabouts-spec.md §4.2), so pools and
+// Object names exactly as Go Whereabouts derives them (docs/kubernetes-store.md, Objects), so pools and
 // reservations written by either implementation are found by the other.
 import { type Cidr, formatCidr, formatIP, type IP, masked } from "../ip/index.ts";
 import type { Allocation, Reservation } from "./allocation.ts";

@@ -1,5 +1,5 @@
 // The openAPIV3Schema of each CRD the double serves, as installed by whereabouts
-// (doc/crds/whereabouts.cni.cncf.io_*.yaml at HEAD, spec §5.1) and Multus (the
+// (doc/crds/whereabouts.cni.cncf.io_*.yaml at HEAD) and Multus (the
 // NetworkAttachmentDefinition CRD). `LEGACY_WHEREABOUTS` are the ≤ v0.7 schemas (allocations
 // without `ifname`, ORIP with required `containerid`), for the "old CRDs, new code" hazard.
 import type { Schema } from "./schema.ts";

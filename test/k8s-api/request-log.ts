@@ -1,7 +1,7 @@
 // Request accounting for the control API: a count per "verb resource" (`patch
 // ippools.whereabouts.cni.cncf.io`, `get leases.coordination.k8s.io`, `list pods`, `get /version`)
 // and a bounded, ordered log of requests with their outcome, so a test can assert the exact API
-// call sequence of one CNI ADD (spec §4.7).
+// call sequence of one CNI ADD.
 
 export interface LoggedRequest {
   readonly seq: number;

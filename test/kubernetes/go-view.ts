@@ -1,7 +1,7 @@
 // The whereabouts objects in the API double as Go Whereabouts reads them: IPPools and
 // OverlappingRangeIPReservations straight from the double's raw dump (the control API, never
 // faulted, never counted), offsets decoded relative to the IP written in spec.range
-// (whereabouts-spec.md §3.5). `rawStore` wraps a dump as a read-only Store so the shared
+// (as Go does). `rawStore` wraps a dump as a read-only Store so the shared
 // invariants (test/support/invariants.ts) check it without going through the plugin's own store.
 import assert from "node:assert/strict";
 import { viewPool } from "../../src/allocator/pool-view.ts";

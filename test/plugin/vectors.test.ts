@@ -1,6 +1,6 @@
-// whereabouts-spec.md Appendix A.4 (cmd/whereabouts_test.go) through the shipped executable on
-// the embedded store, cniVersion 0.3.1, ifname eth0. Adjusted only where COMPATIBILITY.md says
-// we differ (none of these vectors hit a difference).
+// Whereabouts' own end-to-end vectors (cmd/whereabouts_test.go) through the shipped executable on
+// the embedded store, cniVersion 0.3.1, ifname eth0. They would be adjusted only where README's
+// "Differences from Whereabouts" says we differ (none of these vectors hits a difference).
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
