@@ -93,12 +93,12 @@ export async function releaseEntries(
       attempt = -1;
       continue;
     }
+    await pause(deadline, attempt);
     if (expired(deadline)) {
       throw new StoreUnavailableError(
         `gave up releasing from pool ${name} after ${attempt + 1} conflicting writes`,
       );
     }
-    await pause(deadline, attempt);
   }
 }
 

@@ -536,14 +536,28 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
       await commitOk(change("p", { create: [["1", held]] }));
       const before = await store.getPool("p");
       const twice: [string, PoolChange][] = [
-        ["entry 2", change("p", { create: [["2", alloc("c2", "ns/b")], ["2", alloc("c3", "ns/c")]] })],
-        ["entry 1", change("p", { remove: [["1", held]], update: [{ key: "1", from: held, to: alloc("c9", "ns/a") }] })],
+        [
+          "entry 2",
+          change("p", {
+            create: [
+              ["2", alloc("c2", "ns/b")],
+              ["2", alloc("c3", "ns/c")],
+            ],
+          }),
+        ],
+        [
+          "entry 1",
+          change("p", { remove: [["1", held]], update: [{ key: "1", from: held, to: alloc("c9", "ns/a") }] }),
+        ],
         ["entry 1", change("p", { create: [["1", alloc("c2", "ns/b")]], remove: [["1", held]] })],
         [
           "reservation 10.0.0.2",
           change("p", {
             create: [["2", alloc("c2", "ns/b")]],
-            reserve: [reservation("10.0.0.2", "ns/b", "eth0", "c2"), reservation("10.0.0.2", "ns/b", "eth0", "c2")],
+            reserve: [
+              reservation("10.0.0.2", "ns/b", "eth0", "c2"),
+              reservation("10.0.0.2", "ns/b", "eth0", "c2"),
+            ],
           }),
         ],
         [
@@ -591,7 +605,9 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
         reservation("10.0.0.6", "ns/b", "eth0", "c1"),
         claimed(reservation("10.0.0.7", "ns/a", "eth0", "c1"), "10.0.0.7", "blue"),
       ];
-      await commitOk(change("p", { create: [["1", entry]], reserve: [mine, claimedMine, goWritten, ...others] }));
+      await commitOk(
+        change("p", { create: [["1", entry]], reserve: [mine, claimedMine, goWritten, ...others] }),
+      );
       const before = await store.getPool("p");
       const asRead = [
         mine,
@@ -625,7 +641,9 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
       const started = Date.now();
       const held = reservation("10.0.0.1", "ns/a");
       await assert.rejects(
-        store.commit(change("p", { create: [["1", alloc("c1", "ns/a")]], reserve: [held] }), { deadline: passed }),
+        store.commit(change("p", { create: [["1", alloc("c1", "ns/a")]], reserve: [held] }), {
+          deadline: passed,
+        }),
         unavailable,
       );
       await assert.rejects(store.getPool("p", { deadline: passed }), unavailable);
