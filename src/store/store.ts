@@ -7,8 +7,8 @@
 // Applying a commit. Local, etcd and memory apply a change in one transaction: whole or not at
 // all, and no reader ever sees part of it. Kubernetes writes in steps (kubernetes-store.ts): the
 // pool first (one request whose tests are the entry preconditions), then each reservation to
-// take, then the drops; a reservation that turns out held makes it undo what it wrote (the
-// reservations it created, then its pool write, each tested against what it wrote) and report the
+// take, then the drops; a reservation that turns out held makes it take back what it wrote (the
+// reservations it created, then its pool write, each only if still as it wrote it) and report the
 // conflict. Between the steps other readers see the pool written without its reservations. The
 // agent (src/agent) may merge changes to one pool into one commit of the store underneath; a
 // merged commit that does not succeed is sent again part by part, so each caller's answer is its
@@ -18,15 +18,15 @@
 // that lands and then fails: all of it was). etcd: all of the change or none (an answer lost after
 // the transaction), except that reservations to drop the transaction found rewritten by their
 // owner are dropped in a later transaction, which may not happen. Kubernetes: any part of it (a
-// process killed between the steps too): entries without their reservation, or reservations not
-// dropped, never a reservation without the entry it was taken for. Callers therefore report
-// nothing from a commit that threw, and leave what it may have written to the attachment's DEL
-// (which drops every reservation of its owner, see `dropOwners`) or to the controller.
+// process killed between the steps too): entries without their reservation, reservations whose
+// entry is gone or was never written. Callers therefore report nothing from a commit that threw,
+// and leave what it may have written to the attachment's DEL (which drops every reservation of
+// its owner, see `dropOwners`) or to the controller.
 //
 // Versions are opaque and only for diagnostics: no commit depends on one. A pool's version differs
-// after every commit that writes its entries; it may change without them changing (local: any
-// commit to the pool; etcd: it is the store's revision, moved by any write; Kubernetes: a pool write
-// that was undone).
+// after every commit that writes its entries; it may change without them changing (local and
+// memory: any commit to the pool; etcd: it is the store's revision, moved by any write; Kubernetes:
+// a pool write that was taken back).
 import type { Deadline } from "../ipam/retry.ts";
 import { type Allocation, claimsAgree, type PoolSnapshot, type Reservation } from "../pool/allocation.ts";
 
@@ -168,10 +168,11 @@ export interface Store {
   /**
    * Applies the change iff every entry precondition holds and every reservation to take is free or
    * held by the same owner (see the header for how each backend applies it, and what a thrown
-   * error may leave). Otherwise reports the first conflict (CommitResult) and leaves the store as
-   * it was: Kubernetes undoes what it wrote, and that undo is itself tested, so it may leave an
-   * entry someone rewrote meanwhile. Throws RangeError for a change that names a key twice,
-   * StoreUnavailableError when the store cannot be reached in time.
+   * error may leave). Otherwise reports the first conflict (CommitResult) and applies nothing;
+   * Kubernetes, whose pool write has landed by then, takes it back as far as it can (not an entry
+   * another writer changed since, nor when the API cannot be reached: what stays was reported to
+   * nobody, and the attachment's DEL removes it). Throws RangeError for a change that names a key
+   * twice, StoreUnavailableError when the store cannot be reached in time.
    */
   commit(change: PoolChange, options?: CallOptions): Promise<CommitResult>;
   /**
