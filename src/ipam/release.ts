@@ -4,7 +4,7 @@
 // change to one of them means a fresh read and another try, until the deadline.
 import { type Entry, viewPool } from "../allocator/pool-view.ts";
 import { StoreUnavailableError } from "../errors/errors.ts";
-import type { Allocation, PoolSnapshot } from "../pool/allocation.ts";
+import type { PoolSnapshot } from "../pool/allocation.ts";
 import { reservationOf } from "../pool/naming.ts";
 import { poolChange, type Store } from "../store/store.ts";
 import { type PoolRef, storedRange } from "./pool-ref.ts";
@@ -27,7 +27,7 @@ export interface ReleaseOptions {
 }
 
 /** What `select` sees of an entry: releases are chosen by key and allocation. */
-export type Selectable = Pick<Entry, "key"> & { readonly allocation: Allocation };
+export type Selectable = Pick<Entry, "key" | "allocation">;
 
 /**
  * The entries of a stored pool with decoded addresses (offsets relative to its spec.range). With
