@@ -2,14 +2,23 @@
 // cached in memory for reads that may be stale, and commits to one pool grouped (CommitBatcher).
 //
 // Why a stale pool is safe: every commit states what each entry it touches must hold, so an
-// allocation decided on an old view can only lose a race, never hand out a held address. Callers
-// that act on what a read *shows* without a precondition (an attachment that already holds an
-// address, a DEL that finds nothing) re-read when the answer came from the cache (`fromCache`).
+// allocation decided on an old view can only lose a race, never hand out a held address. What a
+// caller would do with a view without such a precondition (keep an address the attachment already
+// holds, conclude that a DEL has nothing to release) it says by ReadOptions.verifiable: a cached
+// view it cannot verify is not handed out, and the pool is read from the store instead.
 //
 // The cache is the stored pool as last read plus the changes in flight, applied optimistically so
 // that concurrent ADDs on this node see each other's choices and pick different addresses.
 import type { Allocation, PoolSnapshot, Reservation } from "../pool/allocation.ts";
-import type { CommitResult, PoolChange, ReadOptions, Store } from "../store/store.ts";
+import {
+  type CallOptions,
+  type CommitResult,
+  checkChange,
+  type Owner,
+  type PoolChange,
+  type ReadOptions,
+  type Store,
+} from "../store/store.ts";
 import { type BatchStats, CommitBatcher } from "./commit-batcher.ts";
 
 /** How long a pool read serves cached answers: other nodes' writes show up within this. */
@@ -24,7 +33,7 @@ export const CONTENDED_MS = 5_000;
 
 /** What the agent's stores did, summed over every store (the agent's metrics). */
 export interface AgentStats extends BatchStats {
-  /** Allocation reads answered from the cache, and reads that went to the store. */
+  /** Reads answered from the cache, and reads for the cache that went to the store. */
   cachedReads: number;
   storeReads: number;
   /** Commits decided on the cache that lost a race in the store. */
@@ -56,7 +65,7 @@ export class AgentStore implements Store {
   constructor(inner: Store, options: { maxAgeMs?: number; now?: () => number; stats?: AgentStats } = {}) {
     this.#inner = inner;
     this.stats = options.stats ?? newAgentStats();
-    this.#batcher = new CommitBatcher((change) => inner.commit(change), this.stats);
+    this.#batcher = new CommitBatcher((change, options) => inner.commit(change, options), this.stats);
     this.#maxAgeMs = options.maxAgeMs ?? CACHE_MAX_AGE_MS;
     this.#now = options.now ?? Date.now;
   }
@@ -65,15 +74,22 @@ export class AgentStore implements Store {
     return this.#inner.datastore;
   }
 
+  /**
+   * With `verifiable`: the cached pool (changes in flight applied) when it is recent, not
+   * contended, and verifiable; else the pool as the store has it. Without: the store's answer.
+   */
   async getPool(name: string, options?: ReadOptions): Promise<PoolSnapshot> {
-    if (options?.mayBeStale !== true) return this.#inner.getPool(name);
+    const verifiable = options?.verifiable;
+    if (verifiable === undefined) return this.#inner.getPool(name, options);
     const cached = this.#pools.get(name);
     const now = this.#now();
     if (cached !== undefined && now - cached.readAt < this.#maxAgeMs && now >= cached.contendedUntil) {
+      const snapshot = view(cached);
+      if (!verifiable(snapshot)) return this.#inner.getPool(name, options);
       this.stats.cachedReads++;
-      return view(cached, true);
+      return snapshot;
     }
-    const base = await this.#read(name);
+    const base = await this.#read(name, options);
     const pool = this.#pools.get(name) ?? {
       base,
       readAt: 0,
@@ -83,20 +99,23 @@ export class AgentStore implements Store {
     pool.base = base;
     pool.readAt = this.#now();
     this.#pools.set(name, pool);
-    return view(pool, pool.inFlight.size > 0);
+    if (pool.inFlight.size === 0) return base;
+    const snapshot = view(pool);
+    return verifiable(snapshot) ? snapshot : this.#inner.getPool(name, options);
   }
 
-  /** One read per pool at a time: concurrent misses share it. */
-  #read(name: string): Promise<PoolSnapshot> {
+  /** One read per pool at a time: concurrent misses share it (and the first one's deadline). */
+  #read(name: string, options: CallOptions | undefined): Promise<PoolSnapshot> {
     const pending = this.#reads.get(name);
     if (pending !== undefined) return pending;
     this.stats.storeReads++;
-    const read = this.#inner.getPool(name).finally(() => this.#reads.delete(name));
+    const read = this.#inner.getPool(name, options).finally(() => this.#reads.delete(name));
     this.#reads.set(name, read);
     return read;
   }
 
-  async commit(change: PoolChange): Promise<CommitResult> {
+  async commit(change: PoolChange, options?: CallOptions): Promise<CommitResult> {
+    checkChange(change);
     const pool = this.#pools.get(change.pool);
     // Calls that read the pool at the same moment choose alike; the one whose address another
     // change here already takes loses at once, without asking the store, and chooses again.
@@ -105,7 +124,7 @@ export class AgentStore implements Store {
     pool?.inFlight.add(change);
     let result: CommitResult;
     try {
-      result = await this.#batcher.commit(change);
+      result = await this.#batcher.commit(change, options?.deadline);
     } catch (error) {
       this.#settle(change, "failed");
       throw error;
@@ -134,24 +153,31 @@ export class AgentStore implements Store {
     }
   }
 
-  listPools(): Promise<readonly PoolSnapshot[]> {
-    return this.#inner.listPools();
+  listPools(options?: CallOptions): Promise<readonly PoolSnapshot[]> {
+    return this.#inner.listPools(options);
   }
 
-  getReservation(name: string): Promise<Reservation | undefined> {
-    return this.#inner.getReservation(name);
+  getReservation(name: string, options?: CallOptions): Promise<Reservation | undefined> {
+    return this.#inner.getReservation(name, options);
   }
 
-  listReservations(): Promise<readonly Reservation[]> {
-    return this.#inner.listReservations();
+  listReservations(options?: CallOptions): Promise<readonly Reservation[]> {
+    return this.#inner.listReservations(options);
   }
 
-  dropReservationsOf(owner: Omit<Reservation, "name">): Promise<number> {
-    return this.#inner.dropReservationsOf(owner);
+  dropReservations(
+    reservations: readonly Reservation[],
+    options?: CallOptions,
+  ): Promise<readonly Reservation[]> {
+    return this.#inner.dropReservations(reservations, options);
   }
 
-  ping(): Promise<void> {
-    return this.#inner.ping();
+  dropReservationsOf(owner: Owner, options?: CallOptions): Promise<number> {
+    return this.#inner.dropReservationsOf(owner, options);
+  }
+
+  ping(options?: CallOptions): Promise<void> {
+    return this.#inner.ping(options);
   }
 
   close(): Promise<void> {
@@ -169,10 +195,9 @@ function takenKey(pool: CachedPool, change: PoolChange): string | undefined {
   return undefined;
 }
 
-/** The pool with the changes in flight; `fromCache` unless it is a store read with none in flight. */
-function view(pool: CachedPool, fromCache: boolean): PoolSnapshot {
-  const snapshot = applied(pool.base, [...pool.inFlight]);
-  return fromCache ? { ...snapshot, fromCache } : snapshot;
+/** The cached pool with the changes in flight applied. */
+function view(pool: CachedPool): PoolSnapshot {
+  return applied(pool.base, [...pool.inFlight]);
 }
 
 /** The pool as it is once `changes` are committed, in order (one copy of the entries). */

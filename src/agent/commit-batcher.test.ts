@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { type Deadline, deadlineIn } from "../ipam/retry.ts";
 import type { Allocation } from "../pool/allocation.ts";
-import { type CommitResult, type PoolChange, poolChange } from "../store/store.ts";
+import { type CallOptions, type CommitResult, type PoolChange, poolChange } from "../store/store.ts";
 import { CommitBatcher, MAX_BATCH, MAX_IN_FLIGHT, mergeChanges, takeBatch } from "./commit-batcher.ts";
 
 const a = (id: string): Allocation => ({ containerId: id, podRef: `ns/${id}`, ifName: "eth0" });
@@ -26,8 +27,10 @@ function fakeStore() {
       gate = undefined;
       release();
     },
-    async commit(change: PoolChange): Promise<CommitResult> {
+    deadlines: [] as (Deadline | undefined)[],
+    async commit(change: PoolChange, options?: CallOptions): Promise<CommitResult> {
       sent.push(change);
+      this.deadlines.push(options?.deadline);
       if (gate !== undefined) await gate;
       for (const [key] of change.create) if (held.has(key)) return { ok: false, conflict: "entry", key };
       for (const [key, value] of change.create) held.set(key, value);
@@ -65,6 +68,24 @@ describe("CommitBatcher", () => {
       ["2", "3", "4"],
     );
     assert.equal(store.held.size, MAX_IN_FLIGHT + 3);
+  });
+
+  it("bounds a merged commit by the soonest deadline of its group, and each part alone by its own", async () => {
+    const store = fakeStore();
+    store.held.set("3", a("other"));
+    const batcher = new CommitBatcher((c, o) => store.commit(c, o));
+    store.hold();
+    const first = Array.from({ length: MAX_IN_FLIGHT }, (_, i) => batcher.commit(create(`f${i}`)));
+    const late = deadlineIn(60_000);
+    const soon = deadlineIn(30_000);
+    const rest = [
+      batcher.commit(create("2"), late),
+      batcher.commit(create("3"), soon),
+      batcher.commit(create("4")),
+    ];
+    store.open();
+    await Promise.all([...first, ...rest]);
+    assert.deepEqual(store.deadlines.slice(MAX_IN_FLIGHT), [soon, late, soon, undefined]);
   });
 
   it("answers each part on its own when a merged commit conflicts", async () => {

@@ -3,7 +3,8 @@
 // IPPool patch, one sqlite transaction). A merged change is all-or-nothing, so when it conflicts
 // or fails its parts are committed one by one and each gets its own answer; no change is ever
 // reported committed that was not.
-import { type CommitResult, type PoolChange, poolChange } from "../store/store.ts";
+import type { Deadline } from "../ipam/retry.ts";
+import { type CallOptions, type CommitResult, type PoolChange, poolChange } from "../store/store.ts";
 
 /** Changes per merged commit: etcd allows 128 operations per transaction (--max-txn-ops). */
 export const MAX_BATCH = 16;
@@ -15,10 +16,11 @@ export const MAX_BATCH = 16;
  */
 export const MAX_IN_FLIGHT = 4;
 
-type Commit = (change: PoolChange) => Promise<CommitResult>;
+type Commit = (change: PoolChange, options: CallOptions) => Promise<CommitResult>;
 
 interface Waiting {
   readonly change: PoolChange;
+  readonly deadline: Deadline | undefined;
   readonly resolve: (result: CommitResult) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -42,10 +44,11 @@ export class CommitBatcher {
     this.stats = stats;
   }
 
-  commit(change: PoolChange): Promise<CommitResult> {
+  /** Commits `change` (alone or merged), never past its caller's `deadline`. */
+  commit(change: PoolChange, deadline?: Deadline): Promise<CommitResult> {
     return new Promise((resolve, reject) => {
       const queue = this.#queues.get(change.pool) ?? [];
-      queue.push({ change, resolve, reject });
+      queue.push({ change, deadline, resolve, reject });
       this.#queues.set(change.pool, queue);
       this.#pump(change.pool);
     });
@@ -77,7 +80,8 @@ export class CommitBatcher {
     }
     let result: CommitResult | undefined;
     try {
-      result = await this.#counted(mergeChanges(batch.map((w) => w.change)), batch.length);
+      // Bounded by the soonest deadline of the group: nobody waits on it past their own.
+      result = await this.#counted(mergeChanges(batch.map((w) => w.change)), batch.length, soonest(batch));
     } catch {
       // A failed request (it may even have landed): each part tries alone and gets its own answer,
       // so one transient fault costs one call its retry, not the whole group.
@@ -92,17 +96,24 @@ export class CommitBatcher {
 
   async #one(w: Waiting): Promise<void> {
     try {
-      w.resolve(await this.#counted(w.change, 1));
+      w.resolve(await this.#counted(w.change, 1, w.deadline));
     } catch (error) {
       w.reject(error);
     }
   }
 
-  #counted(change: PoolChange, parts: number): Promise<CommitResult> {
+  #counted(change: PoolChange, parts: number, deadline: Deadline | undefined): Promise<CommitResult> {
     this.stats.commits++;
     this.stats.changes += parts;
-    return this.#commit(change);
+    return this.#commit(change, { deadline });
   }
+}
+
+function soonest(batch: readonly Waiting[]): Deadline | undefined {
+  let first: Deadline | undefined;
+  for (const { deadline } of batch)
+    if (deadline !== undefined && (first === undefined || deadline.at < first.at)) first = deadline;
+  return first;
 }
 
 /**

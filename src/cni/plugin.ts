@@ -130,7 +130,9 @@ export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnSto
       const { config } = load(req, io);
       const attachment = { containerId: req.containerId, ifName: req.ifName };
       const cached = prevResultAddresses(req.config);
-      await withStore(config, (store) => checkAttachment(store, config, attachment, cached));
+      await withStore(config, (store) =>
+        checkAttachment(store, config, attachment, cached, deadlineIn(DEL_TIMEOUT_MS)),
+      );
     },
     async gc(req) {
       const { config, log } = load(req, io);
@@ -147,7 +149,7 @@ export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnSto
     async status(req) {
       const { config } = load(req, io);
       try {
-        await withStore(config, (store) => store.ping());
+        await withStore(config, (store) => store.ping({ deadline: deadlineIn(DEL_TIMEOUT_MS) }));
       } catch (error) {
         const known = error instanceof CniError || error instanceof StoreError;
         if (known && !(error instanceof StoreUnavailableError)) throw error;

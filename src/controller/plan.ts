@@ -24,7 +24,7 @@ export interface EntryGroup {
 
 export interface ReleasePlan {
   readonly groups: readonly EntryGroup[];
-  /** Reservations of gone pods that no planned entry covers, with an existing pool to commit through. */
+  /** Reservations of gone pods that no planned entry covers (Store.dropReservations drops them). */
   readonly reservations: readonly Reservation[];
   /** Pools that could not be read (an invalid spec.range), with why: reported, left alone. */
   readonly unreadable: readonly { readonly pool: string; readonly error: string }[];

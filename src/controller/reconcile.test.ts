@@ -238,6 +238,57 @@ describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
     });
   });
 
+  it("drops a gone pod's reservation when no pool is left at all", async () => {
+    await withTempLocalStore(async (store) => {
+      // Pools deleted by hand: the reservations are all that is left.
+      for (const [name, owner] of [
+        ["10.0.0.7", "ns/gone"],
+        ["10.0.0.8", "ns/live"],
+      ] as const) {
+        const r = { name, ...alloc(owner) };
+        assert.deepEqual(await store.commit(poolChange("10.0.0.0-24", "10.0.0.0/24", { reserve: [r] })), {
+          ok: true,
+        });
+      }
+      assert.deepEqual(await store.listPools(), []);
+      const released: Release[] = [];
+      const result = await reclaim(
+        store,
+        reader([pod("ns/live")]),
+        {},
+        { released: (r) => released.push(r) },
+      );
+      assert.deepEqual([result.addresses, result.reservations, result.errors], [0, 1, 0]);
+      assert.deepEqual(await reservationNames(store), ["10.0.0.8"]);
+      assert.deepEqual(
+        released.map((r) => [r.podRef, r.reservations]),
+        [["ns/gone", ["10.0.0.7"]]],
+      );
+    });
+  });
+
+  it("keeps a reservation a successor took again after the reservations were read", async () => {
+    await withTempLocalStore(async (store) => {
+      const old = { name: "10.0.0.7", ...alloc("default/web-0", "old") };
+      assert.deepEqual(await store.commit(poolChange("10.0.0.0-24", "10.0.0.0/24", { reserve: [old] })), {
+        ok: true,
+      });
+      // The old pod is gone when read; meanwhile its successor (same name and interface, new
+      // container) holds the reservation again.
+      const successor = { ...old, containerId: "new" };
+      const pods = reader([], async () => {
+        assert.deepEqual(await store.dropReservations([old]), [old]);
+        assert.deepEqual(
+          await store.commit(poolChange("10.0.0.0-24", "10.0.0.0/24", { reserve: [successor] })),
+          { ok: true },
+        );
+      });
+      const result = await reclaim(store, pods);
+      assert.equal(result.reservations, 0);
+      assert.deepEqual(await store.listReservations(), [successor]);
+    });
+  });
+
   it("limits the fast path to the pods named, and skips pods a cache vouches for", async () => {
     await withTempLocalStore(async (store) => {
       for (const [i, name] of ["a", "b", "c"].entries())

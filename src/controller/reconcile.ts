@@ -13,7 +13,6 @@
 import type { Entry } from "../allocator/pool-view.ts";
 import { formatIP } from "../ip/index.ts";
 import { releaseEntries } from "../ipam/release.ts";
-import { releaseReservations } from "../ipam/release-reservation.ts";
 import { deadlineIn } from "../ipam/retry.ts";
 import type { PoolSnapshot, Reservation } from "../pool/allocation.ts";
 import { reservationName } from "../pool/naming.ts";
@@ -160,11 +159,14 @@ export async function reclaim(
     }
   }
 
-  const carrier = pools.find((p) => p.version !== undefined);
-  if (plan.reservations.length > 0 && carrier !== undefined) {
+  // Reservations no entry goes with: each dropped while still held as read (a successor's ADD
+  // that took one since keeps it).
+  if (plan.reservations.length > 0) {
     let released: readonly Reservation[] = [];
     try {
-      released = await releaseReservations(store, carrier, plan.reservations);
+      released = await store.dropReservations(plan.reservations, {
+        deadline: deadlineIn(RELEASE_DEADLINE_MS),
+      });
     } catch (error) {
       fail("release reservations", error);
     }

@@ -9,7 +9,14 @@ import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
 import { allocateInRange, type Held } from "./allocate-range.ts";
 import { releaseEntries } from "./release.ts";
-import type { Deadline } from "./retry.ts";
+import { type Deadline, deadlineIn, remainingMs } from "./retry.ts";
+
+/**
+ * How long a rollback may run past the call's deadline: an ADD that ran out of time (code 11)
+ * should still leave nothing behind, and both the plugin's watchdog and the node agent give a
+ * call 5 s past its deadline before they answer for it.
+ */
+export const ROLLBACK_GRACE_MS = 2_000;
 
 export interface AddOutcome {
   /** One address per range, in range order, with the range's prefix length. */
@@ -28,11 +35,13 @@ export async function addAttachment(
     for (const rule of config.ranges)
       held.push(await allocateInRange(store, config, rule, claimant, deadline, log));
   } catch (error) {
+    const grace =
+      remainingMs(deadline) < ROLLBACK_GRACE_MS ? deadlineIn(ROLLBACK_GRACE_MS, deadline.clock) : deadline;
     await rollBack(
       store,
       config,
       held.filter((h) => h.created),
-      deadline,
+      grace,
       log,
     );
     throw error;

@@ -8,12 +8,13 @@ import type { IpamConfig, IpRange } from "../config/types.ts";
 import { StoredDataError, StoreUnavailableError } from "../errors/errors.ts";
 import { formatIP, type IP } from "../ip/index.ts";
 import type { Logger } from "../log/logger.ts";
-import { claimsAgree, type Reservation } from "../pool/allocation.ts";
+import { claimsAgree, type PoolSnapshot, type Reservation } from "../pool/allocation.ts";
 import { reservationOf } from "../pool/naming.ts";
 import { encodeOffsetKey } from "../pool/offset-key.ts";
-import { poolChange, type Store } from "../store/store.ts";
+import { type PoolChange, poolChange, type Store } from "../store/store.ts";
 import { baseOf, type PoolRef, poolOf, rangeText } from "./pool-ref.ts";
 import { type Deadline, expired, pause } from "./retry.ts";
+import { oncePerView, verifiableBy } from "./view-decision.ts";
 
 /** An address this ADD holds; `created` is false when the attachment already held it. */
 export interface Held {
@@ -34,6 +35,14 @@ export function spreadAfter(races: number): number {
   return Math.min(8 * 4 ** (races - 1), 64);
 }
 
+/** What one attempt decided on one view of the pool. */
+interface Attempt {
+  readonly change: PoolChange;
+  readonly held: Omit<Held, "created">;
+  readonly isNew: boolean;
+  readonly unreadableKeys: readonly string[];
+}
+
 export async function allocateInRange(
   store: Store,
   config: IpamConfig,
@@ -45,75 +54,38 @@ export async function allocateInRange(
   const pool = poolOf(config, rule);
   const skipped: bigint[] = [];
   let races = 0;
-  let fresh = false;
   for (let attempt = 0; ; attempt++) {
     if (attempt > 0 && expired(deadline)) {
       throw new StoreUnavailableError(`gave up allocating in pool ${pool.name} after ${attempt} attempts`);
     }
-    // A cached pool (node agent) is fine for choosing: the commit's preconditions catch staleness.
-    const snapshot = await store.getPool(pool.name, { mayBeStale: !fresh });
-    const base = baseOf(snapshot, pool);
-    const view = viewPool(snapshot, base);
-    for (const key of view.unreadableKeys)
-      log.error(`pool ${pool.name}: ignoring unreadable offset key "${key}"`);
-    const decision = assign(rule, view, claimant, {
-      ...(config.gateway === undefined ? {} : { gateway: config.gateway }),
-      skip: addressSet(skipped),
-      ...(races === 0 ? {} : { spread: { among: spreadAfter(races), random: deadline.clock.random() } }),
-    });
-    const allocation = {
-      containerId: claimant.containerId,
-      podRef: claimant.podRef,
-      ifName: claimant.ifName,
-    };
-    const address = decision.kind === "new" ? decision.address : decision.entry.address;
-    const key = decision.kind === "new" ? encodeOffsetKey(base, address) : decision.entry.key;
-    // The attachment's old entry, when its address turned out to be reserved by another range.
-    const stale =
-      decision.kind === "new"
-        ? view.byPodInterface.get(podInterfaceKey(claimant.podRef, claimant.ifName))
-        : undefined;
-    const change = poolChange(
-      pool.name,
-      snapshot.version === undefined ? rangeText(pool.range) : snapshot.range,
-      {
-        create: decision.kind === "new" ? [[key, allocation]] : [],
-        update:
-          decision.kind === "existing" && decision.updated !== undefined
-            ? [{ key, from: decision.entry.allocation, to: decision.updated }]
-            : [],
-        remove: stale === undefined ? [] : [[stale.key, stale.allocation]],
-        reserve: config.enableOverlappingRanges
-          ? [reservationOf(address, config.networkName, allocation)]
-          : [],
-      },
+    const spread = races === 0 ? undefined : { among: spreadAfter(races), random: deadline.clock.random() };
+    const decide = oncePerView((snapshot) =>
+      decideOn(snapshot, pool, config, rule, claimant, skipped, spread),
     );
-    const held = {
-      pool,
-      key,
-      address,
-      prefix: rule.range.prefix,
-      containerId: claimant.containerId,
-    };
-    // Keeping an address as it is commits no entry precondition: trust only a fresh read for that.
-    if (snapshot.fromCache === true && change.create.length + change.update.length === 0) {
-      fresh = true;
-      continue;
-    }
+    // A view from a cache (node agent) is fine for choosing a new address, or a new container id
+    // for the one held: the commit's preconditions catch staleness. Keeping an address as it is
+    // commits no entry precondition: for that, only the store's own answer will do.
+    const snapshot = await store.getPool(pool.name, {
+      deadline,
+      verifiable: verifiableBy(decide, (a) => a.change.create.length + a.change.update.length > 0),
+    });
+    const { change, held, isNew, unreadableKeys } = decide(snapshot);
+    for (const key of unreadableKeys) log.error(`pool ${pool.name}: ignoring unreadable offset key "${key}"`);
     if (change.create.length + change.update.length + change.reserve.length === 0)
       return { ...held, created: false };
-    const result = await store.commit(change);
+    const result = await store.commit(change, { deadline });
     if (result.ok) {
-      log.debug(`${claimant.podRef} ${claimant.ifName}: ${formatIP(address)} from pool ${pool.name}`);
-      return { ...held, created: decision.kind === "new" };
+      log.debug(`${claimant.podRef} ${claimant.ifName}: ${formatIP(held.address)} from pool ${pool.name}`);
+      return { ...held, created: isNew };
     }
-    fresh = false;
     if (result.conflict === "reservation") {
       const wanted = change.reserve[0];
       if (wanted !== undefined) refuseCollision(result.holder, wanted);
       // Another network's range holds this address (overlapping ranges): never hand it out here.
-      log.verbose(`${formatIP(address)} is reserved by ${result.holder.podRef}; trying the next address`);
-      skipped.push(address.value);
+      log.verbose(
+        `${formatIP(held.address)} is reserved by ${result.holder.podRef}; trying the next address`,
+      );
+      skipped.push(held.address.value);
       continue;
     }
     // Lost a race for this address: retry at once with a fresh read, spreading wider each time;
@@ -121,6 +93,56 @@ export async function allocateInRange(
     races++;
     if (races > 3) await pause(deadline, races - 3);
   }
+}
+
+/** The allocation decision (pure) on one view of the pool, and the change that commits it. */
+function decideOn(
+  snapshot: PoolSnapshot,
+  pool: PoolRef,
+  config: IpamConfig,
+  rule: IpRange,
+  claimant: Claimant,
+  skipped: readonly bigint[],
+  spread: { readonly among: number; readonly random: number } | undefined,
+): Attempt {
+  const base = baseOf(snapshot, pool);
+  const view = viewPool(snapshot, base);
+  const decision = assign(rule, view, claimant, {
+    ...(config.gateway === undefined ? {} : { gateway: config.gateway }),
+    skip: addressSet(skipped),
+    ...(spread === undefined ? {} : { spread }),
+  });
+  const allocation = {
+    containerId: claimant.containerId,
+    podRef: claimant.podRef,
+    ifName: claimant.ifName,
+  };
+  const address = decision.kind === "new" ? decision.address : decision.entry.address;
+  const key = decision.kind === "new" ? encodeOffsetKey(base, address) : decision.entry.key;
+  // The attachment's old entry, when its address turned out to be reserved by another range.
+  const stale =
+    decision.kind === "new"
+      ? view.byPodInterface.get(podInterfaceKey(claimant.podRef, claimant.ifName))
+      : undefined;
+  const change = poolChange(
+    pool.name,
+    snapshot.version === undefined ? rangeText(pool.range) : snapshot.range,
+    {
+      create: decision.kind === "new" ? [[key, allocation]] : [],
+      update:
+        decision.kind === "existing" && decision.updated !== undefined
+          ? [{ key, from: decision.entry.allocation, to: decision.updated }]
+          : [],
+      remove: stale === undefined ? [] : [[stale.key, stale.allocation]],
+      reserve: config.enableOverlappingRanges ? [reservationOf(address, config.networkName, allocation)] : [],
+    },
+  );
+  return {
+    change,
+    held: { pool, key, address, prefix: rule.range.prefix, containerId: claimant.containerId },
+    isNew: decision.kind === "new",
+    unreadableKeys: view.unreadableKeys,
+  };
 }
 
 /**

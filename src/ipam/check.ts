@@ -11,6 +11,7 @@ import type { Store } from "../store/store.ts";
 import { belongsTo } from "./del.ts";
 import { poolOf } from "./pool-ref.ts";
 import { storedEntries } from "./release.ts";
+import type { Deadline } from "./retry.ts";
 
 /** Plugin-specific CNI code: the attachment does not hold what it should. */
 export const CHECK_FAILED = 101;
@@ -20,10 +21,13 @@ export async function checkAttachment(
   config: IpamConfig,
   attachment: Attachment,
   prevResultAddresses: readonly string[] | undefined,
+  deadline: Deadline,
 ): Promise<void> {
   for (const rule of config.ranges) {
     const pool = poolOf(config, rule);
-    const entry = storedEntries(await store.getPool(pool.name), pool).find(belongsTo(attachment));
+    const entry = storedEntries(await store.getPool(pool.name, { deadline }), pool).find(
+      belongsTo(attachment),
+    );
     const who = `container ${attachment.containerId} interface ${attachment.ifName}`;
     if (entry === undefined) throw new CniError(CHECK_FAILED, `${who} holds no address in pool ${pool.name}`);
     const text = formatIP(entry.address);
@@ -35,7 +39,7 @@ export async function checkAttachment(
     }
     if (config.enableOverlappingRanges) {
       const wanted = reservationOf(entry.address, config.networkName, entry.allocation);
-      const reservation = await store.getReservation(wanted.name);
+      const reservation = await store.getReservation(wanted.name, { deadline });
       if (reservation === undefined || !ownsReservation(reservation, wanted)) {
         throw new CniError(
           CHECK_FAILED,

@@ -6,10 +6,10 @@ import type { IpamConfig } from "../config/types.ts";
 import type { Attachment } from "../pool/allocation.ts";
 import type { Store } from "../store/store.ts";
 import { poolOf } from "./pool-ref.ts";
-import { releaseEntries } from "./release.ts";
+import { releaseEntries, type Selectable } from "./release.ts";
 import type { Deadline } from "./retry.ts";
 
-export function belongsTo(attachment: Attachment): (entry: Entry) => boolean {
+export function belongsTo(attachment: Attachment): (entry: Selectable) => boolean {
   return ({ allocation }) =>
     allocation.containerId === attachment.containerId &&
     (allocation.ifName === attachment.ifName || allocation.ifName === "");
@@ -34,18 +34,17 @@ export async function deleteAttachment(
     overlapping: config.enableOverlappingRanges,
     networkName: config.networkName,
     deadline,
-    mayBeStale: true,
+    onePerPool: true,
     dropOwners: true,
   };
   for (const rule of config.ranges) {
     released.push(...(await releaseEntries(store, poolOf(config, rule), belongsTo(attachment), options)));
   }
   if (released.length === 0 && config.enableOverlappingRanges && podRef !== undefined) {
-    await store.dropReservationsOf({
-      podRef,
-      ifName: attachment.ifName,
-      containerId: attachment.containerId,
-    });
+    await store.dropReservationsOf(
+      { podRef, ifName: attachment.ifName, containerId: attachment.containerId },
+      { deadline },
+    );
   }
   return released;
 }

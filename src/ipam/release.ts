@@ -9,19 +9,25 @@ import { reservationOf } from "../pool/naming.ts";
 import { poolChange, type Store } from "../store/store.ts";
 import { type PoolRef, storedRange } from "./pool-ref.ts";
 import { type Deadline, expired, pause } from "./retry.ts";
+import { oncePerView, verifiableBy } from "./view-decision.ts";
 
 export interface ReleaseOptions {
   readonly overlapping: boolean;
   readonly networkName: string;
   readonly deadline: Deadline;
   /**
-   * May start from a cached pool (node agent): for DEL, whose attachment holds one entry per pool,
-   * written through the same agent or found by the fresh read that follows an empty cached one.
+   * DEL: what `select` picks is one attachment's, which holds one entry per pool; so a view of the
+   * pool that shows an entry to release shows all there is to release, and the removal's
+   * preconditions verify it. A view that shows none proves nothing (the entry may have been
+   * written where that view did not see it).
    */
-  readonly mayBeStale?: boolean;
+  readonly onePerPool?: boolean;
   /** DEL: every reservation of a released entry's owner goes too, named by an entry or not. */
   readonly dropOwners?: boolean;
 }
+
+/** What `select` sees of an entry: releases are chosen by key and allocation. */
+export type Selectable = Pick<Entry, "key" | "allocation">;
 
 /**
  * The entries of a stored pool with decoded addresses (offsets relative to its spec.range). With
@@ -49,23 +55,24 @@ export const RELEASE_BATCH = 50;
 export async function releaseEntries(
   store: Store,
   pool: PoolRef | string,
-  select: (entry: Entry) => boolean,
+  select: (entry: Selectable) => boolean,
   options: ReleaseOptions,
 ): Promise<readonly Entry[]> {
   const name = typeof pool === "string" ? pool : pool.name;
   const configured = typeof pool === "string" ? undefined : pool;
+  const { deadline } = options;
   const released: Entry[] = [];
-  let fresh = options.mayBeStale !== true;
   for (let attempt = 0; ; attempt++) {
-    // A cached pool (node agent) may show entries already gone (the removal's preconditions catch
-    // that) or miss some written elsewhere: "nothing to release" is only believed from the store.
-    const snapshot = await store.getPool(name, { mayBeStale: !fresh });
-    const chosen = storedEntries(snapshot, configured).filter(select).slice(0, RELEASE_BATCH);
-    if (chosen.length === 0 && snapshot.fromCache === true) {
-      fresh = true;
-      attempt--;
-      continue;
-    }
+    const choose = oncePerView((snapshot) =>
+      batchOf(storedEntries(snapshot, configured).filter(select), options),
+    );
+    const snapshot = await store.getPool(name, {
+      deadline,
+      ...(options.onePerPool === true
+        ? { verifiable: verifiableBy(choose, (b) => b.chosen.length > 0) }
+        : {}),
+    });
+    const { chosen, rest } = choose(snapshot);
     if (chosen.length === 0) return released;
     const result = await store.commit(
       poolChange(name, snapshot.range, {
@@ -77,19 +84,40 @@ export async function releaseEntries(
           ? { dropOwners: chosen.map((e) => e.allocation) }
           : {}),
       }),
+      { deadline },
     );
     if (result.ok) {
       released.push(...chosen);
-      // A short batch was everything that matched: no need to read the pool again.
-      if (chosen.length < RELEASE_BATCH) return released;
+      // The batch was everything that matched: no need to read the pool again.
+      if (!rest) return released;
       attempt = -1;
       continue;
     }
-    if (expired(options.deadline)) {
+    await pause(deadline, attempt);
+    if (expired(deadline)) {
       throw new StoreUnavailableError(
         `gave up releasing from pool ${name} after ${attempt + 1} conflicting writes`,
       );
     }
-    await pause(options.deadline, attempt);
   }
+}
+
+/**
+ * The entries one commit releases, at most RELEASE_BATCH, and whether any are left for the next.
+ * Each reservation is named once per change, and two keys of one pool can decode to one address
+ * (`5` and `+5`, written by other tools): such a second entry waits for the next batch.
+ */
+function batchOf(matched: readonly Entry[], options: ReleaseOptions): { chosen: Entry[]; rest: boolean } {
+  const chosen: Entry[] = [];
+  const names = new Set<string>();
+  for (const e of matched) {
+    if (chosen.length === RELEASE_BATCH) return { chosen, rest: true };
+    const name = options.overlapping
+      ? reservationOf(e.address, options.networkName, e.allocation).name
+      : e.key;
+    if (names.has(name)) continue;
+    names.add(name);
+    chosen.push(e);
+  }
+  return { chosen, rest: chosen.length < matched.length };
 }

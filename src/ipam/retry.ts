@@ -29,6 +29,19 @@ export function expired(deadline: Deadline): boolean {
   return deadline.clock.now() >= deadline.at;
 }
 
+/** Milliseconds left before the deadline (0 or less once it has passed). */
+export function remainingMs(deadline: Deadline): number {
+  return deadline.at - deadline.clock.now();
+}
+
+/**
+ * The earlier of `capMs` from now and the caller's deadline, on the system clock: how a store
+ * bounds one call by both its own budget and the caller's time.
+ */
+export function capped(capMs: number, deadline?: Deadline): Deadline {
+  return deadlineIn(deadline === undefined ? capMs : Math.min(capMs, remainingMs(deadline)));
+}
+
 /** Sleeps the backoff for `attempt`, never past the deadline. */
 export async function pause(deadline: Deadline, attempt: number, backoff = DEFAULT_BACKOFF): Promise<void> {
   const wait = Math.min(

@@ -61,7 +61,13 @@ describe("a pool whose stored range is not the configured one", () => {
         edited,
       );
       await assert.rejects(
-        checkAttachment(store, config, { containerId: "c-old", ifName: "eth0" }, undefined),
+        checkAttachment(
+          store,
+          config,
+          { containerId: "c-old", ifName: "eth0" },
+          undefined,
+          deadlineIn(1_000),
+        ),
         edited,
       );
       await assert.rejects(collectGarbage(store, config, [], deadlineIn(1_000)), edited);

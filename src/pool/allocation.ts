@@ -15,8 +15,6 @@ export interface PoolSnapshot {
   readonly allocations: ReadonlyMap<string, Allocation>;
   /** undefined when the pool does not exist yet. */
   readonly version: string | undefined;
-  /** Answered from a cache (ReadOptions.mayBeStale): entries may have changed in the store since. */
-  readonly fromCache?: boolean;
 }
 
 /**

@@ -1,8 +1,34 @@
-// The datastore contract every backend implements (local sqlite, Kubernetes CRDs, etcd).
+// The datastore contract every backend implements (local sqlite, Kubernetes CRDs, etcd, and the
+// in-memory store of the unit tests), and the node agent's caching wrapper over any of them.
 // Optimistic concurrency at the granularity of one address: a change states what it expects of
-// each entry it touches and commits only if that still holds. Reservations (overlapping-range protection) travel in the same
-// change so a backend applies pool entries and reservations together or not at all.
-import type { Allocation, PoolSnapshot, Reservation } from "../pool/allocation.ts";
+// each entry it touches and commits only if that still holds. The rules below are the ones every
+// backend keeps; where backends differ, each difference is named with the backends it concerns.
+//
+// Applying a commit. Local, etcd and memory apply a change in one transaction: whole or not at
+// all, and no reader ever sees part of it. Kubernetes writes in steps (kubernetes-store.ts): the
+// pool first (one request whose tests are the entry preconditions), then each reservation to
+// take, then the drops; a reservation that turns out held makes it take back what it wrote (the
+// reservations it created, then its pool write, each only if still as it wrote it) and report the
+// conflict. Between the steps other readers see the pool written without its reservations. The
+// agent (src/agent) may merge changes to one pool into one commit of the store underneath; a
+// merged commit that does not succeed is sent again part by part, so each caller's answer is its
+// own change's.
+//
+// After a thrown error. Local and memory: nothing was applied (memory, when a test scripts a write
+// that lands and then fails: all of it was). etcd: all of the change or none (an answer lost after
+// the transaction), except that reservations to drop the transaction found rewritten by their
+// owner are dropped in a later transaction, which may not happen. Kubernetes: any part of it (a
+// process killed between the steps too): entries without their reservation, reservations whose
+// entry is gone or was never written. Callers therefore report nothing from a commit that threw,
+// and leave what it may have written to the attachment's DEL (which drops every reservation of
+// its owner, see `dropOwners`) or to the controller.
+//
+// Versions are opaque and only for diagnostics: no commit depends on one. A pool's version differs
+// after every commit that writes its entries; it may change without them changing (local and
+// memory: any commit to the pool; etcd: it is the store's revision, moved by any write; Kubernetes:
+// a pool write that was taken back).
+import type { Deadline } from "../ipam/retry.ts";
+import { type Allocation, claimsAgree, type PoolSnapshot, type Reservation } from "../pool/allocation.ts";
 import type { Datastore } from "./settings.ts";
 
 /** An entry rewritten in place (a repeated ADD from a new container of the same pod). */
@@ -13,13 +39,18 @@ export interface EntryUpdate {
 }
 
 /**
- * One attachment's change to one pool. Every part carries its own precondition, so concurrent
- * changes that touch different addresses never conflict (no pool-wide version check): a backend
- * applies the whole change iff every precondition holds at commit time, else nothing.
+ * One attachment's change to one pool (or several attachments' changes merged by the agent).
+ * Every part carries its own precondition, so concurrent changes that touch different addresses
+ * never conflict (no pool-wide version check). A change names each entry key once (across create,
+ * update and remove) and each reservation name once (across reserve and unreserve): one that names
+ * either twice is a caller's bug, and every store throws a RangeError for it before writing.
  */
 export interface PoolChange {
   readonly pool: string;
-  /** spec.range written when this change creates the pool (a create on a missing pool). */
+  /**
+   * spec.range written when this change creates the pool. A missing pool comes to exist with the
+   * first change that creates an entry in it; a change that creates none leaves it missing.
+   */
   readonly range: string;
   /** Entries to add; each key must be free. */
   readonly create: readonly (readonly [key: string, allocation: Allocation])[];
@@ -30,18 +61,21 @@ export interface PoolChange {
   /**
    * Reservations to hold: created (with their claim, where the backend records one), or accepted
    * when already held by the same owner (ownsReservation: podRef + ifName, and the claim where
-   * both have one; an accepted reservation keeps the claim it has).
+   * both have one), which records the new container id and keeps the claim it has.
    */
   readonly reserve: readonly Reservation[];
-  /** Reservations to drop, each only if still held by the owner given in it (else left alone). */
+  /**
+   * Reservations to drop, each only if still held by the owner given in it (ownsReservation; the
+   * container id may differ), else left alone: not a precondition, never a conflict.
+   */
   readonly unreserve: readonly Reservation[];
   /**
-   * DEL: owners (podRef, ifName and containerId all matching) whose every reservation goes, named
-   * in `unreserve` or not: a backend whose commit is several requests (Kubernetes) can be stopped
-   * between them and leave a reservation no entry names. Backends that commit in one transaction
-   * never leave one, since they write a reservation only together with the entry that names it;
-   * they drop what the owner holds by the same rule (local) or only what `unreserve` names (etcd,
-   * where finding an owner's reservations means reading all of them).
+   * DEL: owners (podRef, ifName and containerId all matching, sameOwner) whose reservations go
+   * too, named in `unreserve` or not: a Kubernetes commit can be stopped between its requests and
+   * leave a reservation no entry names. Local and memory drop every reservation of each owner;
+   * Kubernetes every one carrying the owner's label (it writes that label on its own), or only those
+   * named in `unreserve` when the deletecollection verb is not granted; etcd only those named (it
+   * never leaves an unnamed one, and finding an owner's reservations there means reading all).
    */
   readonly dropOwners?: readonly Owner[];
 }
@@ -49,6 +83,10 @@ export interface PoolChange {
 /** Who holds a reservation: exactly one attachment of one pod. */
 export type Owner = Omit<Reservation, "name">;
 
+/**
+ * The outcome of a commit that did not throw. Preconditions are checked entries first: when an
+ * entry and a reservation both fail, the entry conflict is reported.
+ */
 export type CommitResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly conflict: "entry"; readonly key: string }
@@ -58,45 +96,102 @@ export function sameAllocation(a: Allocation, b: Allocation): boolean {
   return a.containerId === b.containerId && a.podRef === b.podRef && a.ifName === b.ifName;
 }
 
+/** The same attachment: podRef, ifName and containerId all equal (an Allocation is an Owner). */
+export function sameOwner(a: Owner, b: Owner): boolean {
+  return sameAllocation(a, b);
+}
+
+/**
+ * Whether `stored` is still held as `recorded` says: the same owner (sameOwner) and claims that
+ * agree. What dropReservations checks before it drops one.
+ */
+export function heldAsRecorded(stored: Reservation, recorded: Reservation): boolean {
+  return sameOwner(stored, recorded) && claimsAgree(stored.claim, recorded.claim);
+}
+
 /** A change with nothing in it, to spread parts into. */
 export function poolChange(pool: string, range: string, parts: Partial<PoolChange> = {}): PoolChange {
   return { pool, range, create: [], update: [], remove: [], reserve: [], unreserve: [], ...parts };
 }
 
-/** How a pool may be read. Backends always read the store; a caching wrapper (the node agent) uses
- * it to answer from memory where a stale answer can only cost a conflict, never a duplicate. */
-export interface ReadOptions {
-  /** The caller verifies what it relies on by commit preconditions, or re-reads when `fromCache`. */
-  readonly mayBeStale?: boolean;
+/** Throws RangeError when the change names an entry key or a reservation name twice. */
+export function checkChange(change: PoolChange): void {
+  const twice = (kind: string, names: readonly string[]) => {
+    const seen = new Set<string>();
+    for (const name of names) {
+      if (seen.has(name))
+        throw new RangeError(`Cannot commit pool ${change.pool}: the change names ${kind} ${name} twice`);
+      seen.add(name);
+    }
+  };
+  twice("entry", [
+    ...change.create.map(([key]) => key),
+    ...change.update.map((u) => u.key),
+    ...change.remove.map(([key]) => key),
+  ]);
+  twice(
+    "reservation",
+    [...change.reserve, ...change.unreserve].map((r) => r.name),
+  );
+}
+
+/**
+ * What every store call may be given: the caller's deadline. A store never works past it (one
+ * exception: the Kubernetes store's undo of a half-written commit takes up to 2 s more, so that
+ * it does not leave what it wrote); a call whose deadline has passed, or that cannot finish
+ * before it, throws StoreUnavailableError (code 11). A backend's own budget per call stays as a
+ * cap below the deadline, so one slow request fails over in time.
+ */
+export interface CallOptions {
+  readonly deadline?: Deadline | undefined;
+}
+
+export interface ReadOptions extends CallOptions {
+  /**
+   * Which views of the pool the caller can use without reading the store: true when everything it
+   * would do with this view is verified by its commit's preconditions, so that a view that is out
+   * of date can only make it lose a race. A store that keeps a cache (the node agent's) answers
+   * from it only when this holds of the cached view; other stores ignore it. It must not throw.
+   */
+  readonly verifiable?: (view: PoolSnapshot) => boolean;
 }
 
 export interface Store {
   readonly datastore: Datastore;
-  /** Reads one pool. A pool that does not exist reads as empty with version undefined. The version is
-   * an opaque revision for diagnostics: commits do not depend on it. */
+  /** Reads one pool. A pool that does not exist reads as empty with version undefined. */
   getPool(name: string, options?: ReadOptions): Promise<PoolSnapshot>;
-  listPools(): Promise<readonly PoolSnapshot[]>;
-  getReservation(name: string): Promise<Reservation | undefined>;
-  listReservations(): Promise<readonly Reservation[]>;
+  listPools(options?: CallOptions): Promise<readonly PoolSnapshot[]>;
+  getReservation(name: string, options?: CallOptions): Promise<Reservation | undefined>;
+  listReservations(options?: CallOptions): Promise<readonly Reservation[]>;
   /**
-   * Applies the change iff every entry precondition holds and every reservation is free or held by
-   * the same owner. Otherwise applies nothing and reports the first conflict found. Throws
-   * StoreUnavailableError when the store cannot be reached. Local and etcd apply a change in one
-   * transaction. Kubernetes writes the pool first, then the reservations, then drops reservations,
-   * and undoes its pool write and created reservations when a reservation turns out held; a
-   * process killed in between leaves entries without their reservation (never the reverse), and
-   * a thrown error may leave the change applied in part: the caller reports nothing, and the
-   * attachment's DEL removes what is left.
+   * Applies the change iff every entry precondition holds and every reservation to take is free or
+   * held by the same owner (see the header for how each backend applies it, and what a thrown
+   * error may leave). Otherwise reports the first conflict (CommitResult) and applies nothing;
+   * Kubernetes, whose pool write has landed by then, takes it back as far as it can (not an entry
+   * another writer changed since, nor when the API cannot be reached: what stays was reported to
+   * nobody, and the attachment's DEL removes it). Throws RangeError for a change that names a key
+   * twice, StoreUnavailableError when the store cannot be reached in time.
    */
-  commit(change: PoolChange): Promise<CommitResult>;
+  commit(change: PoolChange, options?: CallOptions): Promise<CommitResult>;
   /**
-   * Drops every reservation held by exactly this attachment (podRef, ifName and containerId all
-   * match) and returns how many: what a failed ADD can leave behind with no pool entry to find it
-   * by, when its clean-up could not reach the store. Reservations of anyone else stay.
+   * Drops each reservation given only while it is still held as it records (heldAsRecorded: the
+   * same podRef, ifName and containerId, and claims that agree), and returns those it dropped: a
+   * reservation rewritten since it was read (a successor's ADD, another owner) stays, and one
+   * that is gone is no error. Nothing else is touched. For reservations that no entry goes with
+   * (the controller's leftovers); each is dropped on its own (not one transaction).
    */
-  dropReservationsOf(owner: Owner): Promise<number>;
+  dropReservations(
+    reservations: readonly Reservation[],
+    options?: CallOptions,
+  ): Promise<readonly Reservation[]>;
+  /**
+   * Drops every reservation held by exactly this attachment (sameOwner) and returns how many:
+   * what a failed ADD can leave behind with no pool entry to find it by, when its clean-up could
+   * not reach the store. Reservations of anyone else stay.
+   */
+  dropReservationsOf(owner: Owner, options?: CallOptions): Promise<number>;
   /** Resolves when the store can serve requests; throws StoreUnavailableError otherwise. */
-  ping(): Promise<void>;
+  ping(options?: CallOptions): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { toCniError } from "../../src/cni/skel.ts";
 import { StoredDataError, StoreRefusedError, StoreUnavailableError } from "../../src/errors/errors.ts";
+import { type Deadline, deadlineIn } from "../../src/ipam/retry.ts";
 import { type EtcdStore, type EtcdStoreOptions, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
 import type { EtcdSettings } from "../../src/store/settings.ts";
 import { alloc, change, reservation, storeConformance } from "../store/conformance.ts";
@@ -400,6 +401,38 @@ describe("etcd store on one member", () => {
         },
         { timeoutMs: 3_000, attemptTimeoutMs: 300 },
       );
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+
+  it("a call whose caller's deadline is nearly spent fails with code 11 at that deadline, not at the store's budget", async () => {
+    const { createServer } = await import("node:net");
+    const sockets: import("node:net").Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      await withStore(config([`http://127.0.0.1:${port}`]), async (store) => {
+        for (const call of [
+          (deadline: Deadline) => store.getPool("p", { deadline }),
+          (deadline: Deadline) =>
+            store.commit(change("p", { create: [["1", alloc("c", "ns/a")]] }), { deadline }),
+          (deadline: Deadline) => store.dropReservations([reservation("10.0.0.1", "ns/a")], { deadline }),
+        ]) {
+          const started = performance.now();
+          await assert.rejects(
+            call(deadlineIn(300)),
+            rejectsUnavailable(/gave up after \d+ ms; last error: no answer within \d+ ms/),
+          );
+          const took = performance.now() - started;
+          assert.ok(
+            took >= 250 && took < 1_000,
+            `gave up after ${Math.round(took)} ms, at the caller's deadline`,
+          );
+        }
+      });
     } finally {
       for (const s of sockets) s.destroy();
       silent.close();

@@ -125,6 +125,7 @@ export function rawStore(objects: RawObjects, pools?: (name: string) => boolean)
     getPool: unsupported("getPool"),
     getReservation: unsupported("getReservation"),
     commit: unsupported("commit"),
+    dropReservations: unsupported("dropReservations"),
     dropReservationsOf: unsupported("dropReservationsOf"),
     ping: () => Promise.resolve(),
     close: () => Promise.resolve(),

@@ -23,7 +23,7 @@ import { ConfigError, StoreRefusedError, StoreUnavailableError } from "../../src
 import { formatIP, parseCidr } from "../../src/ip/index.ts";
 import { addAttachment } from "../../src/ipam/add.ts";
 import { deleteAttachment } from "../../src/ipam/del.ts";
-import { deadlineIn } from "../../src/ipam/retry.ts";
+import { type Deadline, deadlineIn } from "../../src/ipam/retry.ts";
 import { KubeClient } from "../../src/kube/client.ts";
 import { loadKubeconfig } from "../../src/kube/kubeconfig.ts";
 import type { Logger } from "../../src/log/logger.ts";
@@ -859,6 +859,32 @@ describe("Kubernetes store: TLS, credentials and reachability", () => {
     }
     const took = Date.now() - started;
     assert.ok(took >= 900 && took < 2_000, `took ${took} ms`);
+  });
+
+  it("a call whose caller's deadline is nearly spent fails with code 11 at that deadline, not at the store's budget", async () => {
+    const ns = freshNamespace();
+    await withStore(ns, async (store) => {
+      await api.setFaults([{ kind: "delay", namespace: ns, holdMs: 2_000 }]);
+      try {
+        for (const call of [
+          (deadline: Deadline) => store.getPool("p", { deadline }),
+          (deadline: Deadline) =>
+            store.commit(change("p", { create: [["1", alloc("c", "ns/a")]] }), { deadline }),
+          (deadline: Deadline) => store.dropReservations([reservation("10.0.0.1", "ns/a")], { deadline }),
+        ]) {
+          const started = Date.now();
+          await assert.rejects(call(deadlineIn(300)), (error: unknown) => {
+            assert.ok(error instanceof StoreUnavailableError, String(error));
+            assert.equal(error.kind, "unavailable");
+            return true;
+          });
+          const took = Date.now() - started;
+          assert.ok(took >= 250 && took < 1_000, `gave up after ${took} ms, at the caller's deadline`);
+        }
+      } finally {
+        await api.setFaults([]);
+      }
+    });
   });
 
   it("a server that accepts connections but never answers is cut at the attempt timeout and fails in time", async () => {

@@ -10,7 +10,10 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { agentHealth } from "../../src/agent/client.ts";
+import { StoreUnavailableError } from "../../src/errors/errors.ts";
+import { deadlineIn } from "../../src/ipam/retry.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
+import { poolChange } from "../../src/store/store.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import {
   add,
@@ -130,6 +133,32 @@ describe("local store: another process holds the write lock (agent and plugin pr
     assert.ok(health.length >= 3, `sampled /healthz ${health.length} times`);
     assert.ok(Math.max(...health) < HEALTH_BOUND_MS, `/healthz within ${HEALTH_BOUND_MS} ms`);
     assert.ok(Math.max(...adds) < ADD_BOUND_MS, `other store's ADDs within ${ADD_BOUND_MS} ms`);
+  });
+
+  it("a store call whose caller's deadline is nearly spent fails with code 11 at that deadline, not at the store's budget", async () => {
+    const path = join(dir.path, "deadline.db");
+    const store = await openLocalStore(path);
+    try {
+      const holder = holdWriteLock(path, 3_000);
+      await holder.locked;
+      const change = poolChange("p", "10.0.0.0/24", {
+        create: [["1", { containerId: "c1", podRef: "ns/a", ifName: "eth0" }]],
+      });
+      const { value: error, ms } = await timed(() =>
+        store.commit(change, { deadline: deadlineIn(300) }).then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+      );
+      assert.ok(error instanceof StoreUnavailableError, String(error));
+      assert.equal(error.kind, "unavailable");
+      assert.match(error.message, /waited \d+ ms for another process's lock/);
+      assert.ok(ms >= 250 && ms < 1_000, `gave up after ${Math.round(ms)} ms, at the caller's deadline`);
+      assert.equal(await holder.exited, 0);
+      assert.deepEqual(await store.commit(change, { deadline: deadlineIn(1_000) }), { ok: true });
+    } finally {
+      await store.close();
+    }
   });
 
   it("an ADD whose store stays locked fails with code 11 at the store call's budget, through the agent and alone, and records nothing", async () => {

@@ -30,7 +30,8 @@ export interface EtcdClientOptions {
 
 /** The subset of a client the store uses; a test may put a fake behind it. */
 export interface EtcdKv {
-  call<T>(path: string, body: unknown, action: string): Promise<T>;
+  /** `deadline` (epoch ms): the caller's, when it comes before the client's own budget. */
+  call<T>(path: string, body: unknown, action: string, deadline?: number): Promise<T>;
   readonly requests: number;
   close(): void;
 }
@@ -72,12 +73,16 @@ export class EtcdClient implements EtcdKv {
 
   /**
    * POSTs `body` to `path` and returns the parsed reply. Retries at the next member on connection
-   * errors, timeouts and "no leader"-style answers until the call's deadline; throws
-   * StoreUnavailableError naming the endpoints and the last reason otherwise.
+   * errors, timeouts and "no leader"-style answers until the call's deadline (the client's budget,
+   * or the caller's `deadline` in epoch ms when that comes first); throws StoreUnavailableError
+   * naming the endpoints and the last reason otherwise.
    */
-  async call<T>(path: string, body: unknown, action: string): Promise<T> {
-    const { endpoints, timeoutMs } = this.#options;
-    const deadline = Date.now() + timeoutMs;
+  async call<T>(path: string, body: unknown, action: string, callerDeadline?: number): Promise<T> {
+    const { endpoints } = this.#options;
+    const started = Date.now();
+    const deadline = Math.min(started + this.#options.timeoutMs, callerDeadline ?? Number.POSITIVE_INFINITY);
+    const timeoutMs = Math.max(0, deadline - started);
+    if (timeoutMs < MIN_ATTEMPT_MS) throw this.#fail(action, "the call's deadline has passed");
     const payload = JSON.stringify(body);
     let reason = NO_ATTEMPT;
     let reauths = 0;

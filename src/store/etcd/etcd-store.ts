@@ -7,6 +7,7 @@
 // Uncontended, an ADD costs two calls (read the pool, one transaction), plus one to authenticate.
 import { StoreSettingsError, StoreUnavailableError } from "../../errors/errors.ts";
 import { fileReason, readConfigFile, settingsFileError } from "../../files/config-file.ts";
+import { remainingMs } from "../../ipam/retry.ts";
 import { createTransport, type TlsMaterial } from "../../net/http-transport.ts";
 import {
   type Allocation,
@@ -15,7 +16,19 @@ import {
   type Reservation,
 } from "../../pool/allocation.ts";
 import type { EtcdSettings } from "../settings.ts";
-import { type CommitResult, emptyPool, type PoolChange, type Store, sameAllocation } from "../store.ts";
+import {
+  type CallOptions,
+  type CommitResult,
+  checkChange,
+  emptyPool,
+  heldAsRecorded,
+  type Owner,
+  type PoolChange,
+  type ReadOptions,
+  type Store,
+  sameAllocation,
+  sameOwner,
+} from "../store.ts";
 import {
   decodeEntry,
   decodePools,
@@ -47,7 +60,10 @@ import { EtcdClient, type EtcdKv } from "./etcd-client.ts";
 import { type Drop, type Known, planReservations } from "./reservation-plan.ts";
 
 export interface EtcdStoreOptions {
-  /** Budget of one store call (fail-over and retries included); default 10 s. */
+  /**
+   * Budget of one request to etcd (fail-over and retries included), default 10 s; the caller's
+   * deadline (CallOptions) cuts it shorter.
+   */
   readonly timeoutMs?: number;
   /** Budget of one request to one member; default min(2 s, timeoutMs). */
   readonly attemptTimeoutMs?: number;
@@ -59,6 +75,8 @@ const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
 const MAX_ROUNDS = 8;
 /** Keys per page of a listing (entries are ~100 bytes each). */
 const LIST_PAGE = 1000;
+/** Reservations dropped per transaction: etcd allows 128 operations per transaction (--max-txn-ops). */
+const DROP_BATCH = 50;
 
 /**
  * Opens the etcd store. Reads the TLS files now (code 7 or 5 when one cannot be read); makes no
@@ -107,7 +125,7 @@ export class EtcdStore implements Store {
   }
 
   /** One range over the pool's directory: its meta key and every entry, at one revision. */
-  async getPool(name: string): Promise<PoolSnapshot> {
+  async getPool(name: string, options?: ReadOptions): Promise<PoolSnapshot> {
     const fresh = this.#loser.get(name);
     if (fresh !== undefined && !this.#closed) {
       this.#loser.delete(name);
@@ -118,46 +136,92 @@ export class EtcdStore implements Store {
       "/v3/kv/range",
       { key: encode(dir), range_end: prefixEnd(dir) },
       `read pool ${name} from`,
+      options,
     );
     return this.#pool(name, reply.kvs, reply.header?.revision);
   }
 
-  async listPools(): Promise<readonly PoolSnapshot[]> {
-    const { kvs, revision } = await this.#list(this.keys.pools, "list pools in");
+  async listPools(options?: CallOptions): Promise<readonly PoolSnapshot[]> {
+    const { kvs, revision } = await this.#list(this.keys.pools, "list pools in", options);
     return decodePools(this.keys, kvs, revision ?? "0");
   }
 
-  async getReservation(name: string): Promise<Reservation | undefined> {
+  async getReservation(name: string, options?: CallOptions): Promise<Reservation | undefined> {
     const key = this.keys.reservation(name);
     const reply = await this.#call<RangeResponse>(
       "/v3/kv/range",
       { key: encode(key) },
       `read reservation ${name} from`,
+      options,
     );
     const kv = reply.kvs?.[0];
     return kv === undefined ? undefined : decodeReservation(name, key, decode(kv.value));
   }
 
-  async listReservations(): Promise<readonly Reservation[]> {
-    const { kvs } = await this.#list(this.keys.reservations, "list reservations in");
+  async listReservations(options?: CallOptions): Promise<readonly Reservation[]> {
+    const { kvs } = await this.#list(this.keys.reservations, "list reservations in", options);
     return kvs.map((kv) => {
       const key = decode(kv.key);
       return decodeReservation(key.slice(this.keys.reservations.length), key, decode(kv.value));
     });
   }
 
-  async dropReservationsOf(owner: Omit<Reservation, "name">): Promise<number> {
+  /**
+   * Per batch: one transaction reads the reservations, a second deletes each one still held as
+   * recorded at the revision read, reading back those that changed meanwhile (decided again).
+   */
+  async dropReservations(
+    reservations: readonly Reservation[],
+    options?: CallOptions,
+  ): Promise<readonly Reservation[]> {
+    const action = "drop reservations from";
+    // etcd refuses a transaction that deletes one key twice: each name once.
+    const named = [...new Map(reservations.map((r) => [r.name, r] as const)).values()];
+    const dropped: Reservation[] = [];
+    for (let i = 0; i < named.length; i += DROP_BATCH) {
+      let batch = named.slice(i, i + DROP_BATCH);
+      const read = await this.#txn(
+        [],
+        batch.map((r) => getOp(this.keys.reservation(r.name))),
+        [],
+        action,
+        options,
+      );
+      let responses = read.responses ?? [];
+      for (let round = 0; round < MAX_ROUNDS && batch.length > 0; round++) {
+        const held = batch.flatMap((r, j) => {
+          const known = this.#reservationRead(r.name, responses[j]);
+          if (known.holder === undefined || !heldAsRecorded(known.holder, r)) return [];
+          return [{ r, key: this.keys.reservation(r.name), modRevision: known.modRevision ?? "0" }];
+        });
+        if (held.length === 0) break;
+        const reply = await this.#txn(
+          [],
+          held.map((h) => txnOp([compareMod(h.key, h.modRevision)], [deleteOp(h.key)], [getOp(h.key)])),
+          [],
+          action,
+          options,
+        );
+        const nested = (reply.responses ?? []).map((response) => response.response_txn);
+        dropped.push(...held.filter((_, j) => nested[j]?.succeeded === true).map((h) => h.r));
+        batch = held.filter((_, j) => nested[j]?.succeeded !== true).map((h) => h.r);
+        responses = nested.filter((n) => n?.succeeded !== true).map((n) => n?.responses?.[0] ?? {});
+      }
+    }
+    return dropped;
+  }
+
+  async dropReservationsOf(owner: Owner, options?: CallOptions): Promise<number> {
     const action = `drop reservations of ${owner.podRef} from`;
-    const { kvs } = await this.#list(this.keys.reservations, action);
+    const { kvs } = await this.#list(this.keys.reservations, action, options);
     let count = 0;
     for (const kv of kvs) {
       const key = decode(kv.key);
       const text = decode(kv.value);
       const r = decodeReservation(key.slice(this.keys.reservations.length), key, text);
-      if (r.podRef !== owner.podRef || r.ifName !== owner.ifName || r.containerId !== owner.containerId)
-        continue;
+      if (!sameOwner(r, owner)) continue;
       // Deleted only while it still holds what was read: a new owner's reservation stays.
-      const reply = await this.#txn([compareValue(key, text)], [deleteOp(key)], [], action);
+      const reply = await this.#txn([compareValue(key, text)], [deleteOp(key)], [], action, options);
       if (reply.succeeded === true) count++;
     }
     return count;
@@ -172,7 +236,8 @@ export class EtcdStore implements Store {
    * the same owner (or an entry that holds the expected allocation in another encoding) makes the
    * transaction be sent again, guarded by the revisions read.
    */
-  async commit(change: PoolChange): Promise<CommitResult> {
+  async commit(change: PoolChange, options?: CallOptions): Promise<CommitResult> {
+    checkChange(change);
     const action = `commit pool ${change.pool} to`;
     this.#loser.delete(change.pool);
     const checks = entryChecks(change);
@@ -206,10 +271,12 @@ export class EtcdStore implements Store {
         [...entryWrites, ...plan.writes, ...plan.drops.map((d) => d.op)],
         [rangeOp(this.keys.pool(change.pool)), ...plan.reads.map((n) => getOp(this.keys.reservation(n)))],
         action,
+        options,
       );
       if (reply.succeeded === true) {
         const responses = reply.responses ?? [];
-        await this.#finishDrops(plan.drops, responses.slice(responses.length - plan.drops.length), action);
+        const drops = responses.slice(responses.length - plan.drops.length);
+        await this.#finishDrops(plan.drops, drops, action, options);
         return { ok: true };
       }
       const reads = reply.responses ?? [];
@@ -244,11 +311,12 @@ export class EtcdStore implements Store {
   }
 
   /** A linearizable read of one key under the prefix: proves a quorum answers and we may read. */
-  async ping(): Promise<void> {
+  async ping(options?: CallOptions): Promise<void> {
     await this.#call(
       "/v3/kv/range",
       { key: encode(this.keys.pools), range_end: prefixEnd(this.keys.pools), limit: 1, count_only: true },
       "reach",
+      options,
     );
   }
 
@@ -267,6 +335,7 @@ export class EtcdStore implements Store {
     drops: readonly Drop[],
     responses: readonly ResponseOp[],
     action: string,
+    options: CallOptions | undefined,
   ): Promise<void> {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const known = new Map<string, Known>();
@@ -288,6 +357,7 @@ export class EtcdStore implements Store {
         plan.drops.map((d) => d.op),
         [],
         action,
+        options,
       );
       responses = reply.responses ?? [];
     }
@@ -311,19 +381,24 @@ export class EtcdStore implements Store {
     success: readonly RequestOp[],
     failure: readonly RequestOp[],
     action: string,
+    options: CallOptions | undefined,
   ): Promise<TxnResponse> {
-    return this.#call<TxnResponse>("/v3/kv/txn", { compare, success, failure }, action);
+    return this.#call<TxnResponse>("/v3/kv/txn", { compare, success, failure }, action, options);
   }
 
   /** Every key under `prefix`, in pages, all at the revision of the first page. */
-  async #list(prefix: string, action: string): Promise<{ kvs: KeyValue[]; revision: string | undefined }> {
+  async #list(
+    prefix: string,
+    action: string,
+    options: CallOptions | undefined,
+  ): Promise<{ kvs: KeyValue[]; revision: string | undefined }> {
     const all: KeyValue[] = [];
     const end = prefixEnd(prefix);
     let from = encode(prefix);
     let revision: string | undefined;
     for (;;) {
       const request = { key: from, range_end: end, limit: LIST_PAGE, ...(revision ? { revision } : {}) };
-      const reply = await this.#call<RangeResponse>("/v3/kv/range", request, action);
+      const reply = await this.#call<RangeResponse>("/v3/kv/range", request, action, options);
       revision ??= reply.header?.revision;
       const kvs = reply.kvs ?? [];
       all.push(...kvs);
@@ -333,10 +408,17 @@ export class EtcdStore implements Store {
     }
   }
 
-  #call<T>(path: string, body: unknown, action: string): Promise<T> {
+  /** One request, bounded by the client's budget and the caller's deadline. */
+  #call<T>(path: string, body: unknown, action: string, options: CallOptions | undefined): Promise<T> {
     if (this.#closed)
       return Promise.reject(new StoreUnavailableError(`Cannot ${action} etcd: the store is closed`));
-    return this.#client.call<T>(path, body, action);
+    const deadline = options?.deadline;
+    return this.#client.call<T>(
+      path,
+      body,
+      action,
+      deadline === undefined ? undefined : Date.now() + remainingMs(deadline),
+    );
   }
 }
 
@@ -347,9 +429,9 @@ interface EntryCheck {
   readonly write: (key: string) => RequestOp;
 }
 
-/** The change's entries in contract order (create, update, remove); an offset at most once. */
+/** The change's entries in contract order (create, update, remove); checkChange saw each offset once. */
 function entryChecks(change: PoolChange): EntryCheck[] {
-  const checks: EntryCheck[] = [
+  return [
     ...change.create.map(([offset, a]) => ({
       offset,
       expected: undefined,
@@ -362,10 +444,6 @@ function entryChecks(change: PoolChange): EntryCheck[] {
     })),
     ...change.remove.map(([offset, a]) => ({ offset, expected: a, write: deleteOp })),
   ];
-  const offsets = new Set(checks.map((c) => c.offset));
-  if (offsets.size !== checks.length)
-    throw new RangeError(`Cannot commit pool ${change.pool}: the change touches an entry twice`);
-  return checks;
 }
 
 /**

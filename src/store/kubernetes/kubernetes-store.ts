@@ -26,18 +26,24 @@
 // DEL 3 (GET pool, PATCH, DELETE collection); the first ADD of a pool: GET (404), POST pool,
 // [POST reservation].
 import { StoreUnavailableError } from "../../errors/errors.ts";
+import { capped } from "../../ipam/retry.ts";
 import { JSON_PATCH, KubeClient, type KubeReply, MERGE_PATCH } from "../../kube/client.ts";
 import { loadKubeconfig } from "../../kube/kubeconfig.ts";
 import { createTransport } from "../../net/http-transport.ts";
 import { ownsReservation, type PoolSnapshot, type Reservation } from "../../pool/allocation.ts";
 import {
+  type CallOptions,
   type CommitResult,
+  checkChange,
   emptyPool,
+  heldAsRecorded,
   type Owner,
   type PoolChange,
   poolChange,
+  type ReadOptions,
   type Store,
   sameAllocation,
+  sameOwner,
 } from "../store.ts";
 import {
   API_VERSION,
@@ -58,7 +64,10 @@ import {
 } from "./objects.ts";
 
 export interface KubernetesStoreOptions {
-  /** Budget of one store call (all its requests, retries included); default 10 s. */
+  /**
+   * Budget of one store call (all its requests, retries included), default 10 s; the caller's
+   * deadline (CallOptions) cuts it shorter.
+   */
   readonly timeoutMs?: number;
   /** Budget of one HTTP request; default min(3 s, timeoutMs). */
   readonly attemptTimeoutMs?: number;
@@ -141,53 +150,65 @@ export class KubernetesStore implements Store {
     return this.#client.requests;
   }
 
-  async getPool(name: string): Promise<PoolSnapshot> {
+  async getPool(name: string, options?: ReadOptions): Promise<PoolSnapshot> {
     const fresh = this.#loser.get(name);
     if (fresh !== undefined && !this.#closed) {
       this.#loser.delete(name);
       return fresh;
     }
-    const read = await this.#readPool(name, this.#deadline(), `read pool ${name} from`);
+    const read = await this.#readPool(name, this.#deadline(options), `read pool ${name} from`);
     return read?.snapshot ?? emptyPool(name);
   }
 
-  async listPools(): Promise<readonly PoolSnapshot[]> {
-    const items = await this.#list(IPPOOLS, "list pools in");
+  async listPools(options?: CallOptions): Promise<readonly PoolSnapshot[]> {
+    const items = await this.#list(IPPOOLS, "list pools in", options);
     return items.map((item) => decodePool(item).snapshot);
   }
 
-  async getReservation(name: string): Promise<Reservation | undefined> {
-    const reply = await this.#send(
-      { method: "GET", path: this.#path(RESERVATIONS, name), expect: [404] },
-      this.#deadline(),
-      `read reservation ${name} from`,
-    );
-    return reply.status === 404 ? undefined : decodeReservation(reply.body);
+  async getReservation(name: string, options?: CallOptions): Promise<Reservation | undefined> {
+    const got = await this.#getReservation(name, this.#deadline(options), `read reservation ${name} from`);
+    return got?.reservation;
   }
 
-  async listReservations(): Promise<readonly Reservation[]> {
-    const items = await this.#list(RESERVATIONS, "list reservations in");
+  async listReservations(options?: CallOptions): Promise<readonly Reservation[]> {
+    const items = await this.#list(RESERVATIONS, "list reservations in", options);
     return items.map(decodeReservation);
   }
 
-  async dropReservationsOf(owner: Owner): Promise<number> {
-    const deadline = this.#deadline();
+  /** Per reservation: GET it, DELETE it at the resourceVersion read while it is held as recorded. */
+  async dropReservations(
+    reservations: readonly Reservation[],
+    options?: CallOptions,
+  ): Promise<readonly Reservation[]> {
+    const deadline = this.#deadline(options);
+    const dropped: Reservation[] = [];
+    for (const r of reservations) {
+      if (
+        await this.#deleteWhile(r.name, (held) => heldAsRecorded(held, r), deadline, "drop reservations from")
+      )
+        dropped.push(r);
+    }
+    return dropped;
+  }
+
+  async dropReservationsOf(owner: Owner, options?: CallOptions): Promise<number> {
+    const deadline = this.#deadline(options);
     const action = `drop reservations of ${owner.podRef} from`;
     const swept = await this.#dropOwners([owner], deadline, action);
     if (!this.#noDeleteCollection) return swept.names.size;
     let count = 0;
-    for (const r of await this.listReservations()) {
-      if (r.podRef !== owner.podRef || r.ifName !== owner.ifName || r.containerId !== owner.containerId)
-        continue;
+    for (const item of await this.#list(RESERVATIONS, action, options)) {
+      const r = decodeReservation(item);
+      if (!sameOwner(r, owner)) continue;
       await this.#unreserve(r, deadline, action, swept);
       count++;
     }
     return count;
   }
 
-  async commit(change: PoolChange): Promise<CommitResult> {
-    checkKeys(change);
-    const deadline = this.#deadline();
+  async commit(change: PoolChange, options?: CallOptions): Promise<CommitResult> {
+    checkChange(change);
+    const deadline = this.#deadline(options);
     const action = `commit pool ${change.pool} to`;
     this.#loser.delete(change.pool);
     const writesPool = change.create.length + change.update.length + change.remove.length > 0;
@@ -198,11 +219,8 @@ export class KubernetesStore implements Store {
     }
     const created: { name: string; uid: string }[] = [];
     const owned: Extract<Reserved, { kind: "owned" }>[] = [];
-    const taken = new Set<string>();
     try {
       for (const r of change.reserve) {
-        if (taken.has(r.name)) continue;
-        taken.add(r.name);
         const outcome = await this.#reserve(r, change, deadline, action);
         if (outcome.kind === "created") created.push(outcome);
         else if (outcome.kind === "owned") owned.push(outcome);
@@ -222,10 +240,10 @@ export class KubernetesStore implements Store {
   }
 
   /** Lists one pool at most: proves the API answers, the credentials work and the CRD is installed. */
-  async ping(): Promise<void> {
+  async ping(options?: CallOptions): Promise<void> {
     await this.#send(
       { method: "GET", path: `${this.#path(IPPOOLS)}?limit=1` },
-      this.#deadline(),
+      this.#deadline(options),
       `list pools in namespace ${this.namespace} at`,
     );
   }
@@ -514,37 +532,62 @@ export class KubernetesStore implements Store {
     }
     // Not ours by label (written by Go, or by another container of the same owner), or the
     // collection verb is not granted: look, and delete only what this owner holds, as read.
+    await this.#deleteWhile(r.name, (held) => ownsReservation(held, r), deadline, action);
+  }
+
+  /**
+   * Deletes reservation `name` at the resourceVersion read, while `wanted` holds of it (read again
+   * when it changed in between); true when this call deleted it.
+   */
+  async #deleteWhile(
+    name: string,
+    wanted: (held: Reservation) => boolean,
+    deadline: number,
+    action: string,
+  ): Promise<boolean> {
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const got = await this.#send(
-        { method: "GET", path: this.#path(RESERVATIONS, r.name), expect: [404] },
-        deadline,
-        action,
-      );
-      if (got.status === 404 || !ownsReservation(decodeReservation(got.body), r)) return;
+      const got = await this.#getReservation(name, deadline, action);
+      if (got === undefined || !wanted(got.reservation)) return false;
       const deleted = await this.#send(
         {
           method: "DELETE",
-          path: this.#path(RESERVATIONS, r.name),
-          body: deleteOptions({ resourceVersion: metaOf(got.body).resourceVersion }),
+          path: this.#path(RESERVATIONS, name),
+          body: deleteOptions({ resourceVersion: got.resourceVersion }),
           expect: [404, 409],
         },
         deadline,
         action,
       );
-      if (deleted.status !== 409) return;
+      if (deleted.status !== 409) return deleted.status !== 404;
     }
+    return false;
+  }
+
+  async #getReservation(
+    name: string,
+    deadline: number,
+    action: string,
+  ): Promise<{ reservation: Reservation; resourceVersion: string } | undefined> {
+    const got = await this.#send(
+      { method: "GET", path: this.#path(RESERVATIONS, name), expect: [404] },
+      deadline,
+      action,
+    );
+    if (got.status === 404) return undefined;
+    return { reservation: decodeReservation(got.body), resourceVersion: metaOf(got.body).resourceVersion };
   }
 
   // ---- plumbing -------------------------------------------------------------------------------
 
-  async #list(resource: string, action: string): Promise<unknown[]> {
+  /** Every item, page by page; each page has the store's budget, none goes past the caller's deadline. */
+  async #list(resource: string, action: string, options: CallOptions | undefined): Promise<unknown[]> {
     let items: unknown[] = [];
     let token = "";
     for (let restarts = 0; ; ) {
       const query = `limit=${this.#listPage}${token === "" ? "" : `&continue=${encodeURIComponent(token)}`}`;
       const reply = await this.#send(
         { method: "GET", path: `${this.#path(resource)}?${query}`, expect: [410] },
-        this.#deadline(),
+        this.#deadline(options),
         `${action} namespace ${this.namespace} at`,
       );
       if (reply.status === 410) {
@@ -565,8 +608,9 @@ export class KubernetesStore implements Store {
     return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
   }
 
-  #deadline(): number {
-    return Date.now() + this.#timeoutMs;
+  /** When one store call ends (epoch ms): its own budget, or the caller's deadline if sooner. */
+  #deadline(options: CallOptions | undefined): number {
+    return capped(this.#timeoutMs, options?.deadline).at;
   }
 
   #send(request: Parameters<KubeClient["send"]>[0], deadline: number, action: string): Promise<KubeReply> {
@@ -614,15 +658,4 @@ function addGuards(guards: Map<string, Json>, read: DecodedPool, change: PoolCha
     const raw = read.raw.get(key);
     if (raw !== undefined) guards.set(key, raw);
   }
-}
-
-/** A change touches each entry at most once (as the etcd store requires). */
-function checkKeys(change: PoolChange): void {
-  const keys = [
-    ...change.create.map(([key]) => key),
-    ...change.update.map((u) => u.key),
-    ...change.remove.map(([key]) => key),
-  ];
-  if (new Set(keys).size !== keys.length)
-    throw new RangeError(`Cannot commit pool ${change.pool}: the change touches an entry twice`);
 }

@@ -1,5 +1,5 @@
-// The custom resources exactly as Go Whereabouts writes them (whereabouts-spec.md §3.5, §4.2,
-// §5.1): IPPool `spec = {range, allocations: {<offset key>: {id, podref, ifname?}}}` and
+// The custom resources exactly as Go Whereabouts writes them (offset keys, names and CRD fields as
+// in docs/kubernetes-store.md, Objects): IPPool `spec = {range, allocations: {<offset key>: {id, podref, ifname?}}}` and
 // OverlappingRangeIPReservation `spec = {podref, ifname?, containerid}`; plus one label of ours on
 // reservations (the owner hash, so DEL can drop its reservation with one owner-checked request)
 // and two annotations (the reservation's claim: address and network_name; in metadata because

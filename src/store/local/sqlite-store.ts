@@ -4,7 +4,7 @@
 // concurrency as the cluster backends. A process killed mid-write leaves nothing behind: SQLite
 // discards an uncommitted transaction, and the OS drops the dead process's locks.
 import { StoreUnavailableError } from "../../errors/errors.ts";
-import { type Deadline, deadlineIn, expired, pause } from "../../ipam/retry.ts";
+import { capped, type Deadline, deadlineIn, expired, pause } from "../../ipam/retry.ts";
 import {
   type Allocation,
   ownsReservation,
@@ -12,7 +12,18 @@ import {
   type Reservation,
 } from "../../pool/allocation.ts";
 import type { Backoff } from "../../retry/backoff.ts";
-import { type CommitResult, emptyPool, type PoolChange, type Store, sameAllocation } from "../store.ts";
+import {
+  type CallOptions,
+  type CommitResult,
+  checkChange,
+  emptyPool,
+  heldAsRecorded,
+  type Owner,
+  type PoolChange,
+  type ReadOptions,
+  type Store,
+  sameAllocation,
+} from "../store.ts";
 import { toAllocation, toReservation, toSnapshots } from "./rows.ts";
 import { prepareConnection } from "./schema.ts";
 import {
@@ -25,7 +36,10 @@ import {
 import { createFile, storeError } from "./store-file.ts";
 
 export interface LocalStoreOptions {
-  /** How long opening or one store call waits for another process's lock before failing; default 10 s. */
+  /**
+   * How long opening or one store call waits for another process's lock before failing, default
+   * 10 s; a call given a deadline (CallOptions) waits no longer than that.
+   */
   readonly busyTimeoutMs?: number;
 }
 
@@ -130,57 +144,83 @@ class LocalStore implements Store {
     this.#lockWaitMs = lockWaitMs;
   }
 
-  async getPool(name: string): Promise<PoolSnapshot> {
-    const rows = await this.#use(`read pool ${name} from`, () => this.#stmt(SQL.readPool).all(name));
+  async getPool(name: string, options?: ReadOptions): Promise<PoolSnapshot> {
+    const rows = await this.#use(`read pool ${name} from`, () => this.#stmt(SQL.readPool).all(name), options);
     return toSnapshots(rows)[0] ?? emptyPool(name);
   }
 
-  async listPools(): Promise<readonly PoolSnapshot[]> {
-    return toSnapshots(await this.#use("list pools in", () => this.#stmt(SQL.readPools).all()));
+  async listPools(options?: CallOptions): Promise<readonly PoolSnapshot[]> {
+    return toSnapshots(await this.#use("list pools in", () => this.#stmt(SQL.readPools).all(), options));
   }
 
-  async getReservation(name: string): Promise<Reservation | undefined> {
-    const row = await this.#use(`read reservation ${name} from`, () =>
-      this.#stmt(SQL.readReservation).get(name),
+  async getReservation(name: string, options?: CallOptions): Promise<Reservation | undefined> {
+    const row = await this.#use(
+      `read reservation ${name} from`,
+      () => this.#stmt(SQL.readReservation).get(name),
+      options,
     );
     return row === undefined ? undefined : toReservation(row);
   }
 
-  async listReservations(): Promise<readonly Reservation[]> {
-    return (await this.#use("list reservations in", () => this.#stmt(SQL.readReservations).all())).map(
-      toReservation,
+  async listReservations(options?: CallOptions): Promise<readonly Reservation[]> {
+    const rows = await this.#use(
+      "list reservations in",
+      () => this.#stmt(SQL.readReservations).all(),
+      options,
+    );
+    return rows.map(toReservation);
+  }
+
+  async commit(change: PoolChange, options?: CallOptions): Promise<CommitResult> {
+    checkChange(change);
+    return this.#use(
+      `commit pool ${change.pool} to`,
+      () => this.#transaction(() => this.#apply(change)),
+      options,
     );
   }
 
-  async commit(change: PoolChange): Promise<CommitResult> {
-    return this.#use(`commit pool ${change.pool} to`, () => {
-      this.#stmt(SQL.begin).run();
-      try {
-        const result = this.#apply(change);
-        this.#stmt(result.ok ? SQL.commit : SQL.rollback).run();
-        return result;
-      } catch (error) {
-        rollbackQuietly(this.#db);
-        throw error;
-      }
-    });
+  async dropReservations(
+    reservations: readonly Reservation[],
+    options?: CallOptions,
+  ): Promise<readonly Reservation[]> {
+    if (reservations.length === 0) return [];
+    return this.#use(
+      "drop reservations from",
+      () =>
+        this.#transaction(() => {
+          const dropped: Reservation[] = [];
+          for (const r of reservations) {
+            const row = this.#stmt(SQL.readReservation).get(r.name);
+            if (row === undefined || !heldAsRecorded(toReservation(row), r)) continue;
+            this.#stmt(SQL.removeReservation).run(r.name);
+            dropped.push(r);
+          }
+          return { ok: true, dropped };
+        }).dropped,
+      options,
+    );
   }
 
-  async dropReservationsOf(owner: Omit<Reservation, "name">): Promise<number> {
-    return this.#use(`drop reservations of ${owner.podRef} from`, () => {
-      const result = this.#stmt(SQL.removeReservationsOf).run(
-        owner.podRef,
-        owner.ifName,
-        owner.containerId,
-      ) as {
-        changes: number | bigint;
-      };
-      return Number(result.changes);
-    });
+  async dropReservationsOf(owner: Owner, options?: CallOptions): Promise<number> {
+    return this.#use(
+      `drop reservations of ${owner.podRef} from`,
+      () => {
+        const result = this.#stmt(SQL.removeReservationsOf).run(
+          owner.podRef,
+          owner.ifName,
+          owner.containerId,
+        ) as {
+          changes: number | bigint;
+        };
+        return Number(result.changes);
+      },
+      options,
+    );
   }
 
-  async ping(): Promise<void> {
-    await this.#use("reach", () => this.#stmt(SQL.ping).get());
+  async ping(options?: CallOptions): Promise<void> {
+    await this.#use("reach", () => this.#stmt(SQL.ping).get(), options);
   }
 
   async close(): Promise<void> {
@@ -190,10 +230,22 @@ class LocalStore implements Store {
     this.#db.close();
   }
 
+  /** Runs `work` in one write transaction: committed when it answers ok, else rolled back. */
+  #transaction<T extends { readonly ok: boolean }>(work: () => T): T {
+    this.#stmt(SQL.begin).run();
+    try {
+      const result = work();
+      this.#stmt(result.ok ? SQL.commit : SQL.rollback).run();
+      return result;
+    } catch (error) {
+      rollbackQuietly(this.#db);
+      throw error;
+    }
+  }
+
   /**
    * The body of a commit, inside the write transaction; the caller commits or rolls back. Each
-   * part is checked and applied in turn, so a part sees the ones before it (a key created twice in
-   * one change conflicts), and a conflict anywhere is undone by the caller's ROLLBACK.
+   * part is checked and applied in turn, and a conflict anywhere is undone by the caller's ROLLBACK.
    */
   #apply(change: PoolChange): CommitResult {
     const pool = change.pool;
@@ -239,10 +291,9 @@ class LocalStore implements Store {
     }
     for (const owner of change.dropOwners ?? [])
       this.#stmt(SQL.removeReservationsOf).run(owner.podRef, owner.ifName, owner.containerId);
-    // A commit to a missing pool creates it (as Go's DEL does); every other one bumps its revision.
-    if (this.#stmt(SQL.poolExists).get(pool) === undefined)
-      this.#stmt(SQL.createPool).run(pool, change.range);
-    else this.#stmt(SQL.bumpVersion).run(pool);
+    // A missing pool comes to exist with its first entry; every commit to an existing one bumps its revision.
+    if (this.#stmt(SQL.poolExists).get(pool) !== undefined) this.#stmt(SQL.bumpVersion).run(pool);
+    else if (change.create.length > 0) this.#stmt(SQL.createPool).run(pool, change.range);
     return { ok: true };
   }
 
@@ -266,13 +317,18 @@ class LocalStore implements Store {
     return statement;
   }
 
-  /** Runs one store call, waiting for other processes' locks up to the store's budget. */
-  async #use<T>(action: string, run: () => T): Promise<T> {
+  /**
+   * Runs one store call, waiting for other processes' locks up to the store's budget or the
+   * caller's deadline, whichever comes first.
+   */
+  async #use<T>(action: string, run: () => T, options: CallOptions | undefined): Promise<T> {
     const where = `${action} local store ${this.#path}`;
     if (this.#closed) throw new StoreUnavailableError(`Cannot ${where}: store is closed`);
+    const deadline = capped(this.#lockWaitMs, options?.deadline);
+    if (expired(deadline)) throw new StoreUnavailableError(`Cannot ${where}: the call's deadline has passed`);
     const started = performance.now();
     try {
-      return await whenUnlocked(deadlineIn(this.#lockWaitMs), run, () => !this.#closed);
+      return await whenUnlocked(deadline, run, () => !this.#closed);
     } catch (error) {
       if (this.#closed) throw new StoreUnavailableError(`Cannot ${where}: store is closed`);
       if (!isLockError(error)) throw storeError(where, error);

@@ -1,0 +1,136 @@
+// One range of an ADD over a scripted memory store: lost races, spreading, reservations held by
+// other ranges, the deadline, and what the read tells a caching store (ReadOptions.verifiable).
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { load } from "../config/test-support.ts";
+import type { IpamConfig } from "../config/types.ts";
+import { StoreUnavailableError } from "../errors/errors.ts";
+import { formatIP } from "../ip/index.ts";
+import type { Allocation, PoolSnapshot } from "../pool/allocation.ts";
+import { lostRace, RIVAL } from "../store/memory/script.ts";
+import { poolChange, type ReadOptions } from "../store/store.ts";
+import { allocateInRange, spreadAfter } from "./allocate-range.ts";
+import { remainingMs } from "./retry.ts";
+import { type Scene, scene } from "./test-support.ts";
+
+const POOL = "10.0.0.0-24";
+const me = { containerId: "c-a", podRef: "ns/a", ifName: "eth0" };
+
+function allocate(s: Scene, config: IpamConfig, deadline = s.deadline()) {
+  return allocateInRange(s.store, config, config.ranges[0]!, me, deadline, s.log);
+}
+
+async function entries(s: Scene): Promise<Record<string, Allocation>> {
+  return Object.fromEntries((await s.store.getPool(POOL)).allocations);
+}
+
+describe("allocateInRange()", () => {
+  it("spreads over 8, 32, then 64 of the lowest free addresses after lost races", () => {
+    assert.deepEqual([1, 2, 3, 4, 9].map(spreadAfter), [8, 32, 64, 64, 64]);
+  });
+
+  it("takes the lowest free address with one read and one commit when uncontended", async () => {
+    const s = scene();
+    const held = await allocate(s, load({ range: "10.0.0.0/24" }));
+    assert.equal(formatIP(held.address), "10.0.0.1");
+    assert.deepEqual([held.key, held.created, held.prefix], ["1", true, 24]);
+    assert.deepEqual([s.store.count("getPool"), s.store.count("commit")], [1, 1]);
+    assert.deepEqual(await s.store.getReservation("10.0.0.1"), {
+      name: "10.0.0.1",
+      ...me,
+      claim: { address: "10.0.0.1", networkName: "" },
+    });
+    assert.equal(s.clock.draws, 0, "no spread, no backoff");
+  });
+
+  it("after a lost race reads again and spreads among the lowest free addresses", async () => {
+    const s = scene([0.5]);
+    s.store.next("commit", lostRace());
+    const held = await allocate(s, load({ range: "10.0.0.0/24" }));
+    // The rival took .1; spread among 8 with random 0.5: the 5th lowest free (.2 … .6).
+    assert.equal(formatIP(held.address), "10.0.0.6");
+    assert.deepEqual([s.store.count("getPool"), s.store.count("commit")], [2, 2]);
+    assert.deepEqual(s.clock.sleeps, [], "no backoff for the first races");
+    assert.deepEqual(await entries(s), { "1": RIVAL, "6": me });
+  });
+
+  it("widens the spread with every race lost and backs off from the fourth", async () => {
+    const s = scene(Array(20).fill(0.999));
+    s.store.next("commit", lostRace(), lostRace(), lostRace(), lostRace(), lostRace());
+    const held = await allocate(s, load({ range: "10.0.0.0/24" }));
+    // Chosen: .1, then the 8th, 32nd, 64th, 64th, 64th lowest free address as the rival takes each.
+    assert.equal(formatIP(held.address), "10.0.0.69");
+    assert.equal(s.store.count("getPool"), 6);
+    assert.deepEqual(
+      Object.keys(await entries(s)).sort((x, y) => Number(x) - Number(y)),
+      ["1", "9", "34", "67", "68", "69"],
+    );
+    assert.deepEqual(s.clock.sleeps, [3, 7], "full-jitter backoff for races 4 and 5");
+  });
+
+  it("skips an address another network's range reserved, and takes the next", async () => {
+    const s = scene();
+    const other = { name: "10.0.0.1", containerId: "c-o", podRef: "ns/other", ifName: "net1" };
+    s.store.data.commit(poolChange("other-pool", "10.0.0.0/16", { reserve: [other] }));
+    const held = await allocate(s, load({ range: "10.0.0.0/24" }));
+    assert.equal(formatIP(held.address), "10.0.0.2");
+    assert.deepEqual(await entries(s), { "2": me });
+    assert.deepEqual(await s.store.getReservation("10.0.0.1"), other);
+    assert.ok(s.log.lines.includes("[verbose] 10.0.0.1 is reserved by ns/other; trying the next address"));
+    assert.equal(s.store.count("commit"), 2);
+  });
+
+  it("gives up with code 11 at the deadline when every race is lost, holding nothing", async () => {
+    const s = scene();
+    s.store.always("commit", lostRace());
+    const deadline = s.deadline(1_000);
+    await assert.rejects(allocate(s, load({ range: "10.0.0.0/24" }), deadline), (error: unknown) => {
+      assert.ok(error instanceof StoreUnavailableError, String(error));
+      assert.equal(error.kind, "unavailable");
+      assert.match(error.message, /^gave up allocating in pool 10\.0\.0\.0-24 after \d+ attempts$/);
+      return true;
+    });
+    assert.equal(remainingMs(deadline), 0, "backoff slept up to the deadline, not past it");
+    const ours = Object.values(await entries(s)).filter((a) => a.podRef === me.podRef);
+    assert.deepEqual(ours, []);
+  });
+
+  it("keeps an address the attachment holds: no write without overlapping ranges, its reservation with them", async () => {
+    const s = scene();
+    s.store.data.commit(poolChange(POOL, "10.0.0.0/24", { create: [["7", me]] }));
+    const plain = await allocate(s, load({ range: "10.0.0.0/24", enable_overlapping_ranges: false }));
+    assert.deepEqual([formatIP(plain.address), plain.created], ["10.0.0.7", false]);
+    assert.equal(s.store.count("commit"), 0);
+    const overlapping = await allocate(s, load({ range: "10.0.0.0/24" }));
+    assert.deepEqual([formatIP(overlapping.address), overlapping.created], ["10.0.0.7", false]);
+    assert.equal(s.store.count("commit"), 1);
+    assert.equal((await s.store.getReservation("10.0.0.7"))?.podRef, me.podRef);
+  });
+
+  it("rewrites the container id of an address the pod's interface holds from an earlier container", async () => {
+    const s = scene();
+    s.store.data.commit(poolChange(POOL, "10.0.0.0/24", { create: [["7", { ...me, containerId: "old" }]] }));
+    const held = await allocate(s, load({ range: "10.0.0.0/24", enable_overlapping_ranges: false }));
+    assert.deepEqual([formatIP(held.address), held.created], ["10.0.0.7", false]);
+    assert.deepEqual(await entries(s), { "7": me });
+  });
+
+  it("tells a caching store that only views on which it writes an entry will do", async () => {
+    const s = scene();
+    await allocate(s, load({ range: "10.0.0.0/24" }));
+    const options = s.store.calls[0]!.args[1] as ReadOptions;
+    assert.ok(options.deadline !== undefined, "the call's deadline travels with the read");
+    const verifiable = options.verifiable!;
+    const pool = (held: Record<string, Allocation>): PoolSnapshot => ({
+      name: POOL,
+      range: "10.0.0.0/24",
+      allocations: new Map(Object.entries(held)),
+      version: "1",
+    });
+    assert.equal(verifiable(pool({})), true, "a new address: the create is checked");
+    assert.equal(verifiable(pool({ "3": { ...me, containerId: "old" } })), true, "an update is checked");
+    assert.equal(verifiable(pool({ "3": me })), false, "keeping an address as it is is not");
+    const full = Object.fromEntries(Array.from({ length: 254 }, (_, i) => [String(i + 1), RIVAL]));
+    assert.equal(verifiable(pool(full)), false, "nor is a range found full");
+  });
+});
