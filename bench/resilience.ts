@@ -76,9 +76,10 @@ async function crashRun(killing: boolean): Promise<CrashRow> {
   }
 }
 
-/** Go ADDs with the Lease among plugin ADDs until the Go ADDs are done. */
-async function mixedRun(): Promise<string> {
+/** Go ADDs with the Lease among plugin ADDs (alone, or through a node agent) until the Go ADDs are done. */
+async function mixedRun(viaAgent: boolean): Promise<string> {
   const api = await startApiDouble({ seed: 13 });
+  const agent = viaAgent ? await startAgentProcess() : undefined;
   try {
     await api.setLatency({ writeMs: 2 });
     const namespace = "migrating";
@@ -92,11 +93,15 @@ async function mixedRun(): Promise<string> {
       containerId: `go-${i}`,
       podRef: `default/go-${i}`,
     }));
-    const plugin = podAttachments(config, 800, 4, "ts");
+    const plugin = podAttachments(config, 800, 4, "ts").map((c) =>
+      agent === undefined ? c : { ...c, env: { ...c.env, ...agent.env } },
+    );
     const go = new GoWriter({ url: api.url, namespace, lease: true });
+    // Go was there first (its Lease exists), as in a cluster being migrated.
+    const first = await go.add(network, goPods[0]!);
     const started = performance.now();
     let goDone = false;
-    const goRun = inParallel(goPods, 16, (p) => go.add(network, p)).finally(() => {
+    const goRun = inParallel(goPods.slice(1), 16, (p) => go.add(network, p)).finally(() => {
       goDone = true;
     });
     const ours: PluginOutcome[] = [];
@@ -106,21 +111,24 @@ async function mixedRun(): Promise<string> {
         while (!goDone && next < plugin.length) ours[next] = await add(plugin[next++]!);
       }),
     );
-    const goResults = await goRun;
+    const goResults = [first, ...(await goRun)];
     const seconds = (performance.now() - started) / 1000;
     const objects = await rawObjects(api, namespace);
     const addresses = holdings(objects).map((h) => h.address);
     const twice = addresses.length - new Set(addresses).size;
     const goFailed = goResults.filter((r) => !r.ok).length;
-    return `| ${goPods.length} | ${goFailed} | ${fmt(goPods.length / seconds, 1)} | ${ours.length} | ${ours.filter((o) => o.code !== 0).length} | ${twice} |`;
+    const attempts = goResults.map((r) => r.attempts);
+    const label = viaAgent ? "through a node agent" : "alone";
+    return `| ${label} | ${goPods.length} | ${goFailed} | ${Math.max(...attempts)} | ${fmt(goPods.length / seconds, 1)} | ${ours.length} | ${ours.filter((o) => o.code !== 0).length} | ${twice} |`;
   } finally {
+    await agent?.stop();
     await api.stop();
   }
 }
 
 export async function benchResilience(): Promise<string> {
   const rows = [await crashRun(false), await crashRun(true)];
-  const mixed = await mixedRun();
+  const mixed = [await mixedRun(false), await mixedRun(true)];
   return [
     "## Resilience (Kubernetes API double, writes +2 ms, overlapping-range reservations on)",
     "",
@@ -136,16 +144,19 @@ export async function benchResilience(): Promise<string> {
     ),
     "",
     "Go plugins that take Whereabouts' Lease (`test/kubernetes/go-writer.ts` with `lease: true`: Go's exact",
-    "request sequence), 16 in flight, writing one pool while thereabouts plugins (16 in flight) keep adding pods:",
+    "request sequence), 16 in flight, writing one pool while thereabouts plugins (16 in flight, working alone",
+    "or through a node agent, which waits while a Go plugin holds the Lease) keep adding pods. Go tries a",
+    "pool write at most 100 times; beside other Go plugins it needs one, or two after a lost race:",
     "",
-    "| Go ADDs | Go ADDs failed | Go ADDs/s | thereabouts ADDs meanwhile | thereabouts failed | addresses held twice |",
-    "|---|---|---|---|---|---|",
-    mixed,
+    "| thereabouts plugins | Go ADDs | Go ADDs failed | most pool attempts of one Go ADD | Go ADDs/s | thereabouts ADDs meanwhile | thereabouts failed | addresses held twice |",
+    "|---|---|---|---|---|---|---|---|",
+    ...mixed,
     "",
     "Reference (issue #15, before the fix, on this harness): with the agent SIGKILLed during 5,000 ADDs, 9 ADDs/s",
     "with p99 11.5 s and reservations left after the DELs (each kill between a reservation write and its pool",
     "write stranded one, and every ADD then walked past the stranded ones); about one Go ADD in 60 failed at",
-    "its reservation POST in the mixed pool.",
+    "its reservation POST in the mixed pool, and Go plugins beside thereabouts plugins through an agent needed",
+    "up to 57 pool attempts.",
     "",
   ].join("\n");
 }

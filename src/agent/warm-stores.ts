@@ -55,7 +55,7 @@ export class WarmStores {
   readonly stats = newAgentStats();
 
   constructor(options: WarmStoresOptions = {}) {
-    this.#open = options.open ?? openStore;
+    this.#open = options.open ?? ((config) => openStore(config, { longLived: true }));
     this.#now = options.now ?? Date.now;
     this.#idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
     this.#maxOpen = options.maxOpen ?? DEFAULT_MAX_OPEN;

@@ -7,13 +7,22 @@ import { openLocalStore } from "./local/sqlite-store.ts";
 import type { StoreSettings } from "./settings.ts";
 import type { Store } from "./store.ts";
 
-export async function openStore(settings: StoreSettings): Promise<Store> {
+/**
+ * `longLived`: the store serves many calls (the node agent's), so it may keep state across them,
+ * e.g. whether Go Whereabouts plugins are active in the namespace (Kubernetes).
+ */
+export async function openStore(
+  settings: StoreSettings,
+  options: { readonly longLived?: boolean } = {},
+): Promise<Store> {
   switch (settings.datastore) {
     case "local":
       return openLocalStore(settings.local.path);
     case "etcd":
       return openEtcdStore(settings.etcd);
     case "kubernetes":
-      return openKubernetesStore(settings.kubernetes.kubeconfig);
+      return openKubernetesStore(settings.kubernetes.kubeconfig, {
+        honourGoLease: options.longLived === true,
+      });
   }
 }

@@ -45,6 +45,7 @@ import {
   sameAllocation,
   sameOwner,
 } from "../store.ts";
+import { type GateClock, GO_LEASE_NAME, GoLeaseGate, goLeaseRecord } from "./go-lease-gate.ts";
 import {
   API_VERSION,
   type DecodedPool,
@@ -73,10 +74,23 @@ export interface KubernetesStoreOptions {
   readonly attemptTimeoutMs?: number;
   /** Items per page when listing; default 500. */
   readonly listPageSize?: number;
+  /**
+   * Wait while a Go Whereabouts plugin holds its Lease before writing a pool (go-lease-gate.ts).
+   * For a long-lived store (the node agent's): it learns whether Go is active from the Lease, which
+   * a store opened for one call would have to read on every write.
+   */
+  readonly honourGoLease?: boolean;
 }
 
 export const DEFAULT_KUBERNETES_TIMEOUT_MS = 10_000;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 3_000;
+/** Budget of one read of Go's Lease (a write waits for no more than that on an unanswered read). */
+const LEASE_READ_MS = 1_000;
+const systemGateClock: GateClock = {
+  now: Date.now,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+};
 /** Extra time to delete the reservations of a commit that failed after creating them. */
 const ROLLBACK_MS = 2_000;
 /** Rounds of one step before giving up because what it touches keeps changing. */
@@ -105,7 +119,9 @@ export async function openKubernetesStore(
     transport: createTransport(connection.tls),
     attemptTimeoutMs: Math.min(timeoutMs, options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS),
   });
-  return new KubernetesStore(client, connection.namespace, timeoutMs, options.listPageSize);
+  const store = new KubernetesStore(client, connection.namespace, timeoutMs, options.listPageSize);
+  if (options.honourGoLease === true) store.honourGoLease();
+  return store;
 }
 
 /** A reservation as step 1 left it. */
@@ -125,6 +141,7 @@ export class KubernetesStore implements Store {
   readonly namespace: string;
   readonly #client: KubeClient;
   readonly #timeoutMs: number;
+  #gate: GoLeaseGate | undefined;
   /** Pools the last read found missing: the next commit POSTs them instead of patching. */
   readonly #missing = new Set<string>();
   /**
@@ -143,6 +160,24 @@ export class KubernetesStore implements Store {
     this.namespace = namespace;
     this.#timeoutMs = timeoutMs;
     this.#listPage = listPageSize;
+  }
+
+  /**
+   * From now on, pool writes wait while a Go plugin holds the Lease `whereabouts` of the namespace
+   * (go-lease-gate.ts).
+   */
+  honourGoLease(clock: GateClock = systemGateClock): GoLeaseGate {
+    const path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.namespace)}/leases/${GO_LEASE_NAME}`;
+    this.#gate = new GoLeaseGate(async () => {
+      const reply = await this.#send(
+        { method: "GET", path, expect: [403, 404] },
+        Date.now() + LEASE_READ_MS,
+        "read Go Whereabouts' Lease from",
+      );
+      if (reply.status === 404) return undefined;
+      return reply.status === 403 ? "forbidden" : goLeaseRecord(reply.body);
+    }, clock);
+    return this.#gate;
   }
 
   /** HTTP requests sent so far (retries included). */
@@ -214,6 +249,7 @@ export class KubernetesStore implements Store {
     const writesPool = change.create.length + change.update.length + change.remove.length > 0;
     const written: PoolWrite = { mayHaveApplied: false };
     if (writesPool) {
+      await this.#gate?.clear(deadline);
       const result = await this.#writePool(change, deadline, action, written);
       if (!result.ok) return result;
     }
