@@ -3,7 +3,14 @@
 // fetch costs ~1.5 ms and node:http ~5 ms. Under Node (tests that run the sources) node:http is
 // loaded only when called. The agent always answers with content-length and closes (HTTP/1.1
 // "Connection: close"), so the body is everything after the head.
-import { type AgentAnswer, type AgentCall, CNI_PATH, HEALTH_PATH, parseAnswer } from "./protocol.ts";
+import {
+  type AgentAnswer,
+  type AgentCall,
+  type AgentDeclined,
+  CNI_PATH,
+  HEALTH_PATH,
+  parseAnswer,
+} from "./protocol.ts";
 
 /** How long the plugin waits for the agent before doing the work itself (the agent answers within 65 s). */
 export const AGENT_TIMEOUT_MS = 70_000;
@@ -16,7 +23,7 @@ export async function callAgent(
   socket: string,
   call: AgentCall,
   timeoutMs = AGENT_TIMEOUT_MS,
-): Promise<AgentAnswer> {
+): Promise<AgentAnswer | AgentDeclined> {
   const body = Buffer.from(JSON.stringify(call), "utf8");
   const { status, text } = await httpOverSocket(socket, "POST", CNI_PATH, body, timeoutMs);
   if (status === FORBIDDEN) throw new Error("the agent does not serve this user (HTTP 403)");

@@ -25,6 +25,8 @@ export async function forwardToAgent(): Promise<Forwarded> {
   const stdin = await io.readStdin();
   try {
     const answer = await callAgent(socket, { env: forwardedEnv(io.env), stdin });
+    // Declined (the agent does not share the paths this configuration names): run it here.
+    if ("declined" in answer) return { stdin };
     if (answer.stdout !== "") io.stdout(answer.stdout);
     if (answer.stderr !== "") io.stderr(answer.stderr);
     return { code: answer.code };

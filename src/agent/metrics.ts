@@ -9,8 +9,11 @@ import type { AgentStats } from "./agent-store.ts";
 import type { Rejection } from "./socket-listener.ts";
 import type { WarmStores } from "./warm-stores.ts";
 
-/** How a call ended: exit code 0, a CNI error, or no answer within its limit (call-deadline.ts). */
-export type CallResult = "ok" | "error" | "timeout";
+/**
+ * How a call ended: exit code 0, a CNI error, no answer within its limit (call-deadline.ts), or
+ * declined (it names host paths this agent does not share; the plugin ran it alone).
+ */
+export type CallResult = "ok" | "error" | "timeout" | "declined";
 
 /** The command label: a CNI verb, or "other" for anything else a caller sent. */
 export function commandLabel(command: string): string {
@@ -55,7 +58,7 @@ export function createAgentMetrics(stores: WarmStores): AgentMetrics {
   const registry = new Registry();
   const calls = new Counter({
     name: "thereabouts_agent_calls_total",
-    help: "CNI calls served, by command (a CNI verb or other) and result (ok: exit code 0, error, timeout).",
+    help: "CNI calls served, by command (a CNI verb or other) and result (ok: exit code 0, error, timeout, declined: left to the plugin).",
     labelNames: ["command", "result"],
     registers: [registry],
   });

@@ -22,6 +22,14 @@ export interface AgentAnswer {
 }
 
 /**
+ * The agent's answer to a call it must not serve (its configuration names host paths the agent
+ * does not share, agent --host-paths): the plugin runs it alone. Nothing of it was done.
+ */
+export interface AgentDeclined {
+  readonly declined: string;
+}
+
+/**
  * The part of the plugin's environment that goes to the agent: the CNI_* variables, the only ones
  * a plugin call reads. Nothing else of the runtime's environment (PATH, proxies, credentials) ever
  * crosses the socket, and the agent ignores anything else it is sent.
@@ -48,10 +56,11 @@ function jsonObject(text: string): Record<string, unknown> | undefined {
 }
 
 /** Checks an answer's shape: anything else is treated as no answer (the plugin works alone). */
-export function parseAnswer(text: string): AgentAnswer | undefined {
+export function parseAnswer(text: string): AgentAnswer | AgentDeclined | undefined {
   const value = jsonObject(text);
   if (value === undefined) return undefined;
-  const { code, stdout, stderr } = value;
+  const { code, stdout, stderr, declined } = value;
+  if (typeof declined === "string") return { declined };
   if (!Number.isInteger(code) || typeof stdout !== "string" || typeof stderr !== "string") return undefined;
   return { code: code as number, stdout, stderr };
 }

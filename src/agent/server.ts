@@ -7,14 +7,23 @@
 // connection's peer is checked (SO_PEERCRED) before a byte of its request is read. No single call
 // holds up the others: each is answered within its verb's limit (call-deadline.ts), and the event
 // loop keeps serving /healthz and other calls meanwhile.
-import { pluginHandlers } from "../cni/plugin.ts";
+import { type ConfigHooks, pluginHandlers, type StoreAccess } from "../cni/plugin.ts";
 import { type PluginIO, runPlugin } from "../cni/skel.ts";
+import { readConfigFile, readOptionalFile } from "../files/config-file.ts";
 import { type HealthServer, startHealthServer } from "../net/health-server.ts";
 import { withDeadlines } from "./call-deadline.ts";
+import type { HostPaths } from "./host-paths.ts";
 import type { HttpAnswer, HttpRequest } from "./http-framing.ts";
 import { type CallResult, createAgentMetrics } from "./metrics.ts";
 import { type Libc, loadLibc } from "./peer-credentials.ts";
-import { type AgentAnswer, CNI_PATH, HEALTH_PATH, METRICS_PATH, parseCall } from "./protocol.ts";
+import {
+  type AgentAnswer,
+  type AgentDeclined,
+  CNI_PATH,
+  HEALTH_PATH,
+  METRICS_PATH,
+  parseCall,
+} from "./protocol.ts";
 import { type Listener, listenOn } from "./socket-listener.ts";
 import {
   bindSocket,
@@ -44,6 +53,8 @@ export async function startAgent(options: {
   metricsListen?: { host: string; port: number };
   /** Processes of this group (a name or a gid) may call the agent too. */
   allowGroup?: string | undefined;
+  /** Serve only calls whose paths lie in these host directories (the agent runs in a container). */
+  hostPaths?: HostPaths | undefined;
 }): Promise<Agent> {
   const libc = await loadLibc();
   const group = options.allowGroup === undefined ? undefined : groupOf(options.allowGroup, libc);
@@ -73,15 +84,28 @@ export async function startAgent(options: {
     };
     const started = performance.now();
     let timedOut = false;
-    const handlers = withDeadlines(pluginHandlers(io, stores.access), {
+    let declined: string | undefined;
+    const sight =
+      options.hostPaths === undefined
+        ? undefined
+        : sharedPathsOnly(options.hostPaths, stores.access, (why) => {
+            declined ??= why;
+          });
+    const handlers = withDeadlines(pluginHandlers(io, sight?.access ?? stores.access, sight?.hooks), {
       expired: () => {
         timedOut = true;
       },
     });
     const code = await runPlugin(io, handlers);
     served++;
+    const seconds = (performance.now() - started) / 1000;
+    if (declined !== undefined) {
+      metrics.call(call.env["CNI_COMMAND"] ?? "", "declined", seconds);
+      const answer: AgentDeclined = { declined };
+      return { status: 200, type: "application/json", body: JSON.stringify(answer) };
+    }
     const result: CallResult = timedOut ? "timeout" : code === 0 ? "ok" : "error";
-    metrics.call(call.env["CNI_COMMAND"] ?? "", result, (performance.now() - started) / 1000);
+    metrics.call(call.env["CNI_COMMAND"] ?? "", result, seconds);
     const answer: AgentAnswer = { code, stdout, stderr };
     return { status: 200, type: "application/json", body: JSON.stringify(answer) };
   }
@@ -140,6 +164,42 @@ export async function startAgent(options: {
     stores,
     served: () => served,
     close,
+  };
+}
+
+/** Thrown to stop a call this agent declines; its answer is never sent. */
+class Declined extends Error {}
+
+/**
+ * The hooks of a call served only if every path it names is one the agent shares with the host
+ * (host-paths.ts): the flat-file candidates as they are read, the decoded configuration's own
+ * paths before anything is opened, and the files a kubeconfig names before its store is used.
+ */
+function sharedPathsOnly(
+  paths: HostPaths,
+  access: StoreAccess,
+  decline: (why: string) => void,
+): { hooks: ConfigHooks; access: StoreAccess } {
+  return {
+    hooks: {
+      readFile: paths.checkedReader(readOptionalFile, decline),
+      admit: (config) => {
+        const why = paths.unseenIn(config);
+        if (why === undefined) return;
+        decline(why);
+        throw new Declined(why);
+      },
+    },
+    access: async (config, work) => {
+      if (config.datastore === "kubernetes") {
+        const why = await paths.unseenInKubeconfig(config.kubernetes.kubeconfig, readConfigFile);
+        if (why !== undefined) {
+          decline(why);
+          throw new Declined(why);
+        }
+      }
+      return access(config, work);
+    },
   };
 }
 

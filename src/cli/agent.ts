@@ -2,12 +2,13 @@
 // or SIGINT, then finishes the calls in flight and removes its socket.
 import { parseArgs } from "node:util";
 import { aboutText } from "../about.ts";
+import { HostPaths } from "../agent/host-paths.ts";
 import { AGENT_SOCKET_ENV, agentSocket } from "../agent/protocol.ts";
 import { startAgent } from "../agent/server.ts";
 import { DEFAULT_IDLE_MS, WarmStores } from "../agent/warm-stores.ts";
 import { parseListen } from "../net/listen-address.ts";
 
-export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH] [--allow-group GROUP]
+export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH] [--allow-group GROUP] [--host-paths DIRS]
 
 Serves the CNI calls of this node's plugin processes with warm datastore connections, cached pools
 and grouped commits (docs/agent.md). Plugins find it at $${AGENT_SOCKET_ENV}, else
@@ -22,6 +23,10 @@ own user) may call it.
   --store-idle-seconds N   close a datastore handle no call used for N seconds (default ${DEFAULT_IDLE_MS / 1000})
   --metrics-listen H:P     also serve /metrics and /healthz over TCP for Prometheus (off by default;
                            the socket always serves them; port 0 picks one)
+  --host-paths DIR,DIR     for an agent in a container: the host directories mounted in it at their
+                           host paths; a call whose configuration names a file, log or store
+                           elsewhere is left to the plugin, which runs it alone on the host
+                           (default: the agent runs on the host and sees every path)
 `;
 
 export async function runAgentCommand(argv: readonly string[]): Promise<number> {
@@ -32,6 +37,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       "allow-group": { type: "string" },
       "store-idle-seconds": { type: "string" },
       "metrics-listen": { type: "string" },
+      "host-paths": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -49,15 +55,18 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     globalThis as { Bun?: { unsafe?: { setJITPolicy?: (scale: number) => void } } }
   ).Bun?.unsafe?.setJITPolicy?.(1);
   const metricsListen = values["metrics-listen"];
+  const hostPaths = values["host-paths"] === undefined ? undefined : parseHostPaths(values["host-paths"]);
   const agent = await startAgent({
     socket,
     allowGroup: values["allow-group"],
+    hostPaths,
     stores: new WarmStores(idle === undefined ? {} : { idleMs: Number(idle) * 1000 }),
     ...(metricsListen === undefined ? {} : { metricsListen: parseListen(metricsListen, "--metrics-listen") }),
   });
   const tcp = agent.metricsAddress;
+  const shared = hostPaths === undefined ? "" : `, host paths ${hostPaths.prefixes.join(",")}`;
   process.stderr.write(
-    `${aboutText()}thereabouts agent: serving ${socket}${tcp === undefined ? "" : `, metrics on http://${tcp.host}:${tcp.port}/metrics`}\n`,
+    `${aboutText()}thereabouts agent: serving ${socket}${shared}${tcp === undefined ? "" : `, metrics on http://${tcp.host}:${tcp.port}/metrics`}\n`,
   );
   const signal = await new Promise<string>((resolve) => {
     for (const s of ["SIGTERM", "SIGINT"] as const) process.once(s, () => resolve(s));
@@ -65,4 +74,16 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
   process.stderr.write(`thereabouts agent: ${signal}, finishing calls in flight\n`);
   await agent.close();
   return 0;
+}
+
+/** `--host-paths /etc/cni/net.d,/var/lib/cni/thereabouts`: absolute directories, comma-separated. */
+export function parseHostPaths(text: string): HostPaths {
+  const dirs = text.split(",").map((d) => d.trim());
+  for (const dir of dirs) {
+    if (!dir.startsWith("/") || dir.includes("\0"))
+      throw new Error(
+        `--host-paths ${JSON.stringify(dir.slice(0, 100))}: expected absolute directories separated by commas`,
+      );
+  }
+  return new HostPaths(dirs);
 }

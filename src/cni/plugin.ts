@@ -2,6 +2,7 @@
 // (config, CNI_ARGS, pod identity) is checked before the store is opened, so a failed ADD writes
 // nothing.
 import { jsonType, lookup } from "../config/decode.ts";
+import type { ReadFile } from "../config/flat-file.ts";
 import { isJsonObject, type JsonObject } from "../config/json-parse.ts";
 import { loadIpamDocument } from "../config/load.ts";
 import type { IpamConfig } from "../config/types.ts";
@@ -30,8 +31,21 @@ import type { Handlers, PluginIO } from "./skel.ts";
 export const ADD_TIMEOUT_MS = 60_000;
 export const DEL_TIMEOUT_MS = 30_000;
 
-function load(req: Request, io: PluginIO): { config: IpamConfig; log: Logger } {
-  const config = loadIpamDocument(req.config, { cniArgs: req.cniArgs, readFile: readOptionalFile });
+/**
+ * How a call reads the files its configuration names (the flat file), and a last look at the
+ * decoded configuration before any file or store it names is opened. The node agent sets both
+ * when it shares only part of the host's filesystem (agent --host-paths); a plugin reads freely.
+ */
+export interface ConfigHooks {
+  readonly readFile: ReadFile;
+  readonly admit?: (config: IpamConfig) => void;
+}
+
+const OWN_FILES: ConfigHooks = { readFile: readOptionalFile };
+
+function load(req: Request, io: PluginIO, hooks: ConfigHooks): { config: IpamConfig; log: Logger } {
+  const config = loadIpamDocument(req.config, { cniArgs: req.cniArgs, readFile: hooks.readFile });
+  hooks.admit?.(config);
   const log = createLogger(config.logLevel, { stderr: io.stderr, file: config.logFile });
   return { config, log };
 }
@@ -91,10 +105,14 @@ function prevResultAddresses(config: JsonObject): string[] | undefined {
   });
 }
 
-export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnStore): Handlers {
+export function pluginHandlers(
+  io: PluginIO,
+  withStore: StoreAccess = withOwnStore,
+  hooks: ConfigHooks = OWN_FILES,
+): Handlers {
   return {
     async add(req) {
-      const { config, log } = load(req, io);
+      const { config, log } = load(req, io, hooks);
       if (config.ranges.length > 0 && config.pod.name === "") {
         throw new CniError(
           CNI_CODES.invalidEnvironment,
@@ -112,7 +130,7 @@ export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnSto
       return resultOf(config, outcome.addresses);
     },
     async del(req) {
-      const { config, log } = load(req, io);
+      const { config, log } = load(req, io, hooks);
       if (config.ranges.length === 0) return;
       const attachment = { containerId: req.containerId, ifName: req.ifName };
       const released = await withStore(config, (store) =>
@@ -127,7 +145,7 @@ export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnSto
       for (const e of released) log.debug(`released ${formatIP(e.address)} of ${e.allocation.podRef}`);
     },
     async check(req) {
-      const { config } = load(req, io);
+      const { config } = load(req, io, hooks);
       const attachment = { containerId: req.containerId, ifName: req.ifName };
       const cached = prevResultAddresses(req.config);
       await withStore(config, (store) =>
@@ -135,7 +153,7 @@ export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnSto
       );
     },
     async gc(req) {
-      const { config, log } = load(req, io);
+      const { config, log } = load(req, io, hooks);
       const valid = validAttachments(req.config);
       const released = await withStore(config, (store) =>
         collectGarbage(store, config, valid, deadlineIn(DEL_TIMEOUT_MS)),
@@ -147,7 +165,7 @@ export function pluginHandlers(io: PluginIO, withStore: StoreAccess = withOwnSto
       );
     },
     async status(req) {
-      const { config } = load(req, io);
+      const { config } = load(req, io, hooks);
       try {
         await withStore(config, (store) => store.ping({ deadline: deadlineIn(DEL_TIMEOUT_MS) }));
       } catch (error) {

@@ -41,23 +41,27 @@ export interface AgentProcess {
 export async function startAgentProcess(
   socket = socketInTempDir(),
   extraArgs: readonly string[] = [],
-  options: { umask?: number } = {},
+  options: { umask?: number; tmpfsOver?: readonly string[] } = {},
 ): Promise<AgentProcess> {
   const args = ["agent", "--socket", socket, ...extraArgs];
-  // With a umask: a shell sets it and execs the agent, so signals still reach the agent itself.
+  // With a umask or mounts: a shell prepares them and execs the agent, so signals still reach the
+  // agent itself. `tmpfsOver`: the agent runs in a mount namespace of its own (as in a container)
+  // where these directories are empty tmpfs, while the host's stay as they are.
+  const umask = options.umask === undefined ? "" : `umask ${options.umask.toString(8).padStart(3, "0")} && `;
+  const mounts = (options.tmpfsOver ?? []).map((d) => `mount -t tmpfs none '${d}' && `).join("");
+  const script = `${umask}${mounts}exec "$0" "$@"`;
   const child =
-    options.umask === undefined
+    script === 'exec "$0" "$@"'
       ? spawn(BINARY.file, args, { stdio: ["ignore", "ignore", "pipe"] })
-      : spawn(
-          "/bin/sh",
-          [
-            "-c",
-            `umask ${options.umask.toString(8).padStart(3, "0")} && exec "$0" "$@"`,
-            BINARY.file,
-            ...args,
-          ],
-          { stdio: ["ignore", "ignore", "pipe"] },
-        );
+      : mounts === ""
+        ? spawn("/bin/sh", ["-c", script, BINARY.file, ...args], { stdio: ["ignore", "ignore", "pipe"] })
+        : spawn(
+            "unshare",
+            ["--mount", "--propagation", "private", "/bin/sh", "-c", script, BINARY.file, ...args],
+            {
+              stdio: ["ignore", "ignore", "pipe"],
+            },
+          );
   live.add(child);
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {
