@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { benchEtcd } from "./etcd.ts";
+import { benchImage } from "./image.ts";
 import { benchKubernetes } from "./kubernetes.ts";
 import { benchLocal } from "./local.ts";
 import { machineLine } from "./machine.ts";
@@ -12,14 +13,15 @@ import { benchResilience } from "./resilience.ts";
 const target = join(import.meta.dirname, "..", "docs", "benchmarks.md");
 const workdir = mkdtempSync(join(tmpdir(), "thereabouts-bench-"));
 try {
-  // `npm run bench -- local` (or etcd, kubernetes, resilience) runs one section and prints it instead of
-  // rewriting the file.
+  // `npm run bench -- local` (or etcd, kubernetes, resilience, image) runs one section and prints it
+  // instead of rewriting the file.
   const only = process.argv[2];
   const sections: string[] = [];
   if (only === undefined || only === "local") sections.push(await benchLocal(workdir));
   if (only === undefined || only === "etcd") sections.push(await benchEtcd());
   if (only === undefined || only === "kubernetes") sections.push(await benchKubernetes());
   if (only === undefined || only === "resilience") sections.push(await benchResilience());
+  if (only === undefined || only === "image") sections.push(benchImage(workdir));
   const intro = readFileSync(join(import.meta.dirname, "intro.md"), "utf8");
   const text = `${intro}\nMeasured ${machineLine()}.\n\n${sections.join("\n")}`;
   if (only === undefined) {
