@@ -4,7 +4,16 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  writeFileSync,
+} from "node:fs";
+import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
@@ -41,6 +50,11 @@ function podmanRun(args: readonly string[], input?: string) {
     ...(input === undefined ? {} : { input }),
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function podmanLogs(name: string): string {
+  const r = spawnSync("podman", ["logs", name], { env: ENV, encoding: "utf8" });
+  return `${r.stdout}${r.stderr}`;
 }
 
 /** Every non-directory entry under `dir`, as absolute paths inside it. */
@@ -283,5 +297,96 @@ describe("the OCI image (npm run image)", () => {
     } finally {
       await s.close();
     }
+  });
+
+  it("the agent in a container with the DaemonSet's mounts serves plugins on the host through its socket, and declines paths it does not share", async () => {
+    const [run_, shared, hostOnly] = ["run", "shared", "host-only"].map((d) => {
+      const path = join(dir.path, "agent", d);
+      mkdirSync(path, { recursive: true, mode: 0o700 });
+      return path;
+    }) as [string, string, string];
+    const socket = join(run_, "agent.sock");
+    const name = `thereabouts-agent-test-${process.pid}`;
+    const started = spawnSync(
+      "podman",
+      [
+        ...["run", "--detach", "--name", name, "--network", "none", "--read-only"],
+        ...["-v", `${run_}:${run_}`, "-v", `${shared}:${shared}`],
+        ...[IMAGE, "agent", "--socket", socket, "--host-paths", shared],
+      ],
+      { env: ENV, encoding: "utf8" },
+    );
+    assert.equal(started.status, 0, started.stderr);
+    try {
+      for (let i = 0; !existsSync(socket); i++) {
+        assert.ok(i < 200, `the agent did not create its socket: ${podmanLogs(name)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const env = { THEREABOUTS_AGENT_SOCKET: socket };
+      // The flat file that names the store: shared, so the agent reads what the host has.
+      writeFileSync(
+        join(shared, "whereabouts.conf"),
+        JSON.stringify({ datastore: "local", local: { path: join(shared, "store.db") } }),
+      );
+      const sharedConfig = JSON.stringify({
+        cniVersion: "0.3.1",
+        name: "shared-net",
+        ipam: { type: "whereabouts", range: "198.18.62.0/29", configuration_path: shared },
+      });
+      const outside = localNetConf(join(hostOnly, "store.db"), "198.18.63.0/29");
+      const attach = (config: string, pod: string) => ({
+        config,
+        containerId: `ctr-${pod}`,
+        ifName: "net1",
+        netns: `/var/run/netns/${pod}`,
+        cniArgs: podArgs(pod),
+        env,
+      });
+      const got: string[] = [];
+      for (const [config, pod] of [
+        [sharedConfig, "a"],
+        [sharedConfig, "b"],
+        [outside, "c"],
+        [outside, "d"],
+      ] as const) {
+        const o = await run({ command: "ADD", ...attach(config, pod) });
+        assert.equal(o.code, 0, `${pod}: ${o.stdout}${o.stderr}`);
+        assert.doesNotMatch(o.stderr, /did not answer|working without it/, o.stderr);
+        got.push(...addressesOf(o));
+      }
+      assert.deepEqual(got, ["198.18.62.1/29", "198.18.62.2/29", "198.18.63.1/29", "198.18.63.2/29"]);
+      const metrics = await new Promise<string>((resolve, reject) => {
+        const req = httpRequest({ socketPath: socket, path: "/metrics" }, (res) => {
+          let text = "";
+          res.on("data", (d: Buffer) => {
+            text += d.toString();
+          });
+          res.on("end", () => resolve(text));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      assert.match(metrics, /thereabouts_agent_calls_total\{command="ADD",result="ok"\} 2\n/);
+      assert.match(metrics, /thereabouts_agent_calls_total\{command="ADD",result="declined"\} 2\n/);
+      for (const [config, pod] of [
+        [sharedConfig, "a"],
+        [sharedConfig, "b"],
+        [outside, "c"],
+        [outside, "d"],
+      ] as const)
+        assert.equal((await run({ command: "DEL", ...attach(config, pod) })).code, 0);
+      for (const path of [join(shared, "store.db"), join(hostOnly, "store.db")]) {
+        const s = await openLocalStore(path);
+        try {
+          await assertEmpty(s);
+        } finally {
+          await s.close();
+        }
+      }
+    } finally {
+      spawnSync("podman", ["stop", "--time", "5", name], { env: ENV });
+      spawnSync("podman", ["rm", "--force", name], { env: ENV });
+    }
+    assert.equal(existsSync(socket), false, "SIGTERM: the agent removed its socket");
   });
 });
