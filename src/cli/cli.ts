@@ -21,6 +21,11 @@ Commands:
   controller
            Run the cluster's address garbage collector (leader-elected; health, readiness and Prometheus
            metrics on --listen). \`thereabouts controller --help\` lists its options.
+  install  Install this executable and whereabouts.d/ (kubeconfig, flat file, nodename) on the host, as
+           the DaemonSet's entrypoint; keeps the kubeconfig's token current unless --once.
+           \`thereabouts install --help\` lists its options and environment.
+  uninstall
+           Remove what install wrote. \`thereabouts uninstall --help\` says what exactly.
   version  Print the version and the CNI versions the plugin supports.
   help     Show this text.
 `;
@@ -55,6 +60,14 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       case "controller": {
         const { runControllerCommand } = await import("./controller.ts");
         return await runControllerCommand(rest);
+      }
+      case "install": {
+        const { runInstallCommand } = await import("./install.ts");
+        return await runInstallCommand(rest);
+      }
+      case "uninstall": {
+        const { runUninstallCommand } = await import("./install.ts");
+        return await runUninstallCommand(rest);
       }
       default:
         process.stderr.write(`thereabouts: unknown command "${command}"\n\n${USAGE}`);

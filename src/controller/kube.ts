@@ -8,9 +8,9 @@ import type { IncomingMessage } from "node:http";
 import { readConfigFile } from "../files/config-file.ts";
 import { KubeClient, type KubeReply, type KubeRequest } from "../kube/client.ts";
 import { DEFAULT_NAMESPACE, type KubeConnection, loadKubeconfig } from "../kube/kubeconfig.ts";
+import { SERVICE_ACCOUNT_DIR, serviceUrl } from "../kube/service-account.ts";
 import { createTransport } from "../net/http-transport.ts";
 
-export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 const CREDENTIAL_REFRESH_MS = 60_000;
 
 export type ReadText = (path: string) => string;
@@ -38,7 +38,7 @@ export function inClusterConnection(
   }
   return {
     kubeconfig: `${dir} (in-cluster)`,
-    server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    server: serviceUrl(host, port),
     namespace,
     tls: { ca: read(`${dir}/ca.crt`) },
     authorization: token === "" ? undefined : `Bearer ${token}`,

@@ -1,0 +1,87 @@
+// `thereabouts install` and `thereabouts uninstall` (src/install/). Loaded only for these commands
+// (the CLI imports it dynamically), so nothing of the installer is evaluated when the binary runs
+// as a CNI plugin.
+
+import { runInstall } from "../install/install.ts";
+import { installSettings, uninstallTargets } from "../install/settings.ts";
+import { runUninstall } from "../install/uninstall.ts";
+import { systemClock } from "../ipam/retry.ts";
+
+const ENVIRONMENT = `Environment (as Whereabouts' install-cni.sh):
+  CNI_BIN_DIR                  where the executable goes (default /host/opt/cni/bin)
+  CNI_CONF_DIR                 where whereabouts.d/ goes (default /host/etc/cni/net.d)`;
+
+export const INSTALL_USAGE = `Usage: thereabouts install [--once] [--names LIST] [--service-account-dir DIR]
+
+The DaemonSet's entrypoint (docs/install.md): installs this executable into CNI_BIN_DIR under every
+name of --names (each a regular file, replaced atomically), and writes CNI_CONF_DIR/whereabouts.d/
+whereabouts.kubeconfig, whereabouts.conf and nodename. Then, unless --once, keeps running and
+rewrites the kubeconfig within 2 s of a ServiceAccount token or CA change; SIGTERM or SIGINT end it
+with exit 0 and every file left in place.
+
+  --once                       install, then exit
+  --names LIST                 the names installed (default thereabouts,whereabouts)
+  --service-account-dir DIR    token and ca.crt (default /var/run/secrets/kubernetes.io/serviceaccount)
+
+${ENVIRONMENT}
+  KUBERNETES_SERVICE_HOST/PORT the API server (set by kubelet; an IPv6 address is put in brackets)
+  KUBERNETES_SERVICE_PROTOCOL  https (default) or http
+  KUBE_CA_FILE                 the CA to trust (default <service-account-dir>/ca.crt)
+  SKIP_TLS_VERIFY              true: write insecure-skip-tls-verify instead of the CA
+  KUBECONFIG_MODE              the kubeconfig's mode, octal (default 600)
+  WHEREABOUTS_NAMESPACE        the kubeconfig context's namespace (pools, reservations)
+  NODENAME                     written to whereabouts.d/nodename (from spec.nodeName)
+  WHEREABOUTS_RECONCILER_CRON  the flat file's reconciler_cron_expression (default "30 4 * * *")
+`;
+
+export const UNINSTALL_USAGE = `Usage: thereabouts uninstall [--names LIST]
+
+Removes what install writes: the executable under every name of --names (default
+thereabouts,whereabouts) when the file there is this executable, then whereabouts.d/
+whereabouts.kubeconfig, whereabouts.conf and nodename, and whereabouts.d/ when it is then empty.
+Other files are left alone. Takes install's flags and environment; only these matter:
+
+${ENVIRONMENT}
+`;
+
+/**
+ * The file to install: this executable, as the built binary. Run from source, process.execPath is
+ * the Node or Bun runtime, which must not land in the CNI bin directory as a plugin.
+ */
+function runningExecutable(): string {
+  const main = (globalThis as { Bun?: { main?: string } }).Bun?.main;
+  if (main === undefined || !main.startsWith("/$bunfs/"))
+    throw new Error(
+      "install copies the running executable: run the built binary (npm run build → bin/thereabouts), not the sources",
+    );
+  return process.execPath;
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+export async function runInstallCommand(args: readonly string[]): Promise<number> {
+  const settings = installSettings(args, process.env);
+  if (settings === "help") {
+    process.stdout.write(INSTALL_USAGE);
+    return 0;
+  }
+  // Listening from the start: a SIGTERM during the first installation lets it finish, then ends.
+  const stopped = new Promise<string>((resolve) => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => resolve(signal));
+  });
+  await runInstall({ settings, executable: runningExecutable(), clock: systemClock, log }, stopped);
+  if (!settings.once) log(`${await stopped}: exiting, every installed file stays`);
+  return 0;
+}
+
+export async function runUninstallCommand(args: readonly string[]): Promise<number> {
+  const targets = uninstallTargets(args, process.env);
+  if (targets === "help") {
+    process.stdout.write(UNINSTALL_USAGE);
+    return 0;
+  }
+  runUninstall({ targets, executable: runningExecutable(), log });
+  return 0;
+}

@@ -1,0 +1,76 @@
+// Keeps the plugin's kubeconfig current. Projected ServiceAccount tokens rotate (kubelet renews
+// them hourly) and a CA bundle can be replaced, but the plugin runs on the host and only knows the
+// copy in the kubeconfig. Token and CA are re-read every second and the kubeconfig is rewritten on
+// a change, so it is never more than about a second behind. A file that cannot be read keeps the
+// kubeconfig as it is (the old token usually stays valid a while) and is logged once, not every
+// second, until it reads again. The clock is passed in, so tests move time themselves.
+import { describe } from "../errors/errors.ts";
+import type { Clock } from "../ipam/retry.ts";
+import type { Credentials } from "./credentials.ts";
+
+export const WATCH_INTERVAL_MS = 1000;
+
+export interface CredentialWatch {
+  readonly clock: Clock;
+  readonly intervalMs?: number;
+  /** The current token and CA; throws when they cannot be read. */
+  read(): Credentials;
+  /** Rewrites the kubeconfig with these credentials. */
+  rewrite(credentials: Credentials): void;
+  log(line: string): void;
+  /** Resolves when the watch is to end (SIGTERM, SIGINT). */
+  readonly stopped: Promise<unknown>;
+}
+
+/** What differs, as a log line says it ("token", "CA", "token and CA"); undefined: nothing. */
+export function credentialChange(before: Credentials, after: Credentials): string | undefined {
+  const token = before.token !== after.token;
+  const ca = before.ca !== after.ca;
+  if (token && ca) return "token and CA";
+  if (token) return "token";
+  if (ca) return "CA";
+  return undefined;
+}
+
+/** Runs until `stopped`; `written` is what the kubeconfig holds now. */
+export async function watchCredentials(written: Credentials, watch: CredentialWatch): Promise<void> {
+  const interval = watch.intervalMs ?? WATCH_INTERVAL_MS;
+  let current = written;
+  /** The failure last logged, so a lasting one is logged once. */
+  let failing: string | undefined;
+  const fail = (line: string) => {
+    if (line !== failing) watch.log(line);
+    failing = line;
+  };
+  // A flag rather than the race's winner: with a clock whose sleeps are already over, the sleep
+  // would win every race and the loop would never see the stop.
+  let stopping = false;
+  const stop = watch.stopped.then(() => {
+    stopping = true;
+  });
+  for (;;) {
+    await Promise.race([watch.clock.sleep(interval), stop]);
+    if (stopping) return;
+    let next: Credentials;
+    try {
+      next = watch.read();
+    } catch (error) {
+      fail(`kubeconfig kept: ${describe(error)}`);
+      continue;
+    }
+    const change = credentialChange(current, next);
+    if (change !== undefined) {
+      try {
+        watch.rewrite(next);
+      } catch (error) {
+        fail(`kubeconfig not rewritten (${change} changed): ${describe(error)}`);
+        continue;
+      }
+      current = next;
+      watch.log(`kubeconfig rewritten: ${change} changed`);
+    } else if (failing !== undefined) {
+      watch.log("token and CA readable again, kubeconfig unchanged");
+    }
+    failing = undefined;
+  }
+}
