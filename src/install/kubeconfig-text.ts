@@ -6,6 +6,10 @@
 import type { Credentials } from "./credentials.ts";
 import type { ClusterAccess } from "./settings.ts";
 
+/** The first line of every kubeconfig install writes: how uninstall tells its own from another installer's. */
+export const KUBECONFIG_MARK =
+  "# Kubeconfig of the thereabouts/whereabouts CNI plugin, written by `thereabouts install`";
+
 export function kubeconfigText(cluster: ClusterAccess, credentials: Credentials): string {
   const q = (value: string) => JSON.stringify(value);
   const tls = cluster.skipTlsVerify
@@ -14,7 +18,7 @@ export function kubeconfigText(cluster: ClusterAccess, credentials: Credentials)
       ? []
       : [`    certificate-authority-data: ${q(Buffer.from(credentials.ca).toString("base64"))}`];
   return [
-    "# Kubeconfig of the thereabouts/whereabouts CNI plugin, written by `thereabouts install`",
+    KUBECONFIG_MARK,
     "# (rewritten when the ServiceAccount token or CA changes).",
     "apiVersion: v1",
     "kind: Config",

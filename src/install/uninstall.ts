@@ -2,9 +2,12 @@
 // first, so no plugin runs on without its flat file (it would fall to the embedded store); a
 // file under one of the names that is not this executable (Go's whereabouts put back, another
 // version) is kept and said so. Then the three files of whereabouts.d/, and the directory when
-// nothing else is left in it.
+// nothing else is left in it — unless another installer has rewritten them since (Go's
+// install-cni.sh on the way back writes all three, its kubeconfig without our first line): then
+// they are its plugin's, which needs them, and they stay.
 import { lstatSync, rmdirSync, statSync, unlinkSync } from "node:fs";
-import { fileReason } from "../files/config-file.ts";
+import { FileRefusedError, fileReason, readConfigFile } from "../files/config-file.ts";
+import { KUBECONFIG_MARK } from "./kubeconfig-text.ts";
 import { layoutOf } from "./layout.ts";
 import { sameContent } from "./replace-file.ts";
 import type { InstallTargets } from "./settings.ts";
@@ -38,6 +41,10 @@ export function runUninstall(run: UninstallRun): void {
     if (stats.isFile() && sameContent(self, run.executable, stats, binary)) remove(run, binary);
     else run.log(`kept ${binary}: not this executable (another program or version)`);
   }
+  if (!writtenByInstall(layout.kubeconfig)) {
+    run.log(`kept ${layout.confSubdir}/: its kubeconfig was written by another installer`);
+    return;
+  }
   remove(run, layout.kubeconfig);
   remove(run, layout.flatFile);
   remove(run, layout.nodeName);
@@ -48,5 +55,15 @@ export function runUninstall(run: UninstallRun): void {
     const code = errno(error);
     if (code === "ENOTEMPTY" || code === "EEXIST") run.log(`kept ${layout.confSubdir}: it holds other files`);
     else if (code !== "ENOENT") throw new Error(`cannot remove ${layout.confSubdir}: ${fileReason(error)}`);
+  }
+}
+
+/** Whether the kubeconfig is install's own (or gone); one another installer wrote is not. */
+function writtenByInstall(kubeconfig: string): boolean {
+  try {
+    return readConfigFile(kubeconfig).startsWith(`${KUBECONFIG_MARK}\n`);
+  } catch (error) {
+    if (error instanceof FileRefusedError && error.code === "ENOENT") return true;
+    throw new Error(`cannot read ${kubeconfig}: ${fileReason(error)}`);
   }
 }
