@@ -12,8 +12,13 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const BASE_DIR = join(ROOT, "deploy", "base");
 export const BASE_KUSTOMIZATION = join(BASE_DIR, "kustomization.yaml");
 export const BUNDLE = join(ROOT, "deploy", "thereabouts.yaml");
-/** The image name the manifests use; kustomize's `images:` entry gives it a registry and tag. */
+/** The image name the manifests' containers use; the base's `images:` entry maps it to IMAGE_NAME. */
 export const IMAGE = "thereabouts";
+/**
+ * The image as `npm run image` builds it (podman keeps an unqualified name under localhost/, and
+ * the kubelet would read a bare `thereabouts` as docker.io/library/thereabouts).
+ */
+export const IMAGE_NAME = "localhost/thereabouts";
 
 export function packageVersion(root = ROOT): string {
   return (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version;

@@ -8,7 +8,7 @@ import {
   BASE_KUSTOMIZATION,
   BUNDLE,
   bundleHeader,
-  IMAGE,
+  IMAGE_NAME,
   packageVersion,
   renderBundle,
   withImageTag,
@@ -29,12 +29,15 @@ describe("the one-file bundle deploy/thereabouts.yaml", () => {
     assert.notEqual(withImageTag(kustomization, "0.0.0-other"), kustomization, "the tag line is found");
   });
 
-  it("every container of the bundle and of each overlay runs thereabouts:<package.json version>", () => {
+  it("every container of the bundle and of each overlay runs localhost/thereabouts:<package.json version>", () => {
     const images = (objects: ReturnType<typeof parseObjects>) =>
       new Set(workloads(objects).flatMap((w) => podSpec(w).containers.map((c) => c.image)));
-    assert.deepEqual(images(parseObjects(readFileSync(BUNDLE, "utf8"))), new Set([`${IMAGE}:${version}`]));
+    assert.deepEqual(
+      images(parseObjects(readFileSync(BUNDLE, "utf8"))),
+      new Set([`${IMAGE_NAME}:${version}`]),
+    );
     for (const variant of VARIANTS)
-      assert.deepEqual(images(render(variant)), new Set([`${IMAGE}:${version}`]), variant);
+      assert.deepEqual(images(render(variant)), new Set([`${IMAGE_NAME}:${version}`]), variant);
   });
 
   it("holds the CRDs, accounts, RBAC, ConfigMap, DaemonSet, Deployment and PDB, all in kube-system", () => {
