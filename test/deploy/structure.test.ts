@@ -1,0 +1,394 @@
+// What an operator relies on beyond schema validity: the containers' arguments are ones the
+// executable accepts, the DaemonSet mounts the host paths the installer writes and the agent and
+// plugins read (the defaults in src/, not copies of them), probes hit the ports the processes
+// listen on, selectors select, and each overlay changes what it says it changes.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { describe, it } from "node:test";
+import { ROOT } from "../../scripts/manifests.ts";
+import { DEFAULT_AGENT_SOCKET } from "../../src/agent/protocol.ts";
+import { DEFAULT_FLAT_FILE_PATHS } from "../../src/config/flat-file.ts";
+import { DEFAULT_LOCAL_PATH } from "../../src/config/types.ts";
+import { DEFAULT_CONTROLLER_OPTIONS } from "../../src/controller/controller.ts";
+import { CONFIGMAP_NAME, DEFAULT_CRON } from "../../src/controller/cron.ts";
+import { DEFAULT_CRON_FILE } from "../../src/controller/cron-config.ts";
+import { buildOnce } from "../controller/support.ts";
+import {
+  type Container,
+  container,
+  find,
+  findAll,
+  type KubeObject,
+  type PodSpec,
+  podSpec,
+  render,
+  VARIANTS,
+  type Variant,
+  workloads,
+} from "./render.ts";
+
+const BINARY = join(ROOT, "bin", "thereabouts");
+
+/** The value of a `--flag VALUE` argument. */
+function flag(c: Container, name: string): string | undefined {
+  const args = c.args ?? [];
+  const i = args.indexOf(name);
+  return i < 0 ? undefined : args[i + 1];
+}
+
+/** The host path behind a container path, when a hostPath volume is mounted at or above it. */
+function hostPathOf(
+  spec: PodSpec,
+  c: Container,
+  path: string,
+): { host: string; readOnly: boolean } | undefined {
+  const mounts = (c.volumeMounts ?? []).filter(
+    (m) => path === m.mountPath || path.startsWith(`${m.mountPath}/`),
+  );
+  const mount = mounts.sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+  const volume = spec.volumes?.find((v) => v.name === mount?.name);
+  if (mount === undefined || volume?.hostPath === undefined) return undefined;
+  return {
+    host: volume.hostPath.path + path.slice(mount.mountPath.length),
+    readOnly: mount.readOnly === true,
+  };
+}
+
+function env(c: Container, name: string): string | undefined {
+  return c.env?.find((e) => e.name === name)?.value;
+}
+
+function fieldRef(c: Container, name: string): string | undefined {
+  const from = c.env?.find((e) => e.name === name)?.valueFrom as
+    | { fieldRef?: { fieldPath: string } }
+    | undefined;
+  return from?.fieldRef?.fieldPath;
+}
+
+/** The container port a probe or port name refers to. */
+function portNumber(c: Container, port: number | string): number | undefined {
+  return typeof port === "number" ? port : c.ports?.find((p) => p.name === port)?.containerPort;
+}
+
+const daemonSet = (v: Variant) => find(render(v), "DaemonSet", "thereabouts");
+const controller = (v: Variant) => find(render(v), "Deployment", "thereabouts-controller");
+
+describe("manifests: what the containers run", () => {
+  it("every container's arguments parse: `thereabouts <args> --help` succeeds and lists each flag used", () => {
+    buildOnce();
+    const failures: string[] = [];
+    const seen = new Set<string>();
+    for (const variant of VARIANTS)
+      for (const w of workloads(render(variant)))
+        for (const c of podSpec(w).containers) {
+          const args = c.args ?? [];
+          if (seen.has(JSON.stringify(args))) continue;
+          seen.add(JSON.stringify(args));
+          const r = spawnSync(BINARY, [...args, "--help"], {
+            encoding: "utf8",
+            env: { PATH: "/usr/bin:/bin" },
+          });
+          if (r.status !== 0) {
+            failures.push(
+              `${variant} ${c.name}: \`thereabouts ${args.join(" ")} --help\` exit ${r.status}: ${r.stderr.trim().split("\n")[0]}`,
+            );
+            continue;
+          }
+          for (const a of args.filter((x) => x.startsWith("--")))
+            if (!new RegExp(`(^|\\s)${a}(\\s|=|$)`, "m").test(r.stdout))
+              failures.push(`${variant} ${c.name}: ${a} is not in \`thereabouts ${args[0]} --help\``);
+        }
+    assert.deepEqual(failures, []);
+  });
+
+  for (const variant of VARIANTS) {
+    it(`${variant}: every volume is mounted, every mount has its volume, selectors select their pods`, () => {
+      for (const w of workloads(render(variant))) {
+        const spec = podSpec(w);
+        const volumes = new Set((spec.volumes ?? []).map((v) => v.name));
+        const mounted = new Set(spec.containers.flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name)));
+        assert.deepEqual(
+          [...mounted].filter((m) => !volumes.has(m)),
+          [],
+          `${w.kind} mounts without volume`,
+        );
+        assert.deepEqual(
+          [...volumes].filter((v) => !mounted.has(v)),
+          [],
+          `${w.kind} volumes never mounted`,
+        );
+        const selector = (w as unknown as { spec: { selector: { matchLabels: Record<string, string> } } })
+          .spec.selector;
+        const labels = (
+          w as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }
+        ).spec.template.metadata.labels;
+        for (const [k, v] of Object.entries(selector.matchLabels))
+          assert.equal(labels[k], v, `${w.kind} label ${k}`);
+      }
+    });
+
+    it(`${variant}: every container is confined (no privilege, read-only root, no capability) and has resources`, () => {
+      for (const w of workloads(render(variant)))
+        for (const c of podSpec(w).containers) {
+          const sc = c.securityContext as {
+            privileged?: boolean;
+            allowPrivilegeEscalation?: boolean;
+            readOnlyRootFilesystem?: boolean;
+            capabilities?: { drop?: string[]; add?: string[] };
+          };
+          const what = `${variant} ${w.kind} ${c.name}`;
+          assert.notEqual(sc.privileged, true, what);
+          assert.equal(sc.allowPrivilegeEscalation, false, what);
+          assert.equal(sc.readOnlyRootFilesystem, true, what);
+          assert.deepEqual(sc.capabilities?.drop, ["ALL"], what);
+          assert.equal(sc.capabilities?.add, undefined, what);
+          assert.ok(c.resources?.requests?.["memory"] && c.resources.requests["cpu"], `${what}: requests`);
+          assert.ok(c.resources?.limits?.["memory"], `${what}: a memory limit`);
+        }
+    });
+  }
+});
+
+describe("manifests: the node DaemonSet", () => {
+  for (const variant of VARIANTS) {
+    it(`${variant}: the installer writes where plugins look, on the host paths it writes into its files`, () => {
+      const ds = daemonSet(variant);
+      const spec = podSpec(ds);
+      const install = container(ds, "install");
+      assert.deepEqual(install.args?.[0], "install");
+      for (const name of ["CNI_BIN_DIR", "CNI_CONF_DIR"]) {
+        const path = env(install, name) ?? "";
+        assert.ok(path.startsWith("/host/"), `${name} (${path}) is under /host`);
+        const host = hostPathOf(spec, install, path);
+        // The installer writes host paths as the container path minus /host (as Go's install-cni.sh).
+        assert.deepEqual(host, { host: path.slice("/host".length), readOnly: false }, name);
+      }
+      const confDir = env(install, "CNI_CONF_DIR")!.slice("/host".length);
+      assert.ok(
+        (DEFAULT_FLAT_FILE_PATHS as readonly string[]).includes(`${confDir}/whereabouts.d/whereabouts.conf`),
+        `plugins find ${confDir}/whereabouts.d/whereabouts.conf without configuration_path`,
+      );
+      assert.equal(fieldRef(install, "WHEREABOUTS_NAMESPACE"), "metadata.namespace");
+      assert.equal(fieldRef(install, "NODENAME"), "spec.nodeName");
+    });
+
+    it(`${variant}: host network, every taint tolerated, node-critical, rolling updates`, () => {
+      const ds = daemonSet(variant) as KubeObject & {
+        spec: { updateStrategy: { type: string; rollingUpdate?: { maxUnavailable?: unknown } } };
+      };
+      const spec = podSpec(ds);
+      assert.equal(spec["hostNetwork"], true);
+      assert.deepEqual(spec["tolerations"], [{ operator: "Exists" }]);
+      assert.equal(spec["priorityClassName"], "system-node-critical");
+      assert.equal(spec.serviceAccountName, "thereabouts");
+      assert.equal(ds.spec.updateStrategy.type, "RollingUpdate");
+      assert.ok(ds.spec.updateStrategy.rollingUpdate?.maxUnavailable);
+      assert.equal(typeof spec["terminationGracePeriodSeconds"], "number");
+      for (const c of spec.containers)
+        assert.equal((c.securityContext as { runAsUser?: number }).runAsUser, 0, `${c.name} runs as root`);
+    });
+  }
+
+  for (const variant of ["base", "overlays/openshift"] as const) {
+    it(`${variant}: the agent serves the socket plugins look for and sees their files at the host's paths`, () => {
+      const ds = daemonSet(variant);
+      const spec = podSpec(ds);
+      const agent = container(ds, "agent");
+      assert.equal(agent.args?.[0], "agent");
+      // Plugins on the host look for the default socket; the agent uses it too (no --socket, no env).
+      assert.equal(flag(agent, "--socket"), undefined);
+      assert.equal(env(agent, "THEREABOUTS_AGENT_SOCKET"), undefined);
+      const socketDir = dirname(DEFAULT_AGENT_SOCKET);
+      assert.deepEqual(hostPathOf(spec, agent, socketDir), { host: socketDir, readOnly: false });
+      // Every --host-paths prefix is the same path on the host.
+      const prefixes = flag(agent, "--host-paths")?.split(",") ?? [];
+      assert.ok(prefixes.length > 0, "--host-paths is given");
+      for (const p of prefixes) assert.equal(hostPathOf(spec, agent, p)?.host, p, `${p} is the host's ${p}`);
+      const covered = (path: string) => prefixes.some((p) => path === p || path.startsWith(`${p}/`));
+      // The default flat files (host paths, not Go's container path), the installer's files and
+      // the embedded store's default file are inside them.
+      for (const path of DEFAULT_FLAT_FILE_PATHS.filter((p) => !p.startsWith("/host/")))
+        assert.ok(covered(path), path);
+      const installed = `${env(container(ds, "install"), "CNI_CONF_DIR")!.slice("/host".length)}/whereabouts.d/whereabouts.kubeconfig`;
+      assert.ok(covered(installed), installed);
+      assert.ok(covered(DEFAULT_LOCAL_PATH), DEFAULT_LOCAL_PATH);
+      assert.deepEqual(hostPathOf(spec, agent, dirname(DEFAULT_LOCAL_PATH)), {
+        host: dirname(DEFAULT_LOCAL_PATH),
+        readOnly: false,
+      });
+      // The readiness probe asks the agent's /healthz on the port --metrics-listen opens.
+      const listen = flag(agent, "--metrics-listen");
+      const probe = agent.readinessProbe?.httpGet;
+      assert.equal(probe?.path, "/healthz");
+      assert.equal(String(portNumber(agent, probe.port)), listen?.split(":").pop());
+      assert.equal(listen?.split(":")[0], "0.0.0.0", "reachable on the node's address by the kubelet");
+    });
+  }
+
+  it("overlays/no-agent: the installer alone, no agent container and none of its volumes", () => {
+    const spec = podSpec(daemonSet("overlays/no-agent"));
+    assert.deepEqual(
+      spec.containers.map((c) => c.name),
+      ["install"],
+    );
+    const base = podSpec(daemonSet("base"));
+    assert.ok(
+      base.containers.some((c) => c.name === "agent"),
+      "the base has one",
+    );
+    assert.deepEqual(
+      (spec.volumes ?? []).map((v) => v.name),
+      (base.volumes ?? [])
+        .filter((v) => container(daemonSet("base"), "install").volumeMounts?.some((m) => m.name === v.name))
+        .map((v) => v.name),
+    );
+  });
+});
+
+describe("manifests: the controller", () => {
+  for (const variant of VARIANTS) {
+    it(`${variant}: two replicas, leader election identity, probes and metrics on the port it listens on`, () => {
+      const d = controller(variant) as KubeObject & { spec: { replicas: number } };
+      assert.equal(d.spec.replicas, 2);
+      const spec = podSpec(d);
+      assert.equal(spec.serviceAccountName, "thereabouts-controller");
+      const c = container(d, "controller");
+      assert.deepEqual(c.args, ["controller"]);
+      assert.equal(fieldRef(c, "POD_NAME"), "metadata.name");
+      assert.equal(fieldRef(c, "POD_NAMESPACE"), "metadata.namespace");
+      assert.equal(fieldRef(c, "WHEREABOUTS_NAMESPACE"), "metadata.namespace");
+      const port = DEFAULT_CONTROLLER_OPTIONS.listen.split(":").pop();
+      assert.equal(String(portNumber(c, c.livenessProbe!.httpGet!.port)), port);
+      assert.equal(c.livenessProbe?.httpGet?.path, "/healthz");
+      assert.equal(String(portNumber(c, c.readinessProbe!.httpGet!.port)), port);
+      assert.equal(c.readinessProbe?.httpGet?.path, "/readyz");
+      assert.equal(String(c.ports?.find((p) => p.name === "metrics")?.containerPort), port);
+      const pdb = find(render(variant), "PodDisruptionBudget", "thereabouts-controller") as KubeObject & {
+        spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } };
+      };
+      assert.equal(pdb.spec.minAvailable, 1);
+      assert.deepEqual(pdb.spec.selector, (d as unknown as { spec: { selector: unknown } }).spec.selector);
+    });
+  }
+
+  for (const variant of ["base", "overlays/no-agent"] as const) {
+    it(`${variant}: whereabouts-config's cron-expression is the default and mounted where the controller reads it`, () => {
+      const objects = render(variant);
+      const configMap = find(objects, "ConfigMap", CONFIGMAP_NAME) as KubeObject & {
+        data: Record<string, string>;
+      };
+      assert.deepEqual(configMap.data, { "cron-expression": DEFAULT_CRON });
+      const d = controller(variant);
+      const c = container(d, "controller");
+      const mount = c.volumeMounts?.find((m) => m.mountPath === dirname(DEFAULT_CRON_FILE));
+      const volume = podSpec(d).volumes?.find((v) => v.name === mount?.name);
+      assert.deepEqual(volume?.configMap, {
+        name: CONFIGMAP_NAME,
+        optional: true,
+        items: [
+          { key: "cron-expression", path: DEFAULT_CRON_FILE.slice(dirname(DEFAULT_CRON_FILE).length + 1) },
+        ],
+      });
+      assert.equal(flag(c, "--cron-file"), undefined, "the default file");
+    });
+  }
+});
+
+describe("manifests: the openshift overlay", () => {
+  const objects = () => render("overlays/openshift");
+
+  it("puts every namespaced object in openshift-multus, where OpenShift's Whereabouts keeps pools, Lease and ConfigMap", () => {
+    const clusterScoped = new Set([
+      "CustomResourceDefinition",
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "SecurityContextConstraints",
+    ]);
+    for (const o of objects())
+      assert.equal(
+        o.metadata.namespace,
+        clusterScoped.has(o.kind) ? undefined : "openshift-multus",
+        `${o.kind} ${o.metadata.name}`,
+      );
+    for (const b of [...findAll(objects(), "RoleBinding"), ...findAll(objects(), "ClusterRoleBinding")])
+      for (const s of (b as { subjects?: { namespace?: string }[] }).subjects ?? [])
+        assert.equal(s.namespace, "openshift-multus", `${b.kind} ${b.metadata.name} subject`);
+  });
+
+  it("leaves whereabouts-config to the cluster's users and lets the controller read it through the API", () => {
+    assert.ok(!objects().some((o) => o.kind === "ConfigMap"));
+    const d = find(objects(), "Deployment", "thereabouts-controller");
+    assert.deepEqual(podSpec(d).volumes ?? [], []);
+    assert.equal(
+      (podSpec(d)["securityContext"] as { runAsUser?: number }).runAsUser,
+      undefined,
+      "UID from the namespace range",
+    );
+  });
+
+  it("installs only the thereabouts name into OpenShift's CNI directories", () => {
+    const install = container(find(objects(), "DaemonSet", "thereabouts"), "install");
+    assert.deepEqual(install.args, ["install", "--names", "thereabouts"]);
+    assert.equal(env(install, "CNI_BIN_DIR"), "/host/var/lib/cni/bin");
+    assert.equal(env(install, "CNI_CONF_DIR"), "/host/etc/kubernetes/cni/net.d");
+  });
+
+  it("has an SCC that admits exactly what the node pods need, usable by their ServiceAccount", () => {
+    const scc = find(objects(), "SecurityContextConstraints", "thereabouts") as KubeObject &
+      Record<string, unknown>;
+    const ds = find(objects(), "DaemonSet", "thereabouts");
+    const spec = podSpec(ds);
+    // What the pod asks for is allowed...
+    assert.equal(scc["allowHostNetwork"], spec["hostNetwork"]);
+    assert.equal(scc["allowHostPorts"], true, "host network ports (the agent's 9741)");
+    assert.equal(scc["allowHostDirVolumePlugin"], true);
+    const volumeTypes = new Set((spec.volumes ?? []).map((v) => Object.keys(v).find((k) => k !== "name")));
+    for (const t of volumeTypes) assert.ok((scc["volumes"] as string[]).includes(t!), `volume type ${t}`);
+    assert.deepEqual(scc["runAsUser"], { type: "MustRunAs", uid: 0 });
+    assert.equal(
+      (spec["securityContext"] as { seLinuxOptions?: { type: string } }).seLinuxOptions?.type,
+      "spc_t",
+    );
+    assert.deepEqual(scc["seLinuxContext"], { type: "RunAsAny" });
+    assert.deepEqual(scc["seccompProfiles"], ["runtime/default"]);
+    // ... and nothing beyond it.
+    for (const key of [
+      "allowPrivilegedContainer",
+      "allowPrivilegeEscalation",
+      "allowHostPID",
+      "allowHostIPC",
+    ])
+      assert.equal(scc[key], false, key);
+    assert.deepEqual(scc["allowedCapabilities"], []);
+    assert.deepEqual(scc["requiredDropCapabilities"], ["ALL"]);
+    assert.deepEqual([scc["users"], scc["groups"]], [[], []], "granted through RBAC only");
+    const role = find(objects(), "ClusterRole", "thereabouts-scc") as KubeObject & { rules: unknown };
+    assert.deepEqual(role.rules, [
+      {
+        apiGroups: ["security.openshift.io"],
+        resources: ["securitycontextconstraints"],
+        resourceNames: ["thereabouts"],
+        verbs: ["use"],
+      },
+    ]);
+  });
+
+  it("lets the controller reach the API server and be probed despite openshift-multus' default-deny policy", () => {
+    const policy = find(objects(), "NetworkPolicy", "thereabouts-controller") as KubeObject & {
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        ingress: { ports: { port: number }[] }[];
+        egress: unknown[];
+      };
+    };
+    const d = find(objects(), "Deployment", "thereabouts-controller") as unknown as {
+      spec: { selector: { matchLabels: Record<string, string> } };
+    };
+    assert.deepEqual(policy.spec.podSelector.matchLabels, d.spec.selector.matchLabels);
+    assert.deepEqual(policy.spec.ingress, [
+      { ports: [{ port: Number(DEFAULT_CONTROLLER_OPTIONS.listen.split(":").pop()) }] },
+    ]);
+    assert.deepEqual(policy.spec.egress, [{}]);
+  });
+});
