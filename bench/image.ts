@@ -1,5 +1,5 @@
 // Install bundle: what a node downloads and how long building, starting and installing take.
-// Needs root and podman (docs/image.md). It rebuilds bin/thereabouts (the cold build removes it).
+// Needs root and podman (docs/install.md). It rebuilds bin/thereabouts (the cold build removes it).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -110,7 +110,7 @@ export function benchImage(workdir: string): string {
   return [
     "## Install bundle",
     "",
-    `The image \`${name}\` (\`npm run image\`, docs/image.md): FROM scratch, the executable under`,
+    `The image \`${name}\` (\`npm run image\`, docs/install.md): FROM scratch, the executable under`,
     "its two names (one file) and the shared libraries ldd lists. Podman 4.3 with runc, overlay storage",
     "on ext4.",
     "",

@@ -1,6 +1,6 @@
 // `npm run image [-- --save FILE]`: the OCI image localhost/thereabouts:<version>, built offline
 // with podman FROM scratch: the executable under its two names and exactly the shared libraries
-// ldd lists (docs/image.md). The image is reproducible: its timestamp is the executable's, so
+// ldd lists (docs/install.md). The image is reproducible: its timestamp is the executable's, so
 // rebuilding from the same executable gives the same image ID. A replaced image left without a
 // name is removed (a dangling copy per build would fill the disk).
 import { spawnSync } from "node:child_process";

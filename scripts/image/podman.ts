@@ -22,7 +22,7 @@ export function imageId(ref: string, env: NodeJS.ProcessEnv = process.env): stri
 
 /**
  * The environment the tests and benchmarks run containers with: CONTAINERS_CONF as the caller
- * set it, else scripts/podman/containers.conf (what these machines need; docs/image.md).
+ * set it, else scripts/podman/containers.conf (what these machines need; docs/install.md).
  * Building and saving the image run nothing, so the image script itself needs no configuration.
  */
 export function containerEnv(): NodeJS.ProcessEnv {
