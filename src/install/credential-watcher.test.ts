@@ -13,6 +13,8 @@ interface Timeline {
   stopAt: number;
   /** Rewrites that fail, by time. */
   failingWrites?: ReadonlySet<number>;
+  /** When another writer replaces the kubeconfig (it stays replaced until rewritten). */
+  overwrittenAt?: readonly number[];
 }
 
 async function watchTimeline(timeline: Timeline) {
@@ -26,6 +28,8 @@ async function watchTimeline(timeline: Timeline) {
   const rewrites: { at: number; credentials: Credentials }[] = [];
   const logs: string[] = [];
   const reads: number[] = [];
+  let onDisk = timeline.at(0);
+  let foreign = false;
   await watchCredentials(timeline.at(0), {
     clock,
     read: () => {
@@ -36,6 +40,12 @@ async function watchTimeline(timeline: Timeline) {
     rewrite: (credentials) => {
       if (timeline.failingWrites?.has(t())) throw new Error("ENOSPC: no space left on device");
       rewrites.push({ at: t(), credentials });
+      onDisk = credentials;
+      foreign = false;
+    },
+    drifted: (credentials) => {
+      if (timeline.overwrittenAt?.some((at) => at <= t() && at > (rewrites.at(-1)?.at ?? -1))) foreign = true;
+      return foreign || credentialChange(onDisk, credentials) !== undefined;
     },
     log: (line) => logs.push(`${t()} ${line}`),
     stopped,
@@ -66,6 +76,22 @@ describe("the kubeconfig watcher", () => {
       "4000 kubeconfig rewritten: token changed",
       "13000 kubeconfig rewritten: token changed",
       "15000 kubeconfig rewritten: CA changed",
+    ]);
+  });
+
+  it("puts the kubeconfig back within a second when another writer replaced it", async () => {
+    const { rewrites, logs } = await watchTimeline({
+      at: () => ({ token: "t1", ca: "ca1" }),
+      overwrittenAt: [2_500, 7_001],
+      stopAt: 10_000,
+    });
+    assert.deepEqual(
+      rewrites.map((r) => r.at),
+      [3_000, 8_000],
+    );
+    assert.deepEqual(logs, [
+      "3000 kubeconfig rewritten: the file changed",
+      "8000 kubeconfig rewritten: the file changed",
     ]);
   });
 

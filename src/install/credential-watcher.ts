@@ -3,7 +3,11 @@
 // copy in the kubeconfig. Token and CA are re-read every second and the kubeconfig is rewritten on
 // a change, so it is never more than about a second behind. A file that cannot be read keeps the
 // kubeconfig as it is (the old token usually stays valid a while) and is logged once, not every
-// second, until it reads again. The clock is passed in, so tests move time themselves.
+// second, until it reads again. The kubeconfig itself is looked at too: another writer (Go's
+// token-watcher.sh while Go's DaemonSet still runs during a migration, a person) may have
+// replaced or removed it, and the plugin would then call the API with a token whose
+// permissions are not ours; it is put back within the same second. The clock is passed in, so
+// tests move time themselves.
 import { describe } from "../errors/errors.ts";
 import type { Clock } from "../ipam/retry.ts";
 import type { Credentials } from "./credentials.ts";
@@ -17,12 +21,17 @@ export interface CredentialWatch {
   read(): Credentials;
   /** Rewrites the kubeconfig with these credentials. */
   rewrite(credentials: Credentials): void;
+  /** Whether the kubeconfig on disk is no longer what these credentials make (changed or gone). */
+  drifted?(credentials: Credentials): boolean;
   log(line: string): void;
   /** Resolves when the watch is to end (SIGTERM, SIGINT). */
   readonly stopped: Promise<unknown>;
 }
 
-/** What differs, as a log line says it ("token", "CA", "token and CA"); undefined: nothing. */
+/**
+ * What differs, as a log line says it ("token", "CA", "token and CA"; "the file" when another
+ * writer changed the kubeconfig); undefined: nothing.
+ */
 export function credentialChange(before: Credentials, after: Credentials): string | undefined {
   const token = before.token !== after.token;
   const ca = before.ca !== after.ca;
@@ -58,7 +67,8 @@ export async function watchCredentials(written: Credentials, watch: CredentialWa
       fail(`kubeconfig kept: ${describe(error)}`);
       continue;
     }
-    const change = credentialChange(current, next);
+    const change =
+      credentialChange(current, next) ?? (watch.drifted?.(next) === true ? "the file" : undefined);
     if (change !== undefined) {
       try {
         watch.rewrite(next);

@@ -4,7 +4,7 @@
 // SIGTERM. Nothing is ever removed here: a DaemonSet rollout or a deleted pod stops the installer,
 // but the runtime still needs the plugin for the DEL of every pod on the node.
 import { mkdirSync, statSync } from "node:fs";
-import { fileReason } from "../files/config-file.ts";
+import { fileReason, readOptionalFile } from "../files/config-file.ts";
 import type { Clock } from "../ipam/retry.ts";
 import { watchCredentials } from "./credential-watcher.ts";
 import { type Credentials, readCredentials } from "./credentials.ts";
@@ -56,6 +56,15 @@ function writeKubeconfig(run: InstallRun, layout: Layout, credentials: Credentia
     kubeconfigText(run.settings.cluster, credentials),
     run.settings.kubeconfigMode,
   );
+}
+
+/** The kubeconfig as it is now, or undefined when it is gone or cannot be read. */
+function kubeconfigOnDisk(layout: Layout): string | undefined {
+  try {
+    return readOptionalFile(layout.kubeconfig);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -111,6 +120,7 @@ export async function runInstall(run: InstallRun, stopped: Promise<unknown>): Pr
     rewrite: (credentials) => {
       writeKubeconfig(run, layout, credentials);
     },
+    drifted: (credentials) => kubeconfigOnDisk(layout) !== kubeconfigText(cluster, credentials),
     log: (line) => run.log(line),
     stopped,
   });

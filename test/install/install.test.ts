@@ -523,6 +523,17 @@ describe("thereabouts install / uninstall (the shipped executable, temporary hos
       replaceAtomically(join(h.sa, "token"), rotated);
       await running.waitFor(/^token and CA readable again, kubeconfig unchanged$/, 2_000);
 
+      // Another writer (Go's token-watcher.sh during a migration) replaces it, then it is removed:
+      // put back within 2 s each time.
+      const ours = readFileSync(h.kubeconfig, "utf8");
+      replaceAtomically(h.kubeconfig, "# Kubeconfig file for Multus CNI plugin.\napiVersion: v1\n");
+      await running.waitFor(/^kubeconfig rewritten: the file changed$/, 2_000);
+      assert.equal(readFileSync(h.kubeconfig, "utf8"), ours);
+      unlinkSync(h.kubeconfig);
+      const deadline = Date.now() + 2_000;
+      while (!existsSync(h.kubeconfig) && Date.now() < deadline) await sleep(50);
+      assert.equal(readFileSync(h.kubeconfig, "utf8"), ours, "a removed kubeconfig is written again");
+
       running.child.kill("SIGTERM");
       assert.deepEqual(await running.exit(), { code: 0, signal: null });
       assert.match(running.lines.at(-1)!, /^SIGTERM: exiting, every installed file stays$/);
