@@ -98,7 +98,6 @@ test("loadIpamConfig() takes ranges, ipRanges and the nested kubeconfig from the
       ipRanges: [{ range: "fd00::/64", range_start: "fd00::10" }],
       kubernetes: { kubeconfig: "/flat.kubeconfig" },
       network_name: "blue",
-      node_slice_size: "/28",
     }),
   };
   const config = load({ kubernetes: { k8s_api_root: "https://api" } }, { files });
@@ -320,9 +319,20 @@ test("loadIpamConfig() validates log_level and node_slice_size", async (t) => {
   ] as const) {
     await t.test(`log_level ${level}`, () => assert.equal(load({ log_level: level }).logLevel, want));
   }
+  // A valid size is refused with what to do (slices are not implemented); an invalid one says why.
   for (const size of ["/26", "26", "1", "/128"]) {
-    await t.test(`node_slice_size ${size}`, () => assert.doesNotThrow(() => load({ node_slice_size: size })));
+    await t.test(`node_slice_size ${size}`, () =>
+      assertCniError(
+        () => load({ node_slice_size: size }),
+        7,
+        /^node_slice_size "\/?\d+": node slices \(Fast IPAM\) are not supported yet$/,
+      ),
+    );
   }
+  const fromFlat = { [FLAT]: JSON.stringify({ range: "10.0.0.0/24", node_slice_size: "/28" }) };
+  await t.test("node_slice_size from the flat file", () =>
+    assertCniError(() => load({}, { files: fromFlat }), 7, /^node_slice_size "\/28": node slices/),
+  );
 });
 
 test("loadIpamConfig() reports errors in Go's evaluation order", async (t) => {

@@ -15,8 +15,11 @@ export function parseLogLevel(text: string | undefined): LogLevel {
 }
 
 /**
- * `"/N"` or `"N"` with N a prefix length 1-128, or unset. Only checked: node slices (Fast IPAM)
- * are not implemented, and the value is used nowhere.
+ * `"/N"` or `"N"` with N a prefix length 1-128, or unset. A valid size is still refused: node
+ * slices (Fast IPAM) are not implemented yet, and ignoring the key would allocate from the
+ * whole-range pool while Go Whereabouts nodes allocate from their slice pools of the same range,
+ * so one address could be handed out twice. A refusal is visible; the operator keeps Go
+ * Whereabouts for such a network until slices land (docs/upgrade.md).
  */
 export function checkNodeSliceSize(text: string | undefined): void {
   if (text === undefined) return;
@@ -27,4 +30,8 @@ export function checkNodeSliceSize(text: string | undefined): void {
       `invalid node_slice_size ${quote(text)}: expected a prefix length such as "/26" or "26" (1 to 128)`,
     );
   }
+  throw new ConfigError(
+    `node_slice_size ${quote(text)}: node slices (Fast IPAM) are not supported yet`,
+    "thereabouts would allocate from the whole range while Go Whereabouts nodes allocate from their slices; keep Go Whereabouts for this network, or remove node_slice_size from it (and from whereabouts.conf)",
+  );
 }
