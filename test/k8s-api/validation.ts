@@ -129,6 +129,23 @@ export function isDns1123Label(value: string): string[] {
   return errs;
 }
 
+const DNS1035_LABEL_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?";
+const DNS1035_LABEL = new RegExp(`^${DNS1035_LABEL_FMT}$`);
+
+export function isDns1035Label(value: string): string[] {
+  const errs: string[] = [];
+  if (value.length > 63) errs.push("must be no more than 63 characters");
+  if (!DNS1035_LABEL.test(value))
+    errs.push(
+      regexError(
+        "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+        DNS1035_LABEL_FMT,
+        ["my-name", "abc-123"],
+      ),
+    );
+  return errs;
+}
+
 /** NameIsDNSSubdomain(name, prefix): with prefix, a trailing '-' is allowed (generateName). */
 export function nameIsDnsSubdomain(name: string, prefix: boolean): string[] {
   return isDns1123Subdomain(prefix && name.endsWith("-") ? `${name.slice(0, -1)}a` : name);

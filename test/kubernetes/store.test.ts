@@ -1009,29 +1009,58 @@ describe("Kubernetes store: CRD manifests (deploy/crds)", () => {
   }
 
   it("has exactly the three whereabouts CRDs", () => {
-    assert.deepEqual(readdirSync(dir).sort(), [
-      "whereabouts.cni.cncf.io_ippools.yaml",
-      "whereabouts.cni.cncf.io_nodeslicepools.yaml",
-      "whereabouts.cni.cncf.io_overlappingrangeipreservations.yaml",
-    ]);
+    assert.deepEqual(
+      readdirSync(dir)
+        .filter((f) => f.startsWith("whereabouts."))
+        .sort(),
+      [
+        "whereabouts.cni.cncf.io_ippools.yaml",
+        "whereabouts.cni.cncf.io_nodeslicepools.yaml",
+        "whereabouts.cni.cncf.io_overlappingrangeipreservations.yaml",
+      ],
+    );
   });
 
-  for (const [plural, kind, schema, columns] of [
-    ["ippools", "IPPool", IPPOOL_SCHEMA, ["Range:.spec.range", "Age:.metadata.creationTimestamp"]],
+  /** Ours adds an optional IPPool `status` (used, free) to v0.9.4's schema, nothing else. */
+  const OURS: Record<string, Schema> = {
+    ippools: {
+      ...IPPOOL_SCHEMA,
+      properties: {
+        ...IPPOOL_SCHEMA.properties,
+        status: { type: "object", properties: { used: { type: "integer" }, free: { type: "string" } } },
+      },
+    },
+    overlappingrangeipreservations: ORIP_SCHEMA,
+    nodeslicepools: NODESLICEPOOL_SCHEMA,
+  };
+
+  for (const [plural, kind, columns] of [
+    [
+      "ippools",
+      "IPPool",
+      [
+        "Range:.spec.range:string",
+        "Used:.status.used:integer",
+        "Free:.status.free:string",
+        "Age:.metadata.creationTimestamp:date",
+      ],
+    ],
     [
       "overlappingrangeipreservations",
       "OverlappingRangeIPReservation",
-      ORIP_SCHEMA,
-      ["PodRef:.spec.podref", "Interface:.spec.ifname", "Age:.metadata.creationTimestamp"],
+      ["PodRef:.spec.podref:string", "Interface:.spec.ifname:string", "Age:.metadata.creationTimestamp:date"],
     ],
     [
       "nodeslicepools",
       "NodeSlicePool",
-      NODESLICEPOOL_SCHEMA,
-      ["Range:.spec.range", "SliceSize:.spec.sliceSize", "Age:.metadata.creationTimestamp"],
+      [
+        "Range:.spec.range:string",
+        "Slice Size:.spec.sliceSize:string",
+        "Age:.metadata.creationTimestamp:date",
+      ],
     ],
   ] as const) {
-    it(`${plural}: v0.9.4's group, names and scope; the API double's schema; printer columns`, () => {
+    it(`${plural}: v0.9.4's group, names, scope and schema (IPPools: plus status); printer columns`, () => {
       const crd = read(`whereabouts.cni.cncf.io_${plural}.yaml`);
       assert.equal(crd.kind, "CustomResourceDefinition");
       assert.equal(crd.metadata.name, `${plural}.whereabouts.cni.cncf.io`);
@@ -1046,9 +1075,14 @@ describe("Kubernetes store: CRD manifests (deploy/crds)", () => {
       assert.equal(crd.spec.versions.length, 1);
       const [version] = crd.spec.versions;
       assert.deepEqual([version!.name, version!.served, version!.storage], ["v1alpha1", true, true]);
-      assert.deepEqual(structure(version!.schema.openAPIV3Schema), structure(schema));
+      assert.equal(
+        (version as { subresources?: unknown }).subresources,
+        undefined,
+        "no subresources, as Go's",
+      );
+      assert.deepEqual(structure(version!.schema.openAPIV3Schema), structure(OURS[plural]));
       assert.deepEqual(
-        (version!.additionalPrinterColumns ?? []).map((c) => `${c.name}:${c.jsonPath}`),
+        (version!.additionalPrinterColumns ?? []).map((c) => `${c.name}:${c.jsonPath}:${c.type}`),
         columns,
       );
     });
