@@ -72,7 +72,8 @@ export function customDef(init: CustomInit): ResourceDef {
   /** A stored object as this version shows it (conversion None rewrites apiVersion only). */
   const asServed = (stored: string): string => {
     const json = decoded(stored);
-    if (apiVersion === storedAs && json.includes(`"apiVersion":${JSON.stringify(apiVersion)}`)) return json;
+    // Keys are sorted: apiVersion comes first.
+    if (apiVersion === storedAs && json.startsWith(`{"apiVersion":${JSON.stringify(apiVersion)}`)) return json;
     const obj = JSON.parse(json) as JsonObject;
     obj["apiVersion"] = apiVersion;
     return sortedJson(obj);

@@ -216,6 +216,26 @@ export function crdSuite(api: Api): void {
       );
     });
 
+    it("serves several versions from one storage: stored in the storage version, shown in each", async () => {
+      const crd = widgetCrd("knobs", "Knob");
+      crd.spec.versions.push({ ...crd.spec.versions[0], name: "v2", storage: false });
+      expectStatus(await api().request("POST", CRDS, crd), 201);
+      await established(api, "knobs.example.com");
+      const v2 = `/apis/example.com/v2/namespaces/${NS}/knobs`;
+      const knob = { apiVersion: "example.com/v2", kind: "Knob", metadata: { name: "k" }, spec: { size: 1 } };
+      assert.equal(expectStatus(await api().request("POST", v2, knob), 201).apiVersion, "example.com/v2");
+      const v1 = (await api().request("GET", `/apis/example.com/v1/namespaces/${NS}/knobs/k`)).json();
+      assert.deepEqual([v1.apiVersion, v1.spec], ["example.com/v1", { size: 1 }]);
+      const stored = (await api().objects()).collections["knobs.example.com"] as Obj[];
+      assert.equal(stored[0].apiVersion, "example.com/v1");
+      const group = (await api().request("GET", "/apis/example.com")).json();
+      assert.deepEqual(group.preferredVersion.version, "v2");
+      assert.deepEqual(
+        group.versions.map((v: Obj) => v.version),
+        ["v2", "v1"],
+      );
+    });
+
     it("names taken by another CRD of the group are refused (NamesAccepted False) and not served", async () => {
       expectStatus(await api().request("POST", CRDS, widgetCrd("doodads", "Doodad")), 201);
       await established(api, "doodads.example.com");
