@@ -73,7 +73,8 @@ export function customDef(init: CustomInit): ResourceDef {
   const asServed = (stored: string): string => {
     const json = decoded(stored);
     // Keys are sorted: apiVersion comes first.
-    if (apiVersion === storedAs && json.startsWith(`{"apiVersion":${JSON.stringify(apiVersion)}`)) return json;
+    if (apiVersion === storedAs && json.startsWith(`{"apiVersion":${JSON.stringify(apiVersion)}`))
+      return json;
     const obj = JSON.parse(json) as JsonObject;
     obj["apiVersion"] = apiVersion;
     return sortedJson(obj);
