@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { load as loadYaml } from "js-yaml";
+import { whereaboutsCrds } from "../crds.ts";
 import { type Api, expectStatus, ipPool, JSON_PATCH, NS, ORIPS, POOLS, unique } from "./support.ts";
 
 const CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
@@ -483,6 +484,34 @@ export function crdSuite(api: Api): void {
       assert.deepEqual(
         crd.spec.versions[0].additionalPrinterColumns.map((c: Obj) => c.name),
         ["Range", "Slice Size", "Age"],
+      );
+    });
+
+    it("applies Go's v0.9.4 CRDs back over ours: the columns and the IPPool status go again", async () => {
+      const name = unique("back");
+      await api().request("POST", POOLS, { ...ipPool(name), status: { used: 0, free: "254" } });
+      assert.deepEqual((await api().request("GET", `${POOLS}/${name}`)).json().status, {
+        used: 0,
+        free: "254",
+      });
+      const list = { apiVersion: "v1", kind: "List", items: whereaboutsCrds() };
+      const back = await api().kubectl(["apply", "--validate=false", "-f", "-"], {
+        input: JSON.stringify(list),
+      });
+      assert.equal(back.code, 0, back.stderr);
+      assert.equal(back.stdout.match(/ configured$/gm)?.length, 3, back.stdout);
+      const crd = (await api().request("GET", `${CRDS}/ippools.whereabouts.cni.cncf.io`)).json();
+      assert.equal(crd.spec.versions[0].additionalPrinterColumns, undefined, "removed through last-applied");
+      assert.equal(crd.spec.versions[0].schema.openAPIV3Schema.properties.status, undefined);
+      assert.equal((await api().request("GET", `${POOLS}/${name}`)).json().status, undefined);
+      const printed = await api().kubectl(["get", "ippools", "--field-selector", `metadata.name=${name}`]);
+      assert.deepEqual(printed.stdout.trim().split("\n")[0]!.trim().split(/\s+/), ["NAME", "AGE"]);
+      const again = await api().kubectl(["apply", "-f", DEPLOY_CRDS, "--validate=false"]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(
+        (await api().request("GET", `${POOLS}/${name}`)).json().status,
+        { used: 0, free: "254" },
+        "never rewritten, so still in etcd",
       );
     });
 
