@@ -9,7 +9,6 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { loadIpamConfig } from "../../src/config/load.ts";
 import type { IpamConfig } from "../../src/config/types.ts";
 import { formatIP } from "../../src/ip/index.ts";
 import { addAttachment } from "../../src/ipam/add.ts";
@@ -19,6 +18,7 @@ import { deadlineIn } from "../../src/ipam/retry.ts";
 import type { Logger } from "../../src/log/logger.ts";
 import { type KubernetesStore, openKubernetesStore } from "../../src/store/kubernetes/kubernetes-store.ts";
 import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
+import { networkOn, requestsIn } from "./double-support.ts";
 import { GoWriter } from "./go-writer.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,18 +27,6 @@ const WB = "/apis/whereabouts.cni.cncf.io/v1alpha1";
 const quiet: Logger = { debug() {}, verbose() {}, error() {} };
 let serial = 0;
 const freshNamespace = (): string => `ps-${process.pid % 10_000}-${serial++}`;
-
-function network(api: ApiDouble, namespace: string, ipam: Record<string, unknown>): IpamConfig {
-  return loadIpamConfig({
-    stdin: JSON.stringify({
-      cniVersion: "1.0.0",
-      name: "net",
-      ipam: { type: "whereabouts", kubernetes: { kubeconfig: api.kubeconfigPath(namespace) }, ...ipam },
-    }),
-    cniArgs: "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod",
-    readFile: () => undefined,
-  });
-}
 
 async function withStore<T>(api: ApiDouble, ns: string, run: (s: KubernetesStore) => Promise<T>): Promise<T> {
   const store = await openKubernetesStore(api.kubeconfigPath(ns), { timeoutMs: 5_000 });
@@ -73,17 +61,6 @@ async function pool(api: ApiDouble, ns: string, name: string) {
   };
 }
 
-/** Requests the double served in `ns` since the last reset, as "verb plural" → count. */
-async function requestsIn(api: ApiDouble, ns: string): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const r of (await api.requests()).log) {
-    if (r.namespace !== ns) continue;
-    const key = `${r.verb} ${r.resource.split(".")[0]}`;
-    counts[key] = (counts[key] ?? 0) + 1;
-  }
-  return counts;
-}
-
 describe("IPPool status with our CRDs (deploy/crds applied by kubectl)", () => {
   let api: ApiDouble;
   before(async () => {
@@ -98,7 +75,7 @@ describe("IPPool status with our CRDs (deploy/crds applied by kubectl)", () => {
   it("is set on the create and on every patch, in the same request: ADD still costs 3 requests, DEL 3–4", async () => {
     const ns = freshNamespace();
     // window .10–.20 (11) minus exclude .12/31 (2) minus the gateway .15: 8 to hand out
-    const config = network(api, ns, {
+    const config = networkOn(api, ns, {
       range: "10.40.0.0/24",
       range_start: "10.40.0.10",
       range_end: "10.40.0.20",
@@ -136,7 +113,7 @@ describe("IPPool status with our CRDs (deploy/crds applied by kubectl)", () => {
 
   it("counts an IPv6 /64 exactly: free is 2^64 − 2 − used, as a decimal string", async () => {
     const ns = freshNamespace();
-    const config = network(api, ns, { range: "fd00:40::/64" });
+    const config = networkOn(api, ns, { range: "fd00:40::/64" });
     await withStore(api, ns, async (store) => {
       for (const id of ["a", "b", "c"]) await add(store, config, id);
       await del(store, config, "b");
@@ -149,7 +126,7 @@ describe("IPPool status with our CRDs (deploy/crds applied by kubectl)", () => {
 
   it("kubectl get ippools shows Range, Used and Free as the allocations are", async () => {
     const ns = freshNamespace();
-    const config = network(api, ns, { range: "10.41.0.0/28", exclude: ["10.41.0.1"] });
+    const config = networkOn(api, ns, { range: "10.41.0.0/28", exclude: ["10.41.0.1"] });
     await withStore(api, ns, async (store) => {
       for (const id of ["a", "b", "c"]) await add(store, config, id);
     });
@@ -167,7 +144,7 @@ describe("IPPool status with our CRDs (deploy/crds applied by kubectl)", () => {
 
   it("a Go writer leaves the status as it was; our next write counts Go's entries too", async () => {
     const ns = freshNamespace();
-    const config = network(api, ns, { range: "10.42.0.0/24" });
+    const config = networkOn(api, ns, { range: "10.42.0.0/24" });
     await withStore(api, ns, async (store) => {
       await add(store, config, "ours-1");
       const go = new GoWriter({ url: api.url, namespace: ns });
@@ -186,7 +163,7 @@ describe("IPPool status with our CRDs (deploy/crds applied by kubectl)", () => {
 
   it("the controller's releases (no configuration) carry the free count on", async () => {
     const ns = freshNamespace();
-    const config = network(api, ns, { range: "10.43.0.0/24", range_end: "10.43.0.100" });
+    const config = networkOn(api, ns, { range: "10.43.0.0/24", range_end: "10.43.0.100" });
     await withStore(api, ns, async (store) => {
       for (const id of ["a", "b", "c"]) await add(store, config, id);
       assert.deepEqual((await pool(api, ns, "10.43.0.0-24")).status, { used: 3, free: "97" });
@@ -210,7 +187,7 @@ describe("IPPool status on a cluster still serving Go's CRDs", () => {
 
   it("is pruned by the apiserver without a word, and ADD, repeated ADD and DEL work", async () => {
     const ns = freshNamespace();
-    const config = network(api, ns, { range: "10.44.0.0/24", exclude: ["10.44.0.1"] });
+    const config = networkOn(api, ns, { range: "10.44.0.0/24", exclude: ["10.44.0.1"] });
     await withStore(api, ns, async (store) => {
       assert.deepEqual(await add(store, config, "a"), ["10.44.0.2"]);
       assert.deepEqual(await add(store, config, "b"), ["10.44.0.3"]);

@@ -17,7 +17,6 @@ import { fileURLToPath } from "node:url";
 import { load as loadYaml } from "js-yaml";
 import { viewPool } from "../../src/allocator/pool-view.ts";
 import { toCniError } from "../../src/cni/skel.ts";
-import { loadIpamConfig } from "../../src/config/load.ts";
 import type { IpamConfig } from "../../src/config/types.ts";
 import { ConfigError, StoreRefusedError, StoreUnavailableError } from "../../src/errors/errors.ts";
 import { formatIP, parseCidr } from "../../src/ip/index.ts";
@@ -40,6 +39,7 @@ import type { FaultRule } from "../k8s-api/faults.ts";
 import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
 import type { Schema } from "../k8s-api/schema.ts";
 import { alloc, change, reservation, storeConformance } from "../store/conformance.ts";
+import { networkOn, requestsIn as requestsServed } from "./double-support.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
@@ -76,30 +76,13 @@ async function withStore<T>(
 }
 
 /** Requests the double served in `namespace` since the last reset, as "verb plural" → count. */
-async function requestsIn(namespace: string): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const r of (await api.requests()).log) {
-    if (r.namespace !== namespace) continue;
-    const key = `${r.verb} ${r.resource.split(".")[0]}`;
-    counts[key] = (counts[key] ?? 0) + 1;
-  }
-  return counts;
-}
+const requestsIn = (namespace: string) => requestsServed(api, namespace);
 
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 /** A loaded IPAM config of one network (no flat file), stored in `namespace`. */
-function network(namespace: string, ipam: Record<string, unknown>): IpamConfig {
-  return loadIpamConfig({
-    stdin: JSON.stringify({
-      cniVersion: "1.0.0",
-      name: "net",
-      ipam: { type: "whereabouts", kubernetes: { kubeconfig: api.kubeconfigPath(namespace) }, ...ipam },
-    }),
-    cniArgs: "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod",
-    readFile: () => undefined,
-  });
-}
+const network = (namespace: string, ipam: Record<string, unknown>): IpamConfig =>
+  networkOn(api, namespace, ipam);
 
 async function add(store: Store, config: IpamConfig, containerId: string, podRef: string, ifName = "eth0") {
   const outcome = await addAttachment(
