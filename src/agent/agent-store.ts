@@ -9,8 +9,9 @@
 //
 // The cache is the stored pool as last read plus the changes in flight, applied optimistically so
 // that concurrent ADDs on this node see each other's choices and pick different addresses.
-import type { Allocation, PoolSnapshot, Reservation } from "../pool/allocation.ts";
+import type { PoolSnapshot, Reservation } from "../pool/allocation.ts";
 import {
+  applied,
   type CallOptions,
   type CommitResult,
   checkChange,
@@ -198,22 +199,4 @@ function takenKey(pool: CachedPool, change: PoolChange): string | undefined {
 /** The cached pool with the changes in flight applied. */
 function view(pool: CachedPool): PoolSnapshot {
   return applied(pool.base, [...pool.inFlight]);
-}
-
-/** The pool as it is once `changes` are committed, in order (one copy of the entries). */
-export function applied(snapshot: PoolSnapshot, changes: readonly PoolChange[]): PoolSnapshot {
-  if (changes.length === 0) return snapshot;
-  const allocations = new Map<string, Allocation>(snapshot.allocations);
-  let { range, version } = snapshot;
-  for (const change of changes) {
-    for (const [key] of change.remove) allocations.delete(key);
-    for (const u of change.update) allocations.set(u.key, u.to);
-    for (const [key, allocation] of change.create) allocations.set(key, allocation);
-    // A pool that did not exist comes to exist with its first entry, with the change's range.
-    if (version === undefined && change.create.length > 0) {
-      range = change.range;
-      version = "cached";
-    }
-  }
-  return { ...snapshot, range, version, allocations };
 }

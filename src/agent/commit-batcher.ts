@@ -161,5 +161,7 @@ export function mergeChanges(changes: readonly PoolChange[]): PoolChange {
     reserve: changes.flatMap((c) => c.reserve),
     unreserve: changes.flatMap((c) => c.unreserve),
     ...(dropOwners.length > 0 ? { dropOwners } : {}),
+    // One pool is one range of one network_name: the first part's usable set stands for all.
+    ...(first.usable === undefined ? {} : { usable: first.usable }),
   });
 }

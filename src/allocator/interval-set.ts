@@ -57,3 +57,45 @@ export function coveringEnd(set: IntervalSet, value: bigint): bigint | undefined
   }
   return undefined;
 }
+
+/** How many addresses the set holds (a bigint: an IPv6 set can hold 2^128). */
+export function countOf(set: IntervalSet): bigint {
+  let n = 0n;
+  for (const iv of set.intervals) n += iv.hi - iv.lo + 1n;
+  return n;
+}
+
+/** The addresses of `set` that are not in `removed`; one pass over both sorted lists. */
+export function without(set: IntervalSet, removed: IntervalSet): IntervalSet {
+  const out: Interval[] = [];
+  const cuts = removed.intervals;
+  let j = 0;
+  for (const iv of set.intervals) {
+    let lo = iv.lo;
+    while (j < cuts.length && cuts[j]!.hi < lo) j++;
+    for (let k = j; k < cuts.length && cuts[k]!.lo <= iv.hi && lo <= iv.hi; k++) {
+      const cut = cuts[k]!;
+      if (cut.lo > lo) out.push({ lo, hi: cut.lo - 1n });
+      lo = cut.hi + 1n;
+    }
+    if (lo <= iv.hi) out.push({ lo, hi: iv.hi });
+  }
+  return { intervals: out };
+}
+
+/** How many addresses both sets hold; one pass over both sorted lists. */
+export function overlapCount(a: IntervalSet, b: IntervalSet): bigint {
+  let n = 0n;
+  let i = 0;
+  let j = 0;
+  const x = a.intervals;
+  const y = b.intervals;
+  while (i < x.length && j < y.length) {
+    const lo = x[i]!.lo > y[j]!.lo ? x[i]!.lo : y[j]!.lo;
+    const hi = x[i]!.hi < y[j]!.hi ? x[i]!.hi : y[j]!.hi;
+    if (lo <= hi) n += hi - lo + 1n;
+    if (x[i]!.hi < y[j]!.hi) i++;
+    else j++;
+  }
+  return n;
+}

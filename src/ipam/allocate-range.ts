@@ -135,6 +135,7 @@ function decideOn(
           : [],
       remove: stale === undefined ? [] : [[stale.key, stale.allocation]],
       reserve: config.enableOverlappingRanges ? [reservationOf(address, config.networkName, allocation)] : [],
+      usable: pool.usable,
     },
   );
   return {

@@ -3,6 +3,8 @@
 // A stored pool is used only when its stored range is the configured one: offsets read against
 // another range would record one address under two keys (an edited spec.range or etcd meta key),
 // or hand out another network's addresses (two network_names whose pool names collide).
+import type { IntervalSet } from "../allocator/interval-set.ts";
+import { handedOut } from "../allocator/usage.ts";
 import type { IpamConfig, IpRange } from "../config/types.ts";
 import { StoredDataError } from "../errors/errors.ts";
 import { type Cidr, formatCidr, type IP, masked, parseCidr } from "../ip/index.ts";
@@ -15,6 +17,8 @@ export interface PoolRef {
   /** The configured range, host bits cleared. */
   readonly range: Cidr;
   readonly networkName: string;
+  /** The addresses the configuration hands out here (every commit carries it: PoolChange.usable). */
+  readonly usable: IntervalSet;
 }
 
 export function poolOf(config: IpamConfig, rule: IpRange): PoolRef {
@@ -22,6 +26,7 @@ export function poolOf(config: IpamConfig, rule: IpRange): PoolRef {
     name: poolName(rule.range, config.networkName),
     range: masked(rule.range),
     networkName: config.networkName,
+    usable: handedOut(rule, config.gateway),
   };
 }
 

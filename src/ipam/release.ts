@@ -83,6 +83,7 @@ export async function releaseEntries(
         ...(options.overlapping && options.dropOwners === true
           ? { dropOwners: chosen.map((e) => e.allocation) }
           : {}),
+        ...(configured === undefined ? {} : { usable: configured.usable }),
       }),
       { deadline },
     );

@@ -27,6 +27,7 @@
 // after every commit that writes its entries; it may change without them changing (local and
 // memory: any commit to the pool; etcd: it is the store's revision, moved by any write; Kubernetes:
 // a pool write that was taken back).
+import type { IntervalSet } from "../allocator/interval-set.ts";
 import type { Deadline } from "../ipam/retry.ts";
 import { type Allocation, claimsAgree, type PoolSnapshot, type Reservation } from "../pool/allocation.ts";
 import type { Datastore } from "./settings.ts";
@@ -78,6 +79,12 @@ export interface PoolChange {
    * never leaves an unnamed one, and finding an owner's reservations there means reading all).
    */
   readonly dropOwners?: readonly Owner[];
+  /**
+   * The addresses the configuration of this pool's range hands out (handedOut), for stores that
+   * record how full a pool is (Kubernetes: the IPPool status). Absent when the writer has no
+   * configuration (the controller releasing by pool name).
+   */
+  readonly usable?: IntervalSet;
 }
 
 /** Who holds a reservation: exactly one attachment of one pod. */
@@ -197,4 +204,22 @@ export interface Store {
 
 export function emptyPool(name: string): PoolSnapshot {
   return { name, range: "", allocations: new Map(), version: undefined };
+}
+
+/** The pool as it is once `changes` are committed, in order (one copy of the entries). */
+export function applied(snapshot: PoolSnapshot, changes: readonly PoolChange[]): PoolSnapshot {
+  if (changes.length === 0) return snapshot;
+  const allocations = new Map<string, Allocation>(snapshot.allocations);
+  let { range, version } = snapshot;
+  for (const change of changes) {
+    for (const [key] of change.remove) allocations.delete(key);
+    for (const u of change.update) allocations.set(u.key, u.to);
+    for (const [key, allocation] of change.create) allocations.set(key, allocation);
+    // A pool that did not exist comes to exist with its first entry, with the change's range.
+    if (version === undefined && change.create.length > 0) {
+      range = change.range;
+      version = "cached";
+    }
+  }
+  return { ...snapshot, range, version, allocations };
 }

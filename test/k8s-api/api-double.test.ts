@@ -13,6 +13,7 @@ import { request, watch } from "./http-client.ts";
 import { type ApiDoubleServer, startApiDoubleServer } from "./server.ts";
 import { builtinsSuite } from "./suite/builtins.ts";
 import { controlSuite } from "./suite/control.ts";
+import { crdSuite } from "./suite/crds.ts";
 import { crudSuite } from "./suite/crud.ts";
 import { listWatchSuite } from "./suite/list-watch.ts";
 import { patchSuite } from "./suite/patch.ts";
@@ -34,6 +35,15 @@ describe("API double (separate process, plain HTTP)", () => {
   listWatchSuite(() => api);
   builtinsSuite(() => api);
   controlSuite(() => api);
+});
+
+describe("API double: CRDs, Table and kubectl (a double of its own, TLS and token)", () => {
+  let api: ApiDouble;
+  before(async () => {
+    api = await startApiDouble({ tls: true, token: "crd-token" });
+  });
+  after(() => api.stop());
+  crdSuite(() => api);
 });
 
 describe("API double over TLS with a bearer token", () => {

@@ -30,6 +30,7 @@ function resourceEntries(defs: readonly ResourceDef[]): object[] {
       kind: d.kind,
       verbs: d.resource === "namespaces" ? ["get", "list"] : d.verbs,
       ...(d.shortNames.length > 0 ? { shortNames: d.shortNames } : {}),
+      ...(d.categories && d.categories.length > 0 ? { categories: d.categories } : {}),
     });
     for (const sub of d.subresources)
       out.push({
@@ -43,14 +44,33 @@ function resourceEntries(defs: readonly ResourceDef[]): object[] {
   return out;
 }
 
+/** version.CompareKubeAwareVersionStrings: GA, then beta, then alpha, higher first; others last, by name. */
+export function kubeVersionOrder(a: string, b: string): number {
+  const rank = (v: string): [number, number, number] | undefined => {
+    const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v);
+    if (!m) return undefined;
+    return [m[2] === undefined ? 2 : m[2] === "beta" ? 1 : 0, Number(m[1]), Number(m[3] ?? 0)];
+  };
+  const x = rank(a);
+  const y = rank(b);
+  if (!x || !y) return x ? -1 : y ? 1 : a < b ? -1 : a > b ? 1 : 0;
+  return y[0] - x[0] || y[1] - x[1] || y[2] - x[2];
+}
+
 /** The discovery document for `path`, or undefined when the path is not a discovery path. */
 export function discoveryDocument(router: Router, path: string, serverAddress: string): object | undefined {
   const segs = path.split("/").filter((s) => s !== "");
-  const groups = router.groupVersions().filter((gv) => gv.includes("/"));
-  const groupEntry = (gv: string) => {
+  const groups = new Map<string, string[]>();
+  for (const gv of router.groupVersions()) {
+    if (!gv.includes("/")) continue;
     const [name, version] = gv.split("/") as [string, string];
-    const v = { groupVersion: gv, version };
-    return { name, versions: [v], preferredVersion: v };
+    groups.set(name, [...(groups.get(name) ?? []), version]);
+  }
+  const groupEntry = (name: string) => {
+    const versions = [...(groups.get(name) ?? [])]
+      .sort(kubeVersionOrder)
+      .map((version) => ({ groupVersion: `${name}/${version}`, version }));
+    return { name, versions, preferredVersion: versions[0]! };
   };
   if (segs.length === 1 && segs[0] === "api")
     return {
@@ -65,14 +85,12 @@ export function discoveryDocument(router: Router, path: string, serverAddress: s
       resources: resourceEntries(router.resources("v1")),
     };
   if (segs.length === 1 && segs[0] === "apis")
-    return { kind: "APIGroupList", apiVersion: "v1", groups: groups.map(groupEntry) };
-  if (segs.length === 2 && segs[0] === "apis") {
-    const gv = groups.find((g) => g.startsWith(`${segs[1]}/`));
-    return gv ? { kind: "APIGroup", apiVersion: "v1", ...groupEntry(gv) } : undefined;
-  }
+    return { kind: "APIGroupList", apiVersion: "v1", groups: [...groups.keys()].map(groupEntry) };
+  if (segs.length === 2 && segs[0] === "apis")
+    return groups.has(segs[1]!) ? { kind: "APIGroup", apiVersion: "v1", ...groupEntry(segs[1]!) } : undefined;
   if (segs.length === 3 && segs[0] === "apis") {
     const gv = `${segs[1]}/${segs[2]}`;
-    if (!groups.includes(gv)) return undefined;
+    if (!groups.get(segs[1]!)?.includes(segs[2]!)) return undefined;
     return {
       kind: "APIResourceList",
       apiVersion: "v1",

@@ -36,14 +36,49 @@ export interface DispatchDeps {
 const FLOW_SCHEMA_UID = randomUUID();
 const PRIORITY_LEVEL_UID = randomUUID();
 
-function acceptsJson(accept: string | undefined): boolean {
-  if (!accept || accept.trim() === "") return true;
-  for (const part of accept.split(",")) {
-    const [type, ...params] = part.split(";").map((s) => s.trim());
-    if (params.some((p) => p.startsWith("as="))) continue;
-    if (type === "application/json" || type === "*/*" || type === "application/*") return true;
+/** What the response is encoded as: plain JSON, or a meta.k8s.io Table (`apiVersion`). */
+export type Encoding = { readonly table?: { readonly apiVersion: string } };
+
+const TABLE_VERSIONS = ["v1", "v1beta1"];
+
+/**
+ * Content negotiation (handlers/negotiation): the Accept clauses by quality, the first one the
+ * double can produce wins. JSON, or with `as=Table;g=meta.k8s.io;v=v1|v1beta1` a Table where the
+ * endpoint serves one (GET and LIST); other conversions (`as=PartialObjectMetadata`) are not served.
+ * undefined: nothing acceptable (406).
+ */
+export function negotiate(accept: string | undefined, tableAllowed: boolean): Encoding | undefined {
+  if (!accept || accept.trim() === "") return {};
+  const clauses = accept
+    .split(",")
+    .map((part, i) => {
+      const [type = "", ...raw] = part.split(";").map((x) => x.trim());
+      const params = new Map(
+        raw.map((p) => {
+          const eq = p.indexOf("=");
+          return eq < 0
+            ? [p.toLowerCase(), ""]
+            : [p.slice(0, eq).trim().toLowerCase(), p.slice(eq + 1).trim()];
+        }),
+      );
+      const q = params.has("q") ? Number(params.get("q")) : 1;
+      return { type: type.toLowerCase(), params, q: Number.isNaN(q) ? 0 : q, i };
+    })
+    .filter((c) => c.q > 0)
+    .sort((a, b) => b.q - a.q || a.i - b.i);
+  for (const c of clauses) {
+    if (c.type !== "application/json" && c.type !== "*/*" && c.type !== "application/*") continue;
+    const as = c.params.get("as");
+    if (as === undefined) return {};
+    if (
+      tableAllowed &&
+      as === "Table" &&
+      c.params.get("g") === "meta.k8s.io" &&
+      TABLE_VERSIONS.includes(c.params.get("v") ?? "")
+    )
+      return { table: { apiVersion: `meta.k8s.io/${c.params.get("v")}` } };
   }
-  return false;
+  return undefined;
 }
 
 export function createDispatcher(
@@ -138,11 +173,21 @@ export function createDispatcher(
       }
       const delay = faults.requestDelayMs();
       if (delay > 0) await sleep(delay);
-      if (!acceptsJson(req.headers.accept)) throw notAcceptable(["application/json"]);
+      // An unknown path is 404 whatever the client accepts (the NotFound handler negotiates nothing).
+      const tableAllowed = route.type === "resource" && (route.verb === "get" || route.verb === "list");
+      const encoding = route.type === "nonResource" ? {} : negotiate(req.headers.accept, tableAllowed);
+      if (encoding === undefined) throw notAcceptable(["application/json"]);
       let reply: Reply | undefined;
       switch (route.type) {
         case "resource":
-          reply = await handleResource(ctx, { ...route, query: url.searchParams, req, res, headers });
+          reply = await handleResource(ctx, {
+            ...route,
+            query: url.searchParams,
+            req,
+            res,
+            headers,
+            encoding,
+          });
           if (reply === undefined) return; // a watch, streaming
           break;
         case "discovery": {

@@ -1,6 +1,7 @@
 // The REST verbs over HTTP (k8s.io/apiserver/pkg/endpoints/handlers: get.go, create.go, update.go,
 // patch.go, delete.go, watch.go): decode, validate options, apply patches, call the registry.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Encoding } from "./dispatch.ts";
 import {
   applyJsonPatch,
   decodeJsonPatch,
@@ -30,6 +31,7 @@ import {
 } from "./status.ts";
 import type { Store } from "./store.ts";
 import { applyStrategicMergePatch } from "./strategic-merge-patch.ts";
+import { DEFAULT_TABLE, includeObjectOf, tableJson } from "./table.ts";
 import { serveWatch, type WatchSettings } from "./watch.ts";
 
 export interface HandlerContext {
@@ -38,7 +40,8 @@ export interface HandlerContext {
   readonly watch: WatchSettings;
   readonly defaultWatchTimeoutSeconds: () => number;
   readonly writeDelay: () => Promise<void>;
-  readonly trackWatch: (stop: () => void) => () => void;
+  /** Registers a running watch on a storage collection (ended early when its CRD changes). */
+  readonly trackWatch: (stop: () => void, storage: string) => () => void;
 }
 
 export interface Reply {
@@ -57,6 +60,7 @@ export interface ResourceRequest {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly headers: Record<string, string>;
+  readonly encoding: Encoding;
 }
 
 export async function handleResource(ctx: HandlerContext, r: ResourceRequest): Promise<Reply | undefined> {
@@ -64,13 +68,37 @@ export async function handleResource(ctx: HandlerContext, r: ResourceRequest): P
   if (def.resource === "namespaces") return handleNamespaces(ctx, r);
   switch (r.verb) {
     case "get": {
+      const table = r.encoding.table && {
+        apiVersion: r.encoding.table.apiVersion,
+        include: includeObjectOf(query),
+      };
       await ctx.registry.waitForResourceVersion(query.get("resourceVersion") ?? "");
       const v = ctx.registry.get(def, r.namespace, r.name);
-      return { code: 200, body: def.external(v.json) };
+      const json = def.external(v.json);
+      if (table === undefined) return { code: 200, body: json };
+      const item = { obj: JSON.parse(json) as JsonObject, json };
+      return {
+        code: 200,
+        body: tableJson(def.table ?? DEFAULT_TABLE, [item], { resourceVersion: String(v.rv) }, table),
+      };
     }
     case "list": {
+      const table = r.encoding.table && {
+        apiVersion: r.encoding.table.apiVersion,
+        include: includeObjectOf(query),
+      };
       const o = parseListOptions(def, query, false);
       const result = await ctx.registry.list(def, r.namespace, o);
+      if (table !== undefined) {
+        const items = result.items.map((v) => {
+          const json = def.external(v.json);
+          return { obj: JSON.parse(json) as JsonObject, json };
+        });
+        const meta: JsonObject = { resourceVersion: String(result.resourceVersion) };
+        if (result.continueToken) meta["continue"] = result.continueToken;
+        if (result.remainingItemCount !== undefined) meta["remainingItemCount"] = result.remainingItemCount;
+        return { code: 200, body: tableJson(def.table ?? DEFAULT_TABLE, items, meta, table) };
+      }
       return {
         code: 200,
         body: listJson(
@@ -109,7 +137,7 @@ export async function handleResource(ctx: HandlerContext, r: ResourceRequest): P
         r.headers,
         () => untrack(),
       );
-      untrack = ctx.trackWatch(handle.stop);
+      untrack = ctx.trackWatch(handle.stop, def.storage);
       return undefined;
     }
     case "create": {
@@ -117,6 +145,7 @@ export async function handleResource(ctx: HandlerContext, r: ResourceRequest): P
       requireJson(r.req);
       const { obj, unknown } = decodeBody(def, await readBody(r.req));
       const warnings = unknownFieldWarnings(unknown, wo);
+      await def.beforeCreate?.(str(metaOf(obj)["name"]));
       await ctx.writeDelay();
       const out = ctx.registry.create(def, r.namespace, obj, wo.dryRun);
       return { ...out, warnings };

@@ -1,9 +1,10 @@
 // Test harness: runs the Kubernetes API double as a separate process (as the real apiserver is one)
 // and writes kubeconfig files for it shaped like the one whereabouts' install-cni.sh writes
 // (cluster `local`, user `whereabouts`, context `whereabouts-context` with a namespace, token and
-// certificate-authority-data when serving TLS). `stop()` kills the process and removes the files;
-// a process "exit" hook and the child's --exit-with-stdin do the same if a test never calls it.
-import { type ChildProcess, spawn } from "node:child_process";
+// certificate-authority-data when serving TLS). `kubectl()` runs the real kubectl against it with
+// such a kubeconfig and a discovery cache of its own. `stop()` kills the process and removes the
+// files; a process "exit" hook and the child's --exit-with-stdin do the same if a test never calls it.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -28,6 +29,12 @@ export interface KubeconfigOptions {
   readonly token?: string | null;
 }
 
+export interface KubectlResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
 export interface ApiDouble {
   readonly url: string;
   readonly pid: number;
@@ -37,6 +44,14 @@ export interface ApiDouble {
   readonly token: string | undefined;
   /** Writes (once per namespace/options) and returns a kubeconfig whose context uses `namespace`. */
   kubeconfigPath(namespace?: string, options?: KubeconfigOptions): string;
+  /**
+   * Runs `kubectl` (from PATH) with the kubeconfig of `namespace` and a discovery cache in the
+   * harness's temporary directory (never ~/.kube). Resolves with its exit code and output.
+   */
+  kubectl(
+    args: readonly string[],
+    options?: { readonly namespace?: string; readonly input?: string },
+  ): Promise<KubectlResult>;
   /** An API request with the double's CA and (unless `headers.Authorization` is given) its token. */
   request(
     method: string,
@@ -179,6 +194,23 @@ export async function startApiDouble(options: ApiDoubleOptions = {}): Promise<Ap
     if (r.status !== 200) throw new Error(`control ${method} ${path}: ${r.status} ${r.body}`);
     return r;
   };
+  const kubeconfigPath = (namespace = "kube-system", opts: KubeconfigOptions = {}): string => {
+    const tokenToWrite = opts.token === null ? undefined : (opts.token ?? token);
+    const id = JSON.stringify([namespace, opts.insecureSkipTlsVerify ?? false, tokenToWrite ?? null]);
+    let path = kubeconfigs.get(id);
+    if (!path) {
+      path = join(dir, `kubeconfig-${kubeconfigs.size}`);
+      writeFileSync(
+        path,
+        kubeconfigYaml(ready.url, namespace, ready.caData, tokenToWrite, opts.insecureSkipTlsVerify ?? false),
+        {
+          mode: 0o600,
+        },
+      );
+      kubeconfigs.set(id, path);
+    }
+    return path;
+  };
   let stopped: Promise<void> | undefined;
   return {
     url: ready.url,
@@ -186,28 +218,22 @@ export async function startApiDouble(options: ApiDoubleOptions = {}): Promise<Ap
     caData: ready.caData,
     caPem,
     token,
-    kubeconfigPath(namespace = "kube-system", opts = {}) {
-      const tokenToWrite = opts.token === null ? undefined : (opts.token ?? token);
-      const id = JSON.stringify([namespace, opts.insecureSkipTlsVerify ?? false, tokenToWrite ?? null]);
-      let path = kubeconfigs.get(id);
-      if (!path) {
-        path = join(dir, `kubeconfig-${kubeconfigs.size}`);
-        writeFileSync(
-          path,
-          kubeconfigYaml(
-            ready.url,
-            namespace,
-            ready.caData,
-            tokenToWrite,
-            opts.insecureSkipTlsVerify ?? false,
-          ),
-          {
-            mode: 0o600,
+    kubeconfigPath,
+    kubectl(args, opts = {}) {
+      const kubeconfig = kubeconfigPath(opts.namespace ?? "kube-system");
+      return new Promise((resolve, reject) => {
+        const child = execFile(
+          "kubectl",
+          ["--kubeconfig", kubeconfig, "--cache-dir", join(dir, "kubectl-cache"), ...args],
+          { timeout: 60_000, env: { ...process.env, KUBECONFIG: kubeconfig } },
+          (error, stdout, stderr) => {
+            const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+            if (error !== null && typeof error.code !== "number") reject(error);
+            else resolve({ code, stdout, stderr });
           },
         );
-        kubeconfigs.set(id, path);
-      }
-      return path;
+        child.stdin?.end(opts.input ?? "");
+      });
     },
     request: (method, path, body, headers) => request(`${ready.url}${path}`, init(method, body, headers)),
     watch: (path, headers) => watch(`${ready.url}${path}`, init("GET", undefined, headers)),

@@ -168,6 +168,21 @@ export class Registry {
   }
 
   /**
+   * An object that is in etcd when the apiserver starts (the double's initial CRDs): prepared and
+   * validated as a create would be, but created at `createdAt` and stored as given otherwise.
+   */
+  restore(def: ResourceDef, obj: JsonObject, createdAt: string): void {
+    const meta = metaOf(obj);
+    meta["uid"] = randomUUID();
+    meta["creationTimestamp"] = createdAt;
+    const name = str(meta["name"]);
+    const errs = def.validate(obj);
+    if (errs.length > 0) throw invalid(groupKind(def), name, errs);
+    const key = keyOf(def, str(meta["namespace"]), name);
+    this.store.put(def.storage, key, (rv) => this.#version(def, key, obj, rv));
+  }
+
+  /**
    * PUT / PATCH (and their /status forms): `produce` maps the current version (or undefined when
    * absent) to the desired object in the request's API version. Mirrors Store.Update inside
    * GuaranteedUpdate.
@@ -188,7 +203,7 @@ export class Registry {
       delete metaOf(input)["resourceVersion"];
       return { ...this.create(def, namespace, input, opts.dryRun), code: 201 };
     }
-    const old = JSON.parse(current.json) as JsonObject;
+    const old = def.decodeStored ? def.decodeStored(current.json) : (JSON.parse(current.json) as JsonObject);
     const oldMeta = metaOf(old);
     if (opts.uidPrecondition && opts.uidPrecondition !== current.uid)
       throw storageInvalidObj(
@@ -259,6 +274,16 @@ export class Registry {
     const key = keyOf(def, namespace, name);
     const current = this.store.get(def.storage, key);
     if (!current) throw notFound(groupResource(def), name);
+    if (def.markForDeletion) {
+      const obj = JSON.parse(current.json) as JsonObject;
+      if (metaOf(obj)["deletionTimestamp"] === undefined) {
+        def.markForDeletion(obj, options.preconditions?.uid, options.preconditions?.resourceVersion);
+        const dryRun = (options.dryRun ?? []).includes("All");
+        if (dryRun) return { body: def.external(def.encode(obj)), code: 200 };
+        const event = this.store.put(def.storage, key, (rv) => this.#version(def, key, obj, rv));
+        return { body: def.external(event.object.json), code: 200 };
+      }
+    }
     const plan = planDeletion(def, current, options);
     const dryRun = (options.dryRun ?? []).includes("All");
     if (plan.kind === "pending") return this.#finalizeDelete(def, current);

@@ -4,6 +4,7 @@
 // live in core-types.ts and custom-resources.ts.
 import type { Json } from "./json-patch.ts";
 import type { GroupKind, GroupResource } from "./status.ts";
+import type { TableConvertor } from "./table.ts";
 import type { FieldError } from "./validation.ts";
 
 export type JsonObject = { [key: string]: Json };
@@ -51,6 +52,8 @@ export interface ResourceDef {
   fromStorage(obj: JsonObject): JsonObject;
   /** Storage JSON: the whole object for custom resources, the Go-ordered body without TypeMeta otherwise. */
   encode(stored: JsonObject): string;
+  /** A stored version's JSON as an update starts from (custom resources: pruned as reads are). */
+  decodeStored?(storedJson: string): JsonObject;
   /** A stored version's JSON as this resource's GET / watch returns it (with kind and apiVersion). */
   external(storedJson: string): string;
   /** A stored version's JSON as a list item (built-in types omit kind/apiVersion there). */
@@ -65,6 +68,17 @@ export interface ResourceDef {
   prepareStatusUpdate?(obj: JsonObject, old: JsonObject): JsonObject;
   /** RESTGracefulDeleteStrategy.CheckGracefulDeletion: the grace period, for types that have one. */
   gracePeriod?(obj: JsonObject, options: DeleteOptions): number;
+  /** Discovery categories (`kubectl get api-extensions`). */
+  readonly categories?: readonly string[];
+  /** Server-side printing (as=Table); the generic Name / Created At columns when absent. */
+  readonly table?: TableConvertor;
+  /**
+   * A REST Delete of its own for an object not yet being deleted (CRDs): marks `obj` in place,
+   * checking the preconditions itself; the registry stores it and answers it.
+   */
+  markForDeletion?(obj: JsonObject, uid: string | undefined, resourceVersion: string | undefined): void;
+  /** Admission before a create is handled (custom resources: their CRD's state). */
+  beforeCreate?(name: string): Promise<void>;
 }
 
 export const apiVersionOf = (d: ResourceDef): string => (d.group ? `${d.group}/${d.version}` : d.version);

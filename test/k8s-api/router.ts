@@ -1,6 +1,7 @@
 // Maps a request path and method to what it addresses, like the apiserver's RequestInfoFactory:
 // `/api/v1/namespaces/{ns}/pods/{name}/status`, `/apis/{group}/{version}/...`, the legacy
-// `/.../watch/...` prefix, cluster-scoped and all-namespaces collections, discovery paths.
+// `/.../watch/...` prefix, cluster-scoped and all-namespaces collections, discovery paths. The
+// served resources change at run time: custom resources come and go with their CRDs.
 import type { ResourceDef } from "./resources.ts";
 
 export type Route =
@@ -26,15 +27,26 @@ export class Router {
   readonly #byGroupVersion = new Map<string, Map<string, ResourceDef>>();
 
   constructor(defs: readonly ResourceDef[]) {
-    for (const d of defs) {
-      const gv = d.group ? `${d.group}/${d.version}` : d.version;
-      let m = this.#byGroupVersion.get(gv);
-      if (!m) {
-        m = new Map();
-        this.#byGroupVersion.set(gv, m);
-      }
-      m.set(d.resource, d);
+    for (const d of defs) this.serve(d);
+  }
+
+  /** Serves `d` (replacing what was served under its group, version and resource). */
+  serve(d: ResourceDef): void {
+    const gv = d.group ? `${d.group}/${d.version}` : d.version;
+    let m = this.#byGroupVersion.get(gv);
+    if (!m) {
+      m = new Map();
+      this.#byGroupVersion.set(gv, m);
     }
+    m.set(d.resource, d);
+  }
+
+  /** Stops serving a resource; a group version left empty disappears from discovery. */
+  unserve(groupVersion: string, resource: string): void {
+    const m = this.#byGroupVersion.get(groupVersion);
+    if (!m) return;
+    m.delete(resource);
+    if (m.size === 0) this.#byGroupVersion.delete(groupVersion);
   }
 
   groupVersions(): string[] {

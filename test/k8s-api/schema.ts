@@ -1,21 +1,51 @@
 // Structural-schema handling of custom resources as apiextensions-apiserver does it on every write:
 // ObjectMeta coercion (unknown metadata fields dropped), pruning of fields the schema does not
-// declare (no x-kubernetes-preserve-unknown-fields in the CRDs served here), dropping nulls of
-// non-nullable fields, then OpenAPI validation (type, required) with kube-openapi's error texts:
+// declare (kept under x-kubernetes-preserve-unknown-fields), dropping nulls of non-nullable
+// fields, then OpenAPI validation (type, required) with kube-openapi's error texts:
 // `spec.range: Required value`, `spec.range: Invalid value: "integer": spec.range in body must be
-// of type string: "integer"`.
+// of type string: "integer"`. `structuralSchema` reads a CRD version's openAPIV3Schema into the
+// parts used here; the rest of it (formats, patterns, enums, CEL...) is not enforced.
 import type { Json } from "./json-patch.ts";
 import { type FieldError, required, typeInvalid } from "./validation.ts";
 
 export type SchemaType = "object" | "string" | "integer" | "number" | "boolean" | "array";
 
 export interface Schema {
-  readonly type: SchemaType;
+  /** Absent only with preserveUnknownFields or intOrString (a structural schema's rule). */
+  readonly type?: SchemaType;
   readonly properties?: Readonly<Record<string, Schema>>;
   readonly additionalProperties?: Schema;
   readonly items?: Schema;
   readonly required?: readonly string[];
   readonly nullable?: boolean;
+  /** x-kubernetes-preserve-unknown-fields: members the schema does not declare are kept. */
+  readonly preserveUnknownFields?: boolean;
+  /** x-kubernetes-int-or-string: an integer or a string. */
+  readonly intOrString?: boolean;
+}
+
+const SCHEMA_TYPES: readonly string[] = ["object", "string", "integer", "number", "boolean", "array"];
+
+/** A CRD version's openAPIV3Schema (JSON) as the parts pruning and validation use. */
+export function structuralSchema(openapi: Json | undefined): Schema {
+  if (!isObject(openapi)) return {};
+  const out: {
+    -readonly [K in keyof Schema]: Schema[K];
+  } = {};
+  const t = openapi["type"];
+  if (typeof t === "string" && SCHEMA_TYPES.includes(t)) out.type = t as SchemaType;
+  const props = openapi["properties"];
+  if (isObject(props))
+    out.properties = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, structuralSchema(v)]));
+  const extra = openapi["additionalProperties"];
+  if (isObject(extra)) out.additionalProperties = structuralSchema(extra);
+  if (openapi["items"] !== undefined) out.items = structuralSchema(openapi["items"]);
+  const req = openapi["required"];
+  if (Array.isArray(req)) out.required = req.filter((r): r is string => typeof r === "string");
+  if (openapi["nullable"] === true) out.nullable = true;
+  if (openapi["x-kubernetes-preserve-unknown-fields"] === true) out.preserveUnknownFields = true;
+  if (openapi["x-kubernetes-int-or-string"] === true) out.intOrString = true;
+  return out;
 }
 
 type JsonObject = { [key: string]: Json };
@@ -59,11 +89,12 @@ export function coerceMetadata(obj: JsonObject, unknown: string[]): void {
 
 /** Prunes `value` in place against `schema`, collecting the paths of dropped unknown fields. */
 export function prune(value: Json, schema: Schema, path: string, unknown: string[]): void {
-  if (isObject(value) && schema.type === "object") {
+  if (isObject(value) && (schema.type === "object" || schema.preserveUnknownFields)) {
     for (const k of Object.keys(value)) {
       const p = child(path, k);
       const propSchema = schema.properties?.[k] ?? schema.additionalProperties;
       if (!propSchema) {
+        if (schema.preserveUnknownFields) continue;
         unknown.push(p);
         delete value[k];
       } else if (value[k] === null && !propSchema.nullable) {
@@ -91,17 +122,29 @@ function typeMatches(v: Json, t: SchemaType): boolean {
   return actual === t || (t === "number" && actual === "integer");
 }
 
+/** The type a schema asks for, as kube-openapi names it in messages; undefined: any. */
+function wantedType(schema: Schema): string | undefined {
+  if (schema.intOrString) return "integer,string";
+  return schema.type;
+}
+
+function typeAccepted(v: Json, schema: Schema): boolean {
+  if (schema.intOrString) return typeMatches(v, "integer") || typeMatches(v, "string");
+  return schema.type === undefined || typeMatches(v, schema.type);
+}
+
 /** OpenAPI v3 validation of a pruned value: type first, then required members and children. */
 export function validateSchema(value: Json, schema: Schema, path: string): FieldError[] {
+  const wanted = wantedType(schema);
   if (value === null) {
-    return schema.nullable
+    return schema.nullable || wanted === undefined
       ? []
-      : [typeInvalid(path, "null", `${path} in body must be of type ${schema.type}: "null"`)];
+      : [typeInvalid(path, "null", `${path} in body must be of type ${wanted}: "null"`)];
   }
-  if (!typeMatches(value, schema.type)) {
+  if (!typeAccepted(value, schema)) {
     const actual = jsonType(value);
     return [
-      typeInvalid(path, actual, `${path} in body must be of type ${schema.type}: ${JSON.stringify(actual)}`),
+      typeInvalid(path, actual, `${path} in body must be of type ${wanted}: ${JSON.stringify(actual)}`),
     ];
   }
   const errs: FieldError[] = [];
@@ -127,6 +170,7 @@ export function pruneObject(obj: JsonObject, root: Schema): string[] {
     if (k === "apiVersion" || k === "kind" || k === "metadata") continue;
     const s = root.properties?.[k];
     if (!s) {
+      if (root.preserveUnknownFields) continue;
       unknown.push(k);
       delete obj[k];
     } else if (obj[k] === null && !s.nullable) {

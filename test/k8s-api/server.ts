@@ -14,7 +14,9 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CONFIGMAPS, EVENTS, EVENTS_V1, LEASES, NAMESPACES, NODES, PODS } from "./core-types.ts";
-import { NETWORK_ATTACHMENT_DEFINITIONS, whereaboutsResources } from "./custom-resources.ts";
+import { CUSTOM_RESOURCE_DEFINITIONS } from "./crd-definition.ts";
+import { CrdServing } from "./crd-serving.ts";
+import { NAD_CRD, whereaboutsCrds } from "./crds.ts";
 import { createDispatcher } from "./dispatch.ts";
 import { type FaultRule, Faults, type Latency } from "./faults.ts";
 import type { HandlerContext } from "./handlers.ts";
@@ -51,7 +53,7 @@ export interface ApiDoubleOptions {
   /** The stand-in kubelet's time to finish a graceful pod deletion (capped by the grace period). -1: never. */
   readonly podTerminationMs?: number;
   readonly maxObjectBytes?: number;
-  /** Serve the ≤ v0.7 whereabouts CRD schemas (no `ifname`, ORIP `containerid` required). */
+  /** Start with the ≤ v0.7 whereabouts CRD schemas (no `ifname`, ORIP `containerid` required). */
   readonly legacyWhereaboutsCrds?: boolean;
   readonly requestLogSize?: number;
   /** How long a read at a future resourceVersion waits before 504 (apiserver: 3 s). */
@@ -70,19 +72,13 @@ export interface ApiDoubleServer {
   close(): Promise<void>;
 }
 
-export function servedResources(legacyWhereaboutsCrds = false): ResourceDef[] {
-  return [
-    PODS,
-    NODES,
-    CONFIGMAPS,
-    EVENTS,
-    NAMESPACES,
-    EVENTS_V1,
-    LEASES,
-    ...whereaboutsResources(legacyWhereaboutsCrds),
-    NETWORK_ATTACHMENT_DEFINITIONS,
-  ];
+/** The built-in resources; custom resources are served from the stored CRDs (crd-serving.ts). */
+export function builtInResources(): ResourceDef[] {
+  return [PODS, NODES, CONFIGMAPS, EVENTS, NAMESPACES, EVENTS_V1, LEASES, CUSTOM_RESOURCE_DEFINITIONS];
 }
+
+/** The initial CRDs are as a cluster that has run for a while leaves them: installed this long ago. */
+const CRDS_INSTALLED_BEFORE_START_MS = 3_600_000;
 
 export async function startApiDoubleServer(options: ApiDoubleOptions = {}): Promise<ApiDoubleServer> {
   const store = new Store({
@@ -109,8 +105,8 @@ export async function startApiDoubleServer(options: ApiDoubleOptions = {}): Prom
   faults.set(options.faults ?? []);
   faults.latency = options.latency ?? {};
   const requests = new RequestLog(options.requestLogSize);
-  const router = new Router(servedResources(options.legacyWhereaboutsCrds));
-  const watches = new Set<() => void>();
+  const router = new Router(builtInResources());
+  const watches = new Map<() => void, { readonly storage: string; readonly since: number }>();
   const auth = { token: options.token, anonymousAuth: options.anonymousAuth ?? true };
   let serverAddress = "127.0.0.1:0";
 
@@ -123,11 +119,23 @@ export async function startApiDoubleServer(options: ApiDoubleOptions = {}): Prom
       const ms = faults.writeDelayMs();
       if (ms > 0) await sleep(ms);
     },
-    trackWatch: (stop) => {
-      watches.add(stop);
+    trackWatch: (stop, storage) => {
+      watches.set(stop, { storage, since: Date.now() });
       return () => watches.delete(stop);
     },
   };
+  const crds = new CrdServing({
+    store,
+    registry,
+    router,
+    stopWatches(storage, before) {
+      for (const [stop, w] of [...watches]) if (w.storage === storage && w.since <= before) stop();
+    },
+  });
+  crds.install(
+    [...whereaboutsCrds(options.legacyWhereaboutsCrds ?? false), NAD_CRD],
+    `${new Date(Date.now() - CRDS_INSTALLED_BEFORE_START_MS).toISOString().slice(0, 19)}Z`,
+  );
 
   const handle = createDispatcher({
     router,
@@ -170,7 +178,8 @@ export async function startApiDoubleServer(options: ApiDoubleOptions = {}): Prom
     requests,
     close() {
       closed ??= new Promise<void>((resolve) => {
-        for (const stop of [...watches]) stop();
+        for (const stop of [...watches.keys()]) stop();
+        crds.close();
         registry.close();
         server.close(() => resolve());
         server.closeAllConnections();

@@ -1,11 +1,15 @@
 // Unit tests of the API double's pure parts: patch algebra, selectors, store history, time codec.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { kubeVersionOrder } from "./discovery.ts";
+import { negotiate } from "./dispatch.ts";
 import { applyJsonPatch, decodeJsonPatch, JsonPatchApplyError } from "./json-patch.ts";
 import { applyMergePatch, MergePatchError } from "./merge-patch.ts";
+import { pruneObject, structuralSchema, validateObject } from "./schema.ts";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import { Store, type Version } from "./store.ts";
 import { applyStrategicMergePatch } from "./strategic-merge-patch.ts";
+import { humanDuration, parseSimpleJsonPath, printerColumnsTable } from "./table.ts";
 import { DecodeError, decodeTyped, META_FIELDS, sortedJson } from "./typed.ts";
 
 describe("json-patch (evanphx/json-patch v4 semantics)", () => {
@@ -199,6 +203,142 @@ describe("typed codec", () => {
     assert.equal(
       sortedJson({ b: 1, a: { "10": 0, "2": 0 }, c: "<&>" }),
       '{"a":{"10":0,"2":0},"b":1,"c":"\\u003c\\u0026\\u003e"}',
+    );
+  });
+});
+
+describe("server-side printing", () => {
+  it("formats ages as duration.HumanDuration", () => {
+    const s = 1000;
+    const m = 60 * s;
+    const h = 60 * m;
+    const d = 24 * h;
+    const rows: [number, string][] = [
+      [-2 * s, "<invalid>"],
+      [-1 * s, "0s"],
+      [0, "0s"],
+      [119 * s, "119s"],
+      [2 * m, "2m"],
+      [9 * m + 59 * s, "9m59s"],
+      [10 * m + 30 * s, "10m"],
+      [179 * m, "179m"],
+      [3 * h, "3h"],
+      [7 * h + 59 * m, "7h59m"],
+      [8 * h, "8h"],
+      [47 * h, "47h"],
+      [2 * d, "2d"],
+      [7 * d + 23 * h, "7d23h"],
+      [8 * d, "8d"],
+      [729 * d, "729d"],
+      [2 * 365 * d, "2y"],
+      [3 * 365 * d + 10 * d, "3y10d"],
+      [8 * 365 * d + 10 * d, "8y"],
+    ];
+    for (const [ms, text] of rows) assert.equal(humanDuration(ms), text, String(ms));
+  });
+
+  it("parses the simple JSONPaths of printer columns and refuses the rest", () => {
+    assert.deepEqual(parseSimpleJsonPath(".spec.range"), [{ field: "spec" }, { field: "range" }]);
+    assert.deepEqual(parseSimpleJsonPath(".status.conditions[0].type"), [
+      { field: "status" },
+      { field: "conditions" },
+      { index: 0 },
+      { field: "type" },
+    ]);
+    assert.deepEqual(parseSimpleJsonPath(".metadata.labels['app.kubernetes.io/name']"), [
+      { field: "metadata" },
+      { field: "labels" },
+      { field: "app.kubernetes.io/name" },
+    ]);
+    assert.deepEqual(parseSimpleJsonPath("."), []);
+    for (const bad of [".items[*].x", ".a[?(@.b)]", ".a..b", "spec"])
+      assert.equal(parseSimpleJsonPath(bad), undefined, bad);
+  });
+
+  it("types cells as tableconvertor does; a column that does not parse ends the columns", () => {
+    const now = Date.parse("2025-01-01T00:10:00Z");
+    const table = printerColumnsTable([
+      { name: "S", type: "string", jsonPath: ".spec.s" },
+      { name: "I", type: "integer", jsonPath: ".spec.n" },
+      { name: "N", type: "number", jsonPath: ".spec.n" },
+      { name: "B", type: "boolean", jsonPath: ".spec.b" },
+      { name: "D", type: "date", jsonPath: ".spec.t" },
+      { name: "Bad", type: "string", jsonPath: ".spec[*]" },
+      { name: "After", type: "string", jsonPath: ".spec.s" },
+    ]);
+    assert.deepEqual(
+      table.columns.map((c) => c.name),
+      ["Name", "S", "I", "N", "B", "D"],
+    );
+    const cells = (spec: object) => table.cells({ metadata: { name: "x" }, spec } as never, now);
+    assert.deepEqual(cells({ s: "a<b", n: 2.7, b: true, t: "2025-01-01T00:00:00Z" }), [
+      "x",
+      "a<b",
+      2,
+      2.7,
+      true,
+      "10m",
+    ]);
+    // string columns print whatever is there as client-go's jsonpath does; other types must match
+    assert.deepEqual(cells({ s: { z: 1, a: [true] }, n: "7", b: "yes", t: "not a time" }), [
+      "x",
+      '{"a":[true],"z":1}',
+      null,
+      null,
+      null,
+      "<invalid>",
+    ]);
+    assert.deepEqual(cells({ s: 1e21 }), ["x", "1e+21", null, null, null, null]);
+    assert.deepEqual(cells({}), ["x", null, null, null, null, null]);
+    assert.deepEqual(
+      printerColumnsTable([]).columns.map((c) => [c.name, c.type]),
+      [
+        ["Name", "string"],
+        ["Age", "date"],
+      ],
+    );
+  });
+
+  it("negotiates JSON or a Table from the Accept header, by quality then order", () => {
+    const kubectl =
+      "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+    assert.deepEqual(negotiate(kubectl, true), { table: { apiVersion: "meta.k8s.io/v1" } });
+    assert.deepEqual(negotiate(kubectl, false), {});
+    assert.deepEqual(negotiate(undefined, true), {});
+    assert.deepEqual(negotiate("application/json;as=Table;v=v1;g=meta.k8s.io;q=0.5, */*", true), {});
+    assert.equal(negotiate("application/json;as=Table;v=v1;g=meta.k8s.io", false), undefined);
+    assert.equal(negotiate("application/json;as=Table;v=v2;g=meta.k8s.io", true), undefined);
+    assert.equal(negotiate("application/yaml, application/vnd.kubernetes.protobuf", true), undefined);
+  });
+});
+
+describe("CRD schemas and versions", () => {
+  it("orders versions as Kubernetes does: GA, beta, alpha, then others by name", () => {
+    assert.deepEqual(
+      ["v1alpha1", "foo", "v1", "v2beta1", "v1beta2", "v2", "bar", "v1beta1"].sort(kubeVersionOrder),
+      ["v2", "v1", "v2beta1", "v1beta2", "v1beta1", "v1alpha1", "bar", "foo"],
+    );
+  });
+
+  it("reads openAPIV3Schema: preserve-unknown-fields keeps members, int-or-string takes either", () => {
+    const schema = structuralSchema({
+      type: "object",
+      properties: {
+        spec: {
+          type: "object",
+          "x-kubernetes-preserve-unknown-fields": true,
+          properties: { known: { type: "object", properties: { a: { type: "string" } } } },
+        },
+        port: { "x-kubernetes-int-or-string": true },
+      },
+    });
+    const obj = { spec: { any: { thing: 1 }, known: { a: "x", b: 2 } }, port: "http", junk: 1 };
+    assert.deepEqual(pruneObject(obj, schema), ["spec.known.b", "junk"]);
+    assert.deepEqual(obj, { spec: { any: { thing: 1 }, known: { a: "x" } }, port: "http" });
+    assert.deepEqual(validateObject({ port: 8080 }, schema), []);
+    assert.deepEqual(
+      validateObject({ port: true }, schema).map((e) => e.detail),
+      ['port in body must be of type integer,string: "boolean"'],
     );
   });
 });

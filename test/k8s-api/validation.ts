@@ -101,33 +101,53 @@ const LABEL_VALUE = new RegExp(`^${LABEL_VALUE_FMT}$`);
 const regexError = (msg: string, fmt: string, examples: readonly string[]): string =>
   `${msg} (e.g. ${examples.map((e) => `'${e}'`).join(",  or ")}, regex used for validation is '${fmt}')`;
 
-export function isDns1123Subdomain(value: string): string[] {
+/** A name checked by length and one regex, as the util/validation Is* functions do. */
+function nameErrors(
+  value: string,
+  max: number,
+  re: RegExp,
+  msg: string,
+  fmt: string,
+  examples: string[],
+): string[] {
   const errs: string[] = [];
-  if (value.length > 253) errs.push("must be no more than 253 characters");
-  if (!DNS1123_SUBDOMAIN.test(value))
-    errs.push(
-      regexError(
-        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
-        DNS1123_SUBDOMAIN_FMT,
-        ["example.com"],
-      ),
-    );
+  if (value.length > max) errs.push(`must be no more than ${max} characters`);
+  if (!re.test(value)) errs.push(regexError(msg, fmt, examples));
   return errs;
 }
 
-export function isDns1123Label(value: string): string[] {
-  const errs: string[] = [];
-  if (value.length > 63) errs.push("must be no more than 63 characters");
-  if (!DNS1123_LABEL.test(value))
-    errs.push(
-      regexError(
-        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
-        DNS1123_LABEL_FMT,
-        ["my-name", "123-abc"],
-      ),
-    );
-  return errs;
-}
+export const isDns1123Subdomain = (value: string): string[] =>
+  nameErrors(
+    value,
+    253,
+    DNS1123_SUBDOMAIN,
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+    DNS1123_SUBDOMAIN_FMT,
+    ["example.com"],
+  );
+
+export const isDns1123Label = (value: string): string[] =>
+  nameErrors(
+    value,
+    63,
+    DNS1123_LABEL,
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+    DNS1123_LABEL_FMT,
+    ["my-name", "123-abc"],
+  );
+
+const DNS1035_LABEL_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?";
+const DNS1035_LABEL = new RegExp(`^${DNS1035_LABEL_FMT}$`);
+
+export const isDns1035Label = (value: string): string[] =>
+  nameErrors(
+    value,
+    63,
+    DNS1035_LABEL,
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+    DNS1035_LABEL_FMT,
+    ["my-name", "abc-123"],
+  );
 
 /** NameIsDNSSubdomain(name, prefix): with prefix, a trailing '-' is allowed (generateName). */
 export function nameIsDnsSubdomain(name: string, prefix: boolean): string[] {

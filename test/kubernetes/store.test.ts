@@ -17,7 +17,6 @@ import { fileURLToPath } from "node:url";
 import { load as loadYaml } from "js-yaml";
 import { viewPool } from "../../src/allocator/pool-view.ts";
 import { toCniError } from "../../src/cni/skel.ts";
-import { loadIpamConfig } from "../../src/config/load.ts";
 import type { IpamConfig } from "../../src/config/types.ts";
 import { ConfigError, StoreRefusedError, StoreUnavailableError } from "../../src/errors/errors.ts";
 import { formatIP, parseCidr } from "../../src/ip/index.ts";
@@ -40,6 +39,7 @@ import type { FaultRule } from "../k8s-api/faults.ts";
 import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
 import type { Schema } from "../k8s-api/schema.ts";
 import { alloc, change, reservation, storeConformance } from "../store/conformance.ts";
+import { networkOn, requestsIn as requestsServed } from "./double-support.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
@@ -76,30 +76,13 @@ async function withStore<T>(
 }
 
 /** Requests the double served in `namespace` since the last reset, as "verb plural" → count. */
-async function requestsIn(namespace: string): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const r of (await api.requests()).log) {
-    if (r.namespace !== namespace) continue;
-    const key = `${r.verb} ${r.resource.split(".")[0]}`;
-    counts[key] = (counts[key] ?? 0) + 1;
-  }
-  return counts;
-}
+const requestsIn = (namespace: string) => requestsServed(api, namespace);
 
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 /** A loaded IPAM config of one network (no flat file), stored in `namespace`. */
-function network(namespace: string, ipam: Record<string, unknown>): IpamConfig {
-  return loadIpamConfig({
-    stdin: JSON.stringify({
-      cniVersion: "1.0.0",
-      name: "net",
-      ipam: { type: "whereabouts", kubernetes: { kubeconfig: api.kubeconfigPath(namespace) }, ...ipam },
-    }),
-    cniArgs: "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod",
-    readFile: () => undefined,
-  });
-}
+const network = (namespace: string, ipam: Record<string, unknown>): IpamConfig =>
+  networkOn(api, namespace, ipam);
 
 async function add(store: Store, config: IpamConfig, containerId: string, podRef: string, ifName = "eth0") {
   const outcome = await addAttachment(
@@ -1021,22 +1004,46 @@ describe("Kubernetes store: CRD manifests (deploy/crds)", () => {
     );
   });
 
-  for (const [plural, kind, schema, columns] of [
-    ["ippools", "IPPool", IPPOOL_SCHEMA, ["Range:.spec.range", "Age:.metadata.creationTimestamp"]],
+  /** Ours adds an optional IPPool `status` (used, free) to v0.9.4's schema, nothing else. */
+  const OURS: Record<string, Schema> = {
+    ippools: {
+      ...IPPOOL_SCHEMA,
+      properties: {
+        ...IPPOOL_SCHEMA.properties,
+        status: { type: "object", properties: { used: { type: "integer" }, free: { type: "string" } } },
+      },
+    },
+    overlappingrangeipreservations: ORIP_SCHEMA,
+    nodeslicepools: NODESLICEPOOL_SCHEMA,
+  };
+
+  for (const [plural, kind, columns] of [
+    [
+      "ippools",
+      "IPPool",
+      [
+        "Range:.spec.range:string",
+        "Used:.status.used:integer",
+        "Free:.status.free:string",
+        "Age:.metadata.creationTimestamp:date",
+      ],
+    ],
     [
       "overlappingrangeipreservations",
       "OverlappingRangeIPReservation",
-      ORIP_SCHEMA,
-      ["PodRef:.spec.podref", "Interface:.spec.ifname", "Age:.metadata.creationTimestamp"],
+      ["PodRef:.spec.podref:string", "Interface:.spec.ifname:string", "Age:.metadata.creationTimestamp:date"],
     ],
     [
       "nodeslicepools",
       "NodeSlicePool",
-      NODESLICEPOOL_SCHEMA,
-      ["Range:.spec.range", "SliceSize:.spec.sliceSize", "Age:.metadata.creationTimestamp"],
+      [
+        "Range:.spec.range:string",
+        "Slice Size:.spec.sliceSize:string",
+        "Age:.metadata.creationTimestamp:date",
+      ],
     ],
   ] as const) {
-    it(`${plural}: v0.9.4's group, names and scope; the API double's schema; printer columns`, () => {
+    it(`${plural}: v0.9.4's group, names, scope and schema (IPPools: plus status); printer columns`, () => {
       const crd = read(`whereabouts.cni.cncf.io_${plural}.yaml`);
       assert.equal(crd.kind, "CustomResourceDefinition");
       assert.equal(crd.metadata.name, `${plural}.whereabouts.cni.cncf.io`);
@@ -1051,9 +1058,14 @@ describe("Kubernetes store: CRD manifests (deploy/crds)", () => {
       assert.equal(crd.spec.versions.length, 1);
       const [version] = crd.spec.versions;
       assert.deepEqual([version!.name, version!.served, version!.storage], ["v1alpha1", true, true]);
-      assert.deepEqual(structure(version!.schema.openAPIV3Schema), structure(schema));
+      assert.equal(
+        (version as { subresources?: unknown }).subresources,
+        undefined,
+        "no subresources, as Go's",
+      );
+      assert.deepEqual(structure(version!.schema.openAPIV3Schema), structure(OURS[plural]));
       assert.deepEqual(
-        (version!.additionalPrinterColumns ?? []).map((c) => `${c.name}:${c.jsonPath}`),
+        (version!.additionalPrinterColumns ?? []).map((c) => `${c.name}:${c.jsonPath}:${c.type}`),
         columns,
       );
     });

@@ -22,9 +22,16 @@
 //     label alone, which also takes any reservation of the attachment that no entry names. If that
 //     deleted nothing (a reservation Go wrote, without our label) or is not allowed (403), GET it
 //     and DELETE it at its resourceVersion only if its owner is the one releasing it.
+// Every pool write (the POST, the JSON patch, an undo) also sets the pool's `status: {used, free}`
+// for the pool as it will be after the write, in the same request: counted (pure core,
+// allocator/usage.ts) on the pool as this store last saw it (its last read, or the answer to its
+// last write) with the change applied. Nothing pool-wide is tested, so a write racing another one
+// may leave the figures off by that other write until the pool's next write; Go's writes leave
+// them as they are.
 // Uncontended requests: ADD 2 (GET pool, PATCH), 3 with overlapping ranges (+ POST reservation);
 // DEL 3 (GET pool, PATCH, DELETE collection); the first ADD of a pool: GET (404), POST pool,
 // [POST reservation].
+import { carriedUsage, type PoolUsage, usageOf } from "../../allocator/usage.ts";
 import { StoreUnavailableError } from "../../errors/errors.ts";
 import { capped } from "../../ipam/retry.ts";
 import { JSON_PATCH, KubeClient, type KubeReply, MERGE_PATCH } from "../../kube/client.ts";
@@ -32,6 +39,7 @@ import { loadKubeconfig } from "../../kube/kubeconfig.ts";
 import { createTransport } from "../../net/http-transport.ts";
 import { ownsReservation, type PoolSnapshot, type Reservation } from "../../pool/allocation.ts";
 import {
+  applied,
   type CallOptions,
   type CommitResult,
   checkChange,
@@ -97,6 +105,8 @@ const ROLLBACK_MS = 2_000;
 const MAX_ROUNDS = 8;
 /** Items per page of a listing. */
 const DEFAULT_LIST_PAGE = 500;
+/** Pools whose last seen state a store keeps, for the status of its next write to them. */
+const KNOWN_POOLS = 256;
 
 const OK: CommitResult = { ok: true };
 
@@ -149,6 +159,11 @@ export class KubernetesStore implements Store {
    * instead of asking again (used once), so a retry after a conflict costs no extra read.
    */
   readonly #loser = new Map<string, PoolSnapshot>();
+  /**
+   * Each pool as this store last saw it (a read, or the answer to a write), most recent last, at
+   * most KNOWN_POOLS: what the status of the next write to it is counted from.
+   */
+  readonly #known = new Map<string, Pick<DecodedPool, "snapshot" | "usage">>();
   /** deletecollection was refused (RBAC without that verb): drop reservations by GET + DELETE. */
   #noDeleteCollection = false;
   #closed = false;
@@ -417,6 +432,7 @@ export class KubernetesStore implements Store {
         );
         if (deleted.status !== 409) {
           this.#missing.add(change.pool);
+          this.#known.delete(change.pool);
           return;
         }
       }
@@ -449,7 +465,12 @@ export class KubernetesStore implements Store {
           {
             method: "POST",
             path: this.#path(IPPOOLS),
-            body: poolObject(pool, change.range, change.create),
+            body: poolObject(
+              pool,
+              change.range,
+              change.create,
+              usageAfter(change, emptyPool(pool), undefined),
+            ),
             expect: [409],
           },
           deadline,
@@ -457,6 +478,7 @@ export class KubernetesStore implements Store {
         );
         if (posted.status !== 409) {
           this.#missing.delete(pool);
+          this.#remember(pool, posted.body);
           const meta = metaOf(posted.body);
           written.created = { uid: meta.uid, resourceVersion: meta.resourceVersion };
           return OK;
@@ -465,20 +487,25 @@ export class KubernetesStore implements Store {
         missing = false;
         continue;
       }
+      const seen = this.#known.get(pool);
       const patched = await this.#send(
         {
           method: "PATCH",
           path: this.#path(IPPOOLS, pool),
           contentType: JSON_PATCH,
-          body: entryPatch(change, guards),
+          body: entryPatch(change, guards, seen && usageAfter(change, seen.snapshot, seen.usage)),
           expect: [404, 409, 422],
         },
         deadline,
         action,
       );
-      if (patched.status < 300) return OK;
+      if (patched.status < 300) {
+        this.#remember(pool, patched.body);
+        return OK;
+      }
       written.mayHaveApplied ||= patched.ambiguous;
       if (patched.status === 404) {
+        this.#known.delete(pool);
         missing = true;
         continue;
       }
@@ -511,11 +538,21 @@ export class KubernetesStore implements Store {
     );
     if (reply.status === 404) {
       this.#missing.add(name);
+      this.#known.delete(name);
       return undefined;
     }
     this.#missing.delete(name);
-    const decoded = decodePool(reply.body);
-    return { ...decoded, snapshot: { ...decoded.snapshot, name } };
+    return this.#remember(name, reply.body);
+  }
+
+  /** Records the pool as a read or a write's answer shows it (see #known). */
+  #remember(name: string, body: unknown): DecodedPool {
+    const decoded = decodePool(body);
+    const pool = { ...decoded, snapshot: { ...decoded.snapshot, name } };
+    this.#known.delete(name);
+    this.#known.set(name, { snapshot: pool.snapshot, usage: pool.usage });
+    if (this.#known.size > KNOWN_POOLS) this.#known.delete(this.#known.keys().next().value!);
+    return pool;
   }
 
   // ---- step 3: dropping reservations ----------------------------------------------------------
@@ -676,7 +713,18 @@ function inverseOf(change: PoolChange): PoolChange {
     create: change.remove,
     update: change.update.map((u) => ({ key: u.key, from: u.to, to: u.from })),
     remove: change.create,
+    ...(change.usable === undefined ? {} : { usable: change.usable }),
   });
+}
+
+/**
+ * The usage to write with `change`: counted on `before` (the pool as last seen) with the change
+ * applied, against the configuration's addresses when the change carries them, else carried on
+ * from the status `before` had (the controller, which has no configuration).
+ */
+function usageAfter(change: PoolChange, before: PoolSnapshot, recorded: PoolUsage | undefined): PoolUsage {
+  const after = applied(before, [change]);
+  return change.usable === undefined ? carriedUsage(after, recorded) : usageOf(after, change.usable);
 }
 
 function deleteOptions(preconditions: { uid?: string; resourceVersion?: string }): object {

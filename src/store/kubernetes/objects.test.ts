@@ -123,6 +123,27 @@ describe("Kubernetes objects", () => {
     assert.equal(pointerToken("~/"), "~0~1");
   });
 
+  it("sets the pool status last in a patch and in a created pool, and reads back what it could have written", () => {
+    const usage = { used: 2, free: 18446744073709551612n };
+    const ops = entryPatch(change({ create: [["3", a("c3", "ns/c")]] }), new Map(), usage);
+    assert.deepEqual(ops.at(-1), {
+      op: "add",
+      path: "/status",
+      value: { used: 2, free: "18446744073709551612" },
+    });
+    assert.ok(
+      ops.every((op) => op.op !== "test" || !op.path.startsWith("/status")),
+      "status is never tested",
+    );
+    assert.deepEqual(poolObject("p", "fd00::/64", [], { used: 0, free: undefined })["status"], { used: 0 });
+    const read = (status: unknown) => decodePool({ metadata: { name: "p" }, spec: {}, status }).usage;
+    assert.deepEqual(read({ used: 2, free: "18446744073709551612" }), usage);
+    assert.deepEqual(read({ used: 2 }), { used: 2, free: undefined });
+    assert.deepEqual(read({ used: 2, free: "-1" }), { used: 2, free: undefined });
+    assert.equal(read({ used: "2", free: "5" }), undefined);
+    assert.equal(read(undefined), undefined);
+  });
+
   it("finds the first violated precondition, and recognises an applied change", () => {
     const pool = decodePool({
       metadata: { name: "p", resourceVersion: "1" },

@@ -5,7 +5,10 @@
 // and two annotations (the reservation's claim: address and network_name; in metadata because
 // Go's CRD schema prunes unknown spec fields).
 // Keys and entries are read verbatim (legacy keys, entries without ifname or podref); the pure
-// core decodes keys. Also the JSON patch of a commit: per-entry `test`s, then the writes.
+// core decodes keys. Also the JSON patch of a commit: per-entry `test`s, then the writes. Pools
+// we write carry `status: {used, free}` (how full the pool is, for `kubectl get ippools`): a field
+// our CRD adds and Go's CRD prunes; Go never writes it and ignores it.
+import type { PoolUsage } from "../../allocator/usage.ts";
 import type { Allocation, PoolSnapshot, Reservation } from "../../pool/allocation.ts";
 import { type PoolChange, sameAllocation } from "../store.ts";
 
@@ -68,6 +71,21 @@ export interface DecodedPool {
   readonly snapshot: PoolSnapshot;
   /** Entries as stored, for `test` operations when a stored encoding differs from ours. */
   readonly raw: ReadonlyMap<string, Json>;
+  /** `status` as stored (our last write's figures), when it is one we could have written. */
+  readonly usage: PoolUsage | undefined;
+}
+
+/** The IPPool `status` for a usage: `free` as a decimal string (an IPv6 count exceeds any integer). */
+export function poolStatus(usage: PoolUsage): JsonObject {
+  return usage.free === undefined ? { used: usage.used } : { used: usage.used, free: String(usage.free) };
+}
+
+function decodeUsage(obj: unknown): PoolUsage | undefined {
+  const status = isObject(obj) && isObject(obj["status"]) ? obj["status"] : undefined;
+  const used = status?.["used"];
+  if (typeof used !== "number" || !Number.isSafeInteger(used) || used < 0) return undefined;
+  const free = status?.["free"];
+  return { used, free: typeof free === "string" && /^[0-9]+$/.test(free) ? BigInt(free) : undefined };
 }
 
 export function decodePool(obj: unknown): DecodedPool {
@@ -88,6 +106,7 @@ export function decodePool(obj: unknown): DecodedPool {
       version: meta.resourceVersion || "0",
     },
     raw,
+    usage: decodeUsage(obj),
   };
 }
 
@@ -95,12 +114,14 @@ export function poolObject(
   name: string,
   range: string,
   entries: readonly (readonly [string, Allocation])[],
+  usage?: PoolUsage,
 ): JsonObject {
   return {
     apiVersion: API_VERSION,
     kind: "IPPool",
     metadata: { name },
     spec: { range, allocations: Object.fromEntries(entries.map(([key, a]) => [key, encodeEntry(a)])) },
+    ...(usage === undefined ? {} : { status: poolStatus(usage) }),
   };
 }
 
@@ -169,9 +190,14 @@ export type PatchOp =
  * Whereabouts relies on the same), then `add`. A rewritten or removed entry: `test` its id, podref
  * and ifname (null when empty, i.e. absent) — or, for keys in `guards`, the whole entry as stored
  * (an encoding of the same allocation that is not ours) — then `replace` or `remove`. No
- * resourceVersion test: writers of other keys do not conflict.
+ * resourceVersion test: writers of other keys do not conflict. With `usage`, last, `status` set to
+ * it (`add` replaces a member that exists); never tested, so it never makes a write conflict.
  */
-export function entryPatch(change: PoolChange, guards: ReadonlyMap<string, Json> = new Map()): PatchOp[] {
+export function entryPatch(
+  change: PoolChange,
+  guards: ReadonlyMap<string, Json> = new Map(),
+  usage?: PoolUsage,
+): PatchOp[] {
   const tests: PatchOp[] = [];
   const writes: PatchOp[] = [];
   const at = (key: string) => `/spec/allocations/${pointerToken(key)}`;
@@ -197,6 +223,7 @@ export function entryPatch(change: PoolChange, guards: ReadonlyMap<string, Json>
     expect(key, a);
     writes.push({ op: "remove", path: at(key) });
   }
+  if (usage !== undefined) writes.push({ op: "add", path: "/status", value: poolStatus(usage) });
   return [...tests, ...writes];
 }
 
