@@ -67,7 +67,7 @@ describe("IPPool status with our CRDs (deploy/crds applied by kubectl)", () => {
     // Plain HTTP without authentication: kubectl (clientcmd) sends credentials only over TLS, and
     // the Go writer speaks plain HTTP.
     api = await startApiDouble();
-    const applied = await api.kubectl(["apply", "-f", DEPLOY_CRDS, "--validate=false"]);
+    const applied = await api.kubectl(["apply", "-k", DEPLOY_CRDS, "--validate=false"]);
     assert.equal(applied.code, 0, applied.stderr);
   });
   after(() => api?.stop());

@@ -459,20 +459,20 @@ export function crdSuite(api: Api): void {
   });
 
   describe("kubectl (1.32) against the double", () => {
-    it("applies deploy/crds/ (create or configure, then unchanged) with --validate=false, the least it needs without /openapi", async () => {
-      const strict = await api().kubectl(["apply", "-f", DEPLOY_CRDS]);
+    it("applies deploy/crds (kubectl apply -k: create or configure, then unchanged) with --validate=false, the least it needs without /openapi", async () => {
+      const strict = await api().kubectl(["apply", "-k", DEPLOY_CRDS]);
       assert.notEqual(strict.code, 0);
       assert.match(
         strict.stderr,
         /failed to download openapi: the server could not find the requested resource/,
       );
-      const first = await api().kubectl(["apply", "-f", DEPLOY_CRDS, "--validate=false"]);
+      const first = await api().kubectl(["apply", "-k", DEPLOY_CRDS, "--validate=false"]);
       assert.equal(first.code, 0, first.stderr);
       assert.match(
         first.stdout,
         /customresourcedefinition\.apiextensions\.k8s\.io\/ippools\.whereabouts\.cni\.cncf\.io (configured|unchanged)/,
       );
-      const again = await api().kubectl(["apply", "-f", DEPLOY_CRDS, "--validate=false"]);
+      const again = await api().kubectl(["apply", "-k", DEPLOY_CRDS, "--validate=false"]);
       assert.equal(again.code, 0, again.stderr);
       assert.deepEqual(again.stdout.trim().split("\n"), [
         "customresourcedefinition.apiextensions.k8s.io/ippools.whereabouts.cni.cncf.io unchanged",
@@ -506,7 +506,7 @@ export function crdSuite(api: Api): void {
       assert.equal((await api().request("GET", `${POOLS}/${name}`)).json().status, undefined);
       const printed = await api().kubectl(["get", "ippools", "--field-selector", `metadata.name=${name}`]);
       assert.deepEqual(printed.stdout.trim().split("\n")[0]!.trim().split(/\s+/), ["NAME", "AGE"]);
-      const again = await api().kubectl(["apply", "-f", DEPLOY_CRDS, "--validate=false"]);
+      const again = await api().kubectl(["apply", "-k", DEPLOY_CRDS, "--validate=false"]);
       assert.equal(again.code, 0, again.stderr);
       assert.deepEqual(
         (await api().request("GET", `${POOLS}/${name}`)).json().status,
