@@ -7,27 +7,12 @@
 // them) is declined and the plugin runs it alone on the host, while calls inside are served.
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startApiDouble } from "../k8s-api/harness.ts";
 import { kubeIpam } from "../kubernetes/go-runtime.ts";
-import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { agentMetrics, startAgentProcess } from "../support/agent.ts";
 import { type AddCall, add, addressesOf, del, netConf, type TempDir, tempDir } from "../support/plugin.ts";
-
-function metricsOf(agent: AgentProcess): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const req = request({ socketPath: agent.socket, path: "/metrics" }, (res) => {
-      let text = "";
-      res.on("data", (d: Buffer) => {
-        text += d.toString();
-      });
-      res.on("end", () => resolve(text));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 function count(metrics: string, command: string, result: string): number {
   const m = new RegExp(
@@ -100,7 +85,7 @@ describe("agent --host-paths (an agent in its own mount namespace)", () => {
       assert.deepEqual(addressesOf(alone), ["198.18.42.2/29"], "the agent wrote the store the host sees");
       assert.equal((await del(servedCall)).code, 0);
 
-      const metrics = await metricsOf(agent);
+      const metrics = await agentMetrics(agent.socket);
       assert.equal(count(metrics, "ADD", "declined"), 2);
       assert.equal(count(metrics, "DEL", "declined"), 2);
       assert.equal(count(metrics, "ADD", "ok"), 1);
@@ -147,7 +132,7 @@ describe("agent --host-paths (an agent in its own mount namespace)", () => {
       const linked = await add({ config: viaLink, pod: "h", containerId: "c-h", env: agent.env });
       assert.deepEqual(addressesOf(linked), ["198.18.45.1/29"], linked.stdout);
 
-      const metrics = await metricsOf(agent);
+      const metrics = await agentMetrics(agent.socket);
       assert.equal(count(metrics, "ADD", "declined"), 3);
       assert.equal(count(metrics, "ADD", "error"), 0);
     } finally {
@@ -186,7 +171,7 @@ describe("agent --host-paths (an agent in its own mount namespace)", () => {
         });
         assert.equal(o.code, 0, o.stdout);
       }
-      const metrics = await metricsOf(agent);
+      const metrics = await agentMetrics(agent.socket);
       assert.equal(count(metrics, "ADD", "ok"), 1, "the inline kubeconfig was served");
       assert.equal(count(metrics, "ADD", "declined"), 1, "the CA file outside was left to the plugin");
     } finally {

@@ -4,7 +4,6 @@
 // store handles of many distinct stores are closed again; bogus commands do not grow /metrics.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -14,7 +13,7 @@ import { READ_DEADLINE_MS } from "../../src/agent/socket-listener.ts";
 import { DEFAULT_MAX_OPEN } from "../../src/agent/warm-stores.ts";
 import { inParallel } from "../../src/cli/exec-plugin.ts";
 import { kubeIpam } from "../kubernetes/go-runtime.ts";
-import { startAgentProcess } from "../support/agent.ts";
+import { agentMetrics, startAgentProcess } from "../support/agent.ts";
 import {
   type AddCall,
   add,
@@ -25,20 +24,6 @@ import {
   type TempDir,
   tempDir,
 } from "../support/plugin.ts";
-
-function metricsOf(socket: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path: "/metrics" }, (res) => {
-      let text = "";
-      res.on("data", (d: Buffer) => {
-        text += d.toString();
-      });
-      res.on("end", () => resolve(text));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 /** A TCP server that accepts connections and never answers (a hung API server). */
 async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
@@ -145,7 +130,7 @@ describe("node agent: one caller cannot stall or bloat it (processes)", () => {
         dropped.ms >= READ_DEADLINE_MS - 100 && dropped.ms < READ_DEADLINE_MS + 3000,
         `after ${dropped.ms} ms`,
       );
-      const metrics = await metricsOf(agent.socket);
+      const metrics = await agentMetrics(agent.socket);
       assert.match(metrics, /thereabouts_agent_rejected_connections_total\{reason="timeout"\} 1\n/);
     } finally {
       await agent.stop();
@@ -183,7 +168,7 @@ describe("node agent: one caller cannot stall or bloat it (processes)", () => {
         now <= baseline + 2,
         `idle handles closed: ${baseline} fds at start, ${busy} after 150 stores, ${now} idle`,
       );
-      assert.match(await metricsOf(agent.socket), /thereabouts_agent_store_handles_open 0\n/);
+      assert.match(await agentMetrics(agent.socket), /thereabouts_agent_store_handles_open 0\n/);
       const again = await add(calls[0]!);
       assert.deepEqual(
         addressesOf(again),
@@ -216,7 +201,7 @@ describe("node agent: one caller cannot stall or bloat it (processes)", () => {
         assert.equal((JSON.parse(o.stdout) as { code: number }).code, 4, o.stdout);
         assert.doesNotMatch(o.stderr, /working without it/);
       }
-      const metrics = await metricsOf(agent.socket);
+      const metrics = await agentMetrics(agent.socket);
       assert.match(metrics, /thereabouts_agent_calls_total\{command="other",result="error"\} 300\n/);
       assert.doesNotMatch(metrics, /BOGUS/);
       assert.ok(metrics.length < 20_000, `/metrics is ${metrics.length} bytes`);

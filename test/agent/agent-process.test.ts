@@ -5,14 +5,13 @@
 // in agent-trust.test.ts, stalls and limits in agent-limits.test.ts.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { inParallel } from "../../src/cli/exec-plugin.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
 import { startApiDouble } from "../k8s-api/harness.ts";
 import { kubeIpam } from "../kubernetes/go-runtime.ts";
-import { startAgentProcess } from "../support/agent.ts";
+import { agentMetrics, startAgentProcess } from "../support/agent.ts";
 import { assertEmpty, assertNoDuplicates, type Holding } from "../support/invariants.ts";
 import {
   type AddCall,
@@ -259,17 +258,7 @@ describe("node agent (process)", () => {
       const bad = await add({ ...calls[0]!, config: netConf({ type: "thereabouts", range: "nope" }) });
       assert.equal(bad.code, 1);
       assert.equal((await del(calls[0]!)).code, 0);
-      const overSocket = await new Promise<string>((resolve, reject) => {
-        const req = request({ socketPath: agent.socket, path: "/metrics" }, (res) => {
-          let text = "";
-          res.on("data", (d: Buffer) => {
-            text += d.toString();
-          });
-          res.on("end", () => resolve(text));
-        });
-        req.on("error", reject);
-        req.end();
-      });
+      const overSocket = await agentMetrics(agent.socket);
       const overTcp = await (await fetch(url)).text();
       for (const text of [overSocket, overTcp]) {
         assert.match(text, /thereabouts_agent_calls_total\{command="ADD",result="ok"\} 2\n/);

@@ -7,13 +7,12 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { agentHealth } from "../../src/agent/client.ts";
 import { execPlugin, type PluginOutcome } from "../../src/cli/exec-plugin.ts";
-import { createLocalUser, type LocalUser, startAgentProcess } from "../support/agent.ts";
+import { agentMetrics, createLocalUser, type LocalUser, startAgentProcess } from "../support/agent.ts";
 import {
   type AddCall,
   add,
@@ -26,21 +25,6 @@ import {
   type TempDir,
   tempDir,
 } from "../support/plugin.ts";
-
-/** GET over the agent's socket as this (root) process: status and body. */
-function get(socket: string, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path }, (res) => {
-      let body = "";
-      res.on("data", (d: Buffer) => {
-        body += d.toString();
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 const mode = (path: string) => statSync(path).mode & 0o7777;
 
@@ -167,7 +151,7 @@ describe("node agent socket: trust boundary (processes, a second local user)", (
         alone.stderr,
         /node agent at .* did not answer \(the agent does not serve this user \(HTTP 403\)\); working without it/,
       );
-      const metrics = (await get(agent.socket, "/metrics")).body;
+      const metrics = await agentMetrics(agent.socket);
       assert.match(metrics, /thereabouts_agent_rejected_connections_total\{reason="peer"\} 1\n/);
       assert.doesNotMatch(
         metrics,
@@ -193,7 +177,7 @@ describe("node agent socket: trust boundary (processes, a second local user)", (
       assert.equal(served.code, 0, `${served.stdout} ${served.stderr}`);
       assert.deepEqual(addressesOf(served), ["198.18.71.1/28"]);
       assert.doesNotMatch(served.stderr, /working without it/);
-      const metrics = (await get(grouped.socket, "/metrics")).body;
+      const metrics = await agentMetrics(grouped.socket);
       assert.match(metrics, /thereabouts_agent_calls_total\{command="ADD",result="ok"\} 1\n/);
       assert.doesNotMatch(metrics, /reason="peer"/);
     } finally {

@@ -13,7 +13,6 @@ import {
   realpathSync,
   writeFileSync,
 } from "node:fs";
-import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
@@ -23,6 +22,7 @@ import { sharedLibraries } from "../../scripts/image/ldd.ts";
 import { containerEnv, podman } from "../../scripts/image/podman.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
 import { generateServingCertificate } from "../k8s-api/tls.ts";
+import { agentMetrics } from "../support/agent.ts";
 import { assertEmpty } from "../support/invariants.ts";
 import {
   addressesOf,
@@ -355,17 +355,7 @@ describe("the OCI image (npm run image)", () => {
         got.push(...addressesOf(o));
       }
       assert.deepEqual(got, ["198.18.62.1/29", "198.18.62.2/29", "198.18.63.1/29", "198.18.63.2/29"]);
-      const metrics = await new Promise<string>((resolve, reject) => {
-        const req = httpRequest({ socketPath: socket, path: "/metrics" }, (res) => {
-          let text = "";
-          res.on("data", (d: Buffer) => {
-            text += d.toString();
-          });
-          res.on("end", () => resolve(text));
-        });
-        req.on("error", reject);
-        req.end();
-      });
+      const metrics = await agentMetrics(socket);
       assert.match(metrics, /thereabouts_agent_calls_total\{command="ADD",result="ok"\} 2\n/);
       assert.match(metrics, /thereabouts_agent_calls_total\{command="ADD",result="declined"\} 2\n/);
       for (const [config, pod] of [

@@ -3,6 +3,7 @@
 // started is killed, and every user created is removed, when the test process exits.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BINARY, type TempDir, tempDir } from "./plugin.ts";
@@ -157,4 +158,24 @@ export function crashLoop(first: AgentProcess, lifetimeMs: number): { stop(): Pr
       return kills;
     },
   };
+}
+
+/** GET `path` over an agent's unix socket as this (root) process: status and body. */
+export function getOverSocket(socket: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, path }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => {
+        body += d.toString();
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** The agent's /metrics text, over its socket. */
+export async function agentMetrics(socket: string): Promise<string> {
+  return (await getOverSocket(socket, "/metrics")).body;
 }
