@@ -3,7 +3,7 @@
 // not exist, a pod or an address that nothing holds), 2 for bad usage (checked before the store
 // is opened).
 import { formatIP, parseIP } from "../ip/index.ts";
-import { podsOf, readInventory, readPool } from "../tools/inventory.ts";
+import { podsIfAllowed, readInventory, readPool } from "../tools/inventory.ts";
 import { lookOf, OUTPUT_OPTION, type OutputFormat, parseFormat, renderData } from "../tools/output.ts";
 import {
   entriesTable,
@@ -115,6 +115,11 @@ function print(format: OutputFormat, record: object, table: () => string): void 
 
 async function answer(target: Target, query: Query, format: OutputFormat): Promise<number> {
   const look = lookOf(process.stdout, process.env);
+  const podsOf = async (refs: Iterable<string>) => {
+    const { pods, refused } = await podsIfAllowed(target, refs);
+    if (refused !== undefined) process.stderr.write(`thereabouts show: ${refused}\n`);
+    return pods;
+  };
   const now = Date.now();
   const network = target.network;
   const head = {
@@ -134,10 +139,7 @@ async function answer(target: Target, query: Query, format: OutputFormat): Promi
         process.stderr.write(line(`no pool ${query.name}${where} in this store`, look));
         return 1;
       }
-      const pods = await podsOf(
-        target,
-        pool.entries.map((e) => e.allocation.podRef),
-      );
+      const pods = await podsOf(pool.entries.map((e) => e.allocation.podRef));
       const entries = pool.entries.map((e) => entryRecord(pool.name, e, pods));
       const summary = poolSummary(pool);
       print(format, { ...head, pool: { ...summary, entries, unreadableKeys: pool.unreadableKeys } }, () => {
@@ -154,7 +156,7 @@ async function answer(target: Target, query: Query, format: OutputFormat): Promi
     }
     case "pod": {
       const inventory = await readInventory(target, { network });
-      const pods = await podsOf(target, [query.ref]);
+      const pods = await podsOf([query.ref]);
       const addresses = inventory.pools.flatMap((pool) =>
         pool.entries
           .filter((e) => e.allocation.podRef === query.ref)
@@ -183,7 +185,7 @@ async function answer(target: Target, query: Query, format: OutputFormat): Promi
         pool.entries.filter((e) => e.address.value === address.value).map((e) => ({ pool, e })),
       );
       const reserved = inventory.reservations.filter((r) => reservesAddress(r, address, network));
-      const pods = await podsOf(target, [
+      const pods = await podsOf([
         ...held.map(({ e }) => e.allocation.podRef),
         ...reserved.map((r) => r.podRef),
       ]);

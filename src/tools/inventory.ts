@@ -7,6 +7,7 @@ import { countOf, type IntervalSet, intervalSet } from "../allocator/interval-se
 import { type Entry, viewPool } from "../allocator/pool-view.ts";
 import { handedOut, usageOf } from "../allocator/usage.ts";
 import type { IpamConfig } from "../config/types.ts";
+import { StoreRefusedError } from "../errors/errors.ts";
 import { type Cidr, masked, parseCidr } from "../ip/index.ts";
 import { type PoolRef, poolOf, sameRange } from "../ipam/pool-ref.ts";
 import type { PoolSnapshot, Reservation } from "../pool/allocation.ts";
@@ -176,4 +177,21 @@ export async function podsOf(
 ): Promise<ReadonlyMap<string, PodInfo> | undefined> {
   if (target.kube === undefined) return undefined;
   return readPods(target.kube, refs, Date.now() + PODS_MS);
+}
+
+/**
+ * podsOf for output that can do without pods: when the kubeconfig's user may not read them
+ * (403), `pods` is undefined and `refused` says so, instead of failing the command. Commands that
+ * judge pods (check) use podsOf, which throws.
+ */
+export async function podsIfAllowed(
+  target: Target,
+  refs: Iterable<string>,
+): Promise<{ readonly pods: ReadonlyMap<string, PodInfo> | undefined; readonly refused?: string }> {
+  try {
+    return { pods: await podsOf(target, refs) };
+  } catch (error) {
+    if (!(error instanceof StoreRefusedError) || error.facts.status !== 403) throw error;
+    return { pods: undefined, refused: "not allowed to read pods (HTTP 403): node and age are not shown" };
+  }
 }
