@@ -22,6 +22,8 @@ export interface MigrateOptions {
   /** Only the ranges the --from network configures (default: every v0.5.4 range in the etcd). */
   readonly onlyConfigured: boolean;
   readonly dryRun: boolean;
+  /** Kubernetes target: the pools' namespace instead of the kubeconfig context's. */
+  readonly namespace?: string | undefined;
   /** Phases of a long run, for a progress display. */
   readonly onReading?: (what: string) => void;
   readonly onWriting?: ApplyProgress;
@@ -74,7 +76,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationResult>
     if (rule !== undefined) return poolOf(to, rule);
     return options.onlyConfigured ? undefined : unconfiguredPool(range, to.networkName);
   };
-  const store = await openStore(to);
+  const store = await openStore(to, options.namespace === undefined ? {} : { namespace: options.namespace });
   try {
     options.onReading?.("reading the target pools");
     const pools = new Map<string, PoolSnapshot>();

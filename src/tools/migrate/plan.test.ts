@@ -194,8 +194,7 @@ test("source trouble: a held lock, unreadable lines and one address listed for t
     [
       ["locked", undefined, undefined],
       ["unreadable", undefined, undefined],
-      ["duplicate", "10.10.0.1", "a"],
-      ["duplicate", "10.10.0.1", "b"],
+      ["duplicate", "10.10.0.1", undefined],
     ],
     "only the lock of a range being migrated counts",
   );
@@ -207,6 +206,7 @@ test("source trouble: a held lock, unreadable lines and one address listed for t
     plan.problems[1]!.message,
     /etcd key \/whereabouts\/10\.10\.0\.0\/24, line 3: not `<ip> <container id>`/,
   );
+  assert.match(plan.problems[2]!.message, /lists 10\.10\.0\.1 for containers "a" and "b": delete the lines/);
   assert.deepEqual(
     plan.pools[0]?.add.map((e) => e.key),
     ["2"],

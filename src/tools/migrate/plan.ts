@@ -199,8 +199,8 @@ export function planMigration(input: PlanInput): MigrationPlan {
 }
 
 /**
- * The range's allocations without addresses listed for two containers: v0.5.4 cannot tell which
- * one has it, so neither is migrated and each is reported.
+ * The range's allocations without addresses listed for several containers: nothing tells which
+ * one has it, so none is migrated and the address is reported.
  */
 function withoutDuplicates(source: GoRange, pool: string, problems: Problem[]): GoEntry[] {
   const owners = new Map<bigint, GoEntry[]>();
@@ -214,15 +214,13 @@ function withoutDuplicates(source: GoRange, pool: string, problems: Problem[]): 
     }
     const address = formatIP(list[0]!.address);
     const ids = list.map((e) => quote(e.containerId)).join(" and ");
-    for (const e of list)
-      problems.push({
-        kind: "duplicate",
-        range,
-        pool,
-        address,
-        containerId: e.containerId,
-        message: `etcd key ${goRangeKey(source.range)} lists ${address} for containers ${ids}: delete the line of the one that does not have it, then run again`,
-      });
+    problems.push({
+      kind: "duplicate",
+      range,
+      pool,
+      address,
+      message: `etcd key ${goRangeKey(source.range)} lists ${address} for containers ${ids}: delete the lines of those that do not have it, then run again`,
+    });
   }
   return kept;
 }
