@@ -23,6 +23,9 @@ Commands:
            --pods N (default 12)  --nodes N (default 4)  --range CIDR (default 192.0.2.0/28)  --store PATH
   status   Check the datastore of a network configuration and show pool usage.
            --config FILE (a CNI network config or conflist)
+  show     Pools, their usage and who holds which address: show [pools], show pool NAME,
+           show pod NS/NAME, show ip ADDRESS; -o table|json|yaml. \`thereabouts show --help\`.
+           Also \`kubectl thereabouts show …\` when installed as kubectl-thereabouts on PATH.
   agent    Serve this node's plugin calls with warm datastore connections, cached pools and grouped
            commits (one per node; plugins work alone without it). \`thereabouts agent --help\` lists its options.
   controller
@@ -65,6 +68,10 @@ export async function runCli(
         return await runStatus(
           parseArgs({ args: [...rest], options: { config: { type: "string" } } }).values,
         );
+      }
+      case "show": {
+        const { runShow } = await import("./show.ts");
+        return await runShow(rest, { ...context, env: process.env });
       }
       case "agent": {
         const { runAgentCommand } = await import("./agent.ts");

@@ -105,6 +105,17 @@ export function inNetwork(pool: PoolRecord, network: string, config?: IpamConfig
   );
 }
 
+/** The --config network's pools by name (none without --config). */
+export function configuredPools(config: IpamConfig | undefined): ReadonlyMap<string, PoolRef> {
+  const configured = new Map<string, PoolRef>();
+  if (config !== undefined)
+    for (const rule of config.ranges) {
+      const ref = poolOf(config, rule);
+      configured.set(ref.name, ref);
+    }
+  return configured;
+}
+
 /**
  * Reads the store of `target`: every pool (with `network`, only that network's), plus the --config
  * network's pools that do not exist yet, and every reservation.
@@ -117,13 +128,8 @@ export async function readInventory(
     target.store.listPools(),
     target.store.listReservations(),
   ]);
-  const configured = new Map<string, PoolRef>();
   const config = target.networkConfig;
-  if (config !== undefined)
-    for (const rule of config.ranges) {
-      const ref = poolOf(config, rule);
-      configured.set(ref.name, ref);
-    }
+  const configured = configuredPools(config);
   const records = new Map<string, PoolRecord>();
   for (const snapshot of snapshots)
     records.set(snapshot.name, poolRecord(snapshot, configured.get(snapshot.name)));
@@ -137,6 +143,24 @@ export async function readInventory(
     pools,
     reservations: [...reservations].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
   };
+}
+
+/**
+ * One pool by name (one read, not a listing); undefined when the store has no such pool and it is
+ * not one of the --config network's, or `network` is given and it is not that network's.
+ */
+export async function readPool(
+  target: Target,
+  name: string,
+  options: { readonly network?: string | undefined } = {},
+): Promise<PoolRecord | undefined> {
+  const configured = configuredPools(target.networkConfig).get(name);
+  const snapshot = await target.store.getPool(name);
+  if (snapshot.version === undefined && configured === undefined) return undefined;
+  const record = poolRecord(snapshot, configured);
+  if (options.network !== undefined && !inNetwork(record, options.network, target.networkConfig))
+    return undefined;
+  return record;
 }
 
 /** Budget for reading the pods of one tool command. */
