@@ -314,6 +314,30 @@ describe("thereabouts migrate: Go Whereabouts v0.5.4 etcd → Kubernetes (shippe
     );
   });
 
+  it("into thereabouts' own etcd layout (another prefix of the same etcd) too", async () => {
+    const ipam = {
+      type: "whereabouts",
+      range: WIDE.range,
+      datastore: "etcd",
+      etcd_host: cluster.endpoint(0),
+      etcd_prefix: "/migrated",
+    };
+    const to = file("to-etcd.conf", ipam);
+    const source = await dumpGoV054(cluster);
+    const run = cli(["--from", from, "--to", to, "--only-configured", "-o", "json"]);
+    assert.equal(run.code, 0, `${run.stdout}${run.stderr}`);
+    assert.deepEqual(json(run).written, { entries: 259, reservations: 259 });
+    assert.equal(
+      json(cli(["--from", from, "--to", to, "--only-configured", "-o", "json"])).outcome,
+      "unchanged",
+    );
+    assert.deepEqual(await dumpGoV054(cluster), source, "v0.5.4's keys untouched");
+    const config = netConf(ipam, "1.0.0");
+    assert.deepEqual(addressesOf(await add({ config, pod: "e", containerId: "e", env: ALONE })), [
+      "10.40.0.77/16",
+    ]);
+  });
+
   it("a --from that is not v0.5.4's etcd, or cannot be reached, fails with what to fix; bad usage exits 2", async () => {
     const kube = file("kube.conf", {
       type: "whereabouts",

@@ -150,17 +150,17 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 export function renderMigration(record: MigrationRecord, look: Look): string {
   const { source, target } = record;
   const out: string[] = [];
-  const where = target.namespace === undefined ? "" : `, namespace ${target.namespace}`;
+  const where = target.namespace === undefined ? "" : ` (namespace ${target.namespace})`;
   const wrap = (text: string, indent = "") => wrapText(printable(text), look.width, indent);
+  const of = source.selected === source.ranges ? "" : ` of ${source.ranges}`;
   out.push(
     ...wrap(
-      `from: etcd ${source.endpoints.join(",")} (revision ${source.revision}): ` +
-        `${plural(source.selected, "v0.5.4 range")}${source.selected === source.ranges ? "" : ` of ${source.ranges}`}, ` +
-        `${plural(source.allocations, "allocation")}`,
+      `from: etcd ${source.endpoints.join(",")}, revision ${source.revision}: ` +
+        `${plural(source.selected, "range")}${of}, ${plural(source.allocations, "allocation")}`,
     ),
     ...wrap(
       `to: ${target.datastore}${where}, network_name ${JSON.stringify(target.networkName)}, ` +
-        `reservations ${target.overlappingRanges ? "on" : "off"} (enable_overlapping_ranges)`,
+        `reservations ${target.overlappingRanges ? "on" : "off"}`,
     ),
   );
   if (record.pools.length > 0) {
