@@ -36,6 +36,8 @@ Commands:
            \`thereabouts install --help\` lists its options and environment.
   uninstall
            Remove what install wrote. \`thereabouts uninstall --help\` says what exactly.
+  migrate  Copy Go Whereabouts v0.5.4's etcd allocations into a thereabouts datastore (IPPools and
+           reservations); idempotent. --from FILE --to FILE [--dry-run]; \`thereabouts migrate --help\`.
   version  Print the version and the CNI versions the plugin supports.
   help     Show this text.
 `;
@@ -86,6 +88,10 @@ export async function runCli(
       case "uninstall": {
         const { runUninstallCommand } = await import("./install.ts");
         return await runUninstallCommand(rest);
+      }
+      case "migrate": {
+        const { runMigrateCommand } = await import("./migrate.ts");
+        return await runMigrateCommand(rest);
       }
       default:
         process.stderr.write(`${program}: unknown command "${command}"\n\n${usageOf(program)}`);

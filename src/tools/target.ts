@@ -66,13 +66,16 @@ export interface Target {
   close(): Promise<void>;
 }
 
-/** Reads and decodes a CNI network configuration or conflist as the plugin would (no CNI_ARGS). */
-export function loadNetworkConfig(path: string): IpamConfig {
+/**
+ * Reads and decodes a CNI network configuration or conflist as the plugin would (no CNI_ARGS).
+ * `flag` names the option that gave the path, in messages (migrate has --from and --to).
+ */
+export function loadNetworkConfig(path: string, flag = "--config"): IpamConfig {
   let text: string;
   try {
     text = readConfigFile(path);
   } catch (error) {
-    throw fileError(error, `--config ${path}: ${fileReason(error)}`);
+    throw fileError(error, `${flag} ${path}: ${fileReason(error)}`);
   }
   return loadIpamConfigFromNetwork({ stdin: text, cniArgs: "", readFile: readOptionalFile });
 }

@@ -14,7 +14,16 @@ import {
   type Transport,
 } from "../../net/http-transport.ts";
 import { type Backoff, backoffDelay } from "../../retry/backoff.ts";
-import { type AuthenticateResponse, type GatewayError, GRPC } from "./etcd-api.ts";
+import {
+  type AuthenticateResponse,
+  encode,
+  type GatewayError,
+  GRPC,
+  type KeyValue,
+  prefixEnd,
+  type RangeRequest,
+  type RangeResponse,
+} from "./etcd-api.ts";
 
 export interface EtcdClientOptions {
   readonly endpoints: readonly string[];
@@ -263,4 +272,35 @@ function classifyNetworkError(error: unknown, budget: number, truncated: boolean
       reason: `TLS: ${reason} (check etcd_ca_cert_file, etcd_cert_file and etcd_key_file)`,
     };
   return { kind: "retry", reason };
+}
+
+/** Keys per page of a listing (a pool entry is ~100 bytes). */
+const LIST_PAGE = 1000;
+
+/**
+ * Every key under `prefix`, in pages, all at the revision of the first page (one consistent
+ * snapshot however many pages it takes). `range` sends one range request.
+ */
+export async function listUnder(
+  range: (request: RangeRequest) => Promise<RangeResponse>,
+  prefix: string,
+): Promise<{ kvs: KeyValue[]; revision: string | undefined }> {
+  const all: KeyValue[] = [];
+  const end = prefixEnd(prefix);
+  let from = encode(prefix);
+  let revision: string | undefined;
+  for (;;) {
+    const reply = await range({
+      key: from,
+      range_end: end,
+      limit: LIST_PAGE,
+      ...(revision ? { revision } : {}),
+    });
+    revision ??= reply.header?.revision;
+    const kvs = reply.kvs ?? [];
+    all.push(...kvs);
+    if (reply.more !== true || kvs.length === 0) return { kvs: all, revision };
+    // Continue just after the last key: append a zero byte.
+    from = Buffer.concat([Buffer.from(kvs.at(-1)!.key, "base64"), Buffer.from([0])]).toString("base64");
+  }
 }

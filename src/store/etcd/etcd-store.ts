@@ -56,7 +56,7 @@ import {
   type TxnResponse,
   txnOp,
 } from "./etcd-api.ts";
-import { EtcdClient, type EtcdKv } from "./etcd-client.ts";
+import { EtcdClient, type EtcdKv, listUnder } from "./etcd-client.ts";
 import { type Drop, type Known, planReservations } from "./reservation-plan.ts";
 
 export interface EtcdStoreOptions {
@@ -73,8 +73,6 @@ export const DEFAULT_ETCD_TIMEOUT_MS = 10_000;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
 /** Transactions one commit sends at most, re-planning from what the last one read. */
 const MAX_ROUNDS = 8;
-/** Keys per page of a listing (entries are ~100 bytes each). */
-const LIST_PAGE = 1000;
 /** Reservations dropped per transaction: etcd allows 128 operations per transaction (--max-txn-ops). */
 const DROP_BATCH = 50;
 
@@ -86,11 +84,19 @@ export async function openEtcdStore(
   config: EtcdSettings,
   options: EtcdStoreOptions = {},
 ): Promise<EtcdStore> {
+  return new EtcdStore(connectEtcd(config, options), new EtcdKeys(config.prefix));
+}
+
+/**
+ * A client for the etcd the settings name (endpoints, credentials, TLS files read now), for the
+ * store and for tools that read other layouts in the same etcd (`thereabouts migrate`).
+ */
+export function connectEtcd(config: EtcdSettings, options: EtcdStoreOptions = {}): EtcdClient {
   const timeoutMs = options.timeoutMs ?? DEFAULT_ETCD_TIMEOUT_MS;
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0)
     throw new RangeError(`Cannot open etcd store as 'timeoutMs' must be a positive integer: ${timeoutMs}`);
   const tls = readTls(config);
-  const client = new EtcdClient({
+  return new EtcdClient({
     endpoints: config.endpoints,
     username: config.username,
     password: config.password,
@@ -99,7 +105,6 @@ export async function openEtcdStore(
     transport: createTransport(tls),
     tls,
   });
-  return new EtcdStore(client, new EtcdKeys(config.prefix));
 }
 
 export class EtcdStore implements Store {
@@ -387,25 +392,12 @@ export class EtcdStore implements Store {
   }
 
   /** Every key under `prefix`, in pages, all at the revision of the first page. */
-  async #list(
+  #list(
     prefix: string,
     action: string,
     options: CallOptions | undefined,
   ): Promise<{ kvs: KeyValue[]; revision: string | undefined }> {
-    const all: KeyValue[] = [];
-    const end = prefixEnd(prefix);
-    let from = encode(prefix);
-    let revision: string | undefined;
-    for (;;) {
-      const request = { key: from, range_end: end, limit: LIST_PAGE, ...(revision ? { revision } : {}) };
-      const reply = await this.#call<RangeResponse>("/v3/kv/range", request, action, options);
-      revision ??= reply.header?.revision;
-      const kvs = reply.kvs ?? [];
-      all.push(...kvs);
-      if (reply.more !== true || kvs.length === 0) return { kvs: all, revision };
-      // Continue just after the last key: append a zero byte.
-      from = Buffer.concat([Buffer.from(kvs.at(-1)!.key, "base64"), Buffer.from([0])]).toString("base64");
-    }
+    return listUnder((body) => this.#call<RangeResponse>("/v3/kv/range", body, action, options), prefix);
   }
 
   /** One request, bounded by the client's budget and the caller's deadline. */
