@@ -29,11 +29,13 @@ function metricsOf(agent: AgentProcess): Promise<string> {
   });
 }
 
+/** Calls of `command` that ended with `result`, on every store. */
 function count(metrics: string, command: string, result: string): number {
-  const m = new RegExp(
-    `thereabouts_agent_calls_total\\{command="${command}",result="${result}"\\} (\\d+)`,
-  ).exec(metrics);
-  return m === null ? 0 : Number(m[1]);
+  const pattern = new RegExp(
+    `thereabouts_agent_calls_total\\{command="${command}",store="[a-z]+",result="${result}"\\} (\\d+)`,
+    "g",
+  );
+  return [...metrics.matchAll(pattern)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
 describe("agent --host-paths (an agent in its own mount namespace)", () => {

@@ -366,8 +366,11 @@ describe("the OCI image (npm run image)", () => {
         req.on("error", reject);
         req.end();
       });
-      assert.match(metrics, /thereabouts_agent_calls_total\{command="ADD",result="ok"\} 2\n/);
-      assert.match(metrics, /thereabouts_agent_calls_total\{command="ADD",result="declined"\} 2\n/);
+      assert.match(metrics, /thereabouts_agent_calls_total\{command="ADD",store="local",result="ok"\} 2\n/);
+      assert.match(
+        metrics,
+        /thereabouts_agent_calls_total\{command="ADD",store="local",result="declined"\} 2\n/,
+      );
       for (const [config, pod] of [
         [sharedConfig, "a"],
         [sharedConfig, "b"],
