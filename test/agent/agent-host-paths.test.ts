@@ -107,6 +107,11 @@ describe("agent --host-paths (an agent in its own mount namespace)", () => {
       assert.equal(count(metrics, "DEL", "declined"), 2);
       assert.equal(count(metrics, "ADD", "ok"), 1);
       assert.equal(count(metrics, "DEL", "ok"), 1);
+      // Declined once the configuration named its store: counted under that datastore.
+      assert.match(
+        metrics,
+        /thereabouts_agent_calls_total\{command="ADD",store="local",result="declined"\} 2\n/,
+      );
       assert.match(agent.stderr(), new RegExp(`host paths ${shared},/etc/kubernetes/cni/net.d,`));
     } finally {
       await agent.stop();

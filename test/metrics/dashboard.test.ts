@@ -36,6 +36,9 @@ const WB = `/apis/whereabouts.cni.cncf.io/v1alpha1/namespaces/${NS}`;
  * minute spans the whole test, so every rate() sees the traffic and a quantile is a number.
  */
 const RATE_INTERVAL = "1m";
+/** Grafana's reference to the dashboard's data source variable (not a template literal here). */
+const DATASOURCE_VARIABLE = "$" + "{datasource}";
+const DATASOURCE = { type: "prometheus", uid: DATASOURCE_VARIABLE };
 
 interface Target {
   readonly refId: string;
@@ -65,7 +68,7 @@ function allPanels(panels: readonly Panel[]): Panel[] {
 
 /** A target's expression as Grafana sends it: its variables substituted. */
 function substituted(expr: string): string {
-  return expr.replaceAll("$__rate_interval", RATE_INTERVAL).replaceAll("${datasource}", "");
+  return expr.replaceAll("$__rate_interval", RATE_INTERVAL).replaceAll(DATASOURCE_VARIABLE, "");
 }
 
 function post(socket: string, path: string, body: string): Promise<{ status: number; body: string }> {
@@ -259,7 +262,7 @@ describe("the Grafana dashboard, every query against a real Prometheus scraping 
     await api?.stop();
   });
 
-  it("is a Grafana dashboard of schemaVersion ≥ 36 whose panels all query the ${datasource} Prometheus variable", () => {
+  it("is a Grafana dashboard of schemaVersion ≥ 36 whose panels all query the Prometheus of its datasource variable", () => {
     assert.ok(dashboard.schemaVersion >= 36, `schemaVersion ${dashboard.schemaVersion}`);
     const variable = dashboard.templating.list.find((v) => v.name === "datasource");
     assert.deepEqual([variable?.type, variable?.query], ["datasource", "prometheus"]);
@@ -268,10 +271,10 @@ describe("the Grafana dashboard, every query against a real Prometheus scraping 
     const queried = panels.filter((p) => p.type !== "row");
     assert.ok(queried.length >= 12, `${queried.length} panels`);
     for (const panel of queried) {
-      assert.deepEqual(panel.datasource, { type: "prometheus", uid: "${datasource}" }, panel.title);
+      assert.deepEqual(panel.datasource, DATASOURCE, panel.title);
       assert.ok((panel.targets ?? []).length > 0, `${panel.title} has targets`);
       for (const target of panel.targets ?? []) {
-        assert.deepEqual(target.datasource, { type: "prometheus", uid: "${datasource}" }, panel.title);
+        assert.deepEqual(target.datasource, DATASOURCE, panel.title);
         const leftover = substituted(target.expr).match(/\$\S*/);
         assert.equal(leftover, null, `${panel.title} ${target.refId}: only $__rate_interval is used`);
       }
