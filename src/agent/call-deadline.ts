@@ -56,5 +56,6 @@ export function withDeadlines(
     check: (req) => within("check", limits("check"), handlers.check(req), expired),
     gc: (req) => within("gc", limits("gc"), handlers.gc(req), expired),
     status: (req) => within("status", limits("status"), handlers.status(req), expired),
+    failureLine: (command, error) => handlers.failureLine?.(command, error),
   };
 }

@@ -1,12 +1,15 @@
-// The agent's Prometheus metrics (prom-client, own registry): the calls it served by verb and
-// outcome, how long they took, the connections it turned away, and what its stores did (reads from
-// cache or store, commits and the changes grouped into them, races lost on a stale cache, store
-// handles opened and open). Every label takes its value from a fixed set, never from a caller's
-// input: a raw CNI_COMMAND as a label would let any caller grow the registry without bound.
+// The agent's Prometheus metrics (prom-client, own registry): the calls it served by verb, datastore
+// and outcome, how long they took, the races their commits lost and the retries their allocations
+// needed, the connections it turned away, and what its stores did (reads from cache or store,
+// commits and the changes grouped into them, races lost on a stale cache, store handles opened and
+// open). Every label takes its value from a fixed set, never from a caller's input: a raw
+// CNI_COMMAND as a label would let any caller grow the registry without bound.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { COMMANDS } from "../cni/request.ts";
+import type { RetriedOperation, RetryObserver } from "../ipam/observer.ts";
+import { DATASTORES, type Datastore } from "../store/settings.ts";
 import type { AgentStats } from "./agent-store.ts";
-import type { Rejection } from "./socket-listener.ts";
+import { REJECTIONS, type Rejection } from "./socket-listener.ts";
 import type { WarmStores } from "./warm-stores.ts";
 
 /**
@@ -15,10 +18,16 @@ import type { WarmStores } from "./warm-stores.ts";
  */
 export type CallResult = "ok" | "error" | "timeout" | "declined";
 
+/** The store label: the datastore the call's configuration selects, "none" when it was not decoded. */
+export type StoreLabel = Datastore | "none";
+
 /** The command label: a CNI verb, or "other" for anything else a caller sent. */
 export function commandLabel(command: string): string {
   return (COMMANDS as readonly string[]).includes(command) ? command : "other";
 }
+
+/** Lost races before an allocation held its address: 0 (no race) up to "more than 20". */
+const RETRY_BUCKETS = [0, 1, 2, 3, 5, 8, 13, 20];
 
 const STORE_TOTALS: readonly (readonly [name: string, help: string, key: keyof AgentStats])[] = [
   [
@@ -50,7 +59,9 @@ const STORE_TOTALS: readonly (readonly [name: string, help: string, key: keyof A
 
 export interface AgentMetrics {
   readonly registry: Registry;
-  call(command: string, result: CallResult, seconds: number): void;
+  call(command: string, store: StoreLabel, result: CallResult, seconds: number): void;
+  /** What a call's commits on `store` report (lost races, retries per allocation). */
+  retries(store: Datastore): RetryObserver;
   rejected(why: Rejection): void;
 }
 
@@ -58,15 +69,28 @@ export function createAgentMetrics(stores: WarmStores): AgentMetrics {
   const registry = new Registry();
   const calls = new Counter({
     name: "thereabouts_agent_calls_total",
-    help: "CNI calls served, by command (a CNI verb or other) and result (ok: exit code 0, error, timeout, declined: left to the plugin).",
-    labelNames: ["command", "result"],
+    help: "CNI calls served, by command (a CNI verb or other), store (local, etcd, kubernetes; none: the configuration was not decoded) and result (ok: exit code 0, error, timeout, declined: left to the plugin).",
+    labelNames: ["command", "store", "result"],
     registers: [registry],
   });
   const duration = new Histogram({
     name: "thereabouts_agent_call_duration_seconds",
-    help: "Time to serve a CNI call, from request to answer.",
-    labelNames: ["command"],
+    help: "Time to serve a CNI call, from request to answer, by command and store.",
+    labelNames: ["command", "store"],
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  const conflicts = new Counter({
+    name: "thereabouts_agent_conflicts_total",
+    help: "Commits that lost a race (an entry they tested had changed: another writer in the datastore, or another call in flight on this node), by store and operation (allocate, release).",
+    labelNames: ["store", "operation"],
+    registers: [registry],
+  });
+  const retries = new Histogram({
+    name: "thereabouts_agent_allocation_retries",
+    help: "Reads of the pool beyond the first before an allocation held its address (lost races, addresses reserved by another range), per range allocated, by store.",
+    labelNames: ["store"],
+    buckets: RETRY_BUCKETS,
     registers: [registry],
   });
   const rejected = new Counter({
@@ -75,6 +99,11 @@ export function createAgentMetrics(stores: WarmStores): AgentMetrics {
     labelNames: ["reason"],
     registers: [registry],
   });
+  // Series that read 0 until something happens, rather than missing (alerts and rate() need them).
+  for (const reason of REJECTIONS) rejected.inc({ reason }, 0);
+  for (const store of DATASTORES)
+    for (const operation of ["allocate", "release"] satisfies RetriedOperation[])
+      conflicts.inc({ store, operation }, 0);
   new Gauge({
     name: "thereabouts_agent_store_handles_open",
     help: "Datastore handles open now (idle ones are closed).",
@@ -102,10 +131,16 @@ export function createAgentMetrics(stores: WarmStores): AgentMetrics {
   );
   return {
     registry,
-    call(command, result, seconds) {
+    call(command, store, result, seconds) {
       const label = commandLabel(command);
-      calls.inc({ command: label, result });
-      duration.observe({ command: label }, seconds);
+      calls.inc({ command: label, store, result });
+      duration.observe({ command: label, store }, seconds);
+    },
+    retries(store) {
+      return {
+        lostRace: (operation) => conflicts.inc({ store, operation }),
+        allocated: (count) => retries.observe({ store }, count),
+      };
     },
     rejected(why) {
       rejected.inc({ reason: why });

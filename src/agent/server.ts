@@ -14,7 +14,7 @@ import { type HealthServer, startHealthServer } from "../net/health-server.ts";
 import { withDeadlines } from "./call-deadline.ts";
 import type { HostPaths } from "./host-paths.ts";
 import type { HttpAnswer, HttpRequest } from "./http-framing.ts";
-import { type CallResult, createAgentMetrics } from "./metrics.ts";
+import { type CallResult, createAgentMetrics, type StoreLabel } from "./metrics.ts";
 import { type Libc, loadLibc } from "./peer-credentials.ts";
 import {
   type AgentAnswer,
@@ -85,13 +85,24 @@ export async function startAgent(options: {
     const started = performance.now();
     let timedOut = false;
     let declined: string | undefined;
+    let store: StoreLabel = "none";
     const sight =
       options.hostPaths === undefined
         ? undefined
         : sharedPathsOnly(options.hostPaths, stores.access, (why) => {
             declined ??= why;
           });
-    const handlers = withDeadlines(pluginHandlers(io, sight?.access ?? stores.access, sight?.hooks), {
+    const inner = sight?.hooks;
+    // The datastore the call's configuration selects labels its metrics (a fixed set of values).
+    const hooks: ConfigHooks = {
+      readFile: inner?.readFile ?? readOptionalFile,
+      admit: (config) => {
+        store = config.datastore;
+        inner?.admit?.(config);
+      },
+      retries: (config) => metrics.retries(config.datastore),
+    };
+    const handlers = withDeadlines(pluginHandlers(io, sight?.access ?? stores.access, hooks), {
       expired: () => {
         timedOut = true;
       },
@@ -99,13 +110,14 @@ export async function startAgent(options: {
     const code = await runPlugin(io, handlers);
     served++;
     const seconds = (performance.now() - started) / 1000;
+    const command = call.env["CNI_COMMAND"] ?? "";
     if (declined !== undefined) {
-      metrics.call(call.env["CNI_COMMAND"] ?? "", "declined", seconds);
+      metrics.call(command, store, "declined", seconds);
       const answer: AgentDeclined = { declined };
       return { status: 200, type: "application/json", body: JSON.stringify(answer) };
     }
     const result: CallResult = timedOut ? "timeout" : code === 0 ? "ok" : "error";
-    metrics.call(call.env["CNI_COMMAND"] ?? "", result, seconds);
+    metrics.call(command, store, result, seconds);
     const answer: AgentAnswer = { code, stdout, stderr };
     return { status: 200, type: "application/json", body: JSON.stringify(answer) };
   }

@@ -14,7 +14,8 @@ export const WRITE_DEADLINE_MS = 10_000;
 const DRAIN_MS = 1_000;
 
 /** Why a connection got no handler (a bounded set: it becomes a metric label). */
-export type Rejection = "peer" | "malformed" | "too_large" | "timeout";
+export const REJECTIONS = ["peer", "malformed", "too_large", "timeout"] as const;
+export type Rejection = (typeof REJECTIONS)[number];
 
 export interface ListenerOptions {
   readonly peerOf: (fd: number) => PeerCredentials | undefined;

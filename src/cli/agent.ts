@@ -1,14 +1,17 @@
 // `thereabouts agent [--socket PATH]`: the per-node agent (src/agent/server.ts). Runs until SIGTERM
 // or SIGINT, then finishes the calls in flight and removes its socket.
 import { parseArgs } from "node:util";
-import { aboutText } from "../about.ts";
+import { aboutText, VERSION } from "../about.ts";
 import { HostPaths } from "../agent/host-paths.ts";
 import { AGENT_SOCKET_ENV, agentSocket } from "../agent/protocol.ts";
 import { startAgent } from "../agent/server.ts";
 import { DEFAULT_IDLE_MS, WarmStores } from "../agent/warm-stores.ts";
+import type { LogFormat } from "../config/types.ts";
+import { daemonLog, type LogFields, logFormatFlag } from "../log/line.ts";
 import { parseListen } from "../net/listen-address.ts";
 
 export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH] [--allow-group GROUP] [--host-paths DIRS]
+                         [--metrics-listen HOST:PORT] [--log-format text|json]
 
 Serves the CNI calls of this node's plugin processes with warm datastore connections, cached pools
 and grouped commits (docs/agent.md). Plugins find it at $${AGENT_SOCKET_ENV}, else
@@ -27,6 +30,8 @@ own user) may call it.
                            host paths; a call whose configuration names a file, log or store
                            elsewhere is left to the plugin, which runs it alone on the host
                            (default: the agent runs on the host and sees every path)
+  --log-format text|json   the agent's own lines on stderr: text (default) or one JSON object per
+                           line; the log lines of the calls it serves follow each call's log_format
 `;
 
 export async function runAgentCommand(argv: readonly string[]): Promise<number> {
@@ -38,6 +43,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       "store-idle-seconds": { type: "string" },
       "metrics-listen": { type: "string" },
       "host-paths": { type: "string" },
+      "log-format": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -45,6 +51,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     process.stdout.write(AGENT_USAGE);
     return 0;
   }
+  const format = logFormatFlag(values["log-format"], "text");
   const socket = values.socket ?? agentSocket(process.env);
   if (!socket.startsWith("/")) throw new Error("--socket must be an absolute path");
   const idle = values["store-idle-seconds"];
@@ -64,16 +71,36 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     ...(metricsListen === undefined ? {} : { metricsListen: parseListen(metricsListen, "--metrics-listen") }),
   });
   const tcp = agent.metricsAddress;
+  const metrics = tcp === undefined ? undefined : `http://${tcp.host}:${tcp.port}/metrics`;
   const shared = hostPaths === undefined ? "" : `, host paths ${hostPaths.prefixes.join(",")}`;
-  process.stderr.write(
-    `${aboutText()}thereabouts agent: serving ${socket}${shared}${tcp === undefined ? "" : `, metrics on http://${tcp.host}:${tcp.port}/metrics`}\n`,
+  const say = agentLog(format);
+  if (format === "text") process.stderr.write(aboutText());
+  say(
+    `thereabouts agent: serving ${socket}${shared}${metrics === undefined ? "" : `, metrics on ${metrics}`}`,
+    {
+      version: VERSION,
+      socket,
+      hostPaths: hostPaths?.prefixes.join(","),
+      metrics,
+    },
   );
   const signal = await new Promise<string>((resolve) => {
     for (const s of ["SIGTERM", "SIGINT"] as const) process.once(s, () => resolve(s));
   });
-  process.stderr.write(`thereabouts agent: ${signal}, finishing calls in flight\n`);
+  say(`thereabouts agent: ${signal}, finishing calls in flight`, { signal });
   await agent.close();
   return 0;
+}
+
+/**
+ * The agent's own lines on stderr. text: the message alone, as the agent always wrote it (the
+ * facts are in it); json: one object per line with the facts as fields.
+ */
+function agentLog(format: LogFormat): (msg: string, fields?: LogFields) => void {
+  const json = daemonLog(format, (line) => process.stderr.write(line));
+  return format === "json"
+    ? (msg, fields) => json("info", msg, fields)
+    : (msg) => process.stderr.write(`${msg}\n`);
 }
 
 /** `--host-paths /etc/cni/net.d,/var/lib/cni/thereabouts`: absolute directories, comma-separated. */

@@ -9,6 +9,7 @@ import {
   runController,
 } from "../controller/controller.ts";
 import { CRON_ENV } from "../controller/cron.ts";
+import { logFormatFlag } from "../log/line.ts";
 
 export const CONTROLLER_USAGE = `Usage: thereabouts controller [options]
 
@@ -27,6 +28,7 @@ Run one Deployment per cluster; replicas elect a leader on the Lease thereabouts
   --flat-file PATH              extra whereabouts.conf to search for reconciler_cron_expression (repeatable)
   --config-poll-interval D      how often the cron sources are re-read (default 30s)
   --fast-path-batch D           how long gone pods are gathered before one release (default 200ms)
+  --log-format json|text        log lines on stderr: one JSON object per line (default), or text
 Durations: 1500ms, 15s, 2m, 1h.
 `;
 
@@ -44,6 +46,7 @@ const OPTIONS = {
   "flat-file": { type: "string", multiple: true },
   "config-poll-interval": { type: "string" },
   "fast-path-batch": { type: "string" },
+  "log-format": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -99,6 +102,7 @@ export function controllerOptions(
     flatFilePaths: values["flat-file"] ?? d.flatFilePaths,
     configPollMs: parseDuration("config-poll-interval", values["config-poll-interval"], d.configPollMs),
     batchMs: parseDuration("fast-path-batch", values["fast-path-batch"], d.batchMs),
+    logFormat: logFormatFlag(values["log-format"], d.logFormat),
   };
   // client-go's rule: LeaseDuration > RenewDeadline > RetryPeriod, all positive.
   if (

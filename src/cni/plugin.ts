@@ -5,7 +5,7 @@ import { jsonType, lookup } from "../config/decode.ts";
 import type { ReadFile } from "../config/flat-file.ts";
 import { isJsonObject, type JsonObject } from "../config/json-parse.ts";
 import { loadIpamDocument } from "../config/load.ts";
-import type { IpamConfig } from "../config/types.ts";
+import type { IpamConfig, LogFormat } from "../config/types.ts";
 import {
   CNI_CODES,
   CniError,
@@ -15,18 +15,21 @@ import {
   StoreUnavailableError,
 } from "../errors/errors.ts";
 import { readOptionalFile } from "../files/config-file.ts";
-import { cidrOf, formatIP, ipOf, parseCidr } from "../ip/index.ts";
+import { cidrOf, contains, formatIP, ipOf, parseCidr } from "../ip/index.ts";
 import { type AddOutcome, addAttachment } from "../ipam/add.ts";
 import { checkAttachment } from "../ipam/check.ts";
 import { deleteAttachment } from "../ipam/del.ts";
 import { collectGarbage } from "../ipam/gc.ts";
+import type { RetryObserver } from "../ipam/observer.ts";
+import { poolOf } from "../ipam/pool-ref.ts";
 import { deadlineIn } from "../ipam/retry.ts";
-import { createLogger, type Logger } from "../log/logger.ts";
+import { jsonLine } from "../log/line.ts";
+import { createLogger, type LogFields, type Logger } from "../log/logger.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import { type Request, validAttachments } from "./request.ts";
 import type { IpamResult } from "./result.ts";
-import type { Handlers, PluginIO } from "./skel.ts";
+import { failureMessage, type Handlers, type PluginIO } from "./skel.ts";
 
 export const ADD_TIMEOUT_MS = 60_000;
 export const DEL_TIMEOUT_MS = 30_000;
@@ -35,19 +38,23 @@ export const DEL_TIMEOUT_MS = 30_000;
  * How a call reads the files its configuration names (the flat file), and a last look at the
  * decoded configuration before any file or store it names is opened. The node agent sets both
  * when it shares only part of the host's filesystem (agent --host-paths); a plugin reads freely.
+ * The agent also hears of the races its calls' commits lose (`retries`, for its metrics).
  */
 export interface ConfigHooks {
   readonly readFile: ReadFile;
   readonly admit?: (config: IpamConfig) => void;
+  readonly retries?: (config: IpamConfig) => RetryObserver;
 }
 
 const OWN_FILES: ConfigHooks = { readFile: readOptionalFile };
 
-function load(req: Request, io: PluginIO, hooks: ConfigHooks): { config: IpamConfig; log: Logger } {
-  const config = loadIpamDocument(req.config, { cniArgs: req.cniArgs, readFile: hooks.readFile });
-  hooks.admit?.(config);
-  const log = createLogger(config.logLevel, { stderr: io.stderr, file: config.logFile });
-  return { config, log };
+/** What every log line of a call names (json): its pod, container and interface, where known. */
+function callFields(req: Request, config: IpamConfig): LogFields {
+  return {
+    pod: config.pod.name === "" ? undefined : config.pod.ref,
+    container: req.containerId || undefined,
+    interface: req.ifName || undefined,
+  };
 }
 
 /** How a verb gets its store: opened per call here, kept warm by the node agent. */
@@ -110,9 +117,31 @@ export function pluginHandlers(
   withStore: StoreAccess = withOwnStore,
   hooks: ConfigHooks = OWN_FILES,
 ): Handlers {
+  /** How this call logs, once its configuration is decoded (a failure line follows it too). */
+  let logging: { format: LogFormat; fields: LogFields } | undefined;
+  const load = (req: Request): { config: IpamConfig; log: Logger } => {
+    const config = loadIpamDocument(req.config, { cniArgs: req.cniArgs, readFile: hooks.readFile });
+    hooks.admit?.(config);
+    const fields = callFields(req, config);
+    logging = { format: config.logFormat, fields };
+    const log = createLogger(
+      config.logLevel,
+      { stderr: io.stderr, file: config.logFile },
+      { format: config.logFormat, fields },
+    );
+    return { config, log };
+  };
   return {
+    failureLine(command, error) {
+      // Text, and failures before the configuration is known, keep the plain line.
+      if (logging?.format !== "json") return undefined;
+      return jsonLine(new Date(), "error", failureMessage(command, error), {
+        ...logging.fields,
+        code: error.code,
+      });
+    },
     async add(req) {
-      const { config, log } = load(req, io, hooks);
+      const { config, log } = load(req);
       if (config.ranges.length > 0 && config.pod.name === "") {
         throw new CniError(
           CNI_CODES.invalidEnvironment,
@@ -125,12 +154,19 @@ export function pluginHandlers(
         config.ranges.length === 0
           ? { addresses: [] }
           : await withStore(config, (store) =>
-              addAttachment(store, config, claimant, deadlineIn(ADD_TIMEOUT_MS), log),
+              addAttachment(
+                store,
+                config,
+                claimant,
+                deadlineIn(ADD_TIMEOUT_MS),
+                log,
+                hooks.retries?.(config),
+              ),
             );
       return resultOf(config, outcome.addresses);
     },
     async del(req) {
-      const { config, log } = load(req, io, hooks);
+      const { config, log } = load(req);
       if (config.ranges.length === 0) return;
       const attachment = { containerId: req.containerId, ifName: req.ifName };
       const released = await withStore(config, (store) =>
@@ -140,12 +176,20 @@ export function pluginHandlers(
           attachment,
           config.pod.name === "" ? undefined : config.pod.ref,
           deadlineIn(DEL_TIMEOUT_MS),
+          hooks.retries?.(config),
         ),
       );
-      for (const e of released) log.debug(`released ${formatIP(e.address)} of ${e.allocation.podRef}`);
+      for (const e of released) {
+        const address = formatIP(e.address);
+        const rule = config.ranges.find((r) => contains(r.range, e.address));
+        log.debug(`released ${address} of ${e.allocation.podRef}`, {
+          address,
+          pool: rule === undefined ? undefined : poolOf(config, rule).name,
+        });
+      }
     },
     async check(req) {
-      const { config } = load(req, io, hooks);
+      const { config } = load(req);
       const attachment = { containerId: req.containerId, ifName: req.ifName };
       const cached = prevResultAddresses(req.config);
       await withStore(config, (store) =>
@@ -153,7 +197,7 @@ export function pluginHandlers(
       );
     },
     async gc(req) {
-      const { config, log } = load(req, io, hooks);
+      const { config, log } = load(req);
       const valid = validAttachments(req.config);
       const released = await withStore(config, (store) =>
         collectGarbage(store, config, valid, deadlineIn(DEL_TIMEOUT_MS)),
@@ -165,7 +209,7 @@ export function pluginHandlers(
       );
     },
     async status(req) {
-      const { config } = load(req, io, hooks);
+      const { config } = load(req);
       try {
         await withStore(config, (store) => store.ping({ deadline: deadlineIn(DEL_TIMEOUT_MS) }));
       } catch (error) {

@@ -25,6 +25,11 @@ export interface Handlers {
   check(req: Request): Promise<void>;
   gc(req: Request): Promise<void>;
   status(req: Request): Promise<void>;
+  /**
+   * The stderr line of a failed call once the handlers know how the call logs (its log_format);
+   * undefined: the text line (failureLine).
+   */
+  failureLine?(command: string, error: CniError): string | undefined;
 }
 
 /**
@@ -49,7 +54,7 @@ export async function runPlugin(io: PluginIO, handlers: Handlers): Promise<numbe
     const cniError = toCniError(error);
     try {
       io.stdout(formatError(cniError));
-      io.stderr(`${failureLine(command, cniError)}\n`);
+      io.stderr(handlers.failureLine?.(command, cniError) ?? `${failureLine(command, cniError)}\n`);
     } catch {
       // Nowhere left to report to; the exit code still says it failed.
     }
@@ -100,10 +105,15 @@ export function toCniError(error: unknown): CniError {
   );
 }
 
+/** What a failed call says on stderr: the command, the code, the message and its details. */
+export function failureMessage(command: string, error: CniError): string {
+  const details = error.details ? `: ${error.details}` : "";
+  return `CNI ${command} failed (code ${error.code}): ${error.message}${details}`;
+}
+
 /** The stderr line of a failed call (without its newline). */
 export function failureLine(command: string, error: CniError): string {
-  const details = error.details ? `: ${error.details}` : "";
   // One line, whatever the message or the command holds, so log collectors keep it together and a
   // value cannot start a line of its own.
-  return oneLine(`CNI ${command} failed (code ${error.code}): ${error.message}${details}`);
+  return oneLine(failureMessage(command, error));
 }

@@ -39,6 +39,7 @@ export interface IpamInput extends RangeInput {
   readonly configurationPath?: string;
   readonly logFile?: string;
   readonly logLevel?: string;
+  readonly logFormat?: string;
   readonly reconcilerCronExpression?: string;
   readonly addresses?: readonly AddressInput[];
   readonly routes?: readonly RouteInput[];
@@ -116,6 +117,7 @@ export function decodeIpam(f: Fields): IpamInput {
     configurationPath: str(f, "configuration_path"),
     logFile: str(f, "log_file"),
     logLevel: str(f, "log_level"),
+    logFormat: str(f, "log_format"),
     reconcilerCronExpression: str(f, "reconciler_cron_expression"),
     addresses: decodeList(f, "addresses", (a) => ({
       address: a.string("address"),

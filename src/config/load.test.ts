@@ -243,6 +243,7 @@ test("loadIpamConfig() applies defaults", () => {
       etcd: undefined,
       logFile: "",
       logLevel: "debug",
+      logFormat: "text",
       pod: { name: "", ref: "/" },
     },
   );
@@ -311,7 +312,7 @@ test("loadIpamConfig() counts range and static addresses per family for CNI vers
   }
 });
 
-test("loadIpamConfig() validates log_level and node_slice_size", async (t) => {
+test("loadIpamConfig() validates log_level, log_format and node_slice_size", async (t) => {
   for (const [level, want] of [
     ["VERBOSE", "verbose"],
     ["Panic", "panic"],
@@ -319,6 +320,29 @@ test("loadIpamConfig() validates log_level and node_slice_size", async (t) => {
   ] as const) {
     await t.test(`log_level ${level}`, () => assert.equal(load({ log_level: level }).logLevel, want));
   }
+  await t.test("log_format defaults to text", () => assert.equal(load({}).logFormat, "text"));
+  for (const [format, want] of [
+    ["json", "json"],
+    ["JSON", "json"],
+    ["Text", "text"],
+  ] as const) {
+    await t.test(`log_format ${format}`, () => assert.equal(load({ log_format: format }).logFormat, want));
+  }
+  for (const bad of ["yaml", "logfmt", "json "]) {
+    await t.test(`log_format ${JSON.stringify(bad)} is refused with the accepted values`, () =>
+      assertCniError(
+        () => load({ log_format: bad }),
+        7,
+        `invalid log_format ${JSON.stringify(bad)}: expected one of text, json`,
+      ),
+    );
+  }
+  await t.test("log_format of the wrong JSON type names the key", () =>
+    assertCniError(() => load({ log_format: 1 }), 7, /^invalid ipam\.log_format: expected a string/),
+  );
+  await t.test("log_format from the flat file when the network configuration has none", () =>
+    assert.equal(load({}, { files: { [FLAT]: JSON.stringify({ log_format: "json" }) } }).logFormat, "json"),
+  );
   // A valid size is refused with what to do (slices are not implemented); an invalid one says why.
   for (const size of ["/26", "26", "1", "/128"]) {
     await t.test(`node_slice_size ${size}`, () =>

@@ -16,7 +16,7 @@ import { mergeIpam } from "./merge.ts";
 import { checkPath, checkPaths } from "./paths.ts";
 import { normaliseRanges } from "./range.ts";
 import { parseDns, parseRoutes } from "./routes-dns.ts";
-import { checkNodeSliceSize, parseLogLevel } from "./settings.ts";
+import { checkNodeSliceSize, parseLogFormat, parseLogLevel } from "./settings.ts";
 import type { IpamConfig } from "./types.ts";
 
 /** What a config is loaded from besides the network configuration itself. */
@@ -92,6 +92,7 @@ export function loadIpamDocument(doc: JsonObject, sources: ConfigContext): IpamC
   const routes = parseRoutes(ipam.routes);
   const dns = parseDns(ipam.dns);
   const logLevel = parseLogLevel(ipam.logLevel);
+  const logFormat = parseLogFormat(ipam.logFormat);
   checkNodeSliceSize(ipam.nodeSliceSize);
 
   const config: IpamConfig = {
@@ -106,6 +107,7 @@ export function loadIpamDocument(doc: JsonObject, sources: ConfigContext): IpamC
     ...store,
     logFile: ipam.logFile ?? "",
     logLevel,
+    logFormat,
     pod: {
       name: args.podName,
       ref: `${args.podNamespace}/${args.podName}`,

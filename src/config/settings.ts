@@ -1,7 +1,7 @@
-// Scalar settings with a closed set of values: log_level and node_slice_size.
+// Scalar settings with a closed set of values: log_level, log_format and node_slice_size.
 import { ConfigError } from "../errors/errors.ts";
 import { quote } from "../errors/message.ts";
-import { LOG_LEVELS, type LogLevel } from "./types.ts";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./types.ts";
 
 /** Case-insensitive; default debug. Go only warns on an unknown level; we reject it. */
 export function parseLogLevel(text: string | undefined): LogLevel {
@@ -12,6 +12,17 @@ export function parseLogLevel(text: string | undefined): LogLevel {
     throw new ConfigError(`invalid log_level ${quote(text)}: expected one of ${LOG_LEVELS.join(", ")}`);
   }
   return level;
+}
+
+/** Case-insensitive, as log_level; default text (Whereabouts' lines). */
+export function parseLogFormat(text: string | undefined): LogFormat {
+  if (text === undefined) return "text";
+  const lower = text.toLowerCase();
+  const format = LOG_FORMATS.find((f) => f === lower);
+  if (format === undefined) {
+    throw new ConfigError(`invalid log_format ${quote(text)}: expected one of ${LOG_FORMATS.join(", ")}`);
+  }
+  return format;
 }
 
 /**

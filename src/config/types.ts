@@ -7,6 +7,10 @@ import type { StoreSettings } from "../store/settings.ts";
 export const LOG_LEVELS = ["debug", "verbose", "error", "panic"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** How log lines are written: Whereabouts' `<time> [<level>] <message>`, or one JSON object per line. */
+export const LOG_FORMATS = ["text", "json"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /**
  * A range after normalisation (config/range.ts): masked CIDR, bounds, excludes. `start` is
  * always set (the network address when none was configured, as Go does; the candidate window skips
@@ -66,6 +70,7 @@ export interface IpamConfig extends StoreSettings {
   readonly dns: Dns;
   readonly logFile: string;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   /** From CNI_ARGS. ref = `<namespace>/<name>` (even when the namespace is empty, as Go). */
   readonly pod: {
     readonly name: string;

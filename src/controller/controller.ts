@@ -10,9 +10,11 @@
 // (cluster-view.ts) and the probe server (src/net/health-server.ts). The process environment is
 // read once, by the command line (src/cli/controller.ts), into ControllerOptions.
 import { VERSION } from "../about.ts";
+import type { LogFormat } from "../config/types.ts";
 import { systemClock } from "../ipam/retry.ts";
 import { KubeClient } from "../kube/client.ts";
 import type { KubeConnection } from "../kube/kubeconfig.ts";
+import { daemonLog } from "../log/line.ts";
 import { type HealthServer, type Readiness, startHealthServer } from "../net/health-server.ts";
 import { createTransport } from "../net/http-transport.ts";
 import { parseListen } from "../net/listen-address.ts";
@@ -54,6 +56,8 @@ export interface ControllerOptions {
   readonly configPollMs: number;
   /** How long the fast path gathers gone pods before one reconcile. */
   readonly batchMs: number;
+  /** How the controller's log lines on stderr are written. */
+  readonly logFormat: LogFormat;
 }
 
 export const DEFAULT_CONTROLLER_OPTIONS = {
@@ -67,17 +71,15 @@ export const DEFAULT_CONTROLLER_OPTIONS = {
   flatFilePaths: [],
   configPollMs: 30_000,
   batchMs: DEFAULT_QUEUE_OPTIONS.batchMs,
+  logFormat: "json",
 } as const satisfies Partial<ControllerOptions>;
 
 /** How long a shutdown waits for the reconcile in progress. */
 const SHUTDOWN_GRACE_MS = 5_000;
 
-/** One JSON object per line on stderr. */
-export const log: Log = (level, msg, fields = {}) => {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
-};
-
 export async function runController(options: ControllerOptions): Promise<number> {
+  // One JSON object per line on stderr (or text lines, --log-format text).
+  const log: Log = daemonLog(options.logFormat, (line) => process.stderr.write(line));
   let connection: KubeConnection;
   try {
     connection = await controllerConnection(options.kubeconfig, options.env);

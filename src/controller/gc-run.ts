@@ -2,6 +2,7 @@
 // skip (the cluster view's word that they are alive, on a sweep), the Event on each pod whose
 // addresses were freed, the log lines and the metrics; and the Event on a pod the fast path gave
 // up on. Kept apart from the composition root so the reconcile queue's action is one function.
+import type { DaemonLog } from "../log/line.ts";
 import type { Store } from "../store/store.ts";
 import { errorFields } from "./advice.ts";
 import type { ClusterView } from "./cluster-view.ts";
@@ -14,7 +15,8 @@ import type { QueuedPod, ReconcileOutcome } from "./reconcile-queue.ts";
 export const RELEASE_REASON = "IPAddressGarbageCollected";
 export const RELEASE_FAILED_REASON = "IPAddressGarbageCollectionFailed";
 
-export type Log = (level: "info" | "error", msg: string, fields?: Record<string, unknown>) => void;
+/** The controller's log (src/log/line.ts): JSON lines by default, text with --log-format text. */
+export type Log = DaemonLog;
 
 export interface GcDependencies {
   readonly store: Store;
@@ -34,12 +36,18 @@ function podObject(ref: string, uid: string) {
 /** One reconcile: every pod (a sweep) or the pods given (the fast path). */
 export function gcRun(deps: GcDependencies) {
   const { store, pods, events, metrics, log } = deps;
-  const released = (trigger: Trigger) => (r: Release) => {
+  const released = (trigger: Trigger, started: number) => (r: Release) => {
     const what =
       r.addresses.length > 0
         ? `IP address [${r.addresses.join(" ")}] from pool ${r.pool}${r.networkName === "" ? "" : ` (network ${r.networkName})`}`
         : `overlapping-range reservation [${r.reservations.join(" ")}]`;
-    log("info", "released", { trigger, ...r });
+    // How long the addresses stayed allocated after their pod was gone: from when the pod's
+    // object says it ended, else from when this controller first saw it gone (at the latest,
+    // this run). Clocks of kubelets and controller may differ: never below 0.
+    const { goneSince, ...release } = r;
+    const leakSeconds = Math.max(0, (Date.now() - (goneSince ?? started)) / 1000);
+    metrics.leaked(trigger, leakSeconds, r.addresses.length);
+    log("info", "released", { trigger, ...release, leakSeconds });
     void events.record(
       podObject(r.podRef, r.uid),
       "Normal",
@@ -58,9 +66,10 @@ export function gcRun(deps: GcDependencies) {
         ...(refs === undefined ? {} : { refs: new Set(refs.keys()) }),
         ...(refs === undefined && cluster?.pods.synced ? { alive: (ref: string) => cluster.alive(ref) } : {}),
         lastSeen: (ref) => refs?.get(ref)?.state ?? cluster?.pods.get(ref),
+        seenGone: (ref) => refs?.get(ref)?.seenGoneAt,
       },
       {
-        released: released(trigger),
+        released: released(trigger, started),
         failed: (what, error, podRef) => {
           if (podRef !== undefined) failedPods.add(podRef);
           log("error", `reconcile: cannot ${what}`, { trigger, ...errorFields(error) });

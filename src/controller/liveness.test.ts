@@ -38,6 +38,45 @@ describe("liveness", () => {
       assert.equal(goneReason(alive), undefined, JSON.stringify(alive));
   });
 
+  it("reads when a gone pod became gone where its object says: last container finished, eviction condition", () => {
+    const finished = (at: string) => ({ state: { terminated: { exitCode: 0, finishedAt: at } } });
+    const done = podState({
+      ...base,
+      status: {
+        phase: "Succeeded",
+        initContainerStatuses: [finished("2026-03-01T10:00:00Z")],
+        containerStatuses: [
+          finished("2026-03-01T10:05:00Z"),
+          finished("2026-03-01T10:02:00Z"),
+          { state: { running: {} } },
+        ],
+      },
+    });
+    assert.equal(done.goneAt, Date.parse("2026-03-01T10:05:00Z"));
+    const evicted = podState({
+      ...base,
+      status: {
+        phase: "Running",
+        conditions: [
+          { type: "Ready", status: "False", lastTransitionTime: "2026-03-01T09:00:00Z" },
+          {
+            type: "DisruptionTarget",
+            status: "True",
+            reason: "DeletionByTaintManager",
+            lastTransitionTime: "2026-03-01T11:00:00Z",
+          },
+        ],
+      },
+    });
+    assert.equal(evicted.goneAt, Date.parse("2026-03-01T11:00:00Z"));
+    for (const unknown of [
+      { ...base, status: { phase: "Failed" } },
+      { ...base, status: { phase: "Failed", containerStatuses: [finished("not a time")] } },
+      { ...base, status: { phase: "Running", containerStatuses: [finished("2026-03-01T10:05:00Z")] } },
+    ])
+      assert.equal(podState(unknown).goneAt, undefined, JSON.stringify(unknown));
+  });
+
   it("decodes the identity of a pod, and a missing pod is gone", () => {
     const state = podState({ ...base, status: { phase: "Failed" } });
     assert.deepEqual(state, {

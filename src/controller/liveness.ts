@@ -18,6 +18,12 @@ export interface PodState {
   readonly resourceVersion: string;
   /** Why the pod is gone although its object still exists; undefined for a pod that is alive. */
   readonly gone: GoneReason | undefined;
+  /**
+   * When it became gone as the object says (ms since the epoch, the kubelet's or the API server's
+   * clock), where it says: the last container's `finishedAt` of a terminal pod, the condition's
+   * `lastTransitionTime` of an eviction. Undefined for a live pod and when the object does not say.
+   */
+  readonly goneAt?: number;
 }
 
 type Dict = Readonly<Record<string, unknown>>;
@@ -49,17 +55,47 @@ export function goneReason(pod: unknown): GoneReason | undefined {
   return undefined;
 }
 
+/** An RFC 3339 time of the object as ms since the epoch; undefined when absent or unreadable. */
+function instant(value: unknown): number | undefined {
+  const ms = typeof value === "string" ? Date.parse(value) : Number.NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** When a gone pod became gone, where its object says (PodState.goneAt). */
+export function goneTime(pod: unknown, why: GoneReason | undefined): number | undefined {
+  const status = dict(dict(pod)["status"]);
+  if (why === "evicted by the taint manager") {
+    const conditions = Array.isArray(status["conditions"]) ? status["conditions"] : [];
+    const c = conditions.map(dict).find((c) => c["type"] === "DisruptionTarget");
+    return instant(c?.["lastTransitionTime"]);
+  }
+  if (why !== "phase Succeeded" && why !== "phase Failed") return undefined;
+  // The pod's containers are all done once the last one finished.
+  let last: number | undefined;
+  for (const key of ["initContainerStatuses", "containerStatuses"]) {
+    const list = Array.isArray(status[key]) ? status[key] : [];
+    for (const item of list) {
+      const at = instant(dict(dict(dict(item)["state"])["terminated"])["finishedAt"]);
+      if (at !== undefined && (last === undefined || at > last)) last = at;
+    }
+  }
+  return last;
+}
+
 export function podState(pod: unknown): PodState {
   const meta = dict(dict(pod)["metadata"]);
   const namespace = text(meta["namespace"]);
   const name = text(meta["name"]);
+  const gone = goneReason(pod);
+  const goneAt = goneTime(pod, gone);
   return {
     ref: `${namespace}/${name}`,
     namespace,
     name,
     uid: text(meta["uid"]),
     resourceVersion: text(meta["resourceVersion"]),
-    gone: goneReason(pod),
+    gone,
+    ...(goneAt === undefined ? {} : { goneAt }),
   };
 }
 

@@ -1,28 +1,44 @@
 // Prometheus metrics (prom-client, own registry). Pool gauges are computed when scraped from a
 // fresh listing of the pools (cached for a few seconds, so several scrapers cost one LIST), so
 // every replica serves them, leader or not. Counters count this process's work since it started.
-import { Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { parseCidr, sizeOf } from "../ip/index.ts";
 import type { PoolSnapshot } from "../pool/allocation.ts";
 
-export type Trigger = "fast" | "startup" | "cron";
+export const TRIGGERS = ["fast", "startup", "cron"] as const;
+export type Trigger = (typeof TRIGGERS)[number];
 
 /**
  * Addresses a pool can hand out: its CIDR less the network and broadcast addresses (a /32 or
  * /128 holds one, a /31 or /127 two). Exclusions and range_start/range_end live in the network
- * configurations, which the controller does not read: size is an upper bound.
+ * configurations, which the controller does not read: size is an upper bound. Exact (a bigint):
+ * an IPv6 /64 holds 2^64 − 2.
  */
-export function poolSize(range: string): number {
+export function poolSize(range: string): bigint {
   const cidr = parseCidr(range);
-  if (cidr === undefined) return 0;
+  if (cidr === undefined) return 0n;
   const all = sizeOf(cidr);
-  const usable = all > 2n ? all - 2n : all;
-  return Number(usable);
+  return all > 2n ? all - 2n : all;
 }
+
+/**
+ * A count as a Prometheus sample, which is a float64: exact up to 2^53 (every IPv4 pool, IPv6
+ * pools up to a /75), the nearest float64 above (relative error below 2^-53, so used/size and
+ * free/size stay right to 15 digits). Counts are subtracted as bigints before this rounding, so
+ * `free` is the rounded exact difference, not the difference of two rounded numbers.
+ */
+export function sample(count: bigint): number {
+  return Number(count);
+}
+
+/** How long reclaimed addresses had stayed allocated after their pod was gone: 1 s to a week. */
+const LEAK_AGE_BUCKETS = [1, 5, 15, 60, 300, 900, 3_600, 4 * 3_600, 86_400, 7 * 86_400];
 
 export interface ControllerMetrics {
   readonly registry: Registry;
   reclaimed(trigger: Trigger, addresses: number, reservations: number): void;
+  /** `addresses` addresses released `seconds` after their pod was gone. */
+  leaked(trigger: Trigger, seconds: number, addresses: number): void;
   run(trigger: Trigger, errors: number, durationSeconds: number): void;
   failedRun(trigger: Trigger): void;
   setLeader(leading: boolean): void;
@@ -51,7 +67,7 @@ export function createMetrics(
     }
     return cached.pools;
   };
-  const poolGauge = (name: string, help: string, value: (pool: PoolSnapshot) => number) =>
+  const poolGauge = (name: string, help: string, value: (pool: PoolSnapshot) => bigint) =>
     new Gauge({
       name,
       help,
@@ -65,18 +81,23 @@ export function createMetrics(
         } catch {
           return; // counted in thereabouts_pool_scrape_errors_total; the gauges stay empty.
         }
-        for (const pool of list) this.set({ pool: pool.name, namespace }, value(pool));
+        for (const pool of list) this.set({ pool: pool.name, namespace }, sample(value(pool)));
       },
     });
-  const used = (p: PoolSnapshot) => p.allocations.size;
+  const used = (p: PoolSnapshot) => BigInt(p.allocations.size);
   poolGauge(
     "thereabouts_pool_size",
-    "Addresses the pool's CIDR can hand out (network and broadcast excluded).",
+    "Addresses the pool's CIDR can hand out (network and broadcast excluded); above 2^53 (IPv6 larger than /75) the nearest float64.",
     (p) => poolSize(p.range),
   );
   poolGauge("thereabouts_pool_used", "Addresses allocated in the pool.", used);
-  poolGauge("thereabouts_pool_free", "Addresses of the pool's CIDR not allocated.", (p) =>
-    Math.max(0, poolSize(p.range) - used(p)),
+  poolGauge(
+    "thereabouts_pool_free",
+    "Addresses of the pool's CIDR not allocated; above 2^53 the nearest float64.",
+    (p) => {
+      const free = poolSize(p.range) - used(p);
+      return free > 0n ? free : 0n;
+    },
   );
   const reclaimedAddresses = new Counter({
     name: "thereabouts_addresses_reclaimed_total",
@@ -88,6 +109,13 @@ export function createMetrics(
     name: "thereabouts_reservations_reclaimed_total",
     help: "Overlapping-range reservations released because their pod was gone.",
     labelNames: ["trigger"],
+    registers: [registry],
+  });
+  const leakAge = new Histogram({
+    name: "thereabouts_leak_age_seconds",
+    help: "How long each reclaimed address had stayed allocated after its pod was gone (from the pod's termination or eviction time when its object says, else from when the controller first saw it gone), by what found it.",
+    labelNames: ["trigger"],
+    buckets: LEAK_AGE_BUCKETS,
     registers: [registry],
   });
   const runs = new Counter({
@@ -120,7 +148,8 @@ export function createMetrics(
     registers: [registry],
   });
   leader.set(0);
-  for (const trigger of ["fast", "startup", "cron"] as const) {
+  for (const trigger of TRIGGERS) {
+    leakAge.zero({ trigger });
     reclaimedAddresses.inc({ trigger }, 0);
     reclaimedReservations.inc({ trigger }, 0);
     runs.inc({ trigger }, 0);
@@ -131,6 +160,9 @@ export function createMetrics(
     reclaimed(trigger, addresses, reservations) {
       reclaimedAddresses.inc({ trigger }, addresses);
       reclaimedReservations.inc({ trigger }, reservations);
+    },
+    leaked(trigger, seconds, addresses) {
+      for (let i = 0; i < addresses; i++) leakAge.observe({ trigger }, seconds);
     },
     run(trigger, errorCount, seconds) {
       runs.inc({ trigger });

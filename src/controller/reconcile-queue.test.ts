@@ -158,6 +158,25 @@ describe("ReconcileQueue", () => {
     await h.running;
   });
 
+  it("keeps when a pod was first seen gone through its retries and repeated sightings (the leak age counts from it)", async () => {
+    const seen: number[] = [];
+    let fails = 2;
+    const h = harness((_call, pods) => {
+      seen.push(pods?.get("ns/a")?.seenGoneAt ?? -1);
+      return fails-- > 0
+        ? { errors: 1, failedPods: new Set(["ns/a"]) }
+        : { errors: 0, failedPods: new Set() };
+    });
+    await h.clock.advance(500);
+    h.queue.enqueuePod("ns/a", gone);
+    await h.clock.advance(100);
+    h.queue.enqueuePod("ns/a", gone); // seen gone again (a second watch event) before the batch
+    await h.clock.advance(60_000);
+    assert.deepEqual(seen, [500, 500, 500], "the first sighting, on every try");
+    await h.queue.stop(0);
+    await h.running;
+  });
+
   it("a fast reconcile that throws tries the whole batch again; a failed startup sweep runs again later", async () => {
     let fails = 1;
     const h = harness((call) => {

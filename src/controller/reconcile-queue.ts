@@ -13,6 +13,8 @@ export interface QueuedPod {
   readonly state: PodState | undefined;
   /** Tries so far (0 for a pod seen gone just now). */
   readonly attempt: number;
+  /** When the controller first saw the pod gone (ms since the epoch, its clock), for the leak age. */
+  readonly seenGoneAt: number;
 }
 
 export interface ReconcileOutcome {
@@ -67,11 +69,19 @@ export class ReconcileQueue {
     this.#options = options;
   }
 
-  /** A pod seen gone (or due for another try); the earliest attempt wins when it is queued twice. */
-  enqueuePod(ref: string, state: PodState | undefined, attempt = 0): void {
+  /**
+   * A pod seen gone (or due for another try); the earliest attempt wins when it is queued twice,
+   * and the pod keeps the time it was first seen gone.
+   */
+  enqueuePod(ref: string, state: PodState | undefined, attempt = 0, seenGoneAt = this.#clock.now()): void {
     if (this.#stopping || !this.#options.admits() || splitPodRef(ref) === undefined) return;
     const queued = this.#pending.get(ref);
-    if (queued === undefined || queued.attempt > attempt) this.#pending.set(ref, { state, attempt });
+    if (queued === undefined || queued.attempt > attempt)
+      this.#pending.set(ref, {
+        state,
+        attempt,
+        seenGoneAt: Math.min(seenGoneAt, queued?.seenGoneAt ?? seenGoneAt),
+      });
     this.#poke();
   }
 
@@ -131,13 +141,13 @@ export class ReconcileQueue {
   }
 
   #retryLater(batch: ReadonlyMap<string, QueuedPod>): void {
-    for (const [ref, { state, attempt }] of batch) {
+    for (const [ref, { state, attempt, seenGoneAt }] of batch) {
       if (attempt + 1 >= this.#options.attempts) {
         this.#actions.gaveUp(ref, state, this.#options.attempts);
         continue;
       }
       const wait = backoffDelay(attempt, this.#clock.random(), this.#options.retry);
-      this.#later(wait, () => this.enqueuePod(ref, state, attempt + 1));
+      this.#later(wait, () => this.enqueuePod(ref, state, attempt + 1, seenGoneAt));
     }
   }
 

@@ -318,4 +318,33 @@ describe("reclaim (A.5 reconciler scenarios, fixed semantics)", () => {
       assert.deepEqual(Object.keys(await entries(store, "10.0.0.0-24")), ["1"]);
     });
   });
+
+  it("says since when each released pod was gone: its object's time, else when the controller first saw it gone, else not known", async () => {
+    await withTempLocalStore(async (store) => {
+      const finishedAt = Date.parse("2026-03-01T10:05:00Z");
+      const seen = Date.parse("2026-03-01T12:00:00Z");
+      await put(store, "10.0.0.0-24", "10.0.0.0/24", "1", alloc("ns/job"));
+      await put(store, "10.0.0.0-24", "10.0.0.0/24", "2", alloc("ns/deleted"));
+      await put(store, "10.0.0.0-24", "10.0.0.0/24", "3", alloc("ns/found-by-sweep"));
+      await put(store, "10.0.0.0-24", "10.0.0.0/24", "4", alloc("ns/was-done"));
+      const job = { ...pod("ns/job", "u-job", "phase Succeeded"), goneAt: finishedAt };
+      const lastSeen = { ...pod("ns/was-done", "u-done", "phase Failed"), goneAt: finishedAt + 1 };
+      const released: Release[] = [];
+      await reclaim(
+        store,
+        reader([job]),
+        {
+          lastSeen: (ref) => (ref === "ns/was-done" ? lastSeen : undefined),
+          seenGone: (ref) => (ref === "ns/found-by-sweep" ? undefined : seen),
+        },
+        { released: (r) => released.push(r) },
+      );
+      assert.deepEqual(Object.fromEntries(released.map((r) => [r.podRef, r.goneSince])), {
+        "ns/job": finishedAt,
+        "ns/deleted": seen,
+        "ns/found-by-sweep": undefined,
+        "ns/was-done": finishedAt + 1,
+      });
+    });
+  });
 });

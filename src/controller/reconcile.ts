@@ -34,6 +34,12 @@ export interface Release {
   readonly networkName: string;
   readonly addresses: readonly string[];
   readonly reservations: readonly string[];
+  /**
+   * Since when the pod is gone (ms since the epoch), where known: as its object says (PodState.goneAt),
+   * else when the controller first saw it gone (ReclaimScope.seenGone); undefined when this run
+   * is the first to see it gone (a sweep).
+   */
+  readonly goneSince: number | undefined;
 }
 
 export interface ReclaimHooks {
@@ -52,6 +58,8 @@ export interface ReclaimScope {
   readonly alive?: (podRef: string) => boolean;
   /** The last state seen of a pod (for its uid when the live read finds nothing). */
   readonly lastSeen?: (podRef: string) => PodState | undefined;
+  /** When the controller first saw a pod gone (the fast path's queue), for the leak age. */
+  readonly seenGone?: (podRef: string) => number | undefined;
 }
 
 export interface ReclaimResult {
@@ -94,7 +102,7 @@ export async function reclaim(
     (ref) => (scope.refs === undefined || scope.refs.has(ref)) && !(scope.alive?.(ref) ?? false),
   );
 
-  const gone = new Map<string, { why: GoneReason; uid: string }>();
+  const gone = new Map<string, { why: GoneReason; uid: string; since: number | undefined }>();
   await eachLimited(wanted, POD_READ_CONCURRENCY, async (ref) => {
     const parts = splitPodRef(ref);
     if (parts === undefined) return;
@@ -110,7 +118,12 @@ export async function reclaim(
       if (pod !== undefined) hooks.kept?.(ref, pod);
       return;
     }
-    gone.set(ref, { why, uid: pod?.uid ?? scope.lastSeen?.(ref)?.uid ?? "" });
+    const last = scope.lastSeen?.(ref);
+    gone.set(ref, {
+      why,
+      uid: pod?.uid ?? last?.uid ?? "",
+      since: pod?.goneAt ?? last?.goneAt ?? scope.seenGone?.(ref),
+    });
   });
   if (gone.size === 0) return { addresses: 0, reservations: 0, errors, pools };
 
@@ -155,6 +168,7 @@ export async function reclaim(
         reservations: group.overlapping
           ? entries.map((e) => reservationName(e.address, group.networkName))
           : [],
+        goneSince: info.since,
       });
     }
   }
@@ -183,6 +197,7 @@ export async function reclaim(
         networkName: "",
         addresses: [],
         reservations: held.map((r) => r.name),
+        goneSince: info.since,
       });
     }
   }

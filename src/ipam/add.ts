@@ -4,10 +4,11 @@
 import type { Claimant } from "../allocator/assign.ts";
 import type { IpamConfig } from "../config/types.ts";
 import { describe } from "../errors/errors.ts";
-import type { IP } from "../ip/index.ts";
+import { formatIP, type IP } from "../ip/index.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
 import { allocateInRange, type Held } from "./allocate-range.ts";
+import { type RetryObserver, unobserved } from "./observer.ts";
 import { releaseEntries } from "./release.ts";
 import { type Deadline, deadlineIn, remainingMs } from "./retry.ts";
 
@@ -29,11 +30,12 @@ export async function addAttachment(
   claimant: Claimant,
   deadline: Deadline,
   log: Logger,
+  observer: RetryObserver = unobserved,
 ): Promise<AddOutcome> {
   const held: Held[] = [];
   try {
     for (const rule of config.ranges)
-      held.push(await allocateInRange(store, config, rule, claimant, deadline, log));
+      held.push(await allocateInRange(store, config, rule, claimant, deadline, log, observer));
   } catch (error) {
     const grace =
       remainingMs(deadline) < ROLLBACK_GRACE_MS ? deadlineIn(ROLLBACK_GRACE_MS, deadline.clock) : deadline;
@@ -43,6 +45,7 @@ export async function addAttachment(
       held.filter((h) => h.created),
       grace,
       log,
+      observer,
     );
     throw error;
   }
@@ -55,6 +58,7 @@ async function rollBack(
   created: readonly Held[],
   deadline: Deadline,
   log: Logger,
+  observer: RetryObserver,
 ): Promise<void> {
   for (const h of created) {
     try {
@@ -66,11 +70,15 @@ async function rollBack(
           overlapping: config.enableOverlappingRanges,
           networkName: config.networkName,
           deadline,
+          observer,
         },
       );
     } catch (error) {
       // The runtime follows a failed ADD with DEL, which retries this release.
-      log.error(`could not roll back ${h.pool.name} entry ${h.key}: ${describe(error)}`);
+      log.error(`could not roll back ${h.pool.name} entry ${h.key}: ${describe(error)}`, {
+        pool: h.pool.name,
+        address: formatIP(h.address),
+      });
     }
   }
 }

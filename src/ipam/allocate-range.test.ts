@@ -10,14 +10,25 @@ import type { Allocation, PoolSnapshot } from "../pool/allocation.ts";
 import { lostRace, RIVAL } from "../store/memory/script.ts";
 import { poolChange, type ReadOptions } from "../store/store.ts";
 import { allocateInRange, spreadAfter } from "./allocate-range.ts";
+import type { RetryObserver } from "./observer.ts";
 import { remainingMs } from "./retry.ts";
 import { type Scene, scene } from "./test-support.ts";
 
 const POOL = "10.0.0.0-24";
 const me = { containerId: "c-a", podRef: "ns/a", ifName: "eth0" };
 
-function allocate(s: Scene, config: IpamConfig, deadline = s.deadline()) {
-  return allocateInRange(s.store, config, config.ranges[0]!, me, deadline, s.log);
+function allocate(s: Scene, config: IpamConfig, deadline = s.deadline(), observer?: RetryObserver) {
+  return allocateInRange(s.store, config, config.ranges[0]!, me, deadline, s.log, observer);
+}
+
+/** An observer that writes down what it hears. */
+function recorder(): RetryObserver & { heard: string[] } {
+  const heard: string[] = [];
+  return {
+    heard,
+    lostRace: (operation) => heard.push(`lost ${operation}`),
+    allocated: (retries) => heard.push(`allocated after ${retries}`),
+  };
 }
 
 async function entries(s: Scene): Promise<Record<string, Allocation>> {
@@ -66,6 +77,49 @@ describe("allocateInRange()", () => {
       ["1", "9", "34", "67", "68", "69"],
     );
     assert.deepEqual(s.clock.sleeps, [3, 7], "full-jitter backoff for races 4 and 5");
+  });
+
+  it("tells its observer of every race lost and of the retries the address took", async () => {
+    const s = scene(Array(20).fill(0.5));
+    s.store.next("commit", lostRace(), lostRace());
+    const heard = recorder();
+    await allocate(s, load({ range: "10.0.0.0/24" }), s.deadline(), heard);
+    assert.deepEqual(heard.heard, ["lost allocate", "lost allocate", "allocated after 2"]);
+
+    const calm = scene();
+    const quiet = recorder();
+    await allocate(calm, load({ range: "10.0.0.0/24" }), calm.deadline(), quiet);
+    assert.deepEqual(quiet.heard, ["allocated after 0"], "no race, no retry");
+
+    const held = recorder();
+    await allocate(
+      calm,
+      load({ range: "10.0.0.0/24", enable_overlapping_ranges: false }),
+      calm.deadline(),
+      held,
+    );
+    assert.deepEqual(held.heard, ["allocated after 0"], "an address already held counts as allocated");
+  });
+
+  it("counts an address reserved by another range as a retry, not as a lost race", async () => {
+    const s = scene();
+    const other = { name: "10.0.0.1", containerId: "c-o", podRef: "ns/other", ifName: "net1" };
+    s.store.data.commit(poolChange("other-pool", "10.0.0.0/16", { reserve: [other] }));
+    const heard = recorder();
+    await allocate(s, load({ range: "10.0.0.0/24" }), s.deadline(), heard);
+    assert.deepEqual(heard.heard, ["allocated after 1"]);
+  });
+
+  it("tells its observer nothing of an allocation that gave up", async () => {
+    const s = scene();
+    s.store.always("commit", lostRace());
+    const heard = recorder();
+    await assert.rejects(allocate(s, load({ range: "10.0.0.0/24" }), s.deadline(200), heard));
+    assert.ok(heard.heard.length > 3);
+    assert.ok(
+      heard.heard.every((h) => h === "lost allocate"),
+      heard.heard.join(),
+    );
   });
 
   it("skips an address another network's range reserved, and takes the next", async () => {

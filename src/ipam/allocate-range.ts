@@ -12,6 +12,7 @@ import { claimsAgree, type PoolSnapshot, type Reservation } from "../pool/alloca
 import { reservationOf } from "../pool/naming.ts";
 import { encodeOffsetKey } from "../pool/offset-key.ts";
 import { type PoolChange, poolChange, type Store } from "../store/store.ts";
+import { type RetryObserver, unobserved } from "./observer.ts";
 import { baseOf, type PoolRef, poolOf, rangeText } from "./pool-ref.ts";
 import { type Deadline, expired, pause } from "./retry.ts";
 import { oncePerView, verifiableBy } from "./view-decision.ts";
@@ -50,6 +51,7 @@ export async function allocateInRange(
   claimant: Claimant,
   deadline: Deadline,
   log: Logger,
+  observer: RetryObserver = unobserved,
 ): Promise<Held> {
   const pool = poolOf(config, rule);
   const skipped: bigint[] = [];
@@ -70,26 +72,36 @@ export async function allocateInRange(
       verifiable: verifiableBy(decide, (a) => a.change.create.length + a.change.update.length > 0),
     });
     const { change, held, isNew, unreadableKeys } = decide(snapshot);
-    for (const key of unreadableKeys) log.error(`pool ${pool.name}: ignoring unreadable offset key "${key}"`);
-    if (change.create.length + change.update.length + change.reserve.length === 0)
+    for (const key of unreadableKeys)
+      log.error(`pool ${pool.name}: ignoring unreadable offset key "${key}"`, { pool: pool.name });
+    const address = formatIP(held.address);
+    if (change.create.length + change.update.length + change.reserve.length === 0) {
+      observer.allocated(attempt);
       return { ...held, created: false };
+    }
     const result = await store.commit(change, { deadline });
     if (result.ok) {
-      log.debug(`${claimant.podRef} ${claimant.ifName}: ${formatIP(held.address)} from pool ${pool.name}`);
+      log.debug(`${claimant.podRef} ${claimant.ifName}: ${address} from pool ${pool.name}`, {
+        pool: pool.name,
+        address,
+      });
+      observer.allocated(attempt);
       return { ...held, created: isNew };
     }
     if (result.conflict === "reservation") {
       const wanted = change.reserve[0];
       if (wanted !== undefined) refuseCollision(result.holder, wanted);
       // Another network's range holds this address (overlapping ranges): never hand it out here.
-      log.verbose(
-        `${formatIP(held.address)} is reserved by ${result.holder.podRef}; trying the next address`,
-      );
+      log.verbose(`${address} is reserved by ${result.holder.podRef}; trying the next address`, {
+        pool: pool.name,
+        address,
+      });
       skipped.push(held.address.value);
       continue;
     }
     // Lost a race for this address: retry at once with a fresh read, spreading wider each time;
     // back off only when races keep being lost.
+    observer.lostRace("allocate");
     races++;
     if (races > 3) await pause(deadline, races - 3);
   }

@@ -5,6 +5,7 @@ import type { Entry } from "../allocator/pool-view.ts";
 import type { IpamConfig } from "../config/types.ts";
 import type { Attachment } from "../pool/allocation.ts";
 import type { Store } from "../store/store.ts";
+import type { RetryObserver } from "./observer.ts";
 import { poolOf } from "./pool-ref.ts";
 import { releaseEntries, type Selectable } from "./release.ts";
 import type { Deadline } from "./retry.ts";
@@ -28,6 +29,7 @@ export async function deleteAttachment(
   attachment: Attachment,
   podRef: string | undefined,
   deadline: Deadline,
+  observer?: RetryObserver,
 ): Promise<readonly Entry[]> {
   const released: Entry[] = [];
   const options = {
@@ -36,6 +38,7 @@ export async function deleteAttachment(
     deadline,
     onePerPool: true,
     dropOwners: true,
+    ...(observer === undefined ? {} : { observer }),
   };
   for (const rule of config.ranges) {
     released.push(...(await releaseEntries(store, poolOf(config, rule), belongsTo(attachment), options)));

@@ -94,6 +94,17 @@ describe("releaseEntries() against other writers", () => {
     assert.deepEqual((await s.store.getPool("p")).allocations.size, 0);
   });
 
+  it("tells its observer of each removal that lost a race", async () => {
+    const s = filled(3);
+    s.store.next("commit", writtenBefore(poolChange("p", "", { remove: [["2", owner(2)]] })));
+    const heard: string[] = [];
+    await releaseEntries(s.store, "p", () => true, {
+      ...options(s),
+      observer: { lostRace: (operation) => heard.push(operation), allocated: () => heard.push("allocated") },
+    });
+    assert.deepEqual(heard, ["release"]);
+  });
+
   it("releases nothing an entry's new holder took meanwhile", async () => {
     const s = filled(1);
     const successor = { ...owner(1), containerId: "c-new" };

@@ -7,6 +7,7 @@ import { StoreUnavailableError } from "../errors/errors.ts";
 import type { PoolSnapshot } from "../pool/allocation.ts";
 import { reservationOf } from "../pool/naming.ts";
 import { poolChange, type Store } from "../store/store.ts";
+import type { RetryObserver } from "./observer.ts";
 import { type PoolRef, storedRange } from "./pool-ref.ts";
 import { type Deadline, expired, pause } from "./retry.ts";
 import { oncePerView, verifiableBy } from "./view-decision.ts";
@@ -24,6 +25,8 @@ export interface ReleaseOptions {
   readonly onePerPool?: boolean;
   /** DEL: every reservation of a released entry's owner goes too, named by an entry or not. */
   readonly dropOwners?: boolean;
+  /** Hears of every race a commit lost (the node agent's metrics). */
+  readonly observer?: RetryObserver;
 }
 
 /** What `select` sees of an entry: releases are chosen by key and allocation. */
@@ -94,6 +97,7 @@ export async function releaseEntries(
       attempt = -1;
       continue;
     }
+    options.observer?.lostRace("release");
     await pause(deadline, attempt);
     if (expired(deadline)) {
       throw new StoreUnavailableError(

@@ -1,15 +1,17 @@
 // Plugin logging: stderr (runtimes show it when a call fails) and, when configured, an
-// append-only log_file. Line format as Whereabouts: `<RFC3339 time> [<level>] <message>`.
-// Messages carry values from the request (pod names, ids), so every line is made one line:
-// control characters are escaped, and a pod named "x\n<time> [error] …" cannot forge a line.
+// append-only log_file. Lines in the configured log_format (line.ts): Whereabouts'
+// `<RFC3339 time> [<level>] <message>`, or one JSON object per line whose fields name the pod,
+// container, interface, pool and address where known, so a log pipeline can filter on them.
 import { closeSync, constants, openSync, writeSync } from "node:fs";
-import type { LogLevel } from "../config/types.ts";
-import { MAX_MESSAGE_CHARS, shorten } from "../errors/message.ts";
+import type { LogFormat, LogLevel } from "../config/types.ts";
+import { formatLine, type LogFields } from "./line.ts";
+
+export { type LogFields, oneLine } from "./line.ts";
 
 export interface Logger {
-  debug(message: string): void;
-  verbose(message: string): void;
-  error(message: string): void;
+  debug(message: string, fields?: LogFields): void;
+  verbose(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
 }
 
 const RANK: Record<LogLevel, number> = { debug: 0, verbose: 1, error: 2, panic: 3 };
@@ -19,22 +21,12 @@ export interface LogSinks {
   file?: string;
 }
 
-// C0 and C1 controls, DEL, and the Unicode line and paragraph separators: whatever a reader of the
-// log might take for a line break or a terminal command.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
-
-/** `text` as one log line's worth: control characters escaped (`\n`, `\x1b`), at most 4 KiB. */
-export function oneLine(text: string): string {
-  const escaped = text.replace(CONTROL, (c) => {
-    const code = c.charCodeAt(0);
-    if (c === "\n") return "\\n";
-    if (c === "\r") return "\\r";
-    if (c === "\t") return "\\t";
-    return code > 0xff
-      ? `\\u${code.toString(16).padStart(4, "0")}`
-      : `\\x${code.toString(16).padStart(2, "0")}`;
-  });
-  return shorten(escaped, MAX_MESSAGE_CHARS);
+export interface LoggerOptions {
+  /** text (default) or json. */
+  readonly format?: LogFormat;
+  /** Fields of every line (json): what the call is for — its pod, container and interface. */
+  readonly fields?: LogFields;
+  readonly now?: () => Date;
 }
 
 /**
@@ -59,12 +51,13 @@ function appendToFile(path: string, line: string): void {
   }
 }
 
-export function createLogger(level: LogLevel, sinks: LogSinks, now: () => Date = () => new Date()): Logger {
-  const emit = (at: LogLevel, message: string) => {
+export function createLogger(level: LogLevel, sinks: LogSinks, options: LoggerOptions = {}): Logger {
+  const format = options.format ?? "text";
+  const now = options.now ?? (() => new Date());
+  const emit = (at: LogLevel, message: string, fields?: LogFields) => {
     if (RANK[at] < RANK[level]) return;
-    const line = `${now()
-      .toISOString()
-      .replace(/\.\d{3}Z$/, "Z")} [${at}] ${oneLine(message)}\n`;
+    // The text line stays Whereabouts' own: its messages already name pod, pool and address.
+    const line = formatLine(format, now(), at, message, { ...options.fields, ...fields }, false);
     sinks.stderr(line);
     if (sinks.file !== undefined && sinks.file !== "") {
       try {
@@ -75,9 +68,9 @@ export function createLogger(level: LogLevel, sinks: LogSinks, now: () => Date =
     }
   };
   return {
-    debug: (m) => emit("debug", m),
-    verbose: (m) => emit("verbose", m),
-    error: (m) => emit("error", m),
+    debug: (m, f) => emit("debug", m, f),
+    verbose: (m, f) => emit("verbose", m, f),
+    error: (m, f) => emit("error", m, f),
   };
 }
 

@@ -14,11 +14,13 @@ import { kubeIpam } from "../kubernetes/go-runtime.ts";
 import { agentMetrics, startAgentProcess } from "../support/agent.ts";
 import { type AddCall, add, addressesOf, del, netConf, type TempDir, tempDir } from "../support/plugin.ts";
 
+/** Calls of `command` that ended with `result`, on every store. */
 function count(metrics: string, command: string, result: string): number {
-  const m = new RegExp(
-    `thereabouts_agent_calls_total\\{command="${command}",result="${result}"\\} (\\d+)`,
-  ).exec(metrics);
-  return m === null ? 0 : Number(m[1]);
+  const pattern = new RegExp(
+    `thereabouts_agent_calls_total\\{command="${command}",store="[a-z]+",result="${result}"\\} (\\d+)`,
+    "g",
+  );
+  return [...metrics.matchAll(pattern)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
 describe("agent --host-paths (an agent in its own mount namespace)", () => {
@@ -90,6 +92,11 @@ describe("agent --host-paths (an agent in its own mount namespace)", () => {
       assert.equal(count(metrics, "DEL", "declined"), 2);
       assert.equal(count(metrics, "ADD", "ok"), 1);
       assert.equal(count(metrics, "DEL", "ok"), 1);
+      // Declined once the configuration named its store: counted under that datastore.
+      assert.match(
+        metrics,
+        /thereabouts_agent_calls_total\{command="ADD",store="local",result="declined"\} 2\n/,
+      );
       assert.match(agent.stderr(), new RegExp(`host paths ${shared},/etc/kubernetes/cni/net.d,`));
     } finally {
       await agent.stop();

@@ -202,7 +202,10 @@ describe("node agent: one caller cannot stall or bloat it (processes)", () => {
         assert.doesNotMatch(o.stderr, /working without it/);
       }
       const metrics = await agentMetrics(agent.socket);
-      assert.match(metrics, /thereabouts_agent_calls_total\{command="other",result="error"\} 300\n/);
+      assert.match(
+        metrics,
+        /thereabouts_agent_calls_total\{command="other",store="none",result="error"\} 300\n/,
+      );
       assert.doesNotMatch(metrics, /BOGUS/);
       assert.ok(metrics.length < 20_000, `/metrics is ${metrics.length} bytes`);
     } finally {

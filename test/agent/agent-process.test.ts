@@ -261,10 +261,16 @@ describe("node agent (process)", () => {
       const overSocket = await agentMetrics(agent.socket);
       const overTcp = await (await fetch(url)).text();
       for (const text of [overSocket, overTcp]) {
-        assert.match(text, /thereabouts_agent_calls_total\{command="ADD",result="ok"\} 2\n/);
-        assert.match(text, /thereabouts_agent_calls_total\{command="ADD",result="error"\} 1\n/);
-        assert.match(text, /thereabouts_agent_calls_total\{command="DEL",result="ok"\} 1\n/);
-        assert.match(text, /thereabouts_agent_call_duration_seconds_count\{command="ADD"\} 3\n/);
+        assert.match(text, /thereabouts_agent_calls_total\{command="ADD",store="local",result="ok"\} 2\n/);
+        // The configuration did not decode: no datastore to name.
+        assert.match(text, /thereabouts_agent_calls_total\{command="ADD",store="none",result="error"\} 1\n/);
+        assert.match(text, /thereabouts_agent_calls_total\{command="DEL",store="local",result="ok"\} 1\n/);
+        assert.match(
+          text,
+          /thereabouts_agent_call_duration_seconds_count\{command="ADD",store="local"\} 2\n/,
+        );
+        assert.match(text, /thereabouts_agent_call_duration_seconds_count\{command="ADD",store="none"\} 1\n/);
+        assert.match(text, /thereabouts_agent_allocation_retries_count\{store="local"\} 2\n/);
         assert.match(text, /thereabouts_agent_changes_total 3\n/, "two ADDs and a DEL changed the pool");
         assert.match(text, /thereabouts_agent_store_handles_opened_total 1\n/);
       }

@@ -178,8 +178,8 @@ describe("node agent socket: trust boundary (processes, a second local user)", (
       assert.deepEqual(addressesOf(served), ["198.18.71.1/28"]);
       assert.doesNotMatch(served.stderr, /working without it/);
       const metrics = await agentMetrics(grouped.socket);
-      assert.match(metrics, /thereabouts_agent_calls_total\{command="ADD",result="ok"\} 1\n/);
-      assert.doesNotMatch(metrics, /reason="peer"/);
+      assert.match(metrics, /thereabouts_agent_calls_total\{command="ADD",store="local",result="ok"\} 1\n/);
+      assert.match(metrics, /thereabouts_agent_rejected_connections_total\{reason="peer"\} 0\n/);
     } finally {
       await grouped.stop();
     }

@@ -356,8 +356,11 @@ describe("the OCI image (npm run image)", () => {
       }
       assert.deepEqual(got, ["198.18.62.1/29", "198.18.62.2/29", "198.18.63.1/29", "198.18.63.2/29"]);
       const metrics = await agentMetrics(socket);
-      assert.match(metrics, /thereabouts_agent_calls_total\{command="ADD",result="ok"\} 2\n/);
-      assert.match(metrics, /thereabouts_agent_calls_total\{command="ADD",result="declined"\} 2\n/);
+      assert.match(metrics, /thereabouts_agent_calls_total\{command="ADD",store="local",result="ok"\} 2\n/);
+      assert.match(
+        metrics,
+        /thereabouts_agent_calls_total\{command="ADD",store="local",result="declined"\} 2\n/,
+      );
       for (const [config, pod] of [
         [sharedConfig, "a"],
         [sharedConfig, "b"],
