@@ -2,6 +2,13 @@
 import { parseArgs } from "node:util";
 import { aboutText } from "../about.ts";
 import { describe } from "../errors/errors.ts";
+import { isUsageError } from "../tools/usage-error.ts";
+
+/** How the executable was started. */
+export interface CliContext {
+  /** Run by kubectl as `kubectl thereabouts …` (installed as kubectl-thereabouts). */
+  readonly kubectlPlugin: boolean;
+}
 
 const USAGE = `thereabouts: cluster-wide IPAM for Kubernetes secondary networks (Whereabouts-compatible)
 
@@ -30,14 +37,18 @@ Commands:
   help     Show this text.
 `;
 
-export async function runCli(argv: readonly string[]): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  context: CliContext = { kubectlPlugin: false },
+): Promise<number> {
   const [command = "help", ...rest] = argv;
+  const program = context.kubectlPlugin ? "kubectl thereabouts" : "thereabouts";
   try {
     switch (command) {
       case "help":
       case "--help":
       case "-h":
-        process.stdout.write(USAGE);
+        process.stdout.write(usageOf(program));
         return 0;
       case "version":
       case "--version":
@@ -70,13 +81,20 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return await runUninstallCommand(rest);
       }
       default:
-        process.stderr.write(`thereabouts: unknown command "${command}"\n\n${USAGE}`);
+        process.stderr.write(`${program}: unknown command "${command}"\n\n${usageOf(program)}`);
         return 2;
     }
   } catch (error) {
-    process.stderr.write(`thereabouts ${command}: ${describe(error)}\n`);
-    return 1;
+    process.stderr.write(`${program} ${command}: ${describe(error)}\n`);
+    if (!isUsageError(error)) return 1;
+    process.stderr.write(`Run '${program} ${command} --help' for usage.\n`);
+    return 2;
   }
+}
+
+/** The usage, naming the program as it was run (kubectl users type `kubectl thereabouts`). */
+function usageOf(program: string): string {
+  return program === "thereabouts" ? USAGE : USAGE.replace("Usage: thereabouts", `Usage: ${program}`);
 }
 
 const DEMO_OPTIONS = {

@@ -3,21 +3,16 @@
 import { agentHealth } from "../agent/client.ts";
 import { untrustedSocket } from "../agent/forward.ts";
 import { agentSocket } from "../agent/protocol.ts";
-import { loadIpamConfigFromNetwork } from "../config/load.ts";
-import { fileError, fileReason, readConfigFile, readOptionalFile } from "../files/config-file.ts";
 import { formatCidr, sizeOf } from "../ip/index.ts";
 import { poolOf } from "../ipam/pool-ref.ts";
 import { storedEntries } from "../ipam/release.ts";
 import { openStore } from "../store/open.ts";
+import { loadNetworkConfig } from "../tools/target.ts";
 
 export async function runStatus(options: { config?: string | undefined }): Promise<number> {
   if (options.config === undefined)
     throw new Error("--config FILE is required (a CNI network config or conflist)");
-  const config = loadIpamConfigFromNetwork({
-    stdin: readNetworkConfig(options.config),
-    cniArgs: "",
-    readFile: readOptionalFile,
-  });
+  const config = loadNetworkConfig(options.config);
   const store = await openStore(config);
   try {
     await store.ping();
@@ -34,14 +29,6 @@ export async function runStatus(options: { config?: string | undefined }): Promi
     return 0;
   } finally {
     await store.close();
-  }
-}
-
-function readNetworkConfig(path: string): string {
-  try {
-    return readConfigFile(path);
-  } catch (error) {
-    throw fileError(error, `--config ${path}: ${fileReason(error)}`);
   }
 }
 

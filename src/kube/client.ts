@@ -146,6 +146,33 @@ export class KubeClient {
     this.#options.transport.close();
   }
 
+  /**
+   * Every item of a collection (`path` without a query), page by page (`limit`/`continue`), each
+   * page within `deadline()` (read per page). A list whose first page's snapshot was compacted away
+   * (410) starts over, at most 3 times.
+   */
+  async list(path: string, deadline: () => number, action: string, pageSize = 500): Promise<unknown[]> {
+    let items: unknown[] = [];
+    let token = "";
+    for (let restarts = 0; ; ) {
+      const query = `limit=${pageSize}${token === "" ? "" : `&continue=${encodeURIComponent(token)}`}`;
+      const reply = await this.send(
+        { method: "GET", path: `${path}?${query}`, expect: [410] },
+        deadline(),
+        action,
+      );
+      if (reply.status === 410) {
+        if (++restarts > 3) throw this.unexpected(reply, action);
+        items = [];
+        token = "";
+        continue;
+      }
+      items.push(...itemsOf(reply));
+      token = (reply.body as { metadata?: { continue?: string } } | undefined)?.metadata?.continue ?? "";
+      if (token === "") return items;
+    }
+  }
+
   /** The error of an answer the caller did not expect (its status is one the caller handles, but not here). */
   unexpected(reply: KubeReply, action: string): StoreRefusedError {
     return new StoreRefusedError(
@@ -207,6 +234,12 @@ export function goJson(value: unknown): string {
     /[<>&\u2028\u2029]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
+}
+
+/** The `items` of a list reply ([] when it has none). */
+export function itemsOf(reply: KubeReply): unknown[] {
+  const items = (reply.body as { items?: unknown } | undefined)?.items;
+  return Array.isArray(items) ? items : [];
 }
 
 function parseJson(text: string): unknown {

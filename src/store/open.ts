@@ -9,11 +9,13 @@ import type { Store } from "./store.ts";
 
 /**
  * `longLived`: the store serves many calls (the node agent's), so it may keep state across them,
- * e.g. whether Go Whereabouts plugins are active in the namespace (Kubernetes).
+ * e.g. whether Go Whereabouts plugins are active in the namespace (Kubernetes). `namespace`
+ * (Kubernetes): the pools' namespace instead of the kubeconfig context's (the operator tools'
+ * --namespace).
  */
 export async function openStore(
   settings: StoreSettings,
-  options: { readonly longLived?: boolean } = {},
+  options: { readonly longLived?: boolean; readonly namespace?: string } = {},
 ): Promise<Store> {
   switch (settings.datastore) {
     case "local":
@@ -23,6 +25,7 @@ export async function openStore(
     case "kubernetes":
       return openKubernetesStore(settings.kubernetes.kubeconfig, {
         honourGoLease: options.longLived === true,
+        ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
       });
   }
 }

@@ -34,7 +34,7 @@
 import { carriedUsage, type PoolUsage, usageOf } from "../../allocator/usage.ts";
 import { StoreUnavailableError } from "../../errors/errors.ts";
 import { capped } from "../../ipam/retry.ts";
-import { JSON_PATCH, KubeClient, type KubeReply, MERGE_PATCH } from "../../kube/client.ts";
+import { itemsOf, JSON_PATCH, KubeClient, type KubeReply, MERGE_PATCH } from "../../kube/client.ts";
 import { loadKubeconfig } from "../../kube/kubeconfig.ts";
 import { createTransport } from "../../net/http-transport.ts";
 import { ownsReservation, type PoolSnapshot, type Reservation } from "../../pool/allocation.ts";
@@ -88,6 +88,8 @@ export interface KubernetesStoreOptions {
    * a store opened for one call would have to read on every write.
    */
   readonly honourGoLease?: boolean;
+  /** The namespace of the pools and reservations; default the kubeconfig context's. */
+  readonly namespace?: string;
 }
 
 export const DEFAULT_KUBERNETES_TIMEOUT_MS = 10_000;
@@ -129,7 +131,12 @@ export async function openKubernetesStore(
     transport: createTransport(connection.tls),
     attemptTimeoutMs: Math.min(timeoutMs, options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS),
   });
-  const store = new KubernetesStore(client, connection.namespace, timeoutMs, options.listPageSize);
+  const store = new KubernetesStore(
+    client,
+    options.namespace ?? connection.namespace,
+    timeoutMs,
+    options.listPageSize,
+  );
   if (options.honourGoLease === true) store.honourGoLease();
   return store;
 }
@@ -654,26 +661,14 @@ export class KubernetesStore implements Store {
 
   /** Every item, page by page; each page has the store's budget, none goes past the caller's deadline. */
   async #list(resource: string, action: string, options: CallOptions | undefined): Promise<unknown[]> {
-    let items: unknown[] = [];
-    let token = "";
-    for (let restarts = 0; ; ) {
-      const query = `limit=${this.#listPage}${token === "" ? "" : `&continue=${encodeURIComponent(token)}`}`;
-      const reply = await this.#send(
-        { method: "GET", path: `${this.#path(resource)}?${query}`, expect: [410] },
-        this.#deadline(options),
-        `${action} namespace ${this.namespace} at`,
-      );
-      if (reply.status === 410) {
-        // The snapshot of the first page was compacted away: start over.
-        if (++restarts > 3) throw this.#client.unexpected(reply, `${action} namespace ${this.namespace} at`);
-        items = [];
-        token = "";
-        continue;
-      }
-      items.push(...itemsOf(reply));
-      token = (reply.body as { metadata?: { continue?: string } } | undefined)?.metadata?.continue ?? "";
-      if (token === "") return items;
-    }
+    if (this.#closed)
+      throw new StoreUnavailableError(`Cannot ${action} the Kubernetes API: the store is closed`);
+    return this.#client.list(
+      this.#path(resource),
+      () => this.#deadline(options),
+      `${action} namespace ${this.namespace} at`,
+      this.#listPage,
+    );
   }
 
   #path(resource: string, name?: string): string {
@@ -729,11 +724,6 @@ function usageAfter(change: PoolChange, before: PoolSnapshot, recorded: PoolUsag
 
 function deleteOptions(preconditions: { uid?: string; resourceVersion?: string }): object {
   return { apiVersion: "v1", kind: "DeleteOptions", preconditions };
-}
-
-function itemsOf(reply: KubeReply): unknown[] {
-  const items = (reply.body as { items?: unknown } | undefined)?.items;
-  return Array.isArray(items) ? items : [];
 }
 
 /** The stored form of every entry the change rewrites or removes, to `test` as is. */
