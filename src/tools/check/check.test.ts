@@ -1,11 +1,10 @@
 // The check decision on hand-built pools, reservations and pod readings.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { GoneReason } from "../../controller/liveness.ts";
 import type { Allocation, PoolSnapshot, Reservation } from "../../pool/allocation.ts";
+import { NETWORK_STATUS_ANNOTATION, podInfo } from "../pods.ts";
 import { type CheckInput, checkStore, type PodReading } from "./check.ts";
 import type { Finding } from "./findings.ts";
-import { parseNetworkStatus } from "./network-status.ts";
 
 const a = (podRef: string, ifName = "net1", containerId = `c-${podRef}`): Allocation => ({
   containerId,
@@ -25,12 +24,30 @@ function reservation(
   return { name, ...owner, ...(claim === undefined ? {} : { claim }) };
 }
 
-function found(ref: string, gone?: GoneReason, annotation?: unknown, uid = `uid-${ref}`): PodReading {
+type State = "Running" | "Failed" | "evicted";
+
+/** A pod as the API serves it, decoded as the tools decode it. */
+function found(ref: string, state: State = "Running", annotation?: unknown, uid = `uid-${ref}`): PodReading {
   const [namespace = "", name = ""] = ref.split("/");
+  const evicted = { type: "DisruptionTarget", status: "True", reason: "DeletionByTaintManager" };
   return {
     kind: "found",
-    pod: { ref, namespace, name, uid, resourceVersion: "1", gone },
-    networkStatus: annotation === undefined ? undefined : parseNetworkStatus(JSON.stringify(annotation)),
+    pod: podInfo({
+      metadata: {
+        namespace,
+        name,
+        uid,
+        ...(annotation === undefined
+          ? {}
+          : {
+              annotations: {
+                [NETWORK_STATUS_ANNOTATION]:
+                  typeof annotation === "string" ? annotation : JSON.stringify(annotation),
+              },
+            }),
+      },
+      status: state === "evicted" ? { phase: "Running", conditions: [evicted] } : { phase: state },
+    }),
   };
 }
 
@@ -204,7 +221,7 @@ describe("checkStore: reservations and entries", () => {
       pools: [],
       reservations,
       pods: new Map([
-        ["ns/gone", found("ns/gone", "phase Failed", undefined, "u1")],
+        ["ns/gone", found("ns/gone", "Failed", undefined, "u1")],
         ["ns/live", found("ns/live")],
       ]),
     });
@@ -235,7 +252,7 @@ describe("checkStore: pods", () => {
       reservations,
       pods: new Map<string, PodReading>([
         ["ns/p1", { kind: "not found" }],
-        ["ns/p2", found("ns/p2", "evicted by the taint manager")],
+        ["ns/p2", found("ns/p2", "evicted")],
         ["ns/p3", found("ns/p3")],
         ["ns/p4", { kind: "unreadable", error: "forbidden" }],
       ]),
@@ -249,7 +266,7 @@ describe("checkStore: pods", () => {
     assert.deepEqual(findings[1]!.repair, { kind: "release", podRef: "ns/p2", uid: "uid-ns/p2" });
   });
 
-  it("compares a live pod's network-status with the store, both ways, ignoring the default network", () => {
+  it("compares a live pod's network-status with the store, both ways, for addresses of its pools", () => {
     const status = (ifName: string, ips: string[], extra = {}) => ({
       name: "ns/net",
       interface: ifName,
@@ -260,27 +277,27 @@ describe("checkStore: pods", () => {
       pools,
       reservations,
       pods: new Map<string, PodReading>([
-        // agrees (plus the default network, not ours)
+        // agrees (plus the default network, whose address no pool covers)
         [
           "ns/p1",
-          found("ns/p1", undefined, [
-            status("eth0", ["10.5.0.200"], { default: true }),
-            status("net1", ["10.5.0.5"]),
+          found("ns/p1", "Running", [
+            status("eth0", ["10.244.0.7"], { default: true }),
+            status("net1", ["10.5.0.5/24"]),
           ]),
         ],
         // lists another address on net1, which the store gives to nobody
-        ["ns/p2", found("ns/p2", undefined, [status("net1", ["10.5.0.66"])])],
+        ["ns/p2", found("ns/p2", "Running", [status("net1", ["10.5.0.66"])])],
         // lists p4's address
         [
           "ns/p3",
-          found("ns/p3", undefined, [
+          found("ns/p3", "Running", [
             status("net1", ["10.5.0.7"]),
             status("net2", ["10.5.0.8", "192.168.1.1"]),
           ]),
         ],
-        ["ns/p4", found("ns/p4", undefined, "not a list")],
+        ["ns/p4", found("ns/p4", "Running", "not a list")],
         // a pod the store does not know, with an address of a pool
-        ["ns/other", found("ns/other", undefined, [status("net1", ["10.5.0.9", "fd00::1"])])],
+        ["ns/other", found("ns/other", "Running", [status("net1", ["10.5.0.9", "fd00::1"])])],
       ]),
     });
     assert.deepEqual(summary(findings), [

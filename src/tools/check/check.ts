@@ -2,23 +2,18 @@
 // reservations and (Kubernetes only) what was read of the pods they name. Pure; reading the store
 // and the pods, printing and repairing are at the edge (run.ts, fix.ts).
 import type { Entry } from "../../allocator/pool-view.ts";
-import { type GoneReason, type PodState, splitPodRef, whyGone } from "../../controller/liveness.ts";
-import { contains, formatCidr, formatIP, type IP, masked } from "../../ip/index.ts";
+import { type GoneReason, splitPodRef, whyGone } from "../../controller/liveness.ts";
+import { contains, formatCidr, formatIP, type IP, masked, parseIP } from "../../ip/index.ts";
 import type { PoolSnapshot, Reservation } from "../../pool/allocation.ts";
 import { reservationOf } from "../../pool/naming.ts";
 import { sameAllocation } from "../../store/store.ts";
+import type { NetworkStatus, PodInfo } from "../pods.ts";
 import { type Finding, ownerText, sortFindings } from "./findings.ts";
 import { entryId, modelOf, type PoolModel, type StoreModel } from "./model.ts";
-import type { NetworkStatusEntry } from "./network-status.ts";
 
 /** What was read of one pod. */
 export type PodReading =
-  | {
-      readonly kind: "found";
-      readonly pod: PodState;
-      /** The network-status annotation, when the pod has a readable one. */
-      readonly networkStatus?: readonly NetworkStatusEntry[] | undefined;
-    }
+  | { readonly kind: "found"; readonly pod: PodInfo }
   | { readonly kind: "not found" }
   | { readonly kind: "unreadable"; readonly error: string };
 
@@ -307,11 +302,17 @@ function podFindings(
     });
   }
   for (const [podRef, reading] of pods) {
-    if (reading.kind !== "found" || reading.networkStatus === undefined || gone(podRef) !== undefined)
-      continue;
-    out.push(...statusFindings(model, podRef, reading.networkStatus, byPod.get(podRef) ?? []));
+    if (reading.kind !== "found" || typeof reading.pod.networkStatus === "string") continue;
+    if (gone(podRef) !== undefined) continue;
+    out.push(...statusFindings(model, podRef, reading.pod.networkStatus, byPod.get(podRef) ?? []));
   }
   return out;
+}
+
+/** An address as the annotation writes it (Multus: bare; some runtimes: with a prefix length). */
+function addressOf(text: string): IP | undefined {
+  const slash = text.indexOf("/");
+  return parseIP(slash < 0 ? text : text.slice(0, slash));
 }
 
 function sameIP(a: IP, b: IP): boolean {
@@ -319,21 +320,24 @@ function sameIP(a: IP, b: IP): boolean {
 }
 
 /**
- * A live pod's network-status against the store. Only attachments that can be ours are compared:
- * non-default networks, and the default one when the store holds an entry on its interface; and
- * of their addresses only those inside some pool's range.
+ * A live pod's network-status against the store. Of the addresses the annotation lists, those
+ * inside some pool's range must be held by the pod (on any interface: the default network's too,
+ * since a pool holding its address could hand it out again); of the entries the pod holds, those
+ * on an interface the annotation lists must be among that interface's addresses.
  */
 function statusFindings(
   model: StoreModel,
   podRef: string,
-  status: readonly NetworkStatusEntry[],
+  status: readonly NetworkStatus[],
   held: readonly Placed[],
 ): Finding[] {
   const out: Finding[] = [];
-  const interfaces = new Set(held.map((p) => p.entry.allocation.ifName).filter((i) => i !== ""));
-  const ours = status.filter((s) => !s.default || interfaces.has(s.interface));
+  const ours = status.map((s) => ({
+    ...s,
+    addresses: s.ips.map(addressOf).filter((ip) => ip !== undefined),
+  }));
   for (const s of ours) {
-    for (const ip of s.ips) {
+    for (const ip of s.addresses) {
       const pools = model.pools.filter((p) => p.range !== undefined && contains(masked(p.range), ip));
       if (pools.length === 0) continue;
       const stored = held.some(
@@ -367,8 +371,9 @@ function statusFindings(
     const { ifName } = entry.allocation;
     if (ifName === "") continue;
     const listed = ours.filter((s) => s.interface === ifName);
-    if (listed.length === 0 || listed.some((s) => s.ips.some((ip) => sameIP(ip, entry.address)))) continue;
-    const ips = listed.flatMap((s) => s.ips.map(formatIP));
+    if (listed.length === 0 || listed.some((s) => s.addresses.some((ip) => sameIP(ip, entry.address))))
+      continue;
+    const ips = listed.flatMap((s) => s.addresses.map(formatIP));
     out.push({
       kind: "stored-not-in-status",
       pool: pool.snapshot.name,

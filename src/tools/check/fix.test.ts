@@ -53,7 +53,12 @@ async function findingsOf(store: Store, pods: Map<string, PodState>) {
   const readings = new Map<string, PodReading>();
   for (const ref of refs) {
     const p = pods.get(ref);
-    readings.set(ref, p === undefined ? { kind: "not found" } : { kind: "found", pod: p });
+    readings.set(
+      ref,
+      p === undefined
+        ? { kind: "not found" }
+        : { kind: "found", pod: { ...p, node: "n1", phase: "", created: "", networkStatus: "absent" } },
+    );
   }
   return checkStore({ pools, reservations, pods: readings });
 }
