@@ -23,6 +23,10 @@ Commands:
            --pods N (default 12)  --nodes N (default 4)  --range CIDR (default 192.0.2.0/28)  --store PATH
   status   Check the datastore of a network configuration and show pool usage.
            --config FILE (a CNI network config or conflist)
+  check    Scan every pool of a store for duplicates, leaks, broken pools and (Kubernetes) gone pods;
+           --fix repairs what is safe. \`thereabouts check --help\` lists its options.
+  release  Free an address (release ADDRESS) or a pod's addresses (release --pod NS/NAME); refuses
+           while the owner pod lives unless --force. \`thereabouts release --help\` lists its options.
   agent    Serve this node's plugin calls with warm datastore connections, cached pools and grouped
            commits (one per node; plugins work alone without it). \`thereabouts agent --help\` lists its options.
   controller
@@ -63,6 +67,14 @@ export async function runCli(
         return await runStatus(
           parseArgs({ args: [...rest], options: { config: { type: "string" } } }).values,
         );
+      }
+      case "check": {
+        const { runCheck } = await import("./check.ts");
+        return await runCheck(rest, { kubectlPlugin: context.kubectlPlugin, env: process.env });
+      }
+      case "release": {
+        const { runRelease } = await import("./release.ts");
+        return await runRelease(rest, { kubectlPlugin: context.kubectlPlugin, env: process.env });
       }
       case "agent": {
         const { runAgentCommand } = await import("./agent.ts");

@@ -27,6 +27,8 @@ export interface CheckInput {
   readonly pods?: ReadonlyMap<string, PodReading>;
   /** Whether a network uses reservations, where its configuration is known. */
   readonly overlapping?: (network: string) => boolean | undefined;
+  /** Called as pools are checked (a progress line for large stores). */
+  readonly progress?: (done: number, total: number) => void;
 }
 
 interface Placed {
@@ -35,12 +37,12 @@ interface Placed {
 }
 
 export function checkStore(input: CheckInput): Finding[] {
-  const model = modelOf(input.pools, input.reservations, input.overlapping);
+  const model = modelOf(input.pools, input.reservations, input.overlapping, input.progress);
   const gone = goneJudge(input.pods);
   const findings: Finding[] = [...structure(model), ...podFindings(model, input.pods, gone)];
   const duplicated = new Set<string>();
   findings.push(...duplicates(model, gone, duplicated));
-  findings.push(...bookkeeping(model, gone, duplicated));
+  findings.push(...bookkeeping(model, gone, duplicated, input.pods !== undefined));
   return sortFindings(findings);
 }
 
@@ -129,6 +131,7 @@ function duplicates(model: StoreModel, gone: GoneJudge, duplicated: Set<string>)
     for (const held of byAttachment.values()) {
       if (held.length < 2) continue;
       for (const entry of held) {
+        duplicated.add(entryId(pool.snapshot.name, entry.key));
         const others = held.filter((e) => e !== entry).map((e) => `${formatIP(e.address)} (key ${e.key})`);
         out.push({
           kind: "duplicate-attachment",
@@ -183,7 +186,12 @@ function networkText(pool: PoolModel): string {
  * Reservations no entry goes with, and entries of a network that uses reservations without theirs.
  * A reservation whose owner is gone is released by --fix; a missing reservation is created by it.
  */
-function bookkeeping(model: StoreModel, gone: GoneJudge, duplicated: ReadonlySet<string>): Finding[] {
+function bookkeeping(
+  model: StoreModel,
+  gone: GoneJudge,
+  duplicated: ReadonlySet<string>,
+  podChecks: boolean,
+): Finding[] {
   const out: Finding[] = [];
   for (const r of model.unmatched) {
     const owner = { podRef: r.podRef, ifName: r.ifName, containerId: r.containerId };
@@ -207,17 +215,21 @@ function bookkeeping(model: StoreModel, gone: GoneJudge, duplicated: ReadonlySet
           ? "check --fix drops it"
           : r.podRef === ""
             ? "delete the reservation by hand (it names no pod)"
-            : "once the pod is gone the controller drops it; to free the address now: thereabouts release --pod",
+            : podChecks
+              ? `the pod lives: its DEL drops it, or the controller once the pod is gone; to free it now: thereabouts release --pod ${r.podRef} --force`
+              : `if the pod is gone: thereabouts release --pod ${r.podRef} --force`,
       ...(judged === undefined ? {} : { repair: { kind: "release", podRef: r.podRef, uid: judged.uid } }),
     });
   }
   for (const pool of model.pools) {
     const network = pool.network;
     if (pool.range === undefined || network === undefined || !model.usesReservations(network)) continue;
+    const range = masked(pool.range);
     for (const entry of pool.entries) {
       const id = entryId(pool.snapshot.name, entry.key);
       const { podRef } = entry.allocation;
-      if (model.held.has(id) || duplicated.has(id) || podRef === "" || gone(podRef) !== undefined) continue;
+      if (model.held.has(id) || duplicated.has(id) || !contains(range, entry.address)) continue;
+      if (podRef === "" || gone(podRef) !== undefined) continue;
       const reservation = reservationOf(entry.address, network, entry.allocation);
       const holder = model.reservations.get(reservation.name);
       out.push({

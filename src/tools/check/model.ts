@@ -54,6 +54,7 @@ export function modelOf(
   pools: readonly PoolSnapshot[],
   reservations: readonly Reservation[],
   configured: (network: string) => boolean | undefined = () => undefined,
+  progress?: (done: number, total: number) => void,
 ): StoreModel {
   const byName = new Map(reservations.map((r) => [r.name, r]));
   const covered = new Set<string>();
@@ -61,7 +62,8 @@ export function modelOf(
   const seen = new Set<string>();
   for (const r of reservations) if (r.claim !== undefined) seen.add(r.claim.networkName);
   const models: PoolModel[] = [];
-  for (const snapshot of pools) {
+  for (const [done, snapshot] of pools.entries()) {
+    progress?.(done, pools.length);
     let range: Cidr | undefined;
     try {
       range = storedRange(snapshot);
@@ -103,6 +105,7 @@ export function modelOf(
       network,
     });
   }
+  progress?.(pools.length, pools.length);
   return {
     pools: models,
     held,

@@ -7,9 +7,11 @@ import type { Reservation } from "../../pool/allocation.ts";
 import { reservationName } from "../../pool/naming.ts";
 import { entryId, type PoolModel, type StoreModel } from "../check/model.ts";
 
-export type ReleaseTarget =
-  | { readonly kind: "address"; readonly address: IP }
-  | { readonly kind: "pod"; readonly podRef: string };
+/** An address, a pod, or the address as held by the pod (one holder of an address held twice). */
+export interface ReleaseTarget {
+  readonly address?: IP;
+  readonly podRef?: string;
+}
 
 /** Entries of one pool released together, with their reservations under one network name. */
 export interface EntryRelease {
@@ -44,10 +46,10 @@ export function planRelease(
 ): ReleasePlan {
   const inScope = (pool: PoolModel) => scope?.pool(pool) ?? true;
   const networkInScope = (network: string) => scope?.network(network) ?? true;
+  const { address, podRef } = target;
   const wanted = (e: Entry) =>
-    target.kind === "pod"
-      ? e.allocation.podRef === target.podRef
-      : e.address.family === target.address.family && e.address.value === target.address.value;
+    (podRef === undefined || e.allocation.podRef === podRef) &&
+    (address === undefined || (e.address.family === address.family && e.address.value === address.value));
   const groups = new Map<string, { pool: PoolModel; reservedUnder: string | undefined; entries: Entry[] }>();
   const networks = new Set<string | undefined>();
   for (const pool of model.pools) {
@@ -65,15 +67,17 @@ export function planRelease(
   const known = new Set<string>([""]);
   for (const pool of model.pools) if (pool.network !== undefined) known.add(pool.network);
   const names =
-    target.kind === "address"
-      ? new Set([...known].filter(networkInScope).map((n) => reservationName(target.address, n)))
-      : new Set<string>();
-  const text = target.kind === "address" ? formatIP(target.address) : "";
+    address === undefined
+      ? undefined
+      : new Set([...known].filter(networkInScope).map((n) => reservationName(address, n)));
+  const text = address === undefined ? "" : formatIP(address);
   const reservations = model.unmatched.filter((r) => {
-    if (target.kind === "pod")
-      return r.podRef === target.podRef && (r.claim === undefined || networkInScope(r.claim.networkName));
-    if (r.claim !== undefined) return r.claim.address === text && networkInScope(r.claim.networkName);
-    return names.has(r.name);
+    if (podRef !== undefined && r.podRef !== podRef) return false;
+    if (r.claim !== undefined)
+      return (address === undefined || r.claim.address === text) && networkInScope(r.claim.networkName);
+    // One Go wrote records neither address nor network: it is the address's when it carries the
+    // name the address has in a network in scope; a pod's only when no --network narrows.
+    return names === undefined ? scope === undefined : names.has(r.name);
   });
   return {
     entries: [...groups.values()].map((g) => ({
