@@ -8,7 +8,7 @@ import { lookOf, OUTPUT_OPTION, parseFormat, progressReporter, renderData } from
 import { openTarget, TARGET_OPTIONS, TARGET_USAGE, type TargetContext } from "../tools/target.ts";
 import { parseCommandArgs, UsageError } from "../tools/usage-error.ts";
 
-const HELP = `Usage: thereabouts check [--fix] [-o table|json|yaml] (--config FILE | --kubeconfig PATH)
+const HELP = `Usage: thereabouts check [--fix] [-o FORMAT] (--config FILE | --kubeconfig PATH)
 
 Scans every pool and reservation of the store (not only one network's) and reports, each with
 the pool, the address, the owner and what to do: addresses held twice in one network, an

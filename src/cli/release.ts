@@ -24,8 +24,9 @@ import {
 } from "../tools/target.ts";
 import { parseCommandArgs, UsageError } from "../tools/usage-error.ts";
 
-const HELP = `Usage: thereabouts release ADDRESS [--network NAME] [--force] (--config FILE | --kubeconfig PATH)
-       thereabouts release --pod NS/NAME [ADDRESS] [--network NAME] [--force] (--config … | --kubeconfig …)
+const HELP = `Usage: thereabouts release ADDRESS [--network NAME] [--force] STORE
+       thereabouts release --pod NS/NAME [ADDRESS] [--network NAME] [--force] STORE
+       (STORE: --config FILE or --kubeconfig PATH, below)
 
 Frees the address (every pool entry holding it in one network), every address the pod holds, or
 with both the address as the pod holds it (one holder of an address held twice), with the

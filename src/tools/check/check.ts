@@ -393,8 +393,7 @@ function statusFindings(
       key: entry.key,
       owner: entry.allocation,
       detail: `the pod's network-status lists ${ips.length === 0 ? "no address" : ips.join(", ")} on ${ifName}, not ${formatIP(entry.address)}`,
-      action:
-        "if the pod does not use it (left from an earlier sandbox), free it: thereabouts release ADDRESS --force",
+      action: `if the pod does not use it (left from an earlier sandbox), free it: thereabouts release ${formatIP(entry.address)} --pod ${podRef} --force`,
     });
   }
   return out;

@@ -138,7 +138,10 @@ export function findingsText(findings: readonly Finding[], look: Look): string {
 
 export function checkText(report: CheckReport, look: Look): string {
   const note = noPodsLine(report);
-  const head = [scopeLine(report), ...(note === undefined ? [] : wrap("", note, look.width))];
+  const head = [
+    ...wrap("", scopeLine(report), look.width),
+    ...(note === undefined ? [] : wrap("", note, look.width)),
+  ];
   return `${head.join("\n")}\n\n${findingsText(report.findings, look)}`;
 }
 
