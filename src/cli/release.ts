@@ -104,7 +104,7 @@ export async function runRelease(args: readonly string[], context: TargetContext
 /** "nothing to release: …" */
 function nothingHeld(what: ReleaseTarget, network: string | undefined): string {
   const address = what.address === undefined ? "" : formatIP(what.address);
-  const where = network === undefined ? "" : ` in network ${network}`;
+  const where = network === undefined || network === "" ? "" : ` in network ${network}`;
   if (what.podRef === undefined) return `nothing holds ${address}${where}`;
   return what.address === undefined
     ? `pod ${what.podRef} holds nothing${where}`
@@ -112,9 +112,12 @@ function nothingHeld(what: ReleaseTarget, network: string | undefined): string {
 }
 
 /** The network to release in: --network, else for an ADDRESS the --config network's. */
-function scopeOf(target: Target, what: ReleaseTarget): Parameters<typeof planRelease>[2] {
+function networkOf(target: Target, what: ReleaseTarget): string | undefined {
+  return target.network ?? (what.address === undefined ? undefined : target.networkConfig?.networkName);
+}
+
+function scopeOf(target: Target, network: string | undefined): Parameters<typeof planRelease>[2] {
   const config = target.networkConfig;
-  const network = target.network ?? (what.address === undefined ? undefined : config?.networkName);
   if (network === undefined) return undefined;
   const configured = new Map(
     (config?.ranges ?? []).map((r) => [poolOf(config!, r).name, poolOf(config!, r)]),
@@ -134,10 +137,11 @@ async function planFor(target: Target, what: ReleaseTarget): Promise<ReleasePlan
   const model = modelOf(read.pools, read.reservations, (n) =>
     config !== undefined && config.networkName === n ? config.enableOverlappingRanges : undefined,
   );
-  const scope = scopeOf(target, what);
+  const network = networkOf(target, what);
+  const scope = scopeOf(target, network);
   const plan = planRelease(model, what, scope);
   if (plan.entries.length === 0 && plan.reservations.length === 0)
-    throw new Error(`nothing to release: ${nothingHeld(what, target.network)}`);
+    throw new Error(`nothing to release: ${nothingHeld(what, network)}`);
   if (what.podRef === undefined && plan.networks.length > 1)
     throw new Error(
       `${formatIP(what.address!)} is held in more than one network (pools ${plan.entries.map((e) => e.pool).join(", ")}): say which with --network NAME`,
