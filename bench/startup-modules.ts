@@ -54,7 +54,7 @@ export function startupSection(): string {
     "",
     ...describeGraph("Always (the hand-off to a node agent)", "src/main.ts"),
     ...describeGraph("When the plugin works alone (no agent, or no answer)", "src/cni/main.ts"),
-    "Not on either path (loaded by dynamic import only from the command-line tools): the demo, status, agent, controller, install and uninstall commands.",
+    "Not on either path (loaded by dynamic import only from the command-line tools): every command of `src/cli` (demo, status, show, agent, controller, install, uninstall…) and the operator tools of `src/tools`.",
     "",
   ].join("\n");
 }

@@ -23,6 +23,9 @@ Commands:
            --pods N (default 12)  --nodes N (default 4)  --range CIDR (default 192.0.2.0/28)  --store PATH
   status   Check the datastore of a network configuration and show pool usage.
            --config FILE (a CNI network config or conflist)
+  show     Pools, their usage and who holds which address: show [pools], show pool NAME,
+           show pod NS/NAME, show ip ADDRESS; -o table|json|yaml. \`thereabouts show --help\`.
+           Also \`kubectl thereabouts show …\` when installed as kubectl-thereabouts on PATH.
   check    Scan every pool of a store for duplicates, leaks, broken pools and (Kubernetes) gone pods;
            --fix repairs what is safe. \`thereabouts check --help\` lists its options.
   release  Free an address (release ADDRESS) or a pod's addresses (release --pod NS/NAME); refuses
@@ -68,13 +71,17 @@ export async function runCli(
           parseArgs({ args: [...rest], options: { config: { type: "string" } } }).values,
         );
       }
+      case "show": {
+        const { runShow } = await import("./show.ts");
+        return await runShow(rest, { ...context, env: process.env });
+      }
       case "check": {
         const { runCheck } = await import("./check.ts");
-        return await runCheck(rest, { kubectlPlugin: context.kubectlPlugin, env: process.env });
+        return await runCheck(rest, { ...context, env: process.env });
       }
       case "release": {
         const { runRelease } = await import("./release.ts");
-        return await runRelease(rest, { kubectlPlugin: context.kubectlPlugin, env: process.env });
+        return await runRelease(rest, { ...context, env: process.env });
       }
       case "agent": {
         const { runAgentCommand } = await import("./agent.ts");

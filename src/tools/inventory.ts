@@ -7,6 +7,7 @@ import { countOf, type IntervalSet, intervalSet } from "../allocator/interval-se
 import { type Entry, viewPool } from "../allocator/pool-view.ts";
 import { handedOut, usageOf } from "../allocator/usage.ts";
 import type { IpamConfig } from "../config/types.ts";
+import { StoreRefusedError } from "../errors/errors.ts";
 import { type Cidr, masked, parseCidr } from "../ip/index.ts";
 import { type PoolRef, poolOf, sameRange } from "../ipam/pool-ref.ts";
 import type { PoolSnapshot, Reservation } from "../pool/allocation.ts";
@@ -105,6 +106,17 @@ export function inNetwork(pool: PoolRecord, network: string, config?: IpamConfig
   );
 }
 
+/** The --config network's pools by name (none without --config). */
+export function configuredPools(config: IpamConfig | undefined): ReadonlyMap<string, PoolRef> {
+  const configured = new Map<string, PoolRef>();
+  if (config !== undefined)
+    for (const rule of config.ranges) {
+      const ref = poolOf(config, rule);
+      configured.set(ref.name, ref);
+    }
+  return configured;
+}
+
 /**
  * Reads the store of `target`: every pool (with `network`, only that network's), plus the --config
  * network's pools that do not exist yet, and every reservation.
@@ -117,13 +129,8 @@ export async function readInventory(
     target.store.listPools(),
     target.store.listReservations(),
   ]);
-  const configured = new Map<string, PoolRef>();
   const config = target.networkConfig;
-  if (config !== undefined)
-    for (const rule of config.ranges) {
-      const ref = poolOf(config, rule);
-      configured.set(ref.name, ref);
-    }
+  const configured = configuredPools(config);
   const records = new Map<string, PoolRecord>();
   for (const snapshot of snapshots)
     records.set(snapshot.name, poolRecord(snapshot, configured.get(snapshot.name)));
@@ -139,6 +146,24 @@ export async function readInventory(
   };
 }
 
+/**
+ * One pool by name (one read, not a listing); undefined when the store has no such pool and it is
+ * not one of the --config network's, or `network` is given and it is not that network's.
+ */
+export async function readPool(
+  target: Target,
+  name: string,
+  options: { readonly network?: string | undefined } = {},
+): Promise<PoolRecord | undefined> {
+  const configured = configuredPools(target.networkConfig).get(name);
+  const snapshot = await target.store.getPool(name);
+  if (snapshot.version === undefined && configured === undefined) return undefined;
+  const record = poolRecord(snapshot, configured);
+  if (options.network !== undefined && !inNetwork(record, options.network, target.networkConfig))
+    return undefined;
+  return record;
+}
+
 /** Budget for reading the pods of one tool command. */
 const PODS_MS = 30_000;
 
@@ -152,4 +177,21 @@ export async function podsOf(
 ): Promise<ReadonlyMap<string, PodInfo> | undefined> {
   if (target.kube === undefined) return undefined;
   return readPods(target.kube, refs, Date.now() + PODS_MS);
+}
+
+/**
+ * podsOf for output that can do without pods: when the kubeconfig's user may not read them
+ * (403), `pods` is undefined and `refused` says so, instead of failing the command. Commands that
+ * judge pods (check) use podsOf, which throws.
+ */
+export async function podsIfAllowed(
+  target: Target,
+  refs: Iterable<string>,
+): Promise<{ readonly pods: ReadonlyMap<string, PodInfo> | undefined; readonly refused?: string }> {
+  try {
+    return { pods: await podsOf(target, refs) };
+  } catch (error) {
+    if (!(error instanceof StoreRefusedError) || error.facts.status !== 403) throw error;
+    return { pods: undefined, refused: "not allowed to read pods (HTTP 403): node and age are not shown" };
+  }
 }

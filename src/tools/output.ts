@@ -174,7 +174,7 @@ export function utilisation(used: number | bigint, size: bigint): number {
  * percentage ("<1%" for a few entries in a large range); green below 70 %, yellow below 90 %, red
  * from there (in colour only).
  */
-export function utilisationBar(used: number | bigint, size: bigint): Cell {
+export function utilisationBar(used: number | bigint, size: bigint): { text: string; style: Style } {
   const held = BigInt(used);
   const p = permille(held, size);
   const cells = BigInt(BAR_CELLS);

@@ -1,7 +1,8 @@
 // What the cluster says about the pods that pool entries name (Kubernetes datastore only): node,
 // phase, uid, creation time, the IPs of its network-status annotation, and whether it is gone by
-// the controller's one reading of "gone" (src/controller/liveness.ts). Read with lists, never one
-// request per pod: per namespace the entries name, or the whole cluster when they name many.
+// the controller's one reading of "gone" (src/controller/liveness.ts). A few pods of a namespace
+// are read one by one; more with one list of their namespace (never a request per pod for a pool
+// of thousands), or of the whole cluster when they are spread over many namespaces.
 import { type PodState, podState, splitPodRef } from "../controller/liveness.ts";
 import type { KubeClient } from "../kube/client.ts";
 
@@ -69,36 +70,54 @@ export function networkStatusOf(annotation: unknown): PodInfo["networkStatus"] {
   return attachments;
 }
 
+/** Up to this many pods of one namespace are read one by one rather than with a list. */
+const SINGLE_READS = 3;
 /** Beyond this many namespaces, one cluster-wide list costs less than one list per namespace. */
 const NAMESPACE_LISTS = 8;
 
 /**
  * The pods that `refs` (pool entries' `namespace/name` podrefs) name, by ref; a ref with no pod
  * is missing from the map (the pod does not exist). Refs that name no pod ("" or no slash) are
- * ignored. `deadline` (epoch ms) bounds every page.
+ * ignored. `deadline` (epoch ms) bounds every request.
  */
 export async function readPods(
   kube: KubeClient,
   refs: Iterable<string>,
   deadline: number,
 ): Promise<ReadonlyMap<string, PodInfo>> {
-  const wanted = new Set<string>();
-  const namespaces = new Set<string>();
+  const byNamespace = new Map<string, Set<string>>();
   for (const ref of refs) {
     const parts = splitPodRef(ref);
     if (parts === undefined) continue;
-    wanted.add(ref);
-    namespaces.add(parts.namespace);
+    const names = byNamespace.get(parts.namespace) ?? new Set<string>();
+    names.add(parts.name);
+    byNamespace.set(parts.namespace, names);
   }
-  const paths =
-    namespaces.size > NAMESPACE_LISTS
-      ? ["/api/v1/pods"]
-      : [...namespaces].map((ns) => `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`);
   const pods = new Map<string, PodInfo>();
-  for (const path of paths) {
-    for (const item of await kube.list(path, () => deadline, "list pods from")) {
-      const pod = podInfo(item);
-      if (wanted.has(pod.ref)) pods.set(pod.ref, pod);
+  const keep = (item: unknown) => {
+    const pod = podInfo(item);
+    if (byNamespace.get(pod.namespace)?.has(pod.name) === true) pods.set(pod.ref, pod);
+  };
+  const list = async (path: string) => {
+    for (const item of await kube.list(path, () => deadline, "list pods from")) keep(item);
+  };
+  if (byNamespace.size > NAMESPACE_LISTS) {
+    await list("/api/v1/pods");
+    return pods;
+  }
+  for (const [namespace, names] of byNamespace) {
+    const base = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
+    if (names.size > SINGLE_READS) {
+      await list(base);
+      continue;
+    }
+    for (const name of names) {
+      const reply = await kube.send(
+        { method: "GET", path: `${base}/${encodeURIComponent(name)}`, expect: [404] },
+        deadline,
+        "read a pod from",
+      );
+      if (reply.status !== 404) keep(reply.body);
     }
   }
   return pods;
