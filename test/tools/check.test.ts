@@ -162,8 +162,8 @@ describe("thereabouts check on the local store", () => {
     const { code, report } = await checkJson(["--config", config]);
     assert.equal(code, 1);
     assert.deepEqual(kinds(report.findings), [
-      `reservation-without-entry - blue-${base}.9 default/gone`,
-      `entry-without-reservation blue-${base}.0-24 ${base}.7 default/b`,
+      `orphan-reservation - blue-${base}.9 default/gone`,
+      `missing-reservation blue-${base}.0-24 ${base}.7 default/b`,
     ]);
     assert.deepEqual(
       report.findings.map((f) => f.fixable),
@@ -174,7 +174,7 @@ describe("thereabouts check on the local store", () => {
     const fixed = await thereabouts(["check", "--config", config, "--fix"]);
     assert.equal(fixed.code, 1, fixed.stdout);
     assert.match(fixed.stdout, new RegExp(`created reservation blue-${base.replaceAll(".", "\\.")}\\.7 for`));
-    assert.match(fixed.stdout, /Checked again:[\s\S]*reservation-without-entry/);
+    assert.match(fixed.stdout, /Checked again:[\s\S]*orphan-reservation/);
     // The operator decides the pod is gone: release frees the reservation, and the store is clean.
     const released = await thereabouts(["release", "--config", config, "--pod", "default/gone", "--force"]);
     assert.equal(released.code, 0, released.stderr);
@@ -286,9 +286,7 @@ describe("thereabouts check on etcd", () => {
     });
     const { code, report } = await checkJson(["--config", config]);
     assert.equal(code, 1);
-    assert.deepEqual(kinds(report.findings), [
-      "entry-without-reservation green-10.82.2.0-24 10.82.2.9 default/b",
-    ]);
+    assert.deepEqual(kinds(report.findings), ["missing-reservation green-10.82.2.0-24 10.82.2.9 default/b"]);
     const fixed = await checkJson(["--config", config, "--fix"]);
     assert.equal(fixed.code, 0, JSON.stringify(fixed.report));
     assert.deepEqual(fixed.report.fix?.done, [
@@ -507,8 +505,8 @@ describe("thereabouts check on Kubernetes (API double)", () => {
     const { code, report } = await checkJson(args);
     assert.equal(code, 1);
     assert.deepEqual(kinds(report.findings), [
-      "reservation-without-entry - blue-10.83.4.30 default/orph-gone",
-      "entry-without-reservation blue-10.83.4.0-24 10.83.4.20 default/orph-b",
+      "orphan-reservation - blue-10.83.4.30 default/orph-gone",
+      "missing-reservation blue-10.83.4.0-24 10.83.4.20 default/orph-b",
     ]);
     assert.deepEqual(
       report.findings.map((f) => f.fixable),

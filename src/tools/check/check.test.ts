@@ -121,7 +121,7 @@ describe("checkStore: duplicates", () => {
     ]);
     assert.match(
       findings[0]!.detail,
-      /also held by ns\/p2 \(net1\) in pool net-10\.0\.0\.0-25 \(key 5\) \(network net\)/,
+      /^network net: also held by ns\/p2 \(net1\) in pool net-10\.0\.0\.0-25 \(key 5\)$/,
     );
     assert.ok(findings.every((f) => f.repair === undefined));
   });
@@ -176,9 +176,9 @@ describe("checkStore: reservations and entries", () => {
     ];
     const findings = check({ pools, reservations });
     assert.deepEqual(summary(findings), [
-      "reservation-without-entry  net-10.0.0.6 ns/p9",
-      "reservation-without-entry  10.0.0.7 ns/p3",
-      "entry-without-reservation net-10.0.0.0-24 10.0.0.6 ns/p2",
+      "orphan-reservation  net-10.0.0.6 ns/p9",
+      "orphan-reservation  10.0.0.7 ns/p3",
+      "missing-reservation net-10.0.0.0-24 10.0.0.6 ns/p2",
     ]);
     assert.equal(findings[0]!.repair, undefined, "no pods to ask: reported only");
     assert.equal(findings[2]!.repair, undefined, "the name is held by another: not created");
@@ -191,7 +191,7 @@ describe("checkStore: reservations and entries", () => {
       pool("plain-10.0.0.0-24", "10.0.0.0/24", { "5": a("ns/p3") }),
     ];
     const findings = check({ pools, reservations: [reservation("net-10.0.0.5", a("ns/p1"))] });
-    assert.deepEqual(summary(findings), ["entry-without-reservation net-10.0.0.0-24 10.0.0.6 ns/p2"]);
+    assert.deepEqual(summary(findings), ["missing-reservation net-10.0.0.0-24 10.0.0.6 ns/p2"]);
     assert.deepEqual(findings[0]!.repair, {
       kind: "reserve",
       pool: "net-10.0.0.0-24",
@@ -210,8 +210,8 @@ describe("checkStore: reservations and entries", () => {
       overlapping: (n) => (n === "plain" ? true : undefined),
     });
     assert.deepEqual(summary(configured), [
-      "entry-without-reservation net-10.0.0.0-24 10.0.0.6 ns/p2",
-      "entry-without-reservation plain-10.0.0.0-24 10.0.0.5 ns/p3",
+      "missing-reservation net-10.0.0.0-24 10.0.0.6 ns/p2",
+      "missing-reservation plain-10.0.0.0-24 10.0.0.5 ns/p3",
     ]);
   });
 
@@ -226,8 +226,8 @@ describe("checkStore: reservations and entries", () => {
       ]),
     });
     assert.deepEqual(summary(findings), [
-      "reservation-without-entry  10.0.0.8 ns/gone",
-      "reservation-without-entry  10.0.0.9 ns/live",
+      "orphan-reservation  10.0.0.8 ns/gone",
+      "orphan-reservation  10.0.0.9 ns/live",
     ]);
     assert.deepEqual(findings[0]!.repair, { kind: "release", podRef: "ns/gone", uid: "u1" });
     assert.match(findings[0]!.detail, /pod is phase Failed/);

@@ -164,13 +164,13 @@ function duplicates(model: StoreModel, gone: GoneJudge, duplicated: Set<string>)
         address: formatIP(h.entry.address),
         key: h.entry.key,
         owner: h.entry.allocation,
-        detail: `also held by ${others.join("; ")}${networkText(h.pool)}`,
+        detail: `${networkText(h.pool)}also held by ${others.join("; ")}`,
         action:
           owners.length === 1
             ? "one attachment recorded twice: remove one of the entries by hand"
             : anyGone
               ? "check --fix frees the gone pod's entry; the live holder keeps it"
-              : "delete and re-create one of the pods (its DEL frees its entry, its ADD takes a free address)",
+              : `if this pod does not use it: thereabouts release ${formatIP(h.entry.address)} --pod ${h.entry.allocation.podRef} --force (or delete and re-create the pod: its DEL frees the entry)`,
       });
     }
   }
@@ -179,7 +179,7 @@ function duplicates(model: StoreModel, gone: GoneJudge, duplicated: Set<string>)
 
 function networkText(pool: PoolModel): string {
   if (pool.network === undefined) return "";
-  return pool.network === "" ? " (network without network_name)" : ` (network ${pool.network})`;
+  return pool.network === "" ? "network without network_name: " : `network ${pool.network}: `;
 }
 
 /**
@@ -201,7 +201,7 @@ function bookkeeping(
         ? ""
         : ` for ${r.claim.address}${r.claim.networkName === "" ? "" : ` (network ${r.claim.networkName})`}`;
     out.push({
-      kind: "reservation-without-entry",
+      kind: "orphan-reservation",
       pool: "",
       address: r.claim?.address ?? "",
       reservation: r.name,
@@ -233,7 +233,7 @@ function bookkeeping(
       const reservation = reservationOf(entry.address, network, entry.allocation);
       const holder = model.reservations.get(reservation.name);
       out.push({
-        kind: "entry-without-reservation",
+        kind: "missing-reservation",
         pool: pool.snapshot.name,
         address: formatIP(entry.address),
         key: entry.key,

@@ -18,9 +18,9 @@ export type FindingKind =
   /** An entry whose pod is gone (Kubernetes: not found, Succeeded/Failed, evicted). */
   | "pod-gone"
   /** A reservation that no pool entry of its owner goes with. */
-  | "reservation-without-entry"
+  | "orphan-reservation"
   /** An entry of a network that uses reservations, without its reservation. */
-  | "entry-without-reservation"
+  | "missing-reservation"
   /** A live pod's network-status lists an address the store does not give it. */
   | "status-not-stored"
   /** The store gives a live pod an address its network-status does not list for that interface. */
@@ -36,8 +36,8 @@ export const FINDING_KINDS: readonly FindingKind[] = [
   "duplicate-address",
   "duplicate-attachment",
   "pod-gone",
-  "reservation-without-entry",
-  "entry-without-reservation",
+  "orphan-reservation",
+  "missing-reservation",
   "status-not-stored",
   "stored-not-in-status",
   "pod-unreadable",

@@ -87,8 +87,8 @@ describe("fixFindings", () => {
         [
           "pod-gone 10.9.0.6",
           "pod-gone 10.9.0.7",
-          "reservation-without-entry net-10.9.0.9",
-          "entry-without-reservation 10.9.0.8",
+          "orphan-reservation net-10.9.0.9",
+          "missing-reservation 10.9.0.8",
         ],
       );
       const report = await fixFindings(store, reader(pods), findings);
@@ -142,7 +142,7 @@ describe("fixFindings", () => {
       const findings = await findingsOf(store, pods);
       assert.deepEqual(
         findings.map((f) => `${f.kind} ${f.address}`),
-        ["entry-without-reservation 10.9.0.5", "entry-without-reservation 10.9.0.6"],
+        ["missing-reservation 10.9.0.5", "missing-reservation 10.9.0.6"],
       );
       // p1 restarted (new container id) and another attachment took p2's reservation name.
       const rewritten = await store.commit(

@@ -3,7 +3,7 @@
 // to the width (prose is wrapped, table cells are cut). json/yaml: the same records with stable
 // field names (docs/tools.md, "check").
 import { type Look, paint, printable, renderTable, type Style } from "../output.ts";
-import { type Finding, type FindingKind, ownerText } from "./findings.ts";
+import type { Finding, FindingKind } from "./findings.ts";
 import type { FixReport } from "./fix.ts";
 import type { CheckReport } from "./run.ts";
 
@@ -113,7 +113,8 @@ export function findingsText(findings: readonly Finding[], look: Look): string {
     { text: f.kind, style: styleOf(f.kind) },
     f.pool || "-",
     f.address || f.key || f.reservation || "-",
-    f.owner === undefined ? "-" : ownerText(f.owner),
+    // the pod alone: its interface is in the sentence below
+    f.owner === undefined || f.owner.podRef === "" ? "-" : f.owner.podRef,
     f.repair === undefined ? "-" : { text: "yes", style: "green" as const },
   ]);
   const table = renderTable(
@@ -122,7 +123,7 @@ export function findingsText(findings: readonly Finding[], look: Look): string {
       { header: "KIND", shrink: 1 },
       { header: "POOL", shrink: 2 },
       { header: "ADDRESS", shrink: 0 },
-      { header: "OWNER", shrink: 3 },
+      { header: "POD", shrink: 3 },
       { header: "FIX", shrink: 0 },
     ],
     rows,
