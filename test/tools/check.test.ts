@@ -3,6 +3,7 @@
 // what check must find is planted behind its back (through the local Store, raw etcd keys, raw
 // API objects and hand edits), and pods are created, deleted and failed in the double.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
@@ -11,7 +12,7 @@ import { buildOnce, createPod, deletePod, setPodStatus, waitFor } from "../contr
 import { EtcdCluster } from "../etcd/etcd-cluster.ts";
 import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
 import { kubeIpam } from "../kubernetes/go-runtime.ts";
-import { type TempDir, tempDir } from "../support/plugin.ts";
+import { BINARY, type TempDir, tempDir } from "../support/plugin.ts";
 import {
   annotateNetworkStatus,
   assertPlain,
@@ -182,6 +183,34 @@ describe("thereabouts check on the local store", () => {
     assert.equal(clean.code, 0, JSON.stringify(clean.report.findings));
   });
 
+  it("shows its progress on stderr when stderr is a terminal, and nothing on a pipe", async () => {
+    const { net, config } = network();
+    await attach(net, "a");
+    // script(1) runs the command on a pseudo-terminal; stdout goes to /dev/null inside it.
+    const tty = spawnSync(
+      "script",
+      ["-qec", `${BINARY.file} check --config ${config} >/dev/null`, "/dev/null"],
+      {
+        encoding: "utf8",
+        env: { ...process.env, NO_COLOR: "1" },
+      },
+    );
+    assert.equal(tty.status, 0, tty.stdout);
+    assert.match(
+      tty.stdout,
+      /^\rchecking pools 0\/1 \(0%\)\x1b\[K/,
+      "progress, even with NO_COLOR (it is not colour)",
+    );
+    assert.match(
+      tty.stdout,
+      /\rchecking pools 1\/1 \(100%\)\x1b\[K\r\x1b\[K$/,
+      "and the line is cleared at the end",
+    );
+    const piped = await thereabouts(["check", "--config", config]);
+    assert.equal(piped.code, 0);
+    assert.equal(piped.stderr, "");
+  });
+
   it("bad usage exits 2", async () => {
     const { config } = network();
     for (const args of [["--bogus"], ["extra"], ["--network", "blue"], ["-o", "xml"]]) {
@@ -238,7 +267,7 @@ describe("thereabouts check on etcd", () => {
     );
   });
 
-  it("a planted duplicate and a corrupted pool in raw keys: reported, exit 1, not 'fixed'", async () => {
+  it("planted duplicates and a corrupted pool in raw keys: reported, exit 1, not 'fixed'", async () => {
     const { net, config, prefix } = installation("10.82.1.0/24");
     const a = await attach(net, "a");
     // another writer's pool of the network over the same addresses, holding a's address
@@ -259,6 +288,17 @@ describe("thereabouts check on etcd", () => {
       podref: "default/z",
       ifname: "net1",
     });
+    // one attachment with two entries of the pool (Go's rule: one per pool)
+    await put(`${prefix}/pools/green-10.82.1.0-24/entries/10`, {
+      id: "ctr-v",
+      podref: "default/v",
+      ifname: "net1",
+    });
+    await put(`${prefix}/pools/green-10.82.1.0-24/entries/11`, {
+      id: "ctr-v",
+      podref: "default/v",
+      ifname: "net1",
+    });
     // and a pool whose range was edited into something else
     await put(`${prefix}/pools/edited/meta`, { range: "not a range" });
     await put(`${prefix}/pools/edited/entries/1`, { id: "ctr-w", podref: "default/w", ifname: "net1" });
@@ -270,6 +310,8 @@ describe("thereabouts check on etcd", () => {
       "outside-range green-10.82.1.0-24 10.82.2.0 default/z",
       `duplicate-address green-10.82.1.0-24 ${a} default/a`,
       `duplicate-address green-10.82.1.0-25 ${a} default/x`,
+      "duplicate-attachment green-10.82.1.0-24 10.82.1.10 default/v",
+      "duplicate-attachment green-10.82.1.0-24 10.82.1.11 default/v",
     ]);
     const fixed = await checkJson(["--config", config, "--fix"]);
     assert.equal(fixed.code, 1);
@@ -302,12 +344,21 @@ describe("thereabouts check on Kubernetes (API double)", () => {
   let dir: TempDir;
   before(async () => {
     buildOnce();
-    api = await startApiDouble({ podTerminationMs: 100 });
+    api = await startApiDouble({ podTerminationMs: 100, token: "check-token" });
     dir = tempDir();
   });
   after(async () => {
     await api?.stop();
     dir?.remove();
+  });
+
+  it("a store that cannot be read: exit 1, the reason on stderr, nothing on stdout", async () => {
+    const kubeconfig = api.kubeconfigPath("refused", { token: "not-the-token" });
+    const r = await thereabouts(["check", "--kubeconfig", kubeconfig]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /^thereabouts check: .*Unauthorized.*\n$/);
+    assert.doesNotMatch(r.stderr, /not-the-token/);
   });
 
   /** A network whose pools live in their own namespace (check scans every pool of one namespace). */
