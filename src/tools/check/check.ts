@@ -2,38 +2,28 @@
 // reservations and (Kubernetes only) what was read of the pods they name. Pure; reading the store
 // and the pods, printing and repairing are at the edge (run.ts, fix.ts).
 import type { Entry } from "../../allocator/pool-view.ts";
-import { type GoneReason, splitPodRef, whyGone } from "../../controller/liveness.ts";
-import { contains, formatCidr, formatIP, type IP, masked, parseIP } from "../../ip/index.ts";
+import { contains, formatCidr, formatIP, masked } from "../../ip/index.ts";
 import type { PoolSnapshot, Reservation } from "../../pool/allocation.ts";
 import { reservationOf } from "../../pool/naming.ts";
 import { sameAllocation } from "../../store/store.ts";
-import type { NetworkStatus, PodInfo } from "../pods.ts";
 import { type Finding, ownerText, sortFindings } from "./findings.ts";
-import { entryId, modelOf, type PoolModel, type StoreModel } from "./model.ts";
+import { entryId, modelOf, type Placed, type PoolModel, type StoreModel } from "./model.ts";
+import { type GoneJudge, goneJudge, type PodReading, podFindings } from "./pod-checks.ts";
 
-/** What was read of one pod. */
-export type PodReading =
-  | { readonly kind: "found"; readonly pod: PodInfo }
-  | { readonly kind: "not found" }
-  | { readonly kind: "unreadable"; readonly error: string };
+export type { PodReading } from "./pod-checks.ts";
 
 export interface CheckInput {
   readonly pools: readonly PoolSnapshot[];
   readonly reservations: readonly Reservation[];
   /**
-   * Kubernetes: what was read of every pod the store names (live reads where a pod is gone), and
-   * of other pods whose network-status is to be compared. Absent: no pod checks (local, etcd).
+   * Kubernetes: what was read of the cluster's pods (read.ts lists them all), and "not found" for
+   * every podref of the store that names none. Absent: no pod checks (local, etcd).
    */
   readonly pods?: ReadonlyMap<string, PodReading>;
   /** Whether a network uses reservations, where its configuration is known. */
   readonly overlapping?: (network: string) => boolean | undefined;
   /** Called as pools are checked (a progress line for large stores). */
   readonly progress?: (done: number, total: number) => void;
-}
-
-interface Placed {
-  readonly pool: PoolModel;
-  readonly entry: Entry;
 }
 
 export function checkStore(input: CheckInput): Finding[] {
@@ -44,20 +34,6 @@ export function checkStore(input: CheckInput): Finding[] {
   findings.push(...duplicates(model, gone, duplicated));
   findings.push(...bookkeeping(model, gone, duplicated, input.pods !== undefined));
   return sortFindings(findings);
-}
-
-/** Why a podref's pod is gone (with the uid judged), or undefined: alive, unknown, or no pod checks. */
-type GoneJudge = (podRef: string) => { why: GoneReason; uid: string | undefined } | undefined;
-
-function goneJudge(pods: ReadonlyMap<string, PodReading> | undefined): GoneJudge {
-  return (podRef) => {
-    const reading = pods?.get(podRef);
-    if (reading === undefined || reading.kind === "unreadable" || splitPodRef(podRef) === undefined)
-      return undefined;
-    const pod = reading.kind === "found" ? reading.pod : undefined;
-    const why = whyGone(pod);
-    return why === undefined ? undefined : { why, uid: pod?.uid };
-  };
 }
 
 function quoted(text: string): string {
@@ -261,140 +237,6 @@ function bookkeeping(
           : {}),
       });
     }
-  }
-  return out;
-}
-
-/** Entries of gone pods, pods that could not be read, and network-status disagreements. */
-function podFindings(
-  model: StoreModel,
-  pods: ReadonlyMap<string, PodReading> | undefined,
-  gone: GoneJudge,
-): Finding[] {
-  if (pods === undefined) return [];
-  const out: Finding[] = [];
-  const byPod = new Map<string, Placed[]>();
-  for (const pool of model.pools)
-    for (const entry of pool.entries) {
-      const { podRef } = entry.allocation;
-      if (podRef !== "") byPod.set(podRef, [...(byPod.get(podRef) ?? []), { pool, entry }]);
-    }
-  const unreadable = new Set<string>();
-  for (const [podRef, placed] of byPod) {
-    const reading = pods.get(podRef);
-    if (reading?.kind === "unreadable") {
-      unreadable.add(podRef);
-      continue;
-    }
-    const judged = gone(podRef);
-    if (judged === undefined) continue;
-    for (const { pool, entry } of placed)
-      out.push({
-        kind: "pod-gone",
-        pool: pool.snapshot.name,
-        address: formatIP(entry.address),
-        key: entry.key,
-        owner: entry.allocation,
-        detail: `pod ${podRef} is ${judged.why}`,
-        action: "check --fix frees it (as the controller would)",
-        repair: { kind: "release", podRef, uid: judged.uid },
-      });
-  }
-  for (const r of model.reservations.values())
-    if (r.podRef !== "" && pods.get(r.podRef)?.kind === "unreadable") unreadable.add(r.podRef);
-  for (const podRef of unreadable) {
-    const reading = pods.get(podRef);
-    out.push({
-      kind: "pod-unreadable",
-      pool: "",
-      address: "",
-      owner: { podRef, ifName: "", containerId: "" },
-      detail: `could not read pod ${podRef}: ${reading?.kind === "unreadable" ? reading.error : "no answer"}`,
-      action: "make the pod readable (permissions: get and list pods in every namespace) and check again",
-    });
-  }
-  for (const [podRef, reading] of pods) {
-    if (reading.kind !== "found" || typeof reading.pod.networkStatus === "string") continue;
-    if (gone(podRef) !== undefined) continue;
-    out.push(...statusFindings(model, podRef, reading.pod.networkStatus, byPod.get(podRef) ?? []));
-  }
-  return out;
-}
-
-/** An address as the annotation writes it (Multus: bare; some runtimes: with a prefix length). */
-function addressOf(text: string): IP | undefined {
-  const slash = text.indexOf("/");
-  return parseIP(slash < 0 ? text : text.slice(0, slash));
-}
-
-function sameIP(a: IP, b: IP): boolean {
-  return a.family === b.family && a.value === b.value;
-}
-
-/**
- * A live pod's network-status against the store. Of the addresses the annotation lists, those
- * inside some pool's range must be held by the pod (on any interface: the default network's too,
- * since a pool holding its address could hand it out again); of the entries the pod holds, those
- * on an interface the annotation lists must be among that interface's addresses.
- */
-function statusFindings(
-  model: StoreModel,
-  podRef: string,
-  status: readonly NetworkStatus[],
-  held: readonly Placed[],
-): Finding[] {
-  const out: Finding[] = [];
-  const ours = status.map((s) => ({
-    ...s,
-    addresses: s.ips.map(addressOf).filter((ip) => ip !== undefined),
-  }));
-  for (const s of ours) {
-    for (const ip of s.addresses) {
-      const pools = model.pools.filter((p) => p.range !== undefined && contains(masked(p.range), ip));
-      if (pools.length === 0) continue;
-      const stored = held.some(
-        (p) =>
-          sameIP(p.entry.address, ip) &&
-          (p.entry.allocation.ifName === "" ||
-            s.interface === "" ||
-            p.entry.allocation.ifName === s.interface),
-      );
-      if (stored) continue;
-      const holders = pools.flatMap((p) =>
-        p.entries
-          .filter((e) => sameIP(e.address, ip))
-          .map((e) => `${ownerText(e.allocation)} in pool ${p.snapshot.name}`),
-      );
-      const owner = { podRef, ifName: s.interface, containerId: "" };
-      out.push({
-        kind: "status-not-stored",
-        pool: pools[0]!.snapshot.name,
-        address: formatIP(ip),
-        owner,
-        detail: `the pod's network-status (${s.name || "unnamed network"}) lists ${formatIP(ip)}, which the store ${holders.length === 0 ? "does not record" : `gives to ${holders.join("; ")}`}`,
-        action:
-          holders.length === 0
-            ? "the address may be handed out again: delete and re-create the pod, so that its ADD records one"
-            : "two pods may use one address: delete and re-create this pod",
-      });
-    }
-  }
-  for (const { pool, entry } of held) {
-    const { ifName } = entry.allocation;
-    if (ifName === "") continue;
-    const listed = ours.filter((s) => s.interface === ifName);
-    if (listed.length === 0 || listed.some((s) => s.addresses.some((ip) => sameIP(ip, entry.address))))
-      continue;
-    const ips = listed.flatMap((s) => s.addresses.map(formatIP));
-    out.push({
-      kind: "stored-not-in-status",
-      pool: pool.snapshot.name,
-      address: formatIP(entry.address),
-      key: entry.key,
-      owner: entry.allocation,
-      detail: `the pod's network-status lists ${ips.length === 0 ? "no address" : ips.join(", ")} on ${ifName}, not ${formatIP(entry.address)}`,
-      action: `if the pod does not use it (left from an earlier sandbox), free it: thereabouts release ${formatIP(entry.address)} --pod ${podRef} --force`,
-    });
   }
   return out;
 }

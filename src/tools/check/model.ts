@@ -25,6 +25,12 @@ export interface PoolModel {
   readonly network: string | undefined;
 }
 
+/** An entry with the pool it is in. */
+export interface Placed {
+  readonly pool: PoolModel;
+  readonly entry: Entry;
+}
+
 export interface HeldReservation {
   readonly networkName: string;
   readonly reservation: Reservation;
