@@ -26,6 +26,10 @@ Commands:
   show     Pools, their usage and who holds which address: show [pools], show pool NAME,
            show pod NS/NAME, show ip ADDRESS; -o table|json|yaml. \`thereabouts show --help\`.
            Also \`kubectl thereabouts show …\` when installed as kubectl-thereabouts on PATH.
+  check    Scan every pool of a store for duplicates, leaks, broken pools and (Kubernetes) gone pods;
+           --fix repairs what is safe. \`thereabouts check --help\` lists its options.
+  release  Free an address (release ADDRESS) or a pod's addresses (release --pod NS/NAME); refuses
+           while the owner pod lives unless --force. \`thereabouts release --help\` lists its options.
   agent    Serve this node's plugin calls with warm datastore connections, cached pools and grouped
            commits (one per node; plugins work alone without it). \`thereabouts agent --help\` lists its options.
   controller
@@ -72,6 +76,14 @@ export async function runCli(
       case "show": {
         const { runShow } = await import("./show.ts");
         return await runShow(rest, { ...context, env: process.env });
+      }
+      case "check": {
+        const { runCheck } = await import("./check.ts");
+        return await runCheck(rest, { ...context, env: process.env });
+      }
+      case "release": {
+        const { runRelease } = await import("./release.ts");
+        return await runRelease(rest, { ...context, env: process.env });
       }
       case "agent": {
         const { runAgentCommand } = await import("./agent.ts");

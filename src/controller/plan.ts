@@ -48,6 +48,27 @@ export function networkCandidates(pool: PoolSnapshot): readonly string[] {
   return names;
 }
 
+/**
+ * The reservation the entry's owner holds for the entry's address under the first of the pool's
+ * network-name `candidates` that has one (ownsReservation), skipping names another entry already
+ * matched (`covered`): the one reading of which reservation goes with which entry (the controller's
+ * releases, `thereabouts check`).
+ */
+export function heldReservation(
+  entry: Entry,
+  candidates: readonly string[],
+  byName: ReadonlyMap<string, Reservation>,
+  covered: ReadonlySet<string>,
+): { readonly networkName: string; readonly reservation: Reservation } | undefined {
+  for (const candidate of candidates) {
+    const wanted = reservationOf(entry.address, candidate, entry.allocation);
+    const held = byName.get(wanted.name);
+    if (held !== undefined && !covered.has(wanted.name) && ownsReservation(held, wanted))
+      return { networkName: candidate, reservation: held };
+  }
+  return undefined;
+}
+
 export function planReleases(
   pools: readonly PoolSnapshot[],
   reservations: readonly Reservation[],
@@ -70,18 +91,10 @@ export function planReleases(
     for (const entry of entries) {
       const { podRef } = entry.allocation;
       if (podRef === "" || !gone(podRef)) continue;
-      let networkName = "";
-      let overlapping = false;
-      for (const candidate of candidates) {
-        const wanted = reservationOf(entry.address, candidate, entry.allocation);
-        const held = byName.get(wanted.name);
-        if (held !== undefined && !covered.has(wanted.name) && ownsReservation(held, wanted)) {
-          networkName = candidate;
-          overlapping = true;
-          covered.add(wanted.name);
-          break;
-        }
-      }
+      const held = heldReservation(entry, candidates, byName, covered);
+      const networkName = held?.networkName ?? "";
+      const overlapping = held !== undefined;
+      if (held !== undefined) covered.add(held.reservation.name);
       const id = `${overlapping}\0${networkName}`;
       let group = byNetwork.get(id);
       if (group === undefined) {
