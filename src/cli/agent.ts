@@ -10,28 +10,38 @@ import type { LogFormat } from "../config/types.ts";
 import { daemonLog, type LogFields, logFormatFlag } from "../log/line.ts";
 import { parseListen } from "../net/listen-address.ts";
 
-export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH] [--allow-group GROUP] [--host-paths DIRS]
-                         [--metrics-listen HOST:PORT] [--log-format text|json]
+export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH] [--allow-group GROUP]
+                         [--host-paths DIRS] [--metrics-listen HOST:PORT]
+                         [--log-format text|json]
 
-Serves the CNI calls of this node's plugin processes with warm datastore connections, cached pools
-and grouped commits (docs/agent.md). Plugins find it at $${AGENT_SOCKET_ENV}, else
-/run/thereabouts/agent.sock, and work alone whenever it is not there. Only root (and the agent's
-own user) may call it.
+Serves the CNI calls of this node's plugin processes with warm datastore
+connections, cached pools and grouped commits (docs/agent.md). Plugins find it
+at $${AGENT_SOCKET_ENV}, else /run/thereabouts/agent.sock, and work
+alone whenever it is not there. Only root (and the agent's own user) may call
+it.
 
-  --socket PATH            unix socket to listen on (default: $${AGENT_SOCKET_ENV}, else
-                           /run/thereabouts/agent.sock); its directory is created 0700, or must be
-                           owned by root and not writable by group or others
-  --allow-group GROUP      also serve callers whose group (a name or a gid) is GROUP: socket 0660
-                           and a new directory 0750, both of that group
-  --store-idle-seconds N   close a datastore handle no call used for N seconds (default ${DEFAULT_IDLE_MS / 1000})
-  --metrics-listen H:P     also serve /metrics and /healthz over TCP for Prometheus (off by default;
-                           the socket always serves them; port 0 picks one)
-  --host-paths DIR,DIR     for an agent in a container: the host directories mounted in it at their
-                           host paths; a call whose configuration names a file, log or store
-                           elsewhere is left to the plugin, which runs it alone on the host
-                           (default: the agent runs on the host and sees every path)
-  --log-format text|json   the agent's own lines on stderr: text (default) or one JSON object per
-                           line; the log lines of the calls it serves follow each call's log_format
+  --socket PATH            unix socket to listen on (default:
+                           $${AGENT_SOCKET_ENV}, else
+                           /run/thereabouts/agent.sock); its directory is
+                           created 0700, or must be owned by root and not
+                           writable by group or others
+  --allow-group GROUP      also serve callers whose group (a name or a gid) is
+                           GROUP: socket 0660 and a new directory 0750, both
+                           of that group
+  --store-idle-seconds N   close a datastore handle no call used for N seconds
+                           (default ${DEFAULT_IDLE_MS / 1000})
+  --metrics-listen H:P     also serve /metrics and /healthz over TCP for
+                           Prometheus (off by default; the socket always
+                           serves them; port 0 picks one)
+  --host-paths DIR,DIR     for an agent in a container: the host directories
+                           mounted in it at their host paths; a call whose
+                           configuration names a file, log or store elsewhere
+                           is left to the plugin, which runs it alone on the
+                           host (default: the agent runs on the host and sees
+                           every path)
+  --log-format text|json   the agent's own lines on stderr: text (default) or
+                           one JSON object per line; the log lines of the
+                           calls it serves follow each call's log_format
 `;
 
 export async function runAgentCommand(argv: readonly string[]): Promise<number> {

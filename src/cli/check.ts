@@ -4,33 +4,43 @@
 // 2 bad usage.
 import { checkRecord, checkText, fixText } from "../tools/check/render.ts";
 import { checkTarget, fixTarget } from "../tools/check/run.ts";
-import { lookOf, OUTPUT_OPTION, parseFormat, progressReporter, renderData } from "../tools/output.ts";
-import { openTarget, TARGET_OPTIONS, TARGET_USAGE, type TargetContext } from "../tools/target.ts";
+import {
+  lookOf,
+  OUTPUT_OPTION,
+  OUTPUT_USAGE,
+  parseFormat,
+  progressReporter,
+  renderData,
+} from "../tools/output.ts";
+import { openTarget, STORE_USAGE, TARGET_OPTIONS, type TargetContext } from "../tools/target.ts";
 import { parseCommandArgs, UsageError } from "../tools/usage-error.ts";
 
-const HELP = `Usage: thereabouts check [--fix] [-o FORMAT] (--config FILE | --kubeconfig PATH)
+const HELP = `Usage: thereabouts check [--fix] [-o FORMAT] STORE
+       (STORE: --config FILE or --kubeconfig PATH, below)
 
-Scans every pool and reservation of the store (not only one network's) and reports, each with
-the pool, the address, the owner and what to do: addresses held twice in one network, an
-attachment holding two addresses of a pool, pools whose range or keys cannot be read, entries
-outside their pool's range, reservations without their entry and entries without their
-reservation, and on Kubernetes entries of pods that are gone (not found, Succeeded or Failed,
-evicted) and pods whose network-status disagrees with the store. The local and etcd stores have
-no cluster to ask about pods: there only the store's own consistency is checked.
+Scans every pool and reservation of the store (not only one network's) and
+reports, each with the pool, the address, the owner and what to do: addresses
+held twice in one network, an attachment holding two addresses of a pool, pools
+whose range or keys cannot be read, entries outside their pool's range,
+reservations without their entry and entries without their reservation, and on
+Kubernetes entries of pods that are gone (not found, Succeeded or Failed,
+evicted) and pods whose network-status disagrees with the store. The local and
+etcd stores have no cluster to ask about pods: there only the store's own
+consistency is checked.
 
-  --fix                repair what is safe, print each action, then check again: frees what pods
-                       confirmed gone hold (each pod read again just before, and only while it is
-                       the pod the check judged), creates missing reservations of entries. Never
-                       touches duplicates or corrupted pools: those are for an operator to decide.
+  --fix                repair what is safe, print each action, then check
+                       again: frees what pods confirmed gone hold (each pod
+                       read again just before, and only while it is the pod the
+                       check judged), creates missing reservations of entries.
+                       Never touches duplicates or corrupted pools: those are
+                       for an operator to decide.
 
-Exit status: 0 nothing wrong (with --fix: nothing left), 1 problems found or the check could not
-be made, 2 bad usage.
+Exit status: 0 nothing wrong (with --fix: nothing left), 1 problems found or the
+check could not be made, 2 bad usage.
 
-Output:
-  -o, --output FORMAT  table (default; fits the terminal, 80 columns when not on one; colour only
-                       on a terminal without NO_COLOR), json or yaml (docs/tools.md names the fields)
+${OUTPUT_USAGE}
 
-${TARGET_USAGE.replace(/\n {2}--network NAME[^\n]*/, "")}
+${STORE_USAGE}
 `;
 
 const OPTIONS = {

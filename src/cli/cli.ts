@@ -10,38 +10,51 @@ export interface CliContext {
   readonly kubectlPlugin: boolean;
 }
 
-const USAGE = `thereabouts: cluster-wide IPAM for Kubernetes secondary networks (Whereabouts-compatible)
+const USAGE = `thereabouts: cluster-wide IPAM for Kubernetes secondary networks
+(Whereabouts-compatible)
 
-As a CNI plugin it is run by the container runtime or Multus with CNI_COMMAND set
-(ADD, DEL, CHECK, GC, STATUS, VERSION) and the network configuration on stdin.
+As a CNI plugin it is run by the container runtime or Multus with CNI_COMMAND
+set (ADD, DEL, CHECK, GC, STATUS, VERSION) and the network configuration on
+stdin.
 
 Usage: thereabouts <command> [options]
 
 Commands:
-  demo     Attach simulated pods on simulated nodes through the real plugin (embedded store), print who got
-           which address, then detach them all. No root needed.
-           --pods N (default 12)  --nodes N (default 4)  --range CIDR (default 192.0.2.0/28)  --store PATH
+  demo     Attach simulated pods on simulated nodes through the real plugin
+           (embedded store), print who got which address, then detach them
+           all. No root needed.
+           --pods N (default 12)  --nodes N (default 4)
+           --range CIDR (default 192.0.2.0/28)  --store PATH
   status   Check the datastore of a network configuration and show pool usage.
            --config FILE (a CNI network config or conflist)
-  show     Pools, their usage and who holds which address: show [pools], show pool NAME,
-           show pod NS/NAME, show ip ADDRESS; -o table|json|yaml. \`thereabouts show --help\`.
-           Also \`kubectl thereabouts show …\` when installed as kubectl-thereabouts on PATH.
-  check    Scan every pool of a store for duplicates, leaks, broken pools and (Kubernetes) gone pods;
-           --fix repairs what is safe. \`thereabouts check --help\` lists its options.
-  release  Free an address (release ADDRESS) or a pod's addresses (release --pod NS/NAME); refuses
-           while the owner pod lives unless --force. \`thereabouts release --help\` lists its options.
-  agent    Serve this node's plugin calls with warm datastore connections, cached pools and grouped
-           commits (one per node; plugins work alone without it). \`thereabouts agent --help\` lists its options.
+  show     Pools, their usage and who holds which address: show [pools],
+           show pool NAME, show pod NS/NAME, show ip ADDRESS;
+           -o table|json|yaml. \`thereabouts show --help\`.
+           Also \`kubectl thereabouts show …\` when installed as
+           kubectl-thereabouts on PATH.
+  check    Scan every pool of a store for duplicates, leaks, broken pools and
+           (Kubernetes) gone pods; --fix repairs what is safe.
+           \`thereabouts check --help\` lists its options.
+  release  Free an address (release ADDRESS) or a pod's addresses
+           (release --pod NS/NAME); refuses while the owner pod lives unless
+           --force. \`thereabouts release --help\` lists its options.
+  agent    Serve this node's plugin calls with warm datastore connections,
+           cached pools and grouped commits (one per node; plugins work alone
+           without it). \`thereabouts agent --help\` lists its options.
   controller
-           Run the cluster's address garbage collector (leader-elected; health, readiness and Prometheus
-           metrics on --listen). \`thereabouts controller --help\` lists its options.
-  install  Install this executable and whereabouts.d/ (kubeconfig, flat file, nodename) on the host, as
-           the DaemonSet's entrypoint; keeps the kubeconfig's token current unless --once.
+           Run the cluster's address garbage collector (leader-elected;
+           health, readiness and Prometheus metrics on --listen).
+           \`thereabouts controller --help\` lists its options.
+  install  Install this executable and whereabouts.d/ (kubeconfig, flat file,
+           nodename) on the host, as the DaemonSet's entrypoint; keeps the
+           kubeconfig's token current unless --once.
            \`thereabouts install --help\` lists its options and environment.
   uninstall
-           Remove what install wrote. \`thereabouts uninstall --help\` says what exactly.
-  migrate  Copy Go Whereabouts v0.5.4's etcd allocations into a thereabouts datastore (IPPools and
-           reservations); idempotent. --from FILE --to FILE [--dry-run]; \`thereabouts migrate --help\`.
+           Remove what install wrote. \`thereabouts uninstall --help\` says
+           what exactly.
+  migrate  Copy Go Whereabouts v0.5.4's etcd allocations into a thereabouts
+           datastore (IPPools and reservations); idempotent.
+           --from FILE --to FILE [--dry-run]; \`thereabouts migrate --help\`.
   version  Print the version and the CNI versions the plugin supports.
   help     Show this text.
 `;

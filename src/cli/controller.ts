@@ -13,22 +13,32 @@ import { logFormatFlag } from "../log/line.ts";
 
 export const CONTROLLER_USAGE = `Usage: thereabouts controller [options]
 
-Frees the addresses of deleted, terminated and evicted pods cluster-wide (docs/controller.md).
-Run one Deployment per cluster; replicas elect a leader on the Lease thereabouts-controller.
+Frees the addresses of deleted, terminated and evicted pods cluster-wide
+(docs/controller.md). Run one Deployment per cluster; replicas elect a leader
+on the Lease thereabouts-controller.
 
-  --kubeconfig PATH             kubeconfig (default: $KUBECONFIG, else the pod's ServiceAccount)
-  --namespace NS                namespace of pools, reservations, Lease and ConfigMap
-                                (default: $WHEREABOUTS_NAMESPACE, else the kubeconfig context's, else kube-system)
-  --listen HOST:PORT            /healthz, /readyz and /metrics (default 0.0.0.0:8080; port 0 picks one)
-  --identity ID                 Lease holder identity (default: $POD_NAMESPACE/$POD_NAME, else host_pid_random)
-  --lease-name NAME             (default thereabouts-controller)
-  --lease-duration D            (default 15s)   --renew-interval D (default 5s)
-  --renew-deadline D            (default 10s)   --retry-interval D (default 2s)
-  --cron-file PATH              mounted cron expression (default /cron-schedule/config)
-  --flat-file PATH              extra whereabouts.conf to search for reconciler_cron_expression (repeatable)
-  --config-poll-interval D      how often the cron sources are re-read (default 30s)
-  --fast-path-batch D           how long gone pods are gathered before one release (default 200ms)
-  --log-format json|text        log lines on stderr: one JSON object per line (default), or text
+  --kubeconfig PATH         kubeconfig (default: $KUBECONFIG, else the pod's
+                            ServiceAccount)
+  --namespace NS            namespace of pools, reservations, Lease and
+                            ConfigMap (default: $WHEREABOUTS_NAMESPACE, else
+                            the kubeconfig context's, else kube-system)
+  --listen HOST:PORT        /healthz, /readyz and /metrics (default
+                            0.0.0.0:8080; port 0 picks one)
+  --identity ID             Lease holder identity (default:
+                            $POD_NAMESPACE/$POD_NAME, else host_pid_random)
+  --lease-name NAME         (default thereabouts-controller)
+  --lease-duration D        (default 15s)   --renew-interval D (default 5s)
+  --renew-deadline D        (default 10s)   --retry-interval D (default 2s)
+  --cron-file PATH          mounted cron expression (default
+                            /cron-schedule/config)
+  --flat-file PATH          extra whereabouts.conf to search for
+                            reconciler_cron_expression (repeatable)
+  --config-poll-interval D  how often the cron sources are re-read (default
+                            30s)
+  --fast-path-batch D       how long gone pods are gathered before one release
+                            (default 200ms)
+  --log-format json|text    log lines on stderr: one JSON object per line
+                            (default), or text
 Durations: 1500ms, 15s, 2m, 1h.
 `;
 

@@ -8,38 +8,50 @@ import { runUninstall } from "../install/uninstall.ts";
 import { systemClock } from "../ipam/retry.ts";
 
 const ENVIRONMENT = `Environment (as Whereabouts' install-cni.sh):
-  CNI_BIN_DIR                  where the executable goes (default /host/opt/cni/bin)
-  CNI_CONF_DIR                 where whereabouts.d/ goes (default /host/etc/cni/net.d)`;
+  CNI_BIN_DIR                  where the executable goes (default
+                               /host/opt/cni/bin)
+  CNI_CONF_DIR                 where whereabouts.d/ goes (default
+                               /host/etc/cni/net.d)`;
 
 export const INSTALL_USAGE = `Usage: thereabouts install [--once] [--names LIST] [--service-account-dir DIR]
 
-The DaemonSet's entrypoint (docs/install.md): installs this executable into CNI_BIN_DIR under every
-name of --names (each a regular file, replaced atomically), and writes CNI_CONF_DIR/whereabouts.d/
-whereabouts.kubeconfig, whereabouts.conf and nodename. Then, unless --once, keeps running and
-rewrites the kubeconfig within 2 s of a ServiceAccount token or CA change; SIGTERM or SIGINT end it
-with exit 0 and every file left in place.
+The DaemonSet's entrypoint (docs/install.md): installs this executable into
+CNI_BIN_DIR under every name of --names (each a regular file, replaced
+atomically), and writes whereabouts.kubeconfig, whereabouts.conf and nodename
+into CNI_CONF_DIR/whereabouts.d/. Then, unless --once, keeps running and
+rewrites the kubeconfig within 2 s of a ServiceAccount token or CA change;
+SIGTERM or SIGINT end it with exit 0 and every file left in place.
 
   --once                       install, then exit
-  --names LIST                 the names installed (default thereabouts,whereabouts)
-  --service-account-dir DIR    token and ca.crt (default /var/run/secrets/kubernetes.io/serviceaccount)
+  --names LIST                 the names installed (default
+                               thereabouts,whereabouts)
+  --service-account-dir DIR    token and ca.crt (default
+                               /var/run/secrets/kubernetes.io/serviceaccount)
 
 ${ENVIRONMENT}
-  KUBERNETES_SERVICE_HOST/PORT the API server (set by kubelet; an IPv6 address is put in brackets)
+  KUBERNETES_SERVICE_HOST/PORT the API server (set by kubelet; an IPv6 address
+                               is put in brackets)
   KUBERNETES_SERVICE_PROTOCOL  https (default) or http
-  KUBE_CA_FILE                 the CA to trust (default <service-account-dir>/ca.crt)
-  SKIP_TLS_VERIFY              true: write insecure-skip-tls-verify instead of the CA
+  KUBE_CA_FILE                 the CA to trust (default
+                               <service-account-dir>/ca.crt)
+  SKIP_TLS_VERIFY              true: write insecure-skip-tls-verify instead of
+                               the CA
   KUBECONFIG_MODE              the kubeconfig's mode, octal (default 600)
-  WHEREABOUTS_NAMESPACE        the kubeconfig context's namespace (pools, reservations)
-  NODENAME                     written to whereabouts.d/nodename (from spec.nodeName)
-  WHEREABOUTS_RECONCILER_CRON  the flat file's reconciler_cron_expression (default "30 4 * * *")
+  WHEREABOUTS_NAMESPACE        the kubeconfig context's namespace (pools,
+                               reservations)
+  NODENAME                     written to whereabouts.d/nodename (from
+                               spec.nodeName)
+  WHEREABOUTS_RECONCILER_CRON  the flat file's reconciler_cron_expression
+                               (default "30 4 * * *")
 `;
 
 export const UNINSTALL_USAGE = `Usage: thereabouts uninstall [--names LIST]
 
-Removes what install writes: the executable under every name of --names (default
-thereabouts,whereabouts) when the file there is this executable, then whereabouts.d/
-whereabouts.kubeconfig, whereabouts.conf and nodename, and whereabouts.d/ when it is then empty.
-Other files are left alone. Takes install's flags and environment; only these matter:
+Removes what install writes: the executable under every name of --names
+(default thereabouts,whereabouts) when the file there is this executable, then
+whereabouts.kubeconfig, whereabouts.conf and nodename in whereabouts.d/, and
+whereabouts.d/ itself when it is then empty. Other files are left alone. Takes
+install's flags and environment; only these matter:
 
 ${ENVIRONMENT}
 `;

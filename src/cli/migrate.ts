@@ -9,25 +9,31 @@ import { lookOf, OUTPUT_OPTION, parseFormat, progressReporter, renderData } from
 import { loadNetworkConfig } from "../tools/target.ts";
 import { parseCommandArgs, UsageError } from "../tools/usage-error.ts";
 
-export const MIGRATE_USAGE = `Usage: thereabouts migrate --from FILE --to FILE [--only-configured] [--dry-run] [-o FORMAT]
+export const MIGRATE_USAGE = `Usage: thereabouts migrate --from FILE --to FILE [--only-configured]
+                           [--dry-run] [-o FORMAT]
 
-Copies the allocations Go Whereabouts v0.5.4 kept in etcd (keys /whereabouts/<range>) into the
-pools and overlapping-range reservations of a thereabouts datastore, as the target network's ADDs
-would have written them. Stop every v0.5.4 plugin first. Safe to run again: what the target
-already holds for the same container is left as it is; an address held there by anyone else is a
-problem, and a run with any problem writes nothing.
+Copies the allocations Go Whereabouts v0.5.4 kept in etcd (keys
+/whereabouts/<range>) into the pools and overlapping-range reservations of a
+thereabouts datastore, as the target network's ADDs would have written them.
+Stop every v0.5.4 plugin first. Safe to run again: what the target already
+holds for the same container is left as it is; an address held there by anyone
+else is a problem, and a run with any problem writes nothing.
 
-  --from FILE          the network configuration v0.5.4 used (datastore etcd, or none; etcd_host,
-                       etcd_username/etcd_password, etcd_*_file)
-  --to FILE            the thereabouts network configuration to migrate into (kubernetes.kubeconfig,
-                       or datastore etcd): its network_name and enable_overlapping_ranges apply
-  -n, --namespace NS   with the Kubernetes datastore: the pools' namespace instead of the
-                       kubeconfig context's
-  --only-configured    only the --from network's range (default: every v0.5.4 range in the etcd)
+  --from FILE          the network configuration v0.5.4 used (datastore etcd,
+                       or none; etcd_host, etcd_username/etcd_password,
+                       etcd_*_file)
+  --to FILE            the thereabouts network configuration to migrate into
+                       (kubernetes.kubeconfig, or datastore etcd): its
+                       network_name and enable_overlapping_ranges apply
+  -n, --namespace NS   with the Kubernetes datastore: the pools' namespace
+                       instead of the kubeconfig context's
+  --only-configured    only the --from network's range (default: every v0.5.4
+                       range in the etcd)
   --dry-run            print the plan, write nothing
   -o, --output FORMAT  table (default), json or yaml
 
-Exit status: 0 everything is in the target, 1 something could not be migrated, 2 bad usage.
+Exit status: 0 everything is in the target, 1 something could not be migrated,
+2 bad usage.
 `;
 
 const OPTIONS = {

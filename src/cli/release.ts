@@ -25,24 +25,29 @@ import {
 import { parseCommandArgs, UsageError } from "../tools/usage-error.ts";
 
 const HELP = `Usage: thereabouts release ADDRESS [--network NAME] [--force] STORE
-       thereabouts release --pod NS/NAME [ADDRESS] [--network NAME] [--force] STORE
+       thereabouts release --pod NS/NAME [ADDRESS] [--network NAME]
+           [--force] STORE
        (STORE: --config FILE or --kubeconfig PATH, below)
 
-Frees the address (every pool entry holding it in one network), every address the pod holds, or
-with both the address as the pod holds it (one holder of an address held twice), with the
-overlapping-range reservations that go with them, and prints what it freed. An address held in
-more than one network needs --network (--config implies its own network).
+Frees the address (every pool entry holding it in one network), every address
+the pod holds, or with both the address as the pod holds it (one holder of an
+address held twice), with the overlapping-range reservations that go with them,
+and prints what it freed. An address held in more than one network needs
+--network (--config implies its own network).
 
-Refuses (exit 1, naming the holder) while the owner pod exists and is not gone (not found,
-Succeeded or Failed, evicted count as gone); --force frees it anyway. The local and etcd stores
-have no cluster to ask about pods: there --force is always needed. Each change is made only
-while the entry still holds what was read (and on Kubernetes, without --force, only while the pod
-is the one read and still gone).
+Refuses (exit 1, naming the holder) while the owner pod exists and is not gone
+(not found, Succeeded or Failed, evicted count as gone); --force frees it
+anyway. The local and etcd stores have no cluster to ask about pods: there
+--force is always needed. Each change is made only while the entry still holds
+what was read (and on Kubernetes, without --force, only while the pod is the
+one read and still gone).
 
-Exit status: 0 freed, 1 refused, nothing held, or not everything freed, 2 bad usage.
+Exit status: 0 freed, 1 refused, nothing held, or not everything freed, 2 bad
+usage.
 
   --pod NS/NAME        what this pod holds (with ADDRESS: only that address)
-  --force              free it even though the owner pod is alive, or cannot be asked
+  --force              free it even though the owner pod is alive, or cannot be
+                       asked
   -o, --output FORMAT  table (default), json or yaml: what was freed
 
 ${TARGET_USAGE}

@@ -4,7 +4,14 @@
 // is opened).
 import { formatIP, parseIP } from "../ip/index.ts";
 import { podsIfAllowed, readInventory, readPool } from "../tools/inventory.ts";
-import { lookOf, OUTPUT_OPTION, type OutputFormat, parseFormat, renderData } from "../tools/output.ts";
+import {
+  lookOf,
+  OUTPUT_OPTION,
+  OUTPUT_USAGE,
+  type OutputFormat,
+  parseFormat,
+  renderData,
+} from "../tools/output.ts";
 import {
   entriesTable,
   entryRecord,
@@ -32,16 +39,22 @@ import {
 } from "../tools/target.ts";
 import { parseCommandArgs, UsageError } from "../tools/usage-error.ts";
 
-const HELP = `Usage: thereabouts show [pools]          every pool: range, size, used, free, utilisation
-       thereabouts show pool NAME       the pool's entries: address, pod, container, interface, node, age
-       thereabouts show pod NS/NAME     the pod's addresses in every pool (and its reservations)
-       thereabouts show ip ADDRESS      which pools' entries and which reservations hold the address
+const HELP = `Usage: thereabouts show [pools]
+       thereabouts show pool NAME
+       thereabouts show pod NS/NAME
+       thereabouts show ip ADDRESS
 
-Exit status: 0 found, 1 not found (no such pool; nothing holds the pod or address), 2 bad usage.
+  pools                every pool: range, size, used, free, utilisation
+  pool NAME            the pool's entries: address, pod, container, interface,
+                       node, age
+  pod NS/NAME          the pod's addresses in every pool (and its reservations)
+  ip ADDRESS           which pools' entries and which reservations hold the
+                       address
 
-Output:
-  -o, --output FORMAT  table (default; fits the terminal, 80 columns when not on one; colour only
-                       on a terminal without NO_COLOR), json or yaml (docs/tools.md names the fields)
+Exit status: 0 found, 1 not found (no such pool; nothing holds the pod or
+address), 2 bad usage.
+
+${OUTPUT_USAGE}
 
 ${TARGET_USAGE}
 `;

@@ -15,6 +15,12 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 /** The -o flag, as a parseArgs option: spread it into a command's own. */
 export const OUTPUT_OPTION = { output: { type: "string", short: "o", default: "table" } } as const;
 
+/** The -o flag's lines for the --help of a command that prints tables (show, check). */
+export const OUTPUT_USAGE = `Output:
+  -o, --output FORMAT  table (default; fits the terminal, 80 columns when not
+                       on one; colour only on a terminal without NO_COLOR),
+                       json or yaml (docs/tools.md names the fields)`;
+
 export function parseFormat(text: string | undefined): OutputFormat {
   const format = text ?? "table";
   if ((OUTPUT_FORMATS as readonly string[]).includes(format)) return format as OutputFormat;

@@ -30,13 +30,21 @@ export const TARGET_OPTIONS = {
   network: { type: "string" },
 } as const;
 
-/** The flags' lines for a command's --help. */
-export const TARGET_USAGE = `Store (one of):
-  --config FILE        a CNI network configuration or conflist: its datastore (local, etcd, kubernetes)
-  --kubeconfig PATH    the Kubernetes datastore (CRDs) in the kubeconfig context's namespace
-  -n, --namespace NS   with the Kubernetes datastore: the namespace of the pools instead
-  As \`kubectl thereabouts\` with neither: kubectl's kubeconfig ($KUBECONFIG, else ~/.kube/config).
-  --network NAME       only the pools of this network (its network_name, or the --config network's name)`;
+/** The store flags' lines for a command's --help (check, which scans every network, stops here). */
+export const STORE_USAGE = `Store (one of):
+  --config FILE        a CNI network configuration or conflist: its datastore
+                       (local, etcd, kubernetes)
+  --kubeconfig PATH    the Kubernetes datastore (CRDs) in the kubeconfig
+                       context's namespace
+  -n, --namespace NS   with the Kubernetes datastore: the namespace of the
+                       pools instead
+  As \`kubectl thereabouts\` with neither: kubectl's kubeconfig ($KUBECONFIG,
+  else ~/.kube/config).`;
+
+/** The flags' lines for the --help of a command that can narrow to one network. */
+export const TARGET_USAGE = `${STORE_USAGE}
+  --network NAME       only the pools of this network (its network_name, or the
+                       --config network's name)`;
 
 /** The flags as parsed (parseArgs values). */
 export interface TargetFlags {

@@ -1,16 +1,17 @@
 // The command-line face of the shipped executable (no CNI_COMMAND): help, version, unknown
-// commands, and `status` against a real local store, with and without a node agent.
+// commands, every help text within 80 columns, and `status` against a real local store, with and
+// without a node agent.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startAgentProcess } from "../support/agent.ts";
 import { add, BINARY, localNetConf, type TempDir, tempDir } from "../support/plugin.ts";
 
-function cli(args: string[], env: Record<string, string> = {}) {
+function cli(args: string[], env: Record<string, string> = {}, file = BINARY.file) {
   const { CNI_COMMAND: _, ...rest } = process.env;
-  const r = spawnSync(BINARY.file, args, { env: { ...rest, ...env }, encoding: "utf8" });
+  const r = spawnSync(file, args, { env: { ...rest, ...env }, encoding: "utf8" });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -34,6 +35,36 @@ describe("thereabouts command line", () => {
     const unknown = cli(["frobnicate"]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  });
+
+  it("every help text fits an 80-column terminal: the usage, each command's --help, also as kubectl's", () => {
+    // The commands as the usage lists them (two spaces, then the name), so a new one is covered.
+    const usage = cli(["help"]).stdout;
+    const commands = usage
+      .slice(usage.indexOf("\nCommands:\n"))
+      .split("\n")
+      .flatMap((line) => /^ {2}([a-z][a-z-]*)(?: |$)/.exec(line)?.[1] ?? []);
+    assert.ok(commands.length >= 10, `commands read from the usage: ${commands.join(" ")}`);
+    const kubectlPlugin = join(dir.path, "kubectl-thereabouts");
+    symlinkSync(BINARY.file, kubectlPlugin);
+    assert.match(cli(["--help"], {}, kubectlPlugin).stdout, /\nUsage: kubectl thereabouts <command>/);
+    const tooWide: string[] = [];
+    const widerThan80 = (what: string, text: string) => {
+      for (const line of text.split("\n")) if ([...line].length > 80) tooWide.push(`${what}: ${line}`);
+    };
+    for (const file of [BINARY.file, kubectlPlugin]) {
+      // A usage error prints the usage on stderr.
+      const unknown = cli(["no-such-command"], {}, file);
+      assert.match(unknown.stderr, /\nCommands:\n/);
+      widerThan80(`${file} no-such-command`, unknown.stderr);
+      for (const args of [["--help"], ...commands.map((c) => [c, "--help"])]) {
+        const r = cli(args, {}, file);
+        assert.doesNotMatch(r.stderr, /unknown command/, `${args[0]} is a command`);
+        widerThan80(`${file} ${args.join(" ")}`, r.stdout);
+        widerThan80(`${file} ${args.join(" ")} (stderr)`, r.stderr);
+      }
+    }
+    assert.deepEqual(tooWide, []);
   });
 
   it("status shows the datastore, each pool's usage and whether a node agent serves", async () => {
