@@ -1,8 +1,7 @@
 // The command-line face of the executable (no CNI_COMMAND): help, version and operator tools.
-import { parseArgs } from "node:util";
 import { aboutText } from "../about.ts";
 import { describe } from "../errors/errors.ts";
-import { isUsageError } from "../tools/usage-error.ts";
+import { isUsageError, parseCommandArgs } from "../tools/usage-error.ts";
 
 /** How the executable was started. */
 export interface CliContext {
@@ -77,14 +76,16 @@ export async function runCli(
         process.stdout.write(aboutText());
         return 0;
       case "demo": {
+        const { values } = parseCommandArgs({ args: [...rest], options: DEMO_OPTIONS });
+        if (values.help === true) return printUsage(DEMO_USAGE);
         const { runDemo } = await import("./demo.ts");
-        return await runDemo(parseArgs({ args: [...rest], options: DEMO_OPTIONS }).values);
+        return await runDemo(values);
       }
       case "status": {
+        const { values } = parseCommandArgs({ args: [...rest], options: STATUS_OPTIONS });
+        if (values.help === true) return printUsage(STATUS_USAGE);
         const { runStatus } = await import("./status.ts");
-        return await runStatus(
-          parseArgs({ args: [...rest], options: { config: { type: "string" } } }).values,
-        );
+        return await runStatus(values);
       }
       case "show": {
         const { runShow } = await import("./show.ts");
@@ -140,4 +141,35 @@ const DEMO_OPTIONS = {
   nodes: { type: "string" },
   range: { type: "string" },
   store: { type: "string" },
+  help: { type: "boolean", short: "h" },
 } as const;
+
+const DEMO_USAGE = `Usage: thereabouts demo [--pods N] [--nodes N] [--range CIDR] [--store PATH]
+
+Attaches simulated pods on simulated nodes through the real plugin (one plugin
+process per attachment, embedded store), prints who got which address, then
+detaches them all and shows that nothing is left. No root needed.
+
+  --pods N        pods to attach (default 12)
+  --nodes N       simulated nodes they are spread over (default 4)
+  --range CIDR    the network's range (default 192.0.2.0/28)
+  --store PATH    the store file (default: one in a temporary directory)
+`;
+
+const STATUS_OPTIONS = {
+  config: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const STATUS_USAGE = `Usage: thereabouts status --config FILE
+
+Checks that the datastore of a network configuration answers, shows how full
+each of its pools is, and whether a node agent serves this node's plugins.
+
+  --config FILE   a CNI network configuration or conflist
+`;
+
+function printUsage(text: string): number {
+  process.stdout.write(text);
+  return 0;
+}

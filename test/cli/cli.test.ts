@@ -37,7 +37,7 @@ describe("thereabouts command line", () => {
     assert.match(unknown.stderr, /unknown command "frobnicate"/);
   });
 
-  it("every help text fits an 80-column terminal: the usage, each command's --help, also as kubectl's", () => {
+  it("every help text fits an 80-column terminal and exits 0: the usage, each command's --help, also as kubectl's", () => {
     // The commands as the usage lists them (two spaces, then the name), so a new one is covered.
     const usage = cli(["help"]).stdout;
     const commands = usage
@@ -60,6 +60,8 @@ describe("thereabouts command line", () => {
       for (const args of [["--help"], ...commands.map((c) => [c, "--help"])]) {
         const r = cli(args, {}, file);
         assert.doesNotMatch(r.stderr, /unknown command/, `${args[0]} is a command`);
+        assert.equal(r.code, 0, `${args.join(" ")} prints its usage and exits 0: ${r.stderr}`);
+        if (args[0] !== "version") assert.match(r.stdout, /Usage: /, `${args.join(" ")} prints a usage`);
         widerThan80(`${file} ${args.join(" ")}`, r.stdout);
         widerThan80(`${file} ${args.join(" ")} (stderr)`, r.stderr);
       }

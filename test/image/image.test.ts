@@ -333,7 +333,18 @@ describe("the OCI image (npm run image)", () => {
         name: "shared-net",
         ipam: { type: "whereabouts", range: "198.18.62.0/29", configuration_path: shared },
       });
-      const outside = localNetConf(join(hostOnly, "store.db"), "198.18.63.0/29");
+      // The same flat file, but the network names a store the container does not share: declined
+      // once the configuration is decoded (store "local"), run by the plugin on the host.
+      const outside = JSON.stringify({
+        cniVersion: "0.3.1",
+        name: "outside-net",
+        ipam: {
+          type: "whereabouts",
+          range: "198.18.63.0/29",
+          configuration_path: shared,
+          local: { path: join(hostOnly, "store.db") },
+        },
+      });
       const attach = (config: string, pod: string) => ({
         config,
         containerId: `ctr-${pod}`,
