@@ -13,7 +13,7 @@ import {
   renderData,
 } from "../tools/output.ts";
 import { openTarget, STORE_USAGE, TARGET_OPTIONS, type TargetContext } from "../tools/target.ts";
-import { parseCommandArgs, UsageError } from "../tools/usage-error.ts";
+import { parseCommandArgs, printCommandHelp, UsageError } from "../tools/usage-error.ts";
 
 const HELP = `Usage: thereabouts check [--fix] [-o FORMAT] STORE
        (STORE: --config FILE or --kubeconfig PATH, below)
@@ -56,11 +56,7 @@ export async function runCheck(args: readonly string[], context: TargetContext):
     options: OPTIONS,
     allowPositionals: true,
   });
-  if (values.help === true) {
-    const program = context.kubectlPlugin ? "kubectl thereabouts" : "thereabouts";
-    process.stdout.write(HELP.replaceAll("thereabouts check", `${program} check`));
-    return 0;
-  }
+  if (values.help === true) return printCommandHelp(HELP, "check", context);
   if (positionals.length > 0)
     throw new UsageError(`check takes no argument; unexpected ${positionals.join(" ")}`);
   if (values.network !== undefined)

@@ -22,7 +22,7 @@ import {
   type Target,
   type TargetContext,
 } from "../tools/target.ts";
-import { parseCommandArgs, UsageError } from "../tools/usage-error.ts";
+import { parseCommandArgs, printCommandHelp, UsageError } from "../tools/usage-error.ts";
 
 const HELP = `Usage: thereabouts release ADDRESS [--network NAME] [--force] STORE
        thereabouts release --pod NS/NAME [ADDRESS] [--network NAME]
@@ -82,11 +82,7 @@ export async function runRelease(args: readonly string[], context: TargetContext
     options: OPTIONS,
     allowPositionals: true,
   });
-  if (values.help === true) {
-    const program = context.kubectlPlugin ? "kubectl thereabouts" : "thereabouts";
-    process.stdout.write(HELP.replaceAll("thereabouts release", `${program} release`));
-    return 0;
-  }
+  if (values.help === true) return printCommandHelp(HELP, "release", context);
   const what = parseReleaseTarget(positionals, values.pod);
   const format = parseFormat(values.output);
   const target = await openTarget(values, context);

@@ -15,7 +15,6 @@ import {
 import {
   entriesTable,
   entryRecord,
-  holdersTable,
   line,
   podAddressesTable,
   podAddressRecord,
@@ -37,7 +36,7 @@ import {
   type Target,
   type TargetContext,
 } from "../tools/target.ts";
-import { parseCommandArgs, UsageError } from "../tools/usage-error.ts";
+import { parseCommandArgs, printCommandHelp, UsageError } from "../tools/usage-error.ts";
 
 const HELP = `Usage: thereabouts show [pools]
        thereabouts show pool NAME
@@ -106,11 +105,7 @@ export async function runShow(args: readonly string[], context: TargetContext): 
     options: OPTIONS,
     allowPositionals: true,
   });
-  if (values.help === true) {
-    const program = context.kubectlPlugin ? "kubectl thereabouts" : "thereabouts";
-    process.stdout.write(HELP.replaceAll("thereabouts show", `${program} show`));
-    return 0;
-  }
+  if (values.help === true) return printCommandHelp(HELP, "show", context);
   const query = parseQuery(positionals);
   const format = parseFormat(values.output);
   const target = await openTarget(values, context);
@@ -221,7 +216,7 @@ async function answer(target: Target, query: Query, format: OutputFormat): Promi
               ? line(`${query.text} is in no pool's range`, look)
               : "";
           return (
-            (holders.length === 0 ? "" : holdersTable(holders, look, now)) +
+            (holders.length === 0 ? "" : entriesTable(holders, look, now, { withPool: true })) +
             (reservations.length === 0 ? "" : reservationsTable(reservations, look)) +
             freeLine +
             none

@@ -231,10 +231,18 @@ export function poolHead(pool: PoolSummary, look: Look): string {
   );
 }
 
-export function entriesTable(entries: readonly EntryRecord[], look: Look, now: number): string {
+/** One row per entry; `withPool` adds the pool as the first column (an address in several pools). */
+export function entriesTable(
+  entries: readonly EntryRecord[],
+  look: Look,
+  now: number,
+  options: { withPool?: boolean } = {},
+): string {
   if (entries.length === 0) return "no entries\n";
+  const pool = options.withPool === true;
   return renderTable(
     [
+      ...(pool ? [{ header: "POOL", shrink: 2 }] : []),
       { header: "ADDRESS", shrink: 0 },
       { header: "POD", shrink: 2 },
       { header: "CONTAINER", shrink: 1 },
@@ -243,30 +251,7 @@ export function entriesTable(entries: readonly EntryRecord[], look: Look, now: n
       { header: "AGE", shrink: 0 },
     ],
     entries.map((e) => [
-      e.address,
-      podCell(e.podRef, e.pod),
-      dash(shortId(e.containerId)),
-      dash(e.ifName),
-      dash(e.pod?.node),
-      ageOf(e.pod, now),
-    ]),
-    look,
-  );
-}
-
-export function holdersTable(entries: readonly EntryRecord[], look: Look, now: number): string {
-  return renderTable(
-    [
-      { header: "POOL", shrink: 2 },
-      { header: "ADDRESS", shrink: 0 },
-      { header: "POD", shrink: 2 },
-      { header: "CONTAINER", shrink: 1 },
-      { header: "IFACE", shrink: 1 },
-      { header: "NODE", shrink: 2 },
-      { header: "AGE", shrink: 0 },
-    ],
-    entries.map((e) => [
-      e.pool,
+      ...(pool ? [e.pool] : []),
       e.address,
       podCell(e.podRef, e.pod),
       dash(shortId(e.containerId)),

@@ -26,3 +26,13 @@ export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnTy
     throw error;
   }
 }
+
+/**
+ * Prints a tool command's --help under the name it was run by (`kubectl thereabouts` as a kubectl
+ * plugin) and returns its exit status.
+ */
+export function printCommandHelp(help: string, command: string, context: { kubectlPlugin: boolean }): number {
+  const program = context.kubectlPlugin ? "kubectl thereabouts" : "thereabouts";
+  process.stdout.write(help.replaceAll(`thereabouts ${command}`, `${program} ${command}`));
+  return 0;
+}

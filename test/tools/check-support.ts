@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { load } from "js-yaml";
+import type { FindingRecord } from "../../src/tools/check/render.ts";
 import type { ApiDouble } from "../k8s-api/harness.ts";
 import { add, addressesOf, BINARY, netConf } from "../support/plugin.ts";
 
@@ -31,17 +32,8 @@ export function thereabouts(args: readonly string[], env: Record<string, string>
   });
 }
 
-export interface FindingJson {
-  readonly kind: string;
-  readonly pool: string;
-  readonly address: string;
-  readonly key?: string;
-  readonly reservation?: string;
-  readonly owner?: { readonly pod: string; readonly interface: string; readonly containerId: string };
-  readonly detail: string;
-  readonly action: string;
-  readonly fixable: boolean;
-}
+/** A finding as `check -o json` prints it: the record type the command renders. */
+export type FindingJson = FindingRecord;
 
 export interface CheckJson {
   readonly datastore: string;
