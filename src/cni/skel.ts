@@ -19,8 +19,8 @@ export interface PluginIO {
 }
 
 /** The verbs. A thrown CniError keeps its code; anything else is reported as 999. */
-export interface Handlers {
-  add(req: Request): Promise<IpamResult>;
+export interface Handlers<R = IpamResult> {
+  add(req: Request): Promise<R>;
   del(req: Request): Promise<void>;
   check(req: Request): Promise<void>;
   gc(req: Request): Promise<void>;
@@ -40,14 +40,22 @@ export interface Handlers {
  * - Failure: the error JSON on stdout (never a stack trace), one log line on stderr; 1.
  * Never rejects.
  */
-export async function runPlugin(io: PluginIO, handlers: Handlers): Promise<number> {
+export async function runPlugin<R = IpamResult>(
+  io: PluginIO,
+  handlers: Handlers<R>,
+  // The IPAM result by default; the meta-plugin prints a whole result (interfaces included).
+  format: (result: R, cniVersion: string) => string = formatResult as (
+    result: R,
+    cniVersion: string,
+  ) => string,
+): Promise<number> {
   const command = io.env["CNI_COMMAND"] ?? "";
   if (command === "") {
     io.stderr(aboutText());
     return 0;
   }
   try {
-    const output = await dispatch(io, handlers);
+    const output = await dispatch(io, handlers, format);
     if (output !== "") io.stdout(output);
     return 0;
   } catch (error) {
@@ -63,7 +71,11 @@ export async function runPlugin(io: PluginIO, handlers: Handlers): Promise<numbe
 }
 
 /** Checks and runs the request; returns what goes to stdout ("" for nothing). */
-async function dispatch(io: PluginIO, handlers: Handlers): Promise<string> {
+async function dispatch<R>(
+  io: PluginIO,
+  handlers: Handlers<R>,
+  format: (result: R, cniVersion: string) => string,
+): Promise<string> {
   // The environment is checked before stdin is read, so a broken call fails without waiting
   // for input, and VERSION never waits for it at all.
   const env = readEnv(io.env);
@@ -71,7 +83,7 @@ async function dispatch(io: PluginIO, handlers: Handlers): Promise<string> {
   const req = parseRequest(io.env, stdin);
   switch (req.command) {
     case "ADD":
-      return formatResult(await handlers.add(req), req.cniVersion);
+      return format(await handlers.add(req), req.cniVersion);
     case "DEL":
       await handlers.del(req);
       return "";

@@ -1,0 +1,389 @@
+// The meta-plugin's verbs, in Multus' order of operations. ADD: configuration, CNI_ARGS,
+// readiness file, the pod, the delegate list (master, defaultNetworks, annotations), the scratch
+// cache (before anything runs), the delegates in order — rolling back those already added when one
+// fails —, network-status, and the master's result. DEL works from the scratch cache alone, so the
+// API server may be down and the NADs deleted.
+import { existsSync } from "node:fs";
+import type { Request } from "../cni/request.ts";
+import type { Handlers, PluginIO } from "../cni/skel.ts";
+import { versionAtLeast } from "../cni/version.ts";
+import { parseCniArgs } from "../config/cni-args.ts";
+import { CNI_CODES, CniError, ConfigError, describe } from "../errors/errors.ts";
+import { type Attachment, type PlannedDelegate, planAttachments } from "./attachments.ts";
+import { readScratch, removeScratch, writeScratch } from "./cache.ts";
+import { type CurrentResult, placeholderResult, readResult } from "./cni-result.ts";
+import { loadMultusConf, type MultusConf } from "./config.ts";
+import { type DelegateConf, withCniArgs, withListVersion } from "./delegate.ts";
+import type { K8sArgs } from "./delegate-call.ts";
+import { MultusInputError, multusError, type PodRef } from "./errors.ts";
+import { connectKube, type MultusKube, type Pod } from "./kube.ts";
+import {
+  formatNetworkStatus,
+  NETWORK_STATUS_ANNOTATION,
+  type NetworkStatus,
+  statusEntries,
+} from "./network-status.ts";
+import { configByName, configByPath, delegateFromNad } from "./resolve.ts";
+import { type CallContext, delegateVerb } from "./run-delegate.ts";
+import {
+  checkDefaultRoutes,
+  checkIsolation,
+  DEFAULT_NETWORK_ANNOTATION,
+  NETWORKS_ANNOTATION,
+  type NetworkSelection,
+  parseDefaultNetwork,
+  parseSelections,
+} from "./selection.ts";
+
+const READINESS_POLL_MS = 1_000;
+const READINESS_TIMEOUT_MS = 45_000;
+
+function loadConf(req: Request): MultusConf {
+  try {
+    return loadMultusConf(req.config);
+  } catch (error) {
+    if (error instanceof CniError)
+      throw new CniError(error.code, `Multus: error loading netconf: ${error.message}`);
+    throw error;
+  }
+}
+
+function k8sArgsOf(req: Request): K8sArgs {
+  try {
+    parseCniArgs(req.cniArgs);
+  } catch (error) {
+    const why = describe(error).replace(/^LoadArgs - CNI Args Parsing Error: /, "");
+    throw new CniError(CNI_CODES.invalidEnvironment, `Multus: error getting k8s args: ${why}`);
+  }
+  const get = (key: string) => {
+    for (const pair of req.cniArgs.split(";"))
+      if (pair.startsWith(`${key}=`)) return pair.slice(key.length + 1);
+    return "";
+  };
+  return {
+    namespace: get("K8S_POD_NAMESPACE"),
+    name: get("K8S_POD_NAME"),
+    infraContainerId: get("K8S_POD_INFRA_CONTAINER_ID"),
+    uid: get("K8S_POD_UID"),
+  };
+}
+
+async function waitReadiness(conf: MultusConf, pod: PodRef): Promise<void> {
+  const file = conf.readinessIndicatorFile;
+  if (file === "") return;
+  const until = Date.now() + READINESS_TIMEOUT_MS;
+  for (;;) {
+    if (existsSync(file)) return;
+    if (Date.now() >= until) {
+      throw multusError(
+        pod,
+        `have you checked that your default network is ready? still waiting for readinessindicatorfile @ ${file}. pollimmediate error: timed out waiting for the condition`,
+        CNI_CODES.tryAgainLater,
+      );
+    }
+    await new Promise((r) => setTimeout(r, READINESS_POLL_MS));
+  }
+}
+
+function searchPath(conf: MultusConf, req: Request): string[] {
+  return [conf.binDir, ...req.path.split(":")].filter((d) => d !== "");
+}
+
+/** A pod whose UID is not the runtime's is another incarnation (static pods excepted). */
+function uidMismatch(pod: Pod, uid: string): boolean {
+  const source = pod.metadata.annotations?.["kubernetes.io/config.source"];
+  const isStatic = source !== undefined && source !== "api";
+  return uid !== "" && pod.metadata.uid !== uid && !isStatic;
+}
+
+/** clusterNetwork / a defaultNetwork / a NAD name: NAD in multusNamespace, then a file by name, or a path. */
+async function resolveNetwork(
+  value: string,
+  conf: MultusConf,
+  kube: MultusKube | undefined,
+): Promise<PlannedDelegate> {
+  if (value.includes("/")) {
+    const delegate = configByPath(value);
+    return { delegate, displayName: delegate.confName };
+  }
+  if (kube !== undefined) {
+    const got = await kube.getNad(conf.multusNamespace, value);
+    if ("nad" in got)
+      return {
+        delegate: delegateFromNad(got.nad, value, conf.confDir),
+        displayName: `${conf.multusNamespace}/${value}`,
+      };
+  }
+  const delegate = configByName(value, conf.confDir);
+  return { delegate, displayName: delegate.confName };
+}
+
+async function nadDelegate(
+  s: NetworkSelection,
+  conf: MultusConf,
+  kube: MultusKube,
+): Promise<PlannedDelegate> {
+  const got = await kube.getNad(s.namespace, s.name);
+  if ("missing" in got) {
+    throw new MultusInputError(
+      `GetNetworkDelegates: failed getting the delegate: getKubernetesDelegate: cannot find a network-attachment-definition (${s.name}) in namespace (${s.namespace}): ${got.missing}`,
+    );
+  }
+  const delegate: DelegateConf = withCniArgs(delegateFromNad(got.nad, s.name, conf.confDir), s.cniArgs);
+  return { delegate, displayName: `${s.namespace}/${s.name}`, selection: s };
+}
+
+/** Multus' delegate list for the pod (master first). */
+async function podDelegates(
+  conf: MultusConf,
+  kube: MultusKube | undefined,
+  pod: Pod | undefined,
+  ref: PodRef,
+): Promise<PlannedDelegate[]> {
+  const wrap = async <T>(work: () => Promise<T>, prefix: string): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof MultusInputError) throw multusError(ref, `${prefix}${error.message}`);
+      throw error;
+    }
+  };
+  let delegates: PlannedDelegate[];
+  if (conf.clusterNetwork !== "") {
+    const master = await wrap(() => resolveNetwork(conf.clusterNetwork, conf, kube), "").catch(
+      (error: unknown) => {
+        throw multusError(
+          ref,
+          `failed to get clusterNetwork/defaultNetworks: GetDefaultNetworks: failed to get clusterNetwork ${conf.clusterNetwork} in namespace ${conf.multusNamespace}`,
+          error instanceof CniError ? error.code : CNI_CODES.invalidConfig,
+        );
+      },
+    );
+    delegates = [master];
+    if (pod === undefined || !conf.systemNamespaces.includes(ref.namespace)) {
+      for (const net of conf.defaultNetworks) {
+        delegates.push(
+          await wrap(
+            () => resolveNetwork(net, conf, kube),
+            "failed to get clusterNetwork/defaultNetworks: getNetDelegate: ",
+          ),
+        );
+      }
+    }
+  } else {
+    delegates = conf.delegates.map((delegate) => ({ delegate, displayName: delegate.confName }));
+  }
+  if (kube === undefined || pod === undefined) return delegates;
+  const annotations = pod.metadata.annotations ?? {};
+  const prefix = "error loading k8s delegates k8s args: ";
+  const defaultNet = await wrap(
+    async () => parseDefaultNetwork(annotations[DEFAULT_NETWORK_ANNOTATION] ?? "", conf.multusNamespace),
+    `${prefix}TryLoadPodDelegates: error in loading K8s cluster default network from pod annotation: `,
+  );
+  if (defaultNet !== undefined) {
+    const master = await wrap(
+      () => nadDelegate(defaultNet, conf, kube),
+      `${prefix}TryLoadPodDelegates: error in loading K8s cluster default network from pod annotation: `,
+    );
+    delegates[0] = { ...master, selection: defaultNet };
+  }
+  const selections = await wrap(
+    async () => parseSelections(annotations[NETWORKS_ANNOTATION] ?? "", ref.namespace),
+    prefix,
+  );
+  const getNetwork = `${prefix}TryLoadPodDelegates: error in getting k8s network for pod: `;
+  if (conf.namespaceIsolation)
+    await wrap(async () => checkIsolation(selections, ref.namespace, conf.globalNamespaces), getNetwork);
+  for (const s of selections) delegates.push(await wrap(() => nadDelegate(s, conf, kube), getNetwork));
+  await wrap(async () => checkDefaultRoutes(delegates.map((d) => d.selection?.defaultRoute)), prefix);
+  return delegates;
+}
+
+function context(conf: MultusConf, req: Request, k8s: K8sArgs): CallContext {
+  return {
+    containerId: req.containerId,
+    netns: req.netns,
+    runtimeArgs: req.cniArgs,
+    k8s,
+    path: searchPath(conf, req),
+    cniDir: conf.cniDir,
+    runtimeConfig: conf.runtimeConfig,
+  };
+}
+
+async function deleteAll(attachments: readonly Attachment[], ctx: CallContext): Promise<string[]> {
+  const errors: string[] = [];
+  for (const a of [...attachments].reverse()) {
+    try {
+      await delegateVerb("DEL", a, ctx);
+    } catch (error) {
+      errors.push(describe(error));
+    }
+  }
+  return errors;
+}
+
+async function add(req: Request): Promise<CurrentResult> {
+  const conf = loadConf(req);
+  const k8s = k8sArgsOf(req);
+  const ref: PodRef = { namespace: k8s.namespace, name: k8s.name, uid: k8s.uid };
+  await waitReadiness(conf, ref);
+  const kube = await connectKube(conf.kubeconfig, process.env);
+  try {
+    let pod: Pod | undefined;
+    if (kube !== undefined && k8s.name !== "") {
+      try {
+        pod = await kube.getPod(k8s.namespace, k8s.name);
+      } catch (error) {
+        throw multusError(ref, `error waiting for pod: ${describe(error)}`, CNI_CODES.tryAgainLater);
+      }
+      if (pod === undefined) return placeholderResult(req.ifName, req.netns);
+      if (uidMismatch(pod, k8s.uid)) {
+        throw multusError(
+          ref,
+          `expected pod UID "${k8s.uid}" but got "${pod.metadata.uid}" from Kube API`,
+          CNI_CODES.tryAgainLater,
+        );
+      }
+    }
+    const planned = await podDelegates(conf, kube, pod, ref);
+    const attachments = planAttachments(
+      planned.map((p) => ({ ...p, delegate: withListVersion(p.delegate, conf.cniVersion) })),
+      req.ifName,
+    );
+    writeScratch(conf.cniDir, req.containerId, attachments);
+    const ctx = context(conf, req, k8s);
+    const results: CurrentResult[] = [];
+    for (const [k, a] of attachments.entries()) {
+      try {
+        const result = await delegateVerb("ADD", a, ctx);
+        results.push(readResult(result ?? {}));
+      } catch (error) {
+        // Multus deletes the failed delegate too, then every one before it, in reverse.
+        await deleteAll(attachments.slice(0, k + 1), ctx);
+        const net = a.delegate.confName;
+        const invoked = a.delegate.isConfList
+          ? `DelegateAdd: error invoking conflistAdd - "${net}": conflistAdd: error in getting result from AddNetworkList: `
+          : `DelegateAdd: error invoking DelegateAdd - "${a.delegate.type}": error in getting result from AddNetwork: `;
+        throw new CniError(
+          error instanceof CniError ? error.code : CNI_CODES.internal,
+          `[${ref.namespace}/${ref.name}/${ref.uid}:${net}]: error adding container to network "${net}": ${invoked}${describe(error)}`,
+        );
+      }
+    }
+    if (kube !== undefined && pod !== undefined) {
+      const entries: NetworkStatus[] = attachments.flatMap((a, i) =>
+        statusEntries(a.displayName, results[i]!, a.master),
+      );
+      try {
+        await kube.setStatusAnnotation(pod, NETWORK_STATUS_ANNOTATION, formatNetworkStatus(entries));
+      } catch (error) {
+        throw multusError(
+          ref,
+          `error setting the networks status: SetPodNetworkStatusAnnotation: ${describe(error)}`,
+          CNI_CODES.tryAgainLater,
+        );
+      }
+    }
+    return results[0] ?? placeholderResult(req.ifName, req.netns);
+  } finally {
+    kube?.close();
+  }
+}
+
+async function del(req: Request): Promise<void> {
+  const conf = loadConf(req);
+  const k8s = k8sArgsOf(req);
+  const ref: PodRef = { namespace: k8s.namespace, name: k8s.name, uid: k8s.uid };
+  let kube: MultusKube | undefined;
+  try {
+    kube = await connectKube(conf.kubeconfig, process.env);
+  } catch {
+    kube = undefined;
+  }
+  try {
+    let pod: Pod | undefined;
+    const lookup = async () => {
+      if (kube === undefined || k8s.name === "") return undefined;
+      try {
+        const found = await kube.getPod(k8s.namespace, k8s.name);
+        return found !== undefined && !uidMismatch(found, k8s.uid) ? found : undefined;
+      } catch {
+        return undefined; // DEL goes on without the API
+      }
+    };
+    let attachments = readScratch(conf.cniDir, req.containerId);
+    if (attachments === undefined) {
+      pod = await lookup();
+      if (pod === undefined) return; // Multus: nothing known to delete
+      try {
+        attachments = planAttachments(await podDelegates(conf, kube, pod, ref), req.ifName);
+      } catch {
+        return;
+      }
+    }
+    const ctx = context(conf, req, k8s);
+    const errors = await deleteAll(
+      attachments.map((a) => ({ ...a, delegate: withListVersion(a.delegate, conf.cniVersion) })),
+      ctx,
+    );
+    const keep =
+      conf.retryDeleteOnError && errors.length > 0 && !errors.join(" ").includes("no such file or directory");
+    if (!keep) removeScratch(conf.cniDir, req.containerId);
+    if (errors.length > 0)
+      throw new CniError(CNI_CODES.internal, `${errors.length > 1 ? "errors: " : ""}${errors.join(" / ")}`);
+    // The interfaces are gone: the pod's network-status no longer describes them. Only this
+    // incarnation's (UID checked by the API), and never a reason to fail the DEL.
+    pod ??= await lookup();
+    if (
+      kube !== undefined &&
+      pod !== undefined &&
+      pod.metadata.annotations?.[NETWORK_STATUS_ANNOTATION] !== undefined
+    ) {
+      await kube.setStatusAnnotation(pod, NETWORK_STATUS_ANNOTATION, undefined).catch(() => "gone");
+    }
+  } finally {
+    kube?.close();
+  }
+}
+
+async function check(req: Request): Promise<void> {
+  const conf = loadConf(req);
+  const k8s = k8sArgsOf(req);
+  if (conf.clusterNetwork !== "") return;
+  const attachments = planAttachments(
+    conf.delegates.map((delegate) => ({ delegate, displayName: delegate.confName })),
+    req.ifName,
+  );
+  const ctx = context(conf, req, k8s);
+  for (const a of attachments) {
+    if (!versionAtLeast(a.delegate.cniVersion, "0.4.0")) {
+      throw new ConfigError(
+        `configuration version "${a.delegate.cniVersion}" does not support the CHECK command`,
+      );
+    }
+    try {
+      await delegateVerb("CHECK", a, ctx);
+    } catch (error) {
+      throw new CniError(
+        error instanceof CniError ? error.code : CNI_CODES.internal,
+        `DelegateCheck: error invoking CheckNetwork - "${a.delegate.confName}": ${describe(error)}`,
+      );
+    }
+  }
+}
+
+/** The meta-plugin's verbs for the CNI dispatcher. STATUS and GC: see docs/multus.md. */
+export function multusHandlers(_io: PluginIO): Handlers<CurrentResult> {
+  return {
+    add,
+    del,
+    check,
+    async status(req) {
+      loadConf(req);
+    },
+    async gc(req) {
+      loadConf(req);
+    },
+  };
+}
