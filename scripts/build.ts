@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "bin", "thereabouts");
 const alias = join(root, "bin", "whereabouts");
+const multus = join(root, "bin", "multus");
 const bun = join(root, "node_modules", "@oven", "bun-linux-x64", "bin", "bun");
 
 function newestSource(dir: string): number {
@@ -53,5 +54,8 @@ if (result.status !== 0) {
   console.error(`build: bun build failed (${result.error?.message ?? `exit ${result.status}`})`);
   process.exit(1);
 }
-if (existsSync(alias)) unlinkSync(alias);
-symlinkSync("thereabouts", alias);
+// The same executable under the names it answers to: Whereabouts' IPAM type, Multus' meta-plugin.
+for (const link of [alias, multus]) {
+  if (existsSync(link)) unlinkSync(link);
+  symlinkSync("thereabouts", link);
+}

@@ -9,12 +9,21 @@ import { forwardToAgent } from "./agent/forward.ts";
 
 /** The name kubectl looks for on PATH to run `kubectl thereabouts …`. */
 const KUBECTL_PLUGIN = "kubectl-thereabouts";
+/** Installed under this name the executable is the Multus-compatible meta-plugin (src/multus). */
+const MULTUS = "multus";
 
 async function main(): Promise<number> {
   // argv0 is the name the process was started under (a link's own, where execPath names the file
   // it resolves to). No node:path here: a plugin call loads as little as it can.
-  const kubectlPlugin = process.argv0.slice(process.argv0.lastIndexOf("/") + 1) === KUBECTL_PLUGIN;
+  const name = process.argv0.slice(process.argv0.lastIndexOf("/") + 1);
+  const kubectlPlugin = name === KUBECTL_PLUGIN;
   const command = process.env["CNI_COMMAND"];
+  // The meta-plugin is loaded only under its name, before the agent hand-off (thin mode): an IPAM
+  // call never loads it.
+  if (name === MULTUS && command !== undefined && command !== "") {
+    const { runMultusProcess } = await import("./multus/main.ts");
+    return runMultusProcess();
+  }
   if (command !== undefined && command !== "" && !kubectlPlugin) {
     const forwarded = await forwardToAgent();
     if (forwarded.code !== undefined) return forwarded.code;

@@ -1,0 +1,298 @@
+// bin/multus (the executable under the meta-plugin's name) against the API double (pods and
+// NetworkAttachmentDefinitions created there) and the Debian plugins in /usr/lib/cni, in real
+// network namespaces.
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, afterEach, before, beforeEach, describe, it } from "node:test";
+import { createPod } from "../controller/support.ts";
+import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
+import { ROOT, type TempDir, tempDir } from "../support/plugin.ts";
+
+const MULTUS = join(ROOT, "bin", "multus");
+const CNI_PATH = "/usr/lib/cni";
+const PARENT = "mlt-parent0";
+
+interface Outcome {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function multus(command: string, config: object, env: Record<string, string>): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(MULTUS, [], {
+      env: { PATH: process.env["PATH"] ?? "", CNI_COMMAND: command, CNI_IFNAME: "eth0", CNI_PATH, ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (b: Buffer) => (stdout += b));
+    child.stderr.on("data", (b: Buffer) => (stderr += b));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(JSON.stringify(config));
+  });
+}
+
+const ip = (...args: string[]) => execFileSync("ip", args, { encoding: "utf8" });
+const links = (ns: string) =>
+  (JSON.parse(ip("-n", ns, "-j", "link", "show")) as { ifname: string }[]).map((l) => l.ifname).sort();
+const addresses = (ns: string, dev: string) =>
+  (
+    JSON.parse(ip("-n", ns, "-j", "addr", "show", "dev", dev)) as {
+      addr_info: { family: string; local: string }[];
+    }[]
+  )[0]!.addr_info
+    .filter((a) => a.family === "inet")
+    .map((a) => a.local);
+
+describe("multus thin mode: pods, NADs and delegates in network namespaces", () => {
+  let api: ApiDouble;
+  let dir: TempDir;
+  let ns: string;
+  let serial = 0;
+
+  const bridgeMaster = (cniDir: string) => ({
+    cniVersion: "1.0.0",
+    name: "multus-cni-network",
+    type: "multus",
+    kubeconfig: api.kubeconfigPath("default"),
+    cniDir,
+    binDir: "/nonexistent",
+    confDir: join(dir.path, "net.d"),
+    delegates: [
+      {
+        cniVersion: "1.0.0",
+        name: "cbr0",
+        type: "bridge",
+        bridge: "mltbr0",
+        isGateway: true,
+        ipam: { type: "host-local", ranges: [[{ subnet: "10.244.9.0/24" }]], dataDir: join(dir.path, "hl") },
+      },
+    ],
+  });
+
+  const nad = async (name: string, config: object) => {
+    const res = await api.request(
+      "POST",
+      "/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions",
+      {
+        apiVersion: "k8s.cni.cncf.io/v1",
+        kind: "NetworkAttachmentDefinition",
+        metadata: { name },
+        spec: { config: JSON.stringify(config) },
+      },
+    );
+    assert.equal(res.status, 201, res.body);
+  };
+
+  const getPod = async (name: string) =>
+    JSON.parse((await api.request("GET", `/api/v1/namespaces/default/pods/${name}`)).body) as {
+      metadata: { uid: string; annotations?: Record<string, string> };
+    };
+
+  before(async () => {
+    api = await startApiDouble();
+    dir = tempDir("thereabouts-multus-");
+    // The kernel here has no dummy driver: a veth pair's end is the macvlan parent.
+    ip("link", "add", PARENT, "type", "veth", "peer", "name", `${PARENT}p`);
+    ip("link", "set", PARENT, "up");
+    await nad("macvlan-conf", {
+      cniVersion: "0.3.1",
+      type: "macvlan",
+      master: PARENT,
+      mode: "bridge",
+      ipam: { type: "host-local", ranges: [[{ subnet: "192.168.77.0/24" }]], dataDir: join(dir.path, "hl") },
+    });
+    await nad("static-conf", {
+      cniVersion: "1.0.0",
+      type: "macvlan",
+      master: PARENT,
+      ipam: { type: "static", addresses: [{ address: "192.168.78.5/24" }] },
+    });
+    await nad("broken-conf", { cniVersion: "1.0.0", type: "no-such-plugin" });
+  });
+
+  after(async () => {
+    for (const link of [PARENT, "mltbr0"]) {
+      try {
+        ip("link", "del", link);
+      } catch {
+        // not created
+      }
+    }
+    await api.stop();
+    dir.remove();
+  });
+
+  beforeEach(() => {
+    ns = `mlt-${process.pid}-${++serial}`;
+    ip("netns", "add", ns);
+  });
+  afterEach(() => ip("netns", "del", ns));
+
+  const call = async (command: string, pod: string, uid: string, config: object, cid = `ctr-${ns}`) =>
+    multus(command, config, {
+      CNI_CONTAINERID: cid,
+      CNI_NETNS: `/var/run/netns/${ns}`,
+      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${cid};K8S_POD_UID=${uid}`,
+    });
+
+  it("macvlan-conf,macvlan-conf gives net1 and net2; network-status lists the addresses in the namespace; DEL removes them and clears it", async () => {
+    const uid = await createPod(api, "default", "twice", {
+      annotations: { "k8s.v1.cni.cncf.io/networks": "macvlan-conf,macvlan-conf" },
+    });
+    const cniDir = join(dir.path, "cni-twice");
+    const config = bridgeMaster(cniDir);
+    const added = await call("ADD", "twice", uid, config);
+    assert.equal(added.code, 0, added.stdout + added.stderr);
+    assert.deepEqual(links(ns), ["eth0", "lo", "net1", "net2"]);
+    const result = JSON.parse(added.stdout) as { cniVersion: string; ips: { address: string }[] };
+    assert.equal(result.cniVersion, "1.0.0");
+    assert.deepEqual(
+      result.ips.map((i) => i.address.split("/")[0]),
+      addresses(ns, "eth0"),
+    );
+    const status = JSON.parse(
+      (await getPod("twice")).metadata.annotations!["k8s.v1.cni.cncf.io/network-status"]!,
+    ) as {
+      name: string;
+      interface: string;
+      ips: string[];
+      default?: boolean;
+    }[];
+    assert.deepEqual(
+      status.map((s) => [s.name, s.interface, s.ips, s.default ?? false]),
+      [
+        ["cbr0", "eth0", addresses(ns, "eth0"), true],
+        ["default/macvlan-conf", "net1", addresses(ns, "net1"), false],
+        ["default/macvlan-conf", "net2", addresses(ns, "net2"), false],
+      ],
+    );
+    assert.ok(existsSync(join(cniDir, `ctr-${ns}`)), "the scratch cache is written");
+    const deleted = await call("DEL", "twice", uid, config);
+    assert.equal(deleted.code, 0, deleted.stdout + deleted.stderr);
+    assert.deepEqual(links(ns), ["lo"]);
+    assert.equal(
+      (await getPod("twice")).metadata.annotations?.["k8s.v1.cni.cncf.io/network-status"],
+      undefined,
+    );
+    assert.deepEqual(
+      readdirSync(cniDir).filter((f) => f !== "results"),
+      [],
+    );
+  });
+
+  it("static IPAM through a NAD, JSON form with an interface name, converted to the requested version", async () => {
+    const uid = await createPod(api, "default", "static", {
+      annotations: { "k8s.v1.cni.cncf.io/networks": '[{"name":"static-conf","interface":"data0"}]' },
+    });
+    const config = { ...bridgeMaster(join(dir.path, "cni-static")), cniVersion: "0.3.1" };
+    const added = await call("ADD", "static", uid, config);
+    assert.equal(added.code, 0, added.stdout + added.stderr);
+    assert.deepEqual(addresses(ns, "data0"), ["192.168.78.5"]);
+    const result = JSON.parse(added.stdout) as { cniVersion: string; ips: { version: string }[] };
+    assert.equal(result.cniVersion, "0.3.1");
+    assert.equal(result.ips[0]!.version, "4");
+    assert.equal((await call("DEL", "static", uid, config)).code, 0);
+    assert.deepEqual(links(ns), ["lo"]);
+  });
+
+  it("a missing NAD gives Multus' error text and leaves nothing", async () => {
+    const uid = await createPod(api, "default", "missing", {
+      annotations: { "k8s.v1.cni.cncf.io/networks": "nope" },
+    });
+    const added = await call("ADD", "missing", uid, bridgeMaster(join(dir.path, "cni-missing")));
+    assert.equal(added.code, 1);
+    const error = JSON.parse(added.stdout) as { code: number; msg: string };
+    assert.equal(error.code, 7);
+    assert.equal(
+      error.msg,
+      `Multus: [default/missing/${uid}]: error loading k8s delegates k8s args: TryLoadPodDelegates: error in getting k8s network for pod: GetNetworkDelegates: failed getting the delegate: getKubernetesDelegate: cannot find a network-attachment-definition (nope) in namespace (default): network-attachment-definitions.k8s.cni.cncf.io "nope" not found`,
+    );
+    assert.deepEqual(links(ns), ["lo"]);
+  });
+
+  it("a bad annotation and an isolation violation give Multus' texts", async () => {
+    const uid = await createPod(api, "default", "bad", {
+      annotations: { "k8s.v1.cni.cncf.io/networks": "a/b/c" },
+    });
+    const bad = JSON.parse(
+      (await call("ADD", "bad", uid, bridgeMaster(join(dir.path, "cni-bad")))).stdout,
+    ) as { msg: string };
+    assert.equal(
+      bad.msg,
+      `Multus: [default/bad/${uid}]: error loading k8s delegates k8s args: parsePodNetworkAnnotation: parsePodNetworkObjectName: Invalid network object (failed at '/')`,
+    );
+    const uid2 = await createPod(api, "default", "isolated", {
+      annotations: { "k8s.v1.cni.cncf.io/networks": "other/macvlan-conf" },
+    });
+    const isolated = await call("ADD", "isolated", uid2, {
+      ...bridgeMaster(join(dir.path, "cni-iso")),
+      namespaceIsolation: true,
+    });
+    assert.equal(
+      (JSON.parse(isolated.stdout) as { msg: string }).msg,
+      `Multus: [default/isolated/${uid2}]: error loading k8s delegates k8s args: TryLoadPodDelegates: error in getting k8s network for pod: GetNetworkDelegates: namespace isolation enabled, annotation violates permission, pod is in namespace default but refers to target namespace other`,
+    );
+    assert.deepEqual(links(ns), ["lo"]);
+  });
+
+  it("a delegate failing on the second network rolls back the ones already added", async () => {
+    const uid = await createPod(api, "default", "rollback", {
+      annotations: { "k8s.v1.cni.cncf.io/networks": "macvlan-conf,broken-conf" },
+    });
+    const added = await call("ADD", "rollback", uid, bridgeMaster(join(dir.path, "cni-rollback")));
+    assert.equal(added.code, 1);
+    assert.match(
+      (JSON.parse(added.stdout) as { msg: string }).msg,
+      new RegExp(
+        `^\\[default/rollback/${uid}:broken-conf\\]: error adding container to network "broken-conf": .*no-such-plugin`,
+      ),
+    );
+    assert.deepEqual(links(ns), ["lo"]);
+  });
+
+  it("DEL with the API double stopped removes every interface from the cache", async () => {
+    const own = await startApiDouble();
+    try {
+      const podRes = await own.request("POST", "/api/v1/namespaces/default/pods", {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "offline", annotations: { "k8s.v1.cni.cncf.io/networks": "macvlan-conf" } },
+        spec: { nodeName: "node-1", containers: [{ name: "c", image: "busybox:1.36" }] },
+      });
+      const uid = (JSON.parse(podRes.body) as { metadata: { uid: string } }).metadata.uid;
+      await own.request(
+        "POST",
+        "/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions",
+        {
+          apiVersion: "k8s.cni.cncf.io/v1",
+          kind: "NetworkAttachmentDefinition",
+          metadata: { name: "macvlan-conf" },
+          spec: {
+            config: JSON.stringify({
+              cniVersion: "1.0.0",
+              type: "macvlan",
+              master: PARENT,
+              ipam: { type: "static", addresses: [{ address: "192.168.79.5/24" }] },
+            }),
+          },
+        },
+      );
+      const config = {
+        ...bridgeMaster(join(dir.path, "cni-offline")),
+        kubeconfig: own.kubeconfigPath("default"),
+      };
+      assert.equal((await call("ADD", "offline", uid, config)).code, 0);
+      assert.deepEqual(links(ns), ["eth0", "lo", "net1"]);
+      await own.stop();
+      const deleted = await call("DEL", "offline", uid, config);
+      assert.equal(deleted.code, 0, deleted.stdout + deleted.stderr);
+      assert.deepEqual(links(ns), ["lo"]);
+    } finally {
+      await own.stop();
+    }
+  });
+});
