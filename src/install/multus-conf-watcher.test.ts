@@ -191,7 +191,7 @@ describe("multus' configuration follows its master", () => {
     assert.equal(first.kind, "keep");
     assert.match(
       (first as Desired & { kind: "keep" }).why,
-      /^no CNI configuration in \/net.d yet: waiting for the cluster network's/,
+      /^no CNI configuration \(.conf or .conflist\) in \/net.d yet to make multus' configuration from$/,
     );
     assert.deepEqual(
       writes.map((w) => [w.at, w.master]),

@@ -71,7 +71,7 @@ export class MasterSource implements ConfSource {
     if (name === undefined)
       return {
         kind: "keep",
-        why: `no CNI configuration in ${this.#dir.path} yet: waiting for the cluster network's (.conf or .conflist) to delegate to`,
+        why: `no CNI configuration (.conf or .conflist) in ${this.#dir.path} yet to make multus' configuration from`,
       };
     const path = join(this.#dir.path, name);
     const conf = this.#generate({ path, text: this.#dir.read(name) });
