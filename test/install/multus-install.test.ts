@@ -195,7 +195,7 @@ describe("thereabouts install --multus / uninstall --multus (the shipped executa
     writeJson(join(h.conf, "10-ptp.conf"), ptp);
     writeJson(join(h.conf, "05-other.conflist"), FLANNEL);
     writeJson(h.multusConf, { cniVersion: "0.3.1", name: "stale", type: "multus", delegates: [] });
-    const r = installOnce(h, {}, [
+    const r = installOnce(h, { KUBECONFIG_MODE: "640" }, [
       "--multus",
       "--multus-master-cni-file-name",
       "10-ptp.conf",
@@ -216,6 +216,8 @@ describe("thereabouts install --multus / uninstall --multus (the shipped executa
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!existsSync(h.multusConf), "the stale 00-multus.conf is gone");
+    assert.equal(mode(h.multusKubeconfig), 0o640, "KUBECONFIG_MODE, as the plugin's");
+    assert.equal(mode(h.kubeconfig), 0o640);
     const list = join(h.conf, "00-multus.conflist");
     assert.match(r.stderr, new RegExp(`^removed ${h.multusConf} \\(00-multus.conflist replaces it\\)$`, "m"));
     assert.match(r.stderr, new RegExp(`^wrote ${list} from ${h.conf}/10-ptp.conf$`, "m"));
