@@ -156,14 +156,22 @@ export function installOnce(run: InstallRun): Installed {
     run.log(`removed ${stale} (left by an interrupted install)`);
   for (const binary of layout.binaries)
     logOutcome(run, copyFileAtomically(run.executable, binary, EXECUTABLE_MODE), binary, "installed");
-  if (multus?.kind === "install") {
-    const path = join(settings.confDir, multus.conf.fileName);
-    const outcome = installMultusConf(settings.confDir, multus.conf, run.log);
-    run.log(outcome === "written" ? `wrote ${path} from ${multus.from}` : `${path} up to date`);
-    const shadowed = shadowWarning(settings.confDir, multus.conf.fileName);
-    if (shadowed !== undefined) run.log(shadowed);
-  } else if (multus !== undefined) run.log(multus.why);
+  if (multus !== undefined) placeMultusConf(run, multus);
   return { credentials, multus, multusSource: source };
+}
+
+/** multus' configuration into CNI_CONF_DIR, or why not yet; a warning if the runtime would not use it. */
+function placeMultusConf(run: InstallRun, multus: Desired): void {
+  const { confDir } = run.settings;
+  if (multus.kind === "keep") {
+    run.log(multus.why);
+    return;
+  }
+  const path = join(confDir, multus.conf.fileName);
+  const outcome = installMultusConf(confDir, multus.conf, run.log);
+  run.log(outcome === "written" ? `wrote ${path} from ${multus.from}` : `${path} up to date`);
+  const shadowed = shadowWarning(confDir, multus.conf.fileName);
+  if (shadowed !== undefined) run.log(shadowed);
 }
 
 /** Installs, then (without --once) keeps the kubeconfigs and multus' configuration current until `stopped`. */
