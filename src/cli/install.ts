@@ -14,6 +14,7 @@ const ENVIRONMENT = `Environment (as Whereabouts' install-cni.sh):
                                /host/etc/cni/net.d)`;
 
 export const INSTALL_USAGE = `Usage: thereabouts install [--once] [--names LIST] [--service-account-dir DIR]
+                           [--multus [--multus-… options]]
 
 The DaemonSet's entrypoint (docs/install.md): installs this executable into
 CNI_BIN_DIR under every name of --names (each a regular file, replaced
@@ -27,6 +28,30 @@ SIGTERM or SIGINT end it with exit 0 and every file left in place.
                                thereabouts,whereabouts)
   --service-account-dir DIR    token and ca.crt (default
                                /var/run/secrets/kubernetes.io/serviceaccount)
+
+Multus, as its thin entrypoint installs it: the executable also as multus,
+CNI_CONF_DIR/multus.d/multus.kubeconfig, and multus' configuration
+00-multus.conf (.conflist from CNI 1.0.0) made from the master, the first
+.conf/.conflist in CNI_CONF_DIR, and made again within 2 s of its change.
+  --multus                     install Multus too
+  --multus-conf-file FILE      install FILE instead of generating one
+                               (default auto)
+  --multus-autoconfig-dir DIR  where the master is (default CNI_CONF_DIR)
+  --multus-master-cni-file-name NAME
+                               the master's file name, not the first one
+  --multus-cni-version V       the master must have this cniVersion
+  --multus-override-network-name
+                               the master's name, not multus-cni-network
+  --multus-namespace-isolation pods reference NADs of their namespace only
+  --multus-global-namespaces LIST
+                               namespaces exempt from isolation
+  --multus-log-level LEVEL     debug, verbose, error or panic
+  --multus-log-file PATH       multus' log file on the host
+  --multus-log-to-stderr BOOL  true (default) or false
+  --multus-readiness-indicator-file PATH
+                               multus waits for this host file on ADD
+  --multus-additional-bin-dir DIR
+                               host directory searched for delegates first
 
 ${ENVIRONMENT}
   KUBERNETES_SERVICE_HOST/PORT the API server (set by kubelet; an IPv6 address
@@ -45,13 +70,15 @@ ${ENVIRONMENT}
                                (default "30 4 * * *")
 `;
 
-export const UNINSTALL_USAGE = `Usage: thereabouts uninstall [--names LIST]
+export const UNINSTALL_USAGE = `Usage: thereabouts uninstall [--names LIST] [--multus [--multus-conf-file FILE]]
 
 Removes what install writes: the executable under every name of --names
 (default thereabouts,whereabouts) when the file there is this executable, then
 whereabouts.kubeconfig, whereabouts.conf and nodename in whereabouts.d/, and
-whereabouts.d/ itself when it is then empty. Other files are left alone. Takes
-install's flags and environment; only these matter:
+whereabouts.d/ itself when it is then empty. With --multus, first multus'
+configuration, then multus with the other names, then multus.d/ as
+whereabouts.d/. Other files are left alone. Takes install's flags and
+environment; only these matter:
 
 ${ENVIRONMENT}
 `;

@@ -8,7 +8,7 @@ import { loadFlatFile } from "../config/flat-file.ts";
 import { loadKubeconfig } from "../kube/kubeconfig.ts";
 import { readCredentials } from "./credentials.ts";
 import { flatFileText } from "./flat-file-text.ts";
-import { kubeconfigText } from "./kubeconfig-text.ts";
+import { kubeconfigText, MULTUS_KUBECONFIG, WHEREABOUTS_KUBECONFIG, writtenFor } from "./kubeconfig-text.ts";
 import { layoutOf, onHost } from "./layout.ts";
 import { type ClusterAccess, DEFAULT_NAMES } from "./settings.ts";
 
@@ -57,6 +57,32 @@ describe("the kubeconfig install writes", () => {
     assert.deepEqual(connection.tls, { ca: CA });
   });
 
+  it("multus' (--multus) has Multus' shape: user multus, context multus-context, no namespace; our own first line", async () => {
+    const text = kubeconfigText(CLUSTER, { token: TOKEN, ca: CA }, MULTUS_KUBECONFIG);
+    assert.deepEqual(load(text), {
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [
+        {
+          name: "local",
+          cluster: {
+            server: "https://[fd00:10:96::1]:443",
+            "certificate-authority-data": Buffer.from(CA).toString("base64"),
+          },
+        },
+      ],
+      users: [{ name: "multus", user: { token: TOKEN } }],
+      contexts: [{ name: "multus-context", context: { cluster: "local", user: "multus" } }],
+      "current-context": "multus-context",
+    });
+    assert.ok(writtenFor(MULTUS_KUBECONFIG, text) && !writtenFor(WHEREABOUTS_KUBECONFIG, text));
+    assert.ok(writtenFor(WHEREABOUTS_KUBECONFIG, kubeconfigText(CLUSTER, { token: TOKEN, ca: CA })));
+    assert.ok(!writtenFor(MULTUS_KUBECONFIG, "# Kubeconfig file for Multus CNI plugin.\napiVersion: v1\n"));
+    const connection = await loadKubeconfig("/k", () => text);
+    assert.equal(connection.authorization, `Bearer ${TOKEN}`);
+    assert.deepEqual(connection.tls, { ca: CA });
+  });
+
   it("SKIP_TLS_VERIFY writes insecure-skip-tls-verify and no CA; no namespace means kube-system", async () => {
     const cluster = { ...CLUSTER, namespace: undefined, caFile: undefined, skipTlsVerify: true };
     const text = kubeconfigText(cluster, { token: TOKEN, ca: undefined });
@@ -73,6 +99,7 @@ describe("the flat file install writes", () => {
     binDir: "/host/opt/cni/bin",
     confDir: "/host/etc/cni/net.d",
     names: DEFAULT_NAMES,
+    multus: undefined,
   });
 
   it("holds exactly the keys Go v0.9.4 writes, with host paths", () => {

@@ -28,6 +28,7 @@ describe("install settings: environment and flags", () => {
       kubeconfigMode: 0o600,
       cron: "30 4 * * *",
       nodeName: undefined,
+      multus: undefined,
     });
     assert.ok(Object.isFrozen(s) && Object.isFrozen(s.cluster) && Object.isFrozen(s.names));
   });
@@ -221,7 +222,159 @@ describe("install settings: environment and flags", () => {
       binDir: "/b",
       confDir: "/host/etc/cni/net.d",
       names: ["whereabouts"],
+      multus: undefined,
     });
     assert.throws(() => uninstallTargets(["--names", "a/b"], {}), /not a plain file name/);
+  });
+});
+
+describe("install settings: --multus", () => {
+  const multus = (args: string[], env: Record<string, string> = {}) => {
+    const s = settings({ ...POD, ...env }, ["--multus", ...args]);
+    return { s, m: s.multus! };
+  };
+
+  it("adds multus to the names; defaults as Multus' thin entrypoint (auto, the conf dir, nothing extra written)", () => {
+    const { s, m } = multus([], { CNI_CONF_DIR: "/host/etc/kubernetes/cni/net.d" });
+    assert.deepEqual(s.names, ["thereabouts", "whereabouts", "multus"]);
+    assert.deepEqual(m, {
+      confFile: undefined,
+      autoconfigDir: "/host/etc/kubernetes/cni/net.d",
+      masterFileName: undefined,
+      options: {
+        cniVersion: undefined,
+        overrideNetworkName: false,
+        namespaceIsolation: false,
+        globalNamespaces: undefined,
+        logLevel: undefined,
+        logFile: undefined,
+        logToStderr: true,
+        readinessIndicatorFile: undefined,
+        binDir: undefined,
+      },
+    });
+    assert.ok(Object.isFrozen(m) && Object.isFrozen(m.options) && Object.isFrozen(s.names));
+    assert.deepEqual(
+      multus(["--names", "multus,thereabouts"]).s.names,
+      ["multus", "thereabouts"],
+      "not twice",
+    );
+    assert.deepEqual(multus(["--multus-conf-file", "auto"]).m.confFile, undefined);
+  });
+
+  it("every option, in both forms the parser takes", () => {
+    const { m } = multus([
+      "--multus-autoconfig-dir=/host/run/multus/cni/net.d/",
+      "--multus-master-cni-file-name",
+      "10-ovn-kubernetes.conf",
+      "--multus-cni-version=0.4.0",
+      "--multus-override-network-name",
+      "--multus-namespace-isolation",
+      "--multus-global-namespaces",
+      " default , shared-nets",
+      "--multus-log-level=Verbose",
+      "--multus-log-file=/var/log/multus.log",
+      "--multus-log-to-stderr=false",
+      "--multus-readiness-indicator-file=/run/ovn-kubernetes/cni/ready",
+      "--multus-additional-bin-dir=/var/lib/cni/bin",
+    ]);
+    assert.deepEqual(m, {
+      confFile: undefined,
+      autoconfigDir: "/host/run/multus/cni/net.d",
+      masterFileName: "10-ovn-kubernetes.conf",
+      options: {
+        cniVersion: "0.4.0",
+        overrideNetworkName: true,
+        namespaceIsolation: true,
+        globalNamespaces: "default,shared-nets",
+        logLevel: "verbose",
+        logFile: "/var/log/multus.log",
+        logToStderr: false,
+        readinessIndicatorFile: "/run/ovn-kubernetes/cni/ready",
+        binDir: "/var/lib/cni/bin",
+      },
+    });
+    assert.equal(
+      multus(["--multus-conf-file", "/tmp/multus-conf/70-multus.conf"]).m.confFile,
+      "/tmp/multus-conf/70-multus.conf",
+    );
+  });
+
+  it("uninstall --multus knows where the configuration went, and ignores the generation flags", () => {
+    assert.deepEqual(uninstallTargets(["--multus", "--multus-log-level", "debug"], {}), {
+      binDir: "/host/opt/cni/bin",
+      confDir: "/host/etc/cni/net.d",
+      names: ["thereabouts", "whereabouts", "multus"],
+      multus: { confFile: undefined },
+    });
+    assert.deepEqual(
+      (uninstallTargets(["--multus", "--multus-conf-file=/cfg/70-multus.conf"], {}) as { multus: unknown })
+        .multus,
+      { confFile: "/cfg/70-multus.conf" },
+    );
+  });
+
+  it("refuses what cannot work, saying what to change", () => {
+    const cases: [string[], RegExp][] = [
+      [
+        ["--multus-log-level", "debug"],
+        /^--multus-log-level is a --multus option: add --multus, or drop it$/,
+      ],
+      [
+        ["--multus", "--multus-conf-file", "conf/70.conf"],
+        /^--multus-conf-file "conf\/70.conf" must be an absolute path$/,
+      ],
+      [
+        ["--multus", "--multus-conf-file", "/cfg/multus.yaml"],
+        /the runtime loads only .conf, .conflist and .json files/,
+      ],
+      [
+        ["--multus", "--multus-conf-file", "/cfg/m.conf", "--multus-namespace-isolation"],
+        /^--multus-namespace-isolation shapes the generated configuration, and --multus-conf-file installs a given one: drop one of them$/,
+      ],
+      [
+        ["--multus", "--multus-cni-version", "0.5.0"],
+        /^--multus-cni-version "0.5.0" is not a CNI version multus speaks \(0.1.0, /,
+      ],
+      [
+        ["--multus", "--multus-global-namespaces", "default"],
+        /only matters with --multus-namespace-isolation/,
+      ],
+      [
+        ["--multus", "--multus-namespace-isolation", "--multus-global-namespaces", "default,Kube_System"],
+        /^--multus-global-namespaces: "Kube_System" is not a namespace name/,
+      ],
+      [
+        ["--multus", "--multus-namespace-isolation", "--multus-global-namespaces", "a,,b"],
+        /"" is not a namespace name/,
+      ],
+      [
+        ["--multus", "--multus-log-level", "info"],
+        /^--multus-log-level: Log levels should be one of: debug\/verbose\/error\/panic, did not understand: "info"$/,
+      ],
+      [
+        ["--multus", "--multus-log-to-stderr", "no"],
+        /^--multus-log-to-stderr "no": expected true \(the default\) or false$/,
+      ],
+      [
+        ["--multus", "--multus-log-file", "multus.log"],
+        /^--multus-log-file "multus.log" must be an absolute path$/,
+      ],
+      [["--multus", "--multus-readiness-indicator-file", "ready"], /must be an absolute path/],
+      [["--multus", "--multus-additional-bin-dir", "bin"], /must be an absolute path/],
+      [["--multus", "--multus-autoconfig-dir", "net.d"], /must be an absolute path/],
+      [
+        ["--multus", "--multus-master-cni-file-name", "../10-x.conf"],
+        /is not a file name in the configuration directory/,
+      ],
+      [
+        ["--multus", "--multus-master-cni-file-name", "00-multus.conf"],
+        /is the file install --multus generates/,
+      ],
+      [["--multus", "--multus-cleanup-config-on-exit"], /Unknown option '--multus-cleanup-config-on-exit'/],
+      [["--multus", "--multus-namespace-isolation=true"], /does not take an argument/],
+    ];
+    for (const [args, message] of cases)
+      assert.throws(() => installSettings(args, POD), { message }, args.join(" "));
   });
 });

@@ -2,12 +2,20 @@
 // (install-cni.sh), so its DaemonSet's env carries over unchanged, and our three flags. Decoded
 // once, without I/O, into frozen values; every refusal names the variable or flag and what a good
 // value looks like. Empty variables count as unset, as the script's `${VAR:-default}` does.
-import { isAbsolute, posix } from "node:path";
 import { parseArgs } from "node:util";
 import { CRON_ENV, DEFAULT_CRON, parseCron } from "../controller/cron.ts";
 import { quote } from "../errors/message.ts";
 import { parseIP } from "../ip/index.ts";
 import { SERVICE_ACCOUNT_DIR, serviceUrl } from "../kube/service-account.ts";
+import {
+  MULTUS_BINARY,
+  MULTUS_FLAGS,
+  type MultusSettings,
+  type MultusTargets,
+  multusSettings,
+  multusTargets,
+} from "./multus-settings.ts";
+import { absolutePath, FILE_NAME, NAMESPACE, NAMESPACE_RULE } from "./setting-values.ts";
 
 export const DEFAULT_BIN_DIR = "/host/opt/cni/bin";
 export const DEFAULT_CONF_DIR = "/host/etc/cni/net.d";
@@ -20,7 +28,10 @@ export interface InstallTargets {
   readonly binDir: string;
   /** CNI_CONF_DIR: whereabouts.d/ goes here. */
   readonly confDir: string;
+  /** --names, plus `multus` with --multus. */
   readonly names: readonly string[];
+  /** --multus: what is written for Multus besides the executable; undefined without it. */
+  readonly multus: MultusTargets | undefined;
 }
 
 /** How the plugin reaches the API server: what the kubeconfig says, and where its secrets come from. */
@@ -43,6 +54,7 @@ export interface InstallSettings extends InstallTargets {
   readonly cron: string;
   /** NODENAME, written to whereabouts.d/nodename when set. */
   readonly nodeName: string | undefined;
+  readonly multus: MultusSettings | undefined;
 }
 
 export const INSTALL_FLAGS = {
@@ -50,6 +62,7 @@ export const INSTALL_FLAGS = {
   once: { type: "boolean" },
   names: { type: "string" },
   help: { type: "boolean", short: "h" },
+  ...MULTUS_FLAGS,
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -59,17 +72,6 @@ function variable(env: Env, name: string): string | undefined {
   const value = env[name];
   return value === undefined || value === "" ? undefined : value;
 }
-
-/** An absolute path without a trailing slash (Go's default CNI_BIN_DIR has one). */
-function absolutePath(what: string, value: string): string {
-  if (value.includes("\0")) throw new Error(`${what} contains a NUL byte`);
-  if (!isAbsolute(value)) throw new Error(`${what} ${quote(value)} must be an absolute path`);
-  const normal = posix.normalize(value);
-  return normal.length > 1 ? normal.replace(/\/+$/, "") : normal;
-}
-
-/** A file name in the bin directory: no path, nothing hidden, nothing a shell or runtime trips on. */
-const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
 
 export function decodeNames(text: string | undefined): readonly string[] {
   if (text === undefined) return DEFAULT_NAMES;
@@ -89,8 +91,6 @@ export function decodeNames(text: string | undefined): readonly string[] {
   return Object.freeze(names);
 }
 
-/** RFC 1123 label: what Kubernetes accepts as a namespace name. */
-const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** RFC 1123 subdomain: what Kubernetes accepts as a node name. */
 const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** A DNS name or IPv4 address (IPv6 is recognised by parseIP). */
@@ -147,9 +147,7 @@ export function decodeMode(text: string | undefined): number {
 function namespace(env: Env): string | undefined {
   const value = variable(env, "WHEREABOUTS_NAMESPACE");
   if (value !== undefined && !NAMESPACE.test(value))
-    throw new Error(
-      `WHEREABOUTS_NAMESPACE ${quote(value)} is not a namespace name (lowercase letters, digits and "-", at most 63)`,
-    );
+    throw new Error(`WHEREABOUTS_NAMESPACE ${quote(value)} is not a namespace name (${NAMESPACE_RULE})`);
   return value;
 }
 
@@ -176,10 +174,16 @@ function flags(args: readonly string[]): FlagValues {
 }
 
 function targets(values: FlagValues, env: Env): InstallTargets {
+  const names = decodeNames(values.names as string | undefined);
+  const multus = multusTargets(values);
   return {
     binDir: absolutePath("CNI_BIN_DIR", variable(env, "CNI_BIN_DIR") ?? DEFAULT_BIN_DIR),
     confDir: absolutePath("CNI_CONF_DIR", variable(env, "CNI_CONF_DIR") ?? DEFAULT_CONF_DIR),
-    names: decodeNames(values.names as string | undefined),
+    names:
+      multus === undefined || names.includes(MULTUS_BINARY)
+        ? names
+        : Object.freeze([...names, MULTUS_BINARY]),
+    multus,
   };
 }
 
@@ -202,13 +206,15 @@ export function installSettings(args: readonly string[], env: Env): InstallSetti
     caFile: skip || scheme === "http" ? undefined : caFile,
     skipTlsVerify: skip && scheme === "https",
   };
+  const where = targets(values, env);
   return Object.freeze({
-    ...targets(values, env),
+    ...where,
     once: values.once === true,
     cluster: Object.freeze(cluster),
     kubeconfigMode: decodeMode(variable(env, "KUBECONFIG_MODE")),
     cron: cron(env),
     nodeName: nodeName(env),
+    multus: multusSettings(values, where.confDir),
   });
 }
 

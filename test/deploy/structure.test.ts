@@ -14,6 +14,7 @@ import { DEFAULT_CONTROLLER_OPTIONS } from "../../src/controller/controller.ts";
 import { CONFIGMAP_NAME, DEFAULT_CRON } from "../../src/controller/cron.ts";
 import { DEFAULT_CRON_FILE } from "../../src/controller/cron-config.ts";
 import { buildOnce } from "../controller/support.ts";
+import { NAD_CRD } from "../k8s-api/crds.ts";
 import {
   type Container,
   container,
@@ -392,3 +393,82 @@ describe("manifests: the openshift overlay", () => {
     assert.deepEqual(policy.spec.egress, [{}]);
   });
 });
+
+describe("manifests: the multus overlay", () => {
+  const objects = () => render("overlays/multus");
+  const key = (o: KubeObject) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+
+  it("is the base with the installer's --multus, plus the NAD CRD and the meta-plugin's RBAC", () => {
+    const base = new Map(render("base").map((o) => [key(o), o]));
+    const added = objects().filter((o) => !base.has(key(o)));
+    assert.deepEqual(added.map(key).sort(), [
+      "ClusterRole//thereabouts-multus",
+      "ClusterRoleBinding//thereabouts-multus",
+      "CustomResourceDefinition//network-attachment-definitions.k8s.cni.cncf.io",
+    ]);
+    for (const o of added)
+      assert.deepEqual(o.metadata["labels"], { "app.kubernetes.io/part-of": "thereabouts" }, key(o));
+    for (const o of objects().filter((x) => base.has(key(x)))) {
+      const expected = structuredClone(base.get(key(o))!);
+      if (o.kind === "DaemonSet")
+        (podSpec(expected).containers.find((c) => c.name === "install") as { args?: string[] }).args = [
+          "install",
+          "--multus",
+        ];
+      assert.deepEqual(
+        o,
+        expected,
+        `${key(o)}: the base's (the DaemonSet: but for the installer's arguments)`,
+      );
+    }
+    assert.deepEqual(container(find(objects(), "DaemonSet", "thereabouts"), "install").args, [
+      "install",
+      "--multus",
+    ]);
+  });
+
+  it("writes multus, multus.d/ and 00-multus.conf where the kubelet's runtime looks: the host's /opt/cni/bin and /etc/cni/net.d", () => {
+    const ds = find(objects(), "DaemonSet", "thereabouts");
+    const install = container(ds, "install");
+    assert.equal(hostPathOf(podSpec(ds), install, env(install, "CNI_BIN_DIR")!)?.host, "/opt/cni/bin");
+    assert.equal(hostPathOf(podSpec(ds), install, env(install, "CNI_CONF_DIR")!)?.host, "/etc/cni/net.d");
+  });
+
+  it("ships the NetworkAttachmentDefinition CRD the API double serves: Multus' group, names, version and schema", () => {
+    const crd = find(
+      objects(),
+      "CustomResourceDefinition",
+      "network-attachment-definitions.k8s.cni.cncf.io",
+    ) as KubeObject & { spec: CrdSpec };
+    const served = NAD_CRD as unknown as { metadata: { name: string }; spec: CrdSpec };
+    assert.equal(crd.metadata.name, served.metadata.name);
+    assert.equal(crd.spec.group, served.spec.group);
+    assert.equal(crd.spec.scope, served.spec.scope);
+    for (const name of ["kind", "listKind", "plural", "singular"] as const)
+      assert.equal(crd.spec.names[name], served.spec.names[name], name);
+    assert.deepEqual(crd.spec.names.shortNames, ["net-attach-def", "nad"]);
+    const [version] = crd.spec.versions;
+    assert.deepEqual(
+      [crd.spec.versions.length, version!.name, version!.served, version!.storage],
+      [1, "v1", true, true],
+    );
+    const schema = version!.schema.openAPIV3Schema;
+    assert.equal(schema.properties.spec.properties.config.type, "string");
+    assert.equal(
+      served.spec.versions[0]!.schema.openAPIV3Schema.properties.spec.properties.config.type,
+      "string",
+    );
+  });
+});
+
+interface CrdSpec {
+  group: string;
+  scope: string;
+  names: { kind: string; listKind: string; plural: string; singular: string; shortNames?: string[] };
+  versions: {
+    name: string;
+    served: boolean;
+    storage: boolean;
+    schema: { openAPIV3Schema: { properties: { spec: { properties: { config: { type: string } } } } } };
+  }[];
+}

@@ -3,8 +3,7 @@
 // The installed plugin is then run from the temporary bin directory under both names, on the
 // embedded store and on the Kubernetes API double through the kubeconfig install wrote.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { spawn } from "node:child_process";
 import {
   chmodSync,
   existsSync,
@@ -12,7 +11,6 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
-  renameSync,
   rmSync,
   type Stats,
   statSync,
@@ -25,89 +23,22 @@ import { load } from "js-yaml";
 import { startupGraph } from "../../bench/startup-modules.ts";
 import { startApiDouble } from "../k8s-api/harness.ts";
 import { rawObjects } from "../kubernetes/go-view.ts";
+import { addressesOf, netConf, podArgs, ROOT, run, type TempDir, tempDir } from "../support/plugin.ts";
 import {
-  addressesOf,
-  BINARY,
-  netConf,
-  podArgs,
-  ROOT,
-  run,
-  type TempDir,
-  tempDir,
-} from "../support/plugin.ts";
-
-const TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJpbnN0YWxsIn0.c2lnbmF0dXJl";
-const FAKE_CA = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
-
-interface Host {
-  readonly root: string;
-  readonly bin: string;
-  readonly conf: string;
-  readonly sa: string;
-  readonly sub: string;
-  readonly kubeconfig: string;
-  readonly flatFile: string;
-  readonly nodeName: string;
-}
-
-/** Fresh host directories (bin, net.d) and a ServiceAccount directory (token, ca.crt). */
-function host(dir: TempDir, name: string): Host {
-  const root = join(dir.path, name);
-  const h = {
-    root,
-    bin: join(root, "opt-cni-bin"),
-    conf: join(root, "etc-cni-net.d"),
-    sa: join(root, "serviceaccount"),
-    sub: join(root, "etc-cni-net.d", "whereabouts.d"),
-    kubeconfig: join(root, "etc-cni-net.d", "whereabouts.d", "whereabouts.kubeconfig"),
-    flatFile: join(root, "etc-cni-net.d", "whereabouts.d", "whereabouts.conf"),
-    nodeName: join(root, "etc-cni-net.d", "whereabouts.d", "nodename"),
-  };
-  for (const d of [h.bin, h.conf, h.sa]) mkdirSync(d, { recursive: true });
-  writeFileSync(join(h.sa, "token"), `${TOKEN}\n`);
-  writeFileSync(join(h.sa, "ca.crt"), FAKE_CA);
-  return h;
-}
-
-/** The environment of the DaemonSet's install container, pointed at `h`. */
-function installEnv(h: Host, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const { CNI_COMMAND: _, ...rest } = process.env;
-  const env: NodeJS.ProcessEnv = {
-    ...rest,
-    CNI_BIN_DIR: h.bin,
-    CNI_CONF_DIR: h.conf,
-    KUBERNETES_SERVICE_HOST: "10.96.0.1",
-    KUBERNETES_SERVICE_PORT: "443",
-    WHEREABOUTS_NAMESPACE: "kube-system",
-    NODENAME: "node-1",
-    ...extra,
-  };
-  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
-  return env;
-}
-
-function thereabouts(args: string[], env: NodeJS.ProcessEnv) {
-  const r = spawnSync(BINARY.file, args, { env, encoding: "utf8" });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function installOnce(h: Host, extra: Record<string, string | undefined> = {}, args: string[] = []) {
-  return thereabouts(["install", "--once", "--service-account-dir", h.sa, ...args], installEnv(h, extra));
-}
-
-const mode = (path: string) => lstatSync(path).mode & 0o7777;
-
-function sha256(path: string): string {
-  return createHash("sha256").update(readFileSync(path)).digest("hex");
-}
-
-const SELF_SHA = (() => {
-  let cached: string | undefined;
-  return () => {
-    cached ??= sha256(BINARY.file);
-    return cached;
-  };
-})();
+  FAKE_CA,
+  host,
+  installEnv,
+  installOnce,
+  mode,
+  replaceAtomically,
+  SELF_SHA,
+  sha256,
+  sleep,
+  startInstall,
+  TOKEN,
+  thereabouts,
+  tokenOf,
+} from "./support.ts";
 
 /** A plugin call on the embedded store, from the executable at `file`. */
 function localAdd(file: string, store: string, pod: string, agentSocket: string) {
@@ -129,68 +60,6 @@ function localAdd(file: string, store: string, pod: string, agentSocket: string)
     { file },
   );
 }
-
-/** A long-running `install` and its stderr lines as they come. */
-interface Running {
-  readonly child: ChildProcess;
-  readonly lines: string[];
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  exit(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startInstall(h: Host, extra: Record<string, string | undefined> = {}): Running {
-  const child = spawn(BINARY.file, ["install", "--service-account-dir", h.sa], {
-    env: installEnv(h, extra),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const lines: string[] = [];
-  const waiters = new Set<() => void>();
-  let partial = "";
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
-    partial += chunk;
-    const parts = partial.split("\n");
-    partial = parts.pop()!;
-    lines.push(...parts);
-    for (const w of waiters) w();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    child,
-    lines,
-    waitFor: (pattern, timeoutMs = 10_000) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const line = lines.find((l) => pattern.test(l));
-          if (line === undefined) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(line);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`no line like ${pattern} within ${timeoutMs} ms: ${lines.join(" | ")}`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      }),
-    exit: () => exited,
-  };
-}
-
-/** Replaces a file the way kubelet updates a projected volume: never half written. */
-function replaceAtomically(path: string, content: string): void {
-  writeFileSync(`${path}.new`, content);
-  renameSync(`${path}.new`, path);
-}
-
-function tokenOf(kubeconfigText: string): string {
-  const doc = load(kubeconfigText) as { users: { user: { token: string } }[] };
-  return doc.users[0]!.user.token;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("thereabouts install / uninstall (the shipped executable, temporary host directories)", () => {
   let dir: TempDir;
