@@ -60,6 +60,11 @@ function leaseOf(server: DhcpServer, pod: Pod) {
   return server.leases().find((l) => l.clientId === `${pod.containerId}/${NETWORK}/${pod.ifName}`);
 }
 
+/** The waits the daemon announced before resending ("retrying in 2.881018 seconds"), in seconds. */
+function retryWaits(output: string): number[] {
+  return [...output.matchAll(/retrying in ([\d.]+) seconds/g)].map((m) => Number(m[1]));
+}
+
 test("macvlan + dhcp IPAM on two nodes: leases from dnsmasq's range, pings across nodes, DEL releases the lease", async (t) => {
   const lab = await newCluster(t);
   const [a, b] = [lab.node("node-a"), lab.node("node-b")];
@@ -69,20 +74,35 @@ test("macvlan + dhcp IPAM on two nodes: leases from dnsmasq's range, pings acros
     rangeEnd: `198.51.100.${RANGE_END}`,
   });
   const [daemonA, daemonB] = await Promise.all([startDhcpDaemon(lab, a), startDhcpDaemon(lab, b)]);
-  const pods = [await lab.addPod({ node: "node-a" }), await lab.addPod({ node: "node-b" })];
-  const confs = [macvlanConf(a, daemonA.ipam()), macvlanConf(b, daemonB.ipam())];
+  const pods = [
+    await lab.addPod({ node: "node-a" }),
+    await lab.addPod({ node: "node-b" }),
+    await lab.addPod({ node: "node-b" }),
+  ];
+  // The third pod, on node-b, names node-a's daemon: the nodes share this machine's filesystem, so
+  // one socket path (as one NetworkAttachmentDefinition names) reaches one daemon, and that daemon
+  // serves pods on any node: it works from inside each pod's namespace.
+  const confs = [
+    macvlanConf(a, daemonA.ipam()),
+    macvlanConf(b, daemonB.ipam()),
+    macvlanConf(b, daemonA.ipam()),
+  ];
 
   const outcomes = await Promise.all(pods.map((pod, i) => lab.cni("macvlan", "ADD", pod, confs[i]!)));
   for (const [i, o] of outcomes.entries())
     assert.equal(o.code, 0, `${pods[i]!.name} ADD: ${o.stdout}\n${o.stderr}\n${server.log()}`);
+  const waits = [daemonA, daemonB].map(
+    (d) => `${d.node.name}: ${retryWaits(d.process.output()).join(", ")} s`,
+  );
   console.log(
-    `# DHCP ADD (macvlan + dhcp, two at once): ${outcomes.map((o) => `${Math.round(o.ms)} ms`).join(", ")}`,
+    `# DHCP ADD (macvlan + dhcp, three at once): ${outcomes.map((o) => `${Math.round(o.ms)} ms`).join(", ")}` +
+      ` (the daemons waited before resending: ${waits.join("; ")})`,
   );
   const results = outcomes.map((o) => JSON.parse(o.stdout) as AddResult);
 
   const addresses = results.map((r) => bare(r.ips[0]!.address));
   assert.ok(addresses.every(inRange), `addresses from dnsmasq's range: ${addresses}`);
-  assert.notEqual(addresses[0], addresses[1], "distinct leases");
+  assert.equal(new Set(addresses).size, pods.length, `distinct leases: ${addresses}`);
   for (const [i, result] of results.entries()) {
     assert.equal(result.ips.length, 1, "one IPv4 lease");
     assert.match(result.ips[0]!.address, /\/24$/, "prefix from the lease's subnet mask");
@@ -100,15 +120,17 @@ test("macvlan + dhcp IPAM on two nodes: leases from dnsmasq's range, pings acros
   for (const pod of pods) await lab.ping(pod, server.address);
 
   // DEL: the daemon sends DHCPRELEASE from inside the pod before macvlan removes the interface.
-  const [first, second] = pods as [Pod, Pod];
+  const [first, ...others] = pods as [Pod, Pod, Pod];
   await lab.expectOk("macvlan", "DEL", first, { ...confs[0]!, prevResult: results[0] });
   await waitUntil("the first lease to leave the lease file", () => leaseOf(server, first) === undefined);
   assert.match(server.log(), new RegExp(`DHCPRELEASE\\(lan0\\) ${addresses[0]!.replaceAll(".", "\\.")} `));
   assert.equal(await lab.hasLink(first), false, "net1 removed by DEL");
-  assert.equal(leaseOf(server, second)?.address, addresses[1], "the other pod keeps its lease");
+  for (const [i, pod] of others.entries())
+    assert.equal(leaseOf(server, pod)?.address, addresses[i + 1], `${pod.name} keeps its lease`);
   await lab.expectOk("macvlan", "DEL", first, { ...confs[0]!, prevResult: results[0] }); // repeated DEL
 
-  await lab.expectOk("macvlan", "DEL", second, { ...confs[1]!, prevResult: results[1] });
+  for (const [i, pod] of others.entries())
+    await lab.expectOk("macvlan", "DEL", pod, { ...confs[i + 1]!, prevResult: results[i + 1] });
   await waitUntil("the lease file to be empty", () => server.leases().length === 0);
 });
 

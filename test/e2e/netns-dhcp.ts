@@ -9,7 +9,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import type { NsProcess } from "./netns-daemons.ts";
 import type { Lab, Node } from "./netns-harness.ts";
-import { SYSTEM_CNI_DIR } from "./netns-harness.ts";
+import { SYSTEM_CNI_DIR } from "./netns-machine.ts";
 import { ipIn, onPath } from "./netns-shell.ts";
 
 export interface DhcpServerOptions {

@@ -9,16 +9,12 @@
 // the same switch. Pods are namespaces made per test on a node. Nothing is created in, or changed
 // about, the machine's own namespace; names carry a per-run tag (netns-runs.ts) so parallel and
 // crashed runs never collide. Needs root, iproute2, ping and sysctl.
-
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
-import { delimiter, dirname, join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
-import { fileURLToPath } from "node:url";
-import { gunzipSync } from "node:zlib";
+import { join } from "node:path";
 import { execPlugin, type PluginOutcome } from "../../src/cli/exec-plugin.ts";
 import { type NsProcess, type StartOptions, startInNamespace } from "./netns-daemons.ts";
+import { CNI_PATH, pluginPath } from "./netns-machine.ts";
 import {
   interfaceIn,
   type NamespaceAddress,
@@ -26,126 +22,14 @@ import {
   readNamespace,
 } from "./netns-readback.ts";
 import { hostNamespaceName, makeRunDir, newRunTag, podNamespaceName } from "./netns-runs.ts";
-import { deleteNamespace, IP, inNs, ip, ipIn, NETNS_DIR, onPath, sh } from "./netns-shell.ts";
+import { deleteNamespace, IP, inNs, ip, ipIn, NETNS_DIR } from "./netns-shell.ts";
 
+// One place to import the lab from.
+export * from "./netns-ipam.ts";
+export * from "./netns-machine.ts";
 export { NETNS_DIR } from "./netns-shell.ts";
 
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-/**
- * Holds `thereabouts` and the `whereabouts` symlink; first on CNI_PATH. THEREABOUTS_E2E_BIN_DIR
- * points the tests at another build (e.g. an installed /opt/cni/bin).
- */
-export const PLUGIN_BIN = process.env["THEREABOUTS_E2E_BIN_DIR"] || join(REPO_ROOT, "bin");
-/** The distribution's CNI plugins (Debian's containernetworking-plugins). */
-export const SYSTEM_CNI_DIR = "/usr/lib/cni";
-/** Where a runtime looks for plugins, in order: our build first, then the distribution's. */
-export const CNI_PATH = `${PLUGIN_BIN}${delimiter}${SYSTEM_CNI_DIR}`;
 export const CNI_VERSION = "1.0.0";
-
-/** Plugins built from this repository (the rest come from the distribution). */
-const OUR_PLUGINS = new Set(["thereabouts", "whereabouts", "multus"]);
-/** The Debian package each tool comes in. */
-const TOOL_PACKAGES: Record<string, string> = {
-  ip: "iproute2",
-  ping: "iputils-ping",
-  sysctl: "procps",
-  dnsmasq: "dnsmasq-base",
-};
-
-/** A plugin by name, looked up along CNI_PATH as a runtime does; a path is taken as it is. */
-export function pluginPath(plugin: string): string {
-  if (plugin.includes("/")) return plugin;
-  for (const dir of CNI_PATH.split(delimiter)) {
-    const file = join(dir, plugin);
-    if (existsSync(file)) return file;
-  }
-  return join(OUR_PLUGINS.has(plugin) ? PLUGIN_BIN : SYSTEM_CNI_DIR, plugin);
-}
-
-export interface Prerequisites {
-  /** CNI plugins the test file runs (ours: bin/; the rest: /usr/lib/cni). */
-  readonly plugins: readonly string[];
-  /** Tools beyond ip, ping and sysctl (e.g. dnsmasq). */
-  readonly tools?: readonly string[];
-}
-
-/**
- * Throws one message naming everything missing: root, the tools, the plugins. These tests are never
- * skipped; CI (.ci/run) installs what they need.
- */
-export function requirePrerequisites(needs: Prerequisites): void {
-  const missing: string[] = [];
-  if (process.getuid?.() !== 0)
-    missing.push(`root (uid is ${process.getuid?.()}; network namespaces need CAP_SYS_ADMIN/CAP_NET_ADMIN)`);
-  for (const tool of ["ip", "ping", "sysctl", ...(needs.tools ?? [])]) {
-    if (onPath(tool) === undefined)
-      missing.push(`\`${tool}\` on PATH (apt-get install ${TOOL_PACKAGES[tool] ?? tool})`);
-  }
-  for (const plugin of needs.plugins) {
-    const file = pluginPath(plugin);
-    if (existsSync(file)) continue;
-    missing.push(
-      OUR_PLUGINS.has(plugin)
-        ? `${file} (run: node scripts/build.ts)`
-        : `${file} (apt-get install containernetworking-plugins)`,
-    );
-  }
-  if (missing.length > 0) throw new Error(`netns e2e prerequisites missing:\n  - ${missing.join("\n  - ")}`);
-}
-
-export interface LinkSupport {
-  readonly supported: boolean;
-  /** How that was found out, for test names and output. */
-  readonly reason: string;
-}
-
-const linkSupport = new Map<string, Promise<LinkSupport>>();
-
-function kernelConfigLine(option: string): string | undefined {
-  try {
-    const config = gunzipSync(readFileSync("/proc/config.gz")).toString("utf8");
-    return config.split("\n").find((l) => l === `# ${option} is not set` || l.startsWith(`${option}=`));
-  } catch {
-    return undefined; // no /proc/config.gz on this kernel
-  }
-}
-
-async function probeLinkKind(kind: string): Promise<LinkSupport> {
-  const notes: string[] = [];
-  const modprobe = onPath("modprobe");
-  if (modprobe === undefined) notes.push("no modprobe");
-  else
-    await sh(modprobe, ["-q", kind]).then(
-      () => notes.push(`modprobe ${kind} ok`),
-      () => notes.push(`modprobe ${kind} failed`),
-    );
-  const config = kernelConfigLine(`CONFIG_${kind.toUpperCase()}`);
-  if (config !== undefined) notes.push(config.replace(/^# /, ""));
-  const ns = hostNamespaceName(newRunTag(), "probe");
-  await ip("netns", "add", ns);
-  try {
-    await ipIn(ns, "link", "add", "name", "probe0", "type", "veth", "peer", "name", "probe1");
-    try {
-      await ipIn(ns, "link", "add", "name", "probe2", "link", "probe0", "type", kind);
-      return { supported: true, reason: `the kernel made a test ${kind} link` };
-    } catch (error) {
-      const said = String((error as Error).message).replace(/^.*failed \([^)]*\): /s, "");
-      return { supported: false, reason: `no ${kind} in this kernel: ${[said, ...notes].join("; ")}` };
-    }
-  } finally {
-    await deleteNamespace(ns);
-  }
-}
-
-/** Whether this kernel can make links of `kind` (ipvlan is often not built in); probed once. */
-export function kernelLinkSupport(kind: string): Promise<LinkSupport> {
-  let probe = linkSupport.get(kind);
-  if (probe === undefined) {
-    probe = probeLinkKind(kind);
-    linkSupport.set(kind, probe);
-  }
-  return probe;
-}
 
 export interface Node {
   /** As given to Lab.create ("node-a"); "host" for the one-node lab. */
@@ -479,72 +363,4 @@ export class Lab {
     await attempt(() => rm(this.dir, { recursive: true, force: true }));
     if (errors.length > 0) throw new AggregateError(errors, `lab ${this.tag}: cleanup failed`);
   }
-}
-
-/** The thereabouts ipam section on the embedded (sqlite) store. */
-export function localIpam(storePath: string, type: "thereabouts" | "whereabouts", range: object): object {
-  return { type, ...range, datastore: "local", local: { path: storePath } };
-}
-
-/** One host-local range: the subnet, optionally narrowed to [rangeStart, rangeEnd]. */
-export interface HostLocalRange {
-  readonly subnet: string;
-  readonly rangeStart?: string;
-  readonly rangeEnd?: string;
-  readonly gateway?: string;
-}
-
-/**
- * host-local IPAM keeping its reservations in the node's directory (each node has its own, as on
- * real nodes); one range set per range given (e.g. one IPv4 and one IPv6 range: dual stack).
- */
-export function hostLocalIpam(node: Node, ranges: readonly HostLocalRange[], extra: object = {}): object {
-  return { type: "host-local", ranges: ranges.map((r) => [r]), dataDir: hostLocalDir(node), ...extra };
-}
-
-export function hostLocalDir(node: Node): string {
-  return join(node.dir, "host-local");
-}
-
-/** static IPAM: these addresses (CIDR, optional gateway) and routes. */
-export function staticIpam(
-  addresses: readonly { address: string; gateway?: string }[],
-  routes: readonly { dst: string; gw?: string }[] = [],
-): object {
-  return { type: "static", addresses, ...(routes.length > 0 ? { routes } : {}) };
-}
-
-export interface StoreRows {
-  readonly allocations: number;
-  readonly reservations: number;
-  readonly pools: number;
-}
-
-/** Row counts of the local store (src/store/local/schema.ts); all zero when the file was never made. */
-export function storeRows(path: string): StoreRows {
-  if (!existsSync(path)) return { allocations: 0, reservations: 0, pools: 0 };
-  const db = new DatabaseSync(path, { readOnly: true });
-  try {
-    const count = (table: string) =>
-      Number((db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number | bigint }).n);
-    return { allocations: count("allocations"), reservations: count("reservations"), pools: count("pools") };
-  } finally {
-    db.close();
-  }
-}
-
-/** The allocations of the local store, for messages. */
-export function storeAllocations(path: string): Record<string, unknown>[] {
-  if (!existsSync(path)) return [];
-  const db = new DatabaseSync(path, { readOnly: true });
-  try {
-    return db.prepare("SELECT * FROM allocations ORDER BY pool, key").all() as Record<string, unknown>[];
-  } finally {
-    db.close();
-  }
-}
-
-/** `192.0.2.1/24` → `192.0.2.1`. */
-export function bare(cidr: string): string {
-  return cidr.split("/")[0]!;
 }
