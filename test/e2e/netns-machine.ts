@@ -99,7 +99,12 @@ async function probeLinkKind(kind: string): Promise<LinkSupport> {
   const config = kernelConfigLine(`CONFIG_${kind.toUpperCase()}`);
   if (config !== undefined) notes.push(config.replace(/^# /, ""));
   const ns = hostNamespaceName(newRunTag(), "probe");
-  await ip("netns", "add", ns);
+  try {
+    await ip("netns", "add", ns);
+  } catch (error) {
+    // Not root, most likely: requirePrerequisites() says so in the test file's before hook.
+    return { supported: false, reason: `could not probe for ${kind}: ${(error as Error).message}` };
+  }
   try {
     await ipIn(ns, "link", "add", "name", "probe0", "type", "veth", "peer", "name", "probe1");
     try {
