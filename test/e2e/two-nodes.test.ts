@@ -204,6 +204,50 @@ test("bridge on one node: pods reach each other and the gateway on the node's br
   assert.deepEqual(hostLocalHoldings(a, "bridge-net"), [], "reservations released");
 });
 
+test("one pod, two attachments (net1, net2) on one node's uplink: the read-back tells them apart", async (t) => {
+  const lab = await newCluster(t);
+  const b = lab.node("node-b");
+  const [pod, peer] = [await lab.addPod({ node: "node-b" }), await lab.addPod({ node: "node-a" })];
+  const conf = (address: string) => macvlanConf("twice", b, staticIpam([{ address }]));
+  const net1 = await lab.add("macvlan", pod, conf("192.0.2.41/24"), { ifName: "net1" });
+  const net2 = await lab.add("macvlan", pod, conf("192.0.2.42/24"), { ifName: "net2" });
+  const peerConf = macvlanConf("twice", lab.node("node-a"), staticIpam([{ address: "192.0.2.43/24" }]));
+  const peerResult = await lab.add("macvlan", peer, peerConf);
+
+  const net = await lab.read(pod);
+  assertNamespaceMatches(pod, "net1", net, net1);
+  assertNamespaceMatches(pod, "net2", net, net2);
+  assert.deepEqual(
+    net.interfaces.map((i) => i.name),
+    ["lo", "net1", "net2"],
+  );
+  assert.notEqual(attachmentIn(net, "net1")!.mac, attachmentIn(net, "net2")!.mac);
+  await lab.ping(peer, "192.0.2.41");
+  await lab.ping(peer, "192.0.2.42");
+
+  await lab.expectOk(
+    "macvlan",
+    "DEL",
+    pod,
+    { ...conf("192.0.2.42/24"), prevResult: net2 },
+    { ifName: "net2" },
+  );
+  assert.deepEqual(
+    (await lab.read(pod)).interfaces.map((i) => i.name),
+    ["lo", "net1"],
+    "DEL of net2 leaves net1",
+  );
+  await lab.expectOk(
+    "macvlan",
+    "DEL",
+    pod,
+    { ...conf("192.0.2.41/24"), prevResult: net1 },
+    { ifName: "net1" },
+  );
+  await lab.expectOk("macvlan", "DEL", peer, { ...peerConf, prevResult: peerResult });
+  assert.equal(await lab.hasLink(pod, "net1"), false);
+});
+
 // Probed before the tests are declared, so the test's name says what this kernel allows.
 const ipvlan = await kernelLinkSupport("ipvlan");
 
