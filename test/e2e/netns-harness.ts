@@ -1,133 +1,46 @@
-// A throwaway network lab for end-to-end runs of real CNI main plugins (macvlan, ipvlan, bridge from
-// /usr/lib/cni) with thereabouts as their IPAM. Every namespace it makes is named `ta-host-<pid>-…`
-// or `ta-pod-<pid>-…`: a "host" namespace standing in for the node (it holds the parent link and is
-// where every plugin runs, exactly as a runtime runs them in the node's namespace) and one namespace
-// per pod. Nothing is created in, or changed about, the machine's own namespace. Needs root and
-// iproute2 (`ip`), ping and sysctl.
-import { execFile } from "node:child_process";
+// A throwaway network lab for end-to-end runs of real CNI plugins (the distribution's macvlan,
+// ipvlan, bridge, host-local, static, dhcp in /usr/lib/cni; bin/thereabouts) exactly as a runtime
+// runs them: CNI_* environment, the configuration on stdin, inside the node's network namespace.
+//
+// Two shapes. Lab.create() is one simulated node, `ta-host-<tag>`, whose parent link is a dummy (or
+// a veth on kernels without dummy). Lab.create({ nodes: ["node-a", "node-b"] }) is a small cluster:
+// a LAN namespace holding a bridge (the switch), and one namespace per node whose `uplink` (a veth
+// into that switch) is the master macvlan/ipvlan pods attach to; servers such as dnsmasq plug into
+// the same switch. Pods are namespaces made per test on a node. Nothing is created in, or changed
+// about, the machine's own namespace; names carry a per-run tag (netns-runs.ts) so parallel and
+// crashed runs never collide. Needs root, iproute2, ping and sysctl.
 import { randomBytes } from "node:crypto";
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { execPlugin, type PluginOutcome } from "../../src/cli/exec-plugin.ts";
+import { type NsProcess, type StartOptions, startInNamespace } from "./netns-daemons.ts";
+import { CNI_PATH, pluginPath } from "./netns-machine.ts";
+import {
+  interfaceIn,
+  type NamespaceAddress,
+  type NamespaceNetwork,
+  readNamespace,
+} from "./netns-readback.ts";
+import { hostNamespaceName, makeRunDir, newRunTag, podNamespaceName } from "./netns-runs.ts";
+import { deleteNamespace, IP, inNs, ip, ipIn, NETNS_DIR } from "./netns-shell.ts";
 
-const execFileAsync = promisify(execFile);
+// One place to import the lab from.
+export * from "./netns-ipam.ts";
+export * from "./netns-machine.ts";
+export { NETNS_DIR } from "./netns-shell.ts";
 
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-/**
- * Holds `thereabouts` and the `whereabouts` symlink; first on CNI_PATH. THEREABOUTS_E2E_BIN_DIR
- * points the tests at another build (e.g. an installed /opt/cni/bin).
- */
-export const PLUGIN_BIN = process.env["THEREABOUTS_E2E_BIN_DIR"] || join(REPO_ROOT, "bin");
-/** The distribution's CNI plugins (Debian's containernetworking-plugins). */
-export const SYSTEM_CNI_DIR = "/usr/lib/cni";
-export const NETNS_DIR = "/var/run/netns";
 export const CNI_VERSION = "1.0.0";
 
-const NAME_PREFIX = "ta-";
-
-function onPath(name: string): string | undefined {
-  const dirs = (process.env["PATH"] ?? "")
-    .split(delimiter)
-    .concat(["/usr/sbin", "/sbin", "/usr/bin", "/bin"]);
-  for (const dir of dirs) {
-    const file = join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-let ipBinary = "ip";
-
-/**
- * Throws one message naming everything missing: root, `ip`, `ping`, `sysctl`, the system plugins
- * and the built thereabouts binary. These tests are never skipped; CI installs what they need.
- */
-export function requirePrerequisites(mainPlugins: readonly string[]): void {
-  const missing: string[] = [];
-  if (process.getuid?.() !== 0)
-    missing.push(`root (uid is ${process.getuid?.()}; network namespaces need CAP_SYS_ADMIN/CAP_NET_ADMIN)`);
-  for (const tool of ["ip", "ping", "sysctl"]) {
-    const found = onPath(tool);
-    if (found === undefined)
-      missing.push(`\`${tool}\` on PATH (apt-get install iproute2 iputils-ping procps)`);
-    else if (tool === "ip") ipBinary = found;
-  }
-  for (const plugin of mainPlugins) {
-    const file = join(SYSTEM_CNI_DIR, plugin);
-    if (!existsSync(file)) missing.push(`${file} (apt-get install containernetworking-plugins)`);
-  }
-  for (const name of ["thereabouts", "whereabouts"]) {
-    const file = join(PLUGIN_BIN, name);
-    if (!existsSync(file)) missing.push(`${file} (run: node scripts/build.ts)`);
-  }
-  if (missing.length > 0) throw new Error(`netns e2e prerequisites missing:\n  - ${missing.join("\n  - ")}`);
-}
-
-/** Runs a command; rejects with its stderr when it exits non-zero. */
-export async function sh(file: string, args: readonly string[], timeoutMs = 10_000): Promise<string> {
-  try {
-    const { stdout } = await execFileAsync(file, [...args], { timeout: timeoutMs, encoding: "utf8" });
-    return stdout;
-  } catch (error) {
-    const e = error as { stderr?: string; message: string; code?: unknown };
-    throw new Error(`${file} ${args.join(" ")} failed (${e.code}): ${(e.stderr ?? "").trim() || e.message}`);
-  }
-}
-
-export function ip(...args: string[]): Promise<string> {
-  return sh(ipBinary, args);
-}
-
-/** Runs `command` inside namespace `ns`. */
-export function inNs(ns: string, command: string, ...args: string[]): Promise<string> {
-  return sh(ipBinary, ["netns", "exec", ns, command, ...args]);
-}
-
-export async function listNamespaces(): Promise<string[]> {
-  const out = await sh(ipBinary, ["-j", "netns", "list"]);
-  if (out.trim() === "") return [];
-  return (JSON.parse(out) as { name: string }[]).map((n) => n.name);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/**
- * Deletes `ta-*` namespaces left by a crashed earlier run: those whose creating process (the pid in
- * the name) is gone, and any `ta-*` name without a pid. Namespaces of a live concurrent run stay.
- */
-export async function removeStaleNamespaces(): Promise<string[]> {
-  const stale = (await listNamespaces()).filter((name) => {
-    if (!name.startsWith(NAME_PREFIX)) return false;
-    const pid = /^ta-(?:host|pod)-(\d+)-/.exec(name)?.[1];
-    return pid === undefined || (Number(pid) !== process.pid && !processAlive(Number(pid)));
-  });
-  for (const name of stale) await deleteNamespace(name);
-  return stale;
-}
-
-async function deleteNamespace(name: string): Promise<void> {
-  try {
-    await ip("netns", "delete", name);
-  } catch (error) {
-    if (!existsSync(join(NETNS_DIR, name))) return; // already gone
-    throw error;
-  }
+export interface Node {
+  /** As given to Lab.create ("node-a"); "host" for the one-node lab. */
+  readonly name: string;
+  readonly ns: string;
+  /** The link in the node's namespace that macvlan/ipvlan pods use as master. */
+  readonly uplink: string;
+  /** The node's own scratch directory (host-local's dataDir, the dhcp daemon's socket). */
+  readonly dir: string;
+  /** The switch port (in the LAN namespace) the uplink is plugged into; none in the one-node lab. */
+  readonly lanPort: string | undefined;
 }
 
 export interface Pod {
@@ -135,8 +48,10 @@ export interface Pod {
   readonly name: string;
   readonly netns: string;
   readonly containerId: string;
+  /** The interface name plugin calls use unless told otherwise. */
   readonly ifName: string;
   readonly cniArgs: string;
+  readonly node: Node;
 }
 
 export interface GlobalAddress {
@@ -163,33 +78,62 @@ export class CniCallError extends Error {
   }
 }
 
+export interface LabOptions {
+  /** Node names for a cluster of nodes on one LAN; without them, one node with a dummy parent. */
+  readonly nodes?: readonly string[];
+}
+
+/** What a plugin call may change from the pod's defaults. */
+export interface CallOptions {
+  readonly ifName?: string;
+  readonly containerId?: string;
+  readonly cniArgs?: string;
+  /** Extra environment (CNI_PATH included: it replaces the default). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+const LAN_BRIDGE = "lan";
+const UPLINK = "uplink";
+
 /**
- * One lab: a host namespace with a parent link, pod namespaces on demand, and a scratch directory
- * for the store. `dispose()` removes all of it and never throws before trying everything.
+ * One lab: nodes, pods on demand, daemons, and a scratch directory (also the embedded store's).
+ * `dispose()` stops the daemons and removes every namespace and the directory; it never throws
+ * before trying everything.
  */
 export class Lab {
   readonly tag: string;
-  readonly host: string;
   readonly dir: string;
   readonly storePath: string;
-  /** The link macvlan/ipvlan attach to: a dummy, or a veth end on kernels without dummy. */
-  parent = "ta-parent0";
+  readonly nodes: Node[] = [];
+  /** The switch namespace of a cluster lab. */
+  readonly lan: string | undefined;
+  /** How the one-node lab's parent link was made: a dummy, or a veth on kernels without dummy. */
   parentKind: "dummy" | "veth" = "dummy";
   readonly pods: Pod[] = [];
+  private readonly infrastructure: string[] = [];
+  private readonly processes: NsProcess[] = [];
+  private lanPorts = 0;
+  private disposed = false;
 
-  private constructor() {
-    this.tag = `${process.pid}-${randomBytes(3).toString("hex")}`;
-    this.host = `ta-host-${this.tag}`;
-    this.dir = mkdtempSync(join(tmpdir(), "ta-e2e-"));
+  private constructor(cluster: boolean) {
+    this.tag = newRunTag();
+    this.dir = makeRunDir(this.tag);
     this.storePath = join(this.dir, "store.db");
+    this.lan = cluster ? hostNamespaceName(this.tag, "lan") : undefined;
   }
 
-  static async create(): Promise<Lab> {
-    const lab = new Lab();
+  static async create(options: LabOptions = {}): Promise<Lab> {
+    const lab = new Lab(options.nodes !== undefined);
     try {
-      await ip("netns", "add", lab.host);
-      await inNs(lab.host, ipBinary, "link", "set", "lo", "up");
-      await lab.addParent();
+      if (options.nodes === undefined) await lab.addLoneNode();
+      else {
+        await lab.addNamespace(lab.lan!);
+        // A dumb switch: no STP delay, and multicast (IPv6 neighbour discovery) flooded, not snooped.
+        await ipIn(lab.lan!, "link", "add", "name", LAN_BRIDGE, "type", "bridge", "stp_state", "0");
+        await ipIn(lab.lan!, "link", "set", LAN_BRIDGE, "type", "bridge", "mcast_snooping", "0");
+        await ipIn(lab.lan!, "link", "set", LAN_BRIDGE, "up");
+        for (const name of options.nodes) await lab.addClusterNode(name);
+      }
     } catch (error) {
       await lab.dispose();
       throw error;
@@ -197,105 +141,162 @@ export class Lab {
     return lab;
   }
 
-  private async addParent(): Promise<void> {
+  /** The one-node lab's node namespace (the first node of a cluster). */
+  get host(): string {
+    return this.nodes[0]!.ns;
+  }
+
+  /** The one-node lab's parent link (the first node's uplink). */
+  get parent(): string {
+    return this.nodes[0]!.uplink;
+  }
+
+  node(name: string): Node {
+    const node = this.nodes.find((n) => n.name === name);
+    if (node === undefined) throw new Error(`lab ${this.tag} has no node ${name}`);
+    return node;
+  }
+
+  /** A new namespace of the lab's infrastructure, loopback up. */
+  private async addNamespace(ns: string): Promise<void> {
+    this.infrastructure.push(ns);
+    await ip("netns", "add", ns);
+    await ipIn(ns, "link", "set", "lo", "up");
+  }
+
+  private async newNode(name: string, ns: string, uplink: string, lanPort?: string): Promise<Node> {
+    const node: Node = { name, ns, uplink, dir: join(this.dir, name), lanPort };
+    await mkdir(node.dir);
+    await this.addNamespace(ns);
+    this.nodes.push(node);
+    return node;
+  }
+
+  private async addLoneNode(): Promise<void> {
+    const node = await this.newNode("host", hostNamespaceName(this.tag), "ta-parent0");
     try {
-      await inNs(this.host, ipBinary, "link", "add", this.parent, "type", "dummy");
+      await ipIn(node.ns, "link", "add", "name", node.uplink, "type", "dummy");
     } catch (error) {
       // Some kernels (e.g. minimal VM kernels) are built without CONFIG_DUMMY; a veth pair whose
       // other end is up serves macvlan/ipvlan just as well (pod-to-pod traffic never leaves it).
       if (!/Unknown device type|not supported/i.test(String(error))) throw error;
       this.parentKind = "veth";
-      await inNs(
-        this.host,
-        ipBinary,
-        "link",
-        "add",
-        this.parent,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "ta-parent1",
-      );
-      await inNs(this.host, ipBinary, "link", "set", "ta-parent1", "up");
+      await ipIn(node.ns, "link", "add", "name", node.uplink, "type", "veth", "peer", "name", "ta-parent1");
+      await ipIn(node.ns, "link", "set", "ta-parent1", "up");
     }
-    await inNs(this.host, ipBinary, "link", "set", this.parent, "up");
+    await ipIn(node.ns, "link", "set", node.uplink, "up");
   }
 
-  /** A bridge in the host namespace with a fixed MAC (so it does not follow its ports'), up. */
-  async addBridge(name: string, mac: string): Promise<void> {
-    await inNs(this.host, ipBinary, "link", "add", name, "address", mac, "type", "bridge");
-    await inNs(this.host, ipBinary, "link", "set", name, "up");
+  private async addClusterNode(name: string): Promise<void> {
+    const node = await this.newNode(name, hostNamespaceName(this.tag, name), UPLINK, this.nextPort());
+    await this.plugIntoLan(node.ns, node.uplink, node.lanPort);
   }
 
-  /** Whether the kernel can make a link of `kind` on the parent (ipvlan is often not built in). */
-  async supportsLinkKind(kind: string, ...args: string[]): Promise<boolean> {
-    const probe = "ta-probe0";
-    try {
-      await inNs(this.host, ipBinary, "link", "add", probe, "link", this.parent, "type", kind, ...args);
-    } catch {
-      return false;
-    }
-    await inNs(this.host, ipBinary, "link", "delete", probe);
-    return true;
+  private nextPort(): string {
+    return `port${this.lanPorts++}`;
   }
 
-  /** A fresh pod namespace with loopback up and IPv6 DAD off (addresses usable at once). */
-  async addPod(ifName = "net1"): Promise<Pod> {
-    const name = `ta-pod-${this.tag}-${this.pods.length}`;
+  /**
+   * Connects namespace `ns` to the LAN switch: a veth whose end in `ns` is `ifName` and whose other
+   * end is a port of the switch; both up. Returns the port's name (in the LAN namespace).
+   */
+  async plugIntoLan(ns: string, ifName: string, port = this.nextPort()): Promise<string> {
+    if (this.lan === undefined) throw new Error("only a lab with nodes has a LAN");
+    await ipIn(this.lan, "link", "add", "name", port, "type", "veth", "peer", "name", ifName, "netns", ns);
+    await ipIn(this.lan, "link", "set", port, "master", LAN_BRIDGE, "up");
+    await ipIn(ns, "link", "set", ifName, "up");
+    return port;
+  }
+
+  /** A namespace for a server on the LAN (e.g. dnsmasq), its end of the link named `ifName`. */
+  async addServerNamespace(role: string, ifName: string): Promise<string> {
+    const ns = hostNamespaceName(this.tag, role);
+    await this.addNamespace(ns);
+    await this.plugIntoLan(ns, ifName);
+    return ns;
+  }
+
+  /** A bridge in a node's namespace with a fixed MAC (so it does not follow its ports'), up. */
+  async addBridge(name: string, mac: string, node = this.nodes[0]!): Promise<void> {
+    await ipIn(node.ns, "link", "add", "name", name, "address", mac, "type", "bridge");
+    await ipIn(node.ns, "link", "set", name, "up");
+  }
+
+  /** A fresh pod namespace on `node` with loopback up and IPv6 DAD off (addresses usable at once). */
+  async addPod(options: { node?: string; ifName?: string } = {}): Promise<Pod> {
+    const name = podNamespaceName(this.tag, this.pods.length);
     const pod: Pod = {
       name,
       netns: join(NETNS_DIR, name),
       containerId: randomBytes(16).toString("hex"),
-      ifName,
+      ifName: options.ifName ?? "net1",
       cniArgs: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${name}`,
+      node: options.node === undefined ? this.nodes[0]! : this.node(options.node),
     };
     this.pods.push(pod);
     await ip("netns", "add", name);
-    await inNs(name, ipBinary, "link", "set", "lo", "up");
-    for (const scope of ["all", "default"]) {
-      await inNs(name, "sysctl", "-q", "-w", `net.ipv6.conf.${scope}.accept_dad=0`);
-      await inNs(name, "sysctl", "-q", "-w", `net.ipv6.conf.${scope}.disable_ipv6=0`);
-    }
+    await ipIn(name, "link", "set", "lo", "up");
+    const sysctls = ["all", "default"].flatMap((scope) => [
+      `net.ipv6.conf.${scope}.accept_dad=0`,
+      `net.ipv6.conf.${scope}.disable_ipv6=0`,
+    ]);
+    await inNs(name, "sysctl", "-q", "-w", ...sysctls);
     return pod;
   }
 
-  async addPods(count: number): Promise<Pod[]> {
+  async addPods(count: number, options: { node?: string; ifName?: string } = {}): Promise<Pod[]> {
     const pods: Pod[] = [];
-    for (let i = 0; i < count; i++) pods.push(await this.addPod());
+    for (let i = 0; i < count; i++) pods.push(await this.addPod(options));
     return pods;
   }
 
   /**
-   * Runs the system plugin `plugin` inside the host namespace, as a runtime would: CNI_* env, the
-   * request configuration on stdin, CNI_PATH = our bin/ then /usr/lib/cni.
+   * Runs plugin `plugin` (found along CNI_PATH, or a path) for `pod` inside the pod's node namespace,
+   * as a runtime would: CNI_* env, the configuration on stdin, CNI_PATH = our bin/ then /usr/lib/cni.
    */
-  cni(plugin: string, command: "ADD" | "DEL" | "CHECK", pod: Pod, config: object): Promise<PluginOutcome> {
+  cni(
+    plugin: string,
+    command: "ADD" | "DEL" | "CHECK",
+    pod: Pod,
+    config: object,
+    options: CallOptions = {},
+  ): Promise<PluginOutcome> {
     return execPlugin(
-      { file: ipBinary, args: ["netns", "exec", this.host, join(SYSTEM_CNI_DIR, plugin)] },
+      { file: IP, args: ["netns", "exec", pod.node.ns, pluginPath(plugin)] },
       {
         command,
         config: JSON.stringify(config),
-        containerId: pod.containerId,
-        ifName: pod.ifName,
+        containerId: options.containerId ?? pod.containerId,
+        ifName: options.ifName ?? pod.ifName,
         netns: pod.netns,
-        cniArgs: pod.cniArgs,
-        env: { CNI_PATH: `${PLUGIN_BIN}${delimiter}${SYSTEM_CNI_DIR}` },
+        cniArgs: options.cniArgs ?? pod.cniArgs,
+        env: { CNI_PATH, ...options.env },
       },
     );
   }
 
   /** ADD that must succeed; returns the parsed result. */
-  async add(plugin: string, pod: Pod, config: object): Promise<AddResult> {
-    const outcome = await this.cni(plugin, "ADD", pod, config);
+  async add(plugin: string, pod: Pod, config: object, options: CallOptions = {}): Promise<AddResult> {
+    const outcome = await this.cni(plugin, "ADD", pod, config, options);
     if (outcome.code !== 0) throw new CniCallError(`${plugin} ADD for ${pod.name}`, outcome);
     return JSON.parse(outcome.stdout) as AddResult;
   }
 
   /** DEL (or CHECK) that must succeed. */
-  async expectOk(plugin: string, command: "DEL" | "CHECK", pod: Pod, config: object): Promise<void> {
-    const outcome = await this.cni(plugin, command, pod, config);
+  async expectOk(
+    plugin: string,
+    command: "DEL" | "CHECK",
+    pod: Pod,
+    config: object,
+    options: CallOptions = {},
+  ): Promise<void> {
+    const outcome = await this.cni(plugin, command, pod, config, options);
     if (outcome.code !== 0) throw new CniCallError(`${plugin} ${command} for ${pod.name}`, outcome);
+  }
+
+  /** Runs a command in the pod's namespace; rejects when it exits non-zero. */
+  exec(pod: Pod, command: string, ...args: string[]): Promise<string> {
+    return inNs(pod.name, command, ...args);
   }
 
   /** Deletes the pod's namespace (as a runtime may before DEL); its links go with it. */
@@ -303,78 +304,63 @@ export class Lab {
     await deleteNamespace(pod.name);
   }
 
-  /** Global-scope addresses on the pod's interface, read with `ip -j addr show`. */
-  async addressesIn(pod: Pod): Promise<GlobalAddress[]> {
-    const out = await inNs(pod.name, ipBinary, "-j", "addr", "show", "dev", pod.ifName);
-    const links = JSON.parse(out) as { addr_info: (GlobalAddress & { scope: string })[] }[];
-    return links
-      .flatMap((l) => l.addr_info)
-      .filter((a) => a.scope === "global")
-      .map(({ family, local, prefixlen }) => ({ family, local, prefixlen }));
+  /** What is configured in the pod's namespace (netns-readback.ts). */
+  read(pod: Pod): Promise<NamespaceNetwork> {
+    return readNamespace(pod.name);
+  }
+
+  /** Global-scope addresses on the pod's interface. */
+  async addressesIn(pod: Pod, ifName = pod.ifName): Promise<GlobalAddress[]> {
+    const link = interfaceIn(await this.read(pod), ifName);
+    if (link === undefined) throw new Error(`${pod.name} has no ${ifName}`);
+    return link.addresses
+      .filter((a: NamespaceAddress) => a.scope === "global")
+      .map((a) => ({ family: a.family, local: a.address, prefixlen: a.prefixLength }));
   }
 
   /** Whether `pod`'s namespace still has a link named `ifName`. */
   async hasLink(pod: Pod, ifName = pod.ifName): Promise<boolean> {
-    const out = await inNs(pod.name, ipBinary, "-j", "link", "show");
-    return (JSON.parse(out) as { ifname: string }[]).some((l) => l.ifname === ifName);
+    return interfaceIn(await this.read(pod), ifName) !== undefined;
   }
 
   /** One echo request from `pod` to `address` (either family); rejects when it is not answered. */
   async ping(pod: Pod, address: string): Promise<void> {
-    await inNs(pod.name, "ping", "-n", "-c1", "-W1", address);
+    await this.exec(pod, "ping", "-n", "-c1", "-W2", address);
   }
 
-  /** Deletes every namespace and the scratch directory; reports all failures together. */
+  /**
+   * Starts a daemon inside namespace `ns`, stopped by dispose(). Its command line must name a path in
+   * `lab.dir`: that is how a later run finds it if this one crashes (netns-runs.ts).
+   */
+  async startProcess(
+    ns: string,
+    what: string,
+    file: string,
+    args: readonly string[],
+    options: StartOptions,
+  ): Promise<NsProcess> {
+    if (!args.some((a) => a.includes(this.dir))) throw new Error(`${what}: no argument names ${this.dir}`);
+    const proc = await startInNamespace(ns, what, file, args, options);
+    this.processes.push(proc);
+    return proc;
+  }
+
+  /** Stops every daemon, deletes every namespace and the scratch directory; reports all failures. */
   async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
     const errors: unknown[] = [];
-    for (const name of [...this.pods.map((p) => p.name), this.host]) {
+    const attempt = async (work: () => Promise<void>) => {
       try {
-        await deleteNamespace(name);
+        await work();
       } catch (error) {
         errors.push(error);
       }
-    }
-    rmSync(this.dir, { recursive: true, force: true });
+    };
+    for (const proc of this.processes.toReversed()) await attempt(() => proc.stop());
+    for (const pod of this.pods) await attempt(() => deleteNamespace(pod.name));
+    for (const ns of this.infrastructure.toReversed()) await attempt(() => deleteNamespace(ns));
+    await attempt(() => rm(this.dir, { recursive: true, force: true }));
     if (errors.length > 0) throw new AggregateError(errors, `lab ${this.tag}: cleanup failed`);
   }
-}
-
-/** The thereabouts ipam section on the embedded (sqlite) store. */
-export function localIpam(storePath: string, type: "thereabouts" | "whereabouts", range: object): object {
-  return { type, ...range, datastore: "local", local: { path: storePath } };
-}
-
-export interface StoreRows {
-  readonly allocations: number;
-  readonly reservations: number;
-  readonly pools: number;
-}
-
-/** Row counts of the local store (src/store/local/schema.ts); all zero when the file was never made. */
-export function storeRows(path: string): StoreRows {
-  if (!existsSync(path)) return { allocations: 0, reservations: 0, pools: 0 };
-  const db = new DatabaseSync(path, { readOnly: true });
-  try {
-    const count = (table: string) =>
-      Number((db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number | bigint }).n);
-    return { allocations: count("allocations"), reservations: count("reservations"), pools: count("pools") };
-  } finally {
-    db.close();
-  }
-}
-
-/** The allocations of the local store, for messages. */
-export function storeAllocations(path: string): Record<string, unknown>[] {
-  if (!existsSync(path)) return [];
-  const db = new DatabaseSync(path, { readOnly: true });
-  try {
-    return db.prepare("SELECT * FROM allocations ORDER BY pool, key").all() as Record<string, unknown>[];
-  } finally {
-    db.close();
-  }
-}
-
-/** `192.0.2.1/24` → `192.0.2.1`. */
-export function bare(cidr: string): string {
-  return cidr.split("/")[0]!;
 }

@@ -6,19 +6,20 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
+import { pingMesh } from "./netns-assertions.ts";
 import {
   type AddResult,
-  bare,
   CNI_VERSION,
+  kernelLinkSupport,
   Lab,
-  listNamespaces,
   localIpam,
   type Pod,
-  removeStaleNamespaces,
   requirePrerequisites,
   storeAllocations,
   storeRows,
 } from "./netns-harness.ts";
+import { removeStaleRuns } from "./netns-runs.ts";
+import { listNamespaces } from "./netns-shell.ts";
 
 const V4 = "192.0.2.0/24";
 const V6 = "2001:db8:1::/64";
@@ -26,9 +27,10 @@ const DUAL_V4 = "198.18.0.0/24";
 const DUAL_V6 = "2001:db8:2::/64";
 
 before(async () => {
-  requirePrerequisites(["macvlan", "ipvlan", "bridge"]);
-  const stale = await removeStaleNamespaces();
-  if (stale.length > 0) console.log(`# removed stale namespaces of an earlier run: ${stale.join(", ")}`);
+  requirePrerequisites({ plugins: ["macvlan", "ipvlan", "bridge", "thereabouts", "whereabouts"] });
+  const stale = await removeStaleRuns();
+  if (stale.namespaces.length > 0)
+    console.log(`# removed stale namespaces of an earlier run: ${stale.namespaces.join(", ")}`);
 });
 
 after(async () => {
@@ -87,17 +89,6 @@ async function assertConfigured(lab: Lab, pod: Pod, result: AddResult): Promise<
   }
   const inNamespace = (await lab.addressesIn(pod)).map((a) => `${a.local}/${a.prefixlen}`).sort();
   assert.deepEqual(inNamespace, result.ips.map((e) => e.address).sort(), `${pod.name}: ip addr show`);
-}
-
-/** Every pod pings every other pod's every address. */
-async function pingMesh(lab: Lab, pods: readonly Pod[], results: readonly AddResult[]): Promise<void> {
-  const pings: Promise<void>[] = [];
-  pods.forEach((from, i) => {
-    results.forEach((result, j) => {
-      if (i !== j) for (const entry of result.ips) pings.push(lab.ping(from, bare(entry.address)));
-    });
-  });
-  await Promise.all(pings);
 }
 
 function assertStoreEmpty(lab: Lab, when: string): void {
@@ -181,10 +172,13 @@ test("macvlan (bridge mode), IPv4: distinct addresses, pods reach each other, DE
   await lifeCycle(lab, "macvlan", conf, 3, (i) => [`192.0.2.${i + 1}/24`]);
 });
 
-test("ipvlan (l2), IPv6 only", async (t) => {
+// Probed before the tests are declared, so the test's name says which of the two it checks.
+const ipvlan = await kernelLinkSupport("ipvlan");
+
+test(`ipvlan (l2), IPv6 only: ${ipvlan.supported ? "life cycle" : `fails cleanly (${ipvlan.reason})`}`, async (t) => {
   const lab = await newLab(t);
   const conf = ipvlanConf(lab, localIpam(lab.storePath, "thereabouts", { range: V6 }));
-  if (await lab.supportsLinkKind("ipvlan", "mode", "l2")) {
+  if (ipvlan.supported) {
     await lifeCycle(lab, "ipvlan", conf, 3, (i) => [`2001:db8:1::${i + 1}/64`]);
     return;
   }
