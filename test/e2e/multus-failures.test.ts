@@ -101,7 +101,9 @@ test("DEL with the API double stopped removes every interface and address (from 
   assert.equal(hostLocalHoldings(a, "hl-bridge").length, 1);
   assert.equal(hostLocalHoldings(a, "podnet").length, 1);
 
+  // Down in both senses: the double is gone, and the nodes' connections are refused.
   await m.api.stop();
+  await m.stopApiRelays();
   const started = performance.now();
   await m.del(p);
   t.diagnostic(`multus DEL with the API double stopped: ${Math.round(performance.now() - started)} ms`);

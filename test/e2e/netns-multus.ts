@@ -9,6 +9,7 @@ import { createServer, connect as netConnect, type Server } from "node:net";
 import { join } from "node:path";
 import { createPod } from "../controller/support.ts";
 import type { ApiDouble } from "../k8s-api/harness.ts";
+import type { NsProcess } from "./netns-daemons.ts";
 import {
   type AddResult,
   CNI_VERSION,
@@ -49,6 +50,7 @@ export class MultusLab {
   readonly lab: Lab;
   readonly api: ApiDouble;
   private readonly relay: Server;
+  private readonly relays: NsProcess[] = [];
 
   private constructor(lab: Lab, api: ApiDouble, relay: Server) {
     this.lab = lab;
@@ -73,8 +75,8 @@ export class MultusLab {
         relay.once("error", reject);
         relay.listen(socket, resolve);
       });
-      for (const node of lab.nodes)
-        await lab.startProcess(
+      for (const node of lab.nodes) {
+        const proc = await lab.startProcess(
           node.ns,
           `API relay on ${node.name}`,
           process.execPath,
@@ -83,6 +85,8 @@ export class MultusLab {
             ready: (output) => output.includes("relaying"),
           },
         );
+        multusLab.relays.push(proc);
+      }
     } catch (error) {
       await multusLab.dispose();
       throw error;
@@ -93,6 +97,14 @@ export class MultusLab {
   async dispose(): Promise<void> {
     this.relay.close();
     await this.lab.dispose();
+  }
+
+  /**
+   * Takes the API server away from every node: the relays stop, so a connection to the
+   * kubeconfig's address is refused in the nodes, as with an API server that is down.
+   */
+  async stopApiRelays(): Promise<void> {
+    for (const relay of this.relays) await relay.stop();
   }
 
   /** Creates a NetworkAttachmentDefinition in namespace default. */
