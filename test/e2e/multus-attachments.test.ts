@@ -11,6 +11,7 @@ import {
   CNI_VERSION,
   hostLocalDir,
   hostLocalIpam,
+  kernelLinkSupport,
   localIpam,
   requirePrerequisites,
   staticIpam,
@@ -24,7 +25,9 @@ import { listNamespaces } from "./netns-shell.ts";
 let api: ApiDouble;
 
 before(async () => {
-  requirePrerequisites({ plugins: ["multus", "whereabouts", "macvlan", "bridge", "host-local", "static"] });
+  requirePrerequisites({
+    plugins: ["multus", "whereabouts", "macvlan", "ipvlan", "bridge", "host-local", "static"],
+  });
   await removeStaleRuns();
   api = await startApiDouble();
 });
@@ -161,4 +164,45 @@ test("thereabouts (as whereabouts), host-local and static IPAM on bridge and mac
     (f) => f !== "lock" && !f.startsWith("last_reserved_ip"),
   );
   assert.deepEqual(held, [], "host-local holds nothing after DEL");
+});
+
+// Declared after the probe so the name says which variant runs (this test kernel has no ipvlan).
+const ipvlan = await kernelLinkSupport("ipvlan");
+
+test(`ipvlan NAD through multus: ${ipvlan.supported ? "the kernel has it: net1 is an ipvlan link, pods reach each other, DEL frees" : `not available (${ipvlan.reason}): ADD fails with the delegate's error and leaves nothing`}`, async (t) => {
+  const m = await newLab(t);
+  const store = m.lab.storePath;
+  await m.nad("ipvlan-conf", {
+    cniVersion: CNI_VERSION,
+    type: "ipvlan",
+    master: "uplink",
+    mode: "l2",
+    ipam: localIpam(store, "whereabouts", { range: "198.51.100.0/24", range_start: "198.51.100.20" }),
+  });
+  const p = await m.pod("node-a", "ipvlan-conf");
+  if (ipvlan.supported) {
+    const q = await m.pod("node-b", "ipvlan-conf");
+    await m.add(p);
+    await m.add(q);
+    const [, pnet1] = await m.assertStatusMatchesNamespace(p, ["podnet", "default/ipvlan-conf"]);
+    const [, qnet1] = await m.assertStatusMatchesNamespace(q, ["podnet", "default/ipvlan-conf"]);
+    assert.equal((await m.lab.read(p.pod)).interfaces.find((i) => i.name === "net1")?.kind, "ipvlan");
+    await m.lab.ping(p.pod, qnet1!.ips[0]!);
+    assert.deepEqual(pnet1!.ips, ["198.51.100.20"]);
+    await m.del(p);
+    await m.del(q);
+    assert.deepEqual(await m.links(p), ["lo"]);
+  } else {
+    const outcome = await m.call("ADD", p);
+    assert.notEqual(outcome.code, 0);
+    assert.match(
+      (JSON.parse(outcome.stdout) as { msg: string }).msg,
+      new RegExp(
+        `^\\[default/${p.pod.name}/${p.uid}:ipvlan-conf\\]: error adding container to network "ipvlan-conf": `,
+      ),
+    );
+    assert.deepEqual(await m.links(p), ["lo"], "the master's eth0 was rolled back too");
+    assert.equal(await m.networkStatus(p), undefined);
+  }
+  assert.equal(storeRows(store).allocations, 0, "thereabouts holds nothing");
 });
