@@ -9,6 +9,7 @@ import type { Handlers, PluginIO } from "../cni/skel.ts";
 import { versionAtLeast } from "../cni/version.ts";
 import { parseCniArgs } from "../config/cni-args.ts";
 import { CNI_CODES, CniError, ConfigError, describe } from "../errors/errors.ts";
+import type { Logger } from "../log/logger.ts";
 import { type Attachment, type PlannedDelegate, planAttachments } from "./attachments.ts";
 import { readScratch, removeScratch, writeScratch } from "./cache.ts";
 import { type CurrentResult, placeholderResult, readResult } from "./cni-result.ts";
@@ -17,6 +18,7 @@ import { type DelegateConf, withCniArgs, withListVersion } from "./delegate.ts";
 import type { K8sArgs } from "./delegate-call.ts";
 import { MultusInputError, multusError, type PodRef } from "./errors.ts";
 import { connectKube, type MultusKube, type Pod } from "./kube.ts";
+import { callLogger } from "./log.ts";
 import {
   formatNetworkStatus,
   NETWORK_STATUS_ANNOTATION,
@@ -223,8 +225,7 @@ async function deleteAll(attachments: readonly Attachment[], ctx: CallContext): 
   return errors;
 }
 
-async function add(req: Request): Promise<CurrentResult> {
-  const conf = loadConf(req);
+async function add(req: Request, conf: MultusConf, log: Logger): Promise<CurrentResult> {
   const k8s = k8sArgsOf(req);
   const ref: PodRef = { namespace: k8s.namespace, name: k8s.name, uid: k8s.uid };
   await waitReadiness(conf, ref);
@@ -256,8 +257,9 @@ async function add(req: Request): Promise<CurrentResult> {
     const results: CurrentResult[] = [];
     for (const [k, a] of attachments.entries()) {
       try {
-        const result = await delegateVerb("ADD", a, ctx);
-        results.push(readResult(result ?? {}));
+        const result = readResult((await delegateVerb("ADD", a, ctx)) ?? {});
+        results.push(result);
+        log.verbose(`Add ${a.ifName} [${result.ips.map((i) => i.address).join(" ")}] from ${a.displayName}`);
       } catch (error) {
         // Multus deletes the failed delegate too, then every one before it, in reverse.
         await deleteAll(attachments.slice(0, k + 1), ctx);
@@ -291,8 +293,7 @@ async function add(req: Request): Promise<CurrentResult> {
   }
 }
 
-async function del(req: Request): Promise<void> {
-  const conf = loadConf(req);
+async function del(req: Request, conf: MultusConf, log: Logger): Promise<void> {
   const k8s = k8sArgsOf(req);
   const ref: PodRef = { namespace: k8s.namespace, name: k8s.name, uid: k8s.uid };
   let kube: MultusKube | undefined;
@@ -323,6 +324,7 @@ async function del(req: Request): Promise<void> {
       }
     }
     const ctx = context(conf, req, k8s);
+    log.verbose(`CmdDel: deleting ${attachments.map((a) => `${a.ifName} of ${a.displayName}`).join(", ")}`);
     const errors = await deleteAll(
       attachments.map((a) => ({ ...a, delegate: withListVersion(a.delegate, conf.cniVersion) })),
       ctx,
@@ -347,8 +349,7 @@ async function del(req: Request): Promise<void> {
   }
 }
 
-async function check(req: Request): Promise<void> {
-  const conf = loadConf(req);
+async function check(req: Request, conf: MultusConf): Promise<void> {
   const k8s = k8sArgsOf(req);
   if (conf.clusterNetwork !== "") return;
   const attachments = planAttachments(
@@ -373,17 +374,28 @@ async function check(req: Request): Promise<void> {
   }
 }
 
-/** The meta-plugin's verbs for the CNI dispatcher. STATUS and GC: see docs/multus.md. */
-export function multusHandlers(_io: PluginIO): Handlers<CurrentResult> {
+/** The meta-plugin's verbs for the CNI dispatcher, each logging as the configuration asks. */
+export function multusHandlers(io: PluginIO): Handlers<CurrentResult> {
+  const logged =
+    <T>(verb: string, run: (req: Request, conf: MultusConf, log: Logger) => Promise<T>) =>
+    async (req: Request): Promise<T> => {
+      const conf = loadConf(req);
+      const log = callLogger(conf, io);
+      log.debug(
+        `${verb}: containerID ${req.containerId}, netns ${req.netns}, ifname ${req.ifName}, args ${req.cniArgs}`,
+      );
+      try {
+        return await run(req, conf, log);
+      } catch (error) {
+        log.error(`${verb}: ${describe(error)}`);
+        throw error;
+      }
+    };
   return {
-    add,
-    del,
-    check,
-    async status(req) {
-      loadConf(req);
-    },
-    async gc(req) {
-      loadConf(req);
-    },
+    add: logged("CmdAdd", add),
+    del: logged("CmdDel", del),
+    check: logged("CmdCheck", check),
+    status: logged("CmdStatus", async () => {}),
+    gc: logged("CmdGC", async () => {}),
   };
 }

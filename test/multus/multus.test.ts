@@ -3,7 +3,7 @@
 // network namespaces.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { createPod } from "../controller/support.ts";
@@ -250,6 +250,105 @@ describe("multus thin mode: pods, NADs and delegates in network namespaces", () 
       new RegExp(
         `^\\[default/rollback/${uid}:broken-conf\\]: error adding container to network "broken-conf": .*no-such-plugin`,
       ),
+    );
+    assert.deepEqual(links(ns), ["lo"]);
+  });
+
+  it("logFile, logLevel, logToStderr: levels filter, the file is appended to, stderr only when asked", async () => {
+    const uid = await createPod(api, "default", "logged", {
+      annotations: { "k8s.v1.cni.cncf.io/networks": "macvlan-conf" },
+    });
+    const logFile = join(dir.path, "multus.log");
+    const config = {
+      ...bridgeMaster(join(dir.path, "cni-logged")),
+      logFile,
+      logLevel: "debug",
+      logToStderr: false,
+    };
+    const added = await call("ADD", "logged", uid, config);
+    assert.equal(added.code, 0, added.stdout + added.stderr);
+    assert.equal(added.stderr, "");
+    const net1 = addresses(ns, "net1")[0]!;
+    const afterAdd = readFileSync(logFile, "utf8")
+      .split("\n")
+      .filter((l) => l !== "");
+    assert.match(afterAdd[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[debug\] CmdAdd: containerID ctr-/);
+    assert.ok(
+      afterAdd.some((l) => l.endsWith(`[verbose] Add net1 [${net1}/24] from default/macvlan-conf`)),
+      afterAdd.join("\n"),
+    );
+    const deleted = await call("DEL", "logged", uid, { ...config, logLevel: "verbose" });
+    assert.equal(deleted.code, 0, deleted.stdout + deleted.stderr);
+    const afterDel = readFileSync(logFile, "utf8")
+      .split("\n")
+      .filter((l) => l !== "");
+    assert.deepEqual(afterDel.slice(0, afterAdd.length), afterAdd, "appended, not rewritten");
+    assert.deepEqual(
+      afterDel.slice(afterAdd.length).map((l) => l.replace(/^\S+ /, "")),
+      [`[verbose] CmdDel: deleting eth0 of cbr0, net1 of default/macvlan-conf`],
+      "verbose: no debug line",
+    );
+    // error level, stderr on: the failure is logged to both; the default level (panic) logs nothing.
+    const uid2 = await createPod(api, "default", "logged-missing", {
+      annotations: { "k8s.v1.cni.cncf.io/networks": "nope" },
+    });
+    const failed = await call("ADD", "logged-missing", uid2, {
+      ...config,
+      logLevel: "error",
+      logToStderr: true,
+    });
+    assert.equal(failed.code, 1);
+    const errorLine = failed.stderr.split("\n").find((l) => l.includes("[error] CmdAdd: "));
+    assert.ok(errorLine?.includes("cannot find a network-attachment-definition (nope)"), failed.stderr);
+    assert.ok(readFileSync(logFile, "utf8").endsWith(`${errorLine}\n`));
+    const quiet = join(dir.path, "quiet.log");
+    const again = await call("ADD", "logged-missing", uid2, { ...config, logFile: quiet, logLevel: "panic" });
+    assert.equal(again.code, 1);
+    assert.equal(existsSync(quiet), false);
+    const unknown = await call("ADD", "logged-missing", uid2, { ...config, logLevel: "chatty" });
+    assert.match(unknown.stderr, /^multus logging: cannot set logging level to chatty\n/);
+  });
+
+  it("auxiliaryCNIChainName, logOptions and a NAD asking for a device are refused with code 7, naming the key", async () => {
+    const uid = await createPod(api, "default", "refused", {
+      annotations: { "k8s.v1.cni.cncf.io/networks": "sriov-conf" },
+    });
+    const base = bridgeMaster(join(dir.path, "cni-refused"));
+    for (const [key, value] of [
+      ["auxiliaryCNIChainName", "aux"],
+      ["logOptions", { maxAge: 5, compress: true }],
+    ] as const) {
+      const out = await call("ADD", "refused", uid, { ...base, [key]: value });
+      assert.equal(out.code, 1);
+      const error = JSON.parse(out.stdout) as { code: number; msg: string };
+      assert.equal(error.code, 7);
+      assert.match(
+        error.msg,
+        new RegExp(
+          `^Multus: error loading netconf: failed to load netconf: ${key} is not supported: .*remove the key`,
+        ),
+      );
+    }
+    const res = await api.request(
+      "POST",
+      "/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions",
+      {
+        apiVersion: "k8s.cni.cncf.io/v1",
+        kind: "NetworkAttachmentDefinition",
+        metadata: {
+          name: "sriov-conf",
+          annotations: { "k8s.v1.cni.cncf.io/resourceName": "intel.com/sriov" },
+        },
+        spec: { config: JSON.stringify({ cniVersion: "1.0.0", type: "macvlan", master: PARENT }) },
+      },
+    );
+    assert.equal(res.status, 201, res.body);
+    const out = await call("ADD", "refused", uid, base);
+    const error = JSON.parse(out.stdout) as { code: number; msg: string };
+    assert.equal(error.code, 7);
+    assert.match(
+      error.msg,
+      /NAD sriov-conf has the k8s\.v1\.cni\.cncf\.io\/resourceName annotation: device plugin and DRA devices are not supported/,
     );
     assert.deepEqual(links(ns), ["lo"]);
   });
