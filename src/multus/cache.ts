@@ -158,3 +158,18 @@ export function removeResultCache(
 ): void {
   rmSync(resultPath(cniDir, network, containerId, ifName), { force: true });
 }
+
+/** Replaces the result of a libcni cache record (default-route handling), the rest kept. */
+export function rewriteResultCache(
+  cniDir: string,
+  network: string,
+  containerId: string,
+  ifName: string,
+  update: (result: JsonObject) => JsonObject,
+): void {
+  const path = resultPath(cniDir, network, containerId, ifName);
+  const record = parseJson(readFileSync(path, "utf8"));
+  if (!isJsonObject(record) || !isJsonObject(record["result"] ?? null))
+    throw new Error(`${path}: not a libcni cache record`);
+  writeAtomic(path, JSON.stringify({ ...record, result: update(record["result"] as JsonObject) }));
+}

@@ -11,14 +11,16 @@ import { parseCniArgs } from "../config/cni-args.ts";
 import { CNI_CODES, CniError, ConfigError, describe } from "../errors/errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { type Attachment, type PlannedDelegate, planAttachments } from "./attachments.ts";
-import { readScratch, removeScratch, writeScratch } from "./cache.ts";
+import { readScratch, removeScratch, rewriteResultCache, writeScratch } from "./cache.ts";
 import { type CurrentResult, placeholderResult, readResult } from "./cni-result.ts";
 import { loadMultusConf, type MultusConf } from "./config.ts";
+import { touchesDefaultRoutes, withDefaultRoutes } from "./default-route.ts";
 import { type DelegateConf, withCniArgs, withListVersion } from "./delegate.ts";
 import type { K8sArgs } from "./delegate-call.ts";
 import { MultusInputError, multusError, type PodRef } from "./errors.ts";
 import { connectKube, type MultusKube, type Pod } from "./kube.ts";
 import { callLogger } from "./log.ts";
+import { addDefaultRoute, deleteDefaultRoutes } from "./netns-routes.ts";
 import {
   formatNetworkStatus,
   NETWORK_STATUS_ANNOTATION,
@@ -225,6 +227,35 @@ async function deleteAll(attachments: readonly Attachment[], ctx: CallContext): 
   return errors;
 }
 
+/**
+ * After an attachment's ADD, when `default-route` is in play: its default routes leave the
+ * namespace, its requested gateways become its default routes, and its libcni cache says so.
+ * A failure here fails the ADD without rolling back (the delegates did their part), as Multus does.
+ */
+async function moveDefaultRoutes(a: Attachment, ctx: CallContext, ref: PodRef): Promise<void> {
+  const fail = (what: string, error: unknown) =>
+    multusError(ref, `${what}: ${describe(error)}`, CNI_CODES.internal);
+  try {
+    await deleteDefaultRoutes(ctx.netns, a.ifName);
+  } catch (error) {
+    throw fail("error deleting default gateway", error);
+  }
+  for (const gw of a.selection?.defaultRoute ?? []) {
+    try {
+      await addDefaultRoute(ctx.netns, a.ifName, gw);
+    } catch (error) {
+      throw fail("error setting default gateway", error);
+    }
+  }
+  try {
+    rewriteResultCache(ctx.cniDir, a.delegate.confName, ctx.containerId, a.ifName, (r) =>
+      withDefaultRoutes(r, a),
+    );
+  } catch (error) {
+    throw fail("error setting default gateway in cache", error);
+  }
+}
+
 async function add(req: Request, conf: MultusConf, log: Logger): Promise<CurrentResult> {
   const k8s = k8sArgsOf(req);
   const ref: PodRef = { namespace: k8s.namespace, name: k8s.name, uid: k8s.uid };
@@ -272,6 +303,8 @@ async function add(req: Request, conf: MultusConf, log: Logger): Promise<Current
           `[${ref.namespace}/${ref.name}/${ref.uid}:${net}]: error adding container to network "${net}": ${invoked}${describe(error)}`,
         );
       }
+      if (touchesDefaultRoutes(a) && (results[k]!.interfaces.length > 0 || results[k]!.ips.length > 0))
+        await moveDefaultRoutes(a, ctx, ref);
     }
     if (kube !== undefined && pod !== undefined) {
       const entries: NetworkStatus[] = attachments.flatMap((a, i) =>

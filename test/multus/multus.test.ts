@@ -353,6 +353,71 @@ describe("multus thin mode: pods, NADs and delegates in network namespaces", () 
     assert.deepEqual(links(ns), ["lo"]);
   });
 
+  it("default-route moves the pod's default route to that attachment's gateway, in the namespace and the result cache", async () => {
+    await nad("gw-conf", {
+      cniVersion: "1.0.0",
+      type: "macvlan",
+      master: PARENT,
+      ipam: { type: "static", addresses: [{ address: "192.168.80.5/24" }] },
+    });
+    const cniDir = join(dir.path, "cni-gw");
+    const withRoute = bridgeMaster(cniDir);
+    const config = {
+      ...withRoute,
+      delegates: [
+        {
+          ...withRoute.delegates[0]!,
+          ipam: { ...withRoute.delegates[0]!.ipam, routes: [{ dst: "0.0.0.0/0" }] },
+        },
+      ],
+    };
+    const defaults = () =>
+      (JSON.parse(ip("-n", ns, "-j", "route", "show", "default")) as { gateway: string; dev: string }[]).map(
+        (r) => `${r.gateway} ${r.dev}`,
+      );
+    const cachedRoutes = (file: string) =>
+      (
+        JSON.parse(readFileSync(join(cniDir, "results", file), "utf8")) as {
+          result: { routes?: { dst: string; gw?: string }[] };
+        }
+      ).result.routes ?? [];
+    // Without a default-route request the master's default route stays.
+    const plainUid = await createPod(api, "default", "gw-plain", {
+      annotations: { "k8s.v1.cni.cncf.io/networks": "gw-conf" },
+    });
+    assert.equal((await call("ADD", "gw-plain", plainUid, config)).code, 0);
+    assert.deepEqual(defaults(), ["10.244.9.1 eth0"]);
+    assert.equal((await call("DEL", "gw-plain", plainUid, config)).code, 0);
+
+    const uid = await createPod(api, "default", "gw", {
+      annotations: {
+        "k8s.v1.cni.cncf.io/networks": '[{"name":"gw-conf","default-route":["192.168.80.1"]}]',
+      },
+    });
+    const added = await call("ADD", "gw", uid, config);
+    assert.equal(added.code, 0, added.stdout + added.stderr);
+    assert.deepEqual(defaults(), ["192.168.80.1 net1"]);
+    const cid = `ctr-${ns}`;
+    assert.deepEqual(
+      cachedRoutes(`cbr0-${cid}-eth0`).filter((r) => r.dst === "0.0.0.0/0"),
+      [],
+    );
+    assert.deepEqual(cachedRoutes(`gw-conf-${cid}-net1`), [{ dst: "0.0.0.0/0", gw: "192.168.80.1" }]);
+    // The runtime's result is the master's as its delegate printed it (Multus does not change it).
+    const result = JSON.parse(added.stdout) as { routes: { dst: string }[] };
+    assert.ok(result.routes.some((r) => r.dst === "0.0.0.0/0"));
+    assert.equal((await call("DEL", "gw", uid, config)).code, 0);
+    assert.deepEqual(links(ns), ["lo"]);
+
+    // An empty list removes the default routes of every attachment.
+    const noneUid = await createPod(api, "default", "gw-none", {
+      annotations: { "k8s.v1.cni.cncf.io/networks": '[{"name":"gw-conf","default-route":[]}]' },
+    });
+    assert.equal((await call("ADD", "gw-none", noneUid, config)).code, 0);
+    assert.deepEqual(defaults(), []);
+    assert.equal((await call("DEL", "gw-none", noneUid, config)).code, 0);
+  });
+
   it("DEL with the API double stopped removes every interface from the cache", async () => {
     const own = await startApiDouble();
     try {
