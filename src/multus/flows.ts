@@ -11,7 +11,7 @@ import { parseCniArgs } from "../config/cni-args.ts";
 import { CNI_CODES, CniError, ConfigError, describe } from "../errors/errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { type Attachment, type PlannedDelegate, planAttachments } from "./attachments.ts";
-import { readScratch, removeScratch, rewriteResultCache, writeScratch } from "./cache.ts";
+import { cachedAttachments, readScratch, removeScratch, rewriteResultCache, writeScratch } from "./cache.ts";
 import { type CurrentResult, placeholderResult, readResult } from "./cni-result.ts";
 import { loadMultusConf, type MultusConf } from "./config.ts";
 import { touchesDefaultRoutes, withDefaultRoutes } from "./default-route.ts";
@@ -20,7 +20,7 @@ import type { K8sArgs } from "./delegate-call.ts";
 import { MultusInputError, multusError, type PodRef } from "./errors.ts";
 import { connectKube, type MultusKube, type Pod } from "./kube.ts";
 import { callLogger } from "./log.ts";
-import { addDefaultRoute, deleteDefaultRoutes } from "./netns-routes.ts";
+import { addDefaultRoute, deleteDefaultRoutes, validateIfName } from "./netns.ts";
 import {
   formatNetworkStatus,
   NETWORK_STATUS_ANNOTATION,
@@ -28,7 +28,7 @@ import {
   statusEntries,
 } from "./network-status.ts";
 import { configByName, configByPath, delegateFromNad } from "./resolve.ts";
-import { type CallContext, delegateVerb } from "./run-delegate.ts";
+import { type CallContext, delegateStatusOrGc, delegateVerb } from "./run-delegate.ts";
 import {
   checkDefaultRoutes,
   checkIsolation,
@@ -72,7 +72,7 @@ function k8sArgsOf(req: Request): K8sArgs {
   };
 }
 
-async function waitReadiness(conf: MultusConf, pod: PodRef): Promise<void> {
+async function waitReadiness(conf: MultusConf, pod: PodRef | undefined): Promise<void> {
   const file = conf.readinessIndicatorFile;
   if (file === "") return;
   const until = Date.now() + READINESS_TIMEOUT_MS;
@@ -288,6 +288,17 @@ async function add(req: Request, conf: MultusConf, log: Logger): Promise<Current
     const results: CurrentResult[] = [];
     for (const [k, a] of attachments.entries()) {
       try {
+        await validateIfName(req.netns, a.ifName);
+      } catch (error) {
+        // The name is someone else's: no DEL of this delegate (it would remove that interface).
+        await deleteAll(attachments.slice(0, k), ctx);
+        const net = a.delegate.confName;
+        throw new CniError(
+          error instanceof CniError ? error.code : CNI_CODES.internal,
+          `[${ref.namespace}/${ref.name}/${ref.uid}:${net}]: error adding container to network "${net}": DelegateAdd: cannot set "${a.delegate.type}" interface name to "${a.ifName}": ${describe(error)}`,
+        );
+      }
+      try {
         const result = readResult((await delegateVerb("ADD", a, ctx)) ?? {});
         results.push(result);
         log.verbose(`Add ${a.ifName} [${result.ips.map((i) => i.address).join(" ")}] from ${a.displayName}`);
@@ -407,6 +418,33 @@ async function check(req: Request, conf: MultusConf): Promise<void> {
   }
 }
 
+/**
+ * STATUS and GC concern the pod network as a whole, so only the primary plugin (clusterNetwork, or
+ * the first static delegate) is asked. GC's valid attachments are every one the result cache
+ * holds: the runtime's own list names the meta-plugin's attachments, not the delegates'.
+ */
+async function statusOrGc(command: "STATUS" | "GC", req: Request, conf: MultusConf): Promise<void> {
+  await waitReadiness(conf, undefined);
+  let master: DelegateConf | undefined = conf.delegates[0];
+  if (conf.clusterNetwork !== "") {
+    const kube = await connectKube(conf.kubeconfig, process.env);
+    try {
+      master = (await resolveNetwork(conf.clusterNetwork, conf, kube)).delegate;
+    } catch (error) {
+      throw multusError(
+        undefined,
+        `failed to get clusterNetwork: ${describe(error)}`,
+        error instanceof CniError ? error.code : CNI_CODES.invalidConfig,
+      );
+    } finally {
+      kube?.close();
+    }
+  }
+  if (master === undefined) return;
+  const valid = command === "GC" ? cachedAttachments(conf.cniDir) : [];
+  await delegateStatusOrGc(command, withListVersion(master, conf.cniVersion), searchPath(conf, req), valid);
+}
+
 /** The meta-plugin's verbs for the CNI dispatcher, each logging as the configuration asks. */
 export function multusHandlers(io: PluginIO): Handlers<CurrentResult> {
   const logged =
@@ -428,7 +466,7 @@ export function multusHandlers(io: PluginIO): Handlers<CurrentResult> {
     add: logged("CmdAdd", add),
     del: logged("CmdDel", del),
     check: logged("CmdCheck", check),
-    status: logged("CmdStatus", async () => {}),
-    gc: logged("CmdGC", async () => {}),
+    status: logged("CmdStatus", async (req, conf) => statusOrGc("STATUS", req, conf)),
+    gc: logged("CmdGC", async (req, conf) => statusOrGc("GC", req, conf)),
   };
 }

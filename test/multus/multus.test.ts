@@ -3,7 +3,7 @@
 // network namespaces.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { createPod } from "../controller/support.ts";
@@ -20,9 +20,14 @@ interface Outcome {
   readonly stderr: string;
 }
 
-function multus(command: string, config: object, env: Record<string, string>): Promise<Outcome> {
+function multus(
+  command: string,
+  config: object,
+  env: Record<string, string>,
+  executable = MULTUS,
+): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(MULTUS, [], {
+    const child = spawn(executable, [], {
       env: { PATH: process.env["PATH"] ?? "", CNI_COMMAND: command, CNI_IFNAME: "eth0", CNI_PATH, ...env },
     });
     let stdout = "";
@@ -416,6 +421,74 @@ describe("multus thin mode: pods, NADs and delegates in network namespaces", () 
     assert.equal((await call("ADD", "gw-none", noneUid, config)).code, 0);
     assert.deepEqual(defaults(), []);
     assert.equal((await call("DEL", "gw-none", noneUid, config)).code, 0);
+  });
+
+  it("an interface name already in the pod fails that delegate with Multus' text; the ones before are rolled back, the existing interface kept", async () => {
+    ip("-n", ns, "link", "add", "taken0", "type", "veth", "peer", "name", "taken0p");
+    const uid = await createPod(api, "default", "taken", {
+      annotations: { "k8s.v1.cni.cncf.io/networks": '[{"name":"macvlan-conf","interface":"taken0"}]' },
+    });
+    const added = await call("ADD", "taken", uid, bridgeMaster(join(dir.path, "cni-taken")));
+    assert.equal(added.code, 1);
+    const error = JSON.parse(added.stdout) as { code: number; msg: string };
+    assert.equal(error.code, 7);
+    assert.equal(
+      error.msg,
+      `[default/taken/${uid}:macvlan-conf]: error adding container to network "macvlan-conf": DelegateAdd: cannot set "macvlan" interface name to "taken0": validateIfName: interface name taken0 already exists`,
+    );
+    assert.deepEqual(links(ns), ["lo", "taken0", "taken0p"]);
+  });
+
+  it("STATUS and GC go to the primary plugin only from CNI 1.1.0; GC keeps the attachments of the result cache", async () => {
+    const store = join(dir.path, "gc-store.db");
+    const cniDir = join(dir.path, "cni-gc");
+    const primary = (path: string, cniVersion = "1.1.0") => ({
+      cniVersion,
+      name: "pool-net",
+      type: "whereabouts",
+      ipam: { type: "whereabouts", range: "10.98.0.0/24", datastore: "local", local: { path } },
+    });
+    const config = (path: string, cniVersion?: string) => ({
+      cniVersion: "1.1.0",
+      name: "multus-cni-network",
+      type: "multus",
+      cniDir,
+      binDir: join(ROOT, "bin"),
+      delegates: [primary(path, cniVersion)],
+    });
+    const direct = async (cid: string) => {
+      const out = await multus(
+        "ADD",
+        primary(store),
+        {
+          CNI_CONTAINERID: cid,
+          CNI_NETNS: `/var/run/netns/${ns}`,
+          CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${cid}`,
+          CNI_PATH: join(ROOT, "bin"),
+        },
+        join(ROOT, "bin", "thereabouts"),
+      );
+      assert.equal(out.code, 0, out.stdout + out.stderr);
+      return (JSON.parse(out.stdout) as { ips: { address: string }[] }).ips[0]!.address;
+    };
+    const kept = await call("ADD", "gc-pod", "", config(store));
+    assert.equal(kept.code, 0, kept.stdout + kept.stderr);
+    assert.equal((JSON.parse(kept.stdout) as { ips: { address: string }[] }).ips[0]!.address, "10.98.0.1/24");
+    assert.equal(await direct("gone"), "10.98.0.2/24");
+    const gc = await multus("GC", { ...config(store), "cni.dev/valid-attachments": [] }, {});
+    assert.equal(gc.code, 0, gc.stdout + gc.stderr);
+    // "gone" is in no cache record: released; the multus-added attachment is kept.
+    assert.equal(await direct("new"), "10.98.0.2/24");
+    assert.equal(await direct("newer"), "10.98.0.3/24");
+
+    assert.equal((await multus("STATUS", config(store), {})).code, 0);
+    const unreachable = join(dir.path, "not-a-dir", "x", "store.db");
+    writeFileSync(join(dir.path, "not-a-dir"), "a file where the store's directory should be\n");
+    const down = await multus("STATUS", config(unreachable), {});
+    assert.equal(down.code, 1);
+    assert.equal((JSON.parse(down.stdout) as { code: number }).code, 50, down.stdout);
+    // A primary below 1.1.0 has no STATUS: not asked.
+    assert.equal((await multus("STATUS", config(unreachable, "1.0.0"), {})).code, 0);
   });
 
   it("DEL with the API double stopped removes every interface from the cache", async () => {
