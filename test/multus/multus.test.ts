@@ -491,6 +491,50 @@ describe("multus thin mode: pods, NADs and delegates in network namespaces", () 
     assert.equal((await multus("STATUS", config(unreachable, "1.0.0"), {})).code, 0);
   });
 
+  it("a NAD with whereabouts IPAM (bin/thereabouts, local store): net1 gets the pool's address, DEL frees it", async () => {
+    const store = join(dir.path, "pool-store.db");
+    const conf = {
+      cniVersion: "1.0.0",
+      name: "pool-conf",
+      type: "macvlan",
+      master: PARENT,
+      ipam: { type: "whereabouts", range: "192.168.81.0/24", datastore: "local", local: { path: store } },
+    };
+    await nad("pool-conf", conf);
+    const confFile = join(dir.path, "pool-conf.conf");
+    writeFileSync(confFile, JSON.stringify(conf));
+    const used = () =>
+      (
+        JSON.parse(
+          execFileSync(join(ROOT, "bin", "thereabouts"), ["show", "--config", confFile, "-o", "json"], {
+            encoding: "utf8",
+          }),
+        ) as { pools: { range: string; used: number }[] }
+      ).pools.map((p) => `${p.range} ${p.used}`);
+    const uid = await createPod(api, "default", "pooled", {
+      annotations: { "k8s.v1.cni.cncf.io/networks": "pool-conf" },
+    });
+    // binDir holds whereabouts; macvlan and the master's plugins come from CNI_PATH.
+    const config = { ...bridgeMaster(join(dir.path, "cni-pool")), binDir: join(ROOT, "bin") };
+    const added = await call("ADD", "pooled", uid, config);
+    assert.equal(added.code, 0, added.stdout + added.stderr);
+    assert.deepEqual(addresses(ns, "net1"), ["192.168.81.1"]);
+    assert.deepEqual(used(), ["192.168.81.0/24 1"]);
+    const status = JSON.parse(
+      (await getPod("pooled")).metadata.annotations!["k8s.v1.cni.cncf.io/network-status"]!,
+    ) as { name: string; interface: string; ips?: string[] }[];
+    assert.deepEqual(status[1], {
+      ...status[1],
+      name: "default/pool-conf",
+      interface: "net1",
+      ips: ["192.168.81.1"],
+    });
+    const deleted = await call("DEL", "pooled", uid, config);
+    assert.equal(deleted.code, 0, deleted.stdout + deleted.stderr);
+    assert.deepEqual(links(ns), ["lo"]);
+    assert.deepEqual(used(), ["192.168.81.0/24 0"]);
+  });
+
   it("DEL with the API double stopped removes every interface from the cache", async () => {
     const own = await startApiDouble();
     try {
