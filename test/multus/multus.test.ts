@@ -3,7 +3,7 @@
 // network namespaces.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { createPod } from "../controller/support.ts";
@@ -78,10 +78,10 @@ describe("multus thin mode: pods, NADs and delegates in network namespaces", () 
     ],
   });
 
-  const nad = async (name: string, config: object) => {
+  const nad = async (name: string, config: object, namespace = "default") => {
     const res = await api.request(
       "POST",
-      "/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions",
+      `/apis/k8s.cni.cncf.io/v1/namespaces/${namespace}/network-attachment-definitions`,
       {
         apiVersion: "k8s.cni.cncf.io/v1",
         kind: "NetworkAttachmentDefinition",
@@ -120,7 +120,7 @@ describe("multus thin mode: pods, NADs and delegates in network namespaces", () 
   });
 
   after(async () => {
-    for (const link of [PARENT, "mltbr0"]) {
+    for (const link of [PARENT, "mltbr0", "mltbr1"]) {
       try {
         ip("link", "del", link);
       } catch {
@@ -137,11 +137,20 @@ describe("multus thin mode: pods, NADs and delegates in network namespaces", () 
   });
   afterEach(() => ip("netns", "del", ns));
 
-  const call = async (command: string, pod: string, uid: string, config: object, cid = `ctr-${ns}`) =>
+  const call = async (
+    command: string,
+    pod: string,
+    uid: string,
+    config: object,
+    cid = `ctr-${ns}`,
+    extra: Record<string, string> = {},
+    podNs = "default",
+  ) =>
     multus(command, config, {
       CNI_CONTAINERID: cid,
       CNI_NETNS: `/var/run/netns/${ns}`,
-      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${cid};K8S_POD_UID=${uid}`,
+      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${podNs};K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${cid};K8S_POD_UID=${uid}`,
+      ...extra,
     });
 
   it("macvlan-conf,macvlan-conf gives net1 and net2; network-status lists the addresses in the namespace; DEL removes them and clears it", async () => {
@@ -533,6 +542,186 @@ describe("multus thin mode: pods, NADs and delegates in network namespaces", () 
     assert.equal(deleted.code, 0, deleted.stdout + deleted.stderr);
     assert.deepEqual(links(ns), ["lo"]);
     assert.deepEqual(used(), ["192.168.81.0/24 0"]);
+  });
+
+  const clusterConfig = (cniDir: string, clusterNetwork: string, extra: object = {}) => {
+    const { delegates: _static, ...rest } = bridgeMaster(cniDir);
+    return { ...rest, clusterNetwork, ...extra };
+  };
+  const statusOf = async (pod: string, namespace = "default") =>
+    (
+      JSON.parse(
+        (
+          JSON.parse((await api.request("GET", `/api/v1/namespaces/${namespace}/pods/${pod}`)).body) as {
+            metadata: { annotations: Record<string, string> };
+          }
+        ).metadata.annotations["k8s.v1.cni.cncf.io/network-status"]!,
+      ) as { name: string; interface: string; ips?: string[]; default?: boolean }[]
+    ).map((e) => `${e.name} ${e.interface} ${(e.ips ?? []).join(",")}${e.default ? " default" : ""}`);
+
+  it("clusterNetwork as a NAD name in multusNamespace, as a configuration name in confDir and as a path", async () => {
+    const primary = {
+      cniVersion: "1.0.0",
+      type: "bridge",
+      // Its own bridge: the bridge plugin cannot move a bridge's gateway to another subnet.
+      bridge: "mltbr1",
+      ipam: { type: "host-local", ranges: [[{ subnet: "10.244.10.0/24" }]], dataDir: join(dir.path, "hl") },
+    };
+    await nad("cluster-net", primary, "kube-system");
+    const netd = join(dir.path, "net.d");
+    mkdirSync(netd, { recursive: true });
+    writeFileSync(join(netd, "10-file-net.conf"), JSON.stringify({ ...primary, name: "file-net" }));
+    const cases: [string, string][] = [
+      ["cluster-net", "kube-system/cluster-net"],
+      ["file-net", "file-net"],
+      [join(netd, "10-file-net.conf"), "file-net"],
+    ];
+    for (const [i, [clusterNetwork, shown]] of cases.entries()) {
+      const pod = `cluster-${i}`;
+      const uid = await createPod(api, "default", pod);
+      const config = clusterConfig(join(dir.path, `cni-cluster-${i}`), clusterNetwork);
+      const added = await call("ADD", pod, uid, config);
+      assert.equal(added.code, 0, added.stdout + added.stderr);
+      const eth0 = addresses(ns, "eth0");
+      assert.match(eth0[0]!, /^10\.244\.10\./);
+      assert.deepEqual(await statusOf(pod), [`${shown} eth0 ${eth0[0]} default`]);
+      assert.equal((await call("DEL", pod, uid, config)).code, 0);
+      assert.deepEqual(links(ns), ["lo"]);
+    }
+  });
+
+  it("defaultNetworks are added after clusterNetwork, except for pods in systemNamespaces", async () => {
+    await nad(
+      "extra-net",
+      {
+        cniVersion: "1.0.0",
+        type: "macvlan",
+        master: PARENT,
+        ipam: { type: "static", addresses: [{ address: "192.168.82.5/24" }] },
+      },
+      "kube-system",
+    );
+    const config = clusterConfig(join(dir.path, "cni-defnets"), "cluster-net", {
+      defaultNetworks: ["extra-net"],
+    });
+    const uid = await createPod(api, "default", "with-defaults");
+    assert.equal((await call("ADD", "with-defaults", uid, config)).code, 0);
+    assert.deepEqual(links(ns), ["eth0", "lo", "net1"]);
+    assert.deepEqual(addresses(ns, "net1"), ["192.168.82.5"]);
+    assert.equal((await call("DEL", "with-defaults", uid, config)).code, 0);
+    const sysUid = await createPod(api, "kube-system", "system-pod");
+    const sys = await call("ADD", "system-pod", sysUid, config, `ctr-sys-${ns}`, {}, "kube-system");
+    assert.equal(sys.code, 0, sys.stdout + sys.stderr);
+    assert.deepEqual(links(ns), ["eth0", "lo"]);
+    assert.equal(
+      (await call("DEL", "system-pod", sysUid, config, `ctr-sys-${ns}`, {}, "kube-system")).code,
+      0,
+    );
+    assert.deepEqual(links(ns), ["lo"]);
+  });
+
+  it("v1.multus-cni.io/default-network replaces the master with the NAD it names", async () => {
+    const uid = await createPod(api, "default", "own-default", {
+      annotations: { "v1.multus-cni.io/default-network": "default/static-conf" },
+    });
+    const config = bridgeMaster(join(dir.path, "cni-own-default"));
+    const added = await call("ADD", "own-default", uid, config);
+    assert.equal(added.code, 0, added.stdout + added.stderr);
+    assert.deepEqual(addresses(ns, "eth0"), ["192.168.78.5"]);
+    assert.deepEqual(await statusOf("own-default"), ["default/static-conf eth0 192.168.78.5 default"]);
+    assert.equal(
+      (JSON.parse(added.stdout) as { ips: { address: string }[] }).ips[0]!.address,
+      "192.168.78.5/24",
+    );
+    assert.equal((await call("DEL", "own-default", uid, config)).code, 0);
+    assert.deepEqual(links(ns), ["lo"]);
+  });
+
+  it("readinessindicatorfile: ADD waits for it; absent for 45 s, ADD fails with Multus' text and runs nothing", async () => {
+    const uid = await createPod(api, "default", "ready");
+    const file = join(dir.path, "ready-indicator");
+    const absent = join(dir.path, "never-there");
+    const config = { ...bridgeMaster(join(dir.path, "cni-ready")), readinessindicatorfile: file };
+    const started = Date.now();
+    const failing = call(
+      "ADD",
+      "ready",
+      uid,
+      { ...config, readinessindicatorfile: absent },
+      `ctr-never-${ns}`,
+    );
+    const waiting = call("ADD", "ready", uid, config);
+    await new Promise((r) => setTimeout(r, 2_000));
+    assert.deepEqual(links(ns), ["lo"], "nothing runs before the file exists");
+    writeFileSync(file, "");
+    const added = await waiting;
+    assert.equal(added.code, 0, added.stdout + added.stderr);
+    assert.ok(Date.now() - started >= 2_000);
+    assert.deepEqual(links(ns), ["eth0", "lo"]);
+    const failed = await failing;
+    assert.ok(Date.now() - started >= 45_000);
+    assert.equal(failed.code, 1);
+    const error = JSON.parse(failed.stdout) as { code: number; msg: string };
+    assert.equal(error.code, 11);
+    assert.equal(
+      error.msg,
+      `Multus: [default/ready/${uid}]: have you checked that your default network is ready? still waiting for readinessindicatorfile @ ${absent}. pollimmediate error: timed out waiting for the condition`,
+    );
+    assert.equal(existsSync(join(dir.path, "cni-ready", `ctr-never-${ns}`)), false);
+    assert.equal((await call("DEL", "ready", uid, config)).code, 0);
+  });
+
+  it("retryDeleteOnError keeps the delegate cache after a failed DEL (a later DEL finishes the job); without it the cache goes", async () => {
+    for (const retry of [true, false]) {
+      const pod = `retry-${retry}`;
+      const uid = await createPod(api, "default", pod, {
+        annotations: { "k8s.v1.cni.cncf.io/networks": "macvlan-conf" },
+      });
+      const cniDir = join(dir.path, `cni-${pod}`);
+      const config = { ...bridgeMaster(cniDir), retryDeleteOnError: retry };
+      const cid = `ctr-${pod}-${ns}`;
+      const added = await call("ADD", pod, uid, config, cid);
+      assert.equal(added.code, 0, added.stdout + added.stderr);
+      const emptyPath = join(dir.path, "no-plugins");
+      mkdirSync(emptyPath, { recursive: true });
+      const failed = await call("DEL", pod, uid, config, cid, { CNI_PATH: emptyPath });
+      assert.equal(failed.code, 1);
+      assert.match(failed.stdout, /failed to find plugin/);
+      assert.equal(existsSync(join(cniDir, cid)), retry);
+      if (retry) {
+        assert.equal((await call("DEL", pod, uid, config, cid)).code, 0);
+        assert.deepEqual(links(ns), ["lo"]);
+        assert.equal(existsSync(join(cniDir, cid)), false);
+      }
+    }
+  });
+
+  it("a pod deleted before ADD gets Multus' placeholder result and no interface; a pod of another UID fails ADD", async () => {
+    const gone = await call(
+      "ADD",
+      "never-created",
+      "5f1c0000-0000-0000-0000-000000000000",
+      bridgeMaster(join(dir.path, "cni-gone")),
+    );
+    assert.equal(gone.code, 0, gone.stdout + gone.stderr);
+    assert.deepEqual(JSON.parse(gone.stdout), {
+      cniVersion: "1.0.0",
+      interfaces: [{ name: "eth0", sandbox: `/var/run/netns/${ns}` }],
+      ips: [{ interface: 0, address: "0.0.0.0/0", gateway: "0.0.0.0" }],
+      dns: {},
+    });
+    assert.deepEqual(links(ns), ["lo"]);
+    const uid = await createPod(api, "default", "reborn");
+    const stale = "0badc0de-0000-0000-0000-000000000000";
+    const mismatch = await call("ADD", "reborn", stale, bridgeMaster(join(dir.path, "cni-reborn")));
+    assert.equal(mismatch.code, 1);
+    const error = JSON.parse(mismatch.stdout) as { code: number; msg: string };
+    assert.equal(error.code, 11);
+    assert.equal(
+      error.msg,
+      `Multus: [default/reborn/${stale}]: expected pod UID "${stale}" but got "${uid}" from Kube API`,
+    );
+    assert.deepEqual(links(ns), ["lo"]);
   });
 
   it("DEL with the API double stopped removes every interface from the cache", async () => {
