@@ -340,6 +340,9 @@ async function add(req: Request, conf: MultusConf, log: Logger): Promise<Current
 async function del(req: Request, conf: MultusConf, log: Logger): Promise<void> {
   const k8s = k8sArgsOf(req);
   const ref: PodRef = { namespace: k8s.namespace, name: k8s.name, uid: k8s.uid };
+  // A pod must be torn down even while the default network is not ready: DEL never waits.
+  if (conf.readinessIndicatorFile !== "" && !existsSync(conf.readinessIndicatorFile))
+    log.verbose(`CmdDel: readinessindicatorfile ${conf.readinessIndicatorFile} is missing; deleting anyway`);
   let kube: MultusKube | undefined;
   try {
     kube = await connectKube(conf.kubeconfig, process.env);

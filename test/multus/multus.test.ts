@@ -637,7 +637,7 @@ describe("multus thin mode: pods, NADs and delegates in network namespaces", () 
     assert.deepEqual(links(ns), ["lo"]);
   });
 
-  it("readinessindicatorfile: ADD waits for it; absent for 45 s, ADD fails with Multus' text and runs nothing", async () => {
+  it("readinessindicatorfile: ADD waits for it; absent for 45 s, ADD fails with Multus' text and runs nothing; DEL never waits", async () => {
     const uid = await createPod(api, "default", "ready");
     const file = join(dir.path, "ready-indicator");
     const absent = join(dir.path, "never-there");
@@ -668,7 +668,23 @@ describe("multus thin mode: pods, NADs and delegates in network namespaces", () 
       `Multus: [default/ready/${uid}]: have you checked that your default network is ready? still waiting for readinessindicatorfile @ ${absent}. pollimmediate error: timed out waiting for the condition`,
     );
     assert.equal(existsSync(join(dir.path, "cni-ready", `ctr-never-${ns}`)), false);
-    assert.equal((await call("DEL", "ready", uid, config)).code, 0);
+    // DEL does not wait for the file: it logs that it is missing and deletes.
+    const logFile = join(dir.path, "ready.log");
+    const delStarted = Date.now();
+    const deleted = await call("DEL", "ready", uid, {
+      ...config,
+      readinessindicatorfile: absent,
+      logLevel: "verbose",
+      logFile,
+      logToStderr: false,
+    });
+    assert.equal(deleted.code, 0, deleted.stdout + deleted.stderr);
+    assert.ok(Date.now() - delStarted < 5_000);
+    assert.deepEqual(links(ns), ["lo"]);
+    assert.match(
+      readFileSync(logFile, "utf8"),
+      new RegExp(`\\[verbose\\] CmdDel: readinessindicatorfile ${absent} is missing; deleting anyway\n`),
+    );
   });
 
   it("retryDeleteOnError keeps the delegate cache after a failed DEL (a later DEL finishes the job); without it the cache goes", async () => {
