@@ -12,7 +12,14 @@ function ipInNetnsRaw(
 ): Promise<{ ok: boolean; stderr: string; why: string }> {
   return new Promise((resolve) => {
     execFile("nsenter", [`--net=${netns}`, "ip", ...args], { timeout: 10_000 }, (error, _out, stderr) =>
-      resolve({ ok: error === null, stderr: stderr.trim(), why: error?.message ?? "" }),
+      resolve({
+        ok: error === null,
+        stderr: stderr.trim(),
+        why:
+          (error as NodeJS.ErrnoException | null)?.code === "ENOENT"
+            ? "nsenter (util-linux) and ip (iproute2) must be installed on the node"
+            : (error?.message ?? ""),
+      }),
     );
   });
 }
