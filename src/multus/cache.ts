@@ -2,7 +2,7 @@
 // scratch cache `<cniDir>/<containerID>` (Multus' JSON: one object per delegate in ADD order, the
 // exact configuration in base64 `Bytes`), written before any delegate runs; and the libcni result
 // cache `<cniDir>/results/<network>-<containerID>-<ifname>`, the prevResult of DEL and CHECK.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isJsonObject, type JsonObject, parseJson } from "../config/json-parse.ts";
 import type { Attachment } from "./attachments.ts";
@@ -157,4 +157,44 @@ export function removeResultCache(
   ifName: string,
 ): void {
   rmSync(resultPath(cniDir, network, containerId, ifName), { force: true });
+}
+
+/** Replaces the result of a libcni cache record (default-route handling), the rest kept. */
+export function rewriteResultCache(
+  cniDir: string,
+  network: string,
+  containerId: string,
+  ifName: string,
+  update: (result: JsonObject) => JsonObject,
+): void {
+  const path = resultPath(cniDir, network, containerId, ifName);
+  const record = parseJson(readFileSync(path, "utf8"));
+  if (!isJsonObject(record) || !isJsonObject(record["result"] ?? null))
+    throw new Error(`${path}: not a libcni cache record`);
+  writeAtomic(path, JSON.stringify({ ...record, result: update(record["result"] as JsonObject) }));
+}
+
+/** Every attachment the result cache holds (containerId and ifName of each record): what GC keeps. */
+export function cachedAttachments(cniDir: string): { containerID: string; ifname: string }[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(cniDir, "results"));
+  } catch {
+    return [];
+  }
+  const out: { containerID: string; ifname: string }[] = [];
+  for (const name of names) {
+    try {
+      const record = parseJson(readFileSync(join(cniDir, "results", name), "utf8"));
+      if (
+        isJsonObject(record) &&
+        typeof record["containerId"] === "string" &&
+        typeof record["ifName"] === "string"
+      )
+        out.push({ containerID: record["containerId"], ifname: record["ifName"] });
+    } catch {
+      // not a cache record
+    }
+  }
+  return out;
 }

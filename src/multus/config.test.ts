@@ -47,7 +47,6 @@ test("loadMultusConf: every key is read, case-insensitively as Go's decoder matc
     systemNamespaces: ["kube-system", "ops"],
     multusNamespace: "multus",
     retryDeleteOnError: true,
-    auxiliaryCNIChainName: "aux",
     runtimeConfig: { portMappings: [] },
   });
   assert.equal(conf.clusterNetwork, "k8s-pod-network");
@@ -62,7 +61,6 @@ test("loadMultusConf: every key is read, case-insensitively as Go's decoder matc
   assert.deepEqual(conf.systemNamespaces, ["kube-system", "ops"]);
   assert.equal(conf.multusNamespace, "multus");
   assert.equal(conf.retryDeleteOnError, true);
-  assert.equal(conf.auxiliaryCNIChainName, "aux");
   assert.deepEqual(conf.runtimeConfig, { portMappings: [] });
 });
 
@@ -105,4 +103,22 @@ test("loadMultusConf: a key of the wrong type says which and what it should be",
       e instanceof ConfigError &&
       /^failed to load netconf: invalid namespaceIsolation: expected a boolean/.test(e.message),
   );
+});
+
+test("loadMultusConf: auxiliaryCNIChainName and logOptions are refused, naming the key and the fix", () => {
+  for (const [key, value] of [
+    ["auxiliaryCNIChainName", "aux"],
+    ["logOptions", { maxAge: 5 }],
+  ] as const) {
+    assert.throws(
+      () => loadMultusConf({ delegates: [bridge], [key]: value }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.code === 7 &&
+        e.message.startsWith(`failed to load netconf: ${key} is not supported: `) &&
+        e.message.includes("remove the key"),
+    );
+  }
+  // An empty chain name is Multus' "no chain": accepted.
+  assert.equal(loadMultusConf({ delegates: [bridge], auxiliaryCNIChainName: "" }).delegates.length, 1);
 });

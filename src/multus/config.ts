@@ -3,12 +3,10 @@
 // (Go's decoder), and at least one of `delegates`/`clusterNetwork` must be given.
 import { fields } from "../config/decode.ts";
 import type { JsonObject } from "../config/json-parse.ts";
+import { LOG_LEVELS, type LogLevel } from "../config/types.ts";
 import { ConfigError } from "../errors/errors.ts";
 import { type DelegateConf, deepFreeze, parseDelegate } from "./delegate.ts";
 import { MultusInputError } from "./errors.ts";
-
-export const LOG_LEVELS = ["debug", "verbose", "error", "panic"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface MultusConf {
   readonly cniVersion: string;
@@ -34,7 +32,6 @@ export interface MultusConf {
   readonly systemNamespaces: readonly string[];
   readonly multusNamespace: string;
   readonly retryDeleteOnError: boolean;
-  readonly auxiliaryCNIChainName: string;
 }
 
 export const DEFAULTS = {
@@ -78,6 +75,16 @@ export function loadMultusConf(config: JsonObject): MultusConf {
       throw error;
     }
   });
+  refuseUnbuilt(
+    "auxiliaryCNIChainName",
+    (typed(() => f.string("auxiliaryCNIChainName")) ?? "") !== "",
+    "the auxiliary chain is not run by this meta-plugin; remove the key (or run the chain's plugins in clusterNetwork's conflist)",
+  );
+  refuseUnbuilt(
+    "logOptions",
+    typed(() => f.object("logOptions")) !== undefined,
+    "logFile is appended to, never rotated, by this meta-plugin; remove the key and rotate the file with logrotate (copytruncate)",
+  );
   const level = typed(() => f.string("logLevel")) ?? "";
   const known = (LOG_LEVELS as readonly string[]).includes(level.toLowerCase());
   const globals = typed(() => f.string("globalNamespaces")) ?? DEFAULTS.globalNamespaces;
@@ -114,8 +121,13 @@ export function loadMultusConf(config: JsonObject): MultusConf {
       DEFAULTS.multusNamespace,
     ),
     retryDeleteOnError: typed(() => f.boolean("retryDeleteOnError")) ?? false,
-    auxiliaryCNIChainName: typed(() => f.string("auxiliaryCNIChainName")) ?? "",
   });
+}
+
+/** A Multus key whose behaviour is not built: refused rather than accepted and ignored, so a
+ * configuration never seems to do what it does not (code 7, the key named). */
+function refuseUnbuilt(key: string, present: boolean, fix: string): void {
+  if (present) throw new ConfigError(`${CONTEXT}${key} is not supported: ${fix}`);
 }
 
 /** Multus sets defaults before decoding, so an explicit "" replaces them; a path key left "" is

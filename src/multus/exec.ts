@@ -48,6 +48,9 @@ export async function execPlugin(
     CNI_ARGS: call.cniArgs,
     CNI_PATH: call.path.join(":"),
   };
+  // STATUS and GC have no container: libcni leaves these out rather than passing them empty.
+  for (const key of ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS"] as const)
+    if (env[key] === "") delete env[key];
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>(
     (resolve, reject) => {
       const child = spawn(file, [], { env, stdio: ["pipe", "pipe", "pipe"] });

@@ -9,14 +9,18 @@ import type { Handlers, PluginIO } from "../cni/skel.ts";
 import { versionAtLeast } from "../cni/version.ts";
 import { parseCniArgs } from "../config/cni-args.ts";
 import { CNI_CODES, CniError, ConfigError, describe } from "../errors/errors.ts";
+import type { Logger } from "../log/logger.ts";
 import { type Attachment, type PlannedDelegate, planAttachments } from "./attachments.ts";
-import { readScratch, removeScratch, writeScratch } from "./cache.ts";
+import { cachedAttachments, readScratch, removeScratch, rewriteResultCache, writeScratch } from "./cache.ts";
 import { type CurrentResult, placeholderResult, readResult } from "./cni-result.ts";
 import { loadMultusConf, type MultusConf } from "./config.ts";
+import { touchesDefaultRoutes, withDefaultRoutes } from "./default-route.ts";
 import { type DelegateConf, withCniArgs, withListVersion } from "./delegate.ts";
 import type { K8sArgs } from "./delegate-call.ts";
 import { MultusInputError, multusError, type PodRef } from "./errors.ts";
 import { connectKube, type MultusKube, type Pod } from "./kube.ts";
+import { callLogger } from "./log.ts";
+import { addDefaultRoute, deleteDefaultRoutes, validateIfName } from "./netns.ts";
 import {
   formatNetworkStatus,
   NETWORK_STATUS_ANNOTATION,
@@ -24,7 +28,7 @@ import {
   statusEntries,
 } from "./network-status.ts";
 import { configByName, configByPath, delegateFromNad } from "./resolve.ts";
-import { type CallContext, delegateVerb } from "./run-delegate.ts";
+import { type CallContext, delegateStatusOrGc, delegateVerb } from "./run-delegate.ts";
 import {
   checkDefaultRoutes,
   checkIsolation,
@@ -68,7 +72,7 @@ function k8sArgsOf(req: Request): K8sArgs {
   };
 }
 
-async function waitReadiness(conf: MultusConf, pod: PodRef): Promise<void> {
+async function waitReadiness(conf: MultusConf, pod: PodRef | undefined): Promise<void> {
   const file = conf.readinessIndicatorFile;
   if (file === "") return;
   const until = Date.now() + READINESS_TIMEOUT_MS;
@@ -223,8 +227,36 @@ async function deleteAll(attachments: readonly Attachment[], ctx: CallContext): 
   return errors;
 }
 
-async function add(req: Request): Promise<CurrentResult> {
-  const conf = loadConf(req);
+/**
+ * After an attachment's ADD, when `default-route` is in play: its default routes leave the
+ * namespace, its requested gateways become its default routes, and its libcni cache says so.
+ * A failure here fails the ADD without rolling back (the delegates did their part), as Multus does.
+ */
+async function moveDefaultRoutes(a: Attachment, ctx: CallContext, ref: PodRef): Promise<void> {
+  const fail = (what: string, error: unknown) =>
+    multusError(ref, `${what}: ${describe(error)}`, CNI_CODES.internal);
+  try {
+    await deleteDefaultRoutes(ctx.netns, a.ifName);
+  } catch (error) {
+    throw fail("error deleting default gateway", error);
+  }
+  for (const gw of a.selection?.defaultRoute ?? []) {
+    try {
+      await addDefaultRoute(ctx.netns, a.ifName, gw);
+    } catch (error) {
+      throw fail("error setting default gateway", error);
+    }
+  }
+  try {
+    rewriteResultCache(ctx.cniDir, a.delegate.confName, ctx.containerId, a.ifName, (r) =>
+      withDefaultRoutes(r, a),
+    );
+  } catch (error) {
+    throw fail("error setting default gateway in cache", error);
+  }
+}
+
+async function add(req: Request, conf: MultusConf, log: Logger): Promise<CurrentResult> {
   const k8s = k8sArgsOf(req);
   const ref: PodRef = { namespace: k8s.namespace, name: k8s.name, uid: k8s.uid };
   await waitReadiness(conf, ref);
@@ -256,8 +288,20 @@ async function add(req: Request): Promise<CurrentResult> {
     const results: CurrentResult[] = [];
     for (const [k, a] of attachments.entries()) {
       try {
-        const result = await delegateVerb("ADD", a, ctx);
-        results.push(readResult(result ?? {}));
+        await validateIfName(req.netns, a.ifName);
+      } catch (error) {
+        // The name is someone else's: no DEL of this delegate (it would remove that interface).
+        await deleteAll(attachments.slice(0, k), ctx);
+        const net = a.delegate.confName;
+        throw new CniError(
+          error instanceof CniError ? error.code : CNI_CODES.internal,
+          `[${ref.namespace}/${ref.name}/${ref.uid}:${net}]: error adding container to network "${net}": DelegateAdd: cannot set "${a.delegate.type}" interface name to "${a.ifName}": ${describe(error)}`,
+        );
+      }
+      try {
+        const result = readResult((await delegateVerb("ADD", a, ctx)) ?? {});
+        results.push(result);
+        log.verbose(`Add ${a.ifName} [${result.ips.map((i) => i.address).join(" ")}] from ${a.displayName}`);
       } catch (error) {
         // Multus deletes the failed delegate too, then every one before it, in reverse.
         await deleteAll(attachments.slice(0, k + 1), ctx);
@@ -270,6 +314,8 @@ async function add(req: Request): Promise<CurrentResult> {
           `[${ref.namespace}/${ref.name}/${ref.uid}:${net}]: error adding container to network "${net}": ${invoked}${describe(error)}`,
         );
       }
+      if (touchesDefaultRoutes(a) && (results[k]!.interfaces.length > 0 || results[k]!.ips.length > 0))
+        await moveDefaultRoutes(a, ctx, ref);
     }
     if (kube !== undefined && pod !== undefined) {
       const entries: NetworkStatus[] = attachments.flatMap((a, i) =>
@@ -291,10 +337,12 @@ async function add(req: Request): Promise<CurrentResult> {
   }
 }
 
-async function del(req: Request): Promise<void> {
-  const conf = loadConf(req);
+async function del(req: Request, conf: MultusConf, log: Logger): Promise<void> {
   const k8s = k8sArgsOf(req);
   const ref: PodRef = { namespace: k8s.namespace, name: k8s.name, uid: k8s.uid };
+  // A pod must be torn down even while the default network is not ready: DEL never waits.
+  if (conf.readinessIndicatorFile !== "" && !existsSync(conf.readinessIndicatorFile))
+    log.verbose(`CmdDel: readinessindicatorfile ${conf.readinessIndicatorFile} is missing; deleting anyway`);
   let kube: MultusKube | undefined;
   try {
     kube = await connectKube(conf.kubeconfig, process.env);
@@ -323,6 +371,7 @@ async function del(req: Request): Promise<void> {
       }
     }
     const ctx = context(conf, req, k8s);
+    log.verbose(`CmdDel: deleting ${attachments.map((a) => `${a.ifName} of ${a.displayName}`).join(", ")}`);
     const errors = await deleteAll(
       attachments.map((a) => ({ ...a, delegate: withListVersion(a.delegate, conf.cniVersion) })),
       ctx,
@@ -347,8 +396,7 @@ async function del(req: Request): Promise<void> {
   }
 }
 
-async function check(req: Request): Promise<void> {
-  const conf = loadConf(req);
+async function check(req: Request, conf: MultusConf): Promise<void> {
   const k8s = k8sArgsOf(req);
   if (conf.clusterNetwork !== "") return;
   const attachments = planAttachments(
@@ -373,17 +421,55 @@ async function check(req: Request): Promise<void> {
   }
 }
 
-/** The meta-plugin's verbs for the CNI dispatcher. STATUS and GC: see docs/multus.md. */
-export function multusHandlers(_io: PluginIO): Handlers<CurrentResult> {
+/**
+ * STATUS and GC concern the pod network as a whole, so only the primary plugin (clusterNetwork, or
+ * the first static delegate) is asked. GC's valid attachments are every one the result cache
+ * holds: the runtime's own list names the meta-plugin's attachments, not the delegates'.
+ */
+async function statusOrGc(command: "STATUS" | "GC", req: Request, conf: MultusConf): Promise<void> {
+  await waitReadiness(conf, undefined);
+  let master: DelegateConf | undefined = conf.delegates[0];
+  if (conf.clusterNetwork !== "") {
+    const kube = await connectKube(conf.kubeconfig, process.env);
+    try {
+      master = (await resolveNetwork(conf.clusterNetwork, conf, kube)).delegate;
+    } catch (error) {
+      throw multusError(
+        undefined,
+        `failed to get clusterNetwork: ${describe(error)}`,
+        error instanceof CniError ? error.code : CNI_CODES.invalidConfig,
+      );
+    } finally {
+      kube?.close();
+    }
+  }
+  if (master === undefined) return;
+  const valid = command === "GC" ? cachedAttachments(conf.cniDir) : [];
+  await delegateStatusOrGc(command, withListVersion(master, conf.cniVersion), searchPath(conf, req), valid);
+}
+
+/** The meta-plugin's verbs for the CNI dispatcher, each logging as the configuration asks. */
+export function multusHandlers(io: PluginIO): Handlers<CurrentResult> {
+  const logged =
+    <T>(verb: string, run: (req: Request, conf: MultusConf, log: Logger) => Promise<T>) =>
+    async (req: Request): Promise<T> => {
+      const conf = loadConf(req);
+      const log = callLogger(conf, io);
+      log.debug(
+        `${verb}: containerID ${req.containerId}, netns ${req.netns}, ifname ${req.ifName}, args ${req.cniArgs}`,
+      );
+      try {
+        return await run(req, conf, log);
+      } catch (error) {
+        log.error(`${verb}: ${describe(error)}`);
+        throw error;
+      }
+    };
   return {
-    add,
-    del,
-    check,
-    async status(req) {
-      loadConf(req);
-    },
-    async gc(req) {
-      loadConf(req);
-    },
+    add: logged("CmdAdd", add),
+    del: logged("CmdDel", del),
+    check: logged("CmdCheck", check),
+    status: logged("CmdStatus", async (req, conf) => statusOrGc("STATUS", req, conf)),
+    gc: logged("CmdGC", async (req, conf) => statusOrGc("GC", req, conf)),
   };
 }

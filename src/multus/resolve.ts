@@ -11,9 +11,22 @@ import { MultusInputError } from "./errors.ts";
 
 const CONFIG_EXTENSIONS = [".conf", ".json", ".conflist"];
 
+/** The NAD annotation that asks for a device from a device plugin or DRA (SR-IOV and the like). */
+export const RESOURCE_NAME_ANNOTATION = "k8s.v1.cni.cncf.io/resourceName";
+
 /** The delegate of a NAD object (as the API returned it). */
 export function delegateFromNad(nad: unknown, nadName: string, confDir: string): DelegateConf {
-  const spec = (nad as { spec?: { config?: unknown } } | undefined)?.spec;
+  const object = nad as
+    | { metadata?: { annotations?: Record<string, unknown> }; spec?: { config?: unknown } }
+    | undefined;
+  // Device allocation (kubelet's checkpoint, DRA claims, device-info files) is not built: a NAD
+  // that needs a device would get an interface without one, so it is refused instead.
+  if (object?.metadata?.annotations?.[RESOURCE_NAME_ANNOTATION] !== undefined) {
+    throw new MultusInputError(
+      `GetCNIConfig: NAD ${nadName} has the ${RESOURCE_NAME_ANNOTATION} annotation: device plugin and DRA devices are not supported by this meta-plugin; remove the annotation or use Multus for this network`,
+    );
+  }
+  const spec = object?.spec;
   const text = typeof spec?.config === "string" ? spec.config : "";
   if (text.trim() === "") {
     try {

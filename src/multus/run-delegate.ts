@@ -6,6 +6,7 @@ import { versionAtLeast } from "../cni/version.ts";
 import type { JsonObject } from "../config/json-parse.ts";
 import type { Attachment } from "./attachments.ts";
 import { readResultCache, removeResultCache, writeResultCache } from "./cache.ts";
+import type { DelegateConf } from "./delegate.ts";
 import { capabilityArgs, delegateCniArgs, type K8sArgs, pluginConfig } from "./delegate-call.ts";
 import { execPlugin } from "./exec.ts";
 
@@ -19,11 +20,10 @@ export interface CallContext {
   readonly runtimeConfig: JsonObject;
 }
 
-function pluginsOf(a: Attachment): {
+function pluginsOf(d: DelegateConf): {
   plugins: readonly JsonObject[];
   list: { name: string; cniVersion: string } | undefined;
 } {
-  const d = a.delegate;
   return d.isConfList
     ? {
         plugins: d.config["plugins"] as readonly JsonObject[],
@@ -47,7 +47,7 @@ export async function delegateVerb(
     cniArgs,
     path: ctx.path,
   };
-  const { plugins, list } = pluginsOf(a);
+  const { plugins, list } = pluginsOf(a.delegate);
   const network = a.delegate.confName;
   if (command === "ADD") {
     let prev: JsonObject | undefined;
@@ -78,4 +78,36 @@ export async function delegateVerb(
   }
   if (command === "DEL") removeResultCache(ctx.cniDir, network, ctx.containerId, a.ifName);
   return undefined;
+}
+
+/** An attachment the runtime still has, as GC's `cni.dev/valid-attachments` lists it. */
+export interface ValidAttachment {
+  readonly containerID: string;
+  readonly ifname: string;
+}
+
+/**
+ * STATUS or GC of one delegate, as libcni runs them on a configuration: nothing below CNI 1.1.0
+ * (the verbs do not exist there), nothing for GC when the list says `disableGC`; otherwise each
+ * plugin in order, GC with the valid attachments. No container, netns or interface is passed.
+ * @throws the plugin's CniError unchanged (STATUS' 50/51 reach the runtime as they are).
+ */
+export async function delegateStatusOrGc(
+  command: "STATUS" | "GC",
+  d: DelegateConf,
+  path: readonly string[],
+  valid: readonly ValidAttachment[] = [],
+): Promise<void> {
+  if (d.cniVersion === "" || !versionAtLeast(d.cniVersion, "1.1.0")) return;
+  if (command === "GC" && d.config["disableGC"] === true) return;
+  const { plugins, list } = pluginsOf(d);
+  const call = { command, containerId: "", netns: "", ifName: "", cniArgs: "", path };
+  for (const plugin of plugins) {
+    const config = pluginConfig(plugin, list, undefined, {});
+    await execPlugin(
+      String(plugin["type"]),
+      command === "GC" ? { ...config, "cni.dev/valid-attachments": valid.map((v) => ({ ...v })) } : config,
+      call,
+    );
+  }
 }
