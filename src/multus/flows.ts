@@ -221,7 +221,11 @@ async function deleteAll(attachments: readonly Attachment[], ctx: CallContext): 
     try {
       await delegateVerb("DEL", a, ctx);
     } catch (error) {
-      errors.push(describe(error));
+      // Multus' words for a delegate's failed DEL (its DelegateDel / ConflistDel wrapping).
+      const invoked = a.delegate.isConfList
+        ? `DelegateDel: error invoking ConflistDel - "${a.delegate.confName}": conflistDel: error in getting result from DelNetworkList: `
+        : `DelegateDel: error invoking DelegateDel - "${a.delegate.type}": error in getting result from DelNetwork: `;
+      errors.push(`${invoked}${describe(error)}`);
     }
   }
   return errors;
@@ -306,12 +310,9 @@ async function add(req: Request, conf: MultusConf, log: Logger): Promise<Current
         // Multus deletes the failed delegate too, then every one before it, in reverse.
         await deleteAll(attachments.slice(0, k + 1), ctx);
         const net = a.delegate.confName;
-        const invoked = a.delegate.isConfList
-          ? `DelegateAdd: error invoking conflistAdd - "${net}": conflistAdd: error in getting result from AddNetworkList: `
-          : `DelegateAdd: error invoking DelegateAdd - "${a.delegate.type}": error in getting result from AddNetwork: `;
         throw new CniError(
           error instanceof CniError ? error.code : CNI_CODES.internal,
-          `[${ref.namespace}/${ref.name}/${ref.uid}:${net}]: error adding container to network "${net}": ${invoked}${describe(error)}`,
+          `[${ref.namespace}/${ref.name}/${ref.uid}:${net}]: error adding container to network "${net}": ${describe(error)}`,
         );
       }
       if (touchesDefaultRoutes(a) && (results[k]!.interfaces.length > 0 || results[k]!.ips.length > 0))
@@ -379,8 +380,7 @@ async function del(req: Request, conf: MultusConf, log: Logger): Promise<void> {
     const keep =
       conf.retryDeleteOnError && errors.length > 0 && !errors.join(" ").includes("no such file or directory");
     if (!keep) removeScratch(conf.cniDir, req.containerId);
-    if (errors.length > 0)
-      throw new CniError(CNI_CODES.internal, `${errors.length > 1 ? "errors: " : ""}${errors.join(" / ")}`);
+    if (errors.length > 0) throw new CniError(CNI_CODES.internal, `errors: ${errors.join(" / ")}`);
     // The interfaces are gone: the pod's network-status no longer describes them. Only this
     // incarnation's (UID checked by the API), and never a reason to fail the DEL.
     pod ??= await lookup();
