@@ -11,6 +11,7 @@
 import { describe } from "../errors/errors.ts";
 import type { Clock } from "../ipam/retry.ts";
 import type { Credentials } from "./credentials.ts";
+import { pollUntilStopped } from "./poll.ts";
 
 export const WATCH_INTERVAL_MS = 1000;
 
@@ -51,21 +52,13 @@ export async function watchCredentials(written: Credentials, watch: CredentialWa
     if (line !== failing) watch.log(line);
     failing = line;
   };
-  // A flag rather than the race's winner: with a clock whose sleeps are already over, the sleep
-  // would win every race and the loop would never see the stop.
-  let stopping = false;
-  const stop = watch.stopped.then(() => {
-    stopping = true;
-  });
-  for (;;) {
-    await Promise.race([watch.clock.sleep(interval), stop]);
-    if (stopping) return;
+  await pollUntilStopped({ clock: watch.clock, intervalMs: interval, stopped: watch.stopped }, () => {
     let next: Credentials;
     try {
       next = watch.read();
     } catch (error) {
       fail(`kubeconfig kept: ${describe(error)}`);
-      continue;
+      return;
     }
     const change =
       credentialChange(current, next) ?? (watch.drifted?.(next) === true ? "the file" : undefined);
@@ -74,7 +67,7 @@ export async function watchCredentials(written: Credentials, watch: CredentialWa
         watch.rewrite(next);
       } catch (error) {
         fail(`kubeconfig not rewritten (${change} changed): ${describe(error)}`);
-        continue;
+        return;
       }
       current = next;
       watch.log(`kubeconfig rewritten: ${change} changed`);
@@ -82,5 +75,5 @@ export async function watchCredentials(written: Credentials, watch: CredentialWa
       watch.log("token and CA readable again, kubeconfig unchanged");
     }
     failing = undefined;
-  }
+  });
 }

@@ -18,6 +18,7 @@ import { describe } from "../errors/errors.ts";
 import type { Clock } from "../ipam/retry.ts";
 import { WATCH_INTERVAL_MS } from "./credential-watcher.ts";
 import { type ConfFile, firstMaster, type GeneratedConf, MASTER, parseNetworkConf } from "./multus-conf.ts";
+import { pollUntilStopped } from "./poll.ts";
 import type { Outcome } from "./replace-file.ts";
 
 /** What the configuration should be now. */
@@ -120,25 +121,17 @@ export async function watchMultusConf(installed: Desired | undefined, watch: Con
     if (line !== said) watch.log(line);
     said = line;
   };
-  // A flag rather than the race's winner, as in the credential watcher: a virtual clock's sleeps
-  // are over at once and would win every race.
-  let stopping = false;
-  const stop = watch.stopped.then(() => {
-    stopping = true;
-  });
-  for (;;) {
-    await Promise.race([watch.clock.sleep(interval), stop]);
-    if (stopping) return;
+  await pollUntilStopped({ clock: watch.clock, intervalMs: interval, stopped: watch.stopped }, () => {
     let desired: Desired;
     try {
       desired = watch.source.next();
     } catch (error) {
       say(`multus configuration kept: ${describe(error)}`);
-      continue;
+      return;
     }
     if (desired.kind === "keep") {
       say(desired.why);
-      continue;
+      return;
     }
     const path = join(watch.confDir, desired.conf.fileName);
     let outcome: Outcome;
@@ -146,13 +139,13 @@ export async function watchMultusConf(installed: Desired | undefined, watch: Con
       outcome = watch.install(desired.conf);
     } catch (error) {
       say(`${path} not written: ${describe(error)}`);
-      continue;
+      return;
     }
     if (outcome === "written") watch.log(`${path} ${changeOf(current, desired)}`);
     else if (said !== undefined) watch.log(`${path} up to date (from ${desired.from})`);
     said = undefined;
     current = desired;
-  }
+  });
 }
 
 /** Why the configuration was written, as the log line says it. */
