@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { HostPaths } from "./host-paths.ts";
 
@@ -35,4 +38,35 @@ test("the flat-file reader reports a candidate outside instead of reading it", (
   );
   assert.throws(() => read("/host/etc/cni/net.d/whereabouts.d/whereabouts.conf"));
   assert.deepEqual(unseen, ["/host/etc/cni/net.d/whereabouts.d/whereabouts.conf is outside --host-paths"]);
+});
+
+test("a symbolic link on the way (file or directory) counts only when it resolves inside the shared directories", (t) => {
+  const root = mkdtempSync(join(tmpdir(), "thereabouts-host-paths-"));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const shared = join(root, "shared");
+  const elsewhere = join(root, "elsewhere");
+  mkdirSync(join(shared, "real.d"), { recursive: true });
+  mkdirSync(elsewhere);
+  writeFileSync(join(shared, "real.d", "whereabouts.conf"), "{}");
+  writeFileSync(join(elsewhere, "whereabouts.conf"), "{}");
+  symlinkSync(join(shared, "real.d"), join(shared, "inside.d"));
+  symlinkSync(elsewhere, join(shared, "outside.d"));
+  symlinkSync(join(root, "gone"), join(shared, "dangling.d"));
+  symlinkSync(join(elsewhere, "whereabouts.conf"), join(shared, "file-link.conf"));
+  const paths = new HostPaths([shared]);
+  assert.equal(paths.unseenFile(join(shared, "real.d", "whereabouts.conf")), undefined);
+  assert.equal(
+    paths.unseenFile(join(shared, "missing.d", "whereabouts.conf")),
+    undefined,
+    "missing here and there",
+  );
+  assert.equal(paths.unseenFile(join(shared, "inside.d", "whereabouts.conf")), undefined);
+  assert.match(
+    paths.unseenFile(join(shared, "outside.d", "whereabouts.conf")) ?? "",
+    /symbolic link out of --host-paths/,
+  );
+  // A directory link that does not resolve here: the host may have the file behind it.
+  assert.match(paths.unseenFile(join(shared, "dangling.d", "whereabouts.conf")) ?? "", /cannot follow/);
+  assert.match(paths.unseenFile(join(shared, "file-link.conf")) ?? "", /symbolic link out of --host-paths/);
+  assert.match(paths.unseenFile(join(elsewhere, "whereabouts.conf")) ?? "", /outside --host-paths/);
 });

@@ -6,7 +6,7 @@
 // So when the agent is told which host directories it shares (mounted at the same paths), it
 // serves only calls whose every path lies inside them and declines the others, which the plugin
 // then runs alone. Without --host-paths the agent runs on the host and sees everything.
-import { lstatSync, statSync } from "node:fs";
+import { lstatSync, realpathSync } from "node:fs";
 import { normalize } from "node:path";
 import type { IpamConfig } from "../config/types.ts";
 import { loadKubeconfig, type ReadText } from "../kube/kubeconfig.ts";
@@ -25,23 +25,49 @@ export class HostPaths {
   /** Whether `path` lies inside one of the shared directories. */
   sees(path: string): boolean {
     if (!path.startsWith("/") || path.includes("\0")) return false;
-    const p = normalize(path);
-    return this.prefixes.some((prefix) => prefix === "/" || p === prefix || p.startsWith(`${prefix}/`));
+    return this.#prefixOf(normalize(path)) !== undefined;
   }
 
   /**
    * Why reading `path` here might not give the host's answer, or undefined when it gives the
-   * same: the path is outside the shared directories, or it is a symbolic link that does not
-   * resolve here (its target may exist on the host, outside what is shared).
+   * same: the path is outside the shared directories, or a component of it below the shared
+   * directory (the file itself, or a directory on the way) is a symbolic link that does not
+   * resolve here or resolves outside what is shared — its target may exist on the host, and a
+   * missing file here would be read as "no file" although the host has one.
    */
   unseenFile(path: string): string | undefined {
-    if (!this.sees(path)) return `${path} is outside --host-paths`;
-    try {
-      if (lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() === true) statSync(path);
-    } catch {
-      return `${path} is a symbolic link this agent cannot follow`;
+    if (!path.startsWith("/") || path.includes("\0")) return `${path} is outside --host-paths`;
+    const p = normalize(path);
+    const prefix = this.#prefixOf(p);
+    if (prefix === undefined) return `${path} is outside --host-paths`;
+    let current = prefix === "/" ? "" : prefix;
+    for (const part of p
+      .slice(current.length)
+      .split("/")
+      .filter((c) => c !== "")) {
+      current = `${current}/${part}`;
+      const st = lstatSync(current, { throwIfNoEntry: false });
+      // Missing here, with every directory above it shared: missing on the host too.
+      if (st === undefined) return undefined;
+      if (!st.isSymbolicLink()) continue;
+      let target: string;
+      try {
+        target = realpathSync(current);
+      } catch {
+        return `${path} goes through a symbolic link this agent cannot follow (${current})`;
+      }
+      if (!this.sees(target)) return `${path} goes through a symbolic link out of --host-paths (${current})`;
     }
     return undefined;
+  }
+
+  /** The shared directory `p` (normalised) lies in, the longest if several. */
+  #prefixOf(p: string): string | undefined {
+    let best: string | undefined;
+    for (const prefix of this.prefixes)
+      if (prefix === "/" || p === prefix || p.startsWith(`${prefix}/`))
+        if (best === undefined || prefix.length > best.length) best = prefix;
+    return best;
   }
 
   /**
