@@ -6,6 +6,7 @@
 // (scripts/build.ts): only the agent hand-off is loaded up front, so a plugin whose node agent
 // answers never loads the rest.
 import { forwardToAgent } from "./agent/forward.ts";
+import { MULTUS_PATH } from "./agent/protocol.ts";
 
 /** The name kubectl looks for on PATH to run `kubectl thereabouts …`. */
 const KUBECTL_PLUGIN = "kubectl-thereabouts";
@@ -18,11 +19,13 @@ async function main(): Promise<number> {
   const name = process.argv0.slice(process.argv0.lastIndexOf("/") + 1);
   const kubectlPlugin = name === KUBECTL_PLUGIN;
   const command = process.env["CNI_COMMAND"];
-  // The meta-plugin is loaded only under its name, before the agent hand-off (thin mode): an IPAM
-  // call never loads it.
+  // The meta-plugin's calls go to the node agent too (thick mode), on their own path; alone, the
+  // meta-plugin's modules are loaded only under its name: an IPAM call never loads them.
   if (name === MULTUS && command !== undefined && command !== "") {
+    const forwarded = await forwardToAgent(MULTUS_PATH);
+    if (forwarded.code !== undefined) return forwarded.code;
     const { runMultusProcess } = await import("./multus/main.ts");
-    return runMultusProcess();
+    return runMultusProcess(forwarded.stdin);
   }
   if (command !== undefined && command !== "" && !kubectlPlugin) {
     const forwarded = await forwardToAgent();

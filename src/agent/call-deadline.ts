@@ -12,7 +12,9 @@ import { CNI_CODES, CniError } from "../errors/errors.ts";
 export const CALL_MARGIN_MS = 5_000;
 
 /** How long the agent lets one call of this verb run. */
-export type CallLimits = (verb: keyof Handlers) => number;
+export type CallLimits = (verb: Verb) => number;
+
+type Verb = Exclude<keyof Handlers, "failureLine">;
 
 export const callLimits: CallLimits = (verb) =>
   (verb === "add" ? ADD_TIMEOUT_MS : DEL_TIMEOUT_MS) + CALL_MARGIN_MS;
@@ -30,7 +32,7 @@ export class CallTimeoutError extends CniError {
 }
 
 /** The work's outcome, or CallTimeoutError when it is not there within `ms`. */
-function within<R>(verb: keyof Handlers, ms: number, work: Promise<R>, expired: () => void): Promise<R> {
+function within<R>(verb: Verb, ms: number, work: Promise<R>, expired: () => void): Promise<R> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expiry = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -44,10 +46,10 @@ function within<R>(verb: keyof Handlers, ms: number, work: Promise<R>, expired: 
 }
 
 /** Races every verb against its limit; `expired` hears of each call that outlived it. */
-export function withDeadlines(
-  handlers: Handlers,
+export function withDeadlines<R>(
+  handlers: Handlers<R>,
   options: { limits?: CallLimits; expired?: () => void } = {},
-): Handlers {
+): Handlers<R> {
   const limits = options.limits ?? callLimits;
   const expired = options.expired ?? (() => {});
   return {

@@ -23,9 +23,10 @@ export async function callAgent(
   socket: string,
   call: AgentCall,
   timeoutMs = AGENT_TIMEOUT_MS,
+  path = CNI_PATH,
 ): Promise<AgentAnswer | AgentDeclined> {
   const body = Buffer.from(JSON.stringify(call), "utf8");
-  const { status, text } = await httpOverSocket(socket, "POST", CNI_PATH, body, timeoutMs);
+  const { status, text } = await httpOverSocket(socket, "POST", path, body, timeoutMs);
   if (status === FORBIDDEN) throw new Error("the agent does not serve this user (HTTP 403)");
   const answer = status === 200 ? parseAnswer(text) : undefined;
   if (answer === undefined) throw new Error(`unexpected answer (HTTP ${status})`);

@@ -5,14 +5,15 @@
 import { lstatSync, statSync } from "node:fs";
 import { processIO } from "../cni/process-io.ts";
 import { describe } from "../errors/errors.ts";
-import { callAgent } from "./client.ts";
-import { agentSocket, forwardedEnv } from "./protocol.ts";
+import { AGENT_TIMEOUT_MS, callAgent } from "./client.ts";
+import { agentSocket, CNI_PATH, forwardedEnv } from "./protocol.ts";
 import { parentOf, placeProblem, socketProblem } from "./socket-trust.ts";
 
 /** `code` when the agent answered; otherwise the stdin already read, if any, for the local run. */
 export type Forwarded = { readonly code: number } | { readonly code?: undefined; readonly stdin?: string };
 
-export async function forwardToAgent(): Promise<Forwarded> {
+/** `path`: the IPAM plugin's calls (CNI_PATH) or the meta-plugin's (MULTUS_PATH). */
+export async function forwardToAgent(path = CNI_PATH): Promise<Forwarded> {
   const io = processIO();
   const socket = agentSocket(io.env);
   if (io.env["CNI_COMMAND"] === "VERSION" || socket === "") return {};
@@ -24,7 +25,7 @@ export async function forwardToAgent(): Promise<Forwarded> {
   }
   const stdin = await io.readStdin();
   try {
-    const answer = await callAgent(socket, { env: forwardedEnv(io.env), stdin });
+    const answer = await callAgent(socket, { env: forwardedEnv(io.env), stdin }, AGENT_TIMEOUT_MS, path);
     // Declined (the agent does not share the paths this configuration names): run it here.
     if ("declined" in answer) return { stdin };
     if (answer.stdout !== "") io.stdout(answer.stdout);

@@ -7,6 +7,8 @@ export const DEFAULT_AGENT_SOCKET = "/run/thereabouts/agent.sock";
 export const AGENT_SOCKET_ENV = "THEREABOUTS_AGENT_SOCKET";
 
 export const CNI_PATH = "/v1/cni";
+/** The meta-plugin's calls (the executable run as `multus`): same body and answer as CNI_PATH. */
+export const MULTUS_PATH = "/v1/multus";
 export const HEALTH_PATH = "/healthz";
 export const METRICS_PATH = "/metrics";
 

@@ -10,11 +10,13 @@
 import { type ConfigHooks, pluginHandlers, type StoreAccess } from "../cni/plugin.ts";
 import { type PluginIO, runPlugin } from "../cni/skel.ts";
 import { readConfigFile, readOptionalFile } from "../files/config-file.ts";
+import type { MultusDeps } from "../multus/flows.ts";
 import { type HealthServer, startHealthServer } from "../net/health-server.ts";
 import { withDeadlines } from "./call-deadline.ts";
 import type { HostPaths } from "./host-paths.ts";
 import type { HttpAnswer, HttpRequest } from "./http-framing.ts";
 import { type CallResult, createAgentMetrics, type StoreLabel } from "./metrics.ts";
+import { serveMultusCall } from "./multus-calls.ts";
 import { type Libc, loadLibc } from "./peer-credentials.ts";
 import {
   type AgentAnswer,
@@ -22,6 +24,7 @@ import {
   CNI_PATH,
   HEALTH_PATH,
   METRICS_PATH,
+  MULTUS_PATH,
   parseCall,
 } from "./protocol.ts";
 import { type Listener, listenOn } from "./socket-listener.ts";
@@ -62,6 +65,12 @@ export async function startAgent(options: {
   const metrics = createAgentMetrics(stores);
   const policy = { euid: process.geteuid?.() ?? 0, group };
   let served = 0;
+  const multusDeps: MultusDeps = {
+    connect: async (kubeconfig) => {
+      const { connectKube } = await import("../multus/kube.ts");
+      return connectKube(kubeconfig, process.env);
+    },
+  };
 
   async function serveMetrics(): Promise<HttpAnswer> {
     return { status: 200, type: metrics.registry.contentType, body: await metrics.registry.metrics() };
@@ -122,11 +131,26 @@ export async function startAgent(options: {
     return { status: 200, type: "application/json", body: JSON.stringify(answer) };
   }
 
+  async function serveMultus(text: string): Promise<HttpAnswer> {
+    const call = parseCall(text);
+    if (call === undefined) return { status: 400, type: "text/plain", body: "expected {env, stdin}\n" };
+    // The meta-plugin's paths (binDir, confDir, cniDir, the netns) are not checked against
+    // --host-paths: an agent in a container leaves its calls to the plugin.
+    if (options.hostPaths !== undefined) {
+      const answer: AgentDeclined = { declined: "meta-plugin calls are not served with --host-paths" };
+      return { status: 200, type: "application/json", body: JSON.stringify(answer) };
+    }
+    const { answer } = await serveMultusCall(call, multusDeps);
+    served++;
+    return { status: 200, type: "application/json", body: JSON.stringify(answer) };
+  }
+
   async function route(request: HttpRequest): Promise<HttpAnswer> {
     const { method, path } = request;
     if (path === HEALTH_PATH && method === "GET") return { status: 200, type: "text/plain", body: "ok\n" };
     if (path === METRICS_PATH && method === "GET") return serveMetrics();
     if (path === CNI_PATH && method === "POST") return serveCall(request.body.toString("utf8"));
+    if (path === MULTUS_PATH && method === "POST") return serveMultus(request.body.toString("utf8"));
     return { status: 404, type: "text/plain", body: "not found\n" };
   }
 

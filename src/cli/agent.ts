@@ -73,6 +73,8 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
   ).Bun?.unsafe?.setJITPolicy?.(1);
   const metricsListen = values["metrics-listen"];
   const hostPaths = values["host-paths"] === undefined ? undefined : parseHostPaths(values["host-paths"]);
+  // The delegates the agent runs for the meta-plugin (an IPAM plugin among them) find it here.
+  process.env[AGENT_SOCKET_ENV] = socket;
   const agent = await startAgent({
     socket,
     allowGroup: values["allow-group"],

@@ -260,11 +260,11 @@ async function moveDefaultRoutes(a: Attachment, ctx: CallContext, ref: PodRef): 
   }
 }
 
-async function add(req: Request, conf: MultusConf, log: Logger): Promise<CurrentResult> {
+async function add(req: Request, conf: MultusConf, log: Logger, deps: MultusDeps): Promise<CurrentResult> {
   const k8s = k8sArgsOf(req);
   const ref: PodRef = { namespace: k8s.namespace, name: k8s.name, uid: k8s.uid };
   await waitReadiness(conf, ref);
-  const kube = await connectKube(conf.kubeconfig, process.env);
+  const kube = await deps.connect(conf.kubeconfig);
   try {
     let pod: Pod | undefined;
     if (kube !== undefined && k8s.name !== "") {
@@ -338,7 +338,7 @@ async function add(req: Request, conf: MultusConf, log: Logger): Promise<Current
   }
 }
 
-async function del(req: Request, conf: MultusConf, log: Logger): Promise<void> {
+async function del(req: Request, conf: MultusConf, log: Logger, deps: MultusDeps): Promise<void> {
   const k8s = k8sArgsOf(req);
   const ref: PodRef = { namespace: k8s.namespace, name: k8s.name, uid: k8s.uid };
   // A pod must be torn down even while the default network is not ready: DEL never waits.
@@ -346,7 +346,7 @@ async function del(req: Request, conf: MultusConf, log: Logger): Promise<void> {
     log.verbose(`CmdDel: readinessindicatorfile ${conf.readinessIndicatorFile} is missing; deleting anyway`);
   let kube: MultusKube | undefined;
   try {
-    kube = await connectKube(conf.kubeconfig, process.env);
+    kube = await deps.connect(conf.kubeconfig);
   } catch {
     kube = undefined;
   }
@@ -426,11 +426,16 @@ async function check(req: Request, conf: MultusConf): Promise<void> {
  * the first static delegate) is asked. GC's valid attachments are every one the result cache
  * holds: the runtime's own list names the meta-plugin's attachments, not the delegates'.
  */
-async function statusOrGc(command: "STATUS" | "GC", req: Request, conf: MultusConf): Promise<void> {
+async function statusOrGc(
+  command: "STATUS" | "GC",
+  req: Request,
+  conf: MultusConf,
+  deps: MultusDeps,
+): Promise<void> {
   await waitReadiness(conf, undefined);
   let master: DelegateConf | undefined = conf.delegates[0];
   if (conf.clusterNetwork !== "") {
-    const kube = await connectKube(conf.kubeconfig, process.env);
+    const kube = await deps.connect(conf.kubeconfig);
     try {
       master = (await resolveNetwork(conf.clusterNetwork, conf, kube)).delegate;
     } catch (error) {
@@ -448,10 +453,22 @@ async function statusOrGc(command: "STATUS" | "GC", req: Request, conf: MultusCo
   await delegateStatusOrGc(command, withListVersion(master, conf.cniVersion), searchPath(conf, req), valid);
 }
 
+/** What the flows use of the world beyond the call, injected so the node agent can share it. */
+export interface MultusDeps {
+  /**
+   * The Kubernetes API as Multus' `kubeconfig` (or the in-cluster ServiceAccount) reaches it, or
+   * undefined when there is none; the flow closes what it gets when the call ends.
+   */
+  connect(kubeconfig: string): Promise<MultusKube | undefined>;
+}
+
+/** A plugin process: a fresh connection per call. */
+const ALONE: MultusDeps = { connect: (kubeconfig) => connectKube(kubeconfig, process.env) };
+
 /** The meta-plugin's verbs for the CNI dispatcher, each logging as the configuration asks. */
-export function multusHandlers(io: PluginIO): Handlers<CurrentResult> {
+export function multusHandlers(io: PluginIO, deps: MultusDeps = ALONE): Handlers<CurrentResult> {
   const logged =
-    <T>(verb: string, run: (req: Request, conf: MultusConf, log: Logger) => Promise<T>) =>
+    <T>(verb: string, run: (req: Request, conf: MultusConf, log: Logger, deps: MultusDeps) => Promise<T>) =>
     async (req: Request): Promise<T> => {
       const conf = loadConf(req);
       const log = callLogger(conf, io);
@@ -459,7 +476,7 @@ export function multusHandlers(io: PluginIO): Handlers<CurrentResult> {
         `${verb}: containerID ${req.containerId}, netns ${req.netns}, ifname ${req.ifName}, args ${req.cniArgs}`,
       );
       try {
-        return await run(req, conf, log);
+        return await run(req, conf, log, deps);
       } catch (error) {
         log.error(`${verb}: ${describe(error)}`);
         throw error;
@@ -468,8 +485,8 @@ export function multusHandlers(io: PluginIO): Handlers<CurrentResult> {
   return {
     add: logged("CmdAdd", add),
     del: logged("CmdDel", del),
-    check: logged("CmdCheck", check),
-    status: logged("CmdStatus", async (req, conf) => statusOrGc("STATUS", req, conf)),
-    gc: logged("CmdGC", async (req, conf) => statusOrGc("GC", req, conf)),
+    check: logged("CmdCheck", async (req, conf) => check(req, conf)),
+    status: logged("CmdStatus", async (req, conf, _log, d) => statusOrGc("STATUS", req, conf, d)),
+    gc: logged("CmdGC", async (req, conf, _log, d) => statusOrGc("GC", req, conf, d)),
   };
 }
