@@ -8,27 +8,46 @@ import { benchImage } from "./image.ts";
 import { benchKubernetes } from "./kubernetes.ts";
 import { benchLocal } from "./local.ts";
 import { machineLine } from "./machine.ts";
+import { benchMultus } from "./multus.ts";
 import { benchResilience } from "./resilience.ts";
+import { replaceSection } from "./sections.ts";
+
+/** Every section, in the order of the file; each returns its text, starting with its `## ` heading. */
+const SECTIONS: readonly { name: string; run: (workdir: string) => Promise<string> | string }[] = [
+  { name: "local", run: benchLocal },
+  { name: "etcd", run: () => benchEtcd() },
+  { name: "kubernetes", run: () => benchKubernetes() },
+  { name: "resilience", run: () => benchResilience() },
+  { name: "multus", run: benchMultus },
+  { name: "image", run: benchImage },
+];
 
 const target = join(import.meta.dirname, "..", "docs", "benchmarks.md");
 const workdir = mkdtempSync(join(tmpdir(), "thereabouts-bench-"));
 try {
-  // `npm run bench -- local` (or etcd, kubernetes, resilience, image) runs one section and prints it
-  // instead of rewriting the file.
-  const only = process.argv[2];
+  // `npm run bench -- multus` (or any section's name) runs one section and prints it instead of
+  // rewriting the file; `npm run bench -- multus --write` puts it in the file in place of the
+  // section measured before, under a date line of its own (the file's stays with the rest).
+  const [only, flag] = process.argv.slice(2);
+  const chosen = SECTIONS.filter((s) => only === undefined || s.name === only);
+  if (chosen.length === 0 || (flag !== undefined && flag !== "--write"))
+    throw new Error(`usage: npm run bench [-- <${SECTIONS.map((s) => s.name).join("|")}> [--write]]`);
   const sections: string[] = [];
-  if (only === undefined || only === "local") sections.push(await benchLocal(workdir));
-  if (only === undefined || only === "etcd") sections.push(await benchEtcd());
-  if (only === undefined || only === "kubernetes") sections.push(await benchKubernetes());
-  if (only === undefined || only === "resilience") sections.push(await benchResilience());
-  if (only === undefined || only === "image") sections.push(benchImage(workdir));
+  for (const section of chosen) sections.push(await section.run(workdir));
+  const measured = `Measured ${machineLine()}.`;
   const intro = readFileSync(join(import.meta.dirname, "intro.md"), "utf8");
-  const text = `${intro}\nMeasured ${machineLine()}.\n\n${sections.join("\n")}`;
   if (only === undefined) {
-    writeFileSync(target, text);
+    writeFileSync(target, `${intro}\n${measured}\n\n${sections.join("\n")}`);
     process.stdout.write(`wrote ${target}\n`);
+  } else if (flag === "--write") {
+    const order = SECTIONS.map((s) => s.name);
+    writeFileSync(
+      target,
+      replaceSection(readFileSync(target, "utf8"), sections[0]!, measured, order.indexOf(only)),
+    );
+    process.stdout.write(`wrote the ${only} section of ${target}\n`);
   } else {
-    process.stdout.write(text);
+    process.stdout.write(`${intro}\n${measured}\n\n${sections.join("\n")}`);
   }
 } finally {
   rmSync(workdir, { recursive: true, force: true });
