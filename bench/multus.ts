@@ -7,6 +7,7 @@
 // the namespaces, and after the DELs nothing left anywhere.
 import { join } from "node:path";
 import { execPlugin, type PluginOutcome } from "../src/cli/exec-plugin.ts";
+import { wrapText } from "../src/tools/migrate/report.ts";
 import { type ApiDouble, type RequestCounts, startApiDouble } from "../test/k8s-api/harness.ts";
 import { type AgentProcess, startAgentProcess } from "../test/support/agent.ts";
 import { type CpuTimes, cpuOf, machineCpu, memoryOf } from "./cpu.ts";
@@ -246,17 +247,20 @@ function bounds(runs: readonly Run[]): string[] {
   const total = (c: CpuSplit) => c.plugins + c.agent + c.agentDelegates + c.api + c.harness;
   const t = thin.add.cpu;
   const a = agent.add.cpu;
-  return [
-    `What bounds these figures (ADD at ${at} in flight): CPU. Thin, a pod ADD costs ${fmt(total(t), 0)} ms of CPU in all`,
-    `(ceiling ${fmt(t.ceiling, 0)} pods/s on ${CORES} cores, ${fmt(thin.add.sweep.perSecond, 0)} measured), agent-served ${fmt(total(a), 0)} ms`,
-    `(ceiling ${fmt(a.ceiling, 0)}, ${fmt(agent.add.sweep.perSecond, 0)} measured). Each pod is 9 processes in both modes: \`bin/multus\` and`,
-    "its 8 delegates (bridge and macvlan twice each, and the IPAM plugin each runs: host-local twice,",
-    `\`bin/whereabouts\` twice). Agent-served, the delegates' processes are ${fmt(a.agentDelegates, 0)} ms of it`,
-    `(${fmt((100 * a.agentDelegates) / total(a), 0)}%): the CNI protocol runs them as processes, so no meta-plugin design removes`,
-    `that share; the agent's own work is ${fmt(a.agent, 0)} ms, the hand-off process ${fmt(a.plugins, 0)} ms. The API double spends`,
-    `${fmt(t.api, 0)} ms (thin) and ${fmt(a.api, 0)} ms (agent-served) per pod: not the bound. "machine busy" below`,
-    '"busy" is CPU other work on the machine took during the run.',
-  ];
+  const text =
+    `What bounds these figures (ADD at ${at} in flight): CPU (the machine's cores were busy ` +
+    `${fmt(100 * Math.min(t.machineBusy, a.machineBusy), 0)}% of the time or more). Thin, a pod ADD costs ${fmt(total(t), 0)} ms of CPU in ` +
+    `all (ceiling ${fmt(t.ceiling, 0)} pods/s on ${CORES} cores, ${fmt(thin.add.sweep.perSecond, 0)} measured), ` +
+    `agent-served ${fmt(total(a), 0)} ms (ceiling ${fmt(a.ceiling, 0)}, ${fmt(agent.add.sweep.perSecond, 0)} measured). ` +
+    "Each pod is 9 processes in both modes: `bin/multus` and its 8 delegates (bridge and macvlan twice each, " +
+    "and the IPAM plugin each of them runs: host-local twice, `bin/whereabouts` twice). Agent-served, the " +
+    `delegates' processes are ${fmt(a.agentDelegates, 0)} ms of it (${fmt((100 * a.agentDelegates) / total(a), 0)}%): ` +
+    "CNI runs delegates as processes, so no meta-plugin design removes that share; the agent's own work is " +
+    `${fmt(a.agent, 0)} ms, the process that hands the call over ${fmt(a.plugins, 0)} ms. The API double spends ` +
+    `${fmt(t.api, 0)} ms (thin) and ${fmt(a.api, 0)} ms (agent-served) per pod: not the bound. Where "machine busy" ` +
+    'is above "busy", other work on the machine took the difference: compare the CPU costs and ceilings then, ' +
+    "not pods/s.";
+  return wrapText(text, 110, "");
 }
 
 function report(runs: readonly Run[], failed: readonly string[]): string {

@@ -10,7 +10,7 @@ import { benchLocal } from "./local.ts";
 import { machineLine } from "./machine.ts";
 import { benchMultus } from "./multus.ts";
 import { benchResilience } from "./resilience.ts";
-import { replaceSection } from "./sections.ts";
+import { replaceIntro, replaceSection } from "./sections.ts";
 
 /** Every section, in the order of the file; each returns its text, starting with its `## ` heading. */
 const SECTIONS: readonly { name: string; run: (workdir: string) => Promise<string> | string }[] = [
@@ -43,7 +43,12 @@ try {
     const order = SECTIONS.map((s) => s.name);
     writeFileSync(
       target,
-      replaceSection(readFileSync(target, "utf8"), sections[0]!, measured, order.indexOf(only)),
+      replaceSection(
+        replaceIntro(readFileSync(target, "utf8"), intro),
+        sections[0]!,
+        measured,
+        order.indexOf(only),
+      ),
     );
     process.stdout.write(`wrote the ${only} section of ${target}\n`);
   } else {

@@ -1,7 +1,8 @@
 // Re-measuring one section of docs/benchmarks.md without the others (`npm run bench -- <name>
 // --write`): the file is the intro, then the sections, each from its `## ` heading to the next.
 // The new text takes the place of the section with the same heading; a section the file does not
-// have yet goes in at its place in the run order (the full run writes them in that order).
+// have yet goes in at its place in the run order (the full run writes them in that order). The
+// intro is rewritten too: it is text, not a measurement.
 
 /**
  * `file` with `section` in place of the one with its heading. `measured` (the date and machine
@@ -17,4 +18,10 @@ export function replaceSection(file: string, section: string, measured: string, 
   if (same >= 0) pieces[same] = dated;
   else pieces.splice(Math.min(position, pieces.length), 0, dated);
   return `${preamble}${pieces.join("\n\n")}\n`;
+}
+
+/** `file` with its intro (the static text above the file's date line) replaced by `intro`. */
+export function replaceIntro(file: string, intro: string): string {
+  const dateLine = file.search(/^Measured /m);
+  return dateLine < 0 ? file : `${intro}\n${file.slice(dateLine)}`;
 }
