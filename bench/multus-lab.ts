@@ -17,6 +17,8 @@ export const BIN_DIR = join(ROOT, "bin");
 const NAMESPACE = "default";
 const NAD_PATH = `/apis/k8s.cni.cncf.io/v1/namespaces/${NAMESPACE}/network-attachment-definitions`;
 export const NETWORKS = ["bridge-wb", "macvlan-hl", "macvlan-wb"] as const;
+/** The simulated node the pods are bound to (spec.nodeName), and the node agent's. */
+export const NODE = "bench-node";
 const IFNAMES = ["eth0", "net1", "net2", "net3"];
 
 const ip = (...args: string[]) => execFileSync("ip", args, { encoding: "utf8" });
@@ -40,6 +42,8 @@ export class MultusScene {
   private readonly tag: string;
   private readonly parent: string;
   private readonly bridges: readonly string[];
+  /** Every pod given a namespace, so that dispose() removes what a failed run left. */
+  private readonly created: BenchPod[] = [];
 
   private constructor(api: ApiDouble, dir: string) {
     this.api = api;
@@ -131,6 +135,7 @@ export class MultusScene {
       const name = `r${run}-pod-${i}`;
       const uid = await createPod(this.api, NAMESPACE, name, {
         annotations: { "k8s.v1.cni.cncf.io/networks": NETWORKS.join(",") },
+        nodeName: NODE,
       });
       const containerId = `r${run}c${i.toString(16).padStart(6, "0")}`;
       pods.push({
@@ -140,6 +145,7 @@ export class MultusScene {
         cniArgs: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${NAMESPACE};K8S_POD_NAME=${name};K8S_POD_INFRA_CONTAINER_ID=${containerId};K8S_POD_UID=${uid}`,
       });
     }
+    this.created.push(...pods);
     ipBatch(pods.map((p) => `netns add ${p.netns}`));
     return pods;
   }
@@ -226,8 +232,9 @@ export class MultusScene {
     return text === undefined ? [] : (JSON.parse(text) as { interface?: string; ips?: string[] }[]);
   }
 
-  /** Removes the links and NADs' traces in the host namespace. */
+  /** Removes the namespaces still there and the links in the host namespace. */
   dispose(): void {
+    this.removeNamespaces(this.created);
     for (const link of [this.parent, ...this.bridges]) {
       try {
         ip("link", "del", link);

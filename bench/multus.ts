@@ -11,7 +11,7 @@ import { wrapText } from "../src/tools/migrate/report.ts";
 import { type ApiDouble, type RequestCounts, startApiDouble } from "../test/k8s-api/harness.ts";
 import { type AgentProcess, startAgentProcess } from "../test/support/agent.ts";
 import { type CpuTimes, cpuOf, machineCpu, memoryOf } from "./cpu.ts";
-import { type BenchPod, BIN_DIR, MultusScene, NETWORKS } from "./multus-lab.ts";
+import { type BenchPod, BIN_DIR, MultusScene, NETWORKS, NODE } from "./multus-lab.ts";
 import { fmt, type Sweep, sweep, sweepRow } from "./stats.ts";
 
 const MULTUS = { file: join(BIN_DIR, "multus") };
@@ -188,11 +188,12 @@ async function runOnce(
   inFlight: number,
   failed: string[],
 ): Promise<Run> {
-  const pods = await scene.pods(run, PODS);
+  // The agent first, as on a node: the pods it serves are created (scheduled) while it runs.
   const agent = mode === "agent" ? await startAgentProcess() : undefined;
   const pid = agent?.child.pid;
+  const idleMiB = pid === undefined ? 0 : memoryOf(pid).rssMiB;
   try {
-    const idleMiB = pid === undefined ? 0 : memoryOf(pid).rssMiB;
+    const pods = await scene.pods(run, PODS);
     const add = await phase("ADD", scene, pods, inFlight, agent, failed);
     const { duplicates, mismatches, missing } = await scene.checkAdded(pods);
     const del = await phase("DEL", scene, pods, inFlight, agent, failed);
@@ -209,7 +210,6 @@ async function runOnce(
     };
   } finally {
     await agent?.stop();
-    scene.removeNamespaces(pods);
   }
 }
 
@@ -223,6 +223,9 @@ export async function benchMultus(workdir: string): Promise<string> {
   let scene: MultusScene | undefined;
   const runs: Run[] = [];
   const failed: string[] = [];
+  // The agent serves the pods of its node ($NODENAME, else the host name): the pods' node here.
+  const nodeName = process.env["NODENAME"];
+  process.env["NODENAME"] = NODE;
   try {
     scene = await MultusScene.create(api, workdir);
     let run = 0;
@@ -230,6 +233,8 @@ export async function benchMultus(workdir: string): Promise<string> {
       for (const mode of ["thin", "agent"] as const)
         runs.push(await runOnce(scene, run++, mode, inFlight, failed));
   } finally {
+    if (nodeName === undefined) delete process.env["NODENAME"];
+    else process.env["NODENAME"] = nodeName;
     scene?.dispose();
     await api.stop();
   }
