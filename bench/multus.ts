@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { execPlugin, type PluginOutcome } from "../src/cli/exec-plugin.ts";
 import { wrapText } from "../src/tools/migrate/report.ts";
 import { type ApiDouble, type RequestCounts, startApiDouble } from "../test/k8s-api/harness.ts";
-import { type AgentProcess, startAgentProcess } from "../test/support/agent.ts";
+import { type AgentProcess, agentMetrics, startAgentProcess } from "../test/support/agent.ts";
 import { type CpuTimes, cpuOf, machineCpu, memoryOf } from "./cpu.ts";
 import { type BenchPod, BIN_DIR, MultusScene, NETWORKS, NODE } from "./multus-lab.ts";
 import { fmt, type Sweep, sweep, sweepRow } from "./stats.ts";
@@ -121,6 +121,33 @@ interface Phase {
   readonly sweep: Sweep;
   readonly requests: RequestMix;
   readonly cpu: CpuSplit;
+  /** Calls the agent ran, and those it turned back to their plugin (undefined: no agent, or no count). */
+  readonly agentCalls?: { readonly ran: number; readonly turnedBack: number };
+}
+
+const CALLS_METRIC = /^thereabouts_agent_multus_calls_total\{([^}]*)\} (\S+)$/gm;
+
+/**
+ * The agent's count of meta-plugin calls by result (its /metrics). Declined and shed calls were run
+ * by their plugin alone; an agent without the count gives undefined.
+ */
+async function agentCallCounts(agent: AgentProcess | undefined): Promise<Map<string, number> | undefined> {
+  if (agent === undefined) return undefined;
+  const byResult = new Map<string, number>();
+  for (const [, labels = "", value] of (await agentMetrics(agent.socket)).matchAll(CALLS_METRIC)) {
+    const result = /result="([^"]*)"/.exec(labels)?.[1] ?? "";
+    byResult.set(result, (byResult.get(result) ?? 0) + Number(value));
+  }
+  return byResult.size === 0 ? undefined : byResult;
+}
+
+function callsBetween(
+  a: Map<string, number> | undefined,
+  b: Map<string, number> | undefined,
+): Phase["agentCalls"] {
+  if (a === undefined || b === undefined) return undefined;
+  const delta = (...results: string[]) => results.reduce((n, r) => n + (b.get(r) ?? 0) - (a.get(r) ?? 0), 0);
+  return { ran: delta("ok", "error", "timeout"), turnedBack: delta("declined", "shed") };
 }
 
 interface Run {
@@ -160,6 +187,7 @@ async function phase(
 ): Promise<Phase> {
   const socket = agent?.socket ?? "/nonexistent";
   await scene.api.resetRequests();
+  const callsBefore = await agentCallCounts(agent);
   const before = mark(scene.api, agent);
   const result = await sweep(
     async (i) => {
@@ -172,10 +200,12 @@ async function phase(
     inFlight,
   );
   const after = mark(scene.api, agent);
+  const agentCalls = callsBetween(callsBefore, await agentCallCounts(agent));
   return {
     sweep: result,
     requests: mixOf(await scene.api.requests(), pods.length),
     cpu: split(before, after, pods.length, CORES),
+    ...(agentCalls === undefined ? {} : { agentCalls }),
   };
 }
 
@@ -279,6 +309,10 @@ function report(runs: readonly Run[], failed: readonly string[]): string {
       .filter((p) => r[p].requests.otherKinds !== "")
       .map((p) => `${p.toUpperCase()} ${r.mode} at ${r.add.sweep.inFlight}: ${r[p].requests.otherKinds}`),
   );
+  const served = (r: Run, key: "ran" | "turnedBack") =>
+    r.add.agentCalls === undefined || r.del.agentCalls === undefined
+      ? "–"
+      : `${r.add.agentCalls[key]} / ${r.del.agentCalls[key]}`;
   const memory = (r: Run, key: "idleMiB" | "peakMiB") =>
     r.agentMemory === undefined ? "–" : fmt(r.agentMemory[key]);
   return [
@@ -331,13 +365,14 @@ function report(runs: readonly Run[], failed: readonly string[]): string {
     "pod's network-status equal to the addresses on its interfaces, and after the DELs nothing left: no",
     "interface but lo in the namespaces, no network-status, no store entry or reservation, no host-local",
     "address file, no scratch or result cache, no veth on the bridges, no namespace after removal. Agent RSS:",
-    "idle right after start, peak (VmHWM) over the run.",
+    "idle right after start, peak (VmHWM) over the run. Calls the agent ran and those it turned back (declined",
+    'or shed: their plugin ran them alone), by its own metrics ("–": an agent that does not count them).',
     "",
-    "| mode | in flight | addresses held twice | status ≠ namespace | leftovers after DEL | agent RSS idle MiB | agent RSS peak MiB |",
-    "|---|---|---|---|---|---|---|",
+    "| mode | in flight | addresses held twice | status ≠ namespace | leftovers after DEL | agent RSS idle MiB | agent RSS peak MiB | ADDs / DELs the agent ran | turned back to the plugin |",
+    "|---|---|---|---|---|---|---|---|---|",
     ...runs.map(
       (r) =>
-        `| ${r.mode} | ${r.add.sweep.inFlight} | ${r.duplicates} | ${r.mismatches} | ${r.leftovers} | ${memory(r, "idleMiB")} | ${memory(r, "peakMiB")} |`,
+        `| ${r.mode} | ${r.add.sweep.inFlight} | ${r.duplicates} | ${r.mismatches} | ${r.leftovers} | ${memory(r, "idleMiB")} | ${memory(r, "peakMiB")} | ${served(r, "ran")} | ${served(r, "turnedBack")} |`,
     ),
     ...(failed.length > 0
       ? ["", "First failures:", "", ...failed.map((f) => `- ${f.trim().slice(0, 300)}`)]
