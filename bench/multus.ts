@@ -5,6 +5,7 @@
 // calls handed to a `thereabouts agent`, which runs the delegates itself), bursts of pods at 8 and
 // 16 in flight. Every run is checked: every address held once, network-status equal to what is in
 // the namespaces, and after the DELs nothing left anywhere.
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { execPlugin, type PluginOutcome } from "../src/cli/exec-plugin.ts";
 import { wrapText } from "../src/tools/migrate/report.ts";
@@ -17,6 +18,7 @@ import { fmt, type Sweep, sweep, sweepRow } from "./stats.ts";
 const MULTUS = { file: join(BIN_DIR, "multus") };
 const PODS = 150;
 const IN_FLIGHT = [8, 16] as const;
+const CORES = availableParallelism();
 type Mode = "thin" | "agent";
 
 /** Requests of one phase per pod, by what they are for. */
@@ -209,8 +211,6 @@ async function phase(
   };
 }
 
-const CORES = (await import("node:os")).availableParallelism();
-
 async function runOnce(
   scene: MultusScene,
   run: number,
@@ -339,7 +339,7 @@ function report(runs: readonly Run[], failed: readonly string[]): string {
     "|---|---|---|---|---|---|---|---|---|",
     ...runs.map((r) => reqRow("ADD", r, r.add.requests)),
     ...runs.map((r) => reqRow("DEL", r, r.del.requests)),
-    ...(others.length > 0 ? ["", `Other requests: ${others.join("; ")}.`] : []),
+    ...(others.length > 0 ? ["", ...wrapText(`Other requests: ${others.join("; ")}.`, 110, "")] : []),
     "",
     "Reference: Multus v4 thin, read from its source, makes per pod ADD one GET of the pod, one GET per NAD, then",
     "for network-status another GET of the pod and an update of pods/status (the NAD client library's newer",
@@ -361,14 +361,20 @@ function report(runs: readonly Run[], failed: readonly string[]): string {
     "",
     ...bounds(runs),
     "",
-    "Checked after every run: every address (in the namespaces and in the store) held by one pod only, each",
-    "pod's network-status equal to the addresses on its interfaces, and after the DELs nothing left: no",
-    "interface but lo in the namespaces, no network-status, no store entry or reservation, no host-local",
-    "address file, no scratch or result cache, no veth on the bridges, no namespace after removal. Agent RSS:",
-    "idle right after start, peak (VmHWM) over the run. Calls the agent ran and those it turned back (declined",
-    'or shed: their plugin ran them alone), by its own metrics ("–": an agent that does not count them).',
+    ...wrapText(
+      "Checked after every run: every address (in the namespaces and in the store) held by one " +
+        "pod only, each pod's network-status equal to the addresses on its interfaces (and the " +
+        "store holding as many entries as the namespaces have thereabouts addresses), and after the " +
+        "DELs nothing left: no interface but lo in the namespaces, no network-status, no store " +
+        "entry or reservation, no host-local address file, no scratch or result cache, no veth on " +
+        "the bridges, no namespace after removal. Agent RSS: idle right after start, peak (VmHWM) " +
+        "over the run. Calls the agent ran and those it turned back (declined or shed: their plugin ran " +
+        "them alone), by its own metrics (–: an agent that does not count them).",
+      110,
+      "",
+    ),
     "",
-    "| mode | in flight | addresses held twice | status ≠ namespace | leftovers after DEL | agent RSS idle MiB | agent RSS peak MiB | ADDs / DELs the agent ran | turned back to the plugin |",
+    "| mode | in flight | addresses held twice | status or store ≠ namespaces | leftovers after DEL | agent RSS idle MiB | agent RSS peak MiB | ADDs / DELs the agent ran | turned back to the plugin |",
     "|---|---|---|---|---|---|---|---|---|",
     ...runs.map(
       (r) =>
