@@ -130,6 +130,10 @@ describe("MultusView: the agent's answers from its caches", () => {
     view.noteWritten(pod("web", "uid-1", "12", { "k8s.v1.cni.cncf.io/network-status": "[]" }));
     view.forget("default/web");
     assert.equal((await view.getPod("default", "web", "uid-1"))?.metadata.annotations, undefined);
+    // A pod the cache does not hold (of another node, deleted): the API, whatever was written.
+    view.noteWritten(pod("elsewhere", "uid-4", "15", { "k8s.v1.cni.cncf.io/network-status": "[]" }));
+    assert.equal(await view.getPod("default", "elsewhere", "uid-4"), undefined);
+    assert.deepEqual(api.asked.splice(0), ["get pod default/elsewhere"]);
     view.noteWritten(pod("web", "uid-1", "12", { "k8s.v1.cni.cncf.io/network-status": "[]" }));
     now = 60_000;
     view.noteWritten(pod("other", "uid-3", "13"));

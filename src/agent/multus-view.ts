@@ -116,12 +116,16 @@ export class MultusView implements MultusKube {
     this.#written.delete(key);
   }
 
-  /** The cached pod, or this agent's own later write of it while the watch has not brought it. */
+  /**
+   * The cached pod, or this agent's own later write of it while the watch has not brought it. Only
+   * a pod the cache holds: one it does not (not seen yet, deleted, of another node) is asked of
+   * the API whatever was written.
+   */
   #current(key: string): CachedPod | undefined {
     const cached = this.#pods.get(key);
     const own = this.#written.get(key);
-    if (own === undefined) return cached;
-    if (cached !== undefined && reached(cached.resourceVersion, own.cached.resourceVersion)) {
+    if (own === undefined || cached === undefined) return cached;
+    if (reached(cached.resourceVersion, own.cached.resourceVersion)) {
       this.#written.delete(key);
       return cached;
     }

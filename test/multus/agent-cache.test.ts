@@ -4,7 +4,7 @@
 // real network namespaces. Every answer through the agent is compared with thin mode's (the same
 // call with no agent).
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { buildOnce, createPod, deletePod } from "../controller/support.ts";
 import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
-import { ROOT, type TempDir, tempDir } from "../support/plugin.ts";
+import { BINARY, ROOT, type TempDir, tempDir } from "../support/plugin.ts";
 
 const MULTUS = join(ROOT, "bin", "multus");
 const PARENT = "mlc-parent0";
@@ -142,6 +142,7 @@ describe("multus through the node agent: the watch cache of pods and NADs", () =
     uid: string,
     conf: object,
     netns = ns,
+    via = agent,
   ): Promise<Outcome> {
     const cid = `ctr-${netns}`;
     return new Promise((resolve, reject) => {
@@ -149,7 +150,7 @@ describe("multus through the node agent: the watch cache of pods and NADs", () =
         env: {
           PATH: process.env["PATH"] ?? "",
           // Empty: the plugin never uses an agent (thin mode).
-          THEREABOUTS_AGENT_SOCKET: mode === "agent" ? agent.socket : "",
+          THEREABOUTS_AGENT_SOCKET: mode === "agent" ? via.socket : "",
           CNI_COMMAND: command,
           CNI_IFNAME: "eth0",
           CNI_PATH: "/usr/lib/cni",
@@ -394,6 +395,37 @@ describe("multus through the node agent: the watch cache of pods and NADs", () =
     ok(await multus("agent", "ADD", "rotor", uid, conf), "cached again");
     assert.deepEqual(await sent(api, since), { "patch pods/status": 1 });
     ok(await multus("agent", "DEL", "rotor", uid, conf), "last DEL");
+  });
+
+  it("an agent of another node (--node-name) caches none of this node's pods: each call GETs its pod, NADs still cached; a malformed name is refused", async () => {
+    const bad = spawnSync(
+      BINARY.file,
+      ["agent", "--socket", join(dir.path, "x.sock"), "--node-name", "Node_1"],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /--node-name "Node_1": expected the Kubernetes node's name/);
+    const elsewhere = await startAgentProcess(undefined, ["--node-name", "node-2"]);
+    try {
+      const uid = await createPod(api, "default", "local", {
+        nodeName: NODE,
+        annotations: { [NETWORKS]: "static-conf,macvlan-conf" },
+      });
+      const conf = config("local");
+      let since = await mark(api);
+      ok(await multus("agent", "ADD", "local", uid, conf, ns, elsewhere), "first ADD");
+      ok(await multus("agent", "DEL", "local", uid, conf, ns, elsewhere), "first DEL");
+      await untilWatching(api, since);
+      since = await mark(api);
+      ok(await multus("agent", "ADD", "local", uid, conf, ns, elsewhere), "ADD");
+      assert.deepEqual(await sent(api, since), { "get pods": 1, "patch pods/status": 1 });
+      ok(await multus("agent", "DEL", "local", uid, conf, ns, elsewhere), "DEL");
+      assert.deepEqual(links(ns), ["lo"]);
+    } finally {
+      assert.equal(await elsewhere.stop(), 0);
+    }
   });
 
   it("with the API server stopped, DEL through the agent removes every interface from the on-disk cache, as quickly as thin mode", async () => {
