@@ -80,11 +80,14 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
   const hostPaths = values["host-paths"] === undefined ? undefined : parseHostPaths(values["host-paths"]);
   // The delegates the agent runs for the meta-plugin (an IPAM plugin among them) find it here.
   process.env[AGENT_SOCKET_ENV] = socket;
-  const nodeName = values["node-name"] ?? defaultNodeName(process.env);
-  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(nodeName))
+  // Only a name given here is checked: a default that names no node costs the cache its pods (each
+  // call then GETs its pod), never the agent its start.
+  const given = values["node-name"];
+  if (given !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(given))
     throw new Error(
-      `--node-name ${JSON.stringify(nodeName.slice(0, 100))}: expected the Kubernetes node's name (lower-case letters, digits, '-' and '.'; set it, or $NODENAME, when the host name is not the node's name)`,
+      `--node-name ${JSON.stringify(given.slice(0, 100))}: expected the Kubernetes node's name (lower-case letters, digits, '-' and '.')`,
     );
+  const nodeName = given ?? defaultNodeName(process.env);
   const agent = await startAgent({
     socket,
     nodeName,
