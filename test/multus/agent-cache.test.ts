@@ -397,6 +397,36 @@ describe("multus through the node agent: the watch cache of pods and NADs", () =
     ok(await multus("agent", "DEL", "rotor", uid, conf), "last DEL");
   });
 
+  it("an account that may not list pods and NADs (here: anonymous, 403): the agent says so once and asks the API per call, answering as thin mode", async () => {
+    const uid = await createPod(api, "default", "barred", {
+      nodeName: NODE,
+      annotations: { [NETWORKS]: "static-conf" },
+    });
+    const conf = config("barred", api.kubeconfigPath("default", { token: null }));
+    const alone = await multus("thin", "ADD", "barred", uid, conf);
+    assert.notEqual(alone.code, 0);
+    assert.match(alone.stdout, /forbidden/);
+    for (let i = 0; i < 3; i++) {
+      const served = await multus("agent", "ADD", "barred", uid, conf);
+      assert.deepEqual([served.code, served.stdout], [alone.code, alone.stdout]);
+      await sleep(200);
+    }
+    const said = (what: string) =>
+      agent
+        .stderr()
+        .split("\n")
+        .filter((l) =>
+          l.includes(`multus cache: ${what} cannot be listed (HTTP 403): each call GETs them instead`),
+        );
+    assert.equal(said(`pods of node ${NODE}`).length, 1, agent.stderr());
+    assert.equal(said("network-attachment-definitions").length, 1);
+    assert.match(
+      said("network-attachment-definitions")[0]!,
+      /grant list and watch on network-attachment-definitions/,
+    );
+    assert.deepEqual(links(ns), ["lo"]);
+  });
+
   it("an agent of another node (--node-name) caches none of this node's pods: each call GETs its pod, NADs still cached; a malformed name is refused", async () => {
     const bad = spawnSync(
       BINARY.file,
