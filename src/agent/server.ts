@@ -10,13 +10,14 @@
 import { type ConfigHooks, pluginHandlers, type StoreAccess } from "../cni/plugin.ts";
 import { type PluginIO, runPlugin } from "../cni/skel.ts";
 import { readConfigFile, readOptionalFile } from "../files/config-file.ts";
-import type { MultusDeps } from "../multus/flows.ts";
+import type { DaemonLog } from "../log/line.ts";
 import { type HealthServer, startHealthServer } from "../net/health-server.ts";
 import { withDeadlines } from "./call-deadline.ts";
 import type { HostPaths } from "./host-paths.ts";
 import type { HttpAnswer, HttpRequest } from "./http-framing.ts";
 import { type CallResult, createAgentMetrics, type StoreLabel } from "./metrics.ts";
 import { serveMultusCall } from "./multus-calls.ts";
+import { defaultNodeName, MultusKubeCache } from "./multus-kube.ts";
 import { type Libc, loadLibc } from "./peer-credentials.ts";
 import {
   type AgentAnswer,
@@ -58,6 +59,10 @@ export async function startAgent(options: {
   allowGroup?: string | undefined;
   /** Serve only calls whose paths lie in these host directories (the agent runs in a container). */
   hostPaths?: HostPaths | undefined;
+  /** Whose pods the meta-plugin's calls find in the agent's cache (default: defaultNodeName). */
+  nodeName?: string | undefined;
+  /** The agent's own lines (the meta-plugin cache's). */
+  log?: DaemonLog | undefined;
 }): Promise<Agent> {
   const libc = await loadLibc();
   const group = options.allowGroup === undefined ? undefined : groupOf(options.allowGroup, libc);
@@ -65,12 +70,11 @@ export async function startAgent(options: {
   const metrics = createAgentMetrics(stores);
   const policy = { euid: process.geteuid?.() ?? 0, group };
   let served = 0;
-  const multusDeps: MultusDeps = {
-    connect: async (kubeconfig) => {
-      const { connectKube } = await import("../multus/kube.ts");
-      return connectKube(kubeconfig, process.env);
-    },
-  };
+  const multusKube = new MultusKubeCache({
+    nodeName: options.nodeName ?? defaultNodeName(process.env),
+    log: options.log,
+  });
+  const multusDeps = multusKube.deps;
 
   async function serveMetrics(): Promise<HttpAnswer> {
     return { status: 200, type: metrics.registry.contentType, body: await metrics.registry.metrics() };
@@ -169,12 +173,19 @@ export async function startAgent(options: {
     return bound;
   });
   // Idle handles are closed within a quarter of the idle time after it passes (at most 10 s late).
-  const sweeper = setInterval(() => stores.closeIdle(), Math.min(Math.max(stores.idleMs / 4, 250), 10_000));
+  const sweeper = setInterval(
+    () => {
+      stores.closeIdle();
+      multusKube.closeIdle();
+    },
+    Math.min(Math.max(stores.idleMs / 4, 250), 10_000),
+  );
   let tcp: HealthServer | undefined;
   const close = async () => {
     clearInterval(sweeper);
     await tcp?.close();
     await listener?.close();
+    multusKube.close();
     await stores.closeAll();
     removeOwnSocket(options.socket, id);
   };

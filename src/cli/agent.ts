@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 import { aboutText, VERSION } from "../about.ts";
 import { HostPaths } from "../agent/host-paths.ts";
+import { defaultNodeName } from "../agent/multus-kube.ts";
 import { AGENT_SOCKET_ENV, agentSocket } from "../agent/protocol.ts";
 import { startAgent } from "../agent/server.ts";
 import { DEFAULT_IDLE_MS, WarmStores } from "../agent/warm-stores.ts";
@@ -12,7 +13,7 @@ import { parseListen } from "../net/listen-address.ts";
 
 export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH] [--allow-group GROUP]
                          [--host-paths DIRS] [--metrics-listen HOST:PORT]
-                         [--log-format text|json]
+                         [--node-name NAME] [--log-format text|json]
 
 Serves the CNI calls of this node's plugin processes with warm datastore
 connections, cached pools and grouped commits (docs/agent.md). Plugins find it
@@ -39,6 +40,9 @@ it.
                            is left to the plugin, which runs it alone on the
                            host (default: the agent runs on the host and sees
                            every path)
+  --node-name NAME         the Kubernetes node this agent serves: the
+                           meta-plugin's calls find its pods in a watch
+                           cache (default: $NODENAME, else the host name)
   --log-format text|json   the agent's own lines on stderr: text (default) or
                            one JSON object per line; the log lines of the
                            calls it serves follow each call's log_format
@@ -54,6 +58,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       "metrics-listen": { type: "string" },
       "host-paths": { type: "string" },
       "log-format": { type: "string" },
+      "node-name": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -75,8 +80,18 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
   const hostPaths = values["host-paths"] === undefined ? undefined : parseHostPaths(values["host-paths"]);
   // The delegates the agent runs for the meta-plugin (an IPAM plugin among them) find it here.
   process.env[AGENT_SOCKET_ENV] = socket;
+  // Only a name given here is checked: a default that names no node costs the cache its pods (each
+  // call then GETs its pod), never the agent its start.
+  const given = values["node-name"];
+  if (given !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(given))
+    throw new Error(
+      `--node-name ${JSON.stringify(given.slice(0, 100))}: expected the Kubernetes node's name (lower-case letters, digits, '-' and '.')`,
+    );
+  const nodeName = given ?? defaultNodeName(process.env);
   const agent = await startAgent({
     socket,
+    nodeName,
+    log: daemonLog(format, (line) => process.stderr.write(line)),
     allowGroup: values["allow-group"],
     hostPaths,
     stores: new WarmStores(idle === undefined ? {} : { idleMs: Number(idle) * 1000 }),

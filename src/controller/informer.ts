@@ -15,6 +15,8 @@ const FAILURE_BACKOFF: Backoff = { baseMs: 250, capMs: 30_000 };
 export interface InformerSpec<T> {
   /** Collection path without query, e.g. `/api/v1/pods`. */
   readonly path: string;
+  /** Extra query parameters of the LIST and the WATCH, e.g. `fieldSelector=spec.nodeName%3Dn1`. */
+  readonly query?: string;
   /** For logs and errors: "pods", "ippools". */
   readonly what: string;
   readonly key: (object: unknown) => string;
@@ -41,6 +43,8 @@ export class Informer<T> {
   readonly #handlers: InformerHandlers<T>;
   #cache = new Map<string, { value: T; resourceVersion: string }>();
   #synced = false;
+  /** Synced, and no watch or list has failed since the last one that worked. */
+  #live = false;
   #syncWaiters: (() => void)[] = [];
   readonly #abort = new AbortController();
 
@@ -52,6 +56,15 @@ export class Informer<T> {
 
   get synced(): boolean {
     return this.#synced;
+  }
+
+  /**
+   * The cache follows the server now: listed, and its watch open or being reopened after an orderly
+   * end. False from a failed watch or list until a list or a watch works again (an API server that
+   * went away: the cache holds what it last knew).
+   */
+  get live(): boolean {
+    return this.#live;
   }
 
   get size(): number {
@@ -74,6 +87,12 @@ export class Informer<T> {
 
   stop(): void {
     this.#abort.abort();
+    this.#live = false;
+  }
+
+  /** The spec's extra query, ready to precede the other parameters. */
+  get #extra(): string {
+    return this.#spec.query === undefined || this.#spec.query === "" ? "" : `${this.#spec.query}&`;
   }
 
   async run(): Promise<void> {
@@ -85,18 +104,23 @@ export class Informer<T> {
         if (resourceVersion === undefined) resourceVersion = await this.#list();
         let expired = false;
         await this.#kube.watch(
-          `${this.#spec.path}?allowWatchBookmarks=true&timeoutSeconds=${this.#spec.watchTimeoutSeconds ?? WATCH_TIMEOUT_SECONDS}&resourceVersion=${encodeURIComponent(resourceVersion)}`,
+          `${this.#spec.path}?${this.#extra}allowWatchBookmarks=true&timeoutSeconds=${this.#spec.watchTimeoutSeconds ?? WATCH_TIMEOUT_SECONDS}&resourceVersion=${encodeURIComponent(resourceVersion)}`,
           (event) => {
             const rv = this.#apply(event);
             if (rv === "expired") expired = true;
             else if (rv !== "") resourceVersion = rv;
           },
           signal,
+          undefined,
+          () => {
+            this.#live = true;
+          },
         );
         if (expired) resourceVersion = undefined;
         failures = 0;
       } catch (error) {
         if (signal.aborted) break;
+        this.#live = false;
         if (error instanceof WatchError && error.status === 410) resourceVersion = undefined;
         failures++;
         this.#handlers.log("error", `${this.#spec.what} watch failed`, {
@@ -114,7 +138,7 @@ export class Informer<T> {
     let token = "";
     let resourceVersion = "";
     for (let restarts = 0; ; ) {
-      const query = `limit=${PAGE}${token === "" ? "" : `&continue=${encodeURIComponent(token)}`}`;
+      const query = `${this.#extra}limit=${PAGE}${token === "" ? "" : `&continue=${encodeURIComponent(token)}`}`;
       const reply = await this.#kube.send(
         { method: "GET", path: `${this.#spec.path}?${query}`, expect: [410] },
         `list ${this.#spec.what} at`,
@@ -156,6 +180,7 @@ export class Informer<T> {
       this.#synced = true;
       for (const wake of this.#syncWaiters.splice(0)) wake();
     }
+    this.#live = true;
     this.#handlers.log("info", `listed ${this.#spec.what}`, { count: fresh.size, resourceVersion });
     return resourceVersion;
   }

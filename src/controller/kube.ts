@@ -121,12 +121,14 @@ export class Kube {
    * Opens a watch (`path` without the watch parameter) and calls `onEvent` for each event until the
    * stream ends (server timeout, connection loss) or `signal` aborts. Resolves when it ends;
    * rejects when the watch cannot be opened (with the status and message of the refusal).
+   * `opened` hears when the server has accepted it (before any event).
    */
   async watch(
     path: string,
     onEvent: (event: WatchEvent) => void,
     signal: AbortSignal,
     idleMs = 330_000,
+    opened?: () => void,
   ): Promise<void> {
     const url = new URL(`${this.connection.server}${path}${path.includes("?") ? "&" : "?"}watch=1`);
     const headers: Record<string, string> = { accept: "application/json" };
@@ -162,6 +164,7 @@ export class Kube {
         `watch ${path}: ${message} (HTTP ${response.statusCode})`,
       );
     }
+    opened?.();
     response.setEncoding("utf8");
     // A quiet watch is normal (the server ends it after timeoutSeconds, bookmarks come about once a
     // minute); one silent for longer than `idleMs` is a dead connection.

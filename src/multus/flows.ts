@@ -18,7 +18,7 @@ import { touchesDefaultRoutes, withDefaultRoutes } from "./default-route.ts";
 import { type DelegateConf, withCniArgs, withListVersion } from "./delegate.ts";
 import type { K8sArgs } from "./delegate-call.ts";
 import { MultusInputError, multusError, type PodRef } from "./errors.ts";
-import { connectKube, type MultusKube, type Pod } from "./kube.ts";
+import { CONFIG_SOURCE_ANNOTATION, connectKube, type MultusKube, type Pod } from "./kube.ts";
 import { callLogger } from "./log.ts";
 import { addDefaultRoute, deleteDefaultRoutes, validateIfName } from "./netns.ts";
 import {
@@ -95,7 +95,7 @@ function searchPath(conf: MultusConf, req: Request): string[] {
 
 /** A pod whose UID is not the runtime's is another incarnation (static pods excepted). */
 function uidMismatch(pod: Pod, uid: string): boolean {
-  const source = pod.metadata.annotations?.["kubernetes.io/config.source"];
+  const source = pod.metadata.annotations?.[CONFIG_SOURCE_ANNOTATION];
   const isStatic = source !== undefined && source !== "api";
   return uid !== "" && pod.metadata.uid !== uid && !isStatic;
 }
@@ -269,7 +269,7 @@ async function add(req: Request, conf: MultusConf, log: Logger, deps: MultusDeps
     let pod: Pod | undefined;
     if (kube !== undefined && k8s.name !== "") {
       try {
-        pod = await kube.getPod(k8s.namespace, k8s.name);
+        pod = await kube.getPod(k8s.namespace, k8s.name, k8s.uid);
       } catch (error) {
         throw multusError(ref, `error waiting for pod: ${describe(error)}`, CNI_CODES.tryAgainLater);
       }
@@ -355,7 +355,7 @@ async function del(req: Request, conf: MultusConf, log: Logger, deps: MultusDeps
     const lookup = async () => {
       if (kube === undefined || k8s.name === "") return undefined;
       try {
-        const found = await kube.getPod(k8s.namespace, k8s.name);
+        const found = await kube.getPod(k8s.namespace, k8s.name, k8s.uid);
         return found !== undefined && !uidMismatch(found, k8s.uid) ? found : undefined;
       } catch {
         return undefined; // DEL goes on without the API

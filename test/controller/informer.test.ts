@@ -1,5 +1,6 @@
 // The informer against the API double: resuming a watch that the server ended, and relisting when
-// the resourceVersion to resume from has been compacted away (changes in between are reported).
+// the resourceVersion to resume from has been compacted away (changes in between are reported);
+// a query (a field selector) for the LIST and the WATCH; `live` while the watch works.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Informer } from "../../src/controller/informer.ts";
@@ -74,5 +75,47 @@ describe("informer", () => {
     } finally {
       informer.stop();
     }
+  });
+
+  it("a query selects what is listed and watched; live goes with the watch: lost while it fails, back when it reopens", async () => {
+    await createPod(api, "sel", "mine", { nodeName: "node-7" });
+    await createPod(api, "sel", "theirs", { nodeName: "node-8" });
+    const errors: string[] = [];
+    const informer = new Informer<PodState>(
+      kube,
+      {
+        path: "/api/v1/pods",
+        query: `fieldSelector=${encodeURIComponent("spec.nodeName=node-7")}`,
+        what: "pods of node-7",
+        key: (o) => podState(o).ref,
+        decode: podState,
+        watchTimeoutSeconds: 1,
+      },
+      { log: (level, message) => level === "error" && errors.push(message) },
+    );
+    assert.equal(informer.live, false, "not listed yet");
+    void informer.run();
+    try {
+      await informer.waitSynced();
+      assert.equal(informer.live, true);
+      assert.deepEqual(
+        [...informer.values()].map((p) => p.ref),
+        ["sel/mine"],
+      );
+      await createPod(api, "sel", "later-theirs", { nodeName: "node-8" });
+      await createPod(api, "sel", "later-mine", { nodeName: "node-7" });
+      await waitFor("the watch to see the new pod", async () => informer.get("sel/later-mine"), 5_000);
+      assert.equal(informer.get("sel/later-theirs"), undefined);
+      // The next watches are refused: the cache is no longer live, and live again once one opens.
+      await api.setFaults([{ kind: "serviceUnavailable", verb: "watch", resource: "pods", times: 2 }]);
+      await waitFor("the failed watch", async () => !informer.live, 5_000);
+      assert.ok(errors.length > 0);
+      await waitFor("a watch that opens", async () => informer.live, 10_000);
+      assert.equal(informer.get("sel/mine")?.ref, "sel/mine", "what it knew is kept");
+    } finally {
+      informer.stop();
+      await api.clearFaults();
+    }
+    assert.equal(informer.live, false, "stopped");
   });
 });

@@ -281,7 +281,7 @@ describe("RBAC of the manifests against the requests the executable sends", () =
     );
     // What the meta-plugin sends for a pod with one attachment (thin mode): its pod, the NAD, the
     // network-status annotation through pods/status; a Go multus binary's UpdateStatus too; the
-    // node agent's NAD watch cache. Not (yet) from a logged run: the meta-plugin is not part of
+    // node agent's watch caches of its node's pods and of the NADs. Not (yet) from a logged run: the meta-plugin is not part of
     // these runs.
     const meta = (verb: string, group: string, resource: string, name: string): Access => ({
       verb,
@@ -297,6 +297,8 @@ describe("RBAC of the manifests against the requests the executable sends", () =
       meta("update", "", "pods/status", "web-0"),
       { ...meta("list", "k8s.cni.cncf.io", "network-attachment-definitions", ""), namespace: "" },
       { ...meta("watch", "k8s.cni.cncf.io", "network-attachment-definitions", ""), namespace: "" },
+      { ...meta("list", "", "pods", ""), namespace: "" },
+      { ...meta("watch", "", "pods", ""), namespace: "" },
     ];
     assert.deepEqual(deniedAccesses(plugin, sent), []);
     assert.equal(
