@@ -3,12 +3,10 @@
 // delegates, what lands in the pods' namespaces read back and put next to the network-status
 // annotation the meta-plugin wrote. Root only. Addresses come from documentation ranges only.
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { hostLocalHoldings } from "./multus-networks.ts";
 import {
   CNI_VERSION,
-  hostLocalDir,
   hostLocalIpam,
   kernelLinkSupport,
   localIpam,
@@ -85,9 +83,7 @@ function scenarios({ mode, api }: ModeContext): void {
     assert.deepEqual(await m.links(p), ["lo"]);
     assert.equal(await m.networkStatus(p), undefined, "DEL clears network-status");
     await m.del(q);
-    const held = readdirSync(join(hostLocalDir(a), "macvlan-conf")).filter(
-      (f) => f !== "lock" && !f.startsWith("last_reserved_ip"),
-    );
+    const held = hostLocalHoldings(a, "macvlan-conf");
     assert.deepEqual(held, [], "host-local holds nothing after DEL");
   });
 
@@ -162,9 +158,7 @@ function scenarios({ mode, api }: ModeContext): void {
     await m.del(p);
     assert.deepEqual(await m.links(p), ["lo"]);
     assert.equal(storeRows(store).allocations, 0, "DEL released the thereabouts addresses");
-    const held = readdirSync(join(hostLocalDir(a), "hl-bridge")).filter(
-      (f) => f !== "lock" && !f.startsWith("last_reserved_ip"),
-    );
+    const held = hostLocalHoldings(a, "hl-bridge");
     assert.deepEqual(held, [], "host-local holds nothing after DEL");
   });
 
