@@ -3,12 +3,13 @@
 // removes everything; stopped (SIGTERM) in the middle of a burst of ADDs, every ADD is still
 // answered (by the agent, which finishes the calls it has, or by the plugin alone), no address is
 // given twice, and DEL removes everything. Each node runs bin/thereabouts agent in its namespace
-// (netns-agent.ts); pods and NADs are in the API double. Root only. Documentation ranges only.
+// (netns-agent.ts); pods and NADs are in the API double. First, the lab's own check that a call
+// was served by the agent catches one the plugin ran alone. Root only. Documentation ranges only.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { inParallel, type PluginOutcome } from "../../src/cli/exec-plugin.ts";
-import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
+import { startApiDouble } from "../k8s-api/harness.ts";
 import {
   assertNothingLeft,
   SECONDARY_NETWORKS,
@@ -21,27 +22,41 @@ import { type ApiPod, MultusLab } from "./netns-multus.ts";
 import { removeStaleRuns } from "./netns-runs.ts";
 import { listNamespaces } from "./netns-shell.ts";
 
-let api: ApiDouble;
-
 before(async () => {
   requirePrerequisites({
     plugins: ["multus", "thereabouts", "whereabouts", "macvlan", "bridge", "host-local", "static"],
   });
   await removeStaleRuns();
-  api = await startApiDouble();
 });
 
 after(async () => {
-  await api?.stop();
   const ours = (await listNamespaces()).filter((n) => n.includes(`-${process.pid}-`));
   assert.deepEqual(ours, [], "every namespace this run created is gone");
 });
 
+/** An agent-mode lab on an API double of its own (the tests create the same NADs), both gone after. */
 async function newLab(t: { after(fn: () => Promise<void>): void }): Promise<MultusLab> {
+  const api = await startApiDouble();
+  t.after(() => api.stop());
   const m = await MultusLab.create(api, ["node-a"], { mode: "agent" });
   t.after(() => m.dispose());
   return m;
 }
+
+test("the lab's check: an ADD that bin/multus runs alone while the agent is up fails as not served by the agent", async (t) => {
+  const m = await newLab(t);
+  const a = m.lab.node("node-a");
+  await secondaryNetworks(m, a);
+  const p = await m.pod("node-a", SECONDARY_NETWORKS);
+  // An empty socket tells the plugin to use no agent: it works alone, silently.
+  await assert.rejects(
+    m.call("ADD", p, { agentSocket: "" }),
+    /multus ADD for \S+ was not served by node-a's agent \(the agent ran no delegate\) exited 0/,
+  );
+  await m.assertStatusMatchesNamespace(p, SECONDARY_STATUS); // the ADD itself worked
+  await m.del(p);
+  await assertNothingLeft(m, p);
+});
 
 test("the agent killed between ADD and DEL: bin/multus deletes alone, from its cache, and nothing is left", async (t) => {
   const m = await newLab(t);

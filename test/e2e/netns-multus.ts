@@ -89,6 +89,8 @@ export interface MultusOutcome extends PluginOutcome {
 export interface CallChecks {
   /** False when the call runs no delegate at all (e.g. a DEL with nothing known to delete). */
   readonly runsDelegates?: boolean;
+  /** The agent socket the plugin is pointed at, in place of its node's (the lab's own tests). */
+  readonly agentSocket?: string;
 }
 
 /** A lab pod that also exists in the API double (same name, namespace default). */
@@ -236,8 +238,8 @@ export class MultusLab {
    * empty); in agent mode it is pointed at the node's agent. No check of who served it: calls that
    * run at the same time on one node cannot be told apart (call() checks one call at a time).
    */
-  run(command: "ADD" | "DEL" | "CHECK", p: ApiPod): Promise<PluginOutcome> {
-    const socket = this.agents.get(p.pod.node.name)?.socket ?? "";
+  run(command: "ADD" | "DEL" | "CHECK", p: ApiPod, agentSocket?: string): Promise<PluginOutcome> {
+    const socket = agentSocket ?? this.agents.get(p.pod.node.name)?.socket ?? "";
     return this.lab.cni("multus", command, p.pod, this.config(p.pod.node), {
       cniArgs: p.cniArgs,
       env: { THEREABOUTS_AGENT_SOCKET: socket },
@@ -254,9 +256,9 @@ export class MultusLab {
   async call(command: "ADD" | "DEL" | "CHECK", p: ApiPod, options: CallChecks = {}): Promise<MultusOutcome> {
     const agent = this.agents.get(p.pod.node.name);
     if (agent === undefined || !agent.process.running())
-      return { ...(await this.run(command, p)), servedBy: "plugin" };
+      return { ...(await this.run(command, p, options.agentSocket)), servedBy: "plugin" };
     const before = agent.reapedChildFaults();
-    const outcome = await this.run(command, p);
+    const outcome = await this.run(command, p, options.agentSocket);
     const why = WORKING_ALONE.test(outcome.stderr)
       ? "the plugin worked alone"
       : !agent.process.running()
