@@ -7,20 +7,17 @@
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { startApiDouble } from "../k8s-api/harness.ts";
 import {
-  CNI_VERSION,
-  hostLocalDir,
-  hostLocalIpam,
-  localIpam,
-  type Node,
-  requirePrerequisites,
-  staticIpam,
-  storeRows,
-} from "./netns-harness.ts";
-import { MultusLab } from "./netns-multus.ts";
-import { readNamespace } from "./netns-readback.ts";
+  assertNothingLeft,
+  hostLocalHoldings,
+  SECONDARY_NETWORKS,
+  SECONDARY_STATUS,
+  secondaryNetworks,
+} from "./multus-networks.ts";
+import { CNI_VERSION, localIpam, requirePrerequisites, storeRows } from "./netns-harness.ts";
+import { MULTUS_MODES, MultusLab, type MultusMode } from "./netns-multus.ts";
 import { removeStaleRuns } from "./netns-runs.ts";
 import { listNamespaces } from "./netns-shell.ts";
 
@@ -35,155 +32,87 @@ after(async () => {
 });
 
 /** A lab on its own API double (these tests stop it), both gone after the test. */
-async function newLab(t: { after(fn: () => Promise<void>): void }): Promise<MultusLab> {
+async function newLab(t: { after(fn: () => Promise<void>): void }, mode: MultusMode): Promise<MultusLab> {
   const api = await startApiDouble();
   t.after(() => api.stop());
-  const m = await MultusLab.create(api, ["node-a"]);
+  const m = await MultusLab.create(api, ["node-a"], { mode });
   t.after(() => m.dispose());
   return m;
 }
 
-/** host-local's reservations of `network` on a node (bookkeeping files aside). */
-function hostLocalHoldings(node: Node, network: string): string[] {
-  try {
-    return readdirSync(join(hostLocalDir(node), network)).filter(
-      (f) => f !== "lock" && !f.startsWith("last_reserved_ip"),
-    );
-  } catch {
-    return []; // never written
-  }
-}
+for (const mode of MULTUS_MODES)
+  describe(`${mode} mode`, () => {
+    test("DEL with the API double stopped removes every interface and address (from multus' cache) and empties the IPAM stores", async (t) => {
+      const m = await newLab(t, mode);
+      const a = m.lab.node("node-a");
+      await secondaryNetworks(m, a);
+      const p = await m.pod("node-a", SECONDARY_NETWORKS);
+      await m.add(p);
+      const views = await m.assertStatusMatchesNamespace(p, SECONDARY_STATUS);
+      assert.deepEqual(
+        views.map((v) => v.ips.length),
+        [1, 1, 1, 1],
+      );
+      assert.equal(storeRows(m.lab.storePath).allocations, 1);
+      assert.equal(hostLocalHoldings(a, "hl-bridge").length, 1);
+      assert.equal(hostLocalHoldings(a, "podnet").length, 1);
 
-/** Three NADs, one per IPAM: thereabouts on macvlan, host-local on a bridge, static on macvlan. */
-async function secondaryNetworks(m: MultusLab, node: Node): Promise<void> {
-  await m.nad("ta-macvlan", {
-    cniVersion: CNI_VERSION,
-    type: "macvlan",
-    master: node.uplink,
-    mode: "bridge",
-    ipam: localIpam(m.lab.storePath, "whereabouts", { range: "198.51.100.0/24" }),
+      // Down in both senses: the double is gone, and the nodes' connections are refused.
+      await m.api.stop();
+      await m.stopApiRelays();
+      const started = performance.now();
+      await m.del(p);
+      t.diagnostic(`multus DEL with the API double stopped: ${Math.round(performance.now() - started)} ms`);
+      // call() checked that the agent served the DEL: it kept running while the API was gone.
+      await assertNothingLeft(m, p);
+    });
+
+    test("rollback: a NAD whose macvlan master does not exist fails the ADD and leaves nothing in the namespace nor in the IPAM stores", async (t) => {
+      const m = await newLab(t, mode);
+      const a = m.lab.node("node-a");
+      await secondaryNetworks(m, a);
+      await m.nad("bad-master", {
+        cniVersion: CNI_VERSION,
+        type: "macvlan",
+        master: "no-such-link",
+        ipam: localIpam(m.lab.storePath, "whereabouts", { range: "198.51.100.0/24" }),
+      });
+      const p = await m.pod("node-a", `${SECONDARY_NETWORKS},bad-master`);
+      const outcome = await m.call("ADD", p);
+      assert.notEqual(outcome.code, 0);
+      const error = JSON.parse(outcome.stdout) as { code: number; msg: string };
+      // macvlan itself says "Link not found" (it does not name the master); the exact text around it
+      // is multus-error-texts.test.ts's concern.
+      assert.match(
+        error.msg,
+        new RegExp(
+          `^\\[default/${p.pod.name}/${p.uid}:bad-master\\]: error adding container to network "bad-master": .*Link not found$`,
+        ),
+      );
+      // Every delegate added before the failing one was deleted.
+      await assertNothingLeft(m, p);
+      assert.equal(await m.networkStatus(p), undefined, "no network-status for a failed ADD");
+      // As Multus does, the delegate list cached before any delegate ran stays for the runtime's DEL,
+      // which follows every failed ADD. That DEL runs every delegate's DEL again; macvlan's fails (its
+      // master is still missing), so the DEL fails and the runtime retries it. Multus drops the cache
+      // after the attempt all the same (no retryDeleteOnError); a retry rebuilds the delegates from
+      // the pod's annotation while the pod and the NAD exist, so it keeps failing until the NAD is
+      // fixed or removed, after which the retry succeeds.
+      const cache = join(a.dir, "multus");
+      assert.ok(readdirSync(cache).includes(p.pod.containerId), "the scratch cache is kept for DEL");
+      const firstDel = await m.call("DEL", p);
+      assert.notEqual(firstDel.code, 0, "the bad delegate's DEL fails");
+      assert.match((JSON.parse(firstDel.stdout) as { msg: string }).msg, /Link not found/);
+      assert.ok(!readdirSync(cache).includes(p.pod.containerId), "the DEL attempt removed the scratch cache");
+      assert.notEqual((await m.call("DEL", p)).code, 0, "rebuilt from the annotation: fails again");
+      const removed = await m.api.request(
+        "DELETE",
+        "/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions/bad-master",
+      );
+      assert.equal(removed.status, 200, removed.body);
+      // Nothing cached and the NAD gone: the meta-plugin has nothing to run and succeeds.
+      await m.del(p, { runsDelegates: false });
+      assert.deepEqual(await m.links(p), ["lo"]);
+      assert.equal(storeRows(m.lab.storePath).allocations, 0);
+    });
   });
-  await m.nad("hl-bridge", {
-    cniVersion: CNI_VERSION,
-    type: "bridge",
-    bridge: "br-hl",
-    ipam: hostLocalIpam(node, [{ subnet: "192.0.2.128/26" }]),
-  });
-  await m.nad("static-macvlan", {
-    cniVersion: CNI_VERSION,
-    type: "macvlan",
-    master: node.uplink,
-    ipam: staticIpam([{ address: "203.0.113.7/24" }]),
-  });
-}
-
-async function bridgePorts(node: Node, bridge: string): Promise<string[]> {
-  return (await readNamespace(node.ns)).interfaces.filter((i) => i.master === bridge).map((i) => i.name);
-}
-
-test("DEL with the API double stopped removes every interface and address (from multus' cache) and empties the IPAM stores", async (t) => {
-  const m = await newLab(t);
-  const a = m.lab.node("node-a");
-  await secondaryNetworks(m, a);
-  const p = await m.pod("node-a", "ta-macvlan,hl-bridge,static-macvlan");
-  await m.add(p);
-  const views = await m.assertStatusMatchesNamespace(p, [
-    "podnet",
-    "default/ta-macvlan",
-    "default/hl-bridge",
-    "default/static-macvlan",
-  ]);
-  assert.deepEqual(
-    views.map((v) => v.ips.length),
-    [1, 1, 1, 1],
-  );
-  assert.equal(storeRows(m.lab.storePath).allocations, 1);
-  assert.equal(hostLocalHoldings(a, "hl-bridge").length, 1);
-  assert.equal(hostLocalHoldings(a, "podnet").length, 1);
-
-  // Down in both senses: the double is gone, and the nodes' connections are refused.
-  await m.api.stop();
-  await m.stopApiRelays();
-  const started = performance.now();
-  await m.del(p);
-  t.diagnostic(`multus DEL with the API double stopped: ${Math.round(performance.now() - started)} ms`);
-  const net = await m.lab.read(p.pod);
-  assert.deepEqual(
-    net.interfaces.map((i) => i.name),
-    ["lo"],
-  );
-  assert.deepEqual(
-    net.interfaces.flatMap((i) => i.addresses.filter((x) => x.scope === "global")),
-    [],
-  );
-  assert.deepEqual(
-    net.routes.filter((r) => r.dev !== "lo"),
-    [],
-  );
-  assert.equal(storeRows(m.lab.storePath).allocations, 0, "thereabouts released its address");
-  assert.deepEqual(hostLocalHoldings(a, "hl-bridge"), [], "host-local released the bridge network's");
-  assert.deepEqual(hostLocalHoldings(a, "podnet"), [], "and the master's");
-  assert.deepEqual(await bridgePorts(a, "br-hl"), []);
-  assert.deepEqual(await bridgePorts(a, "cni0"), []);
-});
-
-test("rollback: a NAD whose macvlan master does not exist fails the ADD and leaves nothing in the namespace nor in the IPAM stores", async (t) => {
-  const m = await newLab(t);
-  const a = m.lab.node("node-a");
-  await secondaryNetworks(m, a);
-  await m.nad("bad-master", {
-    cniVersion: CNI_VERSION,
-    type: "macvlan",
-    master: "no-such-link",
-    ipam: localIpam(m.lab.storePath, "whereabouts", { range: "198.51.100.0/24" }),
-  });
-  const p = await m.pod("node-a", "ta-macvlan,hl-bridge,static-macvlan,bad-master");
-  const outcome = await m.call("ADD", p);
-  assert.notEqual(outcome.code, 0);
-  const error = JSON.parse(outcome.stdout) as { code: number; msg: string };
-  // macvlan itself says "Link not found" (it does not name the master); the exact text around it
-  // is multus-error-texts.test.ts's concern.
-  assert.match(
-    error.msg,
-    new RegExp(
-      `^\\[default/${p.pod.name}/${p.uid}:bad-master\\]: error adding container to network "bad-master": .*Link not found$`,
-    ),
-  );
-  const net = await m.lab.read(p.pod);
-  assert.deepEqual(
-    net.interfaces.map((i) => i.name),
-    ["lo"],
-    "every delegate added before the failing one was deleted",
-  );
-  assert.deepEqual(
-    net.routes.filter((r) => r.dev !== "lo"),
-    [],
-  );
-  assert.equal(storeRows(m.lab.storePath).allocations, 0, "thereabouts holds nothing");
-  assert.deepEqual(hostLocalHoldings(a, "hl-bridge"), [], "host-local holds nothing for the bridge network");
-  assert.deepEqual(hostLocalHoldings(a, "podnet"), [], "nor for the master");
-  assert.deepEqual(await bridgePorts(a, "br-hl"), []);
-  assert.deepEqual(await bridgePorts(a, "cni0"), []);
-  assert.equal(await m.networkStatus(p), undefined, "no network-status for a failed ADD");
-  // As Multus does, the delegate list cached before any delegate ran stays for the runtime's DEL,
-  // which follows every failed ADD. That DEL runs every delegate's DEL again; macvlan's fails (its
-  // master is still missing), so the DEL fails and the runtime retries it. Multus drops the cache
-  // after the attempt all the same (no retryDeleteOnError); a retry rebuilds the delegates from
-  // the pod's annotation while the pod and the NAD exist, so it keeps failing until the NAD is
-  // fixed or removed, after which the retry succeeds.
-  const cache = join(a.dir, "multus");
-  assert.ok(readdirSync(cache).includes(p.pod.containerId), "the scratch cache is kept for DEL");
-  const firstDel = await m.call("DEL", p);
-  assert.notEqual(firstDel.code, 0, "the bad delegate's DEL fails");
-  assert.match((JSON.parse(firstDel.stdout) as { msg: string }).msg, /Link not found/);
-  assert.ok(!readdirSync(cache).includes(p.pod.containerId), "the DEL attempt removed the scratch cache");
-  assert.notEqual((await m.call("DEL", p)).code, 0, "rebuilt from the annotation: fails again");
-  const removed = await m.api.request(
-    "DELETE",
-    "/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions/bad-master",
-  );
-  assert.equal(removed.status, 200, removed.body);
-  await m.del(p);
-  assert.deepEqual(await m.links(p), ["lo"]);
-  assert.equal(storeRows(m.lab.storePath).allocations, 0);
-});

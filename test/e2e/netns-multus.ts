@@ -4,11 +4,19 @@
 // NetworkAttachmentDefinitions. The double listens on 127.0.0.1 in the test's own namespace; each
 // node reaches it at the same URL through a relay (fixtures/api-relay.ts) over a unix socket in the
 // lab directory, so the kubeconfig, its CA and the double stay exactly as the other tests use them.
+//
+// Two modes, as a cluster runs the meta-plugin: thin (bin/multus does the work itself) and agent
+// (each node runs its node agent, netns-agent.ts, which serves the node's bin/multus calls and runs
+// their delegates). In agent mode every call is checked to have been served by the node's agent
+// while it runs, so a hand-off that silently falls back to thin mode fails the test.
 import assert from "node:assert/strict";
 import { createServer, connect as netConnect, type Server } from "node:net";
 import { join } from "node:path";
+import { after, before, describe } from "node:test";
+import type { PluginOutcome } from "../../src/cli/exec-plugin.ts";
 import { createPod } from "../controller/support.ts";
-import type { ApiDouble } from "../k8s-api/harness.ts";
+import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
+import { type NodeAgent, startNodeAgent, WORKING_ALONE } from "./netns-agent.ts";
 import type { NsProcess } from "./netns-daemons.ts";
 import {
   type AddResult,
@@ -37,6 +45,54 @@ export interface NetworkStatusEntry {
   readonly default?: boolean;
 }
 
+/** How a node serves the meta-plugin's calls: bin/multus alone, or its node agent. */
+export type MultusMode = "thin" | "agent";
+/** Every scenario of the multus e2e files runs in each. */
+export const MULTUS_MODES: readonly MultusMode[] = ["thin", "agent"];
+
+/** What the scenarios of one mode get: the mode, and that mode's API double (started before them). */
+export interface ModeContext {
+  readonly mode: MultusMode;
+  api(): ApiDouble;
+}
+
+/**
+ * Declares `scenarios` once per mode, each in a describe block named after it with an API double of
+ * its own (the scenarios of both modes create the same pods' and NADs' names).
+ */
+export function describeModes(scenarios: (context: ModeContext) => void): void {
+  for (const mode of MULTUS_MODES)
+    describe(`${mode} mode`, () => {
+      let api: ApiDouble | undefined;
+      before(async () => {
+        api = await startApiDouble();
+      });
+      after(async () => {
+        await api?.stop();
+      });
+      scenarios({
+        mode,
+        api: () => {
+          if (api === undefined) throw new Error("the API double is started before the scenarios");
+          return api;
+        },
+      });
+    });
+}
+
+/** A meta-plugin call's outcome and who did the work. */
+export interface MultusOutcome extends PluginOutcome {
+  readonly servedBy: "agent" | "plugin";
+}
+
+/** What call() can know of a call beforehand. */
+export interface CallChecks {
+  /** False when the call runs no delegate at all (e.g. a DEL with nothing known to delete). */
+  readonly runsDelegates?: boolean;
+  /** The agent socket the plugin is pointed at, in place of its node's (the lab's own tests). */
+  readonly agentSocket?: string;
+}
+
 /** A lab pod that also exists in the API double (same name, namespace default). */
 export interface ApiPod {
   readonly pod: Pod;
@@ -49,17 +105,28 @@ export interface ApiPod {
 export class MultusLab {
   readonly lab: Lab;
   readonly api: ApiDouble;
+  readonly mode: MultusMode;
   private readonly relay: Server;
   private readonly relays: NsProcess[] = [];
+  /** Agent mode: each node's agent, by node name. */
+  private readonly agents = new Map<string, NodeAgent>();
 
-  private constructor(lab: Lab, api: ApiDouble, relay: Server) {
+  private constructor(lab: Lab, api: ApiDouble, relay: Server, mode: MultusMode) {
     this.lab = lab;
     this.api = api;
     this.relay = relay;
+    this.mode = mode;
   }
 
-  /** A lab with `nodes`, each running a relay to `api`; dispose() removes all of it. */
-  static async create(api: ApiDouble, nodes: readonly string[]): Promise<MultusLab> {
+  /**
+   * A lab with `nodes`, each running a relay to `api` and, in agent mode, its node agent; dispose()
+   * removes all of it.
+   */
+  static async create(
+    api: ApiDouble,
+    nodes: readonly string[],
+    options: { readonly mode?: MultusMode } = {},
+  ): Promise<MultusLab> {
     const lab = await Lab.create({ nodes });
     const socket = join(lab.dir, "api.sock");
     const port = new URL(api.url).port;
@@ -69,7 +136,7 @@ export class MultusLab {
       upstream.on("error", () => client.destroy());
       client.on("error", () => upstream.destroy());
     });
-    const multusLab = new MultusLab(lab, api, relay);
+    const multusLab = new MultusLab(lab, api, relay, options.mode ?? "thin");
     try {
       await new Promise<void>((resolve, reject) => {
         relay.once("error", reject);
@@ -87,6 +154,8 @@ export class MultusLab {
         );
         multusLab.relays.push(proc);
       }
+      if (multusLab.mode === "agent")
+        for (const node of lab.nodes) multusLab.agents.set(node.name, await startNodeAgent(lab, node));
     } catch (error) {
       await multusLab.dispose();
       throw error;
@@ -156,9 +225,53 @@ export class MultusLab {
     };
   }
 
-  /** Runs bin/multus for the pod on its node; returns the outcome whatever the exit code. */
-  call(command: "ADD" | "DEL" | "CHECK", p: ApiPod) {
-    return this.lab.cni("multus", command, p.pod, this.config(p.pod.node), { cniArgs: p.cniArgs });
+  /** The node's agent (agent mode only). */
+  agent(node: string): NodeAgent {
+    const agent = this.agents.get(node);
+    if (agent === undefined) throw new Error(`${node} runs no node agent (mode ${this.mode})`);
+    return agent;
+  }
+
+  /**
+   * Runs bin/multus for the pod on its node as the runtime does; returns the outcome whatever the
+   * exit code. In thin mode the plugin is told never to use an agent (THEREABOUTS_AGENT_SOCKET
+   * empty); in agent mode it is pointed at the node's agent. No check of who served it: calls that
+   * run at the same time on one node cannot be told apart (call() checks one call at a time).
+   */
+  run(command: "ADD" | "DEL" | "CHECK", p: ApiPod, agentSocket?: string): Promise<PluginOutcome> {
+    const socket = agentSocket ?? this.agents.get(p.pod.node.name)?.socket ?? "";
+    return this.lab.cni("multus", command, p.pod, this.config(p.pod.node), {
+      cniArgs: p.cniArgs,
+      env: { THEREABOUTS_AGENT_SOCKET: socket },
+    });
+  }
+
+  /**
+   * run(), and who served the call. In agent mode, while the node's agent runs, it must be the
+   * agent: the plugin said nothing of working without it, and the agent reaped child processes (the
+   * delegates) meanwhile. A call that runs no delegate (`runsDelegates: false`) leaves no such trace
+   * and is checked by the first sign only. Once the test has stopped or killed the agent, it is the
+   * plugin.
+   */
+  async call(command: "ADD" | "DEL" | "CHECK", p: ApiPod, options: CallChecks = {}): Promise<MultusOutcome> {
+    const agent = this.agents.get(p.pod.node.name);
+    if (agent === undefined || !agent.process.running())
+      return { ...(await this.run(command, p, options.agentSocket)), servedBy: "plugin" };
+    const before = agent.reapedChildFaults();
+    const outcome = await this.run(command, p, options.agentSocket);
+    const why = WORKING_ALONE.test(outcome.stderr)
+      ? "the plugin worked alone"
+      : !agent.process.running()
+        ? "the agent is gone"
+        : options.runsDelegates !== false && agent.reapedChildFaults() === before
+          ? "the agent ran no delegate"
+          : undefined;
+    if (why !== undefined)
+      throw new CniCallError(
+        `multus ${command} for ${p.pod.name} was not served by ${p.pod.node.name}'s agent (${why})`,
+        outcome,
+      );
+    return { ...outcome, servedBy: "agent" };
   }
 
   async add(p: ApiPod): Promise<AddResult> {
@@ -167,8 +280,8 @@ export class MultusLab {
     return JSON.parse(outcome.stdout) as AddResult;
   }
 
-  async del(p: ApiPod): Promise<void> {
-    const outcome = await this.call("DEL", p);
+  async del(p: ApiPod, options: CallChecks = {}): Promise<void> {
+    const outcome = await this.call("DEL", p, options);
     if (outcome.code !== 0) throw new CniCallError(`multus DEL for ${p.pod.name}`, outcome);
   }
 
