@@ -137,14 +137,9 @@ async function nadDelegate(
   return { delegate, displayName: `${s.namespace}/${s.name}`, selection: s };
 }
 
-/** Multus' delegate list for the pod (master first). */
-async function podDelegates(
-  conf: MultusConf,
-  kube: MultusKube | undefined,
-  pod: Pod | undefined,
-  ref: PodRef,
-): Promise<PlannedDelegate[]> {
-  const wrap = async <T>(work: () => Promise<T>, prefix: string): Promise<T> => {
+/** Runs `work`, turning an input error into Multus' error for the pod with `prefix`. */
+function wrapper(ref: PodRef) {
+  return async <T>(work: () => Promise<T>, prefix: string): Promise<T> => {
     try {
       return await work();
     } catch (error) {
@@ -152,6 +147,26 @@ async function podDelegates(
       throw error;
     }
   };
+}
+
+/** Multus' delegate list for the pod (master first). */
+async function podDelegates(
+  conf: MultusConf,
+  kube: MultusKube | undefined,
+  pod: Pod | undefined,
+  ref: PodRef,
+): Promise<PlannedDelegate[]> {
+  return withSelections(await baseDelegates(conf, kube, pod, ref), conf, kube, pod, ref);
+}
+
+/** The master (clusterNetwork, or the static delegates) and the defaultNetworks. */
+async function baseDelegates(
+  conf: MultusConf,
+  kube: MultusKube | undefined,
+  pod: Pod | undefined,
+  ref: PodRef,
+): Promise<PlannedDelegate[]> {
+  const wrap = wrapper(ref);
   let delegates: PlannedDelegate[];
   if (conf.clusterNetwork !== "") {
     const master = await wrap(() => resolveNetwork(conf.clusterNetwork, conf, kube), "").catch(
@@ -177,6 +192,19 @@ async function podDelegates(
   } else {
     delegates = conf.delegates.map((delegate) => ({ delegate, displayName: delegate.confName }));
   }
+  return delegates;
+}
+
+/** `base` with the pod's default-network annotation applied and its network selections added. */
+async function withSelections(
+  base: readonly PlannedDelegate[],
+  conf: MultusConf,
+  kube: MultusKube | undefined,
+  pod: Pod | undefined,
+  ref: PodRef,
+): Promise<PlannedDelegate[]> {
+  const wrap = wrapper(ref);
+  const delegates = [...base];
   if (kube === undefined || pod === undefined) return delegates;
   const annotations = pod.metadata.annotations ?? {};
   const prefix = "error loading k8s delegates k8s args: ";
@@ -365,11 +393,20 @@ async function del(req: Request, conf: MultusConf, log: Logger, deps: MultusDeps
     if (attachments === undefined) {
       pod = await lookup();
       if (pod === undefined) return; // Multus: nothing known to delete
+      // Multus: the master and defaultNetworks must resolve; when the pod's own selections do not
+      // (a NAD deleted since), what did resolve is still deleted.
+      const base = await baseDelegates(conf, kube, pod, ref);
+      let planned: PlannedDelegate[];
       try {
-        attachments = planAttachments(await podDelegates(conf, kube, pod, ref), req.ifName);
-      } catch {
-        return;
+        planned = await withSelections(base, conf, kube, pod, ref);
+      } catch (error) {
+        if (base.length === 0) throw multusError(ref, `failed to get delegates: ${describe(error)}`);
+        log.error(
+          `Multus: failed to get delegates: ${describe(error)}, but continue to delete clusterNetwork`,
+        );
+        planned = base;
       }
+      attachments = planAttachments(planned, req.ifName);
     }
     const ctx = context(conf, req, k8s);
     log.verbose(`CmdDel: deleting ${attachments.map((a) => `${a.ifName} of ${a.displayName}`).join(", ")}`);

@@ -3,7 +3,7 @@
 // network namespaces.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { createPod } from "../controller/support.ts";
@@ -780,5 +780,35 @@ describe("multus thin mode: pods, NADs and delegates in network namespaces", () 
     } finally {
       await own.stop();
     }
+  });
+
+  it("DEL with no delegate cache and the pod's NAD deleted still deletes the master (as Multus: 'but continue to delete clusterNetwork')", async () => {
+    await nad("gone-later", {
+      cniVersion: "1.0.0",
+      type: "macvlan",
+      master: PARENT,
+      ipam: { type: "static", addresses: [{ address: "192.168.78.9/24" }] },
+    });
+    const uid = await createPod(api, "default", "nad-gone", {
+      annotations: { "k8s.v1.cni.cncf.io/networks": "gone-later" },
+    });
+    const cniDir = join(dir.path, "cni-nad-gone");
+    const config = { ...bridgeMaster(cniDir), logLevel: "error", logToStderr: true };
+    assert.equal((await call("ADD", "nad-gone", uid, config)).code, 0);
+    assert.deepEqual(links(ns), ["eth0", "lo", "net1"]);
+    rmSync(join(cniDir, `ctr-${ns}`));
+    const removed = await api.request(
+      "DELETE",
+      "/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions/gone-later",
+    );
+    assert.equal(removed.status, 200, removed.body);
+    const deleted = await call("DEL", "nad-gone", uid, config);
+    assert.equal(deleted.code, 0, deleted.stdout + deleted.stderr);
+    assert.match(
+      deleted.stderr,
+      /failed to get delegates: .*gone-later.*, but continue to delete clusterNetwork/,
+    );
+    // The master's DEL ran (bridge removed eth0); net1's NAD is gone, so nothing can delete it.
+    assert.deepEqual(links(ns), ["lo", "net1"]);
   });
 });
