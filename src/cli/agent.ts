@@ -2,6 +2,7 @@
 // or SIGINT, then finishes the calls in flight and removes its socket.
 import { parseArgs } from "node:util";
 import { aboutText, VERSION } from "../about.ts";
+import { DEFAULT_MULTUS_LIMITS, type GateLimits } from "../agent/call-gate.ts";
 import { HostPaths } from "../agent/host-paths.ts";
 import { AGENT_SOCKET_ENV, agentSocket } from "../agent/protocol.ts";
 import { startAgent } from "../agent/server.ts";
@@ -12,6 +13,8 @@ import { parseListen } from "../net/listen-address.ts";
 
 export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH] [--allow-group GROUP]
                          [--host-paths DIRS] [--metrics-listen HOST:PORT]
+                         [--multus-max-calls N] [--multus-queue N]
+                         [--multus-queue-wait-seconds N]
                          [--log-format text|json]
 
 Serves the CNI calls of this node's plugin processes with warm datastore
@@ -39,6 +42,13 @@ it.
                            is left to the plugin, which runs it alone on the
                            host (default: the agent runs on the host and sees
                            every path)
+  --multus-max-calls N     meta-plugin (multus) calls run at once (default
+                           ${DEFAULT_MULTUS_LIMITS.running}); IPAM calls are never held up by them
+  --multus-queue N         meta-plugin calls that may wait for a slot
+                           (default ${DEFAULT_MULTUS_LIMITS.queued}); one more, or one that waited
+  --multus-queue-wait-seconds N
+                           longer than N seconds (default ${DEFAULT_MULTUS_LIMITS.waitMs / 1000}), is
+                           declined and its plugin runs it alone; DELs go first
   --log-format text|json   the agent's own lines on stderr: text (default) or
                            one JSON object per line; the log lines of the
                            calls it serves follow each call's log_format
@@ -53,6 +63,9 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       "store-idle-seconds": { type: "string" },
       "metrics-listen": { type: "string" },
       "host-paths": { type: "string" },
+      "multus-max-calls": { type: "string" },
+      "multus-queue": { type: "string" },
+      "multus-queue-wait-seconds": { type: "string" },
       "log-format": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -71,6 +84,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
   (
     globalThis as { Bun?: { unsafe?: { setJITPolicy?: (scale: number) => void } } }
   ).Bun?.unsafe?.setJITPolicy?.(1);
+  const multusLimits = parseMultusLimits(values);
   const metricsListen = values["metrics-listen"];
   const hostPaths = values["host-paths"] === undefined ? undefined : parseHostPaths(values["host-paths"]);
   // The delegates the agent runs for the meta-plugin (an IPAM plugin among them) find it here.
@@ -79,6 +93,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     socket,
     allowGroup: values["allow-group"],
     hostPaths,
+    multusLimits,
     stores: new WarmStores(idle === undefined ? {} : { idleMs: Number(idle) * 1000 }),
     ...(metricsListen === undefined ? {} : { metricsListen: parseListen(metricsListen, "--metrics-listen") }),
   });
@@ -113,6 +128,31 @@ function agentLog(format: LogFormat): (msg: string, fields?: LogFields) => void 
   return format === "json"
     ? (msg, fields) => json("info", msg, fields)
     : (msg) => process.stderr.write(`${msg}\n`);
+}
+
+/** The meta-plugin calls' limits (call-gate.ts) from the flags, each a whole number in its range. */
+export function parseMultusLimits(values: {
+  "multus-max-calls"?: string | undefined;
+  "multus-queue"?: string | undefined;
+  "multus-queue-wait-seconds"?: string | undefined;
+}): GateLimits {
+  const whole = (flag: keyof typeof values, fallback: number, min: number, max: number, unit: string) => {
+    const text = values[flag];
+    if (text === undefined) return fallback;
+    const n = /^\d{1,7}$/.test(text) ? Number(text) : Number.NaN;
+    if (!(n >= min && n <= max))
+      throw new Error(
+        `--${flag} ${JSON.stringify(text.slice(0, 100))}: expected a whole number of ${unit} from ${min} to ${max}`,
+      );
+    return n;
+  };
+  const d = DEFAULT_MULTUS_LIMITS;
+  return {
+    running: whole("multus-max-calls", d.running, 1, 1024, "calls"),
+    queued: whole("multus-queue", d.queued, 0, 100_000, "calls"),
+    // The plugin waits 70 s for an answer and its runtime not much longer: a minute at most.
+    waitMs: whole("multus-queue-wait-seconds", d.waitMs / 1000, 0, 60, "seconds") * 1000,
+  };
 }
 
 /** `--host-paths /etc/cni/net.d,/var/lib/cni/thereabouts`: absolute directories, comma-separated. */
