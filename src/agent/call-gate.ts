@@ -160,7 +160,7 @@ export class CallGate {
  * The agent's defaults (agent --multus-max-calls, --multus-queue, --multus-queue-wait-seconds);
  * docs/agent.md, "Meta-plugin calls under load", gives the measurements behind them.
  */
-export const DEFAULT_MULTUS_LIMITS: GateLimits = { running: 8, queued: 64, waitMs: 5_000 };
+export const DEFAULT_MULTUS_LIMITS: GateLimits = { running: 8, queued: 256, waitMs: 10_000 };
 
 /**
  * Bytes held by meta-plugin requests between their head and their answer. The queue bounds how

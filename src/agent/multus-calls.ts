@@ -8,7 +8,7 @@ import type { PluginIO } from "../cni/skel.ts";
 import { readConfigFile } from "../files/config-file.ts";
 import type { MultusConf } from "../multus/config.ts";
 import type { MultusAdmit, MultusDeps } from "../multus/flows.ts";
-import { withDeadlines } from "./call-deadline.ts";
+import { callLimits, withDeadlines } from "./call-deadline.ts";
 import type { HostPaths } from "./host-paths.ts";
 import type { AgentAnswer, AgentCall } from "./protocol.ts";
 
@@ -23,11 +23,14 @@ class Declined extends Error {}
 /**
  * Runs one forwarded meta-plugin call; never rejects. With `hostPaths` (an agent in a container),
  * the call is served only when every path it uses is shared with the host (`unseenInMultusCall`).
+ * `waitedMs`: how long the call waited for a slot, taken from its time limit, so that it is
+ * answered within its verb's limit of its arrival, before the plugin stops waiting for the agent.
  */
 export async function serveMultusCall(
   call: AgentCall,
   deps: MultusDeps,
   hostPaths?: HostPaths,
+  waitedMs = 0,
 ): Promise<MultusCallOutcome> {
   const [{ runPlugin }, { multusHandlers }, { formatCurrentResult }] = await Promise.all([
     import("../cni/skel.ts"),
@@ -56,6 +59,7 @@ export async function serveMultusCall(
           if (declined !== undefined) throw new Declined(declined);
         };
   const handlers = withDeadlines(multusHandlers(io, deps, admit), {
+    limits: (verb) => Math.max(callLimits(verb) - waitedMs, 0),
     expired: () => {
       timedOut = true;
     },

@@ -155,7 +155,7 @@ export async function startAgent(options: {
       return declinedAnswer(`node agent busy (${admission.why}): the plugin runs this call itself`);
     }
     try {
-      const outcome = await serveMultusCall(call, multusDeps, options.hostPaths);
+      const outcome = await serveMultusCall(call, multusDeps, options.hostPaths, admission.waitedMs);
       served++;
       if ("declined" in outcome) {
         metrics.multusCall(command, "declined", seconds());

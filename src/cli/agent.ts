@@ -44,11 +44,12 @@ it.
                            every path)
   --multus-max-calls N     meta-plugin (multus) calls run at once (default
                            ${DEFAULT_MULTUS_LIMITS.running}); IPAM calls are never held up by them
-  --multus-queue N         meta-plugin calls that may wait for a slot
-                           (default ${DEFAULT_MULTUS_LIMITS.queued}); one more, or one that waited
+  --multus-queue N         meta-plugin calls waiting for a slot (default ${DEFAULT_MULTUS_LIMITS.queued});
+                           one more is declined at once, and its plugin
+                           runs it alone; DELs wait ahead of ADDs
   --multus-queue-wait-seconds N
-                           longer than N seconds (default ${DEFAULT_MULTUS_LIMITS.waitMs / 1000}), is
-                           declined and its plugin runs it alone; DELs go first
+                           a call not started within N seconds (default ${DEFAULT_MULTUS_LIMITS.waitMs / 1000},
+                           at most 20) is declined too
   --log-format text|json   the agent's own lines on stderr: text (default) or
                            one JSON object per line; the log lines of the
                            calls it serves follow each call's log_format
@@ -150,8 +151,9 @@ export function parseMultusLimits(values: {
   return {
     running: whole("multus-max-calls", d.running, 1, 1024, "calls"),
     queued: whole("multus-queue", d.queued, 0, 100_000, "calls"),
-    // The plugin waits 70 s for an answer and its runtime not much longer: a minute at most.
-    waitMs: whole("multus-queue-wait-seconds", d.waitMs / 1000, 0, 60, "seconds") * 1000,
+    // The wait is taken from the call's own time limit (ADD 65 s, others 35 s): a DEL that waited
+    // the longest still has 15 s to run.
+    waitMs: whole("multus-queue-wait-seconds", d.waitMs / 1000, 0, 20, "seconds") * 1000,
   };
 }
 
