@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parseRequest } from "../cni/request.ts";
 import { loadMultusConf } from "../multus/config.ts";
+import { callLimits } from "./call-deadline.ts";
 import { HostPaths } from "./host-paths.ts";
-import { multusCallPaths, unseenInMultusCall } from "./multus-calls.ts";
+import { multusCallPaths, serveMultusCall, unseenInMultusCall } from "./multus-calls.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "thereabouts-multus-paths-"));
 const shared = join(dir, "shared");
@@ -126,5 +127,46 @@ describe("the paths of a meta-plugin call (agent --host-paths)", () => {
       await unseenInMultusCall(paths, req, conf, { KUBERNETES_SERVICE_HOST: "10.96.0.1" }),
       undefined,
     );
+  });
+});
+
+describe("a served meta-plugin call's time limit", () => {
+  it("is what is left of its verb's limit after its wait for a slot: answered code 11 in time", async () => {
+    // ADD waits for the readiness file: without one, the call would run until its limit.
+    const ready = join(dir, "ready");
+    const stdin = JSON.stringify({
+      cniVersion: "1.0.0",
+      name: "multus-cni-network",
+      type: "multus",
+      delegates: [master],
+      binDir: join(dir, "no-bin"),
+      cniDir: join(dir, "multus"),
+      readinessindicatorfile: ready,
+    });
+    const env = {
+      CNI_COMMAND: "ADD",
+      CNI_CONTAINERID: "c-wait",
+      CNI_NETNS: join(dir, "no-netns"),
+      CNI_IFNAME: "eth0",
+      CNI_PATH: join(dir, "no-path"),
+    };
+    const started = performance.now();
+    const outcome = await serveMultusCall(
+      { env, stdin },
+      { connect: async () => undefined },
+      undefined,
+      callLimits("add") - 300,
+    );
+    const ms = performance.now() - started;
+    assert.ok(ms >= 250 && ms < 2_000, `answered after ${Math.round(ms)} ms`);
+    assert.ok("result" in outcome && outcome.result === "timeout", JSON.stringify(outcome));
+    assert.equal(outcome.answer.code, 1);
+    assert.equal((JSON.parse(outcome.answer.stdout) as { code: number }).code, 11);
+    // The work itself goes on in the background (it cannot be cancelled): once the readiness
+    // file is there, it writes the pod's delegate list, then fails on the missing namespace.
+    writeFileSync(ready, "");
+    const scratch = join(dir, "multus", "c-wait");
+    for (let i = 0; i < 40 && !existsSync(scratch); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(existsSync(scratch), "the call went on after its answer");
   });
 });
