@@ -1,7 +1,8 @@
 // The agent's listener on its unix socket. Bun.listen, not Bun.serve: the peer check needs each
 // connection's fd (SO_PEERCRED), which Bun.serve does not expose. So the HTTP framing is our own
 // (http-framing.ts) and this file is only the socket part: check the peer at accept, collect the
-// request within a deadline, hand it to the handler, write the answer, close.
+// request within a deadline (once its head is read, holding its bytes only if the agent's budget
+// allows: `reserve`), hand it to the handler, write the answer, close.
 
 import { formatAnswer, type HttpAnswer, type HttpRequest, readRequest } from "./http-framing.ts";
 import type { PeerCredentials } from "./peer-credentials.ts";
@@ -108,10 +109,10 @@ export function listenOn(path: string, options: ListenerOptions): Listener & { s
   /**
    * Answers before the request was read whole, then half-closes and keeps draining for a moment:
    * closing a unix socket with unread bytes makes the client's read fail (ECONNRESET), and the
-   * plugin would lose the answer that says why it was refused.
+   * plugin would lose the answer that says why it was refused. `why`: counted as a rejection.
    */
-  const refuse = (s: BunSocket, why: Rejection, a: HttpAnswer) => {
-    options.rejected(why);
+  const refuse = (s: BunSocket, why: Rejection | undefined, a: HttpAnswer) => {
+    if (why !== undefined) options.rejected(why);
     const c = s.data;
     c.done = true;
     c.received = [];
@@ -146,13 +147,7 @@ export function listenOn(path: string, options: ListenerOptions): Listener & { s
       s.data.release = got.release;
       return true;
     }
-    const c = s.data;
-    c.done = true;
-    c.received = [];
-    const out = formatAnswer(got.answer);
-    if (s.write(out) === out.length) s.shutdown();
-    else s.end();
-    setTimer(c, DRAIN_MS, () => s.terminate());
+    refuse(s, undefined, got.answer); // an answer of the handler's, not a rejected connection
     return false;
   };
 
