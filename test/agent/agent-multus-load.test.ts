@@ -311,6 +311,38 @@ describe("node agent: a burst of meta-plugin calls (processes)", () => {
     }
   });
 
+  it("on SIGTERM the waiting calls are declined at once; the running one finishes, then the agent exits", async () => {
+    const ready = join(dir.path, "ready-later");
+    const agent = await startAgentProcess(undefined, ["--multus-max-calls", "1", "--multus-queue", "4"]);
+    const stdin = config({ readinessindicatorfile: ready });
+    const sent = pods(2000, 2004).map((pod) =>
+      callAgent(agent.socket, { env: env("ADD", pod), stdin }, 70_000, MULTUS_PATH).then((a) => ({
+        a,
+        at: performance.now(),
+      })),
+    );
+    for (let i = 0; i < 200; i++) {
+      if (metric(await agentMetrics(agent.socket), "thereabouts_agent_multus_calls_queued") === 3) break;
+      await sleep(25);
+    }
+    const stopping = performance.now();
+    const exited = agent.stop();
+    const answers = await Promise.race([
+      Promise.all(sent.slice(1)),
+      sleep(5_000).then(() => assert.fail("the waiting calls were not answered")),
+    ]);
+    for (const { a, at } of answers) {
+      assert.deepEqual(a, { declined: "node agent busy (closing): the plugin runs this call itself" });
+      assert.ok(at - stopping < 2_000, `declined ${Math.round(at - stopping)} ms after SIGTERM`);
+    }
+    writeFileSync(ready, "");
+    const first = await sent[0]!;
+    assert.ok(!("declined" in first.a) && first.a.code === 0, JSON.stringify(first.a));
+    assert.equal(await exited, 0);
+    const done = await alone("DEL", 2000, stdin);
+    assert.equal(done.code, 0, done.stdout);
+  });
+
   it("a meta-plugin request too large for what the agent holds is declined before its body is read", async () => {
     const agent = await startAgentProcess();
     try {
