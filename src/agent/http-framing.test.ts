@@ -29,10 +29,10 @@ describe("agent HTTP framing", () => {
     assert.deepEqual(framed.request.body, body);
   });
 
-  it("says how many bytes a request with a known body still needs", () => {
-    const sent = requestBytes("POST", "/v1/cni", Buffer.alloc(1000, 120));
+  it("says how many bytes a request with a known body still needs, and where it goes", () => {
+    const sent = requestBytes("POST", "/v1/multus", Buffer.alloc(1000, 120));
     const framed = readRequest(sent.subarray(0, sent.length - 10));
-    assert.deepEqual(framed, { kind: "incomplete", needed: sent.length });
+    assert.deepEqual(framed, { kind: "incomplete", needed: sent.length, path: "/v1/multus" });
   });
 
   it("reads GETs without a body as curl and Node send them; drops the query", () => {

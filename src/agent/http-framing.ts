@@ -27,8 +27,12 @@ export interface HttpAnswer {
 export type Refusal = "malformed" | "too_large";
 
 export type Framed =
-  /** `needed`: how many bytes in all the request needs before it is worth reading again. */
-  | { readonly kind: "incomplete"; readonly needed: number }
+  /**
+   * `needed`: how many bytes in all the request needs before it is worth reading again; once the
+   * head is read, that is the whole request's size, and `path` says where it goes (so a listener
+   * can decide before the body arrives whether to hold that many bytes for it).
+   */
+  | { readonly kind: "incomplete"; readonly needed: number; readonly path?: string }
   | { readonly kind: "request"; readonly request: HttpRequest }
   | { readonly kind: "refused"; readonly reason: Refusal; readonly answer: HttpAnswer };
 
@@ -91,13 +95,14 @@ export function readRequest(data: Buffer): Framed {
   if (length > MAX_BODY_BYTES)
     return refuse("too_large", 413, `bodies are limited to ${MAX_BODY_BYTES} bytes`);
   const start = end + 4;
-  if (data.length < start + length) return { kind: "incomplete", needed: start + length };
   const query = target.indexOf("?");
+  const path = query < 0 ? target : target.slice(0, query);
+  if (data.length < start + length) return { kind: "incomplete", needed: start + length, path };
   return {
     kind: "request",
     request: {
       method,
-      path: query < 0 ? target : target.slice(0, query),
+      path,
       body: data.subarray(start, start + length),
     },
   };

@@ -67,4 +67,47 @@ describe("agent metrics", () => {
     assert.equal(after.get('thereabouts_agent_allocation_retries_bucket{le="1",store="etcd"}'), 1);
     assert.equal(after.get('thereabouts_agent_allocation_retries_bucket{le="2",store="etcd"}'), 2);
   });
+
+  it("count meta-plugin calls by command and result, time them, and read the gate's gauges when scraped", async () => {
+    const load = { running: 0, queued: 0 };
+    const metrics = createAgentMetrics(new WarmStores(), load);
+    const fresh = series(await metrics.registry.metrics());
+    for (const command of ["ADD", "DEL"])
+      for (const result of ["ok", "error", "shed"])
+        assert.equal(
+          fresh.get(`thereabouts_agent_multus_calls_total{command="${command}",result="${result}"}`),
+          0,
+        );
+    assert.equal(fresh.get("thereabouts_agent_multus_calls_in_flight"), 0);
+    assert.equal(fresh.get("thereabouts_agent_multus_calls_queued"), 0);
+
+    metrics.multusCall("ADD", "ok", 0.3);
+    metrics.multusCall("ADD", "shed", 0);
+    metrics.multusCall("DEL", "declined", 0.001);
+    metrics.multusCall("ADD", "timeout", 65);
+    const before = series(await metrics.registry.metrics()).size;
+    for (let i = 0; i < 300; i++) metrics.multusCall(`BOGUS-${i}`, "error", 0.001);
+    load.running = 8;
+    load.queued = 37;
+    const text = await metrics.registry.metrics();
+    const now = series(text);
+    assert.equal(now.get('thereabouts_agent_multus_calls_total{command="ADD",result="ok"}'), 1);
+    assert.equal(now.get('thereabouts_agent_multus_calls_total{command="ADD",result="shed"}'), 1);
+    assert.equal(now.get('thereabouts_agent_multus_calls_total{command="DEL",result="declined"}'), 1);
+    assert.equal(now.get('thereabouts_agent_multus_calls_total{command="ADD",result="timeout"}'), 1);
+    assert.equal(now.get('thereabouts_agent_multus_calls_total{command="other",result="error"}'), 300);
+    assert.equal(
+      now.get('thereabouts_agent_multus_call_duration_seconds_bucket{le="0.5",command="ADD",result="ok"}'),
+      1,
+    );
+    assert.equal(
+      now.get('thereabouts_agent_multus_call_duration_seconds_bucket{le="0.25",command="ADD",result="ok"}'),
+      0,
+    );
+    assert.equal(now.get("thereabouts_agent_multus_calls_in_flight"), 8);
+    assert.equal(now.get("thereabouts_agent_multus_calls_queued"), 37);
+    assert.doesNotMatch(text, /BOGUS/);
+    // 300 bogus commands: one counter series, one histogram (12 bounds, +Inf, sum, count).
+    assert.equal(now.size, before + 1 + 15);
+  });
 });

@@ -18,6 +18,18 @@ import type { WarmStores } from "./warm-stores.ts";
  */
 export type CallResult = "ok" | "error" | "timeout" | "declined";
 
+/**
+ * How a meta-plugin call ended: as a CNI call, or shed (the agent was busy: every slot taken and
+ * the queue full, or the call waited too long for a slot; the plugin ran it alone).
+ */
+export type MultusCallResult = "ok" | "error" | "timeout" | "declined" | "shed";
+
+/** What the meta-plugin calls' gauges read (call-gate.ts). */
+export interface MultusLoad {
+  readonly running: number;
+  readonly queued: number;
+}
+
 /** The store label: the datastore the call's configuration selects, "none" when it was not decoded. */
 export type StoreLabel = Datastore | "none";
 
@@ -63,9 +75,14 @@ export interface AgentMetrics {
   /** What a call's commits on `store` report (lost races, retries per allocation). */
   retries(store: Datastore): RetryObserver;
   rejected(why: Rejection): void;
+  /** A meta-plugin call answered (or shed) after `seconds`, queue wait included. */
+  multusCall(command: string, result: MultusCallResult, seconds: number): void;
 }
 
-export function createAgentMetrics(stores: WarmStores): AgentMetrics {
+export function createAgentMetrics(
+  stores: WarmStores,
+  multus: MultusLoad = { running: 0, queued: 0 },
+): AgentMetrics {
   const registry = new Registry();
   const calls = new Counter({
     name: "thereabouts_agent_calls_total",
@@ -99,8 +116,40 @@ export function createAgentMetrics(stores: WarmStores): AgentMetrics {
     labelNames: ["reason"],
     registers: [registry],
   });
+  const multusCalls = new Counter({
+    name: "thereabouts_agent_multus_calls_total",
+    help: "Meta-plugin (multus) calls, by command (a CNI verb or other) and result (ok: exit code 0, error, timeout, declined: names a path outside --host-paths, shed: the agent was busy; declined and shed calls were run by the plugin alone).",
+    labelNames: ["command", "result"],
+    registers: [registry],
+  });
+  const multusDuration = new Histogram({
+    name: "thereabouts_agent_multus_call_duration_seconds",
+    help: "Time from a meta-plugin call's request to its answer, waiting for a slot included, by command and result.",
+    labelNames: ["command", "result"],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "thereabouts_agent_multus_calls_in_flight",
+    help: "Meta-plugin calls running now (at most --multus-max-calls).",
+    registers: [registry],
+    collect() {
+      this.set(multus.running);
+    },
+  });
+  new Gauge({
+    name: "thereabouts_agent_multus_calls_queued",
+    help: "Meta-plugin calls waiting for a slot now (at most --multus-queue).",
+    registers: [registry],
+    collect() {
+      this.set(multus.queued);
+    },
+  });
   // Series that read 0 until something happens, rather than missing (alerts and rate() need them).
   for (const reason of REJECTIONS) rejected.inc({ reason }, 0);
+  for (const command of ["ADD", "DEL"])
+    for (const result of ["ok", "error", "shed"] satisfies MultusCallResult[])
+      multusCalls.inc({ command, result }, 0);
   for (const store of DATASTORES)
     for (const operation of ["allocate", "release"] satisfies RetriedOperation[])
       conflicts.inc({ store, operation }, 0);
@@ -144,6 +193,11 @@ export function createAgentMetrics(stores: WarmStores): AgentMetrics {
     },
     rejected(why) {
       rejected.inc({ reason: why });
+    },
+    multusCall(command, result, seconds) {
+      const label = commandLabel(command);
+      multusCalls.inc({ command: label, result });
+      multusDuration.observe({ command: label, result }, seconds);
     },
   };
 }

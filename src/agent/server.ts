@@ -13,6 +13,13 @@ import { readConfigFile, readOptionalFile } from "../files/config-file.ts";
 import type { DaemonLog } from "../log/line.ts";
 import { type HealthServer, startHealthServer } from "../net/health-server.ts";
 import { withDeadlines } from "./call-deadline.ts";
+import {
+  ByteBudget,
+  CallGate,
+  DEFAULT_MULTUS_LIMITS,
+  type GateLimits,
+  MULTUS_REQUEST_BYTES,
+} from "./call-gate.ts";
 import type { HostPaths } from "./host-paths.ts";
 import type { HttpAnswer, HttpRequest } from "./http-framing.ts";
 import { type CallResult, createAgentMetrics, type StoreLabel } from "./metrics.ts";
@@ -28,7 +35,7 @@ import {
   MULTUS_PATH,
   parseCall,
 } from "./protocol.ts";
-import { type Listener, listenOn } from "./socket-listener.ts";
+import { type Listener, listenOn, type Reservation } from "./socket-listener.ts";
 import {
   bindSocket,
   clearStaleSocket,
@@ -63,11 +70,16 @@ export async function startAgent(options: {
   nodeName?: string | undefined;
   /** The agent's own lines (the meta-plugin cache's). */
   log?: DaemonLog | undefined;
+  /** How many meta-plugin calls run and wait at once (call-gate.ts). */
+  multusLimits?: GateLimits;
 }): Promise<Agent> {
   const libc = await loadLibc();
   const group = options.allowGroup === undefined ? undefined : groupOf(options.allowGroup, libc);
   const stores = options.stores ?? new WarmStores();
-  const metrics = createAgentMetrics(stores);
+  // Meta-plugin calls only: IPAM calls are never held up by them (call-gate.ts says why).
+  const gate = new CallGate(options.multusLimits ?? DEFAULT_MULTUS_LIMITS);
+  const multusBytes = new ByteBudget(MULTUS_REQUEST_BYTES);
+  const metrics = createAgentMetrics(stores, gate);
   const policy = { euid: process.geteuid?.() ?? 0, group };
   let served = 0;
   const multusKube = new MultusKubeCache({
@@ -126,8 +138,7 @@ export async function startAgent(options: {
     const command = call.env["CNI_COMMAND"] ?? "";
     if (declined !== undefined) {
       metrics.call(command, store, "declined", seconds);
-      const answer: AgentDeclined = { declined };
-      return { status: 200, type: "application/json", body: JSON.stringify(answer) };
+      return declinedAnswer(declined);
     }
     const result: CallResult = timedOut ? "timeout" : code === 0 ? "ok" : "error";
     metrics.call(command, store, result, seconds);
@@ -138,15 +149,37 @@ export async function startAgent(options: {
   async function serveMultus(text: string): Promise<HttpAnswer> {
     const call = parseCall(text);
     if (call === undefined) return { status: 400, type: "text/plain", body: "expected {env, stdin}\n" };
-    // The meta-plugin's paths (binDir, confDir, cniDir, the netns) are not checked against
-    // --host-paths: an agent in a container leaves its calls to the plugin.
-    if (options.hostPaths !== undefined) {
-      const answer: AgentDeclined = { declined: "meta-plugin calls are not served with --host-paths" };
-      return { status: 200, type: "application/json", body: JSON.stringify(answer) };
+    const command = call.env["CNI_COMMAND"] ?? "";
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    const admission = await gate.enter(command === "DEL");
+    if (!admission.admitted) {
+      // Answered at once, or when the wait is over: the plugin runs the call alone.
+      metrics.multusCall(command, "shed", seconds());
+      return declinedAnswer(`node agent busy (${admission.why}): the plugin runs this call itself`);
     }
-    const { answer } = await serveMultusCall(call, multusDeps);
-    served++;
-    return { status: 200, type: "application/json", body: JSON.stringify(answer) };
+    try {
+      const outcome = await serveMultusCall(call, multusDeps, options.hostPaths, admission.waitedMs);
+      served++;
+      if ("declined" in outcome) {
+        metrics.multusCall(command, "declined", seconds());
+        return declinedAnswer(outcome.declined);
+      }
+      metrics.multusCall(command, outcome.result, seconds());
+      return { status: 200, type: "application/json", body: JSON.stringify(outcome.answer) };
+    } finally {
+      admission.leave();
+    }
+  }
+
+  /** Meta-plugin requests hold their bytes from their head on, within a budget; others are not held up. */
+  function reserve(path: string, bytes: number): Reservation {
+    if (path !== MULTUS_PATH) return { release: () => {} };
+    const release = multusBytes.take(bytes);
+    if (release !== undefined) return { release };
+    // The body is not read, so the command is not known: counted as "other".
+    metrics.multusCall("", "shed", 0);
+    return { answer: declinedAnswer("node agent busy (request bytes): the plugin runs this call itself") };
   }
 
   async function route(request: HttpRequest): Promise<HttpAnswer> {
@@ -168,6 +201,7 @@ export async function startAgent(options: {
       admits: (peer) => admits(peer, policy),
       handler: route,
       rejected: (why) => metrics.rejected(why),
+      reserve,
     });
     listener = bound;
     return bound;
@@ -183,6 +217,8 @@ export async function startAgent(options: {
   let tcp: HealthServer | undefined;
   const close = async () => {
     clearInterval(sweeper);
+    // Waiting meta-plugin calls are answered now (their plugins run them alone), not at shutdown's end.
+    gate.close();
     await tcp?.close();
     await listener?.close();
     multusKube.close();
@@ -216,6 +252,11 @@ export async function startAgent(options: {
 
 /** Thrown to stop a call this agent declines; its answer is never sent. */
 class Declined extends Error {}
+
+function declinedAnswer(why: string): HttpAnswer {
+  const answer: AgentDeclined = { declined: why };
+  return { status: 200, type: "application/json", body: JSON.stringify(answer) };
+}
 
 /**
  * The hooks of a call served only if every path it names is one the agent shares with the host

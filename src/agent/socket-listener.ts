@@ -1,7 +1,8 @@
 // The agent's listener on its unix socket. Bun.listen, not Bun.serve: the peer check needs each
 // connection's fd (SO_PEERCRED), which Bun.serve does not expose. So the HTTP framing is our own
 // (http-framing.ts) and this file is only the socket part: check the peer at accept, collect the
-// request within a deadline, hand it to the handler, write the answer, close.
+// request within a deadline (once its head is read, holding its bytes only if the agent's budget
+// allows: `reserve`), hand it to the handler, write the answer, close.
 
 import { formatAnswer, type HttpAnswer, type HttpRequest, readRequest } from "./http-framing.ts";
 import type { PeerCredentials } from "./peer-credentials.ts";
@@ -17,11 +18,20 @@ const DRAIN_MS = 1_000;
 export const REJECTIONS = ["peer", "malformed", "too_large", "timeout"] as const;
 export type Rejection = (typeof REJECTIONS)[number];
 
+/** Bytes held for a request from its head until its connection is done; `release` gives them back. */
+export type Reservation = { readonly release: () => void } | { readonly answer: HttpAnswer };
+
 export interface ListenerOptions {
   readonly peerOf: (fd: number) => PeerCredentials | undefined;
   readonly admits: (peer: PeerCredentials) => boolean;
   readonly handler: (request: HttpRequest) => Promise<HttpAnswer>;
   readonly rejected: (why: Rejection) => void;
+  /**
+   * Asked once per request, as soon as its head is read (before its body is taken in), whether
+   * `bytes` (the whole request) may be held for a request to `path`: yes (released when the
+   * connection is closed and its handler done), or the answer to send at once instead.
+   */
+  readonly reserve?: (path: string, bytes: number) => Reservation;
 }
 
 export interface Listener {
@@ -39,6 +49,10 @@ interface Connection {
   /** A request was read (or refused): later bytes are ignored. */
   done: boolean;
   closed: boolean;
+  /** Gives back the bytes reserved for the request (ListenerOptions.reserve), once. */
+  release: (() => void) | undefined;
+  /** The handler has the request: its bytes are held until it is done, even if the peer is gone. */
+  handling: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -95,10 +109,10 @@ export function listenOn(path: string, options: ListenerOptions): Listener & { s
   /**
    * Answers before the request was read whole, then half-closes and keeps draining for a moment:
    * closing a unix socket with unread bytes makes the client's read fail (ECONNRESET), and the
-   * plugin would lose the answer that says why it was refused.
+   * plugin would lose the answer that says why it was refused. `why`: counted as a rejection.
    */
-  const refuse = (s: BunSocket, why: Rejection, a: HttpAnswer) => {
-    options.rejected(why);
+  const refuse = (s: BunSocket, why: Rejection | undefined, a: HttpAnswer) => {
+    if (why !== undefined) options.rejected(why);
     const c = s.data;
     c.done = true;
     c.received = [];
@@ -109,11 +123,32 @@ export function listenOn(path: string, options: ListenerOptions): Listener & { s
   };
   const serve = (s: BunSocket, request: HttpRequest) => {
     inFlight++;
+    s.data.handling = true;
     options
       .handler(request)
       .catch((): HttpAnswer => ({ status: 500, type: "text/plain", body: "internal error\n" }))
       .then((a) => answer(s, a))
-      .finally(() => inFlight--);
+      .finally(() => {
+        inFlight--;
+        s.data.handling = false;
+        if (s.data.closed) giveBack(s.data);
+      });
+  };
+  const giveBack = (c: Connection) => {
+    const release = c.release;
+    c.release = undefined;
+    release?.();
+  };
+  /** Holds the request's bytes, or answers at once (no body read) when they may not be held. */
+  const reserved = (s: BunSocket, path: string, bytes: number): boolean => {
+    if (options.reserve === undefined || s.data.release !== undefined) return true;
+    const got = options.reserve(path, bytes);
+    if ("release" in got) {
+      s.data.release = got.release;
+      return true;
+    }
+    refuse(s, undefined, got.answer); // an answer of the handler's, not a rejected connection
+    return false;
   };
 
   const server = bun.listen({
@@ -127,6 +162,8 @@ export function listenOn(path: string, options: ListenerOptions): Listener & { s
           pending: undefined,
           done: false,
           closed: false,
+          release: undefined,
+          handling: false,
           timer: undefined,
         };
         const peer = options.peerOf(s.fd);
@@ -150,12 +187,14 @@ export function listenOn(path: string, options: ListenerOptions): Listener & { s
         const framed = readRequest(whole);
         if (framed.kind === "incomplete") {
           c.needed = framed.needed;
+          if (framed.path !== undefined) reserved(s, framed.path, framed.needed);
           return;
         }
         if (framed.kind === "refused") {
           refuse(s, framed.reason, framed.answer);
           return;
         }
+        if (!reserved(s, framed.request.path, whole.length)) return;
         c.done = true;
         c.received = [];
         clearTimeout(c.timer);
@@ -165,6 +204,7 @@ export function listenOn(path: string, options: ListenerOptions): Listener & { s
       close(s) {
         s.data.closed = true;
         clearTimeout(s.data.timer);
+        if (!s.data.handling) giveBack(s.data);
       },
       error() {
         // close() follows

@@ -2,6 +2,7 @@
 // or SIGINT, then finishes the calls in flight and removes its socket.
 import { parseArgs } from "node:util";
 import { aboutText, VERSION } from "../about.ts";
+import { DEFAULT_MULTUS_LIMITS, type GateLimits } from "../agent/call-gate.ts";
 import { HostPaths } from "../agent/host-paths.ts";
 import { defaultNodeName } from "../agent/multus-kube.ts";
 import { AGENT_SOCKET_ENV, agentSocket } from "../agent/protocol.ts";
@@ -13,7 +14,9 @@ import { parseListen } from "../net/listen-address.ts";
 
 export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH] [--allow-group GROUP]
                          [--host-paths DIRS] [--metrics-listen HOST:PORT]
-                         [--node-name NAME] [--log-format text|json]
+                         [--node-name NAME] [--multus-max-calls N]
+                         [--multus-queue N] [--multus-queue-wait-seconds N]
+                         [--log-format text|json]
 
 Serves the CNI calls of this node's plugin processes with warm datastore
 connections, cached pools and grouped commits (docs/agent.md). Plugins find it
@@ -43,6 +46,14 @@ it.
   --node-name NAME         the Kubernetes node this agent serves: the
                            meta-plugin's calls find its pods in a watch
                            cache (default: $NODENAME, else the host name)
+  --multus-max-calls N     meta-plugin (multus) calls run at once (default
+                           ${DEFAULT_MULTUS_LIMITS.running}); IPAM calls are never held up by them
+  --multus-queue N         meta-plugin calls waiting for a slot (default ${DEFAULT_MULTUS_LIMITS.queued});
+                           one more is declined at once, and its plugin
+                           runs it alone; DELs wait ahead of ADDs
+  --multus-queue-wait-seconds N
+                           a call not started within N seconds (default ${DEFAULT_MULTUS_LIMITS.waitMs / 1000},
+                           at most 20) is declined too
   --log-format text|json   the agent's own lines on stderr: text (default) or
                            one JSON object per line; the log lines of the
                            calls it serves follow each call's log_format
@@ -57,6 +68,9 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       "store-idle-seconds": { type: "string" },
       "metrics-listen": { type: "string" },
       "host-paths": { type: "string" },
+      "multus-max-calls": { type: "string" },
+      "multus-queue": { type: "string" },
+      "multus-queue-wait-seconds": { type: "string" },
       "log-format": { type: "string" },
       "node-name": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -76,6 +90,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
   (
     globalThis as { Bun?: { unsafe?: { setJITPolicy?: (scale: number) => void } } }
   ).Bun?.unsafe?.setJITPolicy?.(1);
+  const multusLimits = parseMultusLimits(values);
   const metricsListen = values["metrics-listen"];
   const hostPaths = values["host-paths"] === undefined ? undefined : parseHostPaths(values["host-paths"]);
   // The delegates the agent runs for the meta-plugin (an IPAM plugin among them) find it here.
@@ -94,6 +109,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     log: daemonLog(format, (line) => process.stderr.write(line)),
     allowGroup: values["allow-group"],
     hostPaths,
+    multusLimits,
     stores: new WarmStores(idle === undefined ? {} : { idleMs: Number(idle) * 1000 }),
     ...(metricsListen === undefined ? {} : { metricsListen: parseListen(metricsListen, "--metrics-listen") }),
   });
@@ -128,6 +144,32 @@ function agentLog(format: LogFormat): (msg: string, fields?: LogFields) => void 
   return format === "json"
     ? (msg, fields) => json("info", msg, fields)
     : (msg) => process.stderr.write(`${msg}\n`);
+}
+
+/** The meta-plugin calls' limits (call-gate.ts) from the flags, each a whole number in its range. */
+export function parseMultusLimits(values: {
+  "multus-max-calls"?: string | undefined;
+  "multus-queue"?: string | undefined;
+  "multus-queue-wait-seconds"?: string | undefined;
+}): GateLimits {
+  const whole = (flag: keyof typeof values, fallback: number, min: number, max: number, unit: string) => {
+    const text = values[flag];
+    if (text === undefined) return fallback;
+    const n = /^\d{1,7}$/.test(text) ? Number(text) : Number.NaN;
+    if (!(n >= min && n <= max))
+      throw new Error(
+        `--${flag} ${JSON.stringify(text.slice(0, 100))}: expected a whole number of ${unit} from ${min} to ${max}`,
+      );
+    return n;
+  };
+  const d = DEFAULT_MULTUS_LIMITS;
+  return {
+    running: whole("multus-max-calls", d.running, 1, 1024, "calls"),
+    queued: whole("multus-queue", d.queued, 0, 100_000, "calls"),
+    // The wait is taken from the call's own time limit (ADD 65 s, others 35 s): a DEL that waited
+    // the longest still has 15 s to run.
+    waitMs: whole("multus-queue-wait-seconds", d.waitMs / 1000, 0, 20, "seconds") * 1000,
+  };
 }
 
 /** `--host-paths /etc/cni/net.d,/var/lib/cni/thereabouts`: absolute directories, comma-separated. */

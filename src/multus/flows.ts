@@ -502,12 +502,23 @@ export interface MultusDeps {
 /** A plugin process: a fresh connection per call. */
 const ALONE: MultusDeps = { connect: (kubeconfig) => connectKube(kubeconfig, process.env) };
 
+/**
+ * Told of each call's decoded configuration before anything of it is done (not even a log line):
+ * the node agent declines here the calls it must leave to the plugin, by throwing.
+ */
+export type MultusAdmit = (req: Request, conf: MultusConf) => Promise<void>;
+
 /** The meta-plugin's verbs for the CNI dispatcher, each logging as the configuration asks. */
-export function multusHandlers(io: PluginIO, deps: MultusDeps = ALONE): Handlers<CurrentResult> {
+export function multusHandlers(
+  io: PluginIO,
+  deps: MultusDeps = ALONE,
+  admit?: MultusAdmit,
+): Handlers<CurrentResult> {
   const logged =
     <T>(verb: string, run: (req: Request, conf: MultusConf, log: Logger, deps: MultusDeps) => Promise<T>) =>
     async (req: Request): Promise<T> => {
       const conf = loadConf(req);
+      await admit?.(req, conf);
       const log = callLogger(conf, io);
       log.debug(
         `${verb}: containerID ${req.containerId}, netns ${req.netns}, ifname ${req.ifName}, args ${req.cniArgs}`,
