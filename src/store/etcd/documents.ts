@@ -129,7 +129,7 @@ export function decodePools(keys: EtcdKeys, kvs: readonly KeyValue[], version: s
         `etcd keys under ${keys.pool(name)} hold ${entries.length} allocation(s) but no ${META} key with the pool's range`,
       );
     entries.sort(([a], [b]) => byOffset(a, b));
-    snapshots.push({ name, range, allocations: new Map(entries), version });
+    snapshots.push({ name, range, allocations: new Map(entries), released: new Map(), version });
   }
   return snapshots.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

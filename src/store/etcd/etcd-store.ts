@@ -23,6 +23,7 @@ import {
   emptyPool,
   heldAsRecorded,
   type Owner,
+  ownerOf,
   type PoolChange,
   type ReadOptions,
   type Store,
@@ -448,10 +449,11 @@ function guessReservations(change: PoolChange): Map<string, Known> {
   const known = new Map<string, Known>();
   for (const r of change.reserve) {
     if (known.has(r.name)) continue;
-    const rewritten = change.update.find((u) => sameAllocation(u.to, r));
+    const rewritten = change.update.find((u) => sameOwner(u.to, r));
     // Recorded by this store with the same claim (the address and network do not change).
     const claim = r.claim === undefined ? {} : { claim: r.claim };
-    if (rewritten !== undefined) known.set(r.name, { holder: { name: r.name, ...rewritten.from, ...claim } });
+    if (rewritten !== undefined)
+      known.set(r.name, { holder: { name: r.name, ...ownerOf(rewritten.from), ...claim } });
     else if (change.create.length === 0 && change.update.length === 0 && change.remove.length === 0)
       known.set(r.name, { holder: r });
   }

@@ -50,7 +50,6 @@ import {
   poolChange,
   type ReadOptions,
   type Store,
-  sameAllocation,
   sameOwner,
 } from "../store.ts";
 import { type GateClock, GO_LEASE_NAME, GoLeaseGate, goLeaseRecord } from "./go-lease-gate.ts";
@@ -319,7 +318,7 @@ export class KubernetesStore implements Store {
     // A repeated ADD (an entry rewritten for this owner, or nothing to write) most likely finds
     // its reservation in place: look first rather than fail a create.
     let look =
-      change.update.some((u) => sameAllocation(u.to, r)) ||
+      change.update.some((u) => sameOwner(u.to, r)) ||
       change.create.length + change.update.length + change.remove.length === 0;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       if (!look) {

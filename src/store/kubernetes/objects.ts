@@ -103,6 +103,7 @@ export function decodePool(obj: unknown): DecodedPool {
       name: meta.name,
       range: str(spec["range"]),
       allocations,
+      released: new Map(),
       version: meta.resourceVersion || "0",
     },
     raw,

@@ -36,7 +36,13 @@ export function toSnapshots(rows: readonly SqlRow[]): PoolSnapshot[] {
     if (name !== previous) {
       previous = name;
       allocations = new Map();
-      snapshots.push({ name, range: text(row, "range"), allocations, version: String(row["version"]) });
+      snapshots.push({
+        name,
+        range: text(row, "range"),
+        allocations,
+        released: new Map(),
+        version: String(row["version"]),
+      });
     }
     if (row["key"] === null) continue;
     allocations.set(text(row, "key"), toAllocation(row));
