@@ -15,8 +15,10 @@ import { isJsonObject, type Json, type JsonObject, parseJson } from "./json-pars
 import { mergeIpam } from "./merge.ts";
 import { checkPath, checkPaths } from "./paths.ts";
 import { normaliseRanges } from "./range.ts";
+import { decodeRuntimeIps } from "./requested.ts";
 import { parseDns, parseRoutes } from "./routes-dns.ts";
 import { checkNodeSliceSize, parseLogFormat, parseLogLevel } from "./settings.ts";
+import { parseStickySettings } from "./sticky.ts";
 import type { IpamConfig } from "./types.ts";
 
 /** What a config is loaded from besides the network configuration itself. */
@@ -94,6 +96,10 @@ export function loadIpamDocument(doc: JsonObject, sources: ConfigContext): IpamC
   const logLevel = parseLogLevel(ipam.logLevel);
   const logFormat = parseLogFormat(ipam.logFormat);
   checkNodeSliceSize(ipam.nodeSliceSize);
+  const sticky = parseStickySettings(ipam);
+  // Which range each requested address goes to is ADD's question (requestedPerRange): a DEL
+  // must not fail because the ranges changed since its ADD.
+  const requested = decodeRuntimeIps(top);
 
   const config: IpamConfig = {
     name,
@@ -108,6 +114,8 @@ export function loadIpamDocument(doc: JsonObject, sources: ConfigContext): IpamC
     logFile: ipam.logFile ?? "",
     logLevel,
     logFormat,
+    ...sticky,
+    requested,
     pod: {
       name: args.podName,
       ref: `${args.podNamespace}/${args.podName}`,
