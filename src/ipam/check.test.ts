@@ -85,4 +85,27 @@ describe("checkAttachment()", () => {
     s.store.next("getPool", unreachable());
     await assert.rejects(check(s), StoreUnavailableError);
   });
+
+  it("fails with code 101 when the attachment's entry was parked by its DEL (kept for its owner, not its)", async () => {
+    const s = scene();
+    const parked = { ...me, owner: "vm/ns/a", parkedAt: 1_000 };
+    s.store.data.commit(
+      poolChange("10.0.0.0-24", "10.0.0.0/24", {
+        create: [["3", parked]],
+        reserve: [{ name: "10.0.0.3", ...me }],
+      }),
+    );
+    await assert.rejects(
+      check(s, undefined, load({ range: "10.0.0.0/24" })),
+      failed(
+        /^container c-a interface eth0 holds no address in pool 10\.0\.0\.0-24: its 10\.0\.0\.3 was parked by its DEL$/,
+      ),
+    );
+    s.store.data.commit(
+      poolChange("10.0.0.0-24", "", {
+        update: [{ key: "3", from: parked, to: { ...me, owner: "vm/ns/a" } }],
+      }),
+    );
+    await check(s, ["10.0.0.3"], load({ range: "10.0.0.0/24" }));
+  });
 });

@@ -30,6 +30,12 @@ export async function checkAttachment(
     );
     const who = `container ${attachment.containerId} interface ${attachment.ifName}`;
     if (entry === undefined) throw new CniError(CHECK_FAILED, `${who} holds no address in pool ${pool.name}`);
+    // Parked by the attachment's DEL: kept for the owner's next pod, no longer this attachment's.
+    if (entry.allocation.parkedAt !== undefined)
+      throw new CniError(
+        CHECK_FAILED,
+        `${who} holds no address in pool ${pool.name}: its ${formatIP(entry.address)} was parked by its DEL`,
+      );
     const text = formatIP(entry.address);
     if (prevResultAddresses !== undefined && !prevResultAddresses.includes(text)) {
       throw new CniError(

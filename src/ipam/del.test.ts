@@ -123,3 +123,76 @@ describe("deleteAttachment()", () => {
     assert.equal((await s.store.getPool("fd00---120")).allocations.size, 0);
   });
 });
+
+describe("deleteAttachment() of sticky entries and with a reuse cooldown", () => {
+  const sticky = load({
+    range: "10.0.0.0/24",
+    sticky_addresses: true,
+    reuse_cooldown_seconds: 30,
+    kubernetes: { kubeconfig: "/etc/cni/net.d/whereabouts.d/whereabouts.kubeconfig" },
+  });
+  const mine = { ...me, owner: "statefulset/ns/web/0" };
+  const them = { containerId: "c-b", podRef: "ns/b", ifName: "eth0" };
+  const delSticky = (s: Scene) => deleteAttachment(s.store, sticky, attachment, me.podRef, s.deadline());
+
+  function holdingSticky(): Scene {
+    const s = scene();
+    s.store.data.commit(
+      poolChange("10.0.0.0-24", "10.0.0.0/24", {
+        create: [
+          ["1", mine],
+          ["2", them],
+        ],
+        reserve: [
+          { name: "10.0.0.1", ...me },
+          { name: "10.0.0.2", ...them },
+        ],
+      }),
+    );
+    return s;
+  }
+
+  it("parks an entry with an owner: kept with its reservation, parkedAt the time of the DEL, no release record", async () => {
+    const s = holdingSticky();
+    const at = s.clock.now();
+    const letGo = await delSticky(s);
+    assert.deepEqual(
+      letGo.map((e) => e.allocation),
+      [mine],
+    );
+    const pool = await s.store.getPool("10.0.0.0-24");
+    assert.deepEqual(pool.allocations.get("1"), { ...mine, parkedAt: at });
+    assert.deepEqual([...pool.released], [], "a parked address is not released");
+    assert.deepEqual(await names(s), ["10.0.0.1", "10.0.0.2"]);
+  });
+
+  it("a repeated DEL of a parked entry writes nothing and drops no reservation of the attachment", async () => {
+    const s = holdingSticky();
+    await delSticky(s);
+    const parked = (await s.store.getPool("10.0.0.0-24")).allocations.get("1");
+    s.clock.advance(5_000);
+    const commits = s.store.calls.filter((c) => c.call === "commit").length;
+    assert.equal((await delSticky(s)).length, 1, "the parked entry is reported again");
+    assert.equal(s.store.calls.filter((c) => c.call === "commit").length, commits, "no commit");
+    assert.equal(s.store.calls.filter((c) => c.call === "dropReservationsOf").length, 0);
+    assert.deepEqual((await s.store.getPool("10.0.0.0-24")).allocations.get("1"), parked);
+    assert.deepEqual(await names(s), ["10.0.0.1", "10.0.0.2"]);
+  });
+
+  it("with reuse_cooldown_seconds, a released address gets a release record at the time of the DEL", async () => {
+    const s = holdingSticky();
+    const at = s.clock.now();
+    const b = { containerId: them.containerId, ifName: them.ifName };
+    await deleteAttachment(s.store, sticky, b, them.podRef, s.deadline());
+    const pool = await s.store.getPool("10.0.0.0-24");
+    assert.deepEqual([...pool.allocations.keys()], ["1"]);
+    assert.deepEqual([...pool.released], [["2", at]]);
+    assert.deepEqual(await names(s), ["10.0.0.1"]);
+  });
+
+  it("without a cooldown, a release writes no record", async () => {
+    const s = attached();
+    await del(s);
+    assert.deepEqual([...(await s.store.getPool("10.0.0.0-24")).released], []);
+  });
+});

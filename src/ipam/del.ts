@@ -1,6 +1,9 @@
 // DEL: release this attachment's entries in every range (dual-stack: all of them, never stopping
 // at the first range without one). Entries without an interface name (written by Whereabouts
-// <= v0.7) are released on a container-id match, so upgrades do not strand them.
+// <= v0.7) are released on a container-id match, so upgrades do not strand them. A sticky entry
+// (one with an owner: a StatefulSet slot, a VM) is parked instead, keeping its address and
+// reservation for the owner's next pod; with a reuse cooldown, a released address gets a release
+// record (a failed ADD's rollback writes none: its address was never used).
 import type { Entry } from "../allocator/pool-view.ts";
 import type { IpamConfig } from "../config/types.ts";
 import type { Attachment } from "../pool/allocation.ts";
@@ -21,7 +24,9 @@ export function belongsTo(attachment: Attachment): (entry: Selectable) => boolea
  * holds, named by an entry or not (PoolChange.dropOwners: a writer killed between its requests can
  * leave one no entry names). When it holds no entry, reservations held by exactly this attachment
  * are dropped too: a failed ADD whose clean-up could not reach the store leaves its reservation
- * with no entry to find it by, and the runtime's DEL is the next chance.
+ * with no entry to find it by, and the runtime's DEL is the next chance. Entries with an owner are
+ * parked, not released, and an attachment that has one keeps all its reservations. Returns the
+ * entries let go (released or parked) as they were read: parked are those with an owner.
  */
 export async function deleteAttachment(
   store: Store,
@@ -37,7 +42,11 @@ export async function deleteAttachment(
     networkName: config.networkName,
     deadline,
     onePerPool: true,
-    dropOwners: true,
+    // With sticky addresses on, an attachment's entries in other ranges may be parked: dropping its
+    // reservations by owner would take theirs too. The named ones still go (unreserve).
+    dropOwners: !config.stickyAddresses,
+    letGoAt: deadline.clock.now(),
+    recordRelease: config.reuseCooldownSeconds > 0,
     ...(observer === undefined ? {} : { observer }),
   };
   for (const rule of config.ranges) {

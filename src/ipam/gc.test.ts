@@ -52,4 +52,31 @@ describe("collectGarbage()", () => {
     assert.deepEqual(shared.calls, []);
     assert.equal(data.pool("10.0.0.0-24").allocations.size, 5);
   });
+
+  it("parks a gone attachment's sticky entry (kept with its reservation, not counted as released)", async () => {
+    const s = scene();
+    const sticky = { ...gone, owner: "statefulset/ns/web/1" };
+    s.store.data.commit(
+      poolChange("10.0.0.0-24", "10.0.0.0/24", {
+        create: [
+          ["1", sticky],
+          ["2", live],
+        ],
+        reserve: [
+          { name: "10.0.0.1", ...gone },
+          { name: "10.0.0.2", ...live },
+        ],
+      }),
+    );
+    const at = s.clock.now();
+    assert.equal(
+      await collectGarbage(s.store, config, [{ containerId: "c-live", ifName: "eth0" }], s.deadline()),
+      0,
+    );
+    assert.deepEqual((await s.store.getPool("10.0.0.0-24")).allocations.get("1"), {
+      ...sticky,
+      parkedAt: at,
+    });
+    assert.equal((await s.store.listReservations()).length, 2);
+  });
 });

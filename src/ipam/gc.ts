@@ -22,7 +22,14 @@ export async function collectGarbage(
   if (store.datastore !== "local") return "shared";
   const live = new Set(valid.map((a) => `${a.containerId}\0${a.ifName}`));
   const liveContainers = new Set(valid.map((a) => a.containerId));
-  const options = { overlapping: config.enableOverlappingRanges, networkName: config.networkName, deadline };
+  // As DEL: a sticky entry is parked for its owner's next pod, a released address recorded.
+  const options = {
+    overlapping: config.enableOverlappingRanges,
+    networkName: config.networkName,
+    deadline,
+    letGoAt: deadline.clock.now(),
+    recordRelease: config.reuseCooldownSeconds > 0,
+  };
   let released = 0;
   for (const rule of config.ranges) {
     const gone = await releaseEntries(
@@ -32,7 +39,8 @@ export async function collectGarbage(
         a.ifName === "" ? !liveContainers.has(a.containerId) : !live.has(`${a.containerId}\0${a.ifName}`),
       options,
     );
-    released += gone.length;
+    // Parked entries are kept, not released.
+    released += gone.filter((e) => e.allocation.owner === undefined).length;
   }
   return released;
 }

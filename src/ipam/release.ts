@@ -1,12 +1,14 @@
-// Releasing entries from one pool: the shared path of DEL, GC and rollback (and later the
-// controller). Entries are chosen by a predicate over the current snapshot and removed with
-// their reservations in one commit whose preconditions are the entries as read; a concurrent
-// change to one of them means a fresh read and another try, until the deadline.
+// Releasing entries from one pool: the shared path of DEL, GC, rollback and the controller.
+// Entries are chosen by a predicate over the current snapshot and removed with their reservations
+// in one commit whose preconditions are the entries as read; a concurrent change to one of them
+// means a fresh read and another try, until the deadline. DEL and GC park a sticky entry (one with
+// an owner) instead: it keeps its address and reservation for the owner's next pod.
 import { type Entry, viewPool } from "../allocator/pool-view.ts";
 import { StoreUnavailableError } from "../errors/errors.ts";
 import type { PoolSnapshot } from "../pool/allocation.ts";
 import { reservationOf } from "../pool/naming.ts";
-import { poolChange, type Store } from "../store/store.ts";
+import { releaseRecords } from "../pool/release-records.ts";
+import { ownerOf, poolChange, type Store } from "../store/store.ts";
 import type { RetryObserver } from "./observer.ts";
 import { type PoolRef, storedRange } from "./pool-ref.ts";
 import { type Deadline, expired, pause } from "./retry.ts";
@@ -27,6 +29,14 @@ export interface ReleaseOptions {
   readonly dropOwners?: boolean;
   /** Hears of every race a commit lost (the node agent's metrics). */
   readonly observer?: RetryObserver;
+  /**
+   * DEL and GC: when (ms since the epoch) the holder let go. Entries with an owner are parked at
+   * this time (kept, with their reservations; one already parked stays as it is) instead of
+   * removed; and with `recordRelease`, the removed ones get a release record at this time.
+   */
+  readonly letGoAt?: number;
+  /** The network has a reuse cooldown: record when each removed address was released. */
+  readonly recordRelease?: boolean;
 }
 
 /** What `select` sees of an entry: releases are chosen by key and allocation. */
@@ -51,7 +61,8 @@ export function storedEntries(snapshot: PoolSnapshot, configured?: PoolRef): rea
 export const RELEASE_BATCH = 50;
 
 /**
- * Removes every entry matching `select`; returns what was removed ([] when nothing matched).
+ * Removes every entry matching `select` (parks it instead: `letGoAt`, an entry with an owner);
+ * returns what was removed or parked, as it was read ([] when nothing matched).
  * `pool` is a configured range's pool (its stored range is checked) or, for the controller, a
  * pool name alone.
  */
@@ -66,26 +77,57 @@ export async function releaseEntries(
   const { deadline } = options;
   const released: Entry[] = [];
   for (let attempt = 0; ; attempt++) {
-    const choose = oncePerView((snapshot) =>
-      batchOf(storedEntries(snapshot, configured).filter(select), options),
-    );
+    const choose = oncePerView((snapshot) => {
+      const matched = storedEntries(snapshot, configured).filter(select);
+      // Parked already (a repeated DEL): nothing to write, reported once the rest is done.
+      const parked = (e: Entry) => options.letGoAt !== undefined && e.allocation.parkedAt !== undefined;
+      return {
+        ...batchOf(
+          matched.filter((e) => !parked(e)),
+          options,
+        ),
+        settled: matched.filter(parked),
+      };
+    });
     const snapshot = await store.getPool(name, {
       deadline,
       ...(options.onePerPool === true
         ? { verifiable: verifiableBy(choose, (b) => b.chosen.length > 0) }
         : {}),
     });
-    const { chosen, rest } = choose(snapshot);
-    if (chosen.length === 0) return released;
+    const { chosen, rest, settled } = choose(snapshot);
+    if (chosen.length === 0) return [...released, ...settled];
+    const parkAt = options.letGoAt;
+    const parking = parkAt === undefined ? [] : chosen.filter((e) => e.allocation.owner !== undefined);
+    const removing = parkAt === undefined ? chosen : chosen.filter((e) => e.allocation.owner === undefined);
+    // An attachment with a sticky entry keeps every reservation it holds: none of its is dropped
+    // by owner (that would take the parked entries' reservations too).
+    const keeping = new Set(parking.map((e) => ownerKey(e.allocation)));
+    const dropping = removing.filter((e) => !keeping.has(ownerKey(e.allocation)));
+    const records =
+      options.recordRelease === true && parkAt !== undefined && removing.length > 0
+        ? releaseRecords(
+            snapshot.released,
+            removing.map((e) => e.key),
+            parkAt,
+            [],
+          )
+        : undefined;
     const result = await store.commit(
       poolChange(name, snapshot.range, {
-        remove: chosen.map((e) => [e.key, e.allocation] as const),
+        remove: removing.map((e) => [e.key, e.allocation] as const),
+        update: parking.map((e) => ({
+          key: e.key,
+          from: e.allocation,
+          to: { ...e.allocation, parkedAt: parkAt! },
+        })),
         unreserve: options.overlapping
-          ? chosen.map((e) => reservationOf(e.address, options.networkName, e.allocation))
+          ? removing.map((e) => reservationOf(e.address, options.networkName, e.allocation))
           : [],
-        ...(options.overlapping && options.dropOwners === true
-          ? { dropOwners: chosen.map((e) => e.allocation) }
+        ...(options.overlapping && options.dropOwners === true && dropping.length > 0
+          ? { dropOwners: dropping.map((e) => ownerOf(e.allocation)) }
           : {}),
+        ...(records === undefined ? {} : records),
         ...(configured === undefined ? {} : { usable: configured.usable }),
       }),
       { deadline },
@@ -93,7 +135,7 @@ export async function releaseEntries(
     if (result.ok) {
       released.push(...chosen);
       // The batch was everything that matched: no need to read the pool again.
-      if (!rest) return released;
+      if (!rest) return [...released, ...settled];
       attempt = -1;
       continue;
     }
@@ -105,6 +147,10 @@ export async function releaseEntries(
       );
     }
   }
+}
+
+function ownerKey(a: { containerId: string; podRef: string; ifName: string }): string {
+  return `${a.podRef}\0${a.ifName}\0${a.containerId}`;
 }
 
 /**
