@@ -8,6 +8,7 @@
 // then runs alone. Without --host-paths the agent runs on the host and sees everything.
 import { lstatSync, realpathSync } from "node:fs";
 import { normalize } from "node:path";
+import { readsPod } from "../cni/pod-lookup.ts";
 import type { IpamConfig } from "../config/types.ts";
 import { loadKubeconfig, type ReadText } from "../kube/kubeconfig.ts";
 
@@ -79,7 +80,8 @@ export class HostPaths {
     const paths: string[] = [];
     if (config.logFile !== "") paths.push(config.logFile);
     if (config.datastore === "local") paths.push(config.local.path);
-    if (config.datastore === "kubernetes") paths.push(config.kubernetes.kubeconfig);
+    // The kubeconfig serves the Kubernetes store, and an ADD's pod lookup on any store.
+    if (config.datastore === "kubernetes" || readsPod(config)) paths.push(config.kubernetes.kubeconfig);
     if (config.datastore === "etcd") {
       const { caCertFile, certFile, keyFile } = config.etcd;
       for (const file of [caCertFile, certFile, keyFile])

@@ -8,6 +8,7 @@
 // holds up the others: each is answered within its verb's limit (call-deadline.ts), and the event
 // loop keeps serving /healthz and other calls meanwhile.
 import { type ConfigHooks, pluginHandlers, type StoreAccess } from "../cni/plugin.ts";
+import { readsPod } from "../cni/pod-lookup.ts";
 import { type PluginIO, runPlugin } from "../cni/skel.ts";
 import { readConfigFile, readOptionalFile } from "../files/config-file.ts";
 import type { DaemonLog } from "../log/line.ts";
@@ -279,7 +280,7 @@ function sharedPathsOnly(
       },
     },
     access: async (config, work) => {
-      if (config.datastore === "kubernetes") {
+      if (config.datastore === "kubernetes" || readsPod(config)) {
         const why = await paths.unseenInKubeconfig(config.kubernetes.kubeconfig, readConfigFile);
         if (why !== undefined) {
           decline(why);

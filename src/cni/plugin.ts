@@ -1,6 +1,7 @@
 // The CNI verbs wired to configuration, store and IPAM logic. Everything that can be rejected
 // (config, CNI_ARGS, pod identity) is checked before the store is opened, so a failed ADD writes
 // nothing.
+import { parseCniArgs } from "../config/cni-args.ts";
 import { jsonType, lookup } from "../config/decode.ts";
 import type { ReadFile } from "../config/flat-file.ts";
 import { isJsonObject, type JsonObject } from "../config/json-parse.ts";
@@ -27,6 +28,7 @@ import { jsonLine } from "../log/line.ts";
 import { createLogger, type LogFields, type Logger } from "../log/logger.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
+import { lookUpPod, podClaim, readsPod } from "./pod-lookup.ts";
 import { type Request, validAttachments } from "./request.ts";
 import type { IpamResult } from "./result.ts";
 import { failureMessage, type Handlers, type PluginIO } from "./skel.ts";
@@ -150,19 +152,25 @@ export function pluginHandlers(
         );
       }
       const claimant = { containerId: req.containerId, podRef: config.pod.ref, ifName: req.ifName };
+      const deadline = deadlineIn(ADD_TIMEOUT_MS);
       const outcome =
         config.ranges.length === 0
           ? { addresses: [] }
-          : await withStore(config, (store) =>
-              addAttachment(
+          : await withStore(config, async (store) => {
+              // Inside the store's access: a node agent serving the call checks the kubeconfig's
+              // files there, before anything reads them. Nothing is written before the claim is known.
+              const pod = readsPod(config)
+                ? await lookUpPod(config, parseCniArgs(req.cniArgs).podUid, deadline)
+                : undefined;
+              return addAttachment(
                 store,
                 config,
-                claimant,
-                deadlineIn(ADD_TIMEOUT_MS),
+                { ...claimant, ...podClaim(config, pod) },
+                deadline,
                 log,
                 hooks.retries?.(config),
-              ),
-            );
+              );
+            });
       return resultOf(config, outcome.addresses);
     },
     async del(req) {
@@ -182,7 +190,8 @@ export function pluginHandlers(
       for (const e of released) {
         const address = formatIP(e.address);
         const rule = config.ranges.find((r) => contains(r.range, e.address));
-        log.debug(`released ${address} of ${e.allocation.podRef}`, {
+        const verb = e.allocation.owner === undefined ? "released" : `parked (for ${e.allocation.owner})`;
+        log.debug(`${verb} ${address} of ${e.allocation.podRef}`, {
           address,
           pool: rule === undefined ? undefined : poolOf(config, rule).name,
         });

@@ -3,13 +3,16 @@
 // (requested_ips_from_pod). Made only when one of those keys is on, before the store is opened,
 // with the network's `kubernetes.kubeconfig` whatever the datastore. Plugins and the node agent
 // run it alike (the agent runs these handlers).
+import { parseRequestedAddresses } from "../config/requested.ts";
 import type { IpamConfig } from "../config/types.ts";
-import { CNI_CODES, CniError, StoreRefusedError } from "../errors/errors.ts";
+import { CNI_CODES, CniError, ConfigError, StoreRefusedError } from "../errors/errors.ts";
+import type { IP } from "../ip/index.ts";
+import type { AddClaimant } from "../ipam/add.ts";
+import { type Deadline, remainingMs } from "../ipam/retry.ts";
 import { KubeClient } from "../kube/client.ts";
 import { loadKubeconfig } from "../kube/kubeconfig.ts";
-import { type Deadline, remainingMs } from "../ipam/retry.ts";
 import { createTransport } from "../net/http-transport.ts";
-import type { PodIdentity } from "../pool/owner.ts";
+import { ownerText, type PodIdentity, stickyOwnerOf } from "../pool/owner.ts";
 
 /** The pod annotation of requested addresses: `{"<network name>": ["10.1.2.3", ...]}`. */
 export const REQUESTED_IPS_ANNOTATION = "thereabouts.io/ips";
@@ -74,7 +77,8 @@ export async function lookUpPod(
   deadline: Deadline,
 ): Promise<PodFacts> {
   const { kubeconfig } = config.kubernetes;
-  const { namespace, name, ref } = { ...config.pod, namespace: config.pod.ref.split("/")[0] ?? "" };
+  const { name, ref } = config.pod;
+  const namespace = ref.slice(0, ref.length - name.length - 1);
   const why = [
     config.stickyAddresses ? "sticky_addresses" : undefined,
     config.requestedIpsFromPod ? "requested_ips_from_pod" : undefined,
@@ -82,7 +86,11 @@ export async function lookUpPod(
     .filter((k) => k !== undefined)
     .join(" and ");
   const connection = await loadKubeconfig(kubeconfig);
-  const client = new KubeClient({ connection, transport: createTransport(connection.tls), attemptTimeoutMs: ATTEMPT_MS });
+  const client = new KubeClient({
+    connection,
+    transport: createTransport(connection.tls),
+    attemptTimeoutMs: ATTEMPT_MS,
+  });
   try {
     const reply = await client
       .send(
@@ -119,4 +127,52 @@ export async function lookUpPod(
   } finally {
     client.close();
   }
+}
+
+const RUNTIME_IPS = "runtimeConfig ips";
+
+/**
+ * What an ADD claims besides its attachment: the owner of its sticky addresses (sticky_addresses
+ * on and the pod a StatefulSet's or a VM's) and its requested addresses: runtimeConfig `ips` when
+ * given (they win), else the pod's annotation entry for this network (requested_ips_from_pod).
+ * `pod` is undefined when the network reads no pod.
+ */
+export function podClaim(
+  config: IpamConfig,
+  pod: PodFacts | undefined,
+): Pick<AddClaimant, "owner" | "requested"> {
+  const owner = config.stickyAddresses && pod !== undefined ? stickyOwnerOf(pod) : undefined;
+  const sticky = owner === undefined ? {} : { owner: ownerText(owner) };
+  if (config.requested.length > 0 || !config.requestedIpsFromPod || pod?.requestedIps === undefined)
+    return { ...sticky, requested: { addresses: config.requested, source: RUNTIME_IPS } };
+  const source = `annotation ${REQUESTED_IPS_ANNOTATION} of pod ${config.pod.ref}`;
+  return {
+    ...sticky,
+    requested: { addresses: annotatedAddresses(pod.requestedIps, config.name, source), source },
+  };
+}
+/**
+ * The addresses the annotation requests for network `network` (its top-level `name`): a JSON
+ * object of network name → list of address strings; other networks' entries are not looked at.
+ * Anything else is code 7 naming the annotation (not quoting it: it is the pod's text).
+ */
+export function annotatedAddresses(text: string, network: string, source: string): IP[] {
+  const invalid = (what: string) =>
+    new ConfigError(
+      `invalid ${source}: ${what}`,
+      `write it as {"<network name>": ["10.1.2.3", "fd00::3"]}, the network name being the CNI network's name`,
+    );
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw invalid("not JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw invalid("expected a JSON object of network name to addresses");
+  if (!Object.hasOwn(value, network)) return [];
+  const list = (value as Record<string, unknown>)[network];
+  if (!Array.isArray(list) || !list.every((a) => typeof a === "string"))
+    throw invalid(`the entry of network ${JSON.stringify(network)} must be a list of address strings`);
+  return parseRequestedAddresses(list, `${source}, network ${JSON.stringify(network)}, entry`);
 }

@@ -11,15 +11,17 @@ test("parseCniArgs() reads the Kubernetes keys, IP= and GATEWAY=", () => {
   assert.deepEqual(args, {
     podName: "pod",
     podNamespace: "ns",
+    podUid: "u-1",
     ips: ["10.0.0.5/24", "fd00::5/64"],
     gateways: ["10.0.0.1"],
   });
 });
 
-test("parseCniArgs() knows K8S_POD_UID and K8S_POD_INFRA_CONTAINER_ID without IgnoreUnknown, and uses neither", () => {
+test("parseCniArgs() knows K8S_POD_UID (kept for the pod lookup) and K8S_POD_INFRA_CONTAINER_ID (unused) without IgnoreUnknown", () => {
   assert.deepEqual(parseCniArgs("K8S_POD_NAME=pod;K8S_POD_UID=u-1;K8S_POD_INFRA_CONTAINER_ID=abc"), {
     podName: "pod",
     podNamespace: "",
+    podUid: "u-1",
     ips: [],
     gateways: [],
   });
@@ -29,6 +31,7 @@ test("parseCniArgs() of an empty string is all defaults", () => {
   assert.deepEqual(parseCniArgs(""), {
     podName: "",
     podNamespace: "",
+    podUid: "",
     ips: [],
     gateways: [],
   });

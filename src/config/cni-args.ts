@@ -9,6 +9,8 @@ import { clip, quote } from "../errors/message.ts";
 export interface CniArgs {
   readonly podName: string;
   readonly podNamespace: string;
+  /** `K8S_POD_UID` ("" when not passed): checked against the pod when an ADD reads it. */
+  readonly podUid: string;
   /** `IP=`: CIDRs (as written, trimmed) to return as extra static addresses. */
   readonly ips: readonly string[];
   /** `GATEWAY=`: gateways (as written) set on every static address whose subnet contains them. */
@@ -18,13 +20,14 @@ export interface CniArgs {
 const STRING_KEYS = {
   K8S_POD_NAME: "podName",
   K8S_POD_NAMESPACE: "podNamespace",
+  K8S_POD_UID: "podUid",
   IP: "ip",
   GATEWAY: "gateway",
 } as const;
 type StringKey = keyof typeof STRING_KEYS;
 
 /** Keys runtimes pass that IPAM has no use for: known (no IgnoreUnknown needed), read nowhere. */
-const IGNORED_KEYS: readonly string[] = ["K8S_POD_UID", "K8S_POD_INFRA_CONTAINER_ID"];
+const IGNORED_KEYS: readonly string[] = ["K8S_POD_INFRA_CONTAINER_ID"];
 
 export function argsError(msg: string): CniError {
   return new CniError(CNI_CODES.invalidEnvironment, msg);
@@ -80,6 +83,7 @@ export function parseCniArgs(text: string): CniArgs {
   return {
     podName: values.podName ?? "",
     podNamespace: values.podNamespace ?? "",
+    podUid: values.podUid ?? "",
     ips: splitList(values.ip ?? ""),
     gateways: splitList(values.gateway ?? ""),
   };

@@ -2,6 +2,7 @@
 // is reported only after its pool entry (and reservation) is committed; if a later range fails,
 // the entries this ADD created are released again, so a failed ADD leaves nothing behind.
 import type { Claimant } from "../allocator/assign.ts";
+import { requestedPerRange } from "../allocator/requested.ts";
 import type { IpamConfig } from "../config/types.ts";
 import { describe } from "../errors/errors.ts";
 import { formatIP, type IP } from "../ip/index.ts";
@@ -19,6 +20,15 @@ import { type Deadline, deadlineIn, remainingMs } from "./retry.ts";
  */
 export const ROLLBACK_GRACE_MS = 2_000;
 
+/**
+ * Who ADDs: the attachment, the owner of its sticky addresses (pool/owner.ts) when it has one, and
+ * the addresses it requests (at most one per range, matched to ranges here; `source` names where
+ * they came from in messages: `runtimeConfig ips`, the pod's annotation).
+ */
+export interface AddClaimant extends Omit<Claimant, "requested"> {
+  readonly requested?: { readonly addresses: readonly IP[]; readonly source: string };
+}
+
 export interface AddOutcome {
   /** One address per range, in range order, with the range's prefix length. */
   readonly addresses: readonly { readonly address: IP; readonly prefix: number }[];
@@ -27,15 +37,21 @@ export interface AddOutcome {
 export async function addAttachment(
   store: Store,
   config: IpamConfig,
-  claimant: Claimant,
+  who: AddClaimant,
   deadline: Deadline,
   log: Logger,
   observer: RetryObserver = unobserved,
 ): Promise<AddOutcome> {
+  // Before anything is written: a requested address outside every range is refused here.
+  const { requested: wants, ...attachment } = who;
+  const requested = requestedPerRange(config.ranges, wants?.addresses ?? [], wants?.source ?? "");
   const held: Held[] = [];
   try {
-    for (const rule of config.ranges)
+    for (const [i, rule] of config.ranges.entries()) {
+      const wanted = requested[i];
+      const claimant: Claimant = { ...attachment, ...(wanted === undefined ? {} : { requested: wanted }) };
       held.push(await allocateInRange(store, config, rule, claimant, deadline, log, observer));
+    }
   } catch (error) {
     const grace =
       remainingMs(deadline) < ROLLBACK_GRACE_MS ? deadlineIn(ROLLBACK_GRACE_MS, deadline.clock) : deadline;

@@ -3,7 +3,7 @@
 // the lowest free addresses; an address reserved by another network's range is skipped.
 import { assign, type Claimant } from "../allocator/assign.ts";
 import { addressSet } from "../allocator/interval-set.ts";
-import { podInterfaceKey, viewPool } from "../allocator/pool-view.ts";
+import { viewPool } from "../allocator/pool-view.ts";
 import type { IpamConfig, IpRange } from "../config/types.ts";
 import { StoredDataError, StoreUnavailableError } from "../errors/errors.ts";
 import { formatIP, type IP } from "../ip/index.ts";
@@ -11,7 +11,8 @@ import type { Logger } from "../log/logger.ts";
 import { claimsAgree, type PoolSnapshot, type Reservation } from "../pool/allocation.ts";
 import { reservationOf } from "../pool/naming.ts";
 import { encodeOffsetKey } from "../pool/offset-key.ts";
-import { type PoolChange, poolChange, type Store } from "../store/store.ts";
+import { releaseRecords } from "../pool/release-records.ts";
+import { ownerOf, type PoolChange, poolChange, type Store } from "../store/store.ts";
 import { type RetryObserver, unobserved } from "./observer.ts";
 import { baseOf, type PoolRef, poolOf, rangeText } from "./pool-ref.ts";
 import { type Deadline, expired, pause } from "./retry.ts";
@@ -61,15 +62,22 @@ export async function allocateInRange(
       throw new StoreUnavailableError(`gave up allocating in pool ${pool.name} after ${attempt} attempts`);
     }
     const spread = races === 0 ? undefined : { among: spreadAfter(races), random: deadline.clock.random() };
+    const nowMs = deadline.clock.now();
     const decide = oncePerView((snapshot) =>
-      decideOn(snapshot, pool, config, rule, claimant, skipped, spread),
+      decideOn(snapshot, pool, config, rule, claimant, skipped, spread, nowMs),
     );
     // A view from a cache (node agent) is fine for choosing a new address, or a new container id
     // for the one held: the commit's preconditions catch staleness. Keeping an address as it is
-    // commits no entry precondition: for that, only the store's own answer will do.
+    // commits no entry precondition: for that, only the store's own answer will do. Nor does any
+    // precondition cover release records: with a reuse cooldown, a new address is chosen on the
+    // store's own view, so another node's release a moment ago is not missed.
+    const cooling = config.reuseCooldownSeconds > 0;
     const snapshot = await store.getPool(pool.name, {
       deadline,
-      verifiable: verifiableBy(decide, (a) => a.change.create.length + a.change.update.length > 0),
+      verifiable: verifiableBy(
+        decide,
+        (a) => a.change.create.length + a.change.update.length > 0 && !(cooling && a.isNew),
+      ),
     });
     const { change, held, isNew, unreadableKeys } = decide(snapshot);
     for (const key of unreadableKeys)
@@ -116,44 +124,63 @@ function decideOn(
   claimant: Claimant,
   skipped: readonly bigint[],
   spread: { readonly among: number; readonly random: number } | undefined,
+  nowMs: number,
 ): Attempt {
   const base = baseOf(snapshot, pool);
   const view = viewPool(snapshot, base);
+  const cooling = config.reuseCooldownSeconds > 0;
   const decision = assign(rule, view, claimant, {
     ...(config.gateway === undefined ? {} : { gateway: config.gateway }),
     skip: addressSet(skipped),
     ...(spread === undefined ? {} : { spread }),
+    ...(cooling ? { cooldown: { nowMs, seconds: config.reuseCooldownSeconds } } : {}),
   });
-  const allocation = {
-    containerId: claimant.containerId,
-    podRef: claimant.podRef,
-    ifName: claimant.ifName,
-  };
-  const address = decision.kind === "new" ? decision.address : decision.entry.address;
-  const key = decision.kind === "new" ? encodeOffsetKey(base, address) : decision.entry.key;
-  // The attachment's old entry, when its address turned out to be reserved by another range.
-  const stale =
-    decision.kind === "new"
-      ? view.byPodInterface.get(podInterfaceKey(claimant.podRef, claimant.ifName))
-      : undefined;
+  const isNew = decision.kind === "new";
+  const address = isNew ? decision.address : decision.entry.address;
+  const key = isNew ? encodeOffsetKey(base, address) : decision.entry.key;
+  const holder = isNew ? decision.allocation : (decision.updated ?? decision.entry.allocation);
+  // The entry given up for the new one: the held address turned out reserved by another range, or
+  // another address was requested. Its reservation goes too (unreserve drops only our own).
+  const givesUp = isNew ? decision.givesUp : undefined;
+  // A new entry's address is in use again: its release record goes. An address given up was in
+  // use: with a cooldown it gets one.
+  const records = releaseRecords(
+    snapshot.released,
+    cooling && givesUp !== undefined ? [givesUp.key] : [],
+    nowMs,
+    isNew ? [key] : [],
+  );
+  const reservation = reservationOf(address, config.networkName, ownerOf(holder));
   const change = poolChange(
     pool.name,
     snapshot.version === undefined ? rangeText(pool.range) : snapshot.range,
     {
-      create: decision.kind === "new" ? [[key, allocation]] : [],
+      create: isNew ? [[key, holder]] : [],
       update:
-        decision.kind === "existing" && decision.updated !== undefined
+        !isNew && decision.updated !== undefined
           ? [{ key, from: decision.entry.allocation, to: decision.updated }]
           : [],
-      remove: stale === undefined ? [] : [[stale.key, stale.allocation]],
-      reserve: config.enableOverlappingRanges ? [reservationOf(address, config.networkName, allocation)] : [],
+      remove: givesUp === undefined ? [] : [[givesUp.key, givesUp.allocation]],
+      reserve: config.enableOverlappingRanges
+        ? [
+            !isNew && decision.takenOver
+              ? { ...reservation, replaces: ownerOf(decision.entry.allocation) }
+              : reservation,
+          ]
+        : [],
+      unreserve:
+        config.enableOverlappingRanges && givesUp !== undefined
+          ? [reservationOf(givesUp.address, config.networkName, ownerOf(givesUp.allocation))]
+          : [],
+      ...(records.release.length > 0 ? { release: records.release } : {}),
+      ...(records.forget.length > 0 ? { forget: records.forget } : {}),
       usable: pool.usable,
     },
   );
   return {
     change,
     held: { pool, key, address, prefix: rule.range.prefix, containerId: claimant.containerId },
-    isNew: decision.kind === "new",
+    isNew,
     unreadableKeys: view.unreadableKeys,
   };
 }
