@@ -29,10 +29,10 @@ import { controllerConnection, Kube } from "./kube.ts";
 import { DEFAULT_LEADER_OPTIONS, LeaderElector } from "./leader.ts";
 import { podState } from "./liveness.ts";
 import { createMetrics } from "./metrics.ts";
-import { stickyOwnerReader, stickyRun } from "./sticky-gc.ts";
-import { StickyWatch } from "./sticky-watch.ts";
 import type { PodReader } from "./reconcile.ts";
 import { DEFAULT_QUEUE_OPTIONS, ReconcileQueue } from "./reconcile-queue.ts";
+import { stickyOwnerReader, stickyRun } from "./sticky-gc.ts";
+import { StickyWatch } from "./sticky-watch.ts";
 
 export interface ControllerOptions {
   /** A kubeconfig (--kubeconfig, else $KUBECONFIG); in-cluster credentials when undefined. */

@@ -101,7 +101,8 @@ export function planReleases(
     for (const entry of entries) {
       const { podRef, owner } = entry.allocation;
       const release = owner === undefined ? podRef !== "" && gone(podRef) : sticky(entry);
-      const held = release || owner !== undefined ? heldReservation(entry, candidates, byName, covered) : undefined;
+      const held =
+        release || owner !== undefined ? heldReservation(entry, candidates, byName, covered) : undefined;
       if (!release) {
         if (owner !== undefined) {
           staying.add(`${podRef}\0${entry.allocation.ifName}`);
@@ -141,8 +142,12 @@ export function referencedPods(
   reservations: readonly Reservation[],
 ): ReadonlySet<string> {
   const refs = new Set<string>();
+  const sticky = new Set<string>();
   for (const pool of pools)
-    for (const a of pool.allocations.values()) if (a.podRef !== "" && a.owner === undefined) refs.add(a.podRef);
-  for (const r of reservations) if (r.podRef !== "") refs.add(r.podRef);
+    for (const a of pool.allocations.values())
+      if (a.owner !== undefined) sticky.add(`${a.podRef}\0${a.ifName}`);
+      else if (a.podRef !== "") refs.add(a.podRef);
+  for (const r of reservations)
+    if (r.podRef !== "" && !sticky.has(`${r.podRef}\0${r.ifName}`)) refs.add(r.podRef);
   return refs;
 }

@@ -97,7 +97,11 @@ export function releaseGroup(store: Store, group: EntryGroup): Promise<readonly 
       const read = planned.get(e.key);
       return read !== undefined && sameAllocation(read, e.allocation);
     },
-    { overlapping: group.overlapping, networkName: group.networkName, deadline: deadlineIn(RELEASE_DEADLINE_MS) },
+    {
+      overlapping: group.overlapping,
+      networkName: group.networkName,
+      deadline: deadlineIn(RELEASE_DEADLINE_MS),
+    },
   );
 }
 

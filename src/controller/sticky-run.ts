@@ -100,7 +100,9 @@ export async function releaseSticky(
     reservations,
     () => false,
     (e: Entry) =>
-      e.allocation.owner !== undefined && confirmed.has(e.allocation.owner) && !alive.has(e.allocation.podRef),
+      e.allocation.owner !== undefined &&
+      confirmed.has(e.allocation.owner) &&
+      !alive.has(e.allocation.podRef),
   );
   let addresses = 0;
   let dropped = 0;
@@ -127,7 +129,9 @@ export async function releaseSticky(
         pool: group.pool,
         networkName: group.networkName,
         addresses: entries.map((e) => formatIP(e.address)),
-        reservations: group.overlapping ? entries.map((e) => reservationName(e.address, group.networkName)) : [],
+        reservations: group.overlapping
+          ? entries.map((e) => reservationName(e.address, group.networkName))
+          : [],
       });
   }
   return { addresses, reservations: dropped, errors };

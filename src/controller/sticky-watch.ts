@@ -10,7 +10,14 @@ import { parseOwner } from "../pool/owner.ts";
 import type { ClusterView } from "./cluster-view.ts";
 import { Informer, type InformerHandlers } from "./informer.ts";
 import type { Kube } from "./kube.ts";
-import { GoneClock, type OwnerWorld, ownerGone, ownerGroup, type StatefulSetSlots, statefulSetSlots } from "./sticky.ts";
+import {
+  GoneClock,
+  type OwnerWorld,
+  ownerGone,
+  ownerGroup,
+  type StatefulSetSlots,
+  statefulSetSlots,
+} from "./sticky.ts";
 
 export const KUBEVIRT_API = "/apis/kubevirt.io/v1";
 /** How often a cluster without KubeVirt's API is asked again. */
@@ -49,7 +56,13 @@ export class StickyWatch {
   #running: Promise<void> | undefined;
   #stopped = false;
 
-  constructor(kube: Kube, cluster: ClusterView, time: Clock, options: StickyWatchOptions, actions: StickyActions) {
+  constructor(
+    kube: Kube,
+    cluster: ClusterView,
+    time: Clock,
+    options: StickyWatchOptions,
+    actions: StickyActions,
+  ) {
     this.#cluster = cluster;
     this.#time = time;
     this.#options = options;
@@ -71,7 +84,13 @@ export class StickyWatch {
     const optional = { recheckMs: KUBEVIRT_RECHECK_MS };
     this.vms = new Informer(
       kube,
-      { path: `${KUBEVIRT_API}/virtualmachines`, what: "virtualmachines", key: keyOf, decode: () => true, optional },
+      {
+        path: `${KUBEVIRT_API}/virtualmachines`,
+        what: "virtualmachines",
+        key: keyOf,
+        decode: () => true,
+        optional,
+      },
       changed<true>("vm"),
     );
     this.vmis = new Informer(
@@ -158,7 +177,9 @@ export class StickyWatch {
     if (due.length === 0) return;
     this.#running = this.#actions
       .release(new Set(due))
-      .catch((error: unknown) => this.#actions.log("error", "sticky release failed", { error: String(error) }))
+      .catch((error: unknown) =>
+        this.#actions.log("error", "sticky release failed", { error: String(error) }),
+      )
       .finally(() => {
         this.#running = undefined;
       });

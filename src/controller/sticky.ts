@@ -95,7 +95,8 @@ export class GoneClock {
 
 /** A StatefulSet object as the API serves it → its slots (spec.replicas defaults to 1, as the API's). */
 export function statefulSetSlots(object: unknown): StatefulSetSlots {
-  const spec = (object as { spec?: { replicas?: unknown; ordinals?: { start?: unknown } } } | undefined)?.spec;
+  const spec = (object as { spec?: { replicas?: unknown; ordinals?: { start?: unknown } } } | undefined)
+    ?.spec;
   const replicas = typeof spec?.replicas === "number" ? spec.replicas : 1;
   const start = typeof spec?.ordinals?.start === "number" ? spec.ordinals.start : 0;
   return { replicas, start };
