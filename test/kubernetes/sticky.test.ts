@@ -14,6 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { inParallel, type PluginOutcome } from "../../src/cli/exec-plugin.ts";
 import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
+import { agentMetrics, startAgentProcess } from "../support/agent.ts";
 import { assertNoDuplicates, type Holding } from "../support/invariants.ts";
 import {
   type AddCall,
@@ -391,6 +392,46 @@ describe("sticky addresses, requested addresses and reuse cooldown through the p
     await deletePod("db-0");
     const db0Again = await createPod("db-0", { owner: STS("db") });
     assert.equal(one(await add(call(config, "db-0", db0Again, "db0-b"))), "10.76.0.1/24");
+  });
+
+  it("through a node agent: the pod lookup, parking, takeover and the cooldown run in the agent as in a plugin alone", async (t) => {
+    const agent = await startAgentProcess();
+    t.after(() => agent.stop());
+    const { config, pools } = network({
+      range: "10.80.0.0/29",
+      sticky_addresses: true,
+      reuse_cooldown_seconds: 60,
+    });
+    const via = (c: AddCall): AddCall => ({ ...c, env: { ...c.env, ...agent.env } });
+    const s0 = await createPod("agent-set-0", { owner: STS("agent-set") });
+    const plain = await createPod("agent-plain");
+    assert.equal(one(await add(via(call(config, "agent-set-0", s0, "as0-a")))), "10.80.0.1/29");
+    assert.equal(one(await add(via(call(config, "agent-plain", plain, "ap-a")))), "10.80.0.2/29");
+    assert.equal((await del(via(call(config, "agent-set-0", s0, "as0-a")))).code, 0);
+    assert.equal((await del(via(call(config, "agent-plain", plain, "ap-a")))).code, 0);
+    const stored = await entries(pools);
+    assert.notEqual(stored.get("1")?.parkedat, undefined, "parked by the agent's DEL");
+    assert.equal(stored.has("2"), false);
+    await deletePod("agent-set-0");
+    const s0Again = await createPod("agent-set-0", { owner: STS("agent-set"), node: "node-2" });
+    const plain2 = await createPod("agent-plain-2");
+    // .2 is cooling: the next plain pod gets .3; the StatefulSet's pod its own .1.
+    assert.equal(one(await add(via(call(config, "agent-plain-2", plain2, "ap2-a")))), "10.80.0.3/29");
+    assert.equal(
+      one(await add(via(call(config, "agent-set-0", s0Again, "as0-b", "node-2")))),
+      "10.80.0.1/29",
+    );
+    const stale = await add(via(call(config, "agent-set-0", s0, "as0-stale")));
+    assert.equal(cniError(stale).code, 11, stale.stdout);
+    const metrics = await agentMetrics(agent.socket);
+    assert.match(
+      metrics,
+      /thereabouts_agent_calls_total\{command="ADD",store="kubernetes",result="ok"\} 4\n/,
+    );
+    assert.match(
+      metrics,
+      /thereabouts_agent_calls_total\{command="DEL",store="kubernetes",result="ok"\} 2\n/,
+    );
   });
 
   it("the embedded (local) store keeps sticky addresses too when a kubeconfig is given", async () => {
