@@ -4,10 +4,21 @@
 // every request is allowed to the ServiceAccount that sends it, and every permission granted is
 // used by some request (cluster-wide ones by a request outside the pools' namespace).
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
 import { before, describe, it } from "node:test";
+import { kustomize } from "../../scripts/manifests.ts";
 import type { PluginOutcome } from "../../src/cli/exec-plugin.ts";
-import { join } from "node:path";
-import { createPod, installKubevirtCrds, NS, ROOT, startController, WB, waitFor } from "../controller/support.ts";
+import {
+  createPod,
+  installKubevirtCrds,
+  NS,
+  ROOT,
+  startController,
+  WB,
+  waitFor,
+} from "../controller/support.ts";
 import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
 import type { LoggedRequest } from "../k8s-api/request-log.ts";
 import { kubeIpam } from "../kubernetes/go-runtime.ts";
@@ -15,7 +26,7 @@ import { GoWriter } from "../kubernetes/go-writer.ts";
 import { startAgentProcess } from "../support/agent.ts";
 import { type AddCall, add, del, netConf, podArgs, run } from "../support/plugin.ts";
 import { type Access, type Account, accessOf, deniedAccesses, grantsOf, unusedPermissions } from "./rbac.ts";
-import { find, type KubeObject, render } from "./render.ts";
+import { find, type KubeObject, parseObjects, render } from "./render.ts";
 
 const PLUGIN: Account = { namespace: NS, name: "thereabouts" };
 const CONTROLLER: Account = { namespace: NS, name: "thereabouts-controller" };
@@ -86,6 +97,44 @@ async function pluginScenario(api: ApiDouble, env: Record<string, string>): Prom
 }
 
 /**
+ * An ADD and DEL of a network that keeps sticky addresses and reads requested ones from the pod:
+ * besides the store's requests, one GET of the pod (in its own namespace).
+ */
+async function podReadingScenario(api: ApiDouble, env: Record<string, string>): Promise<LoggedRequest[]> {
+  await createPod(api, "apps", "web-0");
+  await api.resetRequests();
+  const ipam = kubeIpam(api.kubeconfigPath(NS), {
+    range: "10.84.0.0/24",
+    sticky_addresses: true,
+    requested_ips_from_pod: true,
+  });
+  const call: AddCall = {
+    config: netConf(ipam, "1.1.0", "podnet"),
+    pod: "web-0",
+    containerId: "w0",
+    env: { ...env, CNI_ARGS: podArgs("web-0", "apps") },
+  };
+  ok(await add(call), "ADD reading its pod");
+  ok(await del(call), "DEL");
+  return (await api.requests()).log as LoggedRequest[];
+}
+
+/** The base with a component of deploy/components/ (kustomize wants relative paths). */
+function withComponent(component: string): KubeObject[] {
+  const dir = mkdtempSync(join(tmpdir(), "thereabouts-kustomize-"));
+  try {
+    const deploy = relative(dir, join(ROOT, "deploy"));
+    writeFileSync(
+      join(dir, "kustomization.yaml"),
+      `resources: [${deploy}/base]\ncomponents: [${deploy}/components/${component}]\n`,
+    );
+    return parseObjects(kustomize(dir));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * A controller run: leader election, the startup sweep freeing a deleted pod's entry (and Go's
  * reservation of it), a Succeeded pod's entry and a reservation no entry covers, Events on the
  * pods, the schedule read through the API, the Lease released on SIGTERM; and sticky entries of a
@@ -103,7 +152,10 @@ async function controllerScenario(api: ApiDouble): Promise<LoggedRequest[]> {
     spec: {
       replicas: 1,
       selector: { matchLabels: { app: "web" } },
-      template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "c", image: "busybox:1.36" }] } },
+      template: {
+        metadata: { labels: { app: "web" } },
+        spec: { containers: [{ name: "c", image: "busybox:1.36" }] },
+      },
     },
   });
   await goAttachment(api, "10.82.0.0-24", "10.82.0.0/24", "1", "default/gone", "10.82.0.1");
@@ -168,7 +220,13 @@ async function controllerScenario(api: ApiDouble): Promise<LoggedRequest[]> {
 }
 
 describe("RBAC of the manifests against the requests the executable sends", () => {
-  const logs: { plugin?: Access[]; agent?: Access[]; controller?: Access[]; go?: Access[] } = {};
+  const logs: {
+    plugin?: Access[];
+    agent?: Access[];
+    podReading?: Access[];
+    controller?: Access[];
+    go?: Access[];
+  } = {};
   let base: KubeObject[];
 
   before(async () => {
@@ -187,6 +245,12 @@ describe("RBAC of the manifests against the requests the executable sends", () =
       } finally {
         await agent.stop();
       }
+
+      const podReading = await startApiDouble({ podTerminationMs: 100 });
+      apis.push(podReading);
+      logs.podReading = (await podReadingScenario(podReading, { THEREABOUTS_AGENT_SOCKET: "" })).map(
+        accessOf,
+      );
 
       const forController = await startApiDouble({ podTerminationMs: 100 });
       apis.push(forController);
@@ -226,6 +290,19 @@ describe("RBAC of the manifests against the requests the executable sends", () =
     assert.ok(
       grants.every((g) => g.namespace === NS),
       "only namespaced grants (no ClusterRoleBinding for the node pods)",
+    );
+  });
+
+  it("pod-read component: a network reading its pod needs exactly get pods beyond the base, and the component grants just that", () => {
+    assert.deepEqual(deniedAccesses(grantsOf(base, PLUGIN), logs.podReading!), ["get pods web-0 in apps"]);
+    const objects = withComponent("pod-read");
+    const grants = grantsOf(objects, PLUGIN);
+    assert.deepEqual(deniedAccesses(grants, logs.podReading!), []);
+    const added = grants.filter((g) => g.source === "ClusterRole/thereabouts-pod-read");
+    assert.deepEqual(unusedPermissions(added, PLUGIN, logs.podReading!), []);
+    assert.deepEqual(
+      added.map((g) => g.rule),
+      [{ apiGroups: [""], resources: ["pods"], verbs: ["get"] }],
     );
   });
 
