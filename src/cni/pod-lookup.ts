@@ -19,8 +19,11 @@ export const REQUESTED_IPS_ANNOTATION = "thereabouts.io/ips";
 
 /** One GET gets this long at most (then retried within the lookup's budget). */
 const ATTEMPT_MS = 5_000;
-/** The whole lookup: an ADD should not spend most of its minute on the pod. */
-const LOOKUP_MS = 15_000;
+/**
+ * The whole lookup: an ADD should not spend most of its minute on the pod; an API server away for
+ * longer fails the ADD (code 11) and the runtime tries the sandbox again.
+ */
+export const POD_LOOKUP_MS = 10_000;
 
 export interface PodFacts extends PodIdentity {
   readonly uid: string;
@@ -99,7 +102,7 @@ export async function lookUpPod(
           path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`,
           expect: [404],
         },
-        Date.now() + Math.max(0, Math.min(LOOKUP_MS, remainingMs(deadline))),
+        Date.now() + Math.max(0, Math.min(POD_LOOKUP_MS, remainingMs(deadline))),
         "get the pod from",
       )
       .catch((error: unknown) => {

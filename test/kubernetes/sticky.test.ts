@@ -60,7 +60,7 @@ describe("sticky addresses, requested addresses and reuse cooldown through the p
   let dir: TempDir;
   let serial = 0;
   before(async () => {
-    api = await startApiDouble({ podTerminationMs: 0 });
+    api = await startApiDouble({ podTerminationMs: 0, tls: true, token: "sticky-token", anonymousAuth: false });
     dir = tempDir();
     const applied = await api.kubectl(["apply", "-k", DEPLOY_CRDS, "--validate=false"]);
     assert.equal(applied.code, 0, applied.stderr);
@@ -458,12 +458,56 @@ describe("sticky addresses, requested addresses and reuse cooldown through the p
     assert.equal(one(await add(call(config, "local-0", again, "l0-b", "node-2"))), "10.77.0.1/24");
   });
 
-  it("a missing pod is code 11 and nothing is written; sticky_addresses without a kubeconfig is code 7", async () => {
+  it("the pod lookup's failures: a missing pod or an API away is code 11, refused credentials code 5, nothing written; a brief outage is retried; no kubeconfig is code 7", async () => {
     const { config, pools } = network({ range: "10.78.0.0/24", sticky_addresses: true });
     const missing = await add(call(config, "no-such-pod", "uid-x", "nsp-1"));
     assert.equal(cniError(missing).code, 11, missing.stdout);
     assert.match(cniError(missing).msg, /pod apps\/no-such-pod not found/);
     assert.deepEqual((await rawObjects(api, pools)).pools, []);
+
+    const pod = await createPod("lookup-0", { owner: STS("lookup") });
+    const onLocal = (kubeconfig: string) =>
+      netConf(
+        {
+          type: "thereabouts",
+          datastore: "local",
+          local: { path: join(dir.path, "lookup.db") },
+          range: "10.78.0.0/24",
+          sticky_addresses: true,
+          kubernetes: { kubeconfig },
+        },
+        "1.0.0",
+      );
+    const wrongToken = await add(
+      call(onLocal(api.kubeconfigPath(APPS, { token: "not-the-token" })), "lookup-0", pod, "lk-1"),
+    );
+    assert.equal(cniError(wrongToken).code, 5, wrongToken.stdout);
+    assert.doesNotMatch(wrongToken.stdout, /not-the-token/, "no secret in the message");
+
+    await api.setFaults([{ kind: "serviceUnavailable", verb: "get", resource: "pods", times: 2 }]);
+    try {
+      assert.equal(
+        one(await add(call(config, "lookup-0", pod, "lk-2"))),
+        "10.78.0.1/24",
+        "retried through a brief outage",
+      );
+    } finally {
+      await api.clearFaults();
+    }
+    await api.setFaults([{ kind: "serviceUnavailable", verb: "get", resource: "pods" }]);
+    const started = Date.now();
+    let away: PluginOutcome;
+    try {
+      away = await add(call(config, "lookup-0", pod, "lk-3"));
+    } finally {
+      await api.clearFaults();
+    }
+    assert.equal(cniError(away).code, 11, away.stdout);
+    assert.match(cniError(away).msg, /Cannot get the pod from the Kubernetes API/);
+    const tookMs = Date.now() - started;
+    assert.ok(tookMs >= 9_000 && tookMs < 20_000, `gave up after its 10 s budget (${tookMs} ms)`);
+    assert.deepEqual([...(await entries(pools)).keys()], ["1"], "the failed ADD wrote nothing");
+
     const noKube = netConf(
       {
         type: "thereabouts",
