@@ -60,7 +60,7 @@ describe("sticky addresses, requested addresses and reuse cooldown through the p
   let dir: TempDir;
   let serial = 0;
   before(async () => {
-    api = await startApiDouble({ podTerminationMs: 0, tls: true, token: "sticky-token", anonymousAuth: false });
+    api = await startApiDouble({ podTerminationMs: 0 });
     dir = tempDir();
     const applied = await api.kubectl(["apply", "-k", DEPLOY_CRDS, "--validate=false"]);
     assert.equal(applied.code, 0, applied.stderr);
@@ -458,7 +458,7 @@ describe("sticky addresses, requested addresses and reuse cooldown through the p
     assert.equal(one(await add(call(config, "local-0", again, "l0-b", "node-2"))), "10.77.0.1/24");
   });
 
-  it("the pod lookup's failures: a missing pod or an API away is code 11, refused credentials code 5, nothing written; a brief outage is retried; no kubeconfig is code 7", async () => {
+  it("the pod lookup's failures: a missing pod or an API away is code 11, refused credentials code 5, nothing written; a brief outage is retried; no kubeconfig is code 7", async (t) => {
     const { config, pools } = network({ range: "10.78.0.0/24", sticky_addresses: true });
     const missing = await add(call(config, "no-such-pod", "uid-x", "nsp-1"));
     assert.equal(cniError(missing).code, 11, missing.stdout);
@@ -478,8 +478,11 @@ describe("sticky addresses, requested addresses and reuse cooldown through the p
         },
         "1.0.0",
       );
+    // Credentials the API refuses (an API server that wants a token, given another one).
+    const guarded = await startApiDouble({ tls: true, token: "sticky-token", anonymousAuth: false });
+    t.after(() => guarded.stop());
     const wrongToken = await add(
-      call(onLocal(api.kubeconfigPath(APPS, { token: "not-the-token" })), "lookup-0", pod, "lk-1"),
+      call(onLocal(guarded.kubeconfigPath(APPS, { token: "not-the-token" })), "lookup-0", pod, "lk-1"),
     );
     assert.equal(cniError(wrongToken).code, 5, wrongToken.stdout);
     assert.doesNotMatch(wrongToken.stdout, /not-the-token/, "no secret in the message");
