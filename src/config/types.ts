@@ -51,9 +51,10 @@ export interface Dns {
  * What the plugin, the agent, `status` and the controller use of a network's IPAM config: the store
  * settings (datastore, local, kubernetes, etcd) and everything else the verbs use. Keys that are
  * accepted but used by nothing (reconciler_cron_expression in a network
- * configuration, leader_*, configuration_path once the flat file is read, CNI_ARGS K8S_POD_UID and
- * K8S_POD_INFRA_CONTAINER_ID) are checked when loaded and kept nowhere; node_slice_size is refused
- * until node slices exist (config/settings.ts).
+ * configuration, leader_*, configuration_path once the flat file is read, CNI_ARGS
+ * K8S_POD_INFRA_CONTAINER_ID) are checked when loaded and kept nowhere (CNI_ARGS K8S_POD_UID is read
+ * by the ADD that looks its pod up, from the request); node_slice_size is refused until node slices
+ * exist (config/settings.ts).
  */
 export interface IpamConfig extends StoreSettings {
   /** Network name (top-level `name`). */
