@@ -150,7 +150,7 @@ function decideOn(
     nowMs,
     isNew ? [key] : [],
   );
-  const reservation = reservationOf(address, config.networkName, ownerOf(holder));
+  const reservation = reservationOf(address, config.networkName, holder);
   const change = poolChange(
     pool.name,
     snapshot.version === undefined ? rangeText(pool.range) : snapshot.range,
@@ -170,7 +170,7 @@ function decideOn(
         : [],
       unreserve:
         config.enableOverlappingRanges && givesUp !== undefined
-          ? [reservationOf(givesUp.address, config.networkName, ownerOf(givesUp.allocation))]
+          ? [reservationOf(givesUp.address, config.networkName, givesUp.allocation)]
           : [],
       ...(records.release.length > 0 ? { release: records.release } : {}),
       ...(records.forget.length > 0 ? { forget: records.forget } : {}),

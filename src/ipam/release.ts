@@ -99,7 +99,7 @@ export async function releaseEntries(
     if (chosen.length === 0) return [...released, ...settled];
     const parkAt = options.letGoAt;
     const parking = parkAt === undefined ? [] : chosen.filter((e) => e.allocation.owner !== undefined);
-    const removing = parkAt === undefined ? chosen : chosen.filter((e) => e.allocation.owner === undefined);
+    const removing = chosen.filter((e) => !parking.includes(e));
     // An attachment with a sticky entry keeps every reservation it holds: none of its is dropped
     // by owner (that would take the parked entries' reservations too).
     const keeping = new Set(parking.map((e) => ownerKey(e.allocation)));
@@ -116,11 +116,14 @@ export async function releaseEntries(
     const result = await store.commit(
       poolChange(name, snapshot.range, {
         remove: removing.map((e) => [e.key, e.allocation] as const),
-        update: parking.map((e) => ({
-          key: e.key,
-          from: e.allocation,
-          to: { ...e.allocation, parkedAt: parkAt! },
-        })),
+        update:
+          parkAt === undefined
+            ? []
+            : parking.map((e) => ({
+                key: e.key,
+                from: e.allocation,
+                to: { ...e.allocation, parkedAt: parkAt },
+              })),
         unreserve: options.overlapping
           ? removing.map((e) => reservationOf(e.address, options.networkName, e.allocation))
           : [],

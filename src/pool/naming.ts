@@ -38,11 +38,18 @@ export function reservationName(addr: IP, networkName: string): string {
   return withNetwork(networkName, normalize(formatIP(addr)));
 }
 
-/** The reservation of `addr` in a network for an owner, with the claim thereabouts records on it. */
-export function reservationOf(addr: IP, networkName: string, owner: Allocation): Reservation {
+/**
+ * The reservation of `addr` in a network for the attachment holding an entry, with the claim
+ * thereabouts records on it. Only the attachment goes into it: an entry's sticky fields (owner,
+ * parkedAt) are the pool's, not the reservation's.
+ */
+export function reservationOf(addr: IP, networkName: string, holder: Allocation): Reservation {
+  const { containerId, podRef, ifName } = holder;
   return {
     name: reservationName(addr, networkName),
-    ...owner,
+    containerId,
+    podRef,
+    ifName,
     claim: { address: formatIP(addr), networkName },
   };
 }
