@@ -164,3 +164,15 @@ test("requestedPerRange() refuses an address outside every range and two in one 
     "requested addresses 10.1.2.3 and 10.1.2.4 (runtimeConfig ips) are both in range 10.1.2.0/24: one address is allocated per range, so request at most one per range",
   );
 });
+
+test("rule 3: the attachment's own address, found reserved by another range, is refused as such", () => {
+  const mine: Allocation = { containerId: "c", podRef: "db/me", ifName: "eth0" };
+  assertCniError(
+    () =>
+      assign(r, view(r, [["10.1.2.50", mine]]), me("10.1.2.50"), {
+        skip: addressSet([ip("10.1.2.50").value]),
+      }),
+    7,
+    "requested address 10.1.2.50 is reserved through an overlapping range of another network: request another address, or free it there first",
+  );
+});

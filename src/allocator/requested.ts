@@ -78,6 +78,13 @@ export function checkRequested(
   if (requested.value === candidates.gateway) {
     throw refuse("is the gateway of this network", "request another address");
   }
+  // Before the holder: the attachment's own entry may sit at an address another range reserves.
+  if (skip !== undefined && coveringEnd(skip, requested.value) !== undefined) {
+    throw refuse(
+      "is reserved through an overlapping range of another network",
+      "request another address, or free it there first",
+    );
+  }
   if (coveringEnd(view.taken, requested.value) !== undefined) {
     // The refusal path only: one pass over the entries to name the holder.
     const holder = view.entries.find((e) => e.address.value === requested.value)?.allocation;
@@ -93,12 +100,6 @@ export function checkRequested(
     throw refuse(
       `is held by ${who} in range ${range}`,
       "request another address, or free it first (delete that pod, or thereabouts release)",
-    );
-  }
-  if (skip !== undefined && coveringEnd(skip, requested.value) !== undefined) {
-    throw refuse(
-      "is reserved through an overlapping range of another network",
-      "request another address, or free it there first",
     );
   }
 }

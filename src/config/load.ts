@@ -89,7 +89,10 @@ export function loadIpamDocument(doc: JsonObject, sources: ConfigContext): IpamC
   const ranges = normaliseRanges(ipam);
   const store = selectDatastore(ipam);
   const gateway = parseGateway(ipam.gateway);
-  const addresses = staticAddresses(ipam.addresses, args);
+  // Which range each requested address goes to is ADD's question (requestedPerRange): a DEL
+  // must not fail because the ranges changed since its ADD.
+  const requested = decodeRuntimeIps(top);
+  const addresses = staticAddresses(ipam.addresses, args, requested);
   checkAddressCount(cniVersion, ranges, addresses);
   const routes = parseRoutes(ipam.routes);
   const dns = parseDns(ipam.dns);
@@ -97,9 +100,6 @@ export function loadIpamDocument(doc: JsonObject, sources: ConfigContext): IpamC
   const logFormat = parseLogFormat(ipam.logFormat);
   checkNodeSliceSize(ipam.nodeSliceSize);
   const sticky = parseStickySettings(ipam);
-  // Which range each requested address goes to is ADD's question (requestedPerRange): a DEL
-  // must not fail because the ranges changed since its ADD.
-  const requested = decodeRuntimeIps(top);
 
   const config: IpamConfig = {
     name,

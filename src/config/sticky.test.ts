@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatIP } from "../ip/index.ts";
+import { formatCidr, formatIP } from "../ip/index.ts";
 import { DEFAULT_FLAT_FILE_PATHS } from "./flat-file.ts";
 import { loadIpamConfig } from "./load.ts";
 import { assertCniError, load, netConf, sources } from "./test-support.ts";
@@ -148,4 +148,22 @@ test("runtimeConfig ips that are not addresses are refused with code 7, naming t
       /^invalid runtimeConfig: expected an object, got an array/,
     ),
   );
+});
+
+test("CNI_ARGS IP= stays an extra static address, except one runtimeConfig ips also requests (Multus sends both)", () => {
+  const ipam = { range: "10.1.2.0/24", ipRanges: [{ range: "fd00::/64" }] };
+  const statics = (runtimeConfig: unknown, cniArgs: string) =>
+    loadIpamConfig(sources(netConf(ipam, { runtimeConfig }), { cniArgs })).addresses.map((a) =>
+      formatCidr(a.address),
+    );
+  const multus = "IgnoreUnknown=true;K8S_POD_NAMESPACE=db;K8S_POD_NAME=web-0;IP=10.1.2.3/24,fd00::3/64";
+  assert.deepEqual(statics({ ips: ["10.1.2.3/24", "fd00::3/64"] }, multus), []);
+  // Matched by address, whatever prefix either side wrote.
+  assert.deepEqual(statics({ ips: ["10.1.2.3", "fd00::3/128"] }, multus), []);
+  // Without the capability (no runtimeConfig ips), IP= keeps Whereabouts' meaning.
+  assert.deepEqual(statics(undefined, multus), ["10.1.2.3/24", "fd00::3/64"]);
+  assert.deepEqual(statics({ ips: ["10.1.2.3/24"] }, `${multus},192.168.9.9/24`), [
+    "fd00::3/64",
+    "192.168.9.9/24",
+  ]);
 });
