@@ -322,9 +322,18 @@ describe("sticky addresses, requested addresses and reuse cooldown through the p
       },
     });
     assert.deepEqual(addressesOf(extra), ["10.72.0.1/24", "192.0.2.9/24"]);
+    // Multus passes a selection's ips both as runtimeConfig ips and as CNI_ARGS IP=: one address.
+    const e = await createPod("req-e");
+    const both = await add({
+      ...call(withIps(["10.72.0.80/24"]), "req-e", e, "re-1"),
+      env: {
+        CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${APPS};K8S_POD_NAME=req-e;K8S_POD_UID=${e};IP=10.72.0.80/24`,
+      },
+    });
+    assert.deepEqual(addressesOf(both), ["10.72.0.80/24"], "reported once, recorded");
     assert.deepEqual(
       [...(await entries(pools)).keys()].sort(),
-      ["1", "50", "60", "70"],
+      ["1", "50", "60", "70", "80"],
       "the static address is not in the pool",
     );
   });
