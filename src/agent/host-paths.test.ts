@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { load } from "../config/test-support.ts";
 import { HostPaths } from "./host-paths.ts";
 
 test("a path is shared only inside a listed directory, after normalising", () => {
@@ -69,4 +70,21 @@ test("a symbolic link on the way (file or directory) counts only when it resolve
   assert.match(paths.unseenFile(join(shared, "dangling.d", "whereabouts.conf")) ?? "", /cannot follow/);
   assert.match(paths.unseenFile(join(shared, "file-link.conf")) ?? "", /symbolic link out of --host-paths/);
   assert.match(paths.unseenFile(join(elsewhere, "whereabouts.conf")) ?? "", /outside --host-paths/);
+});
+
+test("the kubeconfig counts for a network that reads its pod, whatever its store", () => {
+  const paths = new HostPaths(["/var/lib/cni"]);
+  const outside = "/etc/cni/net.d/whereabouts.d/whereabouts.kubeconfig";
+  const local = { range: "10.0.0.0/24", datastore: "local", local: { path: "/var/lib/cni/t.db" } };
+  assert.equal(
+    paths.unseenIn(load({ ...local, kubernetes: { kubeconfig: outside } })),
+    undefined,
+    "not read",
+  );
+  for (const key of ["sticky_addresses", "requested_ips_from_pod"])
+    assert.equal(
+      paths.unseenIn(load({ ...local, [key]: true, kubernetes: { kubeconfig: outside } })),
+      `${outside} is outside --host-paths`,
+      key,
+    );
 });
