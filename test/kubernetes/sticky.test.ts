@@ -9,6 +9,7 @@
 // keeps sticky addresses too; and 32 plugins in flight mixing all of these never hand one
 // address to two attachments.
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -26,6 +27,7 @@ import {
   type TempDir,
   tempDir,
 } from "../support/plugin.ts";
+import { thereabouts } from "../tools/check-support.ts";
 import { cniError, kubeIpam } from "./go-runtime.ts";
 import { assertReservationsMatchEntries, holdings, rawObjects, rawStore } from "./go-view.ts";
 import { GoWriter } from "./go-writer.ts";
@@ -465,6 +467,14 @@ describe("sticky addresses, requested addresses and reuse cooldown through the p
     assert.equal(one(await add(call(config, "local-plain", p, "lp-a"))), "10.77.0.2/24");
     const again = await createPod("local-0", { owner: STS("local"), node: "node-2" });
     assert.equal(one(await add(call(config, "local-0", again, "l0-b", "node-2"))), "10.77.0.1/24");
+    // No controller frees it on this store: once the StatefulSet is gone, by hand.
+    assert.equal((await del(call(config, "local-0", again, "l0-b", "node-2"))).code, 0);
+    const file = join(dir.path, "localnet.conf");
+    writeFileSync(file, config);
+    const released = await thereabouts(["release", "10.77.0.1", "--force", "--config", file]);
+    assert.equal(released.code, 0, released.stderr);
+    const next = await createPod("local-next");
+    assert.equal(one(await add(call(config, "local-next", next, "ln-a"))), "10.77.0.1/24");
   });
 
   it("the pod lookup's failures: a missing pod or an API away is code 11, refused credentials code 5, nothing written; a brief outage is retried; no kubeconfig is code 7", async (t) => {
