@@ -474,8 +474,10 @@ describe("manifests: the multus overlay", () => {
         | { readOnly?: boolean; mountPropagation?: string }
         | undefined;
     // The runtime mounts a pod's namespace after the agent started: only propagation shows it.
-    for (const path of ["/run/netns", "/var/run/netns"])
+    for (const path of ["/run/netns", "/var/run/netns"]) {
       assert.equal(mount(path)?.mountPropagation, "HostToContainer", path);
+      assert.equal(mount(path)?.readOnly, true, path);
+    }
     // Caches are written; the delegates' binaries and the configurations only read.
     assert.equal(hostPathOf(spec, agent, "/var/lib/cni/multus")?.readOnly, false);
     assert.equal(hostPathOf(spec, agent, "/opt/cni/bin")?.readOnly, true);
