@@ -141,8 +141,8 @@ describe("manifests: what the containers run", () => {
           const what = `${variant} ${w.kind} ${c.name}`;
           assert.ok(c.resources?.requests?.["memory"] && c.resources.requests["cpu"], `${what}: requests`);
           assert.ok(c.resources?.limits?.["memory"], `${what}: a memory limit`);
-          // The one exception, tested below: the multus overlay's agent runs delegates (thick mode).
-          if (variant === "overlays/multus" && w.kind === "DaemonSet" && c.name === "agent") continue;
+          // The one exception, tested below: the multus-thick overlay's agent runs delegates.
+          if (variant === "overlays/multus-thick" && w.kind === "DaemonSet" && c.name === "agent") continue;
           assert.notEqual(sc.privileged, true, what);
           assert.equal(sc.allowPrivilegeEscalation, false, what);
           assert.equal(sc.readOnlyRootFilesystem, true, what);
@@ -419,21 +419,39 @@ describe("manifests: the multus overlay", () => {
           "install",
           "--multus",
         ];
-        // The agent and the pod's volumes are the thick-mode patch's (tested below).
-        const spec = podSpec(expected) as { containers: Container[]; volumes?: unknown };
-        spec.containers = spec.containers.map((c) => (c.name === "agent" ? container(o, "agent") : c));
-        spec.volumes = podSpec(o).volumes;
+        // The agent declines the meta-plugin's calls at once: thin mode.
+        const agent = podSpec(expected).containers.find((c) => c.name === "agent") as unknown as { args: string[] };
+        agent.args = [...agent.args, "--no-multus"];
       }
       assert.deepEqual(
         o,
         expected,
-        `${key(o)}: the base's (the DaemonSet: but for the installer's arguments and the agent)`,
+        `${key(o)}: the base's (the DaemonSet: but for the installer's and the agent's arguments)`,
       );
     }
     assert.deepEqual(container(find(objects(), "DaemonSet", "thereabouts"), "install").args, [
       "install",
       "--multus",
     ]);
+  });
+});
+
+describe("manifests: the multus-thick overlay", () => {
+  const objects = () => render("overlays/multus-thick");
+  const key = (o: KubeObject) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+
+  it("is the multus overlay but for the agent and the pod's volumes", () => {
+    const thin = new Map(render("overlays/multus").map((o) => [key(o), o]));
+    assert.deepEqual(objects().map(key).sort(), [...thin.keys()].sort());
+    for (const o of objects()) {
+      const expected = structuredClone(thin.get(key(o))!);
+      if (o.kind === "DaemonSet") {
+        const spec = podSpec(expected) as { containers: Container[]; volumes?: unknown };
+        spec.containers = spec.containers.map((c) => (c.name === "agent" ? container(o, "agent") : c));
+        spec.volumes = podSpec(o).volumes;
+      }
+      assert.deepEqual(o, expected, `${key(o)}: the multus overlay's (the DaemonSet: but for the agent)`);
+    }
   });
 
   it("runs the agent for thick mode: every --host-paths directory (the base's too) mounted at its host path, NODENAME, privileged", () => {

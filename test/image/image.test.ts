@@ -425,12 +425,12 @@ describe("the OCI image (npm run image)", () => {
     assert.equal(existsSync(socket), false, "SIGTERM: the agent removed its socket");
   });
 
-  it("the agent run from the image with the multus overlay's mounts and arguments serves bin/multus ADD and DEL of a pod in a network namespace (thick mode)", async () => {
+  it("the agent run from the image with the multus-thick overlay's mounts and arguments serves bin/multus ADD and DEL of a pod in a network namespace (thick mode)", async () => {
     // The overlay's agent, as the kubelet would run it: its arguments, env, security context and
     // hostPath mounts. The host paths are moved under a scratch root (this machine's /opt/cni/bin
     // and /etc/cni are not the test's to write), the same for every mount and --host-paths entry;
     // the network namespace directories stay the host's, where `ip netns` makes namespaces.
-    const ds = find(render("overlays/multus"), "DaemonSet", "thereabouts");
+    const ds = find(render("overlays/multus-thick"), "DaemonSet", "thereabouts");
     const spec = podSpec(ds);
     const agent = container(ds, "agent");
     const root = join(dir.path, "thick");
