@@ -170,7 +170,7 @@ export async function benchLocal(workdir: string): Promise<string> {
   const r8 = rule("10.0.0.0/8");
   const tView = performance.now();
   const view8 = viewPool(
-    { name: "big", range: "10.0.0.0/8", allocations: big, version: "1" },
+    { name: "big", range: "10.0.0.0/8", allocations: big, released: new Map(), version: "1" },
     { family: 4, value: r8.range.address },
   );
   const viewMs = performance.now() - tView;
@@ -182,7 +182,7 @@ export async function benchLocal(workdir: string): Promise<string> {
   };
   const r64 = rule("2001:db8::/64", { exclude: ["2001:db8::/65"] });
   const view64 = viewPool(
-    { name: "v6", range: "2001:db8::/64", allocations: new Map(), version: "1" },
+    { name: "v6", range: "2001:db8::/64", allocations: new Map(), released: new Map(), version: "1" },
     { family: 6, value: r64.range.address },
   );
   out.push(

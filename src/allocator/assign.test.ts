@@ -153,7 +153,7 @@ test("assign() cost does not grow with range or excluded size", () => {
   const held = new Map<string, ReturnType<typeof someone>>();
   for (let i = 1; i <= 100_000; i++) held.set(String(i), someone(i));
   const big = viewPool(
-    { name: "big", range: "", allocations: held, version: "1" },
+    { name: "big", range: "", allocations: held, released: new Map(), version: "1" },
     { family: 4, value: base },
   );
   const timeIt = (fn: () => unknown) => {

@@ -30,7 +30,7 @@ export function view(
   const base = r.range.address;
   const allocations = new Map(held.map(([a, alloc]) => [String(parseIP(a)!.value - base), alloc]));
   return viewPool(
-    { name: "test", range: "", allocations, version: "1" },
+    { name: "test", range: "", allocations, released: new Map(), version: "1" },
     { family: r.range.family, value: base },
   );
 }

@@ -18,6 +18,7 @@ function pool(range: string, keys: readonly string[]): PoolSnapshot {
     name: "p",
     range,
     allocations: new Map(keys.map((k, i): [string, Allocation] => [k, someone(i)])),
+    released: new Map(),
     version: "1",
   };
 }

@@ -99,7 +99,13 @@ describe("liveness", () => {
 });
 
 describe("networkCandidates", () => {
-  const pool = (name: string, range: string) => ({ name, range, allocations: new Map(), version: "1" });
+  const pool = (name: string, range: string) => ({
+    name,
+    range,
+    allocations: new Map(),
+    released: new Map(),
+    version: "1",
+  });
   it("lists the network names a pool name allows, longest first", () => {
     assert.deepEqual(networkCandidates(pool("10.0.0.0-24", "10.0.0.0/24")), [""]);
     assert.deepEqual(networkCandidates(pool("blue-10.0.0.0-24", "10.0.0.0/24")), ["blue", ""]);

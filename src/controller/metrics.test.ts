@@ -10,6 +10,7 @@ function pool(name: string, range: string, used: number): PoolSnapshot {
     name,
     range,
     allocations: new Map(Array.from({ length: used }, (_, i) => [String(i + 1), entry])),
+    released: new Map(),
     version: "1",
   };
 }

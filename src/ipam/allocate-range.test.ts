@@ -179,6 +179,7 @@ describe("allocateInRange()", () => {
       name: POOL,
       range: "10.0.0.0/24",
       allocations: new Map(Object.entries(held)),
+      released: new Map(),
       version: "1",
     });
     assert.equal(verifiable(pool({})), true, "a new address: the create is checked");

@@ -17,7 +17,7 @@ function stored(name: string, range: string, keys: readonly string[] = []): Pool
   const allocations = new Map(
     keys.map((k) => [k, { containerId: `c${k}`, podRef: `ns/p${k}`, ifName: "eth0" }]),
   );
-  return { name, range, allocations, version: "7" };
+  return { name, range, allocations, released: new Map(), version: "7" };
 }
 
 const cidr = (text: string) => parseCidr(text)!;
@@ -46,7 +46,13 @@ describe("sameRange()", () => {
 describe("storedRange() and baseOf()", () => {
   it("a missing pool has no stored range; offsets count from the configured network", () => {
     const pool = ref("10.0.0.5/24");
-    const missing = { name: pool.name, range: "", allocations: new Map(), version: undefined };
+    const missing = {
+      name: pool.name,
+      range: "",
+      allocations: new Map(),
+      released: new Map(),
+      version: undefined,
+    };
     assert.equal(storedRange(missing, pool), undefined);
     assert.equal(formatIP(baseOf(missing, pool)), "10.0.0.0");
     assert.deepEqual(storedEntries(missing, pool), []);

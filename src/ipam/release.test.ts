@@ -193,6 +193,7 @@ describe("releaseEntries() against other writers", () => {
       name: "p",
       range: "10.0.0.0/16",
       allocations: new Map(keys.map((k) => [k, owner(Number(k))] as const)),
+      released: new Map(),
       version: "1",
     });
     assert.equal(verifiable(view(["1", "2"])), true);

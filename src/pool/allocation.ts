@@ -1,11 +1,30 @@
 // What a pool records per address. Field meanings match the IPPool CRD entry
 // (`{id, podref, ifname}`); `ifName` is "" for entries written by Whereabouts <= v0.7.
+// `owner` and `parkedAt` are thereabouts' own (sticky addresses): stored where Go's decoder does
+// not look, and absent on every other entry, so such entries stay exactly as Go wrote them.
 
 export interface Allocation {
   readonly containerId: string;
   readonly podRef: string;
   readonly ifName: string;
+  /**
+   * Whom the address sticks to beyond one pod: `statefulset/<ns>/<name>/<ordinal>` or
+   * `vm/<ns>/<vm name>`. Absent for an address that goes with its pod.
+   */
+  readonly owner?: string;
+  /**
+   * Milliseconds since the epoch at which the holder's DEL parked the entry instead of freeing it:
+   * the address stays taken (Go sees it held) with the last holder's podRef, id and ifName, for
+   * the owner's next pod.
+   */
+  readonly parkedAt?: number;
 }
+
+/**
+ * The most release records a pool keeps. The writer keeps to it (it forgets the oldest beyond it,
+ * see releaseRecords); a store keeps whatever it is given.
+ */
+export const MAX_RELEASE_RECORDS = 1024;
 
 /** A pool as read from a store: raw offset keys (kept verbatim, legacy forms included) and an opaque version. */
 export interface PoolSnapshot {
@@ -13,6 +32,11 @@ export interface PoolSnapshot {
   /** spec.range as stored; offsets are relative to the IP written here. "" when the pool does not exist. */
   readonly range: string;
   readonly allocations: ReadonlyMap<string, Allocation>;
+  /**
+   * When each address was last released (offset key, as in `allocations` → ms since the epoch),
+   * for the reuse cooldown. Empty when none is recorded (and always for a pool Go alone wrote).
+   */
+  readonly released: ReadonlyMap<string, number>;
   /** undefined when the pool does not exist yet. */
   readonly version: string | undefined;
 }

@@ -29,7 +29,13 @@
 // a pool write that was taken back).
 import type { IntervalSet } from "../allocator/interval-set.ts";
 import type { Deadline } from "../ipam/retry.ts";
-import { type Allocation, claimsAgree, type PoolSnapshot, type Reservation } from "../pool/allocation.ts";
+import {
+  type Allocation,
+  claimsAgree,
+  ownsReservation,
+  type PoolSnapshot,
+  type Reservation,
+} from "../pool/allocation.ts";
 import type { Datastore } from "./settings.ts";
 
 /** An entry rewritten in place (a repeated ADD from a new container of the same pod). */
@@ -43,8 +49,10 @@ export interface EntryUpdate {
  * One attachment's change to one pool (or several attachments' changes merged by the agent).
  * Every part carries its own precondition, so concurrent changes that touch different addresses
  * never conflict (no pool-wide version check). A change names each entry key once (across create,
- * update and remove) and each reservation name once (across reserve and unreserve): one that names
- * either twice is a caller's bug, and every store throws a RangeError for it before writing.
+ * update and remove), each reservation name once (across reserve and unreserve) and each release
+ * record key once (across release and forget; a key may be in both an entry part and a record
+ * part): one that names any twice is a caller's bug, and every store throws a RangeError for it
+ * before writing.
  */
 export interface PoolChange {
   readonly pool: string;
@@ -62,9 +70,12 @@ export interface PoolChange {
   /**
    * Reservations to hold: created (with their claim, where the backend records one), or accepted
    * when already held by the same owner (ownsReservation: podRef + ifName, and the claim where
-   * both have one), which records the new container id and keeps the claim it has.
+   * both have one), which records the new container id and keeps the claim it has. One that names
+   * `replaces` may also be held by exactly that owner (sameOwner): it is then rewritten to the new
+   * holder (a VM's target pod taking over its source pod's address), keeping its claim when the
+   * new one records none.
    */
-  readonly reserve: readonly Reservation[];
+  readonly reserve: readonly Takeover[];
   /**
    * Reservations to drop, each only if still held by the owner given in it (ownsReservation; the
    * container id may differ), else left alone: not a precondition, never a conflict.
@@ -80,6 +91,14 @@ export interface PoolChange {
    */
   readonly dropOwners?: readonly Owner[];
   /**
+   * Release records to set (offset key → ms since the epoch), for the reuse cooldown. No
+   * precondition: the last writer wins. The writer keeps the pool's records bounded and forgets a
+   * key's record when it creates an entry there (releaseRecords); a store keeps what it is given.
+   */
+  readonly release?: readonly (readonly [key: string, atMs: number])[];
+  /** Release records to drop (a key without one is no error). */
+  readonly forget?: readonly string[];
+  /**
    * The addresses the configuration of this pool's range hands out (handedOut), for stores that
    * record how full a pool is (Kubernetes: the IPPool status). Absent when the writer has no
    * configuration (the controller releasing by pool name).
@@ -90,6 +109,16 @@ export interface PoolChange {
 /** Who holds a reservation: exactly one attachment of one pod. */
 export type Owner = Omit<Reservation, "name">;
 
+/** The attachment that holds an entry (its Owner part, without the sticky fields). */
+export function ownerOf(allocation: Allocation): Owner {
+  return { containerId: allocation.containerId, podRef: allocation.podRef, ifName: allocation.ifName };
+}
+
+/** A reservation to hold, which may take over one held by the owner it `replaces`. */
+export interface Takeover extends Reservation {
+  readonly replaces?: Owner;
+}
+
 /**
  * The outcome of a commit that did not throw. Preconditions are checked entries first: when an
  * entry and a reservation both fail, the entry conflict is reported.
@@ -99,13 +128,38 @@ export type CommitResult =
   | { readonly ok: false; readonly conflict: "entry"; readonly key: string }
   | { readonly ok: false; readonly conflict: "reservation"; readonly holder: Reservation };
 
+/**
+ * The same entry: the same attachment (sameOwner) and the same sticky owner and parking, so that
+ * parking, taking over or unparking an entry is a change another writer's precondition sees.
+ */
 export function sameAllocation(a: Allocation, b: Allocation): boolean {
-  return a.containerId === b.containerId && a.podRef === b.podRef && a.ifName === b.ifName;
+  return sameOwner(a, b) && a.owner === b.owner && a.parkedAt === b.parkedAt;
 }
 
 /** The same attachment: podRef, ifName and containerId all equal (an Allocation is an Owner). */
 export function sameOwner(a: Owner, b: Owner): boolean {
-  return sameAllocation(a, b);
+  return a.containerId === b.containerId && a.podRef === b.podRef && a.ifName === b.ifName;
+}
+
+/**
+ * Whether `wanted` may be written over `holder`: held by the same owner (accepted, the new
+ * container id recorded), or by exactly the owner it replaces (taken over). The one reading of
+ * reserve's rule for every backend.
+ */
+export function mayReserve(holder: Reservation, wanted: Takeover): "same" | "takeover" | undefined {
+  if (ownsReservation(holder, wanted)) return "same";
+  if (wanted.replaces !== undefined && sameOwner(holder, wanted.replaces)) return "takeover";
+  return undefined;
+}
+
+/** The reservation reserve stores for `wanted` over `holder` (mayReserve said it may). */
+export function reserved(holder: Reservation | undefined, wanted: Takeover): Reservation {
+  const { replaces: _, ...reservation } = wanted;
+  if (holder === undefined) return reservation;
+  if (ownsReservation(holder, wanted)) return { ...holder, containerId: wanted.containerId };
+  const claim = wanted.claim ?? holder.claim;
+  const { claim: __, ...rest } = reservation;
+  return claim === undefined ? rest : { ...rest, claim };
 }
 
 /**
@@ -140,6 +194,7 @@ export function checkChange(change: PoolChange): void {
     "reservation",
     [...change.reserve, ...change.unreserve].map((r) => r.name),
   );
+  twice("release record", [...(change.release ?? []).map(([key]) => key), ...(change.forget ?? [])]);
 }
 
 /**
@@ -203,23 +258,31 @@ export interface Store {
 }
 
 export function emptyPool(name: string): PoolSnapshot {
-  return { name, range: "", allocations: new Map(), version: undefined };
+  return { name, range: "", allocations: new Map(), released: new Map(), version: undefined };
 }
 
 /** The pool as it is once `changes` are committed, in order (one copy of the entries). */
 export function applied(snapshot: PoolSnapshot, changes: readonly PoolChange[]): PoolSnapshot {
   if (changes.length === 0) return snapshot;
   const allocations = new Map<string, Allocation>(snapshot.allocations);
+  const released = new Map<string, number>(snapshot.released);
   let { range, version } = snapshot;
   for (const change of changes) {
     for (const [key] of change.remove) allocations.delete(key);
     for (const u of change.update) allocations.set(u.key, u.to);
     for (const [key, allocation] of change.create) allocations.set(key, allocation);
+    recordReleases(released, change);
     // A pool that did not exist comes to exist with its first entry, with the change's range.
     if (version === undefined && change.create.length > 0) {
       range = change.range;
       version = "cached";
     }
   }
-  return { ...snapshot, range, version, allocations };
+  return { ...snapshot, range, version, allocations, released };
+}
+
+/** Applies a change's release records to `records` in place (forget, then set). */
+export function recordReleases(records: Map<string, number>, change: PoolChange): void {
+  for (const key of change.forget ?? []) records.delete(key);
+  for (const [key, atMs] of change.release ?? []) records.set(key, atMs);
 }

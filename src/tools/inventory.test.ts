@@ -15,7 +15,7 @@ const owner = (pod: string, containerId = `ctr-${pod}`): Allocation => ({
 });
 
 function snapshot(name: string, range: string, entries: Record<string, Allocation>): PoolSnapshot {
-  return { name, range, allocations: new Map(Object.entries(entries)), version: "1" };
+  return { name, range, allocations: new Map(Object.entries(entries)), released: new Map(), version: "1" };
 }
 
 function targetOf(store: MemoryStore, config?: ReturnType<typeof load>): Target {

@@ -71,6 +71,7 @@ export function snapshotOf(pool: RawPool): PoolSnapshot {
     name: pool.metadata.name,
     range: pool.spec.range,
     allocations,
+    released: new Map(),
     version: pool.metadata.resourceVersion,
   };
 }

@@ -36,7 +36,7 @@ async function main(argv: readonly string[]): Promise<void> {
     const db = new DatabaseSync(path);
     db.exec("BEGIN IMMEDIATE");
     db.prepare(
-      "INSERT OR REPLACE INTO allocations VALUES ('shared', '999', 'c-half', 'ns/half', 'eth0')",
+      "INSERT OR REPLACE INTO allocations (pool, key, container_id, podref, ifname) VALUES ('shared', '999', 'c-half', 'ns/half', 'eth0')",
     ).run();
     db.prepare(
       "INSERT OR REPLACE INTO reservations (name, podref, ifname, container_id) VALUES ('r-999', 'ns/half', 'eth0', 'c-half')",

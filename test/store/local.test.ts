@@ -18,6 +18,7 @@ import { SCHEMA_VERSION } from "../../src/store/local/schema.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
 import type { Store } from "../../src/store/store.ts";
 import { alloc, change, reservation, storeConformance } from "./conformance.ts";
+import { stickyConformance } from "./conformance-sticky.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const worker = join(here, "local-worker.ts");
@@ -27,19 +28,21 @@ async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "thereabouts-store-"));
 }
 
-storeConformance("local", async () => {
-  const dir = await tempDir();
-  const path = join(dir, "state", "thereabouts.db");
-  const store = await openLocalStore(path);
-  return {
-    store,
-    reopen: () => openLocalStore(path),
-    cleanup: async () => {
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+// The contract, then its parts for sticky addresses.
+for (const suite of [storeConformance, stickyConformance])
+  suite("local", async () => {
+    const dir = await tempDir();
+    const path = join(dir, "state", "thereabouts.db");
+    const store = await openLocalStore(path);
+    return {
+      store,
+      reopen: () => openLocalStore(path),
+      cleanup: async () => {
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  });
 
 interface Exit {
   readonly code: number | null;
@@ -153,7 +156,7 @@ describe("openLocalStore()", () => {
     }
     assert.deepEqual(schemaOf(path), {
       version: SCHEMA_VERSION,
-      tables: ["allocations", "pools", "reservations"],
+      tables: ["allocations", "pools", "released", "reservations"],
     });
   });
 
@@ -175,6 +178,58 @@ describe("openLocalStore()", () => {
       return true;
     });
     assert.equal(schemaOf(path).version, SCHEMA_VERSION + 1);
+  });
+
+  it("upgrades a file at schema version 2 in place: its rows read as before, sticky fields and release records can be written", async () => {
+    const path = join(dir, "v2.db");
+    const db = new DatabaseSync(path);
+    db.exec(
+      `CREATE TABLE pools (name TEXT NOT NULL PRIMARY KEY, "range" TEXT NOT NULL, version INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+       CREATE TABLE allocations (pool TEXT NOT NULL, key TEXT NOT NULL, container_id TEXT NOT NULL, podref TEXT NOT NULL, ifname TEXT NOT NULL, PRIMARY KEY (pool, key)) STRICT, WITHOUT ROWID;
+       CREATE TABLE reservations (name TEXT NOT NULL PRIMARY KEY, podref TEXT NOT NULL, ifname TEXT NOT NULL, container_id TEXT NOT NULL, address TEXT, network_name TEXT) STRICT, WITHOUT ROWID;
+       INSERT INTO pools VALUES ('p', '10.0.0.0/24', 4);
+       INSERT INTO allocations VALUES ('p', '1', 'c-old', 'ns/old', 'eth0');
+       INSERT INTO allocations VALUES ('p', '+2', 'c-legacy', 'ns/legacy', '');
+       INSERT INTO reservations VALUES ('10.0.0.1', 'ns/old', 'eth0', 'c-old', '10.0.0.1', '');
+       PRAGMA user_version = 2;`,
+    );
+    db.close();
+    const store = await openLocalStore(path);
+    try {
+      const before = await store.getPool("p");
+      assert.deepStrictEqual(before, {
+        name: "p",
+        range: "10.0.0.0/24",
+        allocations: new Map([
+          ["1", alloc("c-old", "ns/old")],
+          ["+2", alloc("c-legacy", "ns/legacy", "")],
+        ]),
+        released: new Map(),
+        version: "4",
+      });
+      const parked = {
+        ...alloc("c-old", "ns/old"),
+        owner: "statefulset/ns/web/0",
+        parkedAt: 1_767_225_600_000,
+      };
+      const result = await store.commit(
+        change("p", {
+          update: [{ key: "1", from: alloc("c-old", "ns/old"), to: parked }],
+          remove: [["+2", alloc("c-legacy", "ns/legacy", "")]],
+          release: [["+2", 1_767_225_600_001]],
+        }),
+      );
+      assert.deepEqual(result, { ok: true });
+      const after = await store.getPool("p");
+      assert.deepStrictEqual(after.allocations, new Map([["1", parked]]));
+      assert.deepStrictEqual(after.released, new Map([["+2", 1_767_225_600_001]]));
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual(schemaOf(path), {
+      version: SCHEMA_VERSION,
+      tables: ["allocations", "pools", "released", "reservations"],
+    });
   });
 
   it("refuses a file that is not a SQLite database", async () => {
@@ -368,7 +423,7 @@ describe("local store", () => {
     assert.equal((await exit).code, 0);
     assert.deepEqual(schemaOf(path), {
       version: SCHEMA_VERSION,
-      tables: ["allocations", "other_app", "pools", "reservations"],
+      tables: ["allocations", "other_app", "pools", "released", "reservations"],
     });
   });
 
@@ -381,7 +436,7 @@ describe("local store", () => {
       assert.deepEqual([result.code, result.stdout, result.stderr], [0, "done\n", ""]);
     assert.deepEqual(schemaOf(path), {
       version: SCHEMA_VERSION,
-      tables: ["allocations", "pools", "reservations"],
+      tables: ["allocations", "pools", "released", "reservations"],
     });
   });
 

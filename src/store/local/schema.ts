@@ -5,12 +5,14 @@ import { StoredDataError } from "../../errors/errors.ts";
 import { rollbackQuietly, type SqliteDb } from "./sqlite-db.ts";
 
 /** `PRAGMA user_version` of the files this code writes. A newer file is refused, never rewritten. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 // Keys stay TEXT so legacy forms ("+5", "007", "-3") and offsets >= 2^63 round-trip verbatim.
 // The pool version is a revision (for diagnostics) bumped by every commit; pools are never
 // deleted, so it never repeats for a name. A reservation's address and network_name are its
-// claim (both NULL when none was recorded).
+// claim (both NULL when none was recorded). An entry's owner and parked_at (ms since the epoch)
+// are NULL for an address that goes with its pod; `released` holds when each address was last
+// released (the reuse cooldown), per pool.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS pools (
   name TEXT NOT NULL PRIMARY KEY,
@@ -23,6 +25,8 @@ CREATE TABLE IF NOT EXISTS allocations (
   container_id TEXT NOT NULL,
   podref TEXT NOT NULL,
   ifname TEXT NOT NULL,
+  owner TEXT,
+  parked_at INTEGER,
   PRIMARY KEY (pool, key)
 ) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reservations (
@@ -33,12 +37,22 @@ CREATE TABLE IF NOT EXISTS reservations (
   address TEXT,
   network_name TEXT
 ) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS released (
+  pool TEXT NOT NULL,
+  key TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  PRIMARY KEY (pool, key)
+) STRICT, WITHOUT ROWID;
 `;
 
 /** UPGRADES[v - 1] turns a file at version v into one at v + 1. */
 const UPGRADES = [
   // 1 → 2: reservations record their claim. Older rows keep NULL (no claim), as Go's do.
   "ALTER TABLE reservations ADD COLUMN address TEXT; ALTER TABLE reservations ADD COLUMN network_name TEXT;",
+  // 2 → 3: sticky entries and release records. Older entries keep NULL (no owner, not parked).
+  `ALTER TABLE allocations ADD COLUMN owner TEXT; ALTER TABLE allocations ADD COLUMN parked_at INTEGER;
+   CREATE TABLE released (pool TEXT NOT NULL, key TEXT NOT NULL, at_ms INTEGER NOT NULL,
+     PRIMARY KEY (pool, key)) STRICT, WITHOUT ROWID;`,
 ];
 
 /**

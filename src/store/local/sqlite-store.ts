@@ -18,9 +18,11 @@ import {
   checkChange,
   emptyPool,
   heldAsRecorded,
+  mayReserve,
   type Owner,
   type PoolChange,
   type ReadOptions,
+  reserved,
   type Store,
   sameAllocation,
 } from "../store.ts";
@@ -52,32 +54,44 @@ const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
  */
 const LOCK_BACKOFF: Backoff = { baseMs: 1, capMs: 20 };
 
-// One statement reads a pool and its entries, so the revision always matches the entries read.
-// Ordering by (length, key) lists plain decimal keys in address order; nothing relies on it.
-const POOL_COLUMNS = `p.name AS name, p."range" AS "range", p.version AS version, a.key AS key,
-  a.container_id AS containerId, a.podref AS podRef, a.ifname AS ifName
-  FROM pools AS p LEFT JOIN allocations AS a ON a.pool = p.name`;
+// One statement reads a pool, its entries and its release records, so the revision always matches
+// what was read. Ordering by (length, key) lists plain decimal keys in address order; nothing
+// relies on it.
+const POOL_ROWS = (where: string) => `SELECT * FROM (
+  SELECT p.name AS name, p."range" AS "range", p.version AS version, a.key AS key,
+    a.container_id AS containerId, a.podref AS podRef, a.ifname AS ifName, a.owner AS owner,
+    a.parked_at AS parkedAt, NULL AS releasedAt
+    FROM pools AS p LEFT JOIN allocations AS a ON a.pool = p.name ${where}
+  UNION ALL
+  SELECT p.name, p."range", p.version, r.key, NULL, NULL, NULL, NULL, NULL, r.at_ms
+    FROM pools AS p JOIN released AS r ON r.pool = p.name ${where})`;
 const RESERVATION_COLUMNS = `name, podref AS podRef, ifname AS ifName, container_id AS containerId,
   address, network_name AS networkName`;
 const SQL = {
   begin: "BEGIN IMMEDIATE",
   commit: "COMMIT",
   rollback: "ROLLBACK",
-  readPool: `SELECT ${POOL_COLUMNS} WHERE p.name = ? ORDER BY length(a.key), a.key`,
-  readPools: `SELECT ${POOL_COLUMNS} ORDER BY p.name, length(a.key), a.key`,
+  readPool: `${POOL_ROWS("WHERE p.name = ?1")} ORDER BY length(key), key`,
+  readPools: `${POOL_ROWS("")} ORDER BY name, length(key), key`,
   poolExists: "SELECT 1 FROM pools WHERE name = ?",
   createPool: `INSERT INTO pools (name, "range", version) VALUES (?, ?, 1)`,
   bumpVersion: "UPDATE pools SET version = version + 1 WHERE name = ?",
-  readEntry:
-    "SELECT container_id AS containerId, podref AS podRef, ifname AS ifName FROM allocations WHERE pool = ? AND key = ?",
-  createEntry: "INSERT INTO allocations (pool, key, container_id, podref, ifname) VALUES (?, ?, ?, ?, ?)",
-  updateEntry: "UPDATE allocations SET container_id = ?, podref = ?, ifname = ? WHERE pool = ? AND key = ?",
+  readEntry: `SELECT container_id AS containerId, podref AS podRef, ifname AS ifName, owner,
+    parked_at AS parkedAt FROM allocations WHERE pool = ? AND key = ?`,
+  createEntry:
+    "INSERT INTO allocations (pool, key, container_id, podref, ifname, owner, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+  updateEntry:
+    "UPDATE allocations SET container_id = ?, podref = ?, ifname = ?, owner = ?, parked_at = ? WHERE pool = ? AND key = ?",
   removeEntry: "DELETE FROM allocations WHERE pool = ? AND key = ?",
   readReservation: `SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE name = ?`,
   readReservations: `SELECT ${RESERVATION_COLUMNS} FROM reservations ORDER BY name`,
   createReservation:
     "INSERT INTO reservations (name, podref, ifname, container_id, address, network_name) VALUES (?, ?, ?, ?, ?, ?)",
   updateReservation: "UPDATE reservations SET container_id = ? WHERE name = ?",
+  takeOverReservation:
+    "UPDATE reservations SET podref = ?, ifname = ?, container_id = ?, address = ?, network_name = ? WHERE name = ?",
+  setReleased: "INSERT OR REPLACE INTO released (pool, key, at_ms) VALUES (?, ?, ?)",
+  forgetReleased: "DELETE FROM released WHERE pool = ? AND key = ?",
   removeReservation: "DELETE FROM reservations WHERE name = ?",
   removeReservationsOf: "DELETE FROM reservations WHERE podref = ? AND ifname = ? AND container_id = ?",
   ping: "SELECT 1 FROM pools LIMIT 1",
@@ -251,17 +265,29 @@ class LocalStore implements Store {
     const pool = change.pool;
     for (const [key, allocation] of change.create) {
       if (this.#entry(pool, key) !== undefined) return { ok: false, conflict: "entry", key };
+      const { containerId, podRef, ifName, owner, parkedAt } = allocation;
       this.#stmt(SQL.createEntry).run(
         pool,
         key,
-        allocation.containerId,
-        allocation.podRef,
-        allocation.ifName,
+        containerId,
+        podRef,
+        ifName,
+        owner ?? null,
+        parkedAt ?? null,
       );
     }
     for (const { key, from, to } of change.update) {
       if (!this.#holds(pool, key, from)) return { ok: false, conflict: "entry", key };
-      this.#stmt(SQL.updateEntry).run(to.containerId, to.podRef, to.ifName, pool, key);
+      const { containerId, podRef, ifName, owner, parkedAt } = to;
+      this.#stmt(SQL.updateEntry).run(
+        containerId,
+        podRef,
+        ifName,
+        owner ?? null,
+        parkedAt ?? null,
+        pool,
+        key,
+      );
     }
     for (const [key, allocation] of change.remove) {
       if (!this.#holds(pool, key, allocation)) return { ok: false, conflict: "entry", key };
@@ -281,8 +307,21 @@ class LocalStore implements Store {
         continue;
       }
       const holder = toReservation(row);
-      if (!ownsReservation(holder, wanted)) return { ok: false, conflict: "reservation", holder };
-      this.#stmt(SQL.updateReservation).run(wanted.containerId, wanted.name);
+      const may = mayReserve(holder, wanted);
+      if (may === undefined) return { ok: false, conflict: "reservation", holder };
+      if (may === "same") {
+        this.#stmt(SQL.updateReservation).run(wanted.containerId, wanted.name);
+        continue;
+      }
+      const r = reserved(holder, wanted);
+      this.#stmt(SQL.takeOverReservation).run(
+        r.podRef,
+        r.ifName,
+        r.containerId,
+        r.claim?.address ?? null,
+        r.claim?.networkName ?? null,
+        r.name,
+      );
     }
     for (const owner of change.unreserve) {
       const row = this.#stmt(SQL.readReservation).get(owner.name);
@@ -294,6 +333,10 @@ class LocalStore implements Store {
     // A missing pool comes to exist with its first entry; every commit to an existing one bumps its revision.
     if (this.#stmt(SQL.poolExists).get(pool) !== undefined) this.#stmt(SQL.bumpVersion).run(pool);
     else if (change.create.length > 0) this.#stmt(SQL.createPool).run(pool, change.range);
+    else return { ok: true };
+    // Release records belong to a pool that exists (as on the cluster stores, where they are part of it).
+    for (const key of change.forget ?? []) this.#stmt(SQL.forgetReleased).run(pool, key);
+    for (const [key, atMs] of change.release ?? []) this.#stmt(SQL.setReleased).run(pool, key, atMs);
     return { ok: true };
   }
 

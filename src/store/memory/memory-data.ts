@@ -13,8 +13,11 @@ import {
   checkChange,
   emptyPool,
   heldAsRecorded,
+  mayReserve,
   type Owner,
   type PoolChange,
+  recordReleases,
+  reserved,
   sameAllocation,
   sameOwner,
 } from "../store.ts";
@@ -23,6 +26,7 @@ interface StoredPool {
   readonly range: string;
   /** Replaced, never changed in place: a snapshot handed out stays as it was read. */
   readonly entries: ReadonlyMap<string, Allocation>;
+  readonly released: ReadonlyMap<string, number>;
   readonly version: string;
 }
 
@@ -38,7 +42,13 @@ export class MemoryData {
   pool(name: string): PoolSnapshot {
     const pool = this.#pools.get(name);
     if (pool === undefined) return emptyPool(name);
-    return { name, range: pool.range, allocations: pool.entries, version: pool.version };
+    return {
+      name,
+      range: pool.range,
+      allocations: pool.entries,
+      released: pool.released,
+      version: pool.version,
+    };
   }
 
   pools(): PoolSnapshot[] {
@@ -72,10 +82,9 @@ export class MemoryData {
     const reservations = new Map(this.#reservations);
     for (const wanted of change.reserve) {
       const holder = reservations.get(wanted.name);
-      if (holder === undefined) reservations.set(wanted.name, wanted);
-      else if (ownsReservation(holder, wanted))
-        reservations.set(wanted.name, { ...holder, containerId: wanted.containerId });
-      else return { ok: false, conflict: "reservation", holder };
+      if (holder !== undefined && mayReserve(holder, wanted) === undefined)
+        return { ok: false, conflict: "reservation", holder };
+      reservations.set(wanted.name, reserved(holder, wanted));
     }
     for (const owner of change.unreserve) {
       const holder = reservations.get(owner.name);
@@ -84,10 +93,13 @@ export class MemoryData {
     for (const owner of change.dropOwners ?? [])
       for (const [name, r] of reservations) if (sameOwner(r, owner)) reservations.delete(name);
     this.#reservations = reservations;
+    const released = new Map(pool?.released);
+    recordReleases(released, change);
     if (pool !== undefined || change.create.length > 0)
       this.#pools.set(change.pool, {
         range: pool?.range ?? change.range,
         entries,
+        released,
         version: String(++this.#revision),
       });
     return { ok: true };

@@ -13,7 +13,7 @@ const a = (podRef: string, ifName = "net1", containerId = `c-${podRef}`): Alloca
 });
 
 function pool(name: string, range: string, entries: Record<string, Allocation>): PoolSnapshot {
-  return { name, range, allocations: new Map(Object.entries(entries)), version: "1" };
+  return { name, range, allocations: new Map(Object.entries(entries)), released: new Map(), version: "1" };
 }
 
 function reservation(

@@ -24,7 +24,7 @@ function pool(name: string, range: string, entries: Record<string, string>): Poo
   const allocations = new Map(
     Object.entries(entries).map(([key, id]) => [key, { containerId: id, podRef: "", ifName: "" }]),
   );
-  return { name, range, allocations, version: "7" };
+  return { name, range, allocations, released: new Map(), version: "7" };
 }
 
 test('a new pool: every allocation becomes an entry at its offset with `podref: ""`, and its reservation', () => {

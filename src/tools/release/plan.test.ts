@@ -11,6 +11,7 @@ const pool = (name: string, range: string, entries: Record<string, Allocation>):
   name,
   range,
   allocations: new Map(Object.entries(entries)),
+  released: new Map(),
   version: "1",
 });
 const r = (
