@@ -11,6 +11,7 @@ import { loadIpamConfig } from "../src/config/load.ts";
 import { addAttachment } from "../src/ipam/add.ts";
 import { deadlineIn } from "../src/ipam/retry.ts";
 import { silentLogger } from "../src/log/logger.ts";
+import { MAX_RELEASE_RECORDS } from "../src/pool/allocation.ts";
 import { openLocalStore } from "../src/store/local/sqlite-store.ts";
 import { startAgentProcess } from "../test/support/agent.ts";
 import { startupSection } from "./startup-modules.ts";
@@ -180,6 +181,15 @@ export async function benchLocal(workdir: string): Promise<string> {
     for (let i = 0; i < 1000; i++) fn();
     return (performance.now() - t0) / 1000;
   };
+  // The same pool under a reuse cooldown, with the most release records a pool keeps, all cooling.
+  const released = new Map<string, number>();
+  const nowMs = Date.now();
+  for (let i = 0; i < MAX_RELEASE_RECORDS; i++) released.set(String(200_000 + i), nowMs - 1000);
+  const view8Released = viewPool(
+    { name: "big", range: "10.0.0.0/8", allocations: big, released, version: "1" },
+    { family: 4, value: r8.range.address },
+  );
+  const cooldown = { cooldown: { nowMs, seconds: 60 } };
   const r64 = rule("2001:db8::/64", { exclude: ["2001:db8::/65"] });
   const view64 = viewPool(
     { name: "v6", range: "2001:db8::/64", allocations: new Map(), released: new Map(), version: "1" },
@@ -191,6 +201,7 @@ export async function benchLocal(workdir: string): Promise<string> {
     "| case | per decision | building the pool index |",
     "|---|---|---|",
     `| /8 with 100k allocations | ${fmt(decide(() => assign(r8, view8, me)) * 1000, 1)} µs | ${fmt(viewMs)} ms (once per pool read) |`,
+    `| /8 with 100k allocations, reuse cooldown, ${MAX_RELEASE_RECORDS} release records | ${fmt(decide(() => assign(r8, view8Released, me, cooldown)) * 1000, 1)} µs | – |`,
     `| /64 with a /65 excluded | ${fmt(decide(() => assign(r64, view64, me)) * 1000, 1)} µs | – |`,
     "",
   );

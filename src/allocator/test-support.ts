@@ -23,14 +23,23 @@ export function rule(
   };
 }
 
+/** A pool view of `held` entries and `released` records (address → ms since the epoch). */
 export function view(
   r: RangeRule,
   held: readonly [address: string, allocation: Allocation][] = [],
+  released: readonly [address: string, atMs: number][] = [],
 ): PoolView {
   const base = r.range.address;
-  const allocations = new Map(held.map(([a, alloc]) => [String(parseIP(a)!.value - base), alloc]));
+  const key = (a: string) => String(parseIP(a)!.value - base);
+  const allocations = new Map(held.map(([a, alloc]) => [key(a), alloc]));
   return viewPool(
-    { name: "test", range: "", allocations, released: new Map(), version: "1" },
+    {
+      name: "test",
+      range: "",
+      allocations,
+      released: new Map(released.map(([a, at]) => [key(a), at])),
+      version: "1",
+    },
     { family: r.range.family, value: base },
   );
 }

@@ -4,7 +4,16 @@
 import type { RangeRule } from "../allocator/assign.ts";
 import { ConfigError } from "../errors/errors.ts";
 import { clip, quote } from "../errors/message.ts";
-import { contains, FAMILIES, type IP, parseCidr, parseIP, parseIPSloppy, unmapped } from "../ip/index.ts";
+import {
+  contains,
+  FAMILIES,
+  type IP,
+  ipOf,
+  parseCidr,
+  parseIP,
+  parseIPSloppy,
+  unmapped,
+} from "../ip/index.ts";
 import { argsError, type CniArgs } from "./cni-args.ts";
 import type { AddressInput } from "./ipam-input.ts";
 import type { StaticAddress } from "./types.ts";
@@ -36,12 +45,21 @@ function configAddress(input: AddressInput, i: number): StaticAddress {
 /**
  * Static addresses in result order: config `addresses`, then CNI_ARGS `IP=`; then each `GATEWAY=`
  * is set on every address whose subnet contains it. Config errors are code 7, CNI_ARGS ones code 4.
+ * An `IP=` address that is also `requested` (runtimeConfig ips) is left out: Multus passes a
+ * network selection's `ips` both ways, and the requested one is allocated from the pool; returning
+ * it again as a static address would report it twice.
  */
-export function staticAddresses(inputs: readonly AddressInput[] | undefined, args: CniArgs): StaticAddress[] {
+export function staticAddresses(
+  inputs: readonly AddressInput[] | undefined,
+  args: CniArgs,
+  requested: readonly IP[] = [],
+): StaticAddress[] {
   const out = (inputs ?? []).map(configAddress);
   for (const text of args.ips) {
     const address = parseCidr(text);
     if (address === undefined) throw argsError(`invalid CIDR ${text}: invalid CIDR address: ${text}`);
+    const value = unmapped(ipOf(address));
+    if (requested.some((r) => r.family === value.family && r.value === value.value)) continue;
     out.push({ address });
   }
   for (const text of args.gateways) {

@@ -41,6 +41,9 @@ export interface IpamInput extends RangeInput {
   readonly logLevel?: string;
   readonly logFormat?: string;
   readonly reconcilerCronExpression?: string;
+  readonly stickyAddresses?: boolean;
+  readonly reuseCooldownSeconds?: number;
+  readonly requestedIpsFromPod?: boolean;
   readonly addresses?: readonly AddressInput[];
   readonly routes?: readonly RouteInput[];
   /** Only JSON types are checked, which is all there is to check in cni types.DNS. */
@@ -119,6 +122,9 @@ export function decodeIpam(f: Fields): IpamInput {
     logLevel: str(f, "log_level"),
     logFormat: str(f, "log_format"),
     reconcilerCronExpression: str(f, "reconciler_cron_expression"),
+    stickyAddresses: f.boolean("sticky_addresses"),
+    reuseCooldownSeconds: f.number("reuse_cooldown_seconds"),
+    requestedIpsFromPod: f.boolean("requested_ips_from_pod"),
     addresses: decodeList(f, "addresses", (a) => ({
       address: a.string("address"),
       gateway: str(a, "gateway"),

@@ -244,6 +244,10 @@ test("loadIpamConfig() applies defaults", () => {
       logFile: "",
       logLevel: "debug",
       logFormat: "text",
+      stickyAddresses: false,
+      reuseCooldownSeconds: 0,
+      requestedIpsFromPod: false,
+      requested: [],
       pod: { name: "", ref: "/" },
     },
   );

@@ -15,8 +15,10 @@ import { isJsonObject, type Json, type JsonObject, parseJson } from "./json-pars
 import { mergeIpam } from "./merge.ts";
 import { checkPath, checkPaths } from "./paths.ts";
 import { normaliseRanges } from "./range.ts";
+import { decodeRuntimeIps } from "./requested.ts";
 import { parseDns, parseRoutes } from "./routes-dns.ts";
 import { checkNodeSliceSize, parseLogFormat, parseLogLevel } from "./settings.ts";
+import { parseStickySettings } from "./sticky.ts";
 import type { IpamConfig } from "./types.ts";
 
 /** What a config is loaded from besides the network configuration itself. */
@@ -87,13 +89,17 @@ export function loadIpamDocument(doc: JsonObject, sources: ConfigContext): IpamC
   const ranges = normaliseRanges(ipam);
   const store = selectDatastore(ipam);
   const gateway = parseGateway(ipam.gateway);
-  const addresses = staticAddresses(ipam.addresses, args);
+  // Which range each requested address goes to is ADD's question (requestedPerRange): a DEL
+  // must not fail because the ranges changed since its ADD.
+  const requested = decodeRuntimeIps(top);
+  const addresses = staticAddresses(ipam.addresses, args, requested);
   checkAddressCount(cniVersion, ranges, addresses);
   const routes = parseRoutes(ipam.routes);
   const dns = parseDns(ipam.dns);
   const logLevel = parseLogLevel(ipam.logLevel);
   const logFormat = parseLogFormat(ipam.logFormat);
   checkNodeSliceSize(ipam.nodeSliceSize);
+  const sticky = parseStickySettings(ipam);
 
   const config: IpamConfig = {
     name,
@@ -108,6 +114,8 @@ export function loadIpamDocument(doc: JsonObject, sources: ConfigContext): IpamC
     logFile: ipam.logFile ?? "",
     logLevel,
     logFormat,
+    ...sticky,
+    requested,
     pod: {
       name: args.podName,
       ref: `${args.podNamespace}/${args.podName}`,

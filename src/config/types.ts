@@ -71,6 +71,20 @@ export interface IpamConfig extends StoreSettings {
   readonly logFile: string;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
+  /**
+   * `sticky_addresses`: a StatefulSet's pods and KubeVirt's virt-launcher pods keep their address
+   * (entries carry the pod's owner, and DEL parks them instead of releasing them).
+   */
+  readonly stickyAddresses: boolean;
+  /** `reuse_cooldown_seconds` (0..86400): how long a released address is not handed out again. */
+  readonly reuseCooldownSeconds: number;
+  /** `requested_ips_from_pod`: read requested addresses from the pod's thereabouts.io/ips annotation. */
+  readonly requestedIpsFromPod: boolean;
+  /**
+   * Requested addresses of this request (runtimeConfig `ips`), parsed; empty when none. The prefix,
+   * if given, is dropped. ADD matches them to ranges (allocator/requested.ts: requestedPerRange).
+   */
+  readonly requested: readonly IP[];
   /** From CNI_ARGS. ref = `<namespace>/<name>` (even when the namespace is empty, as Go). */
   readonly pod: {
     readonly name: string;
