@@ -4,10 +4,18 @@
 // every request is allowed to the ServiceAccount that sends it, and every permission granted is
 // used by some request (cluster-wide ones by a request outside the pools' namespace).
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import type { PluginOutcome } from "../../src/cli/exec-plugin.ts";
-import { join } from "node:path";
-import { createPod, installKubevirtCrds, NS, ROOT, startController, WB, waitFor } from "../controller/support.ts";
+import {
+  createPod,
+  installKubevirtCrds,
+  NS,
+  ROOT,
+  startController,
+  WB,
+  waitFor,
+} from "../controller/support.ts";
 import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
 import type { LoggedRequest } from "../k8s-api/request-log.ts";
 import { kubeIpam } from "../kubernetes/go-runtime.ts";
@@ -103,7 +111,10 @@ async function controllerScenario(api: ApiDouble): Promise<LoggedRequest[]> {
     spec: {
       replicas: 1,
       selector: { matchLabels: { app: "web" } },
-      template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "c", image: "busybox:1.36" }] } },
+      template: {
+        metadata: { labels: { app: "web" } },
+        spec: { containers: [{ name: "c", image: "busybox:1.36" }] },
+      },
     },
   });
   await goAttachment(api, "10.82.0.0-24", "10.82.0.0/24", "1", "default/gone", "10.82.0.1");
