@@ -177,10 +177,11 @@ describe("controller: sticky addresses (StatefulSets, KubeVirt VMs)", () => {
     await createPod(api, "orphans", "web-0");
     await stickyEntry(api, 7, "orphans/web-0", "statefulset/orphans/web/0", false); // no such StatefulSet
     await keptThrough(api, 7);
-    assert.ok(
-      controller.logs.some(
-        (l) => l["owner"] === "statefulset/orphans/web/0" && l["why"] === "its pod orphans/web-0 is alive",
-      ),
+    const metrics = await controller.get("/metrics");
+    assert.match(
+      metrics.body,
+      /^thereabouts_sticky_owners_gone\{kind="statefulset"\} 1$/m,
+      "its owner is gone, waiting",
     );
   });
 
