@@ -54,6 +54,29 @@ describe("AgentStore reads", () => {
     assert.deepEqual(await pending, { ok: true });
   });
 
+  it("keeps release records and sticky fields in its cached view: in flight, then committed", async () => {
+    const { inner, agent } = agentOver();
+    assert.deepEqual(await agent.commit(create("1")), { ok: true });
+    await agent.getPool("p", { verifiable: always });
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    inner.next("commit", { before: () => gate });
+    const parked = { ...a, owner: "statefulset/ns/web/0", parkedAt: 5 };
+    const pending = agent.commit(
+      poolChange("p", "10.0.0.0/24", { update: [{ key: "1", from: a, to: parked }], release: [["2", 7]] }),
+    );
+    const inFlight = await agent.getPool("p", { verifiable: always });
+    assert.deepStrictEqual([inFlight.allocations.get("1"), inFlight.released], [parked, new Map([["2", 7]])]);
+    open();
+    assert.deepEqual(await pending, { ok: true });
+    const cached = await agent.getPool("p", { verifiable: always });
+    assert.deepStrictEqual([cached.allocations.get("1"), cached.released], [parked, new Map([["2", 7]])]);
+    assert.equal(inner.count("getPool"), 1, "both answered from the cache");
+    assert.deepStrictEqual((await inner.getPool("p")).released, new Map([["2", 7]]));
+  });
+
   it("reads the store when the cached view is too old", async () => {
     const { inner, agent, later } = agentOver();
     await agent.getPool("p", { verifiable: always });

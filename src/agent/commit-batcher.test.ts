@@ -143,6 +143,18 @@ describe("takeBatch", () => {
     assert.deepEqual(rest, [queue[1], queue[3]]);
   });
 
+  it("defers a change that sets or forgets a release record already in the batch", () => {
+    const queue = [
+      item(poolChange("p", "", { release: [["5", 1]] })),
+      item(poolChange("p", "", { forget: ["5"] })),
+      item(poolChange("p", "", { release: [["6", 1]] })),
+      item(poolChange("p", "", { release: [["5", 2]] })),
+    ];
+    const { batch, rest } = takeBatch(queue);
+    assert.deepEqual(batch, [queue[0], queue[2]]);
+    assert.deepEqual(rest, [queue[1], queue[3]]);
+  });
+
   it(`takes at most ${MAX_BATCH} changes`, () => {
     const queue = Array.from({ length: MAX_BATCH + 3 }, (_, i) => item(create(String(i))));
     const { batch, rest } = takeBatch(queue);
@@ -178,5 +190,29 @@ describe("mergeChanges", () => {
     ]);
     assert.deepEqual(merged.dropOwners, [owner("1"), owner("2")]);
     assert.equal("dropOwners" in mergeChanges([poolChange("p", "10.0.0.0/24", {})]), false);
+  });
+
+  it("keeps every part's release records and forgotten keys, and a takeover's replaced owner", () => {
+    const owner = { podRef: "ns/virt-launcher-vm-a", ifName: "eth0", containerId: "a" };
+    const takeover = {
+      name: "n",
+      podRef: "ns/virt-launcher-vm-b",
+      ifName: "eth0",
+      containerId: "b",
+      replaces: owner,
+    };
+    const merged = mergeChanges([
+      poolChange("p", "10.0.0.0/24", { remove: [["1", a("1")]], release: [["1", 10]] }),
+      poolChange("p", "10.0.0.0/24", { create: [["3", a("3")]], forget: ["3"], reserve: [takeover] }),
+      poolChange("p", "10.0.0.0/24", { remove: [["2", a("2")]], release: [["2", 20]] }),
+    ]);
+    assert.deepEqual(merged.release, [
+      ["1", 10],
+      ["2", 20],
+    ]);
+    assert.deepEqual(merged.forget, ["3"]);
+    assert.deepEqual(merged.reserve, [takeover]);
+    const plain = mergeChanges([poolChange("p", "10.0.0.0/24", {})]);
+    assert.equal("release" in plain || "forget" in plain, false);
   });
 });

@@ -117,8 +117,8 @@ function soonest(batch: readonly Waiting[]): Deadline | undefined {
 }
 
 /**
- * The longest prefix-respecting batch whose parts touch disjoint entries and reservations (a
- * store rejects a change that names an entry twice); anything that overlaps waits for the next.
+ * The longest prefix-respecting batch whose parts touch disjoint entries, reservations and release
+ * records (a store rejects a change that names one twice); anything that overlaps waits for the next.
  */
 export function takeBatch<T extends { readonly change: PoolChange }>(
   queue: readonly T[],
@@ -127,10 +127,15 @@ export function takeBatch<T extends { readonly change: PoolChange }>(
   const rest: T[] = [];
   const entries = new Set<string>();
   const reservations = new Set<string>();
+  const records = new Set<string>();
   for (const item of queue) {
     const keys = entryKeys(item.change);
     const names = [...item.change.reserve, ...item.change.unreserve].map((r) => r.name);
-    const clash = keys.some((k) => entries.has(k)) || names.some((n) => reservations.has(n));
+    const recordKeys = [...(item.change.release ?? []).map(([k]) => k), ...(item.change.forget ?? [])];
+    const clash =
+      keys.some((k) => entries.has(k)) ||
+      names.some((n) => reservations.has(n)) ||
+      recordKeys.some((k) => records.has(k));
     if (batch.length >= MAX_BATCH || clash) {
       rest.push(item);
       continue;
@@ -138,6 +143,7 @@ export function takeBatch<T extends { readonly change: PoolChange }>(
     batch.push(item);
     for (const k of keys) entries.add(k);
     for (const n of names) reservations.add(n);
+    for (const k of recordKeys) records.add(k);
   }
   return { batch, rest };
 }
@@ -154,6 +160,8 @@ function entryKeys(change: PoolChange): string[] {
 export function mergeChanges(changes: readonly PoolChange[]): PoolChange {
   const first = changes[0]!;
   const dropOwners = changes.flatMap((c) => c.dropOwners ?? []);
+  const release = changes.flatMap((c) => c.release ?? []);
+  const forget = changes.flatMap((c) => c.forget ?? []);
   return poolChange(first.pool, first.range, {
     create: changes.flatMap((c) => c.create),
     update: changes.flatMap((c) => c.update),
@@ -161,6 +169,8 @@ export function mergeChanges(changes: readonly PoolChange[]): PoolChange {
     reserve: changes.flatMap((c) => c.reserve),
     unreserve: changes.flatMap((c) => c.unreserve),
     ...(dropOwners.length > 0 ? { dropOwners } : {}),
+    ...(release.length > 0 ? { release } : {}),
+    ...(forget.length > 0 ? { forget } : {}),
     // One pool is one range of one network_name: the first part's usable set stands for all.
     ...(first.usable === undefined ? {} : { usable: first.usable }),
   });

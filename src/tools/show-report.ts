@@ -56,6 +56,10 @@ export interface EntryRecord {
   readonly podRef: string;
   readonly containerId: string;
   readonly ifName: string;
+  /** A sticky address's owner (statefulset/… or vm/…); absent on other entries. */
+  readonly owner?: string;
+  /** When its holder's DEL parked it (RFC 3339); absent unless parked. */
+  readonly parkedAt?: string;
   readonly pod: PodRecord | null;
 }
 
@@ -111,7 +115,7 @@ export function entryRecord(
   entry: Entry,
   pods: ReadonlyMap<string, PodInfo> | undefined,
 ): EntryRecord {
-  const { podRef, containerId, ifName } = entry.allocation;
+  const { podRef, containerId, ifName, owner, parkedAt } = entry.allocation;
   return {
     pool,
     address: formatIP(entry.address),
@@ -119,6 +123,8 @@ export function entryRecord(
     podRef,
     containerId,
     ifName,
+    ...(owner === undefined ? {} : { owner }),
+    ...(parkedAt === undefined ? {} : { parkedAt: new Date(parkedAt).toISOString() }),
     pod: podRecord(pods, podRef),
   };
 }
@@ -231,7 +237,10 @@ export function poolHead(pool: PoolSummary, look: Look): string {
   );
 }
 
-/** One row per entry; `withPool` adds the pool as the first column (an address in several pools). */
+/**
+ * One row per entry; `withPool` adds the pool as the first column (an address in several pools).
+ * OWNER and PARKED (how long ago) only when some entry is sticky.
+ */
 export function entriesTable(
   entries: readonly EntryRecord[],
   look: Look,
@@ -240,6 +249,7 @@ export function entriesTable(
 ): string {
   if (entries.length === 0) return "no entries\n";
   const pool = options.withPool === true;
+  const sticky = entries.some((e) => e.owner !== undefined || e.parkedAt !== undefined);
   return renderTable(
     [
       ...(pool ? [{ header: "POOL", shrink: 2 }] : []),
@@ -249,6 +259,12 @@ export function entriesTable(
       { header: "IFACE", shrink: 1 },
       { header: "NODE", shrink: 2 },
       { header: "AGE", shrink: 0 },
+      ...(sticky
+        ? [
+            { header: "OWNER", shrink: 2 },
+            { header: "PARKED", shrink: 0 },
+          ]
+        : []),
     ],
     entries.map((e) => [
       ...(pool ? [e.pool] : []),
@@ -258,6 +274,9 @@ export function entriesTable(
       dash(e.ifName),
       dash(e.pod?.node),
       ageOf(e.pod, now),
+      ...(sticky
+        ? [dash(e.owner), e.parkedAt === undefined ? "-" : humanAge(now - Date.parse(e.parkedAt))]
+        : []),
     ]),
     look,
   );

@@ -17,21 +17,24 @@ import { createLogger } from "../../src/log/logger.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
 import type { PoolChange, ReadOptions, Store } from "../../src/store/store.ts";
 import { storeConformance } from "../store/conformance.ts";
+import { stickyConformance } from "../store/conformance-sticky.ts";
 import { assertEmpty, assertNoDuplicates } from "../support/invariants.ts";
 
-storeConformance("agent store over local", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "thereabouts-agent-store-"));
-  const path = join(dir, "store.db");
-  const store = new AgentStore(await openLocalStore(path));
-  return {
-    store,
-    reopen: async () => new AgentStore(await openLocalStore(path)),
-    cleanup: async () => {
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+// The contract, then its parts for sticky addresses.
+for (const suite of [storeConformance, stickyConformance])
+  suite("agent store over local", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "thereabouts-agent-store-"));
+    const path = join(dir, "store.db");
+    const store = new AgentStore(await openLocalStore(path));
+    return {
+      store,
+      reopen: async () => new AgentStore(await openLocalStore(path)),
+      cleanup: async () => {
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  });
 
 interface Counts {
   reads: number;

@@ -13,6 +13,7 @@ import { type Deadline, deadlineIn } from "../../src/ipam/retry.ts";
 import { type EtcdStore, type EtcdStoreOptions, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
 import type { EtcdSettings } from "../../src/store/settings.ts";
 import { alloc, change, reservation, storeConformance } from "../store/conformance.ts";
+import { stickyConformance } from "../store/conformance-sticky.ts";
 import { EtcdCluster, freePort } from "./etcd-cluster.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -109,16 +110,18 @@ after(async () => {
   await shared?.stop();
 });
 
-storeConformance("etcd", async () => {
-  const cfg = config(shared.endpoints);
-  const store = await openEtcdStore(cfg, { timeoutMs: 5_000 });
-  return {
-    store,
-    reopen: () => openEtcdStore(cfg, { timeoutMs: 5_000 }),
-    cleanup: () => store.close(),
-    dropsUnnamedReservations: false,
-  };
-});
+// The contract, then its parts for sticky addresses.
+for (const suite of [storeConformance, stickyConformance])
+  suite("etcd", async () => {
+    const cfg = config(shared.endpoints);
+    const store = await openEtcdStore(cfg, { timeoutMs: 5_000 });
+    return {
+      store,
+      reopen: () => openEtcdStore(cfg, { timeoutMs: 5_000 }),
+      cleanup: () => store.close(),
+      dropsUnnamedReservations: false,
+    };
+  });
 
 describe("etcd store on one member", () => {
   it("keeps installations with different prefixes apart", async () => {

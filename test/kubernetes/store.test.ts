@@ -1004,12 +1004,31 @@ describe("Kubernetes store: CRD manifests (deploy/crds)", () => {
     );
   });
 
-  /** Ours adds an optional IPPool `status` (used, free) to v0.9.4's schema, nothing else. */
+  /**
+   * Ours adds to v0.9.4's schema, nothing else: an optional IPPool `status` (used, free), entry
+   * fields `owner` and `parkedat`, and `spec.released` (offset key → time), all optional.
+   */
+  const spec = IPPOOL_SCHEMA.properties!["spec"]!;
+  const entry = spec.properties!["allocations"]!.additionalProperties as Schema;
   const OURS: Record<string, Schema> = {
     ippools: {
       ...IPPOOL_SCHEMA,
       properties: {
         ...IPPOOL_SCHEMA.properties,
+        spec: {
+          ...spec,
+          properties: {
+            ...spec.properties,
+            allocations: {
+              ...spec.properties!["allocations"]!,
+              additionalProperties: {
+                ...entry,
+                properties: { ...entry.properties, owner: { type: "string" }, parkedat: { type: "string" } },
+              },
+            },
+            released: { type: "object", additionalProperties: { type: "string" } },
+          },
+        },
         status: { type: "object", properties: { used: { type: "integer" }, free: { type: "string" } } },
       },
     },

@@ -8,7 +8,6 @@ import { StoreUnavailableError } from "../../src/errors/errors.ts";
 import { deadlineIn } from "../../src/ipam/retry.ts";
 import type { Allocation, PoolSnapshot, Reservation } from "../../src/pool/allocation.ts";
 import { type CommitResult, type PoolChange, poolChange, type Store } from "../../src/store/store.ts";
-import { stickyConformance } from "./conformance-sticky.ts";
 
 export interface ConformanceTarget {
   /** A store on an empty backend. */
@@ -659,7 +658,6 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
       assert.deepEqual(await store.listReservations(), []);
     });
   });
-  stickyConformance(name, open);
 }
 
 /** One worker: claims `count` lowest free offsets of pool "busy", retrying when it loses a race. */

@@ -18,6 +18,7 @@ import { SCHEMA_VERSION } from "../../src/store/local/schema.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
 import type { Store } from "../../src/store/store.ts";
 import { alloc, change, reservation, storeConformance } from "./conformance.ts";
+import { stickyConformance } from "./conformance-sticky.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const worker = join(here, "local-worker.ts");
@@ -27,19 +28,21 @@ async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "thereabouts-store-"));
 }
 
-storeConformance("local", async () => {
-  const dir = await tempDir();
-  const path = join(dir, "state", "thereabouts.db");
-  const store = await openLocalStore(path);
-  return {
-    store,
-    reopen: () => openLocalStore(path),
-    cleanup: async () => {
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+// The contract, then its parts for sticky addresses.
+for (const suite of [storeConformance, stickyConformance])
+  suite("local", async () => {
+    const dir = await tempDir();
+    const path = join(dir, "state", "thereabouts.db");
+    const store = await openLocalStore(path);
+    return {
+      store,
+      reopen: () => openLocalStore(path),
+      cleanup: async () => {
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  });
 
 interface Exit {
   readonly code: number | null;

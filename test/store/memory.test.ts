@@ -4,13 +4,16 @@
 import { MemoryData } from "../../src/store/memory/memory-data.ts";
 import { MemoryStore } from "../../src/store/memory/memory-store.ts";
 import { storeConformance } from "./conformance.ts";
+import { stickyConformance } from "./conformance-sticky.ts";
 
-storeConformance("memory", async () => {
-  const data = new MemoryData();
-  const store = new MemoryStore(data);
-  return {
-    store,
-    reopen: async () => new MemoryStore(data),
-    cleanup: () => store.close(),
-  };
-});
+// The contract, then its parts for sticky addresses.
+for (const suite of [storeConformance, stickyConformance])
+  suite("memory", async () => {
+    const data = new MemoryData();
+    const store = new MemoryStore(data);
+    return {
+      store,
+      reopen: async () => new MemoryStore(data),
+      cleanup: () => store.close(),
+    };
+  });

@@ -5,10 +5,12 @@ import {
   decodeEntry,
   decodeMeta,
   decodePools,
+  decodeReleased,
   decodeReservation,
   EtcdKeys,
   encodeEntry,
   encodeMeta,
+  encodeReleased,
   encodeReservation,
 } from "./documents.ts";
 import { decode, encode, type KeyValue, prefixEnd } from "./etcd-api.ts";
@@ -85,6 +87,31 @@ describe("entry and meta documents", () => {
       );
   });
 
+  it("sticky entries carry owner and parkedat (RFC 3339) after the CRD fields; release records carry their time", () => {
+    const a = {
+      containerId: "c1",
+      podRef: "ns/web-0",
+      ifName: "eth0",
+      owner: "statefulset/ns/web/0",
+      parkedAt: 1_767_225_600_123,
+    };
+    const text = encodeEntry(a);
+    assert.equal(
+      text,
+      '{"id":"c1","podref":"ns/web-0","ifname":"eth0","owner":"statefulset/ns/web/0","parkedat":"2026-01-01T00:00:00.123Z"}',
+    );
+    assert.deepStrictEqual(decodeEntry("k", text), a);
+    assert.equal(encodeReleased(1_767_225_600_123), '{"at":"2026-01-01T00:00:00.123Z"}');
+    assert.equal(decodeReleased("k", encodeReleased(1_767_225_600_123)), 1_767_225_600_123);
+    for (const text of [
+      '{"id":"c","owner":1}',
+      '{"id":"c","parkedat":"yesterday"}',
+      '{"id":"c","parkedat":5}',
+    ])
+      assert.throws(() => decodeEntry("k", text), StoredDataError, text);
+    assert.throws(() => decodeReleased("k", '{"at":"soon"}'), StoredDataError);
+  });
+
   it("meta round-trips its range", () => {
     assert.equal(encodeMeta("10.0.0.0/24"), '{"range":"10.0.0.0/24"}');
     assert.equal(decodeMeta("k", encodeMeta("10.0.0.0/24")), "10.0.0.0/24");
@@ -104,10 +131,12 @@ describe("decodePools()", () => {
         kv("/t/pools/a/entries/__proto__", encodeEntry(e("cp"))),
         kv("/t/pools/a/meta", encodeMeta("10.0.0.0/24")),
         kv("/t/pools/a/future", "anything"),
+        kv("/t/pools/a/released/3", encodeReleased(1_767_225_600_123)),
+        kv("/t/pools/gone/released/3", encodeReleased(5)),
       ],
       "42",
     );
-    assert.deepEqual(pools, [
+    assert.deepStrictEqual(pools, [
       {
         name: "a",
         range: "10.0.0.0/24",
@@ -116,9 +145,10 @@ describe("decodePools()", () => {
           ["10", e("c10")],
           ["__proto__", e("cp")],
         ]),
+        released: new Map([["3", 1_767_225_600_123]]),
         version: "42",
       },
-      { name: "a-b", range: "10.1.0.0/24", allocations: new Map(), version: "42" },
+      { name: "a-b", range: "10.1.0.0/24", allocations: new Map(), released: new Map(), version: "42" },
     ]);
   });
 

@@ -1,22 +1,28 @@
 // The etcd key layout and the JSON stored at each key (docs/etcd.md):
 //   <prefix>/pools/<pool>/meta                 {"range": "..."}            written once, never deleted
-//   <prefix>/pools/<pool>/entries/<offset key> {"id", "podref", "ifname"?} one key per allocated address
+//   <prefix>/pools/<pool>/entries/<offset key> {"id", "podref", "ifname"?, "owner"?, "parkedat"?}
+//                                                                         one key per allocated address
+//   <prefix>/pools/<pool>/released/<offset key> {"at"}                   when the address was last released
 //   <prefix>/reservations/<name>               {"podref", "ifname", "containerid", "address"?, "network_name"?}
 // Pool names never contain '/', so "<pool>/" is a prefix of no other pool's keys ("a/" vs "a-b/").
-// Entries have the IPPool CRD's entry shape (ifname omitted when empty, as Go writes it). Every
+// Entries have the IPPool CRD's entry shape (ifname omitted when empty, as Go writes it; owner and
+// parkedat only on sticky entries; times in RFC 3339, see stored-time.ts). Every
 // value is written in one canonical encoding, so the store can compare stored bytes with the
 // encoding of the allocation it expects (etcd compares VALUE byte for byte).
 import { StoredDataError } from "../../errors/errors.ts";
 import type { Allocation, PoolSnapshot, Reservation } from "../../pool/allocation.ts";
+import { parseStoredTime, storedTime } from "../stored-time.ts";
 import { decode, type KeyValue } from "./etcd-api.ts";
 
 const META = "meta";
 const ENTRIES = "entries/";
+const RELEASED = "released/";
 
 /** Where a key under `<prefix>/pools/` belongs. */
 export type PoolKey =
   | { readonly pool: string; readonly kind: "meta" }
   | { readonly pool: string; readonly kind: "entry"; readonly offset: string }
+  | { readonly pool: string; readonly kind: "released"; readonly offset: string }
   | { readonly pool: string; readonly kind: "other" };
 
 export class EtcdKeys {
@@ -52,6 +58,11 @@ export class EtcdKeys {
     return this.pool(pool) + ENTRIES + offset;
   }
 
+  /** The release record of one address of a pool. */
+  released(pool: string, offset: string): string {
+    return this.pool(pool) + RELEASED + offset;
+  }
+
   reservation(name: string): string {
     return this.reservations + name;
   }
@@ -66,6 +77,7 @@ export class EtcdKeys {
     const part = rest.slice(slash + 1);
     if (part === META) return { pool, kind: "meta" };
     if (part.startsWith(ENTRIES)) return { pool, kind: "entry", offset: part.slice(ENTRIES.length) };
+    if (part.startsWith(RELEASED)) return { pool, kind: "released", offset: part.slice(RELEASED.length) };
     return { pool, kind: "other" };
   }
 }
@@ -81,25 +93,49 @@ export function decodeMeta(key: string, text: string): string {
   return range;
 }
 
-/** The canonical text of an entry: fixed field order, ifname omitted when empty. */
+/** The canonical text of an entry: fixed field order, ifname omitted when empty, sticky fields when set. */
 export function encodeEntry(a: Allocation): string {
-  return JSON.stringify(
-    a.ifName === ""
-      ? { id: a.containerId, podref: a.podRef }
-      : { id: a.containerId, podref: a.podRef, ifname: a.ifName },
-  );
+  return JSON.stringify({
+    id: a.containerId,
+    podref: a.podRef,
+    ...(a.ifName === "" ? {} : { ifname: a.ifName }),
+    ...(a.owner === undefined ? {} : { owner: a.owner }),
+    ...(a.parkedAt === undefined ? {} : { parkedat: storedTime(a.parkedAt) }),
+  });
 }
 
 export function decodeEntry(key: string, text: string): Allocation {
   const doc = parseObject(key, text);
-  const { id, podref, ifname } = doc;
-  if (typeof id !== "string" || !optionalString(podref) || !optionalString(ifname))
-    throw new StoredDataError(`etcd key ${key} is not an allocation: expected {"id", "podref", "ifname"?}`);
+  const { id, podref, ifname, owner, parkedat } = doc;
+  const parkedAt = parkedat === undefined ? undefined : parseStoredTime(parkedat);
+  if (
+    typeof id !== "string" ||
+    !optionalString(podref) ||
+    !optionalString(ifname) ||
+    !optionalString(owner) ||
+    (parkedat !== undefined && parkedAt === undefined)
+  )
+    throw new StoredDataError(
+      `etcd key ${key} is not an allocation: expected {"id", "podref", "ifname"?, "owner"?, "parkedat"? (an RFC 3339 time)}`,
+    );
   return {
     containerId: id,
     podRef: (podref as string | undefined) ?? "",
     ifName: (ifname as string | undefined) ?? "",
+    ...(owner === undefined ? {} : { owner: owner as string }),
+    ...(parkedAt === undefined ? {} : { parkedAt }),
   };
+}
+
+export function encodeReleased(atMs: number): string {
+  return JSON.stringify({ at: storedTime(atMs) });
+}
+
+export function decodeReleased(key: string, text: string): number {
+  const at = parseStoredTime(parseObject(key, text)["at"]);
+  if (at === undefined)
+    throw new StoredDataError(`etcd key ${key} is not a release record: expected {"at": an RFC 3339 time}`);
+  return at;
 }
 
 /**
@@ -109,27 +145,35 @@ export function decodeEntry(key: string, text: string): Allocation {
  * Every pool gets `version`, the revision of the read.
  */
 export function decodePools(keys: EtcdKeys, kvs: readonly KeyValue[], version: string): PoolSnapshot[] {
-  const pools = new Map<string, { range: string | undefined; entries: [string, Allocation][] }>();
+  const pools = new Map<
+    string,
+    { range: string | undefined; entries: [string, Allocation][]; released: Map<string, number> }
+  >();
   for (const kv of kvs) {
     const key = decode(kv.key);
     const where = keys.parsePoolKey(key);
     if (where === undefined || where.kind === "other") continue; // not ours to read
     let pool = pools.get(where.pool);
     if (pool === undefined) {
-      pool = { range: undefined, entries: [] };
+      pool = { range: undefined, entries: [], released: new Map() };
       pools.set(where.pool, pool);
     }
     if (where.kind === "meta") pool.range = decodeMeta(key, decode(kv.value));
+    else if (where.kind === "released")
+      pool.released.set(where.offset, decodeReleased(key, decode(kv.value)));
     else pool.entries.push([where.offset, decodeEntry(key, decode(kv.value))]);
   }
   const snapshots: PoolSnapshot[] = [];
-  for (const [name, { range, entries }] of pools) {
+  for (const [name, { range, entries, released }] of pools) {
+    // Release records are written only to a pool whose meta key exists (commit): a directory with
+    // nothing else is no pool.
+    if (range === undefined && entries.length === 0) continue;
     if (range === undefined)
       throw new StoredDataError(
         `etcd keys under ${keys.pool(name)} hold ${entries.length} allocation(s) but no ${META} key with the pool's range`,
       );
     entries.sort(([a], [b]) => byOffset(a, b));
-    snapshots.push({ name, range, allocations: new Map(entries), released: new Map(), version });
+    snapshots.push({ name, range, allocations: new Map(entries), released, version });
   }
   return snapshots.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -37,6 +37,7 @@ import {
   EtcdKeys,
   encodeEntry,
   encodeMeta,
+  encodeReleased,
 } from "./documents.ts";
 import {
   type Compare,
@@ -249,10 +250,21 @@ export class EtcdStore implements Store {
     const checks = entryChecks(change);
     const entryWrites = checks.map((c) => c.write(this.keys.entry(change.pool, c.offset)));
     // The pool comes to exist with its first entry; a meta key already there is left as it is.
-    if (change.create.length > 0) {
-      const meta = this.keys.meta(change.pool);
+    const meta = this.keys.meta(change.pool);
+    if (change.create.length > 0)
       entryWrites.push(txnOp([compareAbsent(meta)], [putOp(meta, encodeMeta(change.range))]));
-    }
+    // Release records: no precondition (the last writer wins), and only on a pool that exists.
+    // Nested compares see the store as it was before the transaction: when this change creates
+    // the pool they would see no meta key, so its records are written unguarded.
+    const records = [
+      ...(change.forget ?? []).map((offset) => deleteOp(this.keys.released(change.pool, offset))),
+      ...(change.release ?? []).map(([offset, at]) =>
+        putOp(this.keys.released(change.pool, offset), encodeReleased(at)),
+      ),
+    ];
+    if (records.length > 0)
+      if (change.create.length > 0) entryWrites.push(...records);
+      else entryWrites.push(txnOp([compareAbsent(meta)], [], records));
     /** Compares that replace the default one of an entry (the revision read, see below). */
     const guards = new Map<string, Compare>();
     const known = guessReservations(change);
@@ -452,7 +464,9 @@ function guessReservations(change: PoolChange): Map<string, Known> {
     const rewritten = change.update.find((u) => sameOwner(u.to, r));
     // Recorded by this store with the same claim (the address and network do not change).
     const claim = r.claim === undefined ? {} : { claim: r.claim };
-    if (rewritten !== undefined)
+    if (r.replaces !== undefined)
+      known.set(r.name, { holder: { name: r.name, ...ownerOf(r.replaces), ...claim } });
+    else if (rewritten !== undefined)
       known.set(r.name, { holder: { name: r.name, ...ownerOf(rewritten.from), ...claim } });
     else if (change.create.length === 0 && change.update.length === 0 && change.remove.length === 0)
       known.set(r.name, { holder: r });

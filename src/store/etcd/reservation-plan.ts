@@ -6,6 +6,7 @@
 // one the owner no longer holds is a no-op): it becomes a nested transaction that deletes the key
 // iff it still holds what was expected, and otherwise reads it back.
 import { ownsReservation, type Reservation } from "../../pool/allocation.ts";
+import { mayReserve, reserved, type Takeover } from "../store.ts";
 import { encodeReservation } from "./documents.ts";
 import {
   type Compare,
@@ -52,12 +53,12 @@ export type ReservationPlan =
 
 /**
  * Applies the reservations as the Store contract says, in order: each `reserve` is created, or
- * kept (with the new container id) when held by the same owner, or is a conflict naming its
- * holder; each `unreserve` drops a reservation only when its owner still holds it. A name not in
+ * kept (with the new container id) when held by the same owner, or rewritten when held by the
+ * owner it replaces, or is a conflict naming its holder; each `unreserve` drops a reservation only when its owner still holds it. A name not in
  * `known` is guessed free.
  */
 export function planReservations(
-  reserve: readonly Reservation[],
+  reserve: readonly Takeover[],
   unreserve: readonly Reservation[],
   known: ReadonlyMap<string, Known>,
   keyOf: (name: string) => string,
@@ -67,10 +68,9 @@ export function planReservations(
   const reads = [...state.keys()];
   for (const wanted of reserve) {
     const current = state.get(wanted.name);
-    if (current === undefined) state.set(wanted.name, wanted);
-    else if (ownsReservation(current, wanted))
-      state.set(wanted.name, { ...current, containerId: wanted.containerId });
-    else return { ok: false, holder: current };
+    if (current !== undefined && mayReserve(current, wanted) === undefined)
+      return { ok: false, holder: current };
+    state.set(wanted.name, reserved(current, wanted));
   }
 
   const drops: Drop[] = [];

@@ -32,7 +32,7 @@
 // DEL 3 (GET pool, PATCH, DELETE collection); the first ADD of a pool: GET (404), POST pool,
 // [POST reservation].
 import { carriedUsage, type PoolUsage, usageOf } from "../../allocator/usage.ts";
-import { StoreUnavailableError } from "../../errors/errors.ts";
+import { StoredDataError, StoreUnavailableError } from "../../errors/errors.ts";
 import { capped } from "../../ipam/retry.ts";
 import { itemsOf, JSON_PATCH, KubeClient, type KubeReply, MERGE_PATCH } from "../../kube/client.ts";
 import { loadKubeconfig } from "../../kube/kubeconfig.ts";
@@ -45,12 +45,15 @@ import {
   checkChange,
   emptyPool,
   heldAsRecorded,
+  mayReserve,
   type Owner,
   type PoolChange,
   poolChange,
   type ReadOptions,
+  reserved,
   type Store,
   sameOwner,
+  type Takeover,
 } from "../store.ts";
 import { type GateClock, GO_LEASE_NAME, GoLeaseGate, goLeaseRecord } from "./go-lease-gate.ts";
 import {
@@ -67,6 +70,7 @@ import {
   ownerHash,
   poolObject,
   RESERVATIONS,
+  reservationMergePatch,
   reservationObject,
   showsChange,
 } from "./objects.ts";
@@ -150,7 +154,9 @@ type Reserved =
       readonly resourceVersion: string;
       readonly stale: boolean;
     }
-  | { readonly kind: "held"; readonly holder: Reservation };
+  | { readonly kind: "held"; readonly holder: Reservation }
+  /** Taken over from `from`, the owner the change replaced: given back by an undo. */
+  | { readonly kind: "taken"; readonly from: Reservation; readonly to: Reservation };
 
 export class KubernetesStore implements Store {
   readonly datastore = "kubernetes" as const;
@@ -169,7 +175,7 @@ export class KubernetesStore implements Store {
    * Each pool as this store last saw it (a read, or the answer to a write), most recent last, at
    * most KNOWN_POOLS: what the status of the next write to it is counted from.
    */
-  readonly #known = new Map<string, Pick<DecodedPool, "snapshot" | "usage">>();
+  readonly #known = new Map<string, Pick<DecodedPool, "snapshot" | "usage" | "hasReleased">>();
   /** deletecollection was refused (RBAC without that verb): drop reservations by GET + DELETE. */
   #noDeleteCollection = false;
   #closed = false;
@@ -267,7 +273,9 @@ export class KubernetesStore implements Store {
     const deadline = this.#deadline(options);
     const action = `commit pool ${change.pool} to`;
     this.#loser.delete(change.pool);
-    const writesPool = change.create.length + change.update.length + change.remove.length > 0;
+    const writesPool =
+      change.create.length + change.update.length + change.remove.length > 0 ||
+      (change.release?.length ?? 0) + (change.forget?.length ?? 0) > 0;
     const written: PoolWrite = { mayHaveApplied: false };
     if (writesPool) {
       await this.#gate?.clear(deadline);
@@ -276,18 +284,20 @@ export class KubernetesStore implements Store {
     }
     const created: { name: string; uid: string }[] = [];
     const owned: Extract<Reserved, { kind: "owned" }>[] = [];
+    const taken: Extract<Reserved, { kind: "taken" }>[] = [];
     try {
       for (const r of change.reserve) {
         const outcome = await this.#reserve(r, change, deadline, action);
         if (outcome.kind === "created") created.push(outcome);
+        else if (outcome.kind === "taken") taken.push(outcome);
         else if (outcome.kind === "owned") owned.push(outcome);
         else {
-          await this.#undo(change, writesPool ? written : undefined, created);
+          await this.#undo(change, writesPool ? written : undefined, created, taken);
           return { ok: false, conflict: "reservation", holder: outcome.holder };
         }
       }
     } catch (error) {
-      await this.#undo(change, writesPool ? written : undefined, created);
+      await this.#undo(change, writesPool ? written : undefined, created, taken);
       throw error;
     }
     for (const o of owned) if (o.stale) await this.#refresh(o, deadline, action);
@@ -313,11 +323,12 @@ export class KubernetesStore implements Store {
 
   // ---- step 2: reservations -------------------------------------------------------------------
 
-  async #reserve(r: Reservation, change: PoolChange, deadline: number, action: string): Promise<Reserved> {
+  async #reserve(r: Takeover, change: PoolChange, deadline: number, action: string): Promise<Reserved> {
     const owner = await ownerHash(r);
-    // A repeated ADD (an entry rewritten for this owner, or nothing to write) most likely finds
-    // its reservation in place: look first rather than fail a create.
+    // A repeated ADD (an entry rewritten for this owner, or nothing to write) or a takeover most
+    // likely finds its reservation in place: look first rather than fail a create.
     let look =
+      r.replaces !== undefined ||
       change.update.some((u) => sameOwner(u.to, r)) ||
       change.create.length + change.update.length + change.remove.length === 0;
     for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -344,8 +355,15 @@ export class KubernetesStore implements Store {
       );
       if (got.status === 404) continue;
       const holder = decodeReservation(got.body);
-      if (!ownsReservation(holder, r)) return { kind: "held", holder };
+      const may = mayReserve(holder, r);
+      if (may === undefined) return { kind: "held", holder };
       const meta = metaOf(got.body);
+      if (may === "takeover") {
+        const to = reserved(holder, r);
+        if (await this.#takeOver(to, owner, meta.resourceVersion, deadline, action))
+          return { kind: "taken", from: holder, to };
+        continue;
+      }
       return {
         kind: "owned",
         wanted: r,
@@ -357,6 +375,31 @@ export class KubernetesStore implements Store {
     throw new StoreUnavailableError(
       `Cannot ${action} the Kubernetes API at ${this.#client.server}: reservation ${r.name} kept appearing and disappearing`,
     );
+  }
+
+  /**
+   * Rewrites a reservation to its new holder (a takeover) at the resourceVersion read: false when
+   * it changed since (the caller reads it again). `to` is written whole: owner fields, label, claim.
+   */
+  async #takeOver(
+    to: Reservation,
+    owner: string,
+    resourceVersion: string,
+    deadline: number,
+    action: string,
+  ): Promise<boolean> {
+    const patched = await this.#send(
+      {
+        method: "PATCH",
+        path: this.#path(RESERVATIONS, to.name),
+        contentType: MERGE_PATCH,
+        body: reservationMergePatch(to, owner, resourceVersion),
+        expect: [404, 409],
+      },
+      deadline,
+      action,
+    );
+    return patched.status < 300;
   }
 
   /** Records the new container id (and owner label) on a reservation the same owner already held. */
@@ -394,7 +437,8 @@ export class KubernetesStore implements Store {
 
   /**
    * Takes back what a commit that cannot complete wrote: the reservations it created (each only
-   * while it is that very object, uid) and its pool write — the pool object itself when this commit
+   * while it is that very object, uid), those it took over (given back while the new holder still
+   * holds them, at the resourceVersion read) and its pool write — the pool object itself when this commit
    * created it and nobody wrote it since (uid and resourceVersion preconditions), else the inverse
    * change, tested entry by entry, so nothing anyone wrote since is touched. Best effort in its own
    * time budget: what stays is an entry or reservation nobody was told about, which the
@@ -404,8 +448,23 @@ export class KubernetesStore implements Store {
     change: PoolChange,
     written: PoolWrite | undefined,
     created: readonly { name: string; uid: string }[],
+    taken: readonly Extract<Reserved, { kind: "taken" }>[] = [],
   ): Promise<void> {
     const deadline = Date.now() + ROLLBACK_MS;
+    for (const { from, to } of taken) {
+      const action = `give back reservation ${to.name} at`;
+      try {
+        const got = await this.#send(
+          { method: "GET", path: this.#path(RESERVATIONS, to.name), expect: [404] },
+          deadline,
+          action,
+        );
+        if (got.status === 404 || !sameOwner(decodeReservation(got.body), to)) continue;
+        await this.#takeOver(from, await ownerHash(from), metaOf(got.body).resourceVersion, deadline, action);
+      } catch {
+        // Left with the new holder: its DEL or the controller releases it.
+      }
+    }
     for (const { name, uid } of created) {
       try {
         await this.#send(
@@ -463,8 +522,11 @@ export class KubernetesStore implements Store {
     const pool = change.pool;
     let missing = this.#missing.has(pool);
     const guards = new Map<string, Json>();
+    // Release records alone never create a pool (they belong to one that exists).
+    const recordsOnly = change.create.length + change.update.length + change.remove.length === 0;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       if (missing) {
+        if (recordsOnly) return OK;
         const key = firstViolation(emptyPool(pool), change);
         if (key !== undefined) return { ok: false, conflict: "entry", key };
         const posted = await this.#send(
@@ -476,6 +538,7 @@ export class KubernetesStore implements Store {
               change.range,
               change.create,
               usageAfter(change, emptyPool(pool), undefined),
+              change.release,
             ),
             expect: [409],
           },
@@ -484,7 +547,7 @@ export class KubernetesStore implements Store {
         );
         if (posted.status !== 409) {
           this.#missing.delete(pool);
-          this.#remember(pool, posted.body);
+          keptOurFields(this.#remember(pool, posted.body), change, action);
           const meta = metaOf(posted.body);
           written.created = { uid: meta.uid, resourceVersion: meta.resourceVersion };
           return OK;
@@ -499,19 +562,25 @@ export class KubernetesStore implements Store {
           method: "PATCH",
           path: this.#path(IPPOOLS, pool),
           contentType: JSON_PATCH,
-          body: entryPatch(change, guards, seen && usageAfter(change, seen.snapshot, seen.usage)),
+          body: entryPatch(
+            change,
+            guards,
+            seen && usageAfter(change, seen.snapshot, seen.usage),
+            seen?.hasReleased === true ? seen.snapshot.released : undefined,
+          ),
           expect: [404, 409, 422],
         },
         deadline,
         action,
       );
       if (patched.status < 300) {
-        this.#remember(pool, patched.body);
+        keptOurFields(this.#remember(pool, patched.body), change, action);
         return OK;
       }
       written.mayHaveApplied ||= patched.ambiguous;
       if (patched.status === 404) {
         this.#known.delete(pool);
+        if (recordsOnly) return OK;
         missing = true;
         continue;
       }
@@ -556,7 +625,7 @@ export class KubernetesStore implements Store {
     const decoded = decodePool(body);
     const pool = { ...decoded, snapshot: { ...decoded.snapshot, name } };
     this.#known.delete(name);
-    this.#known.set(name, { snapshot: pool.snapshot, usage: pool.usage });
+    this.#known.set(name, { snapshot: pool.snapshot, usage: pool.usage, hasReleased: pool.hasReleased });
     if (this.#known.size > KNOWN_POOLS) this.#known.delete(this.#known.keys().next().value!);
     return pool;
   }
@@ -723,6 +792,25 @@ function usageAfter(change: PoolChange, before: PoolSnapshot, recorded: PoolUsag
 
 function deleteOptions(preconditions: { uid?: string; resourceVersion?: string }): object {
   return { apiVersion: "v1", kind: "DeleteOptions", preconditions };
+}
+
+/**
+ * Throws StoredDataError (code 5) when the apiserver's answer to a pool write lacks the sticky
+ * fields or release records it wrote: an IPPool CRD without them (Go Whereabouts' own) prunes
+ * them, which would silently turn a sticky address into an ordinary one.
+ */
+function keptOurFields(answer: DecodedPool, change: PoolChange, action: string): void {
+  const written = [...change.create, ...change.update.map((u) => [u.key, u.to] as const)];
+  const entryKept = written.every(([key, a]) => {
+    if (a.owner === undefined && a.parkedAt === undefined) return true;
+    const stored = answer.snapshot.allocations.get(key);
+    return stored === undefined || (stored.owner === a.owner && stored.parkedAt === a.parkedAt);
+  });
+  const recordsKept = (change.release ?? []).every(([key]) => answer.snapshot.released.has(key));
+  if (entryKept && recordsKept) return;
+  throw new StoredDataError(
+    `Cannot ${action} the Kubernetes API: the cluster's IPPool CRD dropped the fields thereabouts wrote (entry owner/parkedat, spec.released), which sticky addresses and the reuse cooldown need; apply thereabouts' CRDs (deploy/crds, part of the install bundle) over Go Whereabouts' ones`,
+  );
 }
 
 /** The stored form of every entry the change rewrites or removes, to `test` as is. */

@@ -10,6 +10,7 @@ import {
   ownerHash,
   pointerToken,
   poolObject,
+  reservationMergePatch,
   reservationObject,
   showsChange,
 } from "./objects.ts";
@@ -61,6 +62,7 @@ describe("Kubernetes objects", () => {
         ["+5", a("old", "", "")],
         ["007", a("z", "ns/z", "")],
       ]),
+      released: new Map(),
     });
     assert.deepEqual(raw.get("007"), { id: "z", podref: "ns/z", ifname: "" });
     assert.deepEqual(
@@ -111,9 +113,13 @@ describe("Kubernetes objects", () => {
       { op: "test", path: "/spec/allocations/1/id", value: "c1" },
       { op: "test", path: "/spec/allocations/1/podref", value: "ns/a" },
       { op: "test", path: "/spec/allocations/1/ifname", value: "eth0" },
+      { op: "test", path: "/spec/allocations/1/owner", value: null },
+      { op: "test", path: "/spec/allocations/1/parkedat", value: null },
       { op: "test", path: "/spec/allocations/2/id", value: "c2" },
       { op: "test", path: "/spec/allocations/2/podref", value: "ns/b" },
       { op: "test", path: "/spec/allocations/2/ifname", value: null },
+      { op: "test", path: "/spec/allocations/2/owner", value: null },
+      { op: "test", path: "/spec/allocations/2/parkedat", value: null },
       { op: "test", path: "/spec/allocations/a~1b~0c", value: { id: "x", podref: "ns/x", ifname: "eth0" } },
       { op: "add", path: "/spec/allocations/3", value: { id: "c3", podref: "ns/c", ifname: "eth0" } },
       { op: "replace", path: "/spec/allocations/1", value: { id: "c1b", podref: "ns/a", ifname: "eth0" } },
@@ -121,6 +127,91 @@ describe("Kubernetes objects", () => {
       { op: "remove", path: "/spec/allocations/a~1b~0c" },
     ]);
     assert.equal(pointerToken("~/"), "~0~1");
+  });
+
+  it("writes and tests sticky fields after Go's, and release records into spec.released or as all of it", () => {
+    const parked = {
+      ...a("c1", "ns/web-0"),
+      owner: "statefulset/ns/web/0",
+      parkedAt: Date.UTC(2026, 0, 1, 0, 0, 0, 5),
+    };
+    const taken = { ...a("c2", "ns/web-0"), owner: "statefulset/ns/web/0" };
+    const c = change({
+      update: [{ key: "1", from: parked, to: taken }],
+      release: [["4", 7]],
+      forget: ["5", "6"],
+    });
+    // Without spec.released: it is added whole, behind a test that it is still missing; nothing to forget.
+    assert.deepEqual(entryPatch(c), [
+      { op: "test", path: "/spec/allocations/1/id", value: "c1" },
+      { op: "test", path: "/spec/allocations/1/podref", value: "ns/web-0" },
+      { op: "test", path: "/spec/allocations/1/ifname", value: "eth0" },
+      { op: "test", path: "/spec/allocations/1/owner", value: "statefulset/ns/web/0" },
+      { op: "test", path: "/spec/allocations/1/parkedat", value: "2026-01-01T00:00:00.005Z" },
+      { op: "test", path: "/spec/released", value: null },
+      {
+        op: "replace",
+        path: "/spec/allocations/1",
+        value: { id: "c2", podref: "ns/web-0", ifname: "eth0", owner: "statefulset/ns/web/0" },
+      },
+      { op: "add", path: "/spec/released", value: { "4": "1970-01-01T00:00:00.007Z" } },
+    ]);
+    // With it: records set one by one, and only those the view shows forgotten (a remove of a missing member fails).
+    assert.deepEqual(entryPatch(c, new Map(), undefined, new Map([["6", 1]])).slice(5), [
+      {
+        op: "replace",
+        path: "/spec/allocations/1",
+        value: { id: "c2", podref: "ns/web-0", ifname: "eth0", owner: "statefulset/ns/web/0" },
+      },
+      { op: "remove", path: "/spec/released/6" },
+      { op: "add", path: "/spec/released/4", value: "1970-01-01T00:00:00.007Z" },
+    ]);
+    const decoded = decodePool({
+      metadata: { name: "p" },
+      spec: {
+        allocations: {
+          "1": {
+            id: "c1",
+            podref: "ns/web-0",
+            ifname: "eth0",
+            owner: "statefulset/ns/web/0",
+            parkedat: "2026-01-01T00:00:00.005Z",
+          },
+        },
+        released: { "4": "1970-01-01T00:00:00.007Z", "8": "not a time" },
+      },
+    });
+    assert.deepStrictEqual(decoded.snapshot.allocations.get("1"), parked);
+    assert.deepStrictEqual(decoded.snapshot.released, new Map([["4", 7]]));
+    assert.equal(decoded.hasReleased, true);
+    assert.equal(decodePool({ metadata: { name: "p" }, spec: {} }).hasReleased, false);
+    assert.deepEqual(poolObject("p", "10.0.0.0/24", [["1", parked]], undefined, [["4", 7]])["spec"], {
+      range: "10.0.0.0/24",
+      allocations: {
+        "1": {
+          id: "c1",
+          podref: "ns/web-0",
+          ifname: "eth0",
+          owner: "statefulset/ns/web/0",
+          parkedat: "2026-01-01T00:00:00.005Z",
+        },
+      },
+      released: { "4": "1970-01-01T00:00:00.007Z" },
+    });
+  });
+
+  it("rewrites a reservation whole for a takeover: owner fields, label, claim (removed when none)", () => {
+    assert.deepEqual(reservationMergePatch({ name: "r", ...a("c2", "ns/b", "") }, "h2", "17"), {
+      metadata: {
+        resourceVersion: "17",
+        labels: { "thereabouts.cni.cncf.io/owner": "h2" },
+        annotations: {
+          "thereabouts.cni.cncf.io/address": null,
+          "thereabouts.cni.cncf.io/network-name": null,
+        },
+      },
+      spec: { podref: "ns/b", ifname: null, containerid: "c2" },
+    });
   });
 
   it("sets the pool status last in a patch and in a created pool, and reads back what it could have written", () => {

@@ -7,10 +7,14 @@
 // Keys and entries are read verbatim (legacy keys, entries without ifname or podref); the pure
 // core decodes keys. Also the JSON patch of a commit: per-entry `test`s, then the writes. Pools
 // we write carry `status: {used, free}` (how full the pool is, for `kubectl get ippools`): a field
-// our CRD adds and Go's CRD prunes; Go never writes it and ignores it.
+// our CRD adds and Go's CRD prunes; Go never writes it and ignores it. Sticky addresses add entry
+// fields `owner` and `parkedat` and the pool's `spec.released` (offset key → RFC 3339 time of the
+// address's last release): fields Go's decoder ignores and Go's patches (one /spec/allocations/<key>
+// each) never touch; only an entry Go itself rewrites loses them.
 import type { PoolUsage } from "../../allocator/usage.ts";
 import type { Allocation, PoolSnapshot, Reservation } from "../../pool/allocation.ts";
 import { type PoolChange, sameAllocation } from "../store.ts";
+import { parseStoredTime, storedTime } from "../stored-time.ts";
 
 export const GROUP = "whereabouts.cni.cncf.io";
 export const API_VERSION = `${GROUP}/v1alpha1`;
@@ -55,16 +59,46 @@ function specOf(obj: unknown): JsonObject {
   return isObject(obj) && isObject(obj["spec"]) ? obj["spec"] : {};
 }
 
-/** An IPPool entry as Go writes it: `ifname` left out when empty (`omitempty`). */
+/** An IPPool entry as Go writes it (`ifname` left out when empty, `omitempty`), then our sticky fields when set. */
 export function encodeEntry(a: Allocation): JsonObject {
-  return a.ifName === ""
-    ? { id: a.containerId, podref: a.podRef }
-    : { id: a.containerId, podref: a.podRef, ifname: a.ifName };
+  return {
+    id: a.containerId,
+    podref: a.podRef,
+    ...(a.ifName === "" ? {} : { ifname: a.ifName }),
+    ...(a.owner === undefined ? {} : { owner: a.owner }),
+    ...(a.parkedAt === undefined ? {} : { parkedat: storedTime(a.parkedAt) }),
+  };
 }
 
+/**
+ * An entry as stored. A `parkedat` that is not a time (edited by hand) reads as parked at the
+ * epoch: the address stays held, as parked, rather than being handed to someone else.
+ */
 export function decodeEntry(value: unknown): Allocation {
   const entry = isObject(value) ? value : {};
-  return { containerId: str(entry["id"]), podRef: str(entry["podref"]), ifName: str(entry["ifname"]) };
+  const allocation = {
+    containerId: str(entry["id"]),
+    podRef: str(entry["podref"]),
+    ifName: str(entry["ifname"]),
+  };
+  const owner = entry["owner"];
+  const parkedat = entry["parkedat"];
+  return {
+    ...allocation,
+    ...(typeof owner === "string" ? { owner } : {}),
+    ...(parkedat === undefined || parkedat === null ? {} : { parkedAt: parseStoredTime(parkedat) ?? 0 }),
+  };
+}
+
+/** spec.released as stored; records that are not times are left out (a hand edit): no cooldown for them. */
+function decodeReleased(spec: JsonObject): Map<string, number> {
+  const released = new Map<string, number>();
+  const stored = isObject(spec["released"]) ? spec["released"] : {};
+  for (const [key, value] of Object.entries(stored)) {
+    const at = parseStoredTime(value);
+    if (at !== undefined) released.set(key, at);
+  }
+  return released;
 }
 
 export interface DecodedPool {
@@ -73,6 +107,8 @@ export interface DecodedPool {
   readonly raw: ReadonlyMap<string, Json>;
   /** `status` as stored (our last write's figures), when it is one we could have written. */
   readonly usage: PoolUsage | undefined;
+  /** Whether spec.released exists (an object): release records are added into it, else it is added whole. */
+  readonly hasReleased: boolean;
 }
 
 /** The IPPool `status` for a usage: `free` as a decimal string (an IPv6 count exceeds any integer). */
@@ -103,11 +139,12 @@ export function decodePool(obj: unknown): DecodedPool {
       name: meta.name,
       range: str(spec["range"]),
       allocations,
-      released: new Map(),
+      released: decodeReleased(spec),
       version: meta.resourceVersion || "0",
     },
     raw,
     usage: decodeUsage(obj),
+    hasReleased: isObject(spec["released"]),
   };
 }
 
@@ -116,14 +153,24 @@ export function poolObject(
   range: string,
   entries: readonly (readonly [string, Allocation])[],
   usage?: PoolUsage,
+  released: readonly (readonly [string, number])[] = [],
 ): JsonObject {
+  const spec: JsonObject = {
+    range,
+    allocations: Object.fromEntries(entries.map(([key, a]) => [key, encodeEntry(a)])),
+  };
+  if (released.length > 0) spec["released"] = releasedObject(released);
   return {
     apiVersion: API_VERSION,
     kind: "IPPool",
     metadata: { name },
-    spec: { range, allocations: Object.fromEntries(entries.map(([key, a]) => [key, encodeEntry(a)])) },
+    spec,
     ...(usage === undefined ? {} : { status: poolStatus(usage) }),
   };
+}
+
+function releasedObject(records: readonly (readonly [string, number])[]): JsonObject {
+  return Object.fromEntries(records.map(([key, at]) => [key, storedTime(at)]));
 }
 
 export function decodeReservation(obj: unknown): Reservation {
@@ -165,6 +212,29 @@ export function reservationObject(r: Reservation, owner: string): JsonObject {
 }
 
 /**
+ * A JSON merge patch that rewrites a reservation to `r` whole (a takeover, or its undo) at the
+ * resourceVersion read: owner fields (empty ones removed, as Go's `omitempty` leaves them out),
+ * the owner label, and the claim (removed when `r` records none).
+ */
+export function reservationMergePatch(r: Reservation, owner: string, resourceVersion: string): JsonObject {
+  return {
+    metadata: {
+      resourceVersion,
+      labels: { [OWNER_LABEL]: owner },
+      annotations: {
+        [CLAIM_ADDRESS]: r.claim?.address ?? null,
+        [CLAIM_NETWORK]: r.claim?.networkName ?? null,
+      },
+    },
+    spec: {
+      podref: r.podRef,
+      ifname: r.ifName === "" ? null : r.ifName,
+      containerid: r.containerId === "" ? null : r.containerId,
+    },
+  };
+}
+
+/**
  * The owner label value: hex SHA-1 of `<podRef>/<ifName>/<containerId>` (40 characters, a valid
  * label value). A reservation carrying it is held by that pod and interface (ownsReservation), so
  * a delete selected by it needs no read first.
@@ -191,13 +261,20 @@ export type PatchOp =
  * Whereabouts relies on the same), then `add`. A rewritten or removed entry: `test` its id, podref
  * and ifname (null when empty, i.e. absent) — or, for keys in `guards`, the whole entry as stored
  * (an encoding of the same allocation that is not ours) — then `replace` or `remove`. No
- * resourceVersion test: writers of other keys do not conflict. With `usage`, last, `status` set to
- * it (`add` replaces a member that exists); never tested, so it never makes a write conflict.
+ * resourceVersion test: writers of other keys do not conflict. The id/podref/ifname tests go with
+ * `owner` and `parkedat` tests (null when absent), so parking or taking over an entry is a change
+ * other writers' tests see. Release records (`records`: spec.released as this store last saw it,
+ * undefined when it had none): set with `add` (which replaces), forgotten with `remove` where the
+ * view shows one; with no spec.released, it is added whole behind a `test` that it is still
+ * missing. No other test: the last writer wins; a view gone stale fails the patch (422) and the
+ * caller patches again from a fresh read. With `usage`, last, `status` set to it (`add` replaces a
+ * member that exists); never tested, so it never makes a write conflict.
  */
 export function entryPatch(
   change: PoolChange,
   guards: ReadonlyMap<string, Json> = new Map(),
   usage?: PoolUsage,
+  records?: ReadonlyMap<string, number>,
 ): PatchOp[] {
   const tests: PatchOp[] = [];
   const writes: PatchOp[] = [];
@@ -211,6 +288,12 @@ export function entryPatch(
     tests.push({ op: "test", path: `${at(key)}/id`, value: a.containerId });
     tests.push({ op: "test", path: `${at(key)}/podref`, value: a.podRef });
     tests.push({ op: "test", path: `${at(key)}/ifname`, value: a.ifName === "" ? null : a.ifName });
+    tests.push({ op: "test", path: `${at(key)}/owner`, value: a.owner ?? null });
+    tests.push({
+      op: "test",
+      path: `${at(key)}/parkedat`,
+      value: a.parkedAt === undefined ? null : storedTime(a.parkedAt),
+    });
   };
   for (const [key, a] of change.create) {
     tests.push({ op: "test", path: at(key), value: null });
@@ -223,6 +306,18 @@ export function entryPatch(
   for (const [key, a] of change.remove) {
     expect(key, a);
     writes.push({ op: "remove", path: at(key) });
+  }
+  const release = change.release ?? [];
+  if (records === undefined) {
+    if (release.length > 0) {
+      tests.push({ op: "test", path: "/spec/released", value: null });
+      writes.push({ op: "add", path: "/spec/released", value: releasedObject(release) });
+    }
+  } else {
+    const record = (key: string) => `/spec/released/${pointerToken(key)}`;
+    for (const key of change.forget ?? [])
+      if (records.has(key)) writes.push({ op: "remove", path: record(key) });
+    for (const [key, at] of release) writes.push({ op: "add", path: record(key), value: storedTime(at) });
   }
   if (usage !== undefined) writes.push({ op: "add", path: "/status", value: poolStatus(usage) });
   return [...tests, ...writes];
