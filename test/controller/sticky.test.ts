@@ -75,9 +75,9 @@ async function held(api: ApiDouble, key: number): Promise<boolean> {
   return (await poolEntries(api, POOL))[String(key)] !== undefined;
 }
 
-/** Waits out three graces and checks the entry and its reservation are both still there. */
+/** Waits out two graces and checks the entry and its reservation are both still there. */
 async function keptThrough(api: ApiDouble, key: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 3 * GRACE_MS));
+  await new Promise((resolve) => setTimeout(resolve, 2 * GRACE_MS));
   assert.ok(await held(api, key), `entry ${key} kept`);
   assert.ok((await reservationNames(api)).includes(`10.90.0.${key}`), `reservation 10.90.0.${key} kept`);
 }
