@@ -39,6 +39,9 @@ on the Lease thereabouts-controller.
                             (default 200ms)
   --log-format json|text    log lines on stderr: one JSON object per line
                             (default), or text
+  --sticky-release-after D  how long the owner of a sticky address (a
+                            StatefulSet slot, a KubeVirt VM) must stay gone
+                            before the address is freed (default 5m)
 Durations: 1500ms, 15s, 2m, 1h.
 `;
 
@@ -57,6 +60,7 @@ const OPTIONS = {
   "config-poll-interval": { type: "string" },
   "fast-path-batch": { type: "string" },
   "log-format": { type: "string" },
+  "sticky-release-after": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -113,6 +117,11 @@ export function controllerOptions(
     configPollMs: parseDuration("config-poll-interval", values["config-poll-interval"], d.configPollMs),
     batchMs: parseDuration("fast-path-batch", values["fast-path-batch"], d.batchMs),
     logFormat: logFormatFlag(values["log-format"], d.logFormat),
+    stickyReleaseAfterMs: parseDuration(
+      "sticky-release-after",
+      values["sticky-release-after"],
+      d.stickyReleaseAfterMs,
+    ),
   };
   // client-go's rule: LeaseDuration > RenewDeadline > RetryPeriod, all positive.
   if (
@@ -122,6 +131,10 @@ export function controllerOptions(
   if (options.renewIntervalMs <= 0 || options.renewIntervalMs >= options.renewDeadlineMs)
     throw new Error("--renew-interval must be positive and shorter than --renew-deadline");
   if (options.configPollMs < 100) throw new Error("--config-poll-interval must be at least 100ms");
+  if (options.stickyReleaseAfterMs < 1_000)
+    throw new Error(
+      "--sticky-release-after must be at least 1s (a StatefulSet pod's restart or a VM's live migration must fit in it)",
+    );
   return options;
 }
 

@@ -138,8 +138,9 @@ export class ClusterView {
 function refsOf(pool: PoolSnapshot | undefined): Map<string, number> {
   const refs = new Map<string, number>();
   if (pool !== undefined)
+    // A sticky entry's pod being gone frees nothing (sticky-run.ts decides on its owner).
     for (const a of pool.allocations.values())
-      if (a.podRef !== "") refs.set(a.podRef, (refs.get(a.podRef) ?? 0) + 1);
+      if (a.podRef !== "" && a.owner === undefined) refs.set(a.podRef, (refs.get(a.podRef) ?? 0) + 1);
   return refs;
 }
 

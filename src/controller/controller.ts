@@ -31,6 +31,8 @@ import { podState } from "./liveness.ts";
 import { createMetrics } from "./metrics.ts";
 import type { PodReader } from "./reconcile.ts";
 import { DEFAULT_QUEUE_OPTIONS, ReconcileQueue } from "./reconcile-queue.ts";
+import { stickyOwnerReader, stickyRun } from "./sticky-gc.ts";
+import { StickyWatch } from "./sticky-watch.ts";
 
 export interface ControllerOptions {
   /** A kubeconfig (--kubeconfig, else $KUBECONFIG); in-cluster credentials when undefined. */
@@ -58,6 +60,8 @@ export interface ControllerOptions {
   readonly batchMs: number;
   /** How the controller's log lines on stderr are written. */
   readonly logFormat: LogFormat;
+  /** --sticky-release-after: how long a sticky address's owner must stay gone before it is freed. */
+  readonly stickyReleaseAfterMs: number;
 }
 
 export const DEFAULT_CONTROLLER_OPTIONS = {
@@ -72,6 +76,7 @@ export const DEFAULT_CONTROLLER_OPTIONS = {
   configPollMs: 30_000,
   batchMs: DEFAULT_QUEUE_OPTIONS.batchMs,
   logFormat: "json",
+  stickyReleaseAfterMs: 300_000,
 } as const satisfies Partial<ControllerOptions>;
 
 /** How long a shutdown waits for the reconcile in progress. */
@@ -109,6 +114,7 @@ export async function runController(options: ControllerOptions): Promise<number>
     retryIntervalMs: options.retryIntervalMs,
   });
   let view: ClusterView | undefined;
+  let sticky: StickyWatch | undefined;
   const pods: PodReader = {
     async get(ns, name) {
       const reply = await kube.send(
@@ -188,6 +194,7 @@ export async function runController(options: ControllerOptions): Promise<number>
     exitCode = code;
     view?.stop();
     cron.stop();
+    await sticky?.stop();
     await queue.stop(SHUTDOWN_GRACE_MS);
     await elector.stop();
     metrics.setLeader(false);
@@ -211,6 +218,19 @@ export async function runController(options: ControllerOptions): Promise<number>
       });
       view = cluster;
       cluster.start();
+      const watch = new StickyWatch(
+        kube,
+        cluster,
+        systemClock,
+        {
+          graceMs: options.stickyReleaseAfterMs,
+          passMs: Math.min(10_000, Math.max(250, options.stickyReleaseAfterMs / 4)),
+        },
+        { release: stickyRun({ store, pods, owners: stickyOwnerReader(kube), metrics, log }), log },
+      );
+      sticky = watch;
+      metrics.stickyWaiting(() => watch.clock.counts());
+      watch.start();
       void queue.run();
       void cluster.waitSynced().then(() => queue.enqueueSweep("startup"));
       void cron.reportInvalid();

@@ -2,7 +2,9 @@
 // keeping a cache of decoded objects and calling back on every change. A watch that ends is
 // resumed from the last resourceVersion seen; one that is too old (410) leads to a fresh LIST,
 // and the differences between the two lists are reported as changes. The first LIST fills the
-// cache, reporting each object as `initial`.
+// cache, reporting each object as `initial`. An optional resource (KubeVirt's, whose CRDs a
+// cluster may not have) that is not served (404 on LIST) counts as one with no objects: the
+// informer is synced and empty, says so once, and lists again every `recheckMs` until it is served.
 import { type Backoff, backoffDelay } from "../retry/backoff.ts";
 import { errorFields } from "./advice.ts";
 import { type Kube, WatchError, type WatchEvent } from "./kube.ts";
@@ -23,6 +25,8 @@ export interface InformerSpec<T> {
   readonly decode: (object: unknown) => T;
   /** How long the server keeps one watch open (default 300 s). */
   readonly watchTimeoutSeconds?: number;
+  /** A resource the cluster may not serve: a 404 means "none" (see above), checked again this often. */
+  readonly optional?: { readonly recheckMs: number };
 }
 
 export interface InformerHandlers<T> {
@@ -43,6 +47,8 @@ export class Informer<T> {
   readonly #handlers: InformerHandlers<T>;
   #cache = new Map<string, { value: T; resourceVersion: string }>();
   #synced = false;
+  /** An optional resource that the last LIST found not served. */
+  #absent = false;
   /** Synced, and no watch or list has failed since the last one that worked. */
   #live = false;
   #syncWaiters: (() => void)[] = [];
@@ -102,6 +108,10 @@ export class Informer<T> {
     while (!signal.aborted) {
       try {
         if (resourceVersion === undefined) resourceVersion = await this.#list();
+        if (resourceVersion === undefined) {
+          await sleep(this.#spec.optional?.recheckMs ?? 0, signal);
+          continue;
+        }
         let expired = false;
         await this.#kube.watch(
           `${this.#spec.path}?${this.#extra}allowWatchBookmarks=true&timeoutSeconds=${this.#spec.watchTimeoutSeconds ?? WATCH_TIMEOUT_SECONDS}&resourceVersion=${encodeURIComponent(resourceVersion)}`,
@@ -121,7 +131,11 @@ export class Informer<T> {
       } catch (error) {
         if (signal.aborted) break;
         this.#live = false;
-        if (error instanceof WatchError && error.status === 410) resourceVersion = undefined;
+        if (
+          error instanceof WatchError &&
+          (error.status === 410 || (error.status === 404 && this.#spec.optional !== undefined))
+        )
+          resourceVersion = undefined;
         failures++;
         this.#handlers.log("error", `${this.#spec.what} watch failed`, {
           ...errorFields(error),
@@ -132,18 +146,31 @@ export class Informer<T> {
     }
   }
 
-  /** LIST everything; returns the list's resourceVersion. */
-  async #list(): Promise<string> {
+  /** LIST everything; returns the list's resourceVersion, undefined for an optional resource not served. */
+  async #list(): Promise<string | undefined> {
     const fresh = new Map<string, { value: T; resourceVersion: string }>();
     let token = "";
     let resourceVersion = "";
     for (let restarts = 0; ; ) {
       const query = `${this.#extra}limit=${PAGE}${token === "" ? "" : `&continue=${encodeURIComponent(token)}`}`;
       const reply = await this.#kube.send(
-        { method: "GET", path: `${this.#spec.path}?${query}`, expect: [410] },
+        {
+          method: "GET",
+          path: `${this.#spec.path}?${query}`,
+          expect: this.#spec.optional === undefined ? [410] : [410, 404],
+        },
         `list ${this.#spec.what} at`,
         60_000,
       );
+      if (reply.status === 404 && this.#spec.optional !== undefined) {
+        if (!this.#absent)
+          this.#handlers.log("info", `${this.#spec.what} are not served (404): taken as none`, {
+            recheckSeconds: this.#spec.optional.recheckMs / 1000,
+          });
+        this.#absent = true;
+        this.#replace(new Map());
+        return undefined;
+      }
       if (reply.status === 410) {
         // The first page's snapshot was compacted: start over.
         if (++restarts > 3)
@@ -165,6 +192,15 @@ export class Informer<T> {
       token = body.metadata?.continue ?? "";
       if (token === "") break;
     }
+    if (this.#absent) this.#handlers.log("info", `${this.#spec.what} are served again`);
+    this.#absent = false;
+    this.#replace(fresh);
+    this.#handlers.log("info", `listed ${this.#spec.what}`, { count: fresh.size, resourceVersion });
+    return resourceVersion;
+  }
+
+  /** Makes `fresh` the cache: reports the differences (a relist) or fills it (the first list). */
+  #replace(fresh: Map<string, { value: T; resourceVersion: string }>): void {
     const previous = this.#cache;
     this.#cache = fresh;
     if (this.#synced) {
@@ -181,8 +217,6 @@ export class Informer<T> {
       for (const wake of this.#syncWaiters.splice(0)) wake();
     }
     this.#live = true;
-    this.#handlers.log("info", `listed ${this.#spec.what}`, { count: fresh.size, resourceVersion });
-    return resourceVersion;
   }
 
   /** Applies one event; returns its resourceVersion ("" if none), or "expired" for a 410 ERROR. */

@@ -88,6 +88,23 @@ describe("controller options", () => {
     assert.throws(() => controllerOptions(["--bogus"]));
   });
 
+  it("keeps a sticky address 5 minutes after its owner is gone unless --sticky-release-after says otherwise", () => {
+    const o = controllerOptions([]);
+    assert.ok(o !== "help");
+    assert.equal(o.stickyReleaseAfterMs, 300_000);
+    const set = controllerOptions(["--sticky-release-after", "2m"]);
+    assert.ok(set !== "help");
+    assert.equal(set.stickyReleaseAfterMs, 120_000);
+    assert.throws(
+      () => controllerOptions(["--sticky-release-after", "500ms"]),
+      /--sticky-release-after must be at least 1s/,
+    );
+    assert.throws(
+      () => controllerOptions(["--sticky-release-after", "soon"]),
+      /invalid --sticky-release-after "soon"/,
+    );
+  });
+
   it("names the Lease holder after the pod when the downward API tells", () => {
     assert.equal(defaultIdentity({ POD_NAME: "c-0", POD_NAMESPACE: "kube-system" }), "kube-system/c-0");
     assert.match(defaultIdentity({}), /_\d+_[0-9a-f]+$/);

@@ -4,6 +4,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { parseCidr, sizeOf } from "../ip/index.ts";
 import type { PoolSnapshot } from "../pool/allocation.ts";
+import { parseOwner } from "../pool/owner.ts";
 
 export const TRIGGERS = ["fast", "startup", "cron"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
@@ -42,6 +43,28 @@ export interface ControllerMetrics {
   run(trigger: Trigger, errors: number, durationSeconds: number): void;
   failedRun(trigger: Trigger): void;
   setLeader(leading: boolean): void;
+  /** `addresses` sticky addresses released because their owner (kind) was gone for good. */
+  stickyReleased(kind: StickyKind, addresses: number): void;
+  /** Where the leader's count of owners waiting out the grace comes from (undefined: none). */
+  stickyWaiting(source: (() => Readonly<Record<StickyKind, number>>) | undefined): void;
+}
+
+export const STICKY_KINDS = ["statefulset", "vm"] as const;
+export type StickyKind = (typeof STICKY_KINDS)[number];
+
+/**
+ * Sticky entries of the pools by state (held: a pod uses it; parked: its last pod's DEL kept it for
+ * the owner's next pod) and owner kind ("other": an owner text this version does not read).
+ */
+export function stickyCounts(pools: readonly PoolSnapshot[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const pool of pools)
+    for (const a of pool.allocations.values()) {
+      if (a.owner === undefined) continue;
+      const key = `${a.parkedAt === undefined ? "held" : "parked"}/${parseOwner(a.owner)?.kind ?? "other"}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  return counts;
 }
 
 export function createMetrics(
@@ -99,6 +122,43 @@ export function createMetrics(
       return free > 0n ? free : 0n;
     },
   );
+  new Gauge({
+    name: "thereabouts_sticky_entries",
+    help: "Pool entries with a sticky owner, by state (held by a pod; parked for the owner's next pod) and owner kind (statefulset, vm, other).",
+    labelNames: ["state", "kind"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      let list: readonly PoolSnapshot[];
+      try {
+        list = await pools();
+      } catch {
+        return;
+      }
+      const counts = stickyCounts(list);
+      for (const state of ["held", "parked"])
+        for (const kind of [...STICKY_KINDS, "other"])
+          this.set({ state, kind }, counts.get(`${state}/${kind}`) ?? 0);
+    },
+  });
+  let waiting: (() => Readonly<Record<StickyKind, number>>) | undefined;
+  new Gauge({
+    name: "thereabouts_sticky_owners_gone",
+    help: "Owners of sticky addresses seen gone (StatefulSet slot beyond its replicas or deleted, VM and VMI deleted) and waiting out --sticky-release-after, on the leader.",
+    labelNames: ["kind"],
+    registers: [registry],
+    collect() {
+      const counts = waiting?.();
+      for (const kind of STICKY_KINDS) this.set({ kind }, counts?.[kind] ?? 0);
+    },
+  });
+  const stickyReleased = new Counter({
+    name: "thereabouts_sticky_released_total",
+    help: "Sticky addresses released because their owner was gone for good for the whole grace period, by owner kind.",
+    labelNames: ["kind"],
+    registers: [registry],
+  });
+  for (const kind of STICKY_KINDS) stickyReleased.inc({ kind }, 0);
   const reclaimedAddresses = new Counter({
     name: "thereabouts_addresses_reclaimed_total",
     help: "Pool entries released because their pod was gone, by what found them (fast, startup, cron).",
@@ -176,6 +236,12 @@ export function createMetrics(
     },
     setLeader(leading) {
       leader.set(leading ? 1 : 0);
+    },
+    stickyReleased(kind, addresses) {
+      stickyReleased.inc({ kind }, addresses);
+    },
+    stickyWaiting(source) {
+      waiting = source;
     },
   };
 }

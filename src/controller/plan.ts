@@ -6,6 +6,8 @@
 // the one under which the entry's owner really holds a reservation for the entry's address.
 // Reservations are matched to pods by their spec.podref, never by turning their names back into
 // addresses (Go's reconciler does that and deletes every named network's reservations).
+// An entry with a sticky `owner` is never released for its pod being gone, and neither is the
+// reservation that goes with it: only `sticky` (its owner gone for good, sticky-run.ts) frees it.
 import type { Entry } from "../allocator/pool-view.ts";
 import { describe } from "../errors/errors.ts";
 import { parseCidr } from "../ip/index.ts";
@@ -69,13 +71,21 @@ export function heldReservation(
   return undefined;
 }
 
+/**
+ * What to release: entries without an owner whose pod is `gone`, entries with one that `sticky`
+ * picks, each with the reservation its holder holds; and the reservations of gone pods no entry
+ * covers, except those of a sticky entry that stays.
+ */
 export function planReleases(
   pools: readonly PoolSnapshot[],
   reservations: readonly Reservation[],
   gone: (podRef: string) => boolean,
+  sticky: (entry: Entry) => boolean = () => false,
 ): ReleasePlan {
   const byName = new Map(reservations.map((r) => [r.name, r]));
   const covered = new Set<string>();
+  /** podRef + ifName of sticky entries that stay: their holder's reservations stay too. */
+  const staying = new Set<string>();
   const groups: EntryGroup[] = [];
   const unreadable: { pool: string; error: string }[] = [];
   for (const pool of pools) {
@@ -89,9 +99,17 @@ export function planReleases(
     const candidates = networkCandidates(pool);
     const byNetwork = new Map<string, { overlapping: boolean; entries: Entry[] }>();
     for (const entry of entries) {
-      const { podRef } = entry.allocation;
-      if (podRef === "" || !gone(podRef)) continue;
-      const held = heldReservation(entry, candidates, byName, covered);
+      const { podRef, owner } = entry.allocation;
+      const release = owner === undefined ? podRef !== "" && gone(podRef) : sticky(entry);
+      const held =
+        release || owner !== undefined ? heldReservation(entry, candidates, byName, covered) : undefined;
+      if (!release) {
+        if (owner !== undefined) {
+          staying.add(`${podRef}\0${entry.allocation.ifName}`);
+          if (held !== undefined) covered.add(held.reservation.name);
+        }
+        continue;
+      }
       const networkName = held?.networkName ?? "";
       const overlapping = held !== undefined;
       if (held !== undefined) covered.add(held.reservation.name);
@@ -108,18 +126,28 @@ export function planReleases(
       groups.push({ pool: pool.name, networkName, overlapping: group.overlapping, entries: group.entries });
     }
   }
-  const left = reservations.filter((r) => r.podRef !== "" && !covered.has(r.name) && gone(r.podRef));
+  const left = reservations.filter(
+    (r) =>
+      r.podRef !== "" && !covered.has(r.name) && !staying.has(`${r.podRef}\0${r.ifName}`) && gone(r.podRef),
+  );
   return { groups, reservations: left, unreadable };
 }
 
-/** Every podref that entries or reservations name (entries without one are never reclaimed). */
+/**
+ * Every podref that entries or reservations name: the pods whose being gone may free something
+ * (entries without a podref are never reclaimed; sticky entries not for their pod being gone).
+ */
 export function referencedPods(
   pools: readonly PoolSnapshot[],
   reservations: readonly Reservation[],
 ): ReadonlySet<string> {
   const refs = new Set<string>();
+  const sticky = new Set<string>();
   for (const pool of pools)
-    for (const a of pool.allocations.values()) if (a.podRef !== "") refs.add(a.podRef);
-  for (const r of reservations) if (r.podRef !== "") refs.add(r.podRef);
+    for (const a of pool.allocations.values())
+      if (a.owner !== undefined) sticky.add(`${a.podRef}\0${a.ifName}`);
+      else if (a.podRef !== "") refs.add(a.podRef);
+  for (const r of reservations)
+    if (r.podRef !== "" && !sticky.has(`${r.podRef}\0${r.ifName}`)) refs.add(r.podRef);
   return refs;
 }

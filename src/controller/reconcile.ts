@@ -18,7 +18,7 @@ import type { PoolSnapshot, Reservation } from "../pool/allocation.ts";
 import { reservationName } from "../pool/naming.ts";
 import { type Store, sameAllocation } from "../store/store.ts";
 import { type GoneReason, type PodState, splitPodRef, whyGone } from "./liveness.ts";
-import { planReleases, referencedPods } from "./plan.ts";
+import { type EntryGroup, planReleases, referencedPods } from "./plan.ts";
 
 export interface PodReader {
   /** A live read (not a cache): the pod, or undefined when it does not exist. Throws on API errors. */
@@ -84,6 +84,27 @@ async function eachLimited<T>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/**
+ * Releases a planned group: each entry only while it still holds exactly the allocation read
+ * (container id, podref, interface, and a sticky entry's owner and parking), with its reservation.
+ */
+export function releaseGroup(store: Store, group: EntryGroup): Promise<readonly Entry[]> {
+  const planned = new Map(group.entries.map((e) => [e.key, e.allocation]));
+  return releaseEntries(
+    store,
+    group.pool,
+    (e) => {
+      const read = planned.get(e.key);
+      return read !== undefined && sameAllocation(read, e.allocation);
+    },
+    {
+      overlapping: group.overlapping,
+      networkName: group.networkName,
+      deadline: deadlineIn(RELEASE_DEADLINE_MS),
+    },
+  );
+}
+
 export async function reclaim(
   store: Store,
   pods: PodReader,
@@ -132,22 +153,9 @@ export async function reclaim(
   let addresses = 0;
   let dropped = 0;
   for (const group of plan.groups) {
-    const planned = new Map(group.entries.map((e) => [e.key, e.allocation]));
     let released: readonly Entry[];
     try {
-      released = await releaseEntries(
-        store,
-        group.pool,
-        (e) => {
-          const read = planned.get(e.key);
-          return read !== undefined && sameAllocation(read, e.allocation);
-        },
-        {
-          overlapping: group.overlapping,
-          networkName: group.networkName,
-          deadline: deadlineIn(RELEASE_DEADLINE_MS),
-        },
-      );
+      released = await releaseGroup(store, group);
     } catch (error) {
       fail(`release from pool ${group.pool}`, error);
       continue;

@@ -171,6 +171,9 @@ export interface Entry {
   readonly id: string;
   readonly podref: string;
   readonly ifname?: string;
+  /** thereabouts' sticky fields (need the IPPool CRD of deploy/crds: Go's prunes them). */
+  readonly owner?: string;
+  readonly parkedat?: string;
 }
 
 export async function createPool(
@@ -337,4 +340,88 @@ export async function leaseHolder(
   const r = await api.request("GET", `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${name}`);
   if (r.status === 404) return undefined;
   return (expectOk(r).spec?.holderIdentity as string | undefined) ?? "";
+}
+
+/**
+ * KubeVirt's VirtualMachine and VirtualMachineInstance CRDs (kubevirt.io/v1, namespaced, with the
+ * status subresource, names and short names as KubeVirt installs them; the schemas keep every
+ * field, as the controller reads only the objects' existence), registered as a cluster with
+ * KubeVirt has them. Resolves once both are served.
+ */
+export async function installKubevirtCrds(api: ApiDouble): Promise<void> {
+  const crd = (kind: string, plural: string, shortNames: string[]) => ({
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: `${plural}.kubevirt.io` },
+    spec: {
+      group: "kubevirt.io",
+      names: {
+        kind,
+        listKind: `${kind}List`,
+        plural,
+        singular: kind.toLowerCase(),
+        shortNames,
+        categories: ["all"],
+      },
+      scope: "Namespaced",
+      versions: [
+        {
+          name: "v1",
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          schema: {
+            openAPIV3Schema: {
+              type: "object",
+              properties: {
+                apiVersion: { type: "string" },
+                kind: { type: "string" },
+                metadata: { type: "object" },
+                spec: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+                status: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+              },
+              required: ["spec"],
+            },
+          },
+        },
+      ],
+    },
+  });
+  for (const [kind, plural, short] of [
+    ["VirtualMachine", "virtualmachines", ["vm", "vms"]],
+    ["VirtualMachineInstance", "virtualmachineinstances", ["vmi", "vmis"]],
+  ] as const) {
+    expectOk(
+      await api.request(
+        "POST",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        crd(kind, plural, [...short]),
+      ),
+    );
+    await waitFor(
+      `${plural}.kubevirt.io to be served`,
+      async () => (await api.request("GET", `/apis/kubevirt.io/v1/${plural}`)).status === 200,
+      10_000,
+    );
+  }
+}
+
+export const KUBEVIRT = "/apis/kubevirt.io/v1";
+
+/** A VirtualMachine or VirtualMachineInstance (only its existence matters to the controller). */
+export async function createVmObject(
+  api: ApiDouble,
+  namespace: string,
+  plural: "virtualmachines" | "virtualmachineinstances",
+  name: string,
+): Promise<void> {
+  const kind = plural === "virtualmachines" ? "VirtualMachine" : "VirtualMachineInstance";
+  expectOk(
+    await api.request("POST", `${KUBEVIRT}/namespaces/${namespace}/${plural}`, {
+      apiVersion: "kubevirt.io/v1",
+      kind,
+      metadata: { name },
+      spec: plural === "virtualmachines" ? { runStrategy: "Always", template: { spec: {} } } : { domain: {} },
+    }),
+  );
 }

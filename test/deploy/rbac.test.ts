@@ -4,9 +4,18 @@
 // every request is allowed to the ServiceAccount that sends it, and every permission granted is
 // used by some request (cluster-wide ones by a request outside the pools' namespace).
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import type { PluginOutcome } from "../../src/cli/exec-plugin.ts";
-import { createPod, NS, startController, WB, waitFor } from "../controller/support.ts";
+import {
+  createPod,
+  installKubevirtCrds,
+  NS,
+  ROOT,
+  startController,
+  WB,
+  waitFor,
+} from "../controller/support.ts";
 import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
 import type { LoggedRequest } from "../k8s-api/request-log.ts";
 import { kubeIpam } from "../kubernetes/go-runtime.ts";
@@ -87,9 +96,27 @@ async function pluginScenario(api: ApiDouble, env: Record<string, string>): Prom
 /**
  * A controller run: leader election, the startup sweep freeing a deleted pod's entry (and Go's
  * reservation of it), a Succeeded pod's entry and a reservation no entry covers, Events on the
- * pods, the schedule read through the API, the Lease released on SIGTERM.
+ * pods, the schedule read through the API, the Lease released on SIGTERM; and sticky entries of a
+ * StatefulSet slot scaled away and of a deleted VM (with thereabouts' and KubeVirt's CRDs), whose
+ * owners are watched and read again before their release.
  */
 async function controllerScenario(api: ApiDouble): Promise<LoggedRequest[]> {
+  const crds = await api.kubectl(["apply", "-k", join(ROOT, "deploy", "crds"), "--validate=false"]);
+  assert.equal(crds.code, 0, crds.stderr);
+  await installKubevirtCrds(api);
+  await expectStatus(api, "POST", "/apis/apps/v1/namespaces/apps/statefulsets", {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: { name: "web" },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: "web" } },
+      template: {
+        metadata: { labels: { app: "web" } },
+        spec: { containers: [{ name: "c", image: "busybox:1.36" }] },
+      },
+    },
+  });
   await goAttachment(api, "10.82.0.0-24", "10.82.0.0/24", "1", "default/gone", "10.82.0.1");
   await expectStatus(api, "POST", `${WB}/overlappingrangeipreservations`, {
     apiVersion: "whereabouts.cni.cncf.io/v1alpha1",
@@ -108,16 +135,25 @@ async function controllerScenario(api: ApiDouble): Promise<LoggedRequest[]> {
         allocations: {
           "2": { id: "c-done", podref: "apps/done", ifname: "eth0" },
           "3": { id: "c-live", podref: "apps/live", ifname: "eth0" },
+          "4": { id: "c-web-1", podref: "apps/web-1", ifname: "eth0", owner: "statefulset/apps/web/1" },
+          "5": { id: "c-vm", podref: "apps/virt-launcher-vm-x-12345", ifname: "eth0", owner: "vm/apps/vm-x" },
         },
       },
     },
     { "Content-Type": "application/merge-patch+json" },
   );
   await api.resetRequests();
-  const controller = await startController(api, ["--renew-interval", "1s", "--retry-interval", "500ms"]);
+  const controller = await startController(api, [
+    "--renew-interval",
+    "1s",
+    "--retry-interval",
+    "500ms",
+    "--sticky-release-after",
+    "1s",
+  ]);
   try {
     await waitFor(
-      "the sweep to free the gone and the Succeeded pod's addresses",
+      "the sweep to free the gone and the Succeeded pod's addresses, and the release of the sticky ones",
       async () => {
         const { collections } = await api.objects();
         const pools = (collections["ippools.whereabouts.cni.cncf.io"] ?? []) as {

@@ -17,6 +17,7 @@ import { crdSuite } from "./suite/crds.ts";
 import { crudSuite } from "./suite/crud.ts";
 import { listWatchSuite } from "./suite/list-watch.ts";
 import { patchSuite } from "./suite/patch.ts";
+import { statefulSetsSuite } from "./suite/statefulsets.ts";
 import { expectStatus, ipPool, POOLS } from "./suite/support.ts";
 
 describe("API double (separate process, plain HTTP)", () => {
@@ -34,6 +35,7 @@ describe("API double (separate process, plain HTTP)", () => {
   patchSuite(() => api);
   listWatchSuite(() => api);
   builtinsSuite(() => api);
+  statefulSetsSuite(() => api);
   controlSuite(() => api);
 });
 

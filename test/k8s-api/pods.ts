@@ -35,12 +35,18 @@ function podQos(pod: JsonObject): string {
 
 function podDefaults(pod: JsonObject): void {
   const spec = objectAt(pod, "spec");
+  podSpecDefaults(spec);
+  // SetDefaults_Pod, not SetDefaults_PodSpec: a workload's pod template does not get it.
+  spec["enableServiceLinks"] ??= true;
+}
+
+/** SetDefaults_PodSpec and its containers' defaults: a pod's spec and a workload's pod template. */
+export function podSpecDefaults(spec: JsonObject): void {
   spec["restartPolicy"] ??= "Always";
   spec["terminationGracePeriodSeconds"] ??= 30;
   spec["dnsPolicy"] ??= "ClusterFirst";
   spec["securityContext"] ??= {};
   spec["schedulerName"] ??= "default-scheduler";
-  spec["enableServiceLinks"] ??= true;
   for (const list of ["containers", "initContainers"]) {
     const cs = spec[list];
     if (!Array.isArray(cs)) continue;

@@ -24,6 +24,7 @@ import { Registry } from "./registry.ts";
 import { RequestLog } from "./request-log.ts";
 import type { ResourceDef } from "./resources.ts";
 import { Router } from "./router.ts";
+import { STATEFULSETS } from "./statefulsets.ts";
 import { Store } from "./store.ts";
 import { generateServingCertificate } from "./tls.ts";
 
@@ -74,7 +75,17 @@ export interface ApiDoubleServer {
 
 /** The built-in resources; custom resources are served from the stored CRDs (crd-serving.ts). */
 export function builtInResources(): ResourceDef[] {
-  return [PODS, NODES, CONFIGMAPS, EVENTS, NAMESPACES, EVENTS_V1, LEASES, CUSTOM_RESOURCE_DEFINITIONS];
+  return [
+    PODS,
+    NODES,
+    CONFIGMAPS,
+    EVENTS,
+    NAMESPACES,
+    EVENTS_V1,
+    LEASES,
+    STATEFULSETS,
+    CUSTOM_RESOURCE_DEFINITIONS,
+  ];
 }
 
 /** The initial CRDs are as a cluster that has run for a while leaves them: installed this long ago. */

@@ -13,6 +13,7 @@ import {
   PATCH_STRATEGIC,
   type ResourceDef,
 } from "./resources.ts";
+import type { TableConvertor } from "./table.ts";
 import { decodeTyped, encodeTypedBody, META_FIELDS, type TypedField, withTypeMeta } from "./typed.ts";
 import {
   type FieldError,
@@ -58,6 +59,8 @@ export interface TypedInit {
   readonly validateUpdate?: (obj: JsonObject, old: JsonObject) => FieldError[];
   readonly prepareStatusUpdate?: (obj: JsonObject, old: JsonObject) => JsonObject;
   readonly gracePeriod?: (obj: JsonObject, options: DeleteOptions) => number;
+  readonly categories?: readonly string[];
+  readonly table?: TableConvertor;
 }
 
 export function typedDef(init: TypedInit): ResourceDef {
@@ -113,6 +116,8 @@ export function typedDef(init: TypedInit): ResourceDef {
     },
     ...(init.prepareStatusUpdate ? { prepareStatusUpdate: init.prepareStatusUpdate } : {}),
     ...(init.gracePeriod ? { gracePeriod: init.gracePeriod } : {}),
+    ...(init.categories ? { categories: init.categories } : {}),
+    ...(init.table ? { table: init.table } : {}),
   };
   return def;
 }
