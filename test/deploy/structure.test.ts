@@ -420,7 +420,9 @@ describe("manifests: the multus overlay", () => {
           "--multus",
         ];
         // The agent declines the meta-plugin's calls at once: thin mode.
-        const agent = podSpec(expected).containers.find((c) => c.name === "agent") as unknown as { args: string[] };
+        const agent = podSpec(expected).containers.find((c) => c.name === "agent") as unknown as {
+          args: string[];
+        };
         agent.args = [...agent.args, "--no-multus"];
       }
       assert.deepEqual(
