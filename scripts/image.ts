@@ -1,6 +1,6 @@
 // `npm run image [-- --save FILE]`: the OCI image localhost/thereabouts:<version>, built offline
-// with podman FROM scratch: the executable under its two names and exactly the shared libraries
-// ldd lists (docs/install.md). The image is reproducible: its timestamp is the executable's, so
+// with podman FROM scratch: the executable under its two names, nsenter and ip (what the agent
+// runs for meta-plugin calls), and exactly the shared libraries ldd lists for them (docs/install.md). The image is reproducible: its timestamp is the executable's, so
 // rebuilding from the same executable gives the same image ID. A replaced image left without a
 // name is removed (a dangling copy per build would fill the disk).
 import { spawnSync } from "node:child_process";
@@ -10,8 +10,14 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { saveArchive } from "./image/archive.ts";
 import { writeContext } from "./image/context.ts";
-import { imageLabels, imageName, type PackageFacts } from "./image/layout.ts";
-import { sharedLibraries } from "./image/ldd.ts";
+import {
+  EXECUTABLE_PATHS,
+  imageLabels,
+  imageName,
+  imagePrograms,
+  type PackageFacts,
+} from "./image/layout.ts";
+import { sharedLibrariesOf } from "./image/ldd.ts";
 import { imageId, podman } from "./image/podman.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -30,8 +36,9 @@ function saveTarget(args: string[]): string | undefined {
 function build(pkg: PackageFacts, name: string): string {
   const context = mkdtempSync(join(tmpdir(), "thereabouts-image-"));
   try {
-    const libraries = sharedLibraries(executable);
-    writeContext(context, executable, libraries);
+    const programs = imagePrograms();
+    const libraries = sharedLibrariesOf([executable, ...programs.map((p) => p.source)]);
+    writeContext(context, executable, programs, libraries);
     const previous = imageId(name);
     const labels = Object.entries(imageLabels(pkg)).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
     podman([
@@ -49,7 +56,8 @@ function build(pkg: PackageFacts, name: string): string {
     const id = imageId(name)!;
     if (previous !== undefined && previous !== id) removeIfNameless(previous);
     const size = Number(podman(["image", "inspect", "--format", "{{.Size}}", name]));
-    return `${name} (${id.slice(0, 12)}, ${megabytes(size)}): /thereabouts, /whereabouts, ${libraries.length} shared libraries`;
+    const paths = [...EXECUTABLE_PATHS, ...programs.map((p) => p.path)].join(", ");
+    return `${name} (${id.slice(0, 12)}, ${megabytes(size)}): ${paths}, ${libraries.length} shared libraries`;
   } finally {
     rmSync(context, { recursive: true, force: true });
   }

@@ -34,3 +34,11 @@ export function sharedLibraries(executable: string): string[] {
   if (r.status !== 0) throw new Error(`ldd ${executable} failed: ${r.stderr.trim() || r.stdout.trim()}`);
   return parseLdd(r.stdout);
 }
+
+/** The shared libraries of all of `executables`, each listed once, in the order first met. */
+export function sharedLibrariesOf(executables: readonly string[]): string[] {
+  const all: string[] = [];
+  for (const executable of executables)
+    for (const library of sharedLibraries(executable)) if (!all.includes(library)) all.push(library);
+  return all;
+}

@@ -26,6 +26,7 @@ import type { HttpAnswer, HttpRequest } from "./http-framing.ts";
 import { type CallResult, createAgentMetrics, type StoreLabel } from "./metrics.ts";
 import { serveMultusCall } from "./multus-calls.ts";
 import { defaultNodeName, MultusKubeCache } from "./multus-kube.ts";
+import { missingNetnsProgram } from "./netns-programs.ts";
 import { type Libc, loadLibc } from "./peer-credentials.ts";
 import {
   type AgentAnswer,
@@ -54,6 +55,8 @@ export interface Agent {
   readonly stores: WarmStores;
   /** Calls answered so far. */
   readonly served: () => number;
+  /** Why every meta-plugin call is declined (left to the plugin), when it is. */
+  readonly multusDeclined: string | undefined;
   /** Stops accepting, lets calls in flight finish, closes the stores and removes the socket. */
   close(): Promise<void>;
 }
@@ -73,6 +76,8 @@ export async function startAgent(options: {
   log?: DaemonLog | undefined;
   /** How many meta-plugin calls run and wait at once (call-gate.ts). */
   multusLimits?: GateLimits;
+  /** Decline every meta-plugin call (`agent --no-multus`): bin/multus runs each alone. */
+  noMultus?: boolean;
 }): Promise<Agent> {
   const libc = await loadLibc();
   const group = options.allowGroup === undefined ? undefined : groupOf(options.allowGroup, libc);
@@ -88,6 +93,11 @@ export async function startAgent(options: {
     log: options.log,
   });
   const multusDeps = multusKube.deps;
+  // Checked once: the programs do not come and go under a running agent.
+  const multusDeclined =
+    options.noMultus === true
+      ? "meta-plugin calls are off (agent --no-multus): the plugin runs them itself"
+      : missingNetnsProgram(process.env["PATH"]);
 
   async function serveMetrics(): Promise<HttpAnswer> {
     return { status: 200, type: metrics.registry.contentType, body: await metrics.registry.metrics() };
@@ -153,6 +163,10 @@ export async function startAgent(options: {
     const command = call.env["CNI_COMMAND"] ?? "";
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
+    if (multusDeclined !== undefined) {
+      metrics.multusCall(command, "declined", seconds());
+      return declinedAnswer(multusDeclined);
+    }
     const admission = await gate.enter(command === "DEL");
     if (!admission.admitted) {
       // Answered at once, or when the wait is over: the plugin runs the call alone.
@@ -247,6 +261,7 @@ export async function startAgent(options: {
     metricsAddress: tcp === undefined ? undefined : { host: tcp.host, port: tcp.port },
     stores,
     served: () => served,
+    multusDeclined,
     close,
   };
 }

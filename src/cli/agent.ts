@@ -16,7 +16,7 @@ export const AGENT_USAGE = `Usage: thereabouts agent [--socket PATH] [--allow-gr
                          [--host-paths DIRS] [--metrics-listen HOST:PORT]
                          [--node-name NAME] [--multus-max-calls N]
                          [--multus-queue N] [--multus-queue-wait-seconds N]
-                         [--log-format text|json]
+                         [--no-multus] [--log-format text|json]
 
 Serves the CNI calls of this node's plugin processes with warm datastore
 connections, cached pools and grouped commits (docs/agent.md). Plugins find it
@@ -54,6 +54,10 @@ it.
   --multus-queue-wait-seconds N
                            a call not started within N seconds (default ${DEFAULT_MULTUS_LIMITS.waitMs / 1000},
                            at most 20) is declined too
+  --no-multus              serve no meta-plugin call: each is declined at once
+                           and bin/multus runs it alone on the host (thin
+                           mode); also the case when nsenter or ip is not on
+                           the agent's PATH
   --log-format text|json   the agent's own lines on stderr: text (default) or
                            one JSON object per line; the log lines of the
                            calls it serves follow each call's log_format
@@ -73,6 +77,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       "multus-queue-wait-seconds": { type: "string" },
       "log-format": { type: "string" },
       "node-name": { type: "string" },
+      "no-multus": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -110,6 +115,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     allowGroup: values["allow-group"],
     hostPaths,
     multusLimits,
+    noMultus: values["no-multus"] === true,
     stores: new WarmStores(idle === undefined ? {} : { idleMs: Number(idle) * 1000 }),
     ...(metricsListen === undefined ? {} : { metricsListen: parseListen(metricsListen, "--metrics-listen") }),
   });
@@ -127,6 +133,8 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       metrics,
     },
   );
+  if (agent.multusDeclined !== undefined)
+    say(`thereabouts agent: ${agent.multusDeclined}`, { multus: "declined" });
   const signal = await new Promise<string>((resolve) => {
     for (const s of ["SIGTERM", "SIGINT"] as const) process.once(s, () => resolve(s));
   });

@@ -132,7 +132,9 @@ export function controllerOptions(
     throw new Error("--renew-interval must be positive and shorter than --renew-deadline");
   if (options.configPollMs < 100) throw new Error("--config-poll-interval must be at least 100ms");
   if (options.stickyReleaseAfterMs < 1_000)
-    throw new Error("--sticky-release-after must be at least 1s (a StatefulSet pod's restart or a VM's live migration must fit in it)");
+    throw new Error(
+      "--sticky-release-after must be at least 1s (a StatefulSet pod's restart or a VM's live migration must fit in it)",
+    );
   return options;
 }
 

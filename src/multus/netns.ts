@@ -6,12 +6,22 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { CNI_CODES, CniError } from "../errors/errors.ts";
 
+/**
+ * The programs run in the pod's namespace, with the Debian package that has each: an agent looks
+ * for them at start (src/agent/netns-programs.ts) and the image carries them (scripts/image).
+ */
+export const NETNS_PROGRAMS = [
+  { name: "nsenter", pkg: "util-linux" },
+  { name: "ip", pkg: "iproute2" },
+] as const;
+const [NSENTER, IP] = NETNS_PROGRAMS;
+
 function ipInNetnsRaw(
   netns: string,
   args: readonly string[],
 ): Promise<{ ok: boolean; stderr: string; why: string }> {
   return new Promise((resolve) => {
-    execFile("nsenter", [`--net=${netns}`, "ip", ...args], { timeout: 10_000 }, (error, _out, stderr) =>
+    execFile(NSENTER.name, [`--net=${netns}`, IP.name, ...args], { timeout: 10_000 }, (error, _out, stderr) =>
       resolve({
         ok: error === null,
         stderr: stderr.trim(),

@@ -13,7 +13,13 @@ export interface KubeObject {
 }
 
 /** Every kustomization a user may apply, by the directory under deploy/. */
-export const VARIANTS = ["base", "overlays/no-agent", "overlays/openshift", "overlays/multus"] as const;
+export const VARIANTS = [
+  "base",
+  "overlays/no-agent",
+  "overlays/openshift",
+  "overlays/multus",
+  "overlays/multus-thick",
+] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export function parseObjects(yaml: string): KubeObject[] {

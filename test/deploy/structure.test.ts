@@ -139,13 +139,15 @@ describe("manifests: what the containers run", () => {
             capabilities?: { drop?: string[]; add?: string[] };
           };
           const what = `${variant} ${w.kind} ${c.name}`;
+          assert.ok(c.resources?.requests?.["memory"] && c.resources.requests["cpu"], `${what}: requests`);
+          assert.ok(c.resources?.limits?.["memory"], `${what}: a memory limit`);
+          // The one exception, tested below: the multus-thick overlay's agent runs delegates.
+          if (variant === "overlays/multus-thick" && w.kind === "DaemonSet" && c.name === "agent") continue;
           assert.notEqual(sc.privileged, true, what);
           assert.equal(sc.allowPrivilegeEscalation, false, what);
           assert.equal(sc.readOnlyRootFilesystem, true, what);
           assert.deepEqual(sc.capabilities?.drop, ["ALL"], what);
           assert.equal(sc.capabilities?.add, undefined, what);
-          assert.ok(c.resources?.requests?.["memory"] && c.resources.requests["cpu"], `${what}: requests`);
-          assert.ok(c.resources?.limits?.["memory"], `${what}: a memory limit`);
         }
     });
   }
@@ -202,6 +204,8 @@ describe("manifests: the node DaemonSet", () => {
       assert.equal(env(agent, "THEREABOUTS_AGENT_SOCKET"), undefined);
       const socketDir = dirname(DEFAULT_AGENT_SOCKET);
       assert.deepEqual(hostPathOf(spec, agent, socketDir), { host: socketDir, readOnly: false });
+      // --node-name's default: the node whose pods the meta-plugin's calls find in the cache.
+      assert.equal(fieldRef(agent, "NODENAME"), "spec.nodeName");
       // Every --host-paths prefix is the same path on the host.
       const prefixes = flag(agent, "--host-paths")?.split(",") ?? [];
       assert.ok(prefixes.length > 0, "--host-paths is given");
@@ -410,21 +414,104 @@ describe("manifests: the multus overlay", () => {
       assert.deepEqual(o.metadata["labels"], { "app.kubernetes.io/part-of": "thereabouts" }, key(o));
     for (const o of objects().filter((x) => base.has(key(x)))) {
       const expected = structuredClone(base.get(key(o))!);
-      if (o.kind === "DaemonSet")
+      if (o.kind === "DaemonSet") {
         (podSpec(expected).containers.find((c) => c.name === "install") as { args?: string[] }).args = [
           "install",
           "--multus",
         ];
+        // The agent declines the meta-plugin's calls at once: thin mode.
+        const agent = podSpec(expected).containers.find((c) => c.name === "agent") as unknown as {
+          args: string[];
+        };
+        agent.args = [...agent.args, "--no-multus"];
+      }
       assert.deepEqual(
         o,
         expected,
-        `${key(o)}: the base's (the DaemonSet: but for the installer's arguments)`,
+        `${key(o)}: the base's (the DaemonSet: but for the installer's and the agent's arguments)`,
       );
     }
     assert.deepEqual(container(find(objects(), "DaemonSet", "thereabouts"), "install").args, [
       "install",
       "--multus",
     ]);
+  });
+});
+
+describe("manifests: the multus-thick overlay", () => {
+  const objects = () => render("overlays/multus-thick");
+  const key = (o: KubeObject) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+
+  it("is the multus overlay but for the agent and the pod's volumes", () => {
+    const thin = new Map(render("overlays/multus").map((o) => [key(o), o]));
+    assert.deepEqual(objects().map(key).sort(), [...thin.keys()].sort());
+    for (const o of objects()) {
+      const expected = structuredClone(thin.get(key(o))!);
+      if (o.kind === "DaemonSet") {
+        const spec = podSpec(expected) as { containers: Container[]; volumes?: unknown };
+        spec.containers = spec.containers.map((c) => (c.name === "agent" ? container(o, "agent") : c));
+        spec.volumes = podSpec(o).volumes;
+      }
+      assert.deepEqual(o, expected, `${key(o)}: the multus overlay's (the DaemonSet: but for the agent)`);
+    }
+  });
+
+  it("runs the agent for thick mode: every --host-paths directory (the base's too) mounted at its host path, NODENAME, privileged", () => {
+    const ds = find(objects(), "DaemonSet", "thereabouts");
+    const spec = podSpec(ds);
+    const agent = container(ds, "agent");
+    const baseDs = daemonSet("base");
+    const baseAgent = container(baseDs, "agent");
+    assert.equal(agent.args?.[0], "agent");
+    assert.equal(flag(agent, "--socket"), undefined);
+    assert.equal(flag(agent, "--metrics-listen"), flag(baseAgent, "--metrics-listen"));
+    assert.equal(flag(agent, "--no-multus"), undefined, "thick mode on");
+    const prefixes = flag(agent, "--host-paths")?.split(",") ?? [];
+    for (const p of prefixes) assert.equal(hostPathOf(spec, agent, p)?.host, p, `${p} is the host's ${p}`);
+    const covered = (path: string) => prefixes.some((p) => path === p || path.startsWith(`${p}/`));
+    // Everything the base's agent shares, it shares, mounted as in the base.
+    for (const p of flag(baseAgent, "--host-paths")!.split(",")) {
+      assert.ok(covered(p), p);
+      assert.deepEqual(hostPathOf(spec, agent, p), hostPathOf(podSpec(baseDs), baseAgent, p), p);
+    }
+    // What a meta-plugin call uses with the installer's 00-multus.conf and Multus' defaults: the
+    // delegates' directory, the conf dirs, the caches (multus', host-local's, results), the
+    // kubeconfig install --multus writes, the runtimes' netns directories, the dhcp daemon's socket.
+    const confDir = env(container(ds, "install"), "CNI_CONF_DIR")!.slice("/host".length);
+    for (const path of [
+      env(container(ds, "install"), "CNI_BIN_DIR")!.slice("/host".length),
+      "/etc/cni/multus/net.d",
+      `${confDir}/multus.d/multus.kubeconfig`,
+      "/var/lib/cni/multus",
+      "/var/lib/cni/networks",
+      "/run/netns",
+      "/var/run/netns",
+      "/run/cni/dhcp.sock",
+    ])
+      assert.ok(covered(path), `${path} is shared`);
+    const mount = (path: string) =>
+      agent.volumeMounts?.find((m) => m.mountPath === path) as
+        | { readOnly?: boolean; mountPropagation?: string }
+        | undefined;
+    // The runtime mounts a pod's namespace after the agent started: only propagation shows it.
+    for (const path of ["/run/netns", "/var/run/netns"]) {
+      assert.equal(mount(path)?.mountPropagation, "HostToContainer", path);
+      assert.equal(mount(path)?.readOnly, true, path);
+    }
+    // Caches are written; the delegates' binaries and the configurations only read.
+    assert.equal(hostPathOf(spec, agent, "/var/lib/cni/multus")?.readOnly, false);
+    assert.equal(hostPathOf(spec, agent, "/opt/cni/bin")?.readOnly, true);
+    assert.equal(hostPathOf(spec, agent, "/etc/cni/multus/net.d")?.readOnly, true);
+    assert.equal(fieldRef(agent, "NODENAME"), "spec.nodeName");
+    assert.deepEqual(agent.securityContext, {
+      runAsUser: 0,
+      runAsNonRoot: false,
+      privileged: true,
+      allowPrivilegeEscalation: true,
+      readOnlyRootFilesystem: true,
+    });
+    assert.equal(spec["hostPID"], undefined, "a netns under /proc/<pid> is left to the plugin");
+    assert.equal(container(ds, "agent").resources?.limits?.["memory"], "512Mi");
   });
 
   it("writes multus, multus.d/ and 00-multus.conf where the kubelet's runtime looks: the host's /opt/cni/bin and /etc/cni/net.d", () => {

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
+  copyFileSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -13,14 +14,24 @@ import {
   realpathSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { blobPath, type OciIndex, type OciManifest } from "../../scripts/image/archive.ts";
-import { EXECUTABLE_PATHS, imageFiles, imageName } from "../../scripts/image/layout.ts";
-import { sharedLibraries } from "../../scripts/image/ldd.ts";
+import {
+  EXECUTABLE_PATHS,
+  IMAGE_PATH,
+  imageFiles,
+  imageName,
+  imagePrograms,
+} from "../../scripts/image/layout.ts";
+import { sharedLibraries, sharedLibrariesOf } from "../../scripts/image/ldd.ts";
 import { containerEnv, podman } from "../../scripts/image/podman.ts";
+import { DEFAULT_AGENT_SOCKET } from "../../src/agent/protocol.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
+import { createPod } from "../controller/support.ts";
+import { container, find, podSpec, render } from "../deploy/render.ts";
+import { startApiDouble } from "../k8s-api/harness.ts";
 import { generateServingCertificate } from "../k8s-api/tls.ts";
 import { agentMetrics } from "../support/agent.ts";
 import { assertEmpty } from "../support/invariants.ts";
@@ -94,17 +105,25 @@ describe("the OCI image (npm run image)", () => {
     assert.match(r.stderr, /usage: npm run image \[-- --save FILE\]/);
   });
 
-  it("holds exactly the executable under both names and the libraries ldd lists: no shell, no symlink", () => {
+  it("holds exactly the executable under both names, nsenter and ip, and the libraries ldd lists for them: no shell, no symlink", () => {
     const mount = podman(["image", "mount", IMAGE], ENV).trim();
     try {
-      const libraries = sharedLibraries(BINARY.file);
+      const programs = imagePrograms();
+      assert.deepEqual(
+        programs.map((p) => p.path),
+        ["/usr/bin/nsenter", "/usr/bin/ip"],
+      );
+      const libraries = sharedLibrariesOf([BINARY.file, ...programs.map((p) => p.source)]);
       assert.ok(libraries.includes("/lib64/ld-linux-x86-64.so.2"), "the dynamic loader is among them");
-      assert.deepEqual(entriesUnder(mount).sort(), imageFiles(libraries).sort());
-      for (const path of imageFiles(libraries)) {
+      for (const p of programs)
+        for (const l of sharedLibraries(p.source)) assert.ok(libraries.includes(l), `${p.path} needs ${l}`);
+      const files = imageFiles(programs, libraries);
+      assert.deepEqual(entriesUnder(mount).sort(), [...files].sort());
+      for (const path of files) {
         assert.ok(lstatSync(join(mount, path)).isFile(), `${path} is a regular file`);
         const source = (EXECUTABLE_PATHS as readonly string[]).includes(path)
           ? BINARY.file
-          : realpathSync(path);
+          : (programs.find((p) => p.path === path)?.source ?? realpathSync(path));
         assert.equal(fileSha256(join(mount, path)), fileSha256(source), `${path} is the build's file`);
       }
       const [thereabouts, whereabouts] = ["/thereabouts", "/whereabouts"].map((p) =>
@@ -112,21 +131,23 @@ describe("the OCI image (npm run image)", () => {
       );
       assert.equal(whereabouts!.ino, thereabouts!.ino, "/whereabouts is a hard link to /thereabouts");
       assert.equal(thereabouts!.mode & 0o777, 0o755);
+      for (const p of programs) assert.equal(lstatSync(join(mount, p.path)).mode & 0o777, 0o755, p.path);
       assert.throws(() => lstatSync(join(mount, "bin", "sh")), /ENOENT/);
     } finally {
       podman(["image", "unmount", IMAGE], ENV);
     }
   });
 
-  it("runs /thereabouts, carries the OCI labels, and `podman run IMAGE version` prints the package's version", () => {
+  it("runs /thereabouts, nsenter and ip, carries the OCI labels and PATH, and `podman run IMAGE version` prints the package's version", () => {
     const [config] = JSON.parse(podman(["image", "inspect", IMAGE], ENV)) as {
       Os: string;
       Architecture: string;
-      Config: { Entrypoint: string[]; Labels: Record<string, string> };
+      Config: { Entrypoint: string[]; Env: string[]; Labels: Record<string, string> };
     }[];
     assert.equal(config!.Os, "linux");
     assert.equal(config!.Architecture, "amd64");
     assert.deepEqual(config!.Config.Entrypoint, ["/thereabouts"]);
+    assert.deepEqual(config!.Config.Env, [`PATH=${IMAGE_PATH}`]);
     assert.equal(config!.Config.Labels["org.opencontainers.image.version"], VERSION);
     assert.equal(config!.Config.Labels["org.opencontainers.image.title"], "thereabouts");
     assert.equal(config!.Config.Labels["org.opencontainers.image.licenses"], "Apache-2.0");
@@ -137,6 +158,16 @@ describe("the OCI image (npm run image)", () => {
     assert.equal(cni.code, 0, cni.stderr);
     assert.ok(
       (JSON.parse(cni.stdout) as { supportedVersions: string[] }).supportedVersions.includes("1.1.0"),
+    );
+    // The programs run from the image, found on its PATH, with the libraries it carries.
+    const nsenter = podmanRun(["--entrypoint", "nsenter", IMAGE, "--version"]);
+    assert.equal(nsenter.code, 0, nsenter.stderr);
+    assert.match(nsenter.stdout, /^nsenter from util-linux /);
+    const links = podmanRun(["--entrypoint", "ip", IMAGE, "-j", "link", "show"]);
+    assert.equal(links.code, 0, links.stderr);
+    assert.deepEqual(
+      (JSON.parse(links.stdout) as { ifname: string }[]).map((l) => l.ifname),
+      ["lo"],
     );
   });
 
@@ -390,6 +421,238 @@ describe("the OCI image (npm run image)", () => {
     } finally {
       spawnSync("podman", ["stop", "--time", "5", name], { env: ENV });
       spawnSync("podman", ["rm", "--force", name], { env: ENV });
+    }
+    assert.equal(existsSync(socket), false, "SIGTERM: the agent removed its socket");
+  });
+
+  it("the agent run from the image with the multus-thick overlay's mounts and arguments serves bin/multus ADD and DEL of a pod in a network namespace (thick mode)", async () => {
+    // The overlay's agent, as the kubelet would run it: its arguments, env, security context and
+    // hostPath mounts. The host paths are moved under a scratch root (this machine's /opt/cni/bin
+    // and /etc/cni are not the test's to write), the same for every mount and --host-paths entry;
+    // the network namespace directories stay the host's, where `ip netns` makes namespaces.
+    const ds = find(render("overlays/multus-thick"), "DaemonSet", "thereabouts");
+    const spec = podSpec(ds);
+    const agent = container(ds, "agent");
+    const root = join(dir.path, "thick");
+    const netnsDirs = ["/run/netns", "/var/run/netns"];
+    const moved = (path: string) => (netnsDirs.includes(path) ? path : `${root}${path}`);
+    const podmanArgs: string[] = [];
+    for (const m of agent.volumeMounts ?? []) {
+      const host = spec.volumes?.find((v) => v.name === m.name)?.hostPath?.path;
+      assert.equal(host, m.mountPath, `${m.mountPath}: mounted at its host path`);
+      mkdirSync(moved(host), { recursive: true, mode: 0o700 });
+      const propagation = (m as { mountPropagation?: string }).mountPropagation;
+      const options = [
+        ...(m.readOnly === true ? ["ro"] : []),
+        ...(propagation === "HostToContainer" ? ["rslave"] : []),
+      ];
+      podmanArgs.push(
+        "-v",
+        `${moved(host)}:${moved(m.mountPath)}${options.length > 0 ? `:${options.join(",")}` : ""}`,
+      );
+    }
+    const args = [...(agent.args ?? [])];
+    const hostPaths = args.indexOf("--host-paths") + 1;
+    assert.ok(hostPaths > 0);
+    args[hostPaths] = args[hostPaths]!.split(",").map(moved).join(",");
+    const socket = `${moved(dirname(DEFAULT_AGENT_SOCKET))}/agent.sock`;
+    const node = "node-thick";
+    for (const e of agent.env ?? []) {
+      const field = (e.valueFrom as { fieldRef?: { fieldPath: string } } | undefined)?.fieldRef?.fieldPath;
+      assert.equal(field, "spec.nodeName", e.name);
+      podmanArgs.push("-e", `${e.name}=${node}`);
+    }
+    const sc = agent.securityContext as {
+      privileged?: boolean;
+      readOnlyRootFilesystem?: boolean;
+      runAsUser?: number;
+    };
+    podmanArgs.push(
+      ...(sc.privileged === true ? ["--privileged"] : []),
+      ...(sc.readOnlyRootFilesystem === true ? ["--read-only"] : []),
+      ...["--user", String(sc.runAsUser)],
+      ...["--network", spec["hostNetwork"] === true ? "host" : "none"],
+    );
+
+    // The host's side: the delegates in the bin directory, multus' kubeconfig and the flat file
+    // where install --multus and install write them, a NAD of macvlan with thereabouts IPAM on the
+    // local store in the shared /var/lib/cni/thereabouts, a pod annotated with it.
+    const bin = moved("/opt/cni/bin");
+    for (const plugin of ["macvlan", "static"]) copyFileSync(join("/usr/lib/cni", plugin), join(bin, plugin));
+    copyFileSync(BINARY.file, join(bin, "thereabouts"));
+    const api = await startApiDouble({ token: "thick-token" });
+    const master = `thabthk${process.pid % 10000}`;
+    const ns = `thab-thick-${process.pid}`;
+    const name = `thereabouts-thick-test-${process.pid}`;
+    let started = false;
+    try {
+      const confDir = moved("/etc/cni/net.d");
+      mkdirSync(join(confDir, "multus.d"));
+      mkdirSync(join(confDir, "whereabouts.d"));
+      const kubeconfig = join(confDir, "multus.d", "multus.kubeconfig");
+      writeFileSync(kubeconfig, readFileSync(api.kubeconfigPath("default")), { mode: 0o600 });
+      const store = join(moved("/var/lib/cni/thereabouts"), "store.db");
+      writeFileSync(
+        join(confDir, "whereabouts.d", "whereabouts.conf"),
+        JSON.stringify({ datastore: "local", local: { path: store } }),
+      );
+      const created = await api.request(
+        "POST",
+        "/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions",
+        {
+          apiVersion: "k8s.cni.cncf.io/v1",
+          kind: "NetworkAttachmentDefinition",
+          metadata: { name: "thick-net" },
+          spec: {
+            config: JSON.stringify({
+              cniVersion: "1.0.0",
+              type: "macvlan",
+              master,
+              mode: "bridge",
+              ipam: {
+                type: "thereabouts",
+                range: "198.18.64.0/29",
+                configuration_path: join(confDir, "whereabouts.d"),
+              },
+            }),
+          },
+        },
+      );
+      assert.equal(created.status, 201, created.body);
+      const uid = await createPod(api, "default", "thick-pod", {
+        nodeName: node,
+        annotations: { "k8s.v1.cni.cncf.io/networks": "thick-net" },
+      });
+      // The macvlans' parent in the host's namespace (a veth: this kernel has no dummy links).
+      assert.equal(
+        spawnSync("ip", ["link", "add", master, "type", "veth", "peer", "name", `${master}p`]).status,
+        0,
+      );
+      assert.equal(spawnSync("ip", ["link", "set", master, "up"]).status, 0);
+      // /run/netns made a shared mount (ip netns does it once), so that namespaces made later
+      // reach the container through its HostToContainer (rslave) mounts.
+      assert.equal(spawnSync("ip", ["netns", "add", `${ns}-first`]).status, 0);
+      spawnSync("ip", ["netns", "del", `${ns}-first`]);
+
+      const run_ = spawnSync(
+        "podman",
+        [...["run", "--detach", "--name", name, ...podmanArgs], ...[IMAGE, ...args, "--socket", socket]],
+        { env: ENV, encoding: "utf8" },
+      );
+      assert.equal(run_.status, 0, run_.stderr);
+      started = true;
+      for (let i = 0; !existsSync(socket); i++) {
+        assert.ok(i < 200, `the agent did not create its socket: ${podmanLogs(name)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      // The pod's namespace, made after the agent started (as the runtime makes it).
+      assert.equal(spawnSync("ip", ["netns", "add", ns]).status, 0);
+
+      const conf = JSON.stringify({
+        cniVersion: "1.0.0",
+        name: "multus-cni-network",
+        type: "multus",
+        kubeconfig,
+        binDir: bin,
+        confDir: moved("/etc/cni/multus/net.d"),
+        cniDir: moved("/var/lib/cni/multus"),
+        delegates: [
+          {
+            cniVersion: "1.0.0",
+            name: "cluster",
+            type: "macvlan",
+            master,
+            mode: "bridge",
+            ipam: { type: "static", addresses: [{ address: "198.18.65.2/24" }] },
+          },
+        ],
+      });
+      const multus = (command: string) =>
+        spawnSync(join(ROOT, "bin", "multus"), [], {
+          input: conf,
+          encoding: "utf8",
+          env: {
+            PATH: process.env["PATH"] ?? "",
+            THEREABOUTS_AGENT_SOCKET: socket,
+            CNI_COMMAND: command,
+            CNI_CONTAINERID: "ctr-thick",
+            CNI_NETNS: `/var/run/netns/${ns}`,
+            CNI_IFNAME: "eth0",
+            CNI_PATH: bin,
+            CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=thick-pod;K8S_POD_INFRA_CONTAINER_ID=ctr-thick;K8S_POD_UID=${uid}`,
+          },
+        });
+      const addresses = () =>
+        Object.fromEntries(
+          (
+            JSON.parse(spawnSync("ip", ["-n", ns, "-j", "addr", "show"], { encoding: "utf8" }).stdout) as {
+              ifname: string;
+              addr_info: { family: string; local: string; prefixlen: number }[];
+            }[]
+          ).map((l) => [
+            l.ifname,
+            l.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`),
+          ]),
+        );
+      const count = (metrics: string, series: string) =>
+        Number(new RegExp(`^${series.replace(/[{}]/g, "\\$&")} (\\d+)$`, "m").exec(metrics)?.[1] ?? 0);
+
+      const added = multus("ADD");
+      assert.equal(added.status, 0, `ADD: ${added.stdout}${added.stderr}${podmanLogs(name)}`);
+      assert.doesNotMatch(added.stderr, /did not answer|working without it/, "the agent answered");
+      let metrics = await agentMetrics(socket);
+      assert.equal(count(metrics, 'thereabouts_agent_multus_calls_total{command="ADD",result="ok"}'), 1);
+      assert.equal(
+        count(metrics, 'thereabouts_agent_multus_calls_total{command="ADD",result="declined"}'),
+        0,
+      );
+      assert.equal(
+        count(metrics, 'thereabouts_agent_calls_total{command="ADD",store="local",result="ok"}'),
+        1,
+        "the IPAM delegate, run in the container, handed its call to the same agent",
+      );
+      assert.deepEqual(addresses(), {
+        lo: [],
+        eth0: ["198.18.65.2/24"],
+        net1: ["198.18.64.1/29"],
+      });
+      const pod = JSON.parse(
+        (await api.request("GET", "/api/v1/namespaces/default/pods/thick-pod")).body,
+      ) as {
+        metadata: { annotations: Record<string, string> };
+      };
+      const status = JSON.parse(pod.metadata.annotations["k8s.v1.cni.cncf.io/network-status"]!) as {
+        interface: string;
+        ips: string[];
+      }[];
+      assert.deepEqual(
+        status.map((s) => [s.interface, s.ips]),
+        [
+          ["eth0", ["198.18.65.2"]],
+          ["net1", ["198.18.64.1"]],
+        ],
+      );
+
+      const deleted = multus("DEL");
+      assert.equal(deleted.status, 0, `DEL: ${deleted.stdout}${deleted.stderr}${podmanLogs(name)}`);
+      assert.doesNotMatch(deleted.stderr, /did not answer|working without it/);
+      metrics = await agentMetrics(socket);
+      assert.equal(count(metrics, 'thereabouts_agent_multus_calls_total{command="DEL",result="ok"}'), 1);
+      assert.deepEqual(addresses(), { lo: [] }, "net1 and eth0 removed");
+      const s = await openLocalStore(store);
+      try {
+        await assertEmpty(s);
+      } finally {
+        await s.close();
+      }
+    } finally {
+      if (started) {
+        spawnSync("podman", ["stop", "--time", "5", name], { env: ENV });
+        spawnSync("podman", ["rm", "--force", name], { env: ENV });
+      }
+      spawnSync("ip", ["netns", "del", ns]);
+      spawnSync("ip", ["link", "del", master]);
+      await api.stop();
     }
     assert.equal(existsSync(socket), false, "SIGTERM: the agent removed its socket");
   });

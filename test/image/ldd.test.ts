@@ -2,7 +2,7 @@
 // ship an image that cannot start (or one with files it does not need).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseLdd, sharedLibraries } from "../../scripts/image/ldd.ts";
+import { parseLdd, sharedLibraries, sharedLibrariesOf } from "../../scripts/image/ldd.ts";
 import { BINARY } from "../support/plugin.ts";
 
 describe("parseLdd", () => {
@@ -43,5 +43,17 @@ describe("parseLdd", () => {
     assert.ok(libraries.includes("/lib64/ld-linux-x86-64.so.2"));
     assert.ok(libraries.some((l) => /\/libc\.so\.6$/.test(l)));
     for (const l of libraries) assert.ok(l.startsWith("/"), l);
+  });
+
+  it("several executables: every library of each, each listed once, in the order first met", () => {
+    const [a, b] = [sharedLibraries(BINARY.file), sharedLibraries("/usr/bin/nsenter")];
+    const all = sharedLibrariesOf([BINARY.file, "/usr/bin/nsenter"]);
+    assert.deepEqual(all.slice(0, a.length), a);
+    assert.deepEqual(new Set(all), new Set([...a, ...b]));
+    assert.equal(new Set(all).size, all.length, "no library twice");
+    assert.ok(
+      all.some((l) => /\/libselinux\.so\.1$/.test(l)),
+      "nsenter's own",
+    );
   });
 });

@@ -38,11 +38,14 @@ export interface AgentProcess {
   kill(): Promise<void>;
 }
 
-/** Starts an agent and waits until its socket is there; `umask` is the one it starts under. */
+/**
+ * Starts an agent and waits until its socket is there; `umask` is the one it starts under, `env`
+ * its environment (default: this process's).
+ */
 export async function startAgentProcess(
   socket = socketInTempDir(),
   extraArgs: readonly string[] = [],
-  options: { umask?: number; tmpfsOver?: readonly string[] } = {},
+  options: { umask?: number; tmpfsOver?: readonly string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<AgentProcess> {
   const args = ["agent", "--socket", socket, ...extraArgs];
   // With a umask or mounts: a shell prepares them and execs the agent, so signals still reach the
@@ -51,16 +54,18 @@ export async function startAgentProcess(
   const umask = options.umask === undefined ? "" : `umask ${options.umask.toString(8).padStart(3, "0")} && `;
   const mounts = (options.tmpfsOver ?? []).map((d) => `mount -t tmpfs none '${d}' && `).join("");
   const script = `${umask}${mounts}exec "$0" "$@"`;
+  const env = options.env ?? process.env;
   const child =
     script === 'exec "$0" "$@"'
-      ? spawn(BINARY.file, args, { stdio: ["ignore", "ignore", "pipe"] })
+      ? spawn(BINARY.file, args, { stdio: ["ignore", "ignore", "pipe"], env })
       : mounts === ""
-        ? spawn("/bin/sh", ["-c", script, BINARY.file, ...args], { stdio: ["ignore", "ignore", "pipe"] })
+        ? spawn("/bin/sh", ["-c", script, BINARY.file, ...args], { stdio: ["ignore", "ignore", "pipe"], env })
         : spawn(
             "unshare",
             ["--mount", "--propagation", "private", "/bin/sh", "-c", script, BINARY.file, ...args],
             {
               stdio: ["ignore", "ignore", "pipe"],
+              env,
             },
           );
   live.add(child);
