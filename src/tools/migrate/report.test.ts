@@ -22,6 +22,7 @@ function result(applied: MigrationResult["applied"], present = ""): MigrationRes
               range: "10.10.0.0/16",
               allocations: new Map([["3", { containerId: "c3", podRef: "", ifName: "" }]]),
               version: "1",
+              released: new Map(),
             },
           ],
         ]);
