@@ -4,11 +4,11 @@
 // meta-plugin's modules are loaded on the first such call: an agent serving only IPAM calls never
 // loads them.
 import type { Request } from "../cni/request.ts";
-import type { PluginIO } from "../cni/skel.ts";
 import { readConfigFile } from "../files/config-file.ts";
 import type { MultusConf } from "../multus/config.ts";
 import type { MultusAdmit, MultusDeps } from "../multus/flows.ts";
 import { callLimits, withDeadlines } from "./call-deadline.ts";
+import { callIO } from "./call-io.ts";
 import type { HostPaths } from "./host-paths.ts";
 import type { AgentAnswer, AgentCall } from "./protocol.ts";
 
@@ -37,18 +37,7 @@ export async function serveMultusCall(
     import("../multus/flows.ts"),
     import("../multus/cni-result.ts"),
   ]);
-  let stdout = "";
-  let stderr = "";
-  const io: PluginIO = {
-    env: call.env,
-    readStdin: async () => call.stdin,
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-  };
+  const { io, output } = callIO(call);
   let timedOut = false;
   let declined: string | undefined;
   const admit: MultusAdmit | undefined =
@@ -66,7 +55,7 @@ export async function serveMultusCall(
   });
   const code = await runPlugin(io, handlers, formatCurrentResult);
   if (declined !== undefined) return { declined };
-  return { answer: { code, stdout, stderr }, result: timedOut ? "timeout" : code === 0 ? "ok" : "error" };
+  return { answer: { code, ...output() }, result: timedOut ? "timeout" : code === 0 ? "ok" : "error" };
 }
 
 /**

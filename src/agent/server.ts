@@ -9,7 +9,7 @@
 // loop keeps serving /healthz and other calls meanwhile.
 import { type ConfigHooks, pluginHandlers, type StoreAccess } from "../cni/plugin.ts";
 import { readsPod } from "../cni/pod-lookup.ts";
-import { type PluginIO, runPlugin } from "../cni/skel.ts";
+import { runPlugin } from "../cni/skel.ts";
 import { readConfigFile, readOptionalFile } from "../files/config-file.ts";
 import type { DaemonLog } from "../log/line.ts";
 import { type HealthServer, startHealthServer } from "../net/health-server.ts";
@@ -21,6 +21,7 @@ import {
   type GateLimits,
   MULTUS_REQUEST_BYTES,
 } from "./call-gate.ts";
+import { callIO } from "./call-io.ts";
 import type { HostPaths } from "./host-paths.ts";
 import type { HttpAnswer, HttpRequest } from "./http-framing.ts";
 import { type CallResult, createAgentMetrics, type StoreLabel } from "./metrics.ts";
@@ -106,18 +107,7 @@ export async function startAgent(options: {
   async function serveCall(text: string): Promise<HttpAnswer> {
     const call = parseCall(text);
     if (call === undefined) return { status: 400, type: "text/plain", body: "expected {env, stdin}\n" };
-    let stdout = "";
-    let stderr = "";
-    const io: PluginIO = {
-      env: call.env,
-      readStdin: async () => call.stdin,
-      stdout: (t) => {
-        stdout += t;
-      },
-      stderr: (t) => {
-        stderr += t;
-      },
-    };
+    const { io, output } = callIO(call);
     const started = performance.now();
     let timedOut = false;
     let declined: string | undefined;
@@ -153,7 +143,7 @@ export async function startAgent(options: {
     }
     const result: CallResult = timedOut ? "timeout" : code === 0 ? "ok" : "error";
     metrics.call(command, store, result, seconds);
-    const answer: AgentAnswer = { code, stdout, stderr };
+    const answer: AgentAnswer = { code, ...output() };
     return { status: 200, type: "application/json", body: JSON.stringify(answer) };
   }
 

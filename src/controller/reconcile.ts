@@ -105,6 +105,56 @@ export function releaseGroup(store: Store, group: EntryGroup): Promise<readonly 
   );
 }
 
+/** What one planned group released for one key (its pod, or its sticky owner). */
+export interface ReleasedBatch {
+  readonly group: EntryGroup;
+  readonly key: string;
+  readonly entries: readonly Entry[];
+  readonly addresses: readonly string[];
+  /** The reservations that went with them (none when the group's network has no overlap protection). */
+  readonly reservations: readonly string[];
+}
+
+/**
+ * Releases each group of a plan on its own (one that fails is reported through `fail` and the
+ * others go on) and hands what went to `each`, grouped by `keyOf`. Returns how many addresses and
+ * reservations went.
+ */
+export async function releaseGroups(
+  store: Store,
+  groups: readonly EntryGroup[],
+  keyOf: (entry: Entry) => string,
+  fail: (what: string, error: unknown) => void,
+  each: (batch: ReleasedBatch) => void,
+): Promise<{ addresses: number; reservations: number }> {
+  let addresses = 0;
+  let reservations = 0;
+  for (const group of groups) {
+    let released: readonly Entry[];
+    try {
+      released = await releaseGroup(store, group);
+    } catch (error) {
+      fail(`release from pool ${group.pool}`, error);
+      continue;
+    }
+    addresses += released.length;
+    if (group.overlapping) reservations += released.length;
+    const byKey = new Map<string, Entry[]>();
+    for (const e of released) byKey.set(keyOf(e), [...(byKey.get(keyOf(e)) ?? []), e]);
+    for (const [key, entries] of byKey)
+      each({
+        group,
+        key,
+        entries,
+        addresses: entries.map((e) => formatIP(e.address)),
+        reservations: group.overlapping
+          ? entries.map((e) => reservationName(e.address, group.networkName))
+          : [],
+      });
+  }
+  return { addresses, reservations };
+}
+
 export async function reclaim(
   store: Store,
   pods: PodReader,
@@ -150,36 +200,27 @@ export async function reclaim(
 
   const plan = planReleases(pools, reservations, (ref) => gone.has(ref));
   for (const { pool, error } of plan.unreadable) fail(`read pool ${pool}`, new Error(error));
-  let addresses = 0;
-  let dropped = 0;
-  for (const group of plan.groups) {
-    let released: readonly Entry[];
-    try {
-      released = await releaseGroup(store, group);
-    } catch (error) {
-      fail(`release from pool ${group.pool}`, error);
-      continue;
-    }
-    addresses += released.length;
-    if (group.overlapping) dropped += released.length;
-    const byPod = new Map<string, Entry[]>();
-    for (const e of released) byPod.set(e.allocation.podRef, [...(byPod.get(e.allocation.podRef) ?? []), e]);
-    for (const [podRef, entries] of byPod) {
-      const info = gone.get(podRef)!;
+  const counts = await releaseGroups(
+    store,
+    plan.groups,
+    (e) => e.allocation.podRef,
+    fail,
+    (batch) => {
+      const info = gone.get(batch.key)!;
       hooks.released?.({
-        podRef,
+        podRef: batch.key,
         uid: info.uid,
         why: info.why,
-        pool: group.pool,
-        networkName: group.networkName,
-        addresses: entries.map((e) => formatIP(e.address)),
-        reservations: group.overlapping
-          ? entries.map((e) => reservationName(e.address, group.networkName))
-          : [],
+        pool: batch.group.pool,
+        networkName: batch.group.networkName,
+        addresses: [...batch.addresses],
+        reservations: [...batch.reservations],
         goneSince: info.since,
       });
-    }
-  }
+    },
+  );
+  const addresses = counts.addresses;
+  let dropped = counts.reservations;
 
   // Reservations no entry goes with: each dropped while still held as read (a successor's ADD
   // that took one since keeps it).

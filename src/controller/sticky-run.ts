@@ -5,13 +5,11 @@
 // not alive, and it still holds exactly the allocation read (a new pod of the slot that took the
 // entry over in the meantime rewrote it, so the release's precondition fails and nothing goes).
 import type { Entry } from "../allocator/pool-view.ts";
-import { formatIP } from "../ip/index.ts";
-import { reservationName } from "../pool/naming.ts";
 import { parseOwner, type StickyOwner } from "../pool/owner.ts";
 import type { Store } from "../store/store.ts";
 import { isGone, splitPodRef } from "./liveness.ts";
 import { planReleases } from "./plan.ts";
-import { type PodReader, releaseGroup } from "./reconcile.ts";
+import { type PodReader, releaseGroups } from "./reconcile.ts";
 
 export interface OwnerReader {
   /** A live read: whether the owner is gone for good now (sticky.ts ownerGone). Throws on API errors. */
@@ -104,35 +102,21 @@ export async function releaseSticky(
       confirmed.has(e.allocation.owner) &&
       !alive.has(e.allocation.podRef),
   );
-  let addresses = 0;
-  let dropped = 0;
-  for (const group of plan.groups) {
-    let released: readonly Entry[];
-    try {
-      released = await releaseGroup(store, group);
-    } catch (error) {
-      fail(`release from pool ${group.pool}`, error);
-      continue;
-    }
-    addresses += released.length;
-    if (group.overlapping) dropped += released.length;
-    const byOwner = new Map<string, Entry[]>();
-    for (const e of released) {
-      const owner = e.allocation.owner ?? "";
-      byOwner.set(owner, [...(byOwner.get(owner) ?? []), e]);
-    }
-    for (const [owner, entries] of byOwner)
+  const { addresses, reservations: dropped } = await releaseGroups(
+    store,
+    plan.groups,
+    (e) => e.allocation.owner ?? "",
+    fail,
+    (batch) =>
       hooks.released?.({
-        owner,
-        kind: parseOwner(owner)?.kind ?? "statefulset",
-        podRef: entries[0]!.allocation.podRef,
-        pool: group.pool,
-        networkName: group.networkName,
-        addresses: entries.map((e) => formatIP(e.address)),
-        reservations: group.overlapping
-          ? entries.map((e) => reservationName(e.address, group.networkName))
-          : [],
-      });
-  }
+        owner: batch.key,
+        kind: parseOwner(batch.key)?.kind ?? "statefulset",
+        podRef: batch.entries[0]!.allocation.podRef,
+        pool: batch.group.pool,
+        networkName: batch.group.networkName,
+        addresses: [...batch.addresses],
+        reservations: [...batch.reservations],
+      }),
+  );
   return { addresses, reservations: dropped, errors };
 }
