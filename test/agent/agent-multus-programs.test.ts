@@ -3,28 +3,14 @@
 // meta-plugin call at once: bin/multus runs it alone on the host and succeeds, where an agent
 // taking it would have failed it. The delegate's IPAM call is still the agent's.
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { programOnPath } from "../../src/agent/netns-programs.ts";
 import { agentMetrics, startAgentProcess } from "../support/agent.ts";
+import { runMultus as multus } from "../support/multus.ts";
 import { ROOT, type TempDir, tempDir } from "../support/plugin.ts";
-
-function multus(command: string, stdin: string, env: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(join(ROOT, "bin", "multus"), [], {
-      env: { PATH: process.env["PATH"] ?? "", CNI_COMMAND: command, ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (b: Buffer) => (stdout += b));
-    child.stderr.on("data", (b: Buffer) => (stderr += b));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
 
 const count = (metrics: string, series: string) =>
   Number(new RegExp(`^${series.replace(/[{}]/g, "\\$&")} (\\d+)$`, "m").exec(metrics)?.[1] ?? 0);

@@ -4,7 +4,7 @@
 // real network namespaces. Every answer through the agent is compared with thin mode's (the same
 // call with no agent).
 import assert from "node:assert/strict";
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
@@ -12,9 +12,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { buildOnce, createPod, deletePod } from "../controller/support.ts";
 import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { addresses, ip, links, type MultusOutcome, runMultus } from "../support/multus.ts";
 import { BINARY, ROOT, type TempDir, tempDir } from "../support/plugin.ts";
 
-const MULTUS = join(ROOT, "bin", "multus");
 const PARENT = "mlc-parent0";
 const NODE = "node-1";
 const TOKEN = "multus-cache-token";
@@ -22,25 +22,7 @@ const NETWORKS = "k8s.v1.cni.cncf.io/networks";
 const STATUS = "k8s.v1.cni.cncf.io/network-status";
 const NAD_RESOURCE = "network-attachment-definitions.k8s.cni.cncf.io";
 
-interface Outcome {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 type Mode = "agent" | "thin";
-
-const ip = (...args: string[]) => execFileSync("ip", args, { encoding: "utf8" });
-const links = (ns: string) =>
-  (JSON.parse(ip("-n", ns, "-j", "link", "show")) as { ifname: string }[]).map((l) => l.ifname).sort();
-const addresses = (ns: string, dev: string) =>
-  (
-    JSON.parse(ip("-n", ns, "-j", "addr", "show", "dev", dev)) as {
-      addr_info: { family: string; local: string }[];
-    }[]
-  )[0]!.addr_info
-    .filter((a) => a.family === "inet")
-    .map((a) => a.local);
 
 /** A result without what differs on every ADD: MAC addresses and the host end's name of a veth pair. */
 const normal = (stdout: string) =>
@@ -143,36 +125,23 @@ describe("multus through the node agent: the watch cache of pods and NADs", () =
     conf: object,
     netns = ns,
     via = agent,
-  ): Promise<Outcome> {
+  ): Promise<MultusOutcome> {
     const cid = `ctr-${netns}`;
-    return new Promise((resolve, reject) => {
-      const child = spawn(MULTUS, [], {
-        env: {
-          PATH: process.env["PATH"] ?? "",
-          // Empty: the plugin never uses an agent (thin mode).
-          THEREABOUTS_AGENT_SOCKET: mode === "agent" ? via.socket : "",
-          CNI_COMMAND: command,
-          CNI_IFNAME: "eth0",
-          CNI_PATH: "/usr/lib/cni",
-          CNI_CONTAINERID: cid,
-          CNI_NETNS: `/var/run/netns/${netns}`,
-          CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${cid};K8S_POD_UID=${uid}`,
-        },
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (b: Buffer) => (stdout += b));
-      child.stderr.on("data", (b: Buffer) => (stderr += b));
-      child.on("error", reject);
-      child.on("close", (code) => {
-        if (mode === "agent") assert.doesNotMatch(stderr, /did not answer/, "the agent answered");
-        resolve({ code, stdout, stderr });
-      });
-      child.stdin.end(JSON.stringify(conf));
+    return runMultus(command, conf, {
+      // Empty: the plugin never uses an agent (thin mode).
+      THEREABOUTS_AGENT_SOCKET: mode === "agent" ? via.socket : "",
+      CNI_IFNAME: "eth0",
+      CNI_PATH: "/usr/lib/cni",
+      CNI_CONTAINERID: cid,
+      CNI_NETNS: `/var/run/netns/${netns}`,
+      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${cid};K8S_POD_UID=${uid}`,
+    }).then((outcome) => {
+      if (mode === "agent") assert.doesNotMatch(outcome.stderr, /did not answer/, "the agent answered");
+      return outcome;
     });
   }
 
-  const ok = (o: Outcome, what: string) => assert.equal(o.code, 0, `${what}: ${o.stdout} ${o.stderr}`);
+  const ok = (o: MultusOutcome, what: string) => assert.equal(o.code, 0, `${what}: ${o.stdout} ${o.stderr}`);
 
   before(async () => {
     buildOnce();
@@ -339,7 +308,7 @@ describe("multus through the node agent: the watch cache of pods and NADs", () =
       "/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions/moving",
     );
     assert.equal(removed.status, 200, removed.body);
-    let failed: Outcome | undefined;
+    let failed: MultusOutcome | undefined;
     for (let i = 0; i < 50 && failed === undefined; i++) {
       const o = await multus("agent", "ADD", "mover", uid, conf);
       if (o.code !== 0) failed = o;

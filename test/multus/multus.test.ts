@@ -2,55 +2,21 @@
 // NetworkAttachmentDefinitions created there) and the Debian plugins in /usr/lib/cni, in real
 // network namespaces.
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { createPod } from "../controller/support.ts";
 import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
+import { addresses, ip, links, MULTUS, runMultus } from "../support/multus.ts";
 import { ROOT, type TempDir, tempDir } from "../support/plugin.ts";
 
-const MULTUS = join(ROOT, "bin", "multus");
 const CNI_PATH = "/usr/lib/cni";
 const PARENT = "mlt-parent0";
 
-interface Outcome {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
+function multus(command: string, config: object, env: Record<string, string>, executable = MULTUS) {
+  return runMultus(command, config, { CNI_IFNAME: "eth0", CNI_PATH, ...env }, executable);
 }
-
-function multus(
-  command: string,
-  config: object,
-  env: Record<string, string>,
-  executable = MULTUS,
-): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(executable, [], {
-      env: { PATH: process.env["PATH"] ?? "", CNI_COMMAND: command, CNI_IFNAME: "eth0", CNI_PATH, ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (b: Buffer) => (stdout += b));
-    child.stderr.on("data", (b: Buffer) => (stderr += b));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(JSON.stringify(config));
-  });
-}
-
-const ip = (...args: string[]) => execFileSync("ip", args, { encoding: "utf8" });
-const links = (ns: string) =>
-  (JSON.parse(ip("-n", ns, "-j", "link", "show")) as { ifname: string }[]).map((l) => l.ifname).sort();
-const addresses = (ns: string, dev: string) =>
-  (
-    JSON.parse(ip("-n", ns, "-j", "addr", "show", "dev", dev)) as {
-      addr_info: { family: string; local: string }[];
-    }[]
-  )[0]!.addr_info
-    .filter((a) => a.family === "inet")
-    .map((a) => a.local);
 
 describe("multus thin mode: pods, NADs and delegates in network namespaces", () => {
   let api: ApiDouble;
