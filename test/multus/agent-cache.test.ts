@@ -13,7 +13,7 @@ import { buildOnce, createPod, deletePod } from "../controller/support.ts";
 import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { addresses, ip, links, type MultusOutcome, runMultus } from "../support/multus.ts";
-import { BINARY, ROOT, type TempDir, tempDir } from "../support/plugin.ts";
+import { BINARY, type TempDir, tempDir } from "../support/plugin.ts";
 
 const PARENT = "mlc-parent0";
 const NODE = "node-1";
