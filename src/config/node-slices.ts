@@ -5,7 +5,8 @@
 // with code 7 naming the key.
 import { ConfigError } from "../errors/errors.ts";
 import { quote } from "../errors/message.ts";
-import { formatCidr } from "../ip/index.ts";
+import { bitsOf } from "../ip/index.ts";
+import { parseSliceSize, sliceProblem } from "../pool/node-slices.ts";
 import type { Datastore } from "../store/settings.ts";
 import type { IpRange } from "./types.ts";
 
@@ -29,16 +30,10 @@ export interface NodeSliceInput {
   readonly stickyAddresses: boolean;
 }
 
-/** The prefix length `"/N"` or `"N"` says, or undefined when it is not one for `bits`-bit addresses. */
-export function slicePrefixOf(text: string, bits: number): number | undefined {
-  const match = /^\/?([0-9]{1,3})$/.exec(text);
-  const prefix = match === null ? Number.NaN : Number(match[1]);
-  return prefix >= 1 && prefix <= bits ? prefix : undefined;
-}
-
 /**
  * The node-slice settings, or undefined without node_slice_size. Throws ConfigError for a size that
- * is not a prefix length, a slice larger than the range or without usable addresses, more than
+ * is not a prefix length, one the range cannot be divided by (pool/node-slices.ts: sliceProblem),
+ * a slice without usable addresses, more than
  * one range, a datastore other than kubernetes (the NodeSlicePool lives there), no name to give
  * the NodeSlicePool, and sticky addresses (a StatefulSet pod rescheduled to another node could not
  * keep an address of the old node's slice).
@@ -48,26 +43,21 @@ export function parseNodeSlices(input: NodeSliceInput): NodeSliceSettings | unde
   if (text === undefined) return undefined;
   const key = `node_slice_size ${quote(text)}`;
   const [rule, ...more] = input.ranges;
-  const bits = rule?.range.family === 6 ? 128 : 32;
-  const prefix = slicePrefixOf(text, bits);
+  const prefix = parseSliceSize(text);
   if (prefix === undefined)
-    throw new ConfigError(`invalid ${key}: expected a prefix length such as "/26" or "26" (1 to ${bits})`);
+    throw new ConfigError(`invalid ${key}: expected a prefix length such as "/26" or "26"`);
   if (rule === undefined) return undefined; // no range: nothing is allocated, nothing to slice
   if (more.length > 0)
     throw new ConfigError(
       `invalid ${key}: node slices cut one range, and this network configures ${input.ranges.length}`,
       "remove node_slice_size, or keep only one range (a separate network per range can slice each)",
     );
-  const range = formatCidr(rule.range);
-  if (prefix < rule.range.prefix)
-    throw new ConfigError(
-      `invalid ${key}: a slice of /${prefix} is larger than the range ${range}`,
-      `use a size from /${rule.range.prefix} to /${bits - 2}`,
-    );
+  const problem = sliceProblem(rule.range, prefix);
+  if (problem !== undefined) throw new ConfigError(`invalid ${key}: ${problem}`);
+  const bits = bitsOf(rule.range.family);
   if (prefix > bits - 2)
     throw new ConfigError(
-      `invalid ${key}: a slice of /${prefix} has no usable address (its first and last are never handed out)`,
-      `use a size from /${rule.range.prefix} to /${bits - 2}`,
+      `invalid ${key}: a slice of /${prefix} has no usable address (its first and last are never handed out): use a prefix length of at most /${bits - 2}`,
     );
   if (input.datastore !== "kubernetes")
     throw new ConfigError(

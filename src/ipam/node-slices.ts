@@ -17,11 +17,11 @@ import { ConfigError, ExhaustedError, StoreUnavailableError } from "../errors/er
 import { type Cidr, contains, formatCidr, formatIP, masked, parseCidr } from "../ip/index.ts";
 import type { Logger } from "../log/logger.ts";
 import { nodeSlicePoolName } from "../pool/naming.ts";
-import { type NodeSlicePool, nodeSlicePoolNameOf } from "../pool/node-slices.ts";
+import { type NodeSlicePool, nodeSlicePoolNameFor, slicedAs } from "../pool/node-slices.ts";
 import type { NodeSliceStore, Store } from "../store/store.ts";
 import { allocateInPool, type Held, type PoolTarget } from "./allocate-range.ts";
 import { type RetryObserver, unobserved } from "./observer.ts";
-import { type PoolRef, poolOf, sameRange, storedRange } from "./pool-ref.ts";
+import { type PoolRef, poolOf, storedRange } from "./pool-ref.ts";
 import { type Deadline, expired, remainingMs } from "./retry.ts";
 
 /** How long an ADD waits for the controller to create (or re-slice) the network's NodeSlicePool. */
@@ -47,7 +47,7 @@ function sliceStore(store: Store): NodeSliceStore {
 
 /** The network's NodeSlicePool name: network_name, else the network's name. */
 export function nodeSlicePoolOf(config: IpamConfig): string {
-  return nodeSlicePoolNameOf(config.networkName, config.name);
+  return nodeSlicePoolNameFor(config.networkName, config.name);
 }
 
 /** The slices of `pool` inside the configured range (elements that are not are never used). */
@@ -64,18 +64,6 @@ function slicesOf(pool: NodeSlicePool, rule: IpRange): Slice[] {
     slices.push({ index, sliceRange, cidr: masked(cidr), rule: sliceRule(rule, masked(cidr)) });
   });
   return slices;
-}
-
-/** Whether the NodeSlicePool slices what this network configures (else the controller is behind). */
-function slicesConfigured(pool: NodeSlicePool, config: IpamConfig, rule: IpRange): boolean {
-  const range = parseCidr(pool.range);
-  const size = /^\/?([0-9]{1,3})$/.exec(pool.sliceSize);
-  return (
-    range !== undefined &&
-    sameRange(range, rule.range) &&
-    size !== null &&
-    Number(size[1]) === config.nodeSlices?.prefix
-  );
 }
 
 /** The pool of one of the node's slices. */
@@ -114,7 +102,7 @@ async function awaitNodeSlicePool(
   const until = Math.min(clock.now() + NODE_SLICE_POOL_WAIT_MS, deadline.at);
   for (;;) {
     const pool = await slices.getNodeSlicePool(name, { deadline });
-    if (pool !== undefined && slicesConfigured(pool, config, rule)) return pool;
+    if (pool !== undefined && slicedAs(pool, rule.range, config.nodeSlices?.prefix ?? -1)) return pool;
     const left = until - clock.now();
     if (left <= 0) {
       const what =
