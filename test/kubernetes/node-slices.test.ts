@@ -220,7 +220,7 @@ describe("node slices through the plugin (Go v0.9 compatible)", () => {
     for (const [pod, want] of [
       ["f1", "10.73.0.1/29"],
       ["f2", "10.73.0.2/29"],
-    ])
+    ] as const)
       assert.deepEqual(addressesOf(await add({ config, pod, containerId: pod, env: on("node-a") })), [want]);
     const o = await add({ config, pod: "f3", containerId: "f3", env: on("node-a") });
     const e = cniError(o);
