@@ -77,6 +77,14 @@ async function goAttachment(
  */
 async function pluginScenario(api: ApiDouble, env: Record<string, string>): Promise<LoggedRequest[]> {
   await goAttachment(api, "10.81.0.0-24", "10.81.0.0/24", "1", "default/go-pod", "10.81.0.1");
+  // What a controller made for the node-slice network (slicedCalls), with its one slice free.
+  await expectStatus(api, "POST", `${WB}/nodeslicepools`, {
+    apiVersion: "whereabouts.cni.cncf.io/v1alpha1",
+    kind: "NodeSlicePool",
+    metadata: { name: "slicenet" },
+    spec: { range: "10.85.0.0/24", sliceSize: "/26" },
+    status: { allocations: [{ nodeName: "", sliceRange: "10.85.0.0/26" }] },
+  });
   await api.resetRequests();
   const kubeconfig = api.kubeconfigPath(NS);
   const net = (range: string) => netConf(kubeIpam(kubeconfig, { range }), "1.1.0", "rbacnet");
@@ -93,7 +101,33 @@ async function pluginScenario(api: ApiDouble, env: Record<string, string>): Prom
   ok(await del(call(net("10.80.0.0/24"), "a", "a2")), "DEL");
   ok(await del(call(net("10.80.0.0/25"), "b", "b1")), "DEL in the overlapping range");
   ok(await del(call(net("10.81.0.0/24"), "go-pod", "go-1")), "DEL of Go's attachment");
+  await slicedCalls(api, kubeconfig, call);
   return (await api.requests()).log as LoggedRequest[];
+}
+
+/**
+ * A node-slice network's ADD on a node without a slice (GET the NodeSlicePool, PATCH the claim)
+ * and DEL. The node's name comes from `<configuration_path>/nodename`, as the installer writes it.
+ */
+async function slicedCalls(
+  api: ApiDouble,
+  kubeconfig: string,
+  call: (config: string, pod: string, containerId: string) => AddCall,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "thereabouts-rbac-"));
+  try {
+    writeFileSync(join(dir, "nodename"), "rbac-node");
+    const ipam = kubeIpam(kubeconfig, {
+      range: "10.85.0.0/24",
+      node_slice_size: "/26",
+      configuration_path: dir,
+    });
+    const sliced = call(netConf(ipam, "1.1.0", "slicenet"), "s", "s1");
+    ok(await add(sliced), "ADD on a node-slice network (claims a slice)");
+    ok(await del(sliced), "DEL on a node-slice network");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
