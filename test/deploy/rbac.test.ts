@@ -101,7 +101,7 @@ async function pluginScenario(api: ApiDouble, env: Record<string, string>): Prom
   ok(await del(call(net("10.80.0.0/24"), "a", "a2")), "DEL");
   ok(await del(call(net("10.80.0.0/25"), "b", "b1")), "DEL in the overlapping range");
   ok(await del(call(net("10.81.0.0/24"), "go-pod", "go-1")), "DEL of Go's attachment");
-  await slicedCalls(api, kubeconfig, call);
+  await slicedCalls(kubeconfig, call);
   return (await api.requests()).log as LoggedRequest[];
 }
 
@@ -110,7 +110,6 @@ async function pluginScenario(api: ApiDouble, env: Record<string, string>): Prom
  * and DEL. The node's name comes from `<configuration_path>/nodename`, as the installer writes it.
  */
 async function slicedCalls(
-  api: ApiDouble,
   kubeconfig: string,
   call: (config: string, pod: string, containerId: string) => AddCall,
 ): Promise<void> {
