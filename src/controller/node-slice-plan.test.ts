@@ -104,7 +104,16 @@ test("slice pools are named without a prefix when the network has no network_nam
   const net = network("conflist", "10.0.0.0/24", 26, { pool: "conflist", networkName: "" });
   const pools = new Map([["conflist", { ...stored(["gone"]), name: "conflist" }]]);
   const checked: string[] = [];
-  planNodeSlices(input({ networks: [net], stored: pools, occupied: (p) => (checked.push(p), true) }));
+  planNodeSlices(
+    input({
+      networks: [net],
+      stored: pools,
+      occupied: (p) => {
+        checked.push(p);
+        return true;
+      },
+    }),
+  );
   assert.deepEqual(checked, ["gone-10.0.0.0-26"]);
 });
 
