@@ -17,6 +17,7 @@ import {
   NODE_SLICE_POOLS,
   type NodeSlicePool,
   nodeSlicePoolNameFor,
+  sliceProblem,
 } from "../pool/node-slices.ts";
 import { deleteOptions } from "../store/kubernetes/kubernetes-store.ts";
 import { API_VERSION } from "../store/kubernetes/objects.ts";
@@ -32,6 +33,19 @@ const RECHECK_MS = 60_000;
 const SETTLE_MS = 100;
 /** After a failed write or plan. */
 const RETRY_MS = 1_000;
+
+/**
+ * Stands in for the nodes' whereabouts.conf, which the controller does not mount: a NAD that
+ * names no datastore takes Kubernetes and its kubeconfig from there on the nodes, and node slices
+ * need the Kubernetes datastore. A flat file the controller is given (--flat-file) is read first.
+ */
+const NODES_FLAT_FILE = "(the nodes' whereabouts.conf)";
+const NODES_FLAT_FILE_TEXT = JSON.stringify({
+  datastore: "kubernetes",
+  kubernetes: { kubeconfig: "/etc/cni/net.d/whereabouts.d/whereabouts.kubeconfig" },
+});
+const readNodeConfig = (path: string) =>
+  path === NODES_FLAT_FILE ? NODES_FLAT_FILE_TEXT : readOptionalFile(path);
 
 /** What a NAD says about node slices. */
 export type NadSlicing =
@@ -59,12 +73,20 @@ export function nadSlicing(object: unknown, flatFilePaths: readonly string[]): N
     const config = loadIpamConfigFromNetwork({
       stdin: text,
       cniArgs: "",
-      readFile: readOptionalFile,
-      extraFlatFilePaths: flatFilePaths,
+      readFile: readNodeConfig,
+      extraFlatFilePaths: [...flatFilePaths, NODES_FLAT_FILE],
     });
     const slices = config.nodeSlices;
     const rule = config.ranges[0];
     if (slices === undefined || rule === undefined) return { kind: "none" };
+    // The configuration's own checks do not bound how many slices there are (a /64 by /120).
+    const problem = sliceProblem(rule.range, slices.prefix);
+    if (problem !== undefined)
+      return {
+        kind: "invalid",
+        ref: `${nadInfo.namespace}/${nadInfo.name}`,
+        error: `invalid node_slice_size: ${problem}`,
+      };
     return {
       kind: "sliced",
       network: {
