@@ -2,7 +2,8 @@
 // One process per cluster, any number of replicas: the holder of the Lease `thereabouts-controller`
 // watches every pod and frees a gone pod's addresses within seconds (the fast path), resyncs
 // everything once it starts leading (what leaked while no controller ran), and sweeps on the
-// reconciler's cron schedule. Every replica serves /healthz, /readyz and /metrics; only the leader
+// reconciler's cron schedule; it also keeps the NodeSlicePools of node-slice networks
+// (node-slice-watch.ts). Every replica serves /healthz, /readyz and /metrics; only the leader
 // writes (pools, reservations, Events).
 //
 // This file only wires the parts together: the work queue (reconcile-queue.ts), one reconcile
