@@ -216,6 +216,43 @@ async function controllerScenario(api: ApiDouble): Promise<LoggedRequest[]> {
     },
     { "Content-Type": "application/merge-patch+json" },
   );
+  // Node slices: a NAD whose NodeSlicePool is created, one whose Go-written pool gets its nodes
+  // (a patch), and a pool no NAD configures (deleted).
+  for (const name of ["n1", "n2"])
+    await expectStatus(api, "POST", "/api/v1/nodes", { apiVersion: "v1", kind: "Node", metadata: { name } });
+  for (const [name, range] of [
+    ["sliced", "10.84.0.0/24"],
+    ["stale", "10.85.0.0/24"],
+  ] as const)
+    await expectStatus(
+      api,
+      "POST",
+      `/apis/k8s.cni.cncf.io/v1/namespaces/${NS}/network-attachment-definitions`,
+      {
+        apiVersion: "k8s.cni.cncf.io/v1",
+        kind: "NetworkAttachmentDefinition",
+        metadata: { name },
+        spec: {
+          config: JSON.stringify({
+            cniVersion: "0.3.1",
+            name,
+            type: "macvlan",
+            ipam: { type: "whereabouts", range, node_slice_size: "/26" },
+          }),
+        },
+      },
+    );
+  for (const [name, range] of [
+    ["stale", "10.85.0.0/24"],
+    ["orphan", "10.86.0.0/24"],
+  ] as const)
+    await expectStatus(api, "POST", `${WB}/nodeslicepools`, {
+      apiVersion: "whereabouts.cni.cncf.io/v1alpha1",
+      kind: "NodeSlicePool",
+      metadata: { name },
+      spec: { range, sliceSize: "/25" },
+      status: { allocations: [{ nodeName: "", sliceRange: range.replace("/24", "/25") }] },
+    });
   await api.resetRequests();
   const controller = await startController(api, [
     "--renew-interval",
@@ -235,7 +272,16 @@ async function controllerScenario(api: ApiDouble): Promise<LoggedRequest[]> {
         }[];
         const reservations = collections["overlappingrangeipreservations.whereabouts.cni.cncf.io"] ?? [];
         const events = (collections["events"] ?? []).length;
+        const slicePools = (collections["nodeslicepools.whereabouts.cni.cncf.io"] ?? []) as {
+          metadata: { name: string };
+          status: { allocations: { nodeName: string }[] };
+        }[];
+        const sliced = slicePools.filter(
+          (p) => p.status.allocations.filter((a) => a.nodeName !== "").length === 2,
+        );
         return (
+          slicePools.length === 2 &&
+          sliced.length === 2 &&
           pools.length === 1 &&
           Object.keys(pools[0]!.spec.allocations).join() === "3" &&
           reservations.length === 0 &&

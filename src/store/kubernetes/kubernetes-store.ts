@@ -799,7 +799,7 @@ function usageAfter(change: PoolChange, before: PoolSnapshot, recorded: PoolUsag
   return change.usable === undefined ? carriedUsage(after, recorded) : usageOf(after, change.usable);
 }
 
-function deleteOptions(preconditions: { uid?: string; resourceVersion?: string }): object {
+export function deleteOptions(preconditions: { uid?: string; resourceVersion?: string }): object {
   return { apiVersion: "v1", kind: "DeleteOptions", preconditions };
 }
 
