@@ -75,6 +75,11 @@ export class AgentStore implements Store {
     return this.#inner.datastore;
   }
 
+  /** NodeSlicePools are read and claimed in the store itself (a claim is a tested write). */
+  get nodeSlices() {
+    return this.#inner.nodeSlices;
+  }
+
   /**
    * With `verifiable`: the cached pool (changes in flight applied) when it is recent, not
    * contended, and verifiable; else the pool as the store has it. Without: the store's answer.

@@ -89,6 +89,8 @@ export async function startAgent(options: {
   const metrics = createAgentMetrics(stores, gate);
   const policy = { euid: process.geteuid?.() ?? 0, group };
   let served = 0;
+  // Given (--node-name) or the DaemonSet's NODENAME; else calls find it as a plugin does.
+  const sliceNode = options.nodeName ?? (process.env["NODENAME"]?.trim() || undefined);
   const multusKube = new MultusKubeCache({
     nodeName: options.nodeName ?? defaultNodeName(process.env),
     log: options.log,
@@ -122,6 +124,8 @@ export async function startAgent(options: {
     // The datastore the call's configuration selects labels its metrics (a fixed set of values).
     const hooks: ConfigHooks = {
       readFile: inner?.readFile ?? readOptionalFile,
+      // A node-slice network's node: the agent's own (plugins do not hand over NODENAME).
+      ...(sliceNode === undefined ? {} : { nodeName: sliceNode }),
       admit: (config) => {
         store = config.datastore;
         inner?.admit?.(config);

@@ -4,7 +4,6 @@ import { parseArgs } from "node:util";
 import { aboutText, VERSION } from "../about.ts";
 import { DEFAULT_MULTUS_LIMITS, type GateLimits } from "../agent/call-gate.ts";
 import { HostPaths } from "../agent/host-paths.ts";
-import { defaultNodeName } from "../agent/multus-kube.ts";
 import { AGENT_SOCKET_ENV, agentSocket } from "../agent/protocol.ts";
 import { startAgent } from "../agent/server.ts";
 import { DEFAULT_IDLE_MS, WarmStores } from "../agent/warm-stores.ts";
@@ -107,10 +106,9 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     throw new Error(
       `--node-name ${JSON.stringify(given.slice(0, 100))}: expected the Kubernetes node's name (lower-case letters, digits, '-' and '.')`,
     );
-  const nodeName = given ?? defaultNodeName(process.env);
   const agent = await startAgent({
     socket,
-    nodeName,
+    nodeName: given,
     log: daemonLog(format, (line) => process.stderr.write(line)),
     allowGroup: values["allow-group"],
     hostPaths,

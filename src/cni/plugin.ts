@@ -28,6 +28,7 @@ import { jsonLine } from "../log/line.ts";
 import { createLogger, type LogFields, type Logger } from "../log/logger.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
+import { nodeNameOf } from "./node-name.ts";
 import { lookUpPod, podClaim, readsPod } from "./pod-lookup.ts";
 import { type Request, validAttachments } from "./request.ts";
 import type { IpamResult } from "./result.ts";
@@ -44,6 +45,11 @@ export const DEL_TIMEOUT_MS = 30_000;
  */
 export interface ConfigHooks {
   readonly readFile: ReadFile;
+  /**
+   * The node's name, when the process serving the call knows it (the node agent); else a
+   * node-slice network's call finds it from NODENAME, nodename, /etc/hostname (node-name.ts).
+   */
+  readonly nodeName?: string;
   readonly admit?: (config: IpamConfig) => void;
   readonly retries?: (config: IpamConfig) => RetryObserver;
 }
@@ -133,6 +139,14 @@ export function pluginHandlers(
     );
     return { config, log };
   };
+  /**
+   * A node-slice network's node, found before any store is opened (a call that cannot tell its
+   * node writes nothing); undefined for other networks.
+   */
+  const nodeOf = (config: IpamConfig): string | undefined =>
+    config.nodeSlices === undefined || config.ranges.length === 0
+      ? undefined
+      : nodeNameOf(hooks.nodeName ?? io.env["NODENAME"], config.nodeSlices.configurationPath, hooks.readFile);
   return {
     failureLine(command, error) {
       // Text, and failures before the configuration is known, keep the plain line.
@@ -152,6 +166,7 @@ export function pluginHandlers(
         );
       }
       const claimant = { containerId: req.containerId, podRef: config.pod.ref, ifName: req.ifName };
+      const node = nodeOf(config);
       const deadline = deadlineIn(ADD_TIMEOUT_MS);
       const outcome =
         config.ranges.length === 0
@@ -169,6 +184,7 @@ export function pluginHandlers(
                 deadline,
                 log,
                 hooks.retries?.(config),
+                node,
               );
             });
       return resultOf(config, outcome.addresses);
@@ -176,6 +192,7 @@ export function pluginHandlers(
     async del(req) {
       const { config, log } = load(req);
       if (config.ranges.length === 0) return;
+      const node = nodeOf(config);
       const attachment = { containerId: req.containerId, ifName: req.ifName };
       const released = await withStore(config, (store) =>
         deleteAttachment(
@@ -185,6 +202,7 @@ export function pluginHandlers(
           config.pod.name === "" ? undefined : config.pod.ref,
           deadlineIn(DEL_TIMEOUT_MS),
           hooks.retries?.(config),
+          node,
         ),
       );
       for (const e of released) {
@@ -193,16 +211,18 @@ export function pluginHandlers(
         const verb = e.allocation.owner === undefined ? "released" : `parked (for ${e.allocation.owner})`;
         log.debug(`${verb} ${address} of ${e.allocation.podRef}`, {
           address,
-          pool: rule === undefined ? undefined : poolOf(config, rule).name,
+          // A slice's pool is not named by the range: the address says which it was.
+          pool: rule === undefined || config.nodeSlices !== undefined ? undefined : poolOf(config, rule).name,
         });
       }
     },
     async check(req) {
       const { config } = load(req);
+      const node = nodeOf(config);
       const attachment = { containerId: req.containerId, ifName: req.ifName };
       const cached = prevResultAddresses(req.config);
       await withStore(config, (store) =>
-        checkAttachment(store, config, attachment, cached, deadlineIn(DEL_TIMEOUT_MS)),
+        checkAttachment(store, config, attachment, cached, deadlineIn(DEL_TIMEOUT_MS), node),
       );
     },
     async gc(req) {

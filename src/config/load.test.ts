@@ -316,7 +316,7 @@ test("loadIpamConfig() counts range and static addresses per family for CNI vers
   }
 });
 
-test("loadIpamConfig() validates log_level, log_format and node_slice_size", async (t) => {
+test("loadIpamConfig() validates log_level, log_format and reads node_slice_size", async (t) => {
   for (const [level, want] of [
     ["VERBOSE", "verbose"],
     ["Panic", "panic"],
@@ -347,20 +347,28 @@ test("loadIpamConfig() validates log_level, log_format and node_slice_size", asy
   await t.test("log_format from the flat file when the network configuration has none", () =>
     assert.equal(load({}, { files: { [FLAT]: JSON.stringify({ log_format: "json" }) } }).logFormat, "json"),
   );
-  // A valid size is refused with what to do (slices are not implemented); an invalid one says why.
-  for (const size of ["/26", "26", "1", "/128"]) {
+  const kube = { range: "10.0.0.0/24", kubernetes: { kubeconfig: "/k" } };
+  for (const [size, prefix] of [
+    ["/26", 26],
+    ["26", 26],
+    ["/24", 24],
+    ["/30", 30],
+  ] as const) {
     await t.test(`node_slice_size ${size}`, () =>
-      assertCniError(
-        () => load({ node_slice_size: size }),
-        7,
-        /^node_slice_size "\/?\d+": node slices \(Fast IPAM\) are not supported yet$/,
-      ),
+      assert.deepEqual(load({ ...kube, node_slice_size: size }).nodeSlices, { prefix, text: size }),
     );
   }
-  const fromFlat = { [FLAT]: JSON.stringify({ range: "10.0.0.0/24", node_slice_size: "/28" }) };
-  await t.test("node_slice_size from the flat file", () =>
-    assertCniError(() => load({}, { files: fromFlat }), 7, /^node_slice_size "\/28": node slices/),
+  const fromFlat = {
+    [FLAT]: JSON.stringify({ node_slice_size: "/28", configuration_path: "/etc/cni/net.d/whereabouts.d" }),
+  };
+  await t.test("node_slice_size and configuration_path from the flat file", () =>
+    assert.deepEqual(load(kube, { files: fromFlat }).nodeSlices, {
+      prefix: 28,
+      text: "/28",
+      configurationPath: "/etc/cni/net.d/whereabouts.d",
+    }),
   );
+  await t.test("no node_slice_size: the whole range", () => assert.equal(load(kube).nodeSlices, undefined));
 });
 
 test("loadIpamConfig() reports errors in Go's evaluation order", async (t) => {

@@ -13,11 +13,12 @@ import { loadFlatFile, type ReadFile } from "./flat-file.ts";
 import { decodeIpam } from "./ipam-input.ts";
 import { isJsonObject, type Json, type JsonObject, parseJson } from "./json-parse.ts";
 import { mergeIpam } from "./merge.ts";
+import { parseNodeSlices } from "./node-slices.ts";
 import { checkPath, checkPaths } from "./paths.ts";
 import { normaliseRanges } from "./range.ts";
 import { decodeRuntimeIps } from "./requested.ts";
 import { parseDns, parseRoutes } from "./routes-dns.ts";
-import { checkNodeSliceSize, parseLogFormat, parseLogLevel } from "./settings.ts";
+import { parseLogFormat, parseLogLevel } from "./settings.ts";
 import { parseStickySettings } from "./sticky.ts";
 import type { IpamConfig } from "./types.ts";
 
@@ -98,14 +99,23 @@ export function loadIpamDocument(doc: JsonObject, sources: ConfigContext): IpamC
   const dns = parseDns(ipam.dns);
   const logLevel = parseLogLevel(ipam.logLevel);
   const logFormat = parseLogFormat(ipam.logFormat);
-  checkNodeSliceSize(ipam.nodeSliceSize);
   const sticky = parseStickySettings(ipam);
+  const networkName = ipam.networkName ?? "";
+  const nodeSlices = parseNodeSlices({
+    nodeSliceSize: ipam.nodeSliceSize,
+    configurationPath: ipam.configurationPath,
+    name,
+    networkName,
+    ranges,
+    datastore: store.datastore,
+    stickyAddresses: sticky.stickyAddresses,
+  });
 
   const config: IpamConfig = {
     name,
     ranges,
     ...(gateway === undefined ? {} : { gateway }),
-    networkName: ipam.networkName ?? "",
+    networkName,
     enableOverlappingRanges: ipam.enableOverlappingRanges ?? true,
     addresses,
     routes,
@@ -115,6 +125,7 @@ export function loadIpamDocument(doc: JsonObject, sources: ConfigContext): IpamC
     logLevel,
     logFormat,
     ...sticky,
+    ...(nodeSlices === undefined ? {} : { nodeSlices }),
     requested,
     pod: {
       name: args.podName,

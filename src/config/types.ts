@@ -3,6 +3,7 @@
 import type { RangeRule } from "../allocator/assign.ts";
 import type { Cidr, IP } from "../ip/index.ts";
 import type { StoreSettings } from "../store/settings.ts";
+import type { NodeSliceSettings } from "./node-slices.ts";
 
 export const LOG_LEVELS = ["debug", "verbose", "error", "panic"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -51,10 +52,9 @@ export interface Dns {
  * What the plugin, the agent, `status` and the controller use of a network's IPAM config: the store
  * settings (datastore, local, kubernetes, etcd) and everything else the verbs use. Keys that are
  * accepted but used by nothing (reconciler_cron_expression in a network
- * configuration, leader_*, configuration_path once the flat file is read, CNI_ARGS
+ * configuration, leader_*, configuration_path once the flat file is read (unless node slices need it), CNI_ARGS
  * K8S_POD_INFRA_CONTAINER_ID) are checked when loaded and kept nowhere (CNI_ARGS K8S_POD_UID is read
- * by the ADD that looks its pod up, from the request); node_slice_size is refused until node slices
- * exist (config/settings.ts).
+ * by the ADD that looks its pod up, from the request).
  */
 export interface IpamConfig extends StoreSettings {
   /** Network name (top-level `name`). */
@@ -79,6 +79,11 @@ export interface IpamConfig extends StoreSettings {
   readonly stickyAddresses: boolean;
   /** `reuse_cooldown_seconds` (0..86400): how long a released address is not handed out again. */
   readonly reuseCooldownSeconds: number;
+  /**
+   * `node_slice_size`: allocate from this node's slices of the (single) range, as listed in the
+   * network's NodeSlicePool (config/node-slices.ts, docs/node-slices.md). Absent: the whole range.
+   */
+  readonly nodeSlices?: NodeSliceSettings;
   /** `requested_ips_from_pod`: read requested addresses from the pod's thereabouts.io/ips annotation. */
   readonly requestedIpsFromPod: boolean;
   /**

@@ -17,7 +17,7 @@ export function controllerAdvice({ topic, settings, resource }: StoreErrorFacts)
     case "credentials":
       return `the controller's credentials (${settings}) were refused: check its ServiceAccount token, or the user of its kubeconfig`;
     case "permissions":
-      return "the controller's ServiceAccount lacks a permission of its role (docs/controller.md): pods get, list, watch; events create; configmaps get; leases get, create, patch; ippools and overlappingrangeipreservations get, list, watch, patch, delete, deletecollection";
+      return "the controller's ServiceAccount lacks a permission of its role (docs/controller.md): pods get, list, watch; events create; configmaps get; leases get, create, patch; ippools and overlappingrangeipreservations get, list, watch, patch, delete, deletecollection; nodes and network-attachment-definitions list, watch; nodeslicepools list, watch, create, patch, delete";
     case "missing":
       return `the request for ${resource ?? "it"} found nothing: the namespace (--namespace, else the context's or the ServiceAccount's) and the whereabouts.cni.cncf.io CRDs (deploy/crds) must exist`;
   }

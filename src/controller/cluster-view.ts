@@ -22,6 +22,8 @@ export type GoneHow = "deleted" | "terminated" | "entry for a gone pod";
 export interface ClusterViewCallbacks {
   /** A pod that something names became gone (or something new names a gone pod). */
   candidate(ref: string, last: PodState | undefined, how: GoneHow): void;
+  /** An IPPool appeared, changed or went (node slices wait for their slice pools to empty). */
+  poolChanged?(): void;
   log: InformerHandlers<unknown>["log"];
 }
 
@@ -61,8 +63,14 @@ export class ClusterView {
         decode: (o) => ({ ...decodePool(o).snapshot, name: nameOf(o) }),
       },
       {
-        upsert: (_name, next, previous, initial) => this.#index(refsOf(previous), refsOf(next), !initial),
-        remove: (_name, last) => this.#index(refsOf(last), new Map()),
+        upsert: (_name, next, previous, initial) => {
+          this.#index(refsOf(previous), refsOf(next), !initial);
+          callbacks.poolChanged?.();
+        },
+        remove: (_name, last) => {
+          this.#index(refsOf(last), new Map());
+          callbacks.poolChanged?.();
+        },
         log,
       },
     );

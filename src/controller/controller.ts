@@ -2,7 +2,8 @@
 // One process per cluster, any number of replicas: the holder of the Lease `thereabouts-controller`
 // watches every pod and frees a gone pod's addresses within seconds (the fast path), resyncs
 // everything once it starts leading (what leaked while no controller ran), and sweeps on the
-// reconciler's cron schedule. Every replica serves /healthz, /readyz and /metrics; only the leader
+// reconciler's cron schedule; it also keeps the NodeSlicePools of node-slice networks
+// (node-slice-watch.ts). Every replica serves /healthz, /readyz and /metrics; only the leader
 // writes (pools, reservations, Events).
 //
 // This file only wires the parts together: the work queue (reconcile-queue.ts), one reconcile
@@ -29,6 +30,7 @@ import { controllerConnection, Kube } from "./kube.ts";
 import { DEFAULT_LEADER_OPTIONS, LeaderElector } from "./leader.ts";
 import { podState } from "./liveness.ts";
 import { createMetrics } from "./metrics.ts";
+import { NodeSliceWatch } from "./node-slice-watch.ts";
 import type { PodReader } from "./reconcile.ts";
 import { DEFAULT_QUEUE_OPTIONS, ReconcileQueue } from "./reconcile-queue.ts";
 import { stickyOwnerReader, stickyRun } from "./sticky-gc.ts";
@@ -115,6 +117,7 @@ export async function runController(options: ControllerOptions): Promise<number>
   });
   let view: ClusterView | undefined;
   let sticky: StickyWatch | undefined;
+  let slices: NodeSliceWatch | undefined;
   const pods: PodReader = {
     async get(ns, name) {
       const reply = await kube.send(
@@ -195,6 +198,7 @@ export async function runController(options: ControllerOptions): Promise<number>
     view?.stop();
     cron.stop();
     await sticky?.stop();
+    await slices?.stop();
     await queue.stop(SHUTDOWN_GRACE_MS);
     await elector.stop();
     metrics.setLeader(false);
@@ -214,10 +218,13 @@ export async function runController(options: ControllerOptions): Promise<number>
           log("info", `pod ${how}`, { pod: ref, uid: state?.uid, why: state?.gone });
           queue.enqueuePod(ref, state);
         },
+        poolChanged: () => slices?.schedule(),
         log,
       });
       view = cluster;
+      slices = new NodeSliceWatch(kube, cluster, { namespace, flatFilePaths: options.flatFilePaths, log });
       cluster.start();
+      slices.start();
       const watch = new StickyWatch(
         kube,
         cluster,

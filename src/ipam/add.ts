@@ -9,6 +9,7 @@ import { formatIP, type IP } from "../ip/index.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
 import { allocateInRange, type Held } from "./allocate-range.ts";
+import { allocateInSlices, nodeOf } from "./node-slices.ts";
 import { type RetryObserver, unobserved } from "./observer.ts";
 import { releaseEntries } from "./release.ts";
 import { type Deadline, deadlineIn, remainingMs } from "./retry.ts";
@@ -34,6 +35,7 @@ export interface AddOutcome {
   readonly addresses: readonly { readonly address: IP; readonly prefix: number }[];
 }
 
+/** `node`: the node's name, needed on a node-slice network (its slices are the node's). */
 export async function addAttachment(
   store: Store,
   config: IpamConfig,
@@ -41,6 +43,7 @@ export async function addAttachment(
   deadline: Deadline,
   log: Logger,
   observer: RetryObserver = unobserved,
+  node?: string,
 ): Promise<AddOutcome> {
   // Before anything is written: a requested address outside every range is refused here.
   const { requested: wants, ...attachment } = who;
@@ -50,7 +53,11 @@ export async function addAttachment(
     for (const [i, rule] of config.ranges.entries()) {
       const wanted = requested[i];
       const claimant: Claimant = { ...attachment, ...(wanted === undefined ? {} : { requested: wanted }) };
-      held.push(await allocateInRange(store, config, rule, claimant, deadline, log, observer));
+      held.push(
+        config.nodeSlices === undefined
+          ? await allocateInRange(store, config, rule, claimant, deadline, log, observer)
+          : await allocateInSlices(store, config, rule, claimant, nodeOf(node), deadline, log, observer),
+      );
     }
   } catch (error) {
     const grace =

@@ -45,7 +45,23 @@ interface Attempt {
   readonly unreadableKeys: readonly string[];
 }
 
-export async function allocateInRange(
+/**
+ * Where an address is allocated: the pool, the rule that says what it hands out (the configured
+ * range's, or a node slice's: allocator/slice-rule.ts) and the prefix length reported with the
+ * address (the configured range's, also for an address of a slice).
+ */
+export interface PoolTarget {
+  readonly pool: PoolRef;
+  readonly rule: IpRange;
+  readonly prefix: number;
+}
+
+/** The whole-range pool of a configured range. */
+export function rangeTarget(config: IpamConfig, rule: IpRange): PoolTarget {
+  return { pool: poolOf(config, rule), rule, prefix: rule.range.prefix };
+}
+
+export function allocateInRange(
   store: Store,
   config: IpamConfig,
   rule: IpRange,
@@ -54,7 +70,19 @@ export async function allocateInRange(
   log: Logger,
   observer: RetryObserver = unobserved,
 ): Promise<Held> {
-  const pool = poolOf(config, rule);
+  return allocateInPool(store, config, rangeTarget(config, rule), claimant, deadline, log, observer);
+}
+
+export async function allocateInPool(
+  store: Store,
+  config: IpamConfig,
+  target: PoolTarget,
+  claimant: Claimant,
+  deadline: Deadline,
+  log: Logger,
+  observer: RetryObserver = unobserved,
+): Promise<Held> {
+  const { pool } = target;
   const skipped: bigint[] = [];
   let races = 0;
   for (let attempt = 0; ; attempt++) {
@@ -64,7 +92,7 @@ export async function allocateInRange(
     const spread = races === 0 ? undefined : { among: spreadAfter(races), random: deadline.clock.random() };
     const nowMs = deadline.clock.now();
     const decide = oncePerView((snapshot) =>
-      decideOn(snapshot, pool, config, rule, claimant, skipped, spread, nowMs),
+      decideOn(snapshot, target, config, claimant, skipped, spread, nowMs),
     );
     // A view from a cache (node agent) is fine for choosing a new address, or a new container id
     // for the one held: the commit's preconditions catch staleness. Keeping an address as it is
@@ -118,9 +146,8 @@ export async function allocateInRange(
 /** The allocation decision (pure) on one view of the pool, and the change that commits it. */
 function decideOn(
   snapshot: PoolSnapshot,
-  pool: PoolRef,
+  { pool, rule, prefix }: PoolTarget,
   config: IpamConfig,
-  rule: IpRange,
   claimant: Claimant,
   skipped: readonly bigint[],
   spread: { readonly among: number; readonly random: number } | undefined,
@@ -179,7 +206,7 @@ function decideOn(
   );
   return {
     change,
-    held: { pool, key, address, prefix: rule.range.prefix, containerId: claimant.containerId },
+    held: { pool, key, address, prefix, containerId: claimant.containerId },
     isNew,
     unreadableKeys: view.unreadableKeys,
   };

@@ -1,6 +1,8 @@
 // CHECK: the attachment must still hold an address in every configured range (and its
 // reservation, when overlapping ranges are on); addresses the runtime cached in prevResult must
 // be the ones held.
+
+import type { Entry } from "../allocator/pool-view.ts";
 import type { IpamConfig } from "../config/types.ts";
 import { CniError } from "../errors/errors.ts";
 import { formatIP } from "../ip/index.ts";
@@ -9,7 +11,8 @@ import { ownsReservation } from "../pool/allocation.ts";
 import { reservationOf } from "../pool/naming.ts";
 import type { Store } from "../store/store.ts";
 import { belongsTo } from "./del.ts";
-import { poolOf } from "./pool-ref.ts";
+import { rangePools } from "./node-slices.ts";
+import type { PoolRef } from "./pool-ref.ts";
 import { storedEntries } from "./release.ts";
 import type { Deadline } from "./retry.ts";
 
@@ -22,14 +25,29 @@ export async function checkAttachment(
   attachment: Attachment,
   prevResultAddresses: readonly string[] | undefined,
   deadline: Deadline,
+  node?: string,
 ): Promise<void> {
   for (const rule of config.ranges) {
-    const pool = poolOf(config, rule);
-    const entry = storedEntries(await store.getPool(pool.name, { deadline }), pool).find(
-      belongsTo(attachment),
-    );
+    const pools = await rangePools(store, config, rule, node, deadline);
+    let found: { pool: PoolRef; entry: Entry } | undefined;
+    for (const pool of pools) {
+      const entry = storedEntries(await store.getPool(pool.name, { deadline }), pool).find(
+        belongsTo(attachment),
+      );
+      if (entry !== undefined) {
+        found = { pool, entry };
+        break;
+      }
+    }
     const who = `container ${attachment.containerId} interface ${attachment.ifName}`;
-    if (entry === undefined) throw new CniError(CHECK_FAILED, `${who} holds no address in pool ${pool.name}`);
+    if (found === undefined) {
+      const where =
+        pools.length === 0
+          ? `: node ${node ?? ""} holds no slice of the network`
+          : ` in pool ${pools.map((p) => p.name).join(", ")}`;
+      throw new CniError(CHECK_FAILED, `${who} holds no address${where}`);
+    }
+    const { pool, entry } = found;
     // Parked by the attachment's DEL: kept for the owner's next pod, no longer this attachment's.
     if (entry.allocation.parkedAt !== undefined)
       throw new CniError(

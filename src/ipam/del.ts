@@ -8,8 +8,8 @@ import type { Entry } from "../allocator/pool-view.ts";
 import type { IpamConfig } from "../config/types.ts";
 import type { Attachment } from "../pool/allocation.ts";
 import type { Store } from "../store/store.ts";
+import { rangePools } from "./node-slices.ts";
 import type { RetryObserver } from "./observer.ts";
-import { poolOf } from "./pool-ref.ts";
 import { releaseEntries, type Selectable } from "./release.ts";
 import type { Deadline } from "./retry.ts";
 
@@ -26,7 +26,8 @@ export function belongsTo(attachment: Attachment): (entry: Selectable) => boolea
  * are dropped too: a failed ADD whose clean-up could not reach the store leaves its reservation
  * with no entry to find it by, and the runtime's DEL is the next chance. Entries with an owner are
  * parked, not released, and an attachment that has one keeps all its reservations. Returns the
- * entries let go (released or parked) as they were read: parked are those with an owner.
+ * entries let go (released or parked) as they were read: parked are those with an owner. On a
+ * node-slice network every slice pool of `node` is looked in (the node may have grown).
  */
 export async function deleteAttachment(
   store: Store,
@@ -35,6 +36,7 @@ export async function deleteAttachment(
   podRef: string | undefined,
   deadline: Deadline,
   observer?: RetryObserver,
+  node?: string,
 ): Promise<readonly Entry[]> {
   const released: Entry[] = [];
   const options = {
@@ -50,7 +52,8 @@ export async function deleteAttachment(
     ...(observer === undefined ? {} : { observer }),
   };
   for (const rule of config.ranges) {
-    released.push(...(await releaseEntries(store, poolOf(config, rule), belongsTo(attachment), options)));
+    for (const pool of await rangePools(store, config, rule, node, deadline))
+      released.push(...(await releaseEntries(store, pool, belongsTo(attachment), options)));
   }
   if (released.length === 0 && config.enableOverlappingRanges && podRef !== undefined) {
     await store.dropReservationsOf(

@@ -36,6 +36,7 @@ import {
   type PoolSnapshot,
   type Reservation,
 } from "../pool/allocation.ts";
+import type { NodeSlicePool } from "../pool/node-slices.ts";
 import type { Datastore } from "./settings.ts";
 
 /** An entry rewritten in place (a repeated ADD from a new container of the same pod). */
@@ -218,8 +219,32 @@ export interface ReadOptions extends CallOptions {
   readonly verifiable?: (view: PoolSnapshot) => boolean;
 }
 
+/**
+ * An optional capability (the Kubernetes store, the memory store of the tests, and the node agent's
+ * store over either): the NodeSlicePools of node-slice networks (docs/node-slices.md). The value
+ * is the NodeSlicePool as Go v0.9 writes it.
+ */
+export interface NodeSliceStore {
+  /** The NodeSlicePool `name`, or undefined when it does not exist. */
+  getNodeSlicePool(name: string, options?: CallOptions): Promise<NodeSlicePool | undefined>;
+  /**
+   * Assigns the slice at `index` of status.allocations to `nodeName` iff that element still holds
+   * `sliceRange` and no node (another node claiming it, or the controller re-slicing, makes this
+   * fail): true when this call assigned it. Nothing else of the object is written.
+   */
+  claimNodeSlice(
+    name: string,
+    index: number,
+    sliceRange: string,
+    nodeName: string,
+    options?: CallOptions,
+  ): Promise<boolean>;
+}
+
 export interface Store {
   readonly datastore: Datastore;
+  /** Present when the store holds NodeSlicePools (the Kubernetes store). */
+  readonly nodeSlices?: NodeSliceStore;
   /** Reads one pool. A pool that does not exist reads as empty with version undefined. */
   getPool(name: string, options?: ReadOptions): Promise<PoolSnapshot>;
   listPools(options?: CallOptions): Promise<readonly PoolSnapshot[]>;

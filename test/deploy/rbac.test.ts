@@ -77,6 +77,14 @@ async function goAttachment(
  */
 async function pluginScenario(api: ApiDouble, env: Record<string, string>): Promise<LoggedRequest[]> {
   await goAttachment(api, "10.81.0.0-24", "10.81.0.0/24", "1", "default/go-pod", "10.81.0.1");
+  // What a controller made for the node-slice network (slicedCalls), with its one slice free.
+  await expectStatus(api, "POST", `${WB}/nodeslicepools`, {
+    apiVersion: "whereabouts.cni.cncf.io/v1alpha1",
+    kind: "NodeSlicePool",
+    metadata: { name: "slicenet" },
+    spec: { range: "10.85.0.0/24", sliceSize: "/26" },
+    status: { allocations: [{ nodeName: "", sliceRange: "10.85.0.0/26" }] },
+  });
   await api.resetRequests();
   const kubeconfig = api.kubeconfigPath(NS);
   const net = (range: string) => netConf(kubeIpam(kubeconfig, { range }), "1.1.0", "rbacnet");
@@ -93,7 +101,32 @@ async function pluginScenario(api: ApiDouble, env: Record<string, string>): Prom
   ok(await del(call(net("10.80.0.0/24"), "a", "a2")), "DEL");
   ok(await del(call(net("10.80.0.0/25"), "b", "b1")), "DEL in the overlapping range");
   ok(await del(call(net("10.81.0.0/24"), "go-pod", "go-1")), "DEL of Go's attachment");
+  await slicedCalls(kubeconfig, call);
   return (await api.requests()).log as LoggedRequest[];
+}
+
+/**
+ * A node-slice network's ADD on a node without a slice (GET the NodeSlicePool, PATCH the claim)
+ * and DEL. The node's name comes from `<configuration_path>/nodename`, as the installer writes it.
+ */
+async function slicedCalls(
+  kubeconfig: string,
+  call: (config: string, pod: string, containerId: string) => AddCall,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "thereabouts-rbac-"));
+  try {
+    writeFileSync(join(dir, "nodename"), "rbac-node");
+    const ipam = kubeIpam(kubeconfig, {
+      range: "10.85.0.0/24",
+      node_slice_size: "/26",
+      configuration_path: dir,
+    });
+    const sliced = call(netConf(ipam, "1.1.0", "slicenet"), "s", "s1");
+    ok(await add(sliced), "ADD on a node-slice network (claims a slice)");
+    ok(await del(sliced), "DEL on a node-slice network");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -183,6 +216,43 @@ async function controllerScenario(api: ApiDouble): Promise<LoggedRequest[]> {
     },
     { "Content-Type": "application/merge-patch+json" },
   );
+  // Node slices: a NAD whose NodeSlicePool is created, one whose Go-written pool gets its nodes
+  // (a patch), and a pool no NAD configures (deleted).
+  for (const name of ["n1", "n2"])
+    await expectStatus(api, "POST", "/api/v1/nodes", { apiVersion: "v1", kind: "Node", metadata: { name } });
+  for (const [name, range] of [
+    ["sliced", "10.84.0.0/24"],
+    ["stale", "10.85.0.0/24"],
+  ] as const)
+    await expectStatus(
+      api,
+      "POST",
+      `/apis/k8s.cni.cncf.io/v1/namespaces/${NS}/network-attachment-definitions`,
+      {
+        apiVersion: "k8s.cni.cncf.io/v1",
+        kind: "NetworkAttachmentDefinition",
+        metadata: { name },
+        spec: {
+          config: JSON.stringify({
+            cniVersion: "0.3.1",
+            name,
+            type: "macvlan",
+            ipam: { type: "whereabouts", range, node_slice_size: "/26" },
+          }),
+        },
+      },
+    );
+  for (const [name, range] of [
+    ["stale", "10.85.0.0/24"],
+    ["orphan", "10.86.0.0/24"],
+  ] as const)
+    await expectStatus(api, "POST", `${WB}/nodeslicepools`, {
+      apiVersion: "whereabouts.cni.cncf.io/v1alpha1",
+      kind: "NodeSlicePool",
+      metadata: { name },
+      spec: { range, sliceSize: "/25" },
+      status: { allocations: [{ nodeName: "", sliceRange: range.replace("/24", "/25") }] },
+    });
   await api.resetRequests();
   const controller = await startController(api, [
     "--renew-interval",
@@ -202,7 +272,16 @@ async function controllerScenario(api: ApiDouble): Promise<LoggedRequest[]> {
         }[];
         const reservations = collections["overlappingrangeipreservations.whereabouts.cni.cncf.io"] ?? [];
         const events = (collections["events"] ?? []).length;
+        const slicePools = (collections["nodeslicepools.whereabouts.cni.cncf.io"] ?? []) as {
+          metadata: { name: string };
+          status: { allocations: { nodeName: string }[] };
+        }[];
+        const sliced = slicePools.filter(
+          (p) => p.status.allocations.filter((a) => a.nodeName !== "").length === 2,
+        );
         return (
+          slicePools.length === 2 &&
+          sliced.length === 2 &&
           pools.length === 1 &&
           Object.keys(pools[0]!.spec.allocations).join() === "3" &&
           reservations.length === 0 &&

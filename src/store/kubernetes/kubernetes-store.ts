@@ -46,6 +46,7 @@ import {
   emptyPool,
   heldAsRecorded,
   mayReserve,
+  type NodeSliceStore,
   type Owner,
   type PoolChange,
   poolChange,
@@ -56,6 +57,7 @@ import {
   type Takeover,
 } from "../store.ts";
 import { type GateClock, GO_LEASE_NAME, GoLeaseGate, goLeaseRecord } from "./go-lease-gate.ts";
+import { KubernetesNodeSlices } from "./node-slice-access.ts";
 import {
   API_VERSION,
   type DecodedPool,
@@ -181,12 +183,19 @@ export class KubernetesStore implements Store {
   #closed = false;
 
   readonly #listPage: number;
+  /** The NodeSlicePools of node-slice networks (node-slice-access.ts). */
+  readonly nodeSlices: NodeSliceStore;
 
   constructor(client: KubeClient, namespace: string, timeoutMs: number, listPageSize = DEFAULT_LIST_PAGE) {
     this.#client = client;
     this.namespace = namespace;
     this.#timeoutMs = timeoutMs;
     this.#listPage = listPageSize;
+    this.nodeSlices = new KubernetesNodeSlices(
+      (request, deadline, action) => this.#send(request, deadline, action),
+      (resource, name) => this.#path(resource, name),
+      (options) => this.#deadline(options),
+    );
   }
 
   /**
@@ -790,7 +799,7 @@ function usageAfter(change: PoolChange, before: PoolSnapshot, recorded: PoolUsag
   return change.usable === undefined ? carriedUsage(after, recorded) : usageOf(after, change.usable);
 }
 
-function deleteOptions(preconditions: { uid?: string; resourceVersion?: string }): object {
+export function deleteOptions(preconditions: { uid?: string; resourceVersion?: string }): object {
   return { apiVersion: "v1", kind: "DeleteOptions", preconditions };
 }
 

@@ -8,6 +8,7 @@ import {
   type PoolSnapshot,
   type Reservation,
 } from "../../pool/allocation.ts";
+import type { NodeSlicePool } from "../../pool/node-slices.ts";
 import {
   type CommitResult,
   checkChange,
@@ -36,6 +37,7 @@ const byName = <T extends { readonly name: string }>(a: T, b: T) =>
 export class MemoryData {
   #pools = new Map<string, StoredPool>();
   #reservations = new Map<string, Reservation>();
+  #nodeSlicePools = new Map<string, NodeSlicePool>();
   /** Bumped by every write, like a store revision: each pool write gets a version never seen before. */
   #revision = 0;
 
@@ -103,6 +105,30 @@ export class MemoryData {
         version: String(++this.#revision),
       });
     return { ok: true };
+  }
+
+  /** What a controller would write: the NodeSlicePool as given (replacing one of that name). */
+  putNodeSlicePool(pool: NodeSlicePool): void {
+    this.#nodeSlicePools.set(pool.name, pool);
+  }
+
+  deleteNodeSlicePool(name: string): void {
+    this.#nodeSlicePools.delete(name);
+  }
+
+  nodeSlicePool(name: string): NodeSlicePool | undefined {
+    return this.#nodeSlicePools.get(name);
+  }
+
+  /** As the Kubernetes store's tested patch: only a free element still holding `sliceRange`. */
+  claimNodeSlice(name: string, index: number, sliceRange: string, nodeName: string): boolean {
+    const pool = this.#nodeSlicePools.get(name);
+    const slice = pool?.allocations[index];
+    if (pool === undefined || slice === undefined || slice.sliceRange !== sliceRange || slice.nodeName !== "")
+      return false;
+    const allocations = pool.allocations.map((a, i) => (i === index ? { nodeName, sliceRange } : a));
+    this.#nodeSlicePools.set(name, { ...pool, allocations });
+    return true;
   }
 
   dropReservations(reservations: readonly Reservation[]): Reservation[] {

@@ -7,7 +7,15 @@ import { StoreUnavailableError } from "../../errors/errors.ts";
 import { type Clock, expired, remainingMs, systemClock } from "../../ipam/retry.ts";
 import type { PoolSnapshot, Reservation } from "../../pool/allocation.ts";
 import type { Datastore } from "../settings.ts";
-import type { CallOptions, CommitResult, Owner, PoolChange, ReadOptions, Store } from "../store.ts";
+import type {
+  CallOptions,
+  CommitResult,
+  NodeSliceStore,
+  Owner,
+  PoolChange,
+  ReadOptions,
+  Store,
+} from "../store.ts";
 import { MemoryData } from "./memory-data.ts";
 import type { Step, StoreCall } from "./script.ts";
 
@@ -56,6 +64,16 @@ export class MemoryStore implements Store {
   count(call: StoreCall): number {
     return this.calls.filter((c) => c.call === call).length;
   }
+
+  /** NodeSlicePools (a test puts them in `data`, as a controller would). */
+  readonly nodeSlices: NodeSliceStore = {
+    getNodeSlicePool: (name, options) =>
+      this.#run("getNodeSlicePool", [name, options], options, () => this.data.nodeSlicePool(name)),
+    claimNodeSlice: (name, index, sliceRange, nodeName, options) =>
+      this.#run("claimNodeSlice", [name, index, sliceRange, nodeName, options], options, () =>
+        this.data.claimNodeSlice(name, index, sliceRange, nodeName),
+      ),
+  };
 
   getPool(name: string, options?: ReadOptions): Promise<PoolSnapshot> {
     return this.#run("getPool", [name, options], options, () => this.data.pool(name));

@@ -16,6 +16,8 @@ export const STORE_CALLS = [
   "dropReservations",
   "dropReservationsOf",
   "ping",
+  "getNodeSlicePool",
+  "claimNodeSlice",
 ] as const;
 export type StoreCall = (typeof STORE_CALLS)[number];
 

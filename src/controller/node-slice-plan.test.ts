@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseCidr } from "../ip/index.ts";
+import { freeSlices, type NodeSlicePool } from "../pool/node-slices.ts";
+import { MISMATCH, planNodeSlices, type SlicedNetwork, type SlicePlanInput } from "./node-slice-plan.ts";
+
+function network(
+  name: string,
+  range = "10.0.0.0/24",
+  size = 26,
+  extra: Partial<SlicedNetwork> = {},
+): SlicedNetwork {
+  return {
+    nad: { namespace: "kube-system", name, uid: `uid-${name}` },
+    pool: "net",
+    networkName: "net",
+    range: parseCidr(range)!,
+    size,
+    sizeText: `/${size}`,
+    ...extra,
+  };
+}
+
+function input(over: Partial<SlicePlanInput>): SlicePlanInput {
+  return {
+    namespace: "kube-system",
+    networks: [network("a")],
+    complete: true,
+    nodes: [],
+    stored: new Map(),
+    occupied: () => false,
+    ...over,
+  };
+}
+
+function stored(nodes: string[], extra: Partial<NodeSlicePool> = {}): NodeSlicePool {
+  return {
+    name: "net",
+    range: "10.0.0.0/24",
+    sliceSize: "/26",
+    allocations: freeSlices(parseCidr("10.0.0.0/24")!, 26).map((s, i) => ({
+      ...s,
+      nodeName: nodes[i] ?? "",
+    })),
+    owners: [{ name: "a", uid: "uid-a", controller: true }],
+    resourceVersion: "7",
+    ...extra,
+  };
+}
+
+test("a new network gets a NodeSlicePool with every node on a slice, owned by its NAD", () => {
+  const plan = planNodeSlices(input({ nodes: ["n1", "n2"] }));
+  assert.equal(plan.writes.length, 1);
+  const w = plan.writes[0]!;
+  assert.equal(w.kind, "create");
+  if (w.kind !== "create") return;
+  assert.deepEqual(
+    w.pool.allocations.map((a) => `${a.nodeName}@${a.sliceRange}`),
+    ["n1@10.0.0.0/26", "n2@10.0.0.64/26", "@10.0.0.128/26", "@10.0.0.192/26"],
+  );
+  assert.deepEqual(w.pool.owners, [{ name: "a", uid: "uid-a", controller: true }]);
+  assert.equal(w.pool.range, "10.0.0.0/24");
+  assert.equal(w.pool.sliceSize, "/26");
+});
+
+test("nothing is written when the stored pool is already right (Go's controller updates anyway)", () => {
+  assert.deepEqual(
+    planNodeSlices(input({ nodes: ["n1"], stored: new Map([["net", stored(["n1"])]]) })).writes,
+    [],
+  );
+});
+
+test("a Go-made assignment is kept: a new node gets the first free slice, a grown node keeps both", () => {
+  const go = stored(["n2", "", "n2"]);
+  const plan = planNodeSlices(input({ nodes: ["n1", "n2"], stored: new Map([["net", go]]) }));
+  const w = plan.writes[0]!;
+  assert.equal(w.kind, "update");
+  if (w.kind !== "update") return;
+  assert.equal(w.pool.resourceVersion, "7");
+  assert.deepEqual(
+    w.pool.allocations.map((a) => a.nodeName),
+    ["n2", "n1", "n2", ""],
+  );
+});
+
+test("a deleted node's slice is freed only once its slice pool holds no entry", () => {
+  const pools = new Map([["net", stored(["gone", "n1"])]]);
+  const busy = planNodeSlices(
+    input({ nodes: ["n1"], stored: pools, occupied: (p) => p === "net-gone-10.0.0.0-26" }),
+  );
+  assert.deepEqual(busy.writes, []);
+  assert.match(busy.problems[0]!.message, /wait until their pods' addresses are released/);
+  assert.deepEqual(busy.problems[0]!.fields["ippools"], ["net-gone-10.0.0.0-26"]);
+  const idle = planNodeSlices(input({ nodes: ["n1"], stored: pools }));
+  const w = idle.writes[0]!;
+  assert.ok(w.kind === "update");
+  assert.deepEqual(
+    w.pool.allocations.map((a) => a.nodeName),
+    ["", "n1", "", ""],
+  );
+});
+
+test("slice pools are named without a prefix when the network has no network_name", () => {
+  const net = network("conflist", "10.0.0.0/24", 26, { pool: "conflist", networkName: "" });
+  const pools = new Map([["conflist", { ...stored(["gone"]), name: "conflist" }]]);
+  const checked: string[] = [];
+  planNodeSlices(
+    input({
+      networks: [net],
+      stored: pools,
+      occupied: (p) => {
+        checked.push(p);
+        return true;
+      },
+    }),
+  );
+  assert.deepEqual(checked, ["gone-10.0.0.0-26"]);
+});
+
+test("NADs of one network_name that disagree are reported with Go's text and nothing is written", () => {
+  const plan = planNodeSlices(
+    input({ networks: [network("a"), network("b", "10.0.0.0/24", 27)], nodes: ["n1"] }),
+  );
+  assert.deepEqual(plan.writes, []);
+  assert.equal(plan.problems[0]!.message, MISMATCH);
+  assert.deepEqual(plan.problems[0]!.fields["nads"], [
+    "kube-system/a (10.0.0.0/24 by /26)",
+    "kube-system/b (10.0.0.0/24 by /27)",
+  ]);
+});
+
+test("a second NAD of the network becomes an extra owner; one in another namespace is not listed", () => {
+  const other = { ...network("c"), nad: { namespace: "team", name: "c", uid: "uid-c" } };
+  const plan = planNodeSlices(
+    input({ networks: [network("a"), network("b"), other], stored: new Map([["net", stored([])]]) }),
+  );
+  const w = plan.writes[0]!;
+  assert.ok(w.kind === "update");
+  assert.deepEqual(w.pool.owners, [
+    { name: "a", uid: "uid-a", controller: true },
+    { name: "b", uid: "uid-b", controller: false },
+  ]);
+});
+
+test("a changed slice size re-slices; nodes keep a slice that still exists", () => {
+  const net = network("a", "10.0.0.0/24", 25);
+  const plan = planNodeSlices(
+    input({ networks: [net], nodes: ["n1", "n2"], stored: new Map([["net", stored(["n1", "n2"])]]) }),
+  );
+  const w = plan.writes[0]!;
+  assert.ok(w.kind === "update");
+  assert.equal(w.pool.sliceSize, "/25");
+  assert.deepEqual(
+    w.pool.allocations.map((a) => `${a.nodeName}@${a.sliceRange}`),
+    ["n1@10.0.0.0/25", "n2@10.0.0.128/25"],
+  );
+  assert.match(plan.problems[0]!.message, /sliced again/);
+});
+
+test("nodes beyond the last free slice are reported", () => {
+  const plan = planNodeSlices(input({ nodes: ["a", "b", "c", "d", "e"] }));
+  assert.deepEqual(plan.problems[0]!.fields["nodes"], ["e"]);
+});
+
+test("a NodeSlicePool no NAD configures is deleted once its slice pools are empty, and only when every NAD decoded", () => {
+  const orphan = new Map([["net", stored(["n1"])]]);
+  assert.deepEqual(planNodeSlices(input({ networks: [], stored: orphan, occupied: () => true })).writes, []);
+  assert.deepEqual(planNodeSlices(input({ networks: [], stored: orphan, complete: false })).writes, []);
+  assert.deepEqual(planNodeSlices(input({ networks: [], stored: orphan })).writes, [
+    { kind: "delete", name: "net", resourceVersion: "7" },
+  ]);
+});

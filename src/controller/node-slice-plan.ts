@@ -1,0 +1,262 @@
+// What the leader writes to keep the NodeSlicePools of node-slice networks right (pure): one
+// NodeSlicePool per network (network_name, else the CNI network name), sliced as its NADs say,
+// every node holding a slice, and the slices of deleted nodes free again — but only once the
+// node's slice pool `[<network_name>-]<node>-<slice>` holds no entry, so an address still held by
+// a pod of a gone node is never handed to the slice's next node. Go's controller frees them at
+// once. Every write is computed from the cached objects and sent with their resourceVersion: a
+// node agent claiming a slice meanwhile makes it fail, and the plan is made again.
+import { type Cidr, formatCidr, masked, networkOf, parseCidrSloppy } from "../ip/index.ts";
+import { nodeSlicePoolName } from "../pool/naming.ts";
+import {
+  assignNodes,
+  freeSlices,
+  type NodeSlicePool,
+  type SliceAssignment,
+  type SliceOwner,
+  sameAssignments,
+  slicedAs,
+} from "../pool/node-slices.ts";
+
+/** A NetworkAttachmentDefinition of a node-slice network, as its configuration decodes. */
+export interface SlicedNetwork {
+  readonly nad: { readonly namespace: string; readonly name: string; readonly uid: string };
+  /** The NodeSlicePool's name. */
+  readonly pool: string;
+  /** network_name: the prefix of the slice pools' names. */
+  readonly networkName: string;
+  readonly range: Cidr;
+  readonly size: number;
+  /** node_slice_size as written. */
+  readonly sizeText: string;
+}
+
+export interface SlicePlanInput {
+  /** Where the NodeSlicePools live. */
+  readonly namespace: string;
+  readonly networks: readonly SlicedNetwork[];
+  /**
+   * Whether every NAD of ours could be decoded. A NodeSlicePool no decoded NAD names is deleted
+   * only then: one that failed to decode (an unreadable flat file) may be the one naming it.
+   */
+  readonly complete: boolean;
+  /** Every node, in the order slices are handed out. */
+  readonly nodes: readonly string[];
+  readonly stored: ReadonlyMap<string, NodeSlicePool>;
+  /** Whether the IPPool of that name holds an entry (true while unknown). */
+  readonly occupied: (ippool: string) => boolean;
+}
+
+export type SliceWrite =
+  | { readonly kind: "create"; readonly pool: NodeSlicePool }
+  | { readonly kind: "update"; readonly pool: NodeSlicePool; readonly why: string }
+  | { readonly kind: "delete"; readonly name: string; readonly resourceVersion: string };
+
+export interface SliceProblem {
+  readonly message: string;
+  readonly fields: Record<string, unknown>;
+}
+
+export interface SlicePlan {
+  readonly writes: SliceWrite[];
+  readonly problems: SliceProblem[];
+}
+
+/** Go's text, which operators search for. */
+export const MISMATCH = "found IPAM conf mismatch for network-attachment-definitions with same network name";
+
+const nadRef = (n: SlicedNetwork) => `${n.nad.namespace}/${n.nad.name}`;
+
+function sameSlicing(a: SlicedNetwork, b: SlicedNetwork): boolean {
+  return (
+    a.range.family === b.range.family &&
+    a.range.prefix === b.range.prefix &&
+    networkOf(a.range) === networkOf(b.range) &&
+    a.size === b.size
+  );
+}
+
+/** A slice's text as Go's IPNet.String() writes it, whatever spelling was stored. */
+function canonical(slice: string): string {
+  const c = parseCidrSloppy(slice);
+  return c === undefined ? slice : formatCidr(masked(c));
+}
+
+/**
+ * The owners of the pool: those of the stored ones whose NAD still exists, then the other NADs.
+ * Only NADs of the pool's own namespace: Kubernetes takes an owner in another namespace for a
+ * missing one, and its garbage collector would delete the pool.
+ */
+function ownersOf(
+  group: readonly SlicedNetwork[],
+  stored: readonly SliceOwner[],
+  namespace: string,
+): SliceOwner[] {
+  const local = group.filter((n) => n.nad.namespace === namespace);
+  const kept = stored.filter((o) => local.some((n) => n.nad.name === o.name && n.nad.uid === o.uid));
+  const added = local
+    .filter((n) => !kept.some((o) => o.uid === n.nad.uid))
+    .map((n) => ({ name: n.nad.name, uid: n.nad.uid, controller: false }));
+  const owners = [...kept, ...added];
+  if (owners.length > 0 && !owners.some((o) => o.controller)) owners[0] = { ...owners[0]!, controller: true };
+  return owners;
+}
+
+function sameOwners(a: readonly SliceOwner[], b: readonly SliceOwner[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((o, i) => o.name === b[i]!.name && o.uid === b[i]!.uid && o.controller === b[i]!.controller)
+  );
+}
+
+/** Slices of nodes that are gone made free, each once its slice pool is empty. */
+function freeGoneNodes(
+  allocations: readonly SliceAssignment[],
+  nodes: ReadonlySet<string>,
+  network: SlicedNetwork,
+  occupied: (ippool: string) => boolean,
+): { allocations: SliceAssignment[]; waiting: string[] } {
+  const waiting: string[] = [];
+  const next = allocations.map((a) => {
+    if (a.nodeName === "" || nodes.has(a.nodeName)) return a;
+    const c = parseCidrSloppy(a.sliceRange);
+    const ippool = c === undefined ? undefined : nodeSlicePoolName(c, a.nodeName, network.networkName);
+    if (ippool === undefined || occupied(ippool)) {
+      waiting.push(ippool ?? a.sliceRange);
+      return a;
+    }
+    return { nodeName: "", sliceRange: a.sliceRange };
+  });
+  return { allocations: next, waiting };
+}
+
+/** The slices of a new slicing; nodes keep a slice that is still one of the new slicing. */
+function reslice(stored: readonly SliceAssignment[], network: SlicedNetwork): SliceAssignment[] {
+  const held = new Map(
+    stored.filter((a) => a.nodeName !== "").map((a) => [canonical(a.sliceRange), a.nodeName]),
+  );
+  return freeSlices(network.range, network.size).map((s) => ({
+    nodeName: held.get(s.sliceRange) ?? "",
+    sliceRange: s.sliceRange,
+  }));
+}
+
+function planPool(
+  input: SlicePlanInput,
+  group: readonly SlicedNetwork[],
+  writes: SliceWrite[],
+  problems: SliceProblem[],
+): void {
+  const network = group[0]!;
+  const nodes = new Set(input.nodes);
+  const stored = input.stored.get(network.pool);
+  const owners = ownersOf(group, stored?.owners ?? [], input.namespace);
+  const spec = { range: formatCidr(masked(network.range)), sliceSize: network.sizeText };
+  let allocations: SliceAssignment[];
+  let why: string;
+  if (stored === undefined) {
+    allocations = freeSlices(network.range, network.size);
+    why = "created";
+  } else if (!slicedAs(stored, network.range, network.size)) {
+    allocations = reslice(stored.allocations, network);
+    why = "re-sliced";
+    problems.push({
+      message: "the network's range or node_slice_size changed: its NodeSlicePool is sliced again",
+      fields: {
+        nodeSlicePool: network.pool,
+        from: `${stored.range} by ${stored.sliceSize}`,
+        to: `${spec.range} by ${spec.sliceSize}`,
+        hint: "addresses pods hold in slices that no longer exist stay theirs until the pods go; new pods allocate from the new slices",
+      },
+    });
+  } else {
+    const freed = freeGoneNodes(stored.allocations, nodes, network, input.occupied);
+    allocations = freed.allocations;
+    why = "nodes";
+    if (freed.waiting.length > 0)
+      problems.push({
+        message: "slices of deleted nodes wait until their pods' addresses are released",
+        fields: { nodeSlicePool: network.pool, ippools: freed.waiting },
+      });
+  }
+  const assigned = assignNodes(allocations, input.nodes);
+  if (assigned.unassigned.length > 0)
+    problems.push({
+      message: "no free slice left for some nodes: they cannot allocate on this network",
+      fields: {
+        nodeSlicePool: network.pool,
+        nodes: assigned.unassigned.slice(0, 20),
+        count: assigned.unassigned.length,
+        hint: "use a smaller node_slice_size or a larger range",
+      },
+    });
+  if (stored === undefined) {
+    writes.push({
+      kind: "create",
+      pool: { name: network.pool, ...spec, allocations: assigned.allocations, owners, resourceVersion: "" },
+    });
+    return;
+  }
+  const keepSpec = why !== "re-sliced";
+  if (
+    keepSpec &&
+    sameAssignments(stored.allocations, assigned.allocations) &&
+    sameOwners(stored.owners, owners)
+  )
+    return;
+  writes.push({
+    kind: "update",
+    why,
+    pool: {
+      ...stored,
+      ...(keepSpec ? {} : spec),
+      allocations: assigned.allocations,
+      owners,
+    },
+  });
+}
+
+export function planNodeSlices(input: SlicePlanInput): SlicePlan {
+  const writes: SliceWrite[] = [];
+  const problems: SliceProblem[] = [];
+  const groups = new Map<string, SlicedNetwork[]>();
+  for (const n of input.networks) groups.set(n.pool, [...(groups.get(n.pool) ?? []), n]);
+  for (const [name, group] of groups) {
+    const odd = group.filter((n) => !sameSlicing(n, group[0]!));
+    if (odd.length > 0) {
+      problems.push({
+        message: MISMATCH,
+        fields: {
+          nodeSlicePool: name,
+          nads: group.map((n) => `${nadRef(n)} (${formatCidr(masked(n.range))} by /${n.size})`),
+          hint: "NADs sharing a network_name must configure the same range and node_slice_size; nothing is changed until they agree",
+        },
+      });
+      continue;
+    }
+    planPool(input, group, writes, problems);
+  }
+  if (!input.complete) return { writes, problems };
+  for (const [name, pool] of input.stored) {
+    if (groups.has(name)) continue;
+    // No network slices by it any more. Deleted once no slice pool of its nodes holds an entry.
+    const held = pool.allocations.filter((a) => {
+      const c = a.nodeName === "" ? undefined : parseCidrSloppy(a.sliceRange);
+      if (c === undefined) return false;
+      // Its name is network_name (slice pools prefixed by it) or the CNI network name (not prefixed).
+      return (
+        input.occupied(nodeSlicePoolName(c, a.nodeName, name)) ||
+        input.occupied(nodeSlicePoolName(c, a.nodeName, ""))
+      );
+    });
+    if (held.length > 0) {
+      problems.push({
+        message:
+          "no NAD configures this NodeSlicePool any more: deleted once its nodes' pods release their addresses",
+        fields: { nodeSlicePool: name, slices: held.map((a) => `${a.nodeName} ${a.sliceRange}`) },
+      });
+      continue;
+    }
+    writes.push({ kind: "delete", name, resourceVersion: pool.resourceVersion });
+  }
+  return { writes, problems };
+}

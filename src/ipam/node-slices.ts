@@ -1,0 +1,254 @@
+// Node slices (Go v0.9's Fast IPAM, docs/node-slices.md): a sliced network's range is cut into
+// slices listed in its NodeSlicePool, each assigned to a node; a node allocates only from its own
+// slices, in pools `[<network_name>-]<node>-<slice>` whose offsets count from the slice's network
+// address, so nodes never write the same pool. Reservations stay per network_name, so a network
+// configured whole on some nodes and sliced on others never hands out one address twice.
+//
+// Better than Go: a node without a slice claims the first free one itself (a tested write on the
+// NodeSlicePool) instead of failing until the controller assigns one; a node whose slices are full
+// claims a further one (another element naming the node, so Go readers still see one owner per
+// slice); the NodeSlicePool itself missing is waited for, bounded, then a clear code 11.
+import type { Claimant } from "../allocator/assign.ts";
+import { podInterfaceKey, viewPool } from "../allocator/pool-view.ts";
+import { handsOutAny, sliceRule } from "../allocator/slice-rule.ts";
+import { handedOut } from "../allocator/usage.ts";
+import type { IpamConfig, IpRange } from "../config/types.ts";
+import { ConfigError, ExhaustedError, StoreUnavailableError } from "../errors/errors.ts";
+import { type Cidr, contains, formatCidr, formatIP, masked, parseCidr } from "../ip/index.ts";
+import type { Logger } from "../log/logger.ts";
+import { nodeSlicePoolName } from "../pool/naming.ts";
+import { type NodeSlicePool, nodeSlicePoolNameFor, slicedAs } from "../pool/node-slices.ts";
+import type { NodeSliceStore, Store } from "../store/store.ts";
+import { allocateInPool, type Held, type PoolTarget } from "./allocate-range.ts";
+import { type RetryObserver, unobserved } from "./observer.ts";
+import { type PoolRef, poolOf, storedRange } from "./pool-ref.ts";
+import { type Deadline, expired, remainingMs } from "./retry.ts";
+
+/** How long an ADD waits for the controller to create (or re-slice) the network's NodeSlicePool. */
+export const NODE_SLICE_POOL_WAIT_MS = 10_000;
+/** How often it looks meanwhile. */
+export const NODE_SLICE_POOL_POLL_MS = 500;
+
+/** One slice of the NodeSlicePool: where it is in status.allocations, and what it hands out here. */
+interface Slice {
+  readonly index: number;
+  readonly sliceRange: string;
+  readonly cidr: Cidr;
+  /** Undefined when the configured window leaves nothing of the slice. */
+  readonly rule: IpRange | undefined;
+}
+
+function sliceStore(store: Store): NodeSliceStore {
+  if (store.nodeSlices !== undefined) return store.nodeSlices;
+  throw new ConfigError(
+    `node_slice_size needs datastore kubernetes; datastore ${store.datastore} keeps no NodeSlicePools`,
+  );
+}
+
+/** The network's NodeSlicePool name: network_name, else the network's name. */
+export function nodeSlicePoolOf(config: IpamConfig): string {
+  return nodeSlicePoolNameFor(config.networkName, config.name);
+}
+
+/** The slices of `pool` inside the configured range (elements that are not are never used). */
+function slicesOf(pool: NodeSlicePool, rule: IpRange): Slice[] {
+  const slices: Slice[] = [];
+  pool.allocations.forEach(({ sliceRange }, index) => {
+    const cidr = parseCidr(sliceRange);
+    if (
+      cidr === undefined ||
+      cidr.family !== rule.range.family ||
+      !contains(rule.range, { family: cidr.family, value: cidr.address })
+    )
+      return;
+    slices.push({ index, sliceRange, cidr: masked(cidr), rule: sliceRule(rule, masked(cidr)) });
+  });
+  return slices;
+}
+
+/** The pool of one of the node's slices. */
+function slicePool(config: IpamConfig, slice: Slice, node: string): PoolRef {
+  return {
+    name: nodeSlicePoolName(slice.cidr, node, config.networkName),
+    range: slice.cidr,
+    networkName: config.networkName,
+    usable: slice.rule === undefined ? { intervals: [] } : handedOut(slice.rule, config.gateway),
+  };
+}
+
+/** Allocation in a slice: its own rule, the configured range's prefix length reported. */
+function targetOf(
+  config: IpamConfig,
+  own: IpRange,
+  configured: IpRange,
+  slice: Slice,
+  node: string,
+): PoolTarget {
+  return { pool: slicePool(config, slice, node), rule: own, prefix: configured.range.prefix };
+}
+
+/**
+ * The NodeSlicePool once it exists and slices what this network configures, polled until
+ * NODE_SLICE_POOL_WAIT_MS (or the call's deadline); then code 11 naming it and the controller.
+ */
+async function awaitNodeSlicePool(
+  slices: NodeSliceStore,
+  config: IpamConfig,
+  rule: IpRange,
+  deadline: Deadline,
+): Promise<NodeSlicePool> {
+  const name = nodeSlicePoolOf(config);
+  const clock = deadline.clock;
+  const until = Math.min(clock.now() + NODE_SLICE_POOL_WAIT_MS, deadline.at);
+  for (;;) {
+    const pool = await slices.getNodeSlicePool(name, { deadline });
+    if (pool !== undefined && slicedAs(pool, rule.range, config.nodeSlices?.prefix ?? -1)) return pool;
+    const left = until - clock.now();
+    if (left <= 0) {
+      const what =
+        pool === undefined
+          ? `NodeSlicePool ${name} does not exist`
+          : `NodeSlicePool ${name} slices ${pool.range} by ${pool.sliceSize}, not ${formatCidr(rule.range)} by /${config.nodeSlices?.prefix}`;
+      throw new StoreUnavailableError(
+        `${what} after ${Math.round(NODE_SLICE_POOL_WAIT_MS / 1000)} s: thereabouts controller (or Go's node-slice controller) creates and re-slices it from the network's NetworkAttachmentDefinitions; is it running, and do the NADs of network ${name} agree?`,
+      );
+    }
+    await clock.sleep(Math.min(NODE_SLICE_POOL_POLL_MS, left));
+  }
+}
+
+/**
+ * The pools of the node's slices of a configured range, for DEL and CHECK: no waiting (nothing
+ * can be held where no NodeSlicePool is), every slice the node holds.
+ */
+export async function nodeSlicePools(
+  store: Store,
+  config: IpamConfig,
+  rule: IpRange,
+  node: string,
+  deadline: Deadline,
+): Promise<PoolRef[]> {
+  const pool = await sliceStore(store).getNodeSlicePool(nodeSlicePoolOf(config), { deadline });
+  if (pool === undefined) return [];
+  return slicesOf(pool, rule)
+    .filter((s) => pool.allocations[s.index]?.nodeName === node)
+    .map((s) => slicePool(config, s, node));
+}
+
+/**
+ * The pools where an attachment's entry for a configured range can be: the whole-range pool, or
+ * on a node-slice network the pools of every slice the node holds (it may have grown). Needs the
+ * node's name exactly when the network is sliced.
+ */
+export async function rangePools(
+  store: Store,
+  config: IpamConfig,
+  rule: IpRange,
+  node: string | undefined,
+  deadline: Deadline,
+): Promise<PoolRef[]> {
+  if (config.nodeSlices === undefined) return [poolOf(config, rule)];
+  return nodeSlicePools(store, config, rule, nodeOf(node), deadline);
+}
+
+/** The node's name, which the CNI edge finds for every call of a node-slice network. */
+export function nodeOf(node: string | undefined): string {
+  if (node === undefined) throw new Error("node-slice network: the caller gave no node name");
+  return node;
+}
+
+/**
+ * ADD in a sliced range: the slice holding the attachment's entry (a repeated ADD), else the one
+ * holding the requested address, else the node's slices in order; when every one is full, or the
+ * node has none, claim the first free slice and go on there. No free slice left: code 100 naming
+ * the NodeSlicePool.
+ */
+export async function allocateInSlices(
+  store: Store,
+  config: IpamConfig,
+  rule: IpRange,
+  claimant: Claimant,
+  node: string,
+  deadline: Deadline,
+  log: Logger,
+  observer: RetryObserver = unobserved,
+): Promise<Held> {
+  const slices = sliceStore(store);
+  const name = nodeSlicePoolOf(config);
+  for (let round = 0; ; round++) {
+    if (round > 0 && expired(deadline))
+      throw new StoreUnavailableError(
+        `gave up claiming a slice of NodeSlicePool ${name} for node ${node} after ${round} attempts`,
+      );
+    const pool = await awaitNodeSlicePool(slices, config, rule, deadline);
+    const all = slicesOf(pool, rule);
+    const mine = all.filter((s) => pool.allocations[s.index]?.nodeName === node);
+    // A slice the configured window leaves nothing of hands out nothing here.
+    const targets = mine.flatMap((s) =>
+      s.rule === undefined ? [] : [targetOf(config, s.rule, rule, s, node)],
+    );
+    const held = await heldIn(store, targets, claimant, deadline);
+    if (held !== undefined) return allocateInPool(store, config, held, claimant, deadline, log, observer);
+    const wanted = claimant.requested;
+    if (wanted !== undefined) {
+      const at = targets.find((t) => contains(t.pool.range, wanted));
+      if (at !== undefined) return allocateInPool(store, config, at, claimant, deadline, log, observer);
+      const owner = all.find((s) => contains(s.cidr, wanted));
+      const holder = owner === undefined ? undefined : pool.allocations[owner.index]?.nodeName;
+      throw new ConfigError(
+        `requested address ${formatIP(wanted)} is not in a slice of node ${node} in NodeSlicePool ${name}` +
+          (owner === undefined
+            ? ""
+            : `: its slice ${owner.sliceRange} is ${holder === "" ? "free" : `node ${holder}'s`}`),
+        "on a node-slice network a pod can request only addresses of its node's slices",
+      );
+    }
+    for (const target of targets) {
+      try {
+        return await allocateInPool(store, config, target, claimant, deadline, log, observer);
+      } catch (error) {
+        if (!(error instanceof ExhaustedError)) throw error;
+      }
+    }
+    const free = all.find(
+      (s) => pool.allocations[s.index]?.nodeName === "" && handsOutAny(s.rule, config.gateway),
+    );
+    if (free === undefined)
+      throw new ExhaustedError(
+        `Could not allocate IP in range: ${formatCidr(rule.range)}: node ${node} has ${mine.length === 0 ? "no slice" : `no free address in its slices (${mine.map((s) => s.sliceRange).join(", ")})`} and no slice of NodeSlicePool ${name} is free`,
+      );
+    const claimed = await slices.claimNodeSlice(name, free.index, free.sliceRange, node, { deadline });
+    log.verbose(
+      claimed
+        ? `node ${node} claimed slice ${free.sliceRange} of NodeSlicePool ${name}`
+        : `slice ${free.sliceRange} of NodeSlicePool ${name} was taken meanwhile; reading it again`,
+    );
+    if (!claimed && remainingMs(deadline) <= 0)
+      throw new StoreUnavailableError(
+        `could not claim a slice of NodeSlicePool ${name} for node ${node} in time`,
+      );
+  }
+}
+
+/**
+ * The slice whose pool holds the attachment's entry, when the node has several (with one,
+ * allocateInPool finds it itself, as in a whole range). Read from the store: only its own
+ * answer proves an absence.
+ */
+async function heldIn(
+  store: Store,
+  targets: readonly PoolTarget[],
+  claimant: Claimant,
+  deadline: Deadline,
+): Promise<PoolTarget | undefined> {
+  if (targets.length < 2) return undefined;
+  const key = podInterfaceKey(claimant.podRef, claimant.ifName);
+  for (const target of targets) {
+    const snapshot = await store.getPool(target.pool.name, { deadline });
+    const stored = storedRange(snapshot, target.pool);
+    if (stored === undefined) continue;
+    const view = viewPool(snapshot, { family: stored.family, value: stored.address });
+    if (view.byPodInterface.has(key)) return target;
+  }
+  return undefined;
+}

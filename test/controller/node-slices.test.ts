@@ -1,0 +1,318 @@
+// The controller keeping NodeSlicePools (node slices, Go v0.9's Fast IPAM): bin/thereabouts
+// controller against the API double, NADs, nodes, NodeSlicePools and slice pools written as Go
+// writes them.
+import assert from "node:assert/strict";
+import { after, before, beforeEach, describe, it } from "node:test";
+import type { ApiDouble } from "../k8s-api/harness.ts";
+import {
+  type Controller,
+  createPod,
+  createPool,
+  deletePod,
+  expectOk,
+  leaseHolder,
+  NS,
+  startApi,
+  startController,
+  WB,
+  waitFor,
+} from "./support.ts";
+
+const NADS = "/apis/k8s.cni.cncf.io/v1/namespaces";
+
+interface Allocation {
+  nodeName: string;
+  sliceRange: string;
+}
+
+async function createNode(api: ApiDouble, name: string): Promise<void> {
+  expectOk(
+    await api.request("POST", "/api/v1/nodes", { apiVersion: "v1", kind: "Node", metadata: { name } }),
+  );
+}
+
+async function deleteNode(api: ApiDouble, name: string): Promise<void> {
+  expectOk(await api.request("DELETE", `/api/v1/nodes/${name}`));
+}
+
+async function createNad(api: ApiDouble, namespace: string, name: string, config: object): Promise<string> {
+  const body = expectOk(
+    await api.request("POST", `${NADS}/${namespace}/network-attachment-definitions`, {
+      apiVersion: "k8s.cni.cncf.io/v1",
+      kind: "NetworkAttachmentDefinition",
+      metadata: { name },
+      spec: { config: JSON.stringify(config) },
+    }),
+  );
+  return body.metadata.uid as string;
+}
+
+function macvlan(name: string, ipam: object): object {
+  return {
+    cniVersion: "0.3.1",
+    name,
+    type: "macvlan",
+    master: "eth0",
+    ipam: { type: "whereabouts", ...ipam },
+  };
+}
+
+async function nodeSlicePool(api: ApiDouble, name: string) {
+  const r = await api.request("GET", `${WB}/nodeslicepools/${name}`);
+  return r.status === 404 ? undefined : expectOk(r);
+}
+
+async function allocations(api: ApiDouble, name: string): Promise<Allocation[] | undefined> {
+  return (await nodeSlicePool(api, name))?.status?.allocations as Allocation[] | undefined;
+}
+
+/** The node names in slice order ("" for a free slice). */
+const holders = (a: readonly Allocation[] | undefined) => (a ?? []).map((x) => x.nodeName);
+
+describe("controller: node slices", () => {
+  let api: ApiDouble;
+  const controllers: Controller[] = [];
+  before(async () => {
+    api = await startApi();
+  });
+  beforeEach(async () => {
+    for (const c of controllers.splice(0)) await c.kill("SIGKILL");
+    await api.stop();
+    api = await startApi();
+  });
+  after(async () => {
+    for (const c of controllers) await c.kill("SIGKILL");
+    await api?.stop();
+  });
+
+  it("creates Go's NodeSlicePool for a NAD, IPv6 and plugin lists without network_name included, and slices new nodes", async () => {
+    await createNode(api, "n2");
+    await createNode(api, "n1");
+    const uid = await createNad(
+      api,
+      NS,
+      "blue",
+      macvlan("blue-net", { range: "10.10.0.0/24", node_slice_size: "/26", network_name: "blue" }),
+    );
+    // A plugin list whose whereabouts plugin has no name (Go #518: Go's NodeSlicePool gets no name).
+    await createNad(api, "team", "green", {
+      cniVersion: "0.3.1",
+      name: "green-list",
+      plugins: [
+        { type: "macvlan", ipam: { type: "whereabouts", range: "fd00:5::/120", node_slice_size: "122" } },
+      ],
+    });
+    controllers.push(await startController(api));
+    const { value: blue } = await waitFor("the blue NodeSlicePool", () => nodeSlicePool(api, "blue"), 15_000);
+    assert.deepEqual(blue.spec, { range: "10.10.0.0/24", sliceSize: "/26" });
+    assert.deepEqual(blue.status.allocations, [
+      { nodeName: "n1", sliceRange: "10.10.0.0/26" },
+      { nodeName: "n2", sliceRange: "10.10.0.64/26" },
+      { nodeName: "", sliceRange: "10.10.0.128/26" },
+      { nodeName: "", sliceRange: "10.10.0.192/26" },
+    ]);
+    assert.deepEqual(blue.metadata.ownerReferences, [
+      {
+        apiVersion: "k8s.cni.cncf.io/v1",
+        kind: "NetworkAttachmentDefinition",
+        name: "blue",
+        uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
+    const { value: green } = await waitFor(
+      "the green-list NodeSlicePool",
+      () => nodeSlicePool(api, "green-list"),
+      15_000,
+    );
+    assert.deepEqual(green.spec, { range: "fd00:5::/120", sliceSize: "122" });
+    assert.deepEqual(green.status.allocations, [
+      { nodeName: "n1", sliceRange: "fd00:5::/122" },
+      { nodeName: "n2", sliceRange: "fd00:5::40/122" },
+      { nodeName: "", sliceRange: "fd00:5::80/122" },
+      { nodeName: "", sliceRange: "fd00:5::c0/122" },
+    ]);
+    // Owner references name NADs of the pool's namespace only (one elsewhere reads as missing to
+    // Kubernetes' garbage collector, which would delete the pool).
+    assert.deepEqual(green.metadata.ownerReferences ?? [], []);
+
+    await createNode(api, "n3");
+    await waitFor(
+      "n3 on a slice of each network",
+      async () => {
+        const [b, g] = [
+          holders(await allocations(api, "blue")),
+          holders(await allocations(api, "green-list")),
+        ];
+        return b[2] === "n3" && g[2] === "n3";
+      },
+      10_000,
+    );
+  });
+
+  it("keeps a Go-made NodeSlicePool as it is, and frees a deleted node's slice once its slice pool is empty", async () => {
+    for (const n of ["n1", "n2"]) await createNode(api, n);
+    const uid = await createNad(
+      api,
+      NS,
+      "blue",
+      macvlan("blue", { range: "10.20.0.0/24", node_slice_size: "26", network_name: "blue" }),
+    );
+    // As Go v0.9's controller left it: n2 first (its lister's order), n1 grown into a second slice.
+    const goAllocations = [
+      { nodeName: "n2", sliceRange: "10.20.0.0/26" },
+      { nodeName: "n1", sliceRange: "10.20.0.64/26" },
+      { nodeName: "n1", sliceRange: "10.20.0.128/26" },
+      { nodeName: "", sliceRange: "10.20.0.192/26" },
+    ];
+    expectOk(
+      await api.request("POST", `${WB}/nodeslicepools`, {
+        apiVersion: "whereabouts.cni.cncf.io/v1alpha1",
+        kind: "NodeSlicePool",
+        metadata: {
+          name: "blue",
+          ownerReferences: [
+            {
+              apiVersion: "k8s.cni.cncf.io/v1",
+              kind: "NetworkAttachmentDefinition",
+              name: "blue",
+              uid,
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
+        },
+        spec: { range: "10.20.0.0/24", sliceSize: "26" },
+        status: { allocations: goAllocations },
+      }),
+    );
+    // n2's pod holds an address of its slice, in Go's slice pool (offsets from the slice's network).
+    await createPod(api, "default", "p1", { nodeName: "n2" });
+    await createPool(api, "blue-n2-10.20.0.0-26", "10.20.0.0/26", {
+      "1": { id: "c1", podref: "default/p1", ifname: "net1" },
+    });
+    const before = (await nodeSlicePool(api, "blue")).metadata.resourceVersion;
+    const controller = await startController(api);
+    controllers.push(controller);
+    await controller.waitForLog((l) => l.msg === "listed nodeslicepools");
+    await new Promise((r) => setTimeout(r, 1_000));
+    const kept = await nodeSlicePool(api, "blue");
+    assert.equal(kept.metadata.resourceVersion, before, "nothing to change, nothing written");
+
+    await deleteNode(api, "n2");
+    await controller.waitForLog(
+      (l) => /wait until their pods' addresses are released/.test(l.msg),
+      10_000,
+      "the wait",
+    );
+    assert.deepEqual(await allocations(api, "blue"), goAllocations);
+    // The pod goes: the controller frees its address, which empties the slice pool; the slice is
+    // free for the next node.
+    await deletePod(api, "default", "p1");
+    await waitFor("n2's slice freed", async () => holders(await allocations(api, "blue"))[0] === "", 10_000);
+    await createNode(api, "n4");
+    await waitFor(
+      "n4 on the freed slice",
+      async () => holders(await allocations(api, "blue"))[0] === "n4",
+      10_000,
+    );
+    assert.deepEqual(holders(await allocations(api, "blue")), ["n4", "n1", "n1", ""]);
+  });
+
+  it("reports NADs of one network_name that disagree with Go's text and changes nothing; a deleted NAD's pool goes", async () => {
+    await createNode(api, "n1");
+    await createNad(
+      api,
+      NS,
+      "a",
+      macvlan("a", { range: "10.30.0.0/24", node_slice_size: "/26", network_name: "shared" }),
+    );
+    await createNad(
+      api,
+      "team",
+      "b",
+      macvlan("b", { range: "10.30.0.0/24", node_slice_size: "/27", network_name: "shared" }),
+    );
+    await createNad(api, NS, "solo", macvlan("solo", { range: "10.31.0.0/24", node_slice_size: "/25" }));
+    const controller = await startController(api);
+    controllers.push(controller);
+    const line = await controller.waitForLog(
+      (l) => l.msg === "found IPAM conf mismatch for network-attachment-definitions with same network name",
+      15_000,
+      "the mismatch",
+    );
+    assert.deepEqual(line["nads"], ["kube-system/a (10.30.0.0/24 by /26)", "team/b (10.30.0.0/24 by /27)"]);
+    await waitFor("the solo NodeSlicePool", () => nodeSlicePool(api, "solo"), 10_000);
+    assert.equal(await nodeSlicePool(api, "shared"), undefined);
+
+    expectOk(await api.request("DELETE", `${NADS}/team/network-attachment-definitions/b`));
+    await waitFor("the shared NodeSlicePool once the NADs agree", () => nodeSlicePool(api, "shared"), 10_000);
+    expectOk(await api.request("DELETE", `${NADS}/${NS}/network-attachment-definitions/solo`));
+    await waitFor(
+      "the solo NodeSlicePool deleted",
+      async () => (await nodeSlicePool(api, "solo")) === undefined,
+      10_000,
+    );
+  });
+
+  it("two controllers: killing the leader while it slices leaves every node on exactly one slice", async () => {
+    const fast = [
+      "--lease-duration",
+      "3s",
+      "--renew-deadline",
+      "2s",
+      "--renew-interval",
+      "500ms",
+      "--retry-interval",
+      "500ms",
+    ];
+    await api.setLatency({ writeMs: 40 });
+    for (let i = 0; i < 40; i++) await createNode(api, `n${String(i).padStart(2, "0")}`);
+    const networks = Array.from({ length: 8 }, (_, i) => `net${i}`);
+    for (const [i, net] of networks.entries())
+      await createNad(
+        api,
+        NS,
+        net,
+        macvlan(net, { range: `10.${40 + i}.0.0/24`, node_slice_size: "/30", network_name: net }),
+      );
+    controllers.push(await startController(api, ["--identity", "replica-a", ...fast]));
+    controllers.push(await startController(api, ["--identity", "replica-b", ...fast]));
+    const { value: first } = await waitFor("a leader", async () => await leaseHolder(api), 10_000);
+    const leader = controllers.find((c) => c.logs.some((l) => l.msg === "became the leader"))!;
+    await leader.waitForLog((l) => l.msg === "NodeSlicePool created", 15_000, "a first NodeSlicePool");
+    await leader.kill("SIGKILL");
+    // Nodes come and go while nobody leads.
+    for (let i = 40; i < 50; i++) await createNode(api, `n${i}`);
+    await deleteNode(api, "n00");
+    const standby = controllers.find((c) => c !== leader)!;
+    await waitFor(
+      "the standby to lead",
+      async () => {
+        const holder = await leaseHolder(api);
+        return holder !== undefined && holder !== first;
+      },
+      15_000,
+    );
+    await standby.waitForLog((l) => l.msg === "became the leader", 5_000);
+    const nodes = Array.from({ length: 49 }, (_, i) => `n${String(i + 1).padStart(2, "0")}`);
+    await waitFor(
+      "every network's nodes on their slices",
+      async () => {
+        for (const net of networks) {
+          const held = holders(await allocations(api, net)).filter((n) => n !== "");
+          if (held.length !== nodes.length) return false;
+        }
+        return true;
+      },
+      30_000,
+      250,
+    );
+    for (const net of networks) {
+      const held = holders(await allocations(api, net)).filter((n) => n !== "");
+      assert.deepEqual([...held].sort(), nodes, `${net}: each node on exactly one slice, n00's freed`);
+    }
+    await api.setLatency({});
+  });
+});
