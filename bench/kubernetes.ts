@@ -30,7 +30,7 @@ function call(command: "ADD" | "DEL", c: AddCall): Promise<PluginOutcome> {
 }
 
 /** Addresses reported twice, or reported but not recorded for the pod they were reported to. */
-function duplicates(
+export function duplicates(
   reported: readonly { address: string; podRef: string }[],
   stored: readonly { address: string; podRef: string }[],
 ): number {

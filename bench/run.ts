@@ -10,6 +10,7 @@ import { benchLocal } from "./local.ts";
 import { machineLine } from "./machine.ts";
 import { benchMultus } from "./multus.ts";
 import { benchResilience } from "./resilience.ts";
+import { benchScale } from "./scale.ts";
 import { replaceIntro, replaceSection } from "./sections.ts";
 
 /** Every section, in the order of the file; each returns its text, starting with its `## ` heading. */
@@ -17,6 +18,7 @@ const SECTIONS: readonly { name: string; run: (workdir: string) => Promise<strin
   { name: "local", run: benchLocal },
   { name: "etcd", run: () => benchEtcd() },
   { name: "kubernetes", run: () => benchKubernetes() },
+  { name: "scale", run: () => benchScale() },
   { name: "resilience", run: () => benchResilience() },
   { name: "multus", run: benchMultus },
   { name: "image", run: benchImage },
