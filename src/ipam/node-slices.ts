@@ -50,20 +50,49 @@ export function nodeSlicePoolOf(config: IpamConfig): string {
   return nodeSlicePoolNameFor(config.networkName, config.name);
 }
 
-/** The slices of `pool` inside the configured range (elements that are not are never used). */
-function slicesOf(pool: NodeSlicePool, rule: IpRange): Slice[] {
+/**
+ * The slices of `pool` inside the configured range (elements that are not are never used) among
+ * the elements `keep` selects, in order. Only those are parsed and given their rule: a
+ * NodeSlicePool lists every slice of the network (thousands), and a call needs its node's few.
+ */
+function slicesOf(
+  pool: NodeSlicePool,
+  rule: IpRange,
+  keep: (element: { readonly nodeName: string; readonly sliceRange: string }) => boolean,
+): Slice[] {
   const slices: Slice[] = [];
-  pool.allocations.forEach(({ sliceRange }, index) => {
-    const cidr = parseCidr(sliceRange);
-    if (
-      cidr === undefined ||
-      cidr.family !== rule.range.family ||
-      !contains(rule.range, { family: cidr.family, value: cidr.address })
-    )
-      return;
-    slices.push({ index, sliceRange, cidr: masked(cidr), rule: sliceRule(rule, masked(cidr)) });
+  pool.allocations.forEach((element, index) => {
+    if (!keep(element)) return;
+    const slice = sliceAt(element.sliceRange, index, rule);
+    if (slice !== undefined) slices.push(slice);
   });
   return slices;
+}
+
+/** One element's slice, or undefined when it is not a slice of the configured range. */
+function sliceAt(sliceRange: string, index: number, rule: IpRange): Slice | undefined {
+  const cidr = parseCidr(sliceRange);
+  if (
+    cidr === undefined ||
+    cidr.family !== rule.range.family ||
+    !contains(rule.range, { family: cidr.family, value: cidr.address })
+  )
+    return undefined;
+  return { index, sliceRange, cidr: masked(cidr), rule: sliceRule(rule, masked(cidr)) };
+}
+
+/** The first free slice that hands out an address here (elements read in order, stopping there). */
+function firstFreeSlice(
+  pool: NodeSlicePool,
+  rule: IpRange,
+  gateway: IpamConfig["gateway"],
+): Slice | undefined {
+  for (const [index, element] of pool.allocations.entries()) {
+    if (element.nodeName !== "") continue;
+    const slice = sliceAt(element.sliceRange, index, rule);
+    if (slice !== undefined && handsOutAny(slice.rule, gateway)) return slice;
+  }
+  return undefined;
 }
 
 /** The pool of one of the node's slices. */
@@ -130,9 +159,7 @@ export async function nodeSlicePools(
 ): Promise<PoolRef[]> {
   const pool = await sliceStore(store).getNodeSlicePool(nodeSlicePoolOf(config), { deadline });
   if (pool === undefined) return [];
-  return slicesOf(pool, rule)
-    .filter((s) => pool.allocations[s.index]?.nodeName === node)
-    .map((s) => slicePool(config, s, node));
+  return slicesOf(pool, rule, (e) => e.nodeName === node).map((s) => slicePool(config, s, node));
 }
 
 /**
@@ -181,8 +208,7 @@ export async function allocateInSlices(
         `gave up claiming a slice of NodeSlicePool ${name} for node ${node} after ${round} attempts`,
       );
     const pool = await awaitNodeSlicePool(slices, config, rule, deadline);
-    const all = slicesOf(pool, rule);
-    const mine = all.filter((s) => pool.allocations[s.index]?.nodeName === node);
+    const mine = slicesOf(pool, rule, (e) => e.nodeName === node);
     // A slice the configured window leaves nothing of hands out nothing here.
     const targets = mine.flatMap((s) =>
       s.rule === undefined ? [] : [targetOf(config, s.rule, rule, s, node)],
@@ -193,7 +219,7 @@ export async function allocateInSlices(
     if (wanted !== undefined) {
       const at = targets.find((t) => contains(t.pool.range, wanted));
       if (at !== undefined) return allocateInPool(store, config, at, claimant, deadline, log, observer);
-      const owner = all.find((s) => contains(s.cidr, wanted));
+      const owner = slicesOf(pool, rule, () => true).find((s) => contains(s.cidr, wanted));
       const holder = owner === undefined ? undefined : pool.allocations[owner.index]?.nodeName;
       throw new ConfigError(
         `requested address ${formatIP(wanted)} is not in a slice of node ${node} in NodeSlicePool ${name}` +
@@ -210,9 +236,7 @@ export async function allocateInSlices(
         if (!(error instanceof ExhaustedError)) throw error;
       }
     }
-    const free = all.find(
-      (s) => pool.allocations[s.index]?.nodeName === "" && handsOutAny(s.rule, config.gateway),
-    );
+    const free = firstFreeSlice(pool, rule, config.gateway);
     if (free === undefined)
       throw new ExhaustedError(
         `Could not allocate IP in range: ${formatCidr(rule.range)}: node ${node} has ${mine.length === 0 ? "no slice" : `no free address in its slices (${mine.map((s) => s.sliceRange).join(", ")})`} and no slice of NodeSlicePool ${name} is free`,
