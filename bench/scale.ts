@@ -393,17 +393,16 @@ function simulatedBounds(sim: SimulatedRun): string {
     `spends ${fmt(harness)} ms of CPU per ADD (${fmt(1000 / harness, 0)} ADDs/s per core; ${fmt(rate, 0)}/s were ` +
     `measured, the machine ${fmt(100 * sim.cpu.machineBusy, 0)}% busy: its one JavaScript thread is the bound), the ` +
     `API double ${fmt(api)} ms. ` +
-    "A CPU profile of this harness (node --cpu-prof) puts the largest share in reading the NodeSlicePool: on every call " +
-    "the plugin decodes all of the network's 8,192 slices and works out the addresses each would hand out " +
-    "(src/ipam/node-slices.ts slicesOf, with its BigInt range arithmetic), a cost that grows with the cluster, " +
-    "not with the node. At the measured rate all " +
+    "Every call still GETs and decodes the whole NodeSlicePool " +
+    `(${fmt(sim.nodeSlicePoolBytes / 1024, 0)} KiB of JSON at 8,192 slices), but works out addresses only for its ` +
+    "node's slices (and the first free one when it must claim); before that change (2026-12-05) it worked them out " +
+    "for every slice, 24 ms of CPU per ADD here. At the measured rate all " +
     `${all.toLocaleString("en-US")} allocations would take ${fmt(all / rate, 0)} s here (target 60 s). On a real ` +
     `cluster each node spends that ${fmt(harness)} ms per ADD on its own cores, and what remains shared is the ` +
     `API: ${fmt(sim.perAdd.total, 1)} requests and ${fmt(api)} ms of the double's CPU per ADD, ` +
     `${fmt((all * api) / 1000, 0)} s of one core for all ${all.toLocaleString("en-US")}. ` +
-    "The next step is in the plugin: work out only the node's own slices (and a free one when it must claim), " +
-    `which leaves the GET of the NodeSlicePool (${fmt(sim.nodeSlicePoolBytes / 1024, 0)} KiB of JSON at 8,192 slices) per call; an agent could ` +
-    "keep it from a watch. The controller is not the bound: it sliced " +
+    "The next step for this figure: the NodeSlicePool GET and decode per call, which an agent could " +
+    "serve from a watch. The controller is not the bound: it sliced " +
     `${sim.networks} networks for ${sim.nodes.toLocaleString("en-US")} nodes in ${fmt(sim.slicingSeconds)} s with ` +
     `${sim.slicingRequests.writes} writes (one per NodeSlicePool)${sim.slicingRequests.writes > sim.networks ? " and its Lease" : ""}.`
   );
