@@ -154,6 +154,11 @@ describe("MultusKubeCache: one warm connection per kubeconfig", () => {
 
   it("the node is $NODENAME, else the host name in lower case", () => {
     assert.equal(defaultNodeName({ NODENAME: "worker-7" }), "worker-7");
+    assert.equal(
+      defaultNodeName({ NODENAME: " worker-7\n" }),
+      "worker-7",
+      "trimmed, as the node-slice lookup reads it",
+    );
     assert.match(defaultNodeName({}), /^[^A-Z]+$/);
   });
 });

@@ -22,11 +22,11 @@ import type { MultusView, WatchedView } from "./multus-view.ts";
 export const MULTUS_IDLE_MS = 10 * 60_000;
 
 /**
- * The node whose pods the agent caches: $NODENAME (the DaemonSet's spec.nodeName), else the host
- * name in lower case, as kubelet names its node by default.
+ * The node whose pods the agent caches: $NODENAME (the DaemonSet's spec.nodeName), trimmed as the
+ * node-slice lookup trims it, else the host name in lower case, as kubelet names its node by default.
  */
 export function defaultNodeName(env: NodeJS.ProcessEnv): string {
-  const given = env["NODENAME"] ?? "";
+  const given = env["NODENAME"]?.trim() ?? "";
   return given !== "" ? given : hostname().toLowerCase();
 }
 
