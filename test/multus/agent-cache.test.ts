@@ -419,7 +419,10 @@ describe("multus through the node agent: the watch cache of pods and NADs", () =
       await untilWatching(api, since);
       since = await mark(api);
       ok(await multus("agent", "ADD", "local", uid, conf, ns, elsewhere), "ADD");
-      assert.deepEqual(await sent(api, since), { "get pods": 1, "patch pods/status": 1 });
+      // The call's own requests: the informers' background LIST/WATCH (a relist when the double
+      // ends a watch) is no call's, and varies with timing.
+      const { "list pods": _list, "watch pods": _watch, ...own } = await sent(api, since);
+      assert.deepEqual(own, { "get pods": 1, "patch pods/status": 1 });
       ok(await multus("agent", "DEL", "local", uid, conf, ns, elsewhere), "DEL");
       assert.deepEqual(links(ns), ["lo"]);
     } finally {
