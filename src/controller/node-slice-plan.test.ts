@@ -167,6 +167,61 @@ test("a NodeSlicePool no NAD configures is deleted once its slice pools are empt
   assert.deepEqual(planNodeSlices(input({ networks: [], stored: orphan, occupied: () => true })).writes, []);
   assert.deepEqual(planNodeSlices(input({ networks: [], stored: orphan, complete: false })).writes, []);
   assert.deepEqual(planNodeSlices(input({ networks: [], stored: orphan })).writes, [
-    { kind: "delete", name: "net", resourceVersion: "7" },
+    {
+      kind: "delete",
+      name: "net",
+      resourceVersion: "7",
+      // network_name or the CNI network name: both namings of n1's slice pool are retired.
+      retires: ["net-n1-10.0.0.0-26", "n1-10.0.0.0-26"],
+    },
   ]);
+});
+
+test("a re-slice and a gone node's freed slice retire their slice pools; unchanged ones retire none", () => {
+  const resliced = planNodeSlices(
+    input({
+      networks: [network("a", "10.0.0.0/24", 25)],
+      nodes: ["n1", "n2"],
+      stored: new Map([["net", stored(["n1", "n2"])]]),
+    }),
+  ).writes[0]!;
+  assert.ok(resliced.kind === "update");
+  // n1 keeps 10.0.0.0 as a /25 (another pool name); both /26 pools retire.
+  assert.deepEqual(resliced.retires, ["net-n1-10.0.0.0-26", "net-n2-10.0.0.64-26"]);
+  const freed = planNodeSlices(input({ nodes: ["n1"], stored: new Map([["net", stored(["gone", "n1"])]]) }))
+    .writes[0]!;
+  assert.ok(freed.kind === "update");
+  assert.deepEqual(freed.retires, ["net-gone-10.0.0.0-26"]);
+  const grown = planNodeSlices(input({ nodes: ["n1", "n2"], stored: new Map([["net", stored(["n1"])]]) }))
+    .writes[0]!;
+  assert.ok(grown.kind === "update");
+  assert.deepEqual(grown.retires, []);
+});
+
+test("a retired slice pool is deleted once empty at the resourceVersion seen, and forgotten once gone or named again", () => {
+  const pools = new Map([["net", stored(["n1", "n2"])]]);
+  const retired = new Set([
+    "net-old-10.0.0.0-26",
+    "net-busy-10.0.0.64-26",
+    "net-gone-10.0.0.128-26",
+    "net-n1-10.0.0.0-26",
+  ]);
+  const ippools = new Map([
+    ["net-old-10.0.0.0-26", { resourceVersion: "41", empty: true }],
+    ["net-busy-10.0.0.64-26", { resourceVersion: "42", empty: false }],
+    ["net-n1-10.0.0.0-26", { resourceVersion: "43", empty: true }],
+  ]);
+  const plan = planNodeSlices(
+    input({ nodes: ["n1", "n2"], stored: pools, retired, ippool: (name) => ippools.get(name) }),
+  );
+  assert.deepEqual(plan.writes, [
+    { kind: "delete-ippool", name: "net-old-10.0.0.0-26", resourceVersion: "41" },
+  ]);
+  // Gone: forgotten. Named by the NodeSlicePool again (n1's slice): forgotten, never deleted.
+  assert.deepEqual(plan.forget.sort(), ["net-gone-10.0.0.128-26", "net-n1-10.0.0.0-26"]);
+  const unknown = planNodeSlices(
+    input({ nodes: ["n1", "n2"], stored: pools, retired, ippool: () => "unknown" }),
+  );
+  assert.deepEqual(unknown.writes, []);
+  assert.deepEqual(unknown.forget, ["net-n1-10.0.0.0-26"]);
 });

@@ -4,7 +4,10 @@
 // node's slice pool `[<network_name>-]<node>-<slice>` holds no entry, so an address still held by
 // a pod of a gone node is never handed to the slice's next node. Go's controller frees them at
 // once. Every write is computed from the cached objects and sent with their resourceVersion: a
-// node agent claiming a slice meanwhile makes it fail, and the plan is made again.
+// node agent claiming a slice meanwhile makes it fail, and the plan is made again. A write that
+// stops naming a node's slice (a re-slice, a gone node's slice freed, a NodeSlicePool deleted)
+// retires that slice pool; the watch remembers it and the plan deletes the IPPool once it is
+// empty, so re-slicing leaves no empty IPPools behind.
 import { type Cidr, formatCidr, masked, networkOf, parseCidrSloppy } from "../ip/index.ts";
 import { nodeSlicePoolName } from "../pool/naming.ts";
 import {
@@ -44,12 +47,34 @@ export interface SlicePlanInput {
   readonly stored: ReadonlyMap<string, NodeSlicePool>;
   /** Whether the IPPool of that name holds an entry (true while unknown). */
   readonly occupied: (ippool: string) => boolean;
+  /** Slice pools retired by earlier writes (the watch's memory of `retires`), not yet deleted. */
+  readonly retired?: ReadonlySet<string>;
+  /**
+   * The IPPool of that name: its resourceVersion and whether it holds no entry; undefined when it
+   * does not exist, "unknown" while the IPPools are not known.
+   */
+  readonly ippool?: (
+    name: string,
+  ) => { readonly resourceVersion: string; readonly empty: boolean } | undefined | "unknown";
 }
 
 export type SliceWrite =
   | { readonly kind: "create"; readonly pool: NodeSlicePool }
-  | { readonly kind: "update"; readonly pool: NodeSlicePool; readonly why: string }
-  | { readonly kind: "delete"; readonly name: string; readonly resourceVersion: string };
+  | {
+      readonly kind: "update";
+      readonly pool: NodeSlicePool;
+      readonly why: string;
+      /** Slice pools this write stops naming (remember them once it succeeds). */
+      readonly retires: readonly string[];
+    }
+  | {
+      readonly kind: "delete";
+      readonly name: string;
+      readonly resourceVersion: string;
+      readonly retires: readonly string[];
+    }
+  /** An empty slice pool no NodeSlicePool names any more, deleted at the resourceVersion seen. */
+  | { readonly kind: "delete-ippool"; readonly name: string; readonly resourceVersion: string };
 
 export interface SliceProblem {
   readonly message: string;
@@ -59,6 +84,8 @@ export interface SliceProblem {
 export interface SlicePlan {
   readonly writes: SliceWrite[];
   readonly problems: SliceProblem[];
+  /** Retired slice pools to stop remembering: gone, or named by a NodeSlicePool again. */
+  readonly forget: string[];
 }
 
 /** Go's text, which operators search for. */
@@ -108,6 +135,16 @@ function sameOwners(a: readonly SliceOwner[], b: readonly SliceOwner[]): boolean
   );
 }
 
+/** The slice pools of the assigned slices, as the plugin names them with `networkName`. */
+function slicePoolNames(allocations: readonly SliceAssignment[], networkName: string): string[] {
+  const names: string[] = [];
+  for (const a of allocations) {
+    const c = a.nodeName === "" ? undefined : parseCidrSloppy(a.sliceRange);
+    if (c !== undefined) names.push(nodeSlicePoolName(c, a.nodeName, networkName));
+  }
+  return names;
+}
+
 /** Slices of nodes that are gone made free, each once its slice pool is empty. */
 function freeGoneNodes(
   allocations: readonly SliceAssignment[],
@@ -145,6 +182,7 @@ function planPool(
   group: readonly SlicedNetwork[],
   writes: SliceWrite[],
   problems: SliceProblem[],
+  live: Set<string>,
 ): void {
   const network = group[0]!;
   const nodes = new Set(input.nodes);
@@ -189,6 +227,8 @@ function planPool(
         hint: "use a smaller node_slice_size or a larger range",
       },
     });
+  const named = slicePoolNames(assigned.allocations, network.networkName);
+  for (const name of named) live.add(name);
   if (stored === undefined) {
     writes.push({
       kind: "create",
@@ -196,6 +236,9 @@ function planPool(
     });
     return;
   }
+  // Until the write lands, the slice pools the stored object names are live too.
+  const before = slicePoolNames(stored.allocations, network.networkName);
+  for (const name of before) live.add(name);
   const keepSpec = why !== "re-sliced";
   if (
     keepSpec &&
@@ -206,6 +249,7 @@ function planPool(
   writes.push({
     kind: "update",
     why,
+    retires: before.filter((name) => !named.includes(name)),
     pool: {
       ...stored,
       ...(keepSpec ? {} : spec),
@@ -218,6 +262,7 @@ function planPool(
 export function planNodeSlices(input: SlicePlanInput): SlicePlan {
   const writes: SliceWrite[] = [];
   const problems: SliceProblem[] = [];
+  const live = new Set<string>();
   const groups = new Map<string, SlicedNetwork[]>();
   for (const n of input.networks) groups.set(n.pool, [...(groups.get(n.pool) ?? []), n]);
   for (const [name, group] of groups) {
@@ -231,11 +276,22 @@ export function planNodeSlices(input: SlicePlanInput): SlicePlan {
           hint: "NADs sharing a network_name must configure the same range and node_slice_size; nothing is changed until they agree",
         },
       });
+      // Nothing changes until they agree: what the stored object names stays live.
+      const stored = input.stored.get(name);
+      if (stored !== undefined)
+        for (const n of slicePoolNames(stored.allocations, group[0]!.networkName)) live.add(n);
       continue;
     }
-    planPool(input, group, writes, problems);
+    planPool(input, group, writes, problems, live);
   }
-  if (!input.complete) return { writes, problems };
+  for (const [name, pool] of input.stored) {
+    if (groups.has(name)) continue;
+    // Its name is network_name (slice pools prefixed by it) or the CNI network name (not prefixed).
+    for (const n of [...slicePoolNames(pool.allocations, name), ...slicePoolNames(pool.allocations, "")])
+      live.add(n);
+  }
+  const forget = sweepRetired(input, live, writes);
+  if (!input.complete) return { writes, problems, forget };
   for (const [name, pool] of input.stored) {
     if (groups.has(name)) continue;
     // No network slices by it any more. Deleted once no slice pool of its nodes holds an entry.
@@ -256,7 +312,32 @@ export function planNodeSlices(input: SlicePlanInput): SlicePlan {
       });
       continue;
     }
-    writes.push({ kind: "delete", name, resourceVersion: pool.resourceVersion });
+    writes.push({
+      kind: "delete",
+      name,
+      resourceVersion: pool.resourceVersion,
+      retires: [...slicePoolNames(pool.allocations, name), ...slicePoolNames(pool.allocations, "")],
+    });
   }
-  return { writes, problems };
+  return { writes, problems, forget };
+}
+
+/**
+ * Retired slice pools: deleted once empty (at the resourceVersion seen, so an entry written
+ * meanwhile keeps the pool), forgotten once gone or named again. One still holding addresses
+ * waits for its pods; the controller's watch on IPPools plans again when they go.
+ */
+function sweepRetired(input: SlicePlanInput, live: ReadonlySet<string>, writes: SliceWrite[]): string[] {
+  const forget: string[] = [];
+  for (const name of input.retired ?? []) {
+    if (live.has(name)) {
+      forget.push(name);
+      continue;
+    }
+    const pool = input.ippool === undefined ? "unknown" : input.ippool(name);
+    if (pool === "unknown") continue;
+    if (pool === undefined) forget.push(name);
+    else if (pool.empty) writes.push({ kind: "delete-ippool", name, resourceVersion: pool.resourceVersion });
+  }
+  return forget;
 }

@@ -20,7 +20,7 @@ import {
   sliceProblem,
 } from "../pool/node-slices.ts";
 import { deleteOptions } from "../store/kubernetes/kubernetes-store.ts";
-import { API_VERSION } from "../store/kubernetes/objects.ts";
+import { API_VERSION, IPPOOLS } from "../store/kubernetes/objects.ts";
 import { errorFields } from "./advice.ts";
 import type { ClusterView } from "./cluster-view.ts";
 import { Informer, type InformerHandlers } from "./informer.ts";
@@ -128,6 +128,12 @@ export class NodeSliceWatch {
   #stopped = false;
   /** The problems last logged (logged again only when they change). */
   #reported = new Set<string>();
+  /**
+   * Slice pools this leader's writes stopped naming, deleted once empty (node-slice-plan.ts). Kept
+   * in memory only: after a fail-over the new leader does not know an earlier leader's, and those
+   * IPPools stay (empty ones hold no address; docs/node-slices.md).
+   */
+  readonly #retired = new Set<string>();
 
   constructor(kube: Kube, cluster: ClusterView, options: NodeSliceWatchOptions) {
     this.#kube = kube;
@@ -237,7 +243,15 @@ export class NodeSliceWatch {
         const pool = cached.get(name);
         return pool !== undefined && pool.allocations.size > 0;
       },
+      retired: this.#retired,
+      ippool: (name) => {
+        if (!cached.synced) return "unknown";
+        const pool = cached.get(name);
+        if (pool === undefined) return undefined;
+        return { resourceVersion: pool.version ?? "", empty: pool.allocations.size === 0 };
+      },
     });
+    for (const name of plan.forget) this.#retired.delete(name);
     const problems = [
       ...invalid.map((i) => ({
         message: "a NetworkAttachmentDefinition's configuration is invalid: its node slices are not kept",
@@ -259,7 +273,9 @@ export class NodeSliceWatch {
       } catch (error) {
         failed = true;
         this.#options.log("error", "could not write a NodeSlicePool", {
-          nodeSlicePool: write.kind === "delete" ? write.name : write.pool.name,
+          ...(write.kind === "delete-ippool"
+            ? { ippool: write.name }
+            : { nodeSlicePool: write.kind === "delete" ? write.name : write.pool.name }),
           write: write.kind,
           ...errorFields(error),
         });
@@ -303,7 +319,10 @@ export class NodeSliceWatch {
           "update a NodeSlicePool at",
         );
         // Lost a race: the watch brings the newer object, and a new plan with it.
-        if (r.status === 200) this.#logWrite(write.pool, write.why);
+        if (r.status === 200) {
+          this.#logWrite(write.pool, write.why);
+          this.#retire(write.retires);
+        }
         return;
       }
       case "delete": {
@@ -316,12 +335,38 @@ export class NodeSliceWatch {
           },
           "delete a NodeSlicePool at",
         );
-        if (r.status === 200)
+        if (r.status === 200) {
           this.#options.log("info", "NodeSlicePool deleted: no NAD configures it", {
             nodeSlicePool: write.name,
           });
+          this.#retire(write.retires);
+        }
+        return;
+      }
+      case "delete-ippool": {
+        const r = await this.#kube.send(
+          {
+            method: "DELETE",
+            path: `/apis/${API_VERSION}/namespaces/${encodeURIComponent(this.#options.namespace)}/${IPPOOLS}/${encodeURIComponent(write.name)}`,
+            body: deleteOptions({ resourceVersion: write.resourceVersion }),
+            expect: [404, 409],
+          },
+          "delete a retired slice pool at",
+        );
+        // 409: an entry was written meanwhile; the IPPool watch brings it and the next plan waits.
+        if (r.status === 200)
+          this.#options.log("info", "slice pool deleted: no NodeSlicePool names it and it holds no address", {
+            ippool: write.name,
+          });
+        if (r.status !== 409) this.#retired.delete(write.name);
       }
     }
+  }
+
+  #retire(names: readonly string[]): void {
+    for (const name of names) this.#retired.add(name);
+    // The IPPools to delete may already be empty: no IPPool event would plan again.
+    if (names.length > 0) this.schedule();
   }
 
   #logWrite(pool: NodeSlicePool, why: string): void {

@@ -66,6 +66,13 @@ async function allocations(api: ApiDouble, name: string): Promise<Allocation[] |
   return (await nodeSlicePool(api, name))?.status?.allocations as Allocation[] | undefined;
 }
 
+async function ippoolExists(api: ApiDouble, name: string): Promise<boolean> {
+  const r = await api.request("GET", `${WB}/ippools/${name}`);
+  if (r.status === 404) return false;
+  expectOk(r);
+  return true;
+}
+
 /** The node names in slice order ("" for a free slice). */
 const holders = (a: readonly Allocation[] | undefined) => (a ?? []).map((x) => x.nodeName);
 
@@ -211,6 +218,12 @@ describe("controller: node slices", () => {
     // free for the next node.
     await deletePod(api, "default", "p1");
     await waitFor("n2's slice freed", async () => holders(await allocations(api, "blue"))[0] === "", 10_000);
+    // Its slice pool, empty and named by no NodeSlicePool now, goes too.
+    await waitFor(
+      "n2's slice pool deleted",
+      async () => !(await ippoolExists(api, "blue-n2-10.20.0.0-26")),
+      10_000,
+    );
     await createNode(api, "n4");
     await waitFor(
       "n4 on the freed slice",
@@ -218,6 +231,58 @@ describe("controller: node slices", () => {
       10_000,
     );
     assert.deepEqual(holders(await allocations(api, "blue")), ["n4", "n1", "n1", ""]);
+  });
+
+  it("a re-slice retires the old slice pools: an empty one is deleted at once, one holding an address once its pod goes", async () => {
+    await createNode(api, "n1");
+    await createNode(api, "n2");
+    const config = (size: string) =>
+      macvlan("green", { range: "10.40.0.0/24", node_slice_size: size, network_name: "green" });
+    await createNad(api, NS, "green", config("/26"));
+    const controller = await startController(api);
+    controllers.push(controller);
+    await waitFor(
+      "both nodes sliced",
+      async () => holders(await allocations(api, "green")).filter((n) => n !== "").length === 2,
+      10_000,
+    );
+    const slices = (await allocations(api, "green"))!;
+    const poolOf = (node: string) => {
+      const slice = slices.find((a) => a.nodeName === node)!.sliceRange;
+      return { name: `green-${node}-${slice.replace("/", "-")}`, slice };
+    };
+    const busy = poolOf("n1");
+    const idle = poolOf("n2");
+    await createPod(api, "default", "p1", { nodeName: "n1" });
+    await createPool(api, busy.name, busy.slice, { "1": { id: "c1", podref: "default/p1", ifname: "net1" } });
+    await createPool(api, idle.name, idle.slice, {});
+    // A pool of the current slicing is never touched, empty or not.
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.ok(await ippoolExists(api, idle.name));
+
+    // The NAD changes its slice size: the NodeSlicePool is sliced again (/25), retiring both pools.
+    const nad = expectOk(await api.request("GET", `${NADS}/${NS}/network-attachment-definitions/green`));
+    nad.spec.config = JSON.stringify(config("/25"));
+    expectOk(await api.request("PUT", `${NADS}/${NS}/network-attachment-definitions/green`, nad));
+    await waitFor(
+      "the re-slice",
+      async () => (await nodeSlicePool(api, "green"))?.spec.sliceSize === "/25",
+      10_000,
+    );
+    await waitFor(
+      "the empty retired pool deleted",
+      async () => !(await ippoolExists(api, idle.name)),
+      10_000,
+    );
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.ok(await ippoolExists(api, busy.name), "the pool holding p1's address stays while p1 lives");
+    // p1 goes: the controller frees its address, and the emptied pool goes with it.
+    await deletePod(api, "default", "p1");
+    await waitFor(
+      "the emptied retired pool deleted",
+      async () => !(await ippoolExists(api, busy.name)),
+      15_000,
+    );
   });
 
   it("reports NADs of one network_name that disagree with Go's text and changes nothing; a deleted NAD's pool goes", async () => {

@@ -251,8 +251,17 @@ async function controllerScenario(api: ApiDouble): Promise<LoggedRequest[]> {
       kind: "NodeSlicePool",
       metadata: { name },
       spec: { range, sliceSize: "/25" },
-      status: { allocations: [{ nodeName: "", sliceRange: range.replace("/24", "/25") }] },
+      status: {
+        allocations: [{ nodeName: name === "stale" ? "n1" : "", sliceRange: range.replace("/24", "/25") }],
+      },
     });
+  // n1's slice pool of the stale slicing, empty: retired by the re-slice and deleted.
+  await expectStatus(api, "POST", `${WB}/ippools`, {
+    apiVersion: "whereabouts.cni.cncf.io/v1alpha1",
+    kind: "IPPool",
+    metadata: { name: "n1-10.85.0.0-25" },
+    spec: { range: "10.85.0.0/25", allocations: {} },
+  });
   await api.resetRequests();
   const controller = await startController(api, [
     "--renew-interval",
