@@ -22,9 +22,8 @@ export function partOf(pool: PoolSnapshot, query: PoolPartQuery): PoolPart {
     if (offset === undefined) continue;
     offsets.set(key, offset);
     const block = blockOf(offset);
-    let held = byBlock.get(block);
-    if (held === undefined) byBlock.set(block, (held = new Set()));
-    held.add(offset);
+    const held = byBlock.get(block) ?? new Set<bigint>();
+    byBlock.set(block, held.add(offset));
   }
   const points = new Set(query.points ?? []);
   const looked = (a: Allocation) =>
