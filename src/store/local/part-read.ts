@@ -16,14 +16,19 @@ const COLUMNS = `key, container_id AS containerId, podref AS podRef, ifname AS i
 /** How many block counts one query fetches ahead while a scan walks the blocks. */
 const BLOCKS_AHEAD = 256;
 
+// INDEXED BY: without statistics, sqlite prefers the primary key's (pool, …) prefix, which scans
+// every entry of the pool, over an index that then needs a lookup per row.
 export const PART_SQL = {
   partPool: `SELECT name, "range", version FROM pools WHERE name = ?`,
   partReleased: "SELECT key, at_ms AS releasedAt FROM released WHERE pool = ?",
-  partAttachment: `SELECT ${COLUMNS} FROM allocations WHERE pool = ? AND podref = ? AND ifname = ?`,
-  partOwner: `SELECT ${COLUMNS} FROM allocations WHERE pool = ? AND owner = ? AND ifname = ?`,
-  partPoint: `SELECT ${COLUMNS} FROM allocations WHERE pool = ? AND sortable = ?`,
+  partAttachment: `SELECT ${COLUMNS} FROM allocations INDEXED BY allocations_by_attachment
+    WHERE pool = ? AND podref = ? AND ifname = ?`,
+  partOwner: `SELECT ${COLUMNS} FROM allocations INDEXED BY allocations_by_owner
+    WHERE pool = ? AND owner = ? AND ifname = ?`,
+  partPoint: `SELECT ${COLUMNS} FROM allocations INDEXED BY allocations_by_offset
+    WHERE pool = ? AND sortable = ?`,
   partWhole: `SELECT ${COLUMNS} FROM allocations WHERE pool = ?`,
-  partEntries: `SELECT ${COLUMNS}, sortable FROM allocations
+  partEntries: `SELECT ${COLUMNS}, sortable FROM allocations INDEXED BY allocations_by_offset
     WHERE pool = ? AND sortable BETWEEN ? AND ? ORDER BY sortable`,
   partBlocks: `SELECT block, used FROM blocks WHERE pool = ? AND block >= ? ORDER BY block LIMIT ${BLOCKS_AHEAD}`,
 } as const;
