@@ -30,6 +30,8 @@ export const PART_SQL = {
   partWhole: `SELECT ${COLUMNS} FROM allocations WHERE pool = ?`,
   partEntries: `SELECT ${COLUMNS}, sortable FROM allocations INDEXED BY allocations_by_offset
     WHERE pool = ? AND sortable BETWEEN ? AND ? ORDER BY sortable`,
+  partHeld: `SELECT count(DISTINCT sortable) AS held FROM allocations INDEXED BY allocations_by_offset
+    WHERE pool = ? AND sortable BETWEEN ? AND ?`,
   partBlocks: `SELECT block, used FROM blocks WHERE pool = ? AND block >= ? ORDER BY block LIMIT ${BLOCKS_AHEAD}`,
 } as const;
 
@@ -86,6 +88,8 @@ export function readPart(
     }
     return used.get(block) ?? 0;
   };
+  const heldWithin = (lo: bigint, hi: bigint) =>
+    BigInt(Number(stmt(PART_SQL.partHeld).get(name, sortableOffset(lo), sortableOffset(hi))?.["held"] ?? 0));
   const full: Interval[] = [];
   let free = 0n;
   let through = scan.from - 1n;
@@ -93,8 +97,12 @@ export function readPart(
     const lo = blockStart(block) > scan.from ? blockStart(block) : scan.from;
     const hi = blockEnd(block) < scan.to ? blockEnd(block) : scan.to;
     const count = usedOf(block);
+    // A block cut by the scan (the window's first, holding the network address) may be full
+    // within the scan though not whole: its offsets there, counted from the index alone, say so.
+    const span = hi - lo + 1n;
     if (BigInt(count) === BLOCK_SIZE) full.push({ lo, hi });
-    else if (count === 0) free += hi - lo + 1n;
+    else if (count === 0) free += span;
+    else if (BigInt(count) >= span && heldWithin(lo, hi) === span) full.push({ lo, hi });
     else {
       const rows = stmt(PART_SQL.partEntries).all(name, sortableOffset(lo), sortableOffset(hi));
       add(rows);

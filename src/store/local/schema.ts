@@ -24,7 +24,10 @@ export const BLOCK_DIGITS = 30;
 // 30 hex digits of `sortable`), the distinct offsets that hold an entry: "5" and "005" are one
 // offset, counted once, so a block is full exactly when its count is BLOCK_SIZE (256). Triggers
 // keep the counts in the transaction of every insert, delete or re-keying of an entry, whoever
-// writes it. A block no entry is in has no row.
+// writes it. A block no entry is in has no row. The offset index holds every column, so a scan
+// reads its entries in offset order from the index alone: the primary key orders keys as text, so
+// the entries of one block would be one random page each (measured: ~300 page reads per ADD of a
+// fresh plugin process in a pool of 60,000).
 const PARTS = `
 CREATE TABLE IF NOT EXISTS blocks (
   pool TEXT NOT NULL,
@@ -32,7 +35,8 @@ CREATE TABLE IF NOT EXISTS blocks (
   used INTEGER NOT NULL,
   PRIMARY KEY (pool, block)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS allocations_by_offset ON allocations (pool, sortable);
+CREATE INDEX IF NOT EXISTS allocations_by_offset
+  ON allocations (pool, sortable, key, container_id, podref, ifname, owner, parked_at);
 CREATE INDEX IF NOT EXISTS allocations_by_attachment ON allocations (pool, podref, ifname);
 CREATE INDEX IF NOT EXISTS allocations_by_owner ON allocations (pool, owner, ifname);
 CREATE TRIGGER IF NOT EXISTS allocations_counted AFTER INSERT ON allocations
