@@ -160,7 +160,7 @@ export async function benchLocal(workdir: string): Promise<string> {
   out.push(
     "### ADD in-process (one store handle, sequential)",
     "",
-    `${count} ADDs: ${fmt(count / seconds, 0)} ADDs/s, p50 ${fmt(percentile(latencies, 50), 2)} ms, p99 ${fmt(percentile(latencies, 99), 2)} ms (the pool grows to ${count} entries, read whole per ADD).`,
+    `${count} ADDs: ${fmt(count / seconds, 0)} ADDs/s, p50 ${fmt(percentile(latencies, 50), 2)} ms, p99 ${fmt(percentile(latencies, 99), 2)} ms (the pool grows to ${count} entries, each ADD reading only the part of it it needs).`,
     "",
   );
 

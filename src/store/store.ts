@@ -241,10 +241,81 @@ export interface NodeSliceStore {
   ): Promise<boolean>;
 }
 
+/** The offsets a part scans (PoolPartQuery.scan), counted from the pool's base (pool/blocks.ts). */
+export interface PartScan {
+  /** The first offset scanned. */
+  readonly from: bigint;
+  /** The last offset the scan may reach, ≥ from. */
+  readonly to: bigint;
+  /**
+   * How many offsets without an entry the caller wants to see (≥ 1): the scan may stop at the end
+   * of the block in which the offsets of [from, …] without an entry reach this many.
+   */
+  readonly free: number;
+}
+
+/** What a part holds besides the release records: see PoolPartReader. */
+export interface PoolPartQuery {
+  /** The attachment: every entry with exactly this podRef and ifName, wherever it is. */
+  readonly podRef: string;
+  readonly ifName: string;
+  /** A sticky owner (pool/owner.ts): every entry with exactly this owner and `ifName`, wherever it is. */
+  readonly owner?: string;
+  /** Offsets whose entry is wanted, wherever they are (requested addresses). */
+  readonly points?: readonly bigint[];
+  readonly scan?: PartScan;
+}
+
+/** One consistent read of part of a pool (PoolPartReader.getPoolPart). */
+export interface PoolPart {
+  /**
+   * name, range, version and released (every release record) exactly as getPool would read them
+   * at the same moment; allocations: the entries the query asks for (in getPool's order where a
+   * backend has one), and possibly others. A missing pool reads as getPool reads it.
+   */
+  readonly snapshot: PoolSnapshot;
+  /**
+   * With a scan: the offsets it covered, [scan.from, through] with through ≤ scan.to, and at least
+   * up to the end of scan.from's block (or scan.to, when that comes first). Every entry at an offset
+   * in it is in `allocations`, except at offsets in `full`.
+   */
+  readonly scanned?: { readonly from: bigint; readonly through: bigint };
+  /**
+   * Offsets inside `scanned` that each hold an entry (whole blocks the store knows are full),
+   * whose entries were not returned. Empty without a scan.
+   */
+  readonly full: IntervalSet;
+}
+
+/**
+ * An optional capability (local, etcd, memory, and the node agent's store over any of them): reads
+ * of part of a pool, so that an ADD costs the same in an empty pool and in one with 60,000 entries
+ * (the allocator decides on a part: allocator/part-view.ts). What every backend guarantees:
+ * - a part is one consistent read (one transaction, one revision), as getPool is;
+ * - `released` is the pool's every release record (a pool keeps at most MAX_RELEASE_RECORDS);
+ * - the attachment's and the owner's entries, and the entries at `points`, are all returned;
+ * - a scan returns, for each block from scan.from's on, every entry at an offset in
+ *   [scan.from, scan.to] of that block, or, for a block the store knows to be full (each of its 256
+ *   offsets holds an entry), nothing but the block in `full`; it goes on to the next block until
+ *   the offsets seen without an entry reach scan.free, or scan.to is reached. "Full" is never said
+ *   of a block with an offset free: two keys of one offset ("5" and the legacy "005") count once;
+ * - a scan never returns an entry whose key has no offset (offsetOfKey is undefined: getPool still
+ *   reads it, and the allocator ignores it either way); the lookups and points may.
+ * A backend may answer with more than asked (a pool it cannot read in parts, e.g. an etcd pool
+ * written before its index keys: the whole pool, scanned = [scan.from, scan.to], `full` empty).
+ * Offsets are counted from the base written in the pool's stored spec.range, which the caller does
+ * not know before the read: a caller that finds it is not the one it counted from reads again.
+ */
+export interface PoolPartReader {
+  getPoolPart(name: string, query: PoolPartQuery, options?: CallOptions): Promise<PoolPart>;
+}
+
 export interface Store {
   readonly datastore: Datastore;
   /** Present when the store holds NodeSlicePools (the Kubernetes store). */
   readonly nodeSlices?: NodeSliceStore;
+  /** Present when the store reads parts of pools (local, etcd, memory; not Kubernetes: one IPPool object). */
+  readonly parts?: PoolPartReader;
   /** Reads one pool. A pool that does not exist reads as empty with version undefined. */
   getPool(name: string, options?: ReadOptions): Promise<PoolSnapshot>;
   listPools(options?: CallOptions): Promise<readonly PoolSnapshot[]>;
