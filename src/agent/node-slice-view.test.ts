@@ -52,7 +52,11 @@ function cache(live: boolean, pools: NodeSlicePool[] = []) {
       c.stopped = true;
     },
   };
-  return { c, start: (forget: (name: string) => void) => ((c.forget = forget), started) };
+  const start = (forget: (name: string) => void) => {
+    c.forget = forget;
+    return started;
+  };
+  return { c, start };
 }
 
 describe("NodeSliceView: the agent's NodeSlicePools", () => {
