@@ -142,3 +142,19 @@ describe("cacheLog", () => {
     assert.equal(lines[0]![1], "node-slice cache: nodeslicepools watch failed");
   });
 });
+
+describe("NodeSliceView before its cache follows the server", () => {
+  it("calls arriving together share one GET of a pool", async () => {
+    const { requests, asked } = api(pool("5", ["a"]));
+    const { start } = cache(false);
+    const view = new NodeSliceView(requests, start);
+    const answers = await Promise.all([1, 2, 3].map(() => view.getNodeSlicePool("net")));
+    assert.deepEqual(
+      answers.map((p) => p?.resourceVersion),
+      ["5", "5", "5"],
+    );
+    assert.deepEqual(asked, ["get net"]);
+    await view.getNodeSlicePool("net");
+    assert.deepEqual(asked, ["get net", "get net"], "a later call GETs again");
+  });
+});

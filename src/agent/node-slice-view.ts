@@ -41,6 +41,7 @@ export class NodeSliceView implements NodeSliceStore {
   #closed = false;
   /** Pools as this agent's own requests last saw them, newer than the cache's (see above). */
   readonly #own = new Map<string, NodeSlicePool>();
+  readonly #reads = new Map<string, Promise<NodeSlicePool | undefined>>();
   /** Reads answered from the cache (for tests and statistics). */
   hits = 0;
 
@@ -59,9 +60,27 @@ export class NodeSliceView implements NodeSliceStore {
         return pool;
       }
     }
-    const pool = await this.#requests.getNodeSlicePool(name, options);
-    this.#note(name, pool);
-    return pool;
+    return this.#read(name, options);
+  }
+
+  /** Whether reads are answered from the watch now. */
+  get watching(): boolean {
+    return this.#cache?.live === true;
+  }
+
+  /** One GET per pool at a time: the calls of a cold agent share it (each is the whole pool). */
+  #read(name: string, options: CallOptions | undefined): Promise<NodeSlicePool | undefined> {
+    const pending = this.#reads.get(name);
+    if (pending !== undefined) return pending;
+    const read = this.#requests
+      .getNodeSlicePool(name, options)
+      .then((pool) => {
+        this.#note(name, pool);
+        return pool;
+      })
+      .finally(() => this.#reads.delete(name));
+    this.#reads.set(name, read);
+    return read;
   }
 
   async claimNodeSlice(
@@ -77,7 +96,7 @@ export class NodeSliceView implements NodeSliceStore {
       return true;
     }
     // Taken meanwhile, re-sliced or gone: the view was behind, and the caller's next read must not
-    // offer the same slice again.
+    // offer the same slice again (a GET of its own: one already under way may predate the change).
     this.#note(name, await this.#requests.getNodeSlicePool(name, options));
     return false;
   }
