@@ -33,8 +33,17 @@ export interface Network {
   readonly config: string;
 }
 
-/** A macvlan network on the Kubernetes datastore of `api`, whole-range or sliced. */
-export function network(api: ApiDouble, name: string, range: string, sliceSize?: string): Network {
+/**
+ * A macvlan network on the Kubernetes datastore of `api`, whole-range or sliced; `overlapping`
+ * false turns enable_overlapping_ranges off (no OverlappingRangeIPReservation per address).
+ */
+export function network(
+  api: ApiDouble,
+  name: string,
+  range: string,
+  sliceSize?: string,
+  overlapping = true,
+): Network {
   const ipam = {
     type: "thereabouts",
     datastore: "kubernetes",
@@ -42,6 +51,7 @@ export function network(api: ApiDouble, name: string, range: string, sliceSize?:
     range,
     network_name: name,
     ...(sliceSize === undefined ? {} : { node_slice_size: sliceSize }),
+    ...(overlapping ? {} : { enable_overlapping_ranges: false }),
   };
   return {
     name,
