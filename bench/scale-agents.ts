@@ -1,7 +1,7 @@
 // The simulated node agents' process (bench/scale-simulated.ts), run by Bun as the shipped agent
 // is: given the spec as its argument, it makes the nodes, lists and watches the NodeSlicePools,
-// says `{"ready":true}`, then runs each phase named on its stdin (ADD, DEL) and answers its
-// result as one JSON line, until `close`.
+// says `{"ready":true}`, then runs each phase named on its stdin (ADD: every node; DEL: every
+// `delEvery`-th node) and answers its result as one JSON line, until `close`.
 import { createInterface } from "node:readline";
 import { type AgentsSpec, everyNode, sharedNodeSlices, simulatedNode } from "./scale-simulated.ts";
 
@@ -17,7 +17,8 @@ for (let waited = 0; !shared.view.watching; waited += 50) {
 process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === "ADD" || line === "DEL") {
-    const result = await everyNode(line, nodes, spec.networks, spec.inFlight[line]);
+    const calling = line === "ADD" ? nodes : nodes.filter((_, n) => n % spec.delEvery === 0);
+    const result = await everyNode(line, calling, spec.networks, spec.inFlight[line]);
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else break;
 }

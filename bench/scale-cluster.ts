@@ -154,10 +154,17 @@ export async function duplicatesIn(api: ApiDouble, reported: readonly Reported[]
   return duplicates(reported, stored);
 }
 
-/** Entries and reservations left in the namespace (after every DEL: none). */
-export async function leftoversIn(api: ApiDouble): Promise<number> {
+/**
+ * Entries and reservations left in the namespace (after every DEL: none); with `of`, only those of
+ * these pods (namespace/name).
+ */
+export async function leftoversIn(api: ApiDouble, of?: ReadonlySet<string>): Promise<number> {
   const after = await rawObjects(api, SCALE_NS);
-  return holdings(after).length + after.reservations.length;
+  const counted = (podRef: string) => of === undefined || of.has(podRef);
+  return (
+    holdings(after).filter((h) => counted(h.allocation.podRef)).length +
+    after.reservations.filter((r) => counted(r.spec.podref ?? "")).length
+  );
 }
 
 /** CPU ms so far of named processes (and the machine's), for what-bounds-the-figure lines. */

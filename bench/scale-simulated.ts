@@ -95,6 +95,8 @@ export interface AgentsSpec {
   readonly networks: readonly Network[];
   /** Nodes calling at once in the ADD phase, and in the DEL phase. */
   readonly inFlight: { readonly ADD: number; readonly DEL: number };
+  /** The DEL phase deletes the pods of every `delEvery`-th node only. */
+  readonly delEvery: number;
 }
 
 /** One phase: every node's ADD (or DEL) on every network. */
