@@ -2,7 +2,7 @@
 // the networks, the controller (bin/thereabouts controller, which slices sliced networks for the
 // nodes), request accounting split into reads and writes, CPU by process, and the checks every run
 // ends with (no address held twice, nothing left after the DELs).
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { inParallel } from "../src/cli/exec-plugin.ts";
 import {
   type Controller,
@@ -171,6 +171,8 @@ export async function leftoversIn(api: ApiDouble, of?: ReadonlySet<string>): Pro
 export interface CpuMark {
   readonly byProcess: Readonly<Record<string, number>>;
   readonly machine: { readonly busy: number; readonly total: number };
+  /** The 1-minute load average: the machine may be shared with work other than the run's. */
+  readonly load: number;
 }
 
 export function cpuNow(pids: Readonly<Record<string, readonly number[]>>): CpuMark {
@@ -179,7 +181,7 @@ export function cpuNow(pids: Readonly<Record<string, readonly number[]>>): CpuMa
   const byProcess: Record<string, number> = { harness: self.own, plugins: self.children };
   for (const [who, list] of Object.entries(pids))
     byProcess[who] = list.reduce((sum, pid) => sum + cpuOf(pid).own, 0);
-  return { byProcess, machine: machineCpu() };
+  return { byProcess, machine: machineCpu(), load: loadavg()[0]! };
 }
 
 /** CPU spent between two marks. */
@@ -192,6 +194,8 @@ export interface CpuPerCall {
   readonly machineBusy: number;
   /** The calls per second that CPU cost allows on every core of the machine. */
   readonly ceiling: number;
+  /** The 1-minute load average at the phase's end (other work on the machine included). */
+  readonly load: number;
 }
 
 export function cpuPerCall(a: CpuMark, b: CpuMark, calls: number): CpuPerCall {
@@ -204,5 +208,6 @@ export function cpuPerCall(a: CpuMark, b: CpuMark, calls: number): CpuPerCall {
     total,
     machineBusy: (b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total),
     ceiling: (availableParallelism() * 1000) / total,
+    load: b.load,
   };
 }

@@ -356,7 +356,7 @@ function cpuText(cpu: CpuPerCall): string {
   const parts = Object.entries(cpu.byProcess)
     .filter(([, ms]) => ms >= 0.05)
     .map(([who, ms]) => `${who} ${fmt(ms)}`);
-  return `${parts.join(", ")}; all ${fmt(cpu.total)} ms (CPU ceiling ${fmt(cpu.ceiling, 0)} ADDs/s on ${availableParallelism()} cores), machine busy ${fmt(100 * cpu.machineBusy, 0)}%`;
+  return `${parts.join(", ")}; all ${fmt(cpu.total)} ms (CPU ceiling ${fmt(cpu.ceiling, 0)} ADDs/s on ${availableParallelism()} cores), machine busy ${fmt(100 * cpu.machineBusy, 0)}%, load average ${fmt(cpu.load, 1)}`;
 }
 
 /** What bounds the process-per-call figures, from their CPU split. */
@@ -374,11 +374,15 @@ function processBounds(
     `${fmt(sliced.add.perSecond, 0)}/s against a CPU ceiling of ${fmt(sliced.cpu.ceiling, 0)}/s, the machine ` +
     `${fmt(100 * sliced.cpu.machineBusy, 0)}% busy: per ADD the plugin process costs ${fmt(c["plugins"] ?? 0)} ms ` +
     `(a Bun start that hands the call over), the agents ${fmt(c["agents"] ?? 0)} ms, the API double ` +
-    `${fmt(c["api"] ?? 0)} ms. The agents' share looks like their own warm-up: each of the ${MANY_NODES} agents ` +
+    `${fmt(c["api"] ?? 0)} ms. A sliced ADD no longer reads the NodeSlicePool (the agent's watch answers it): ` +
+    `${fmt(sliced.perAdd.total, 2)} requests per ADD. The agents' share looks like their own warm-up: each of the ${MANY_NODES} agents ` +
     `serves ${MANY_PODS / MANY_NODES} ADDs (whole-range too: ${fmt(w["agents"] ?? 0)} ms), while the one agent of ` +
     `the #313 run, serving ${(ISSUE_313_PODS * ISSUE_313_NETWORKS).toLocaleString("en-US")}, costs ${fmt(s["agents"] ?? 0)} ms per ADD. ` +
     `${MANY_NODES} nodes' plugins and agents share ${availableParallelism()} cores here; on a real cluster each ` +
-    "node's run on that node's cores, so the next step for this figure is more machine, not code. " +
+    "node's run on that node's cores, so the next step for this figure is more machine, or less CPU per " +
+    "plugin start and per agent call (a warm agent spends about 2.5 ms on a sequential call: its HTTP requests, " +
+    "the configuration's decoding, the decision; no one part dominates). A load average above 2 means other work " +
+    "shared these cores. " +
     "Whole-range, every node writes " +
     `one pool: ${fmt(whole.perAdd.writes, 2)} writes per ADD (commits that lost the race are retried) and the ` +
     `API double's CPU grows with the pool (${fmt(w["api"] ?? 0)} ms per ADD against ${fmt(c["api"] ?? 0)} sliced), ` +
@@ -419,11 +423,12 @@ function simulatedBounds(sim: SimulatedRun): string {
     `assigned or claimed) to all ${sim.nodes.toLocaleString("en-US")} agents, where the simulation shares one. ` +
     `DELs: the pods of every ${SIM_DEL_EVERY}th node, ${(sim.deleting * sim.networks).toLocaleString("en-US")} DELs ` +
     `${SIM_DEL_IN_FLIGHT} at once, took ${fmt(sim.delSeconds, 0)} s (${fmt((1000 * sim.delSeconds) / (sim.deleting * sim.networks), 0)} ms ` +
-    "each), bound by the API: each drops its owner's reservations with one deletecollection by owner label, " +
-    "which the API serves by scanning every reservation of the namespace (a real API server too: labels are " +
-    `not indexed), ${all.toLocaleString("en-US")} of them here. All ${all.toLocaleString("en-US")} DELs would ` +
-    "cost as many scans (measured 2026-12-05: 5,000 of them, 16 at once, took 349 s, and some timed out); a " +
-    "DEL that named its reservations would cost the same at any size, the next step for DEL at this scale. " +
+    "each): each drops its owner's reservations with one deletecollection by owner label, which the API serves " +
+    "by scanning every reservation of the namespace (a real API server too: labels are not indexed), " +
+    `${all.toLocaleString("en-US")} of them here (the double alone: about 4 ms per such request at 20,000). ` +
+    `All ${all.toLocaleString("en-US")} DELs would cost as many scans (measured 2026-12-05: 5,000 of them, 16 at ` +
+    "once, took 349 s, and some timed out); a DEL that named its reservations would cost the same at any size, " +
+    "the next step for DEL at this scale (what else a DEL waits for here is not profiled yet). " +
     "The controller is not the bound: it sliced " +
     `${sim.networks} networks for ${sim.nodes.toLocaleString("en-US")} nodes in ${fmt(sim.slicingSeconds)} s with ` +
     `${sim.slicingRequests.writes} writes (one per NodeSlicePool)${sim.slicingRequests.writes > sim.networks ? " and its Lease" : ""}.`
