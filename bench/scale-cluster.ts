@@ -2,7 +2,7 @@
 // the networks, the controller (bin/thereabouts controller, which slices sliced networks for the
 // nodes), request accounting split into reads and writes, CPU by process, and the checks every run
 // ends with (no address held twice, nothing left after the DELs).
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { inParallel } from "../src/cli/exec-plugin.ts";
 import {
   type Controller,
@@ -33,8 +33,17 @@ export interface Network {
   readonly config: string;
 }
 
-/** A macvlan network on the Kubernetes datastore of `api`, whole-range or sliced. */
-export function network(api: ApiDouble, name: string, range: string, sliceSize?: string): Network {
+/**
+ * A macvlan network on the Kubernetes datastore of `api`, whole-range or sliced; `overlapping`
+ * false turns enable_overlapping_ranges off (no OverlappingRangeIPReservation per address).
+ */
+export function network(
+  api: ApiDouble,
+  name: string,
+  range: string,
+  sliceSize?: string,
+  overlapping = true,
+): Network {
   const ipam = {
     type: "thereabouts",
     datastore: "kubernetes",
@@ -42,6 +51,7 @@ export function network(api: ApiDouble, name: string, range: string, sliceSize?:
     range,
     network_name: name,
     ...(sliceSize === undefined ? {} : { node_slice_size: sliceSize }),
+    ...(overlapping ? {} : { enable_overlapping_ranges: false }),
   };
   return {
     name,
@@ -144,16 +154,25 @@ export async function duplicatesIn(api: ApiDouble, reported: readonly Reported[]
   return duplicates(reported, stored);
 }
 
-/** Entries and reservations left in the namespace (after every DEL: none). */
-export async function leftoversIn(api: ApiDouble): Promise<number> {
+/**
+ * Entries and reservations left in the namespace (after every DEL: none); with `of`, only those of
+ * these pods (namespace/name).
+ */
+export async function leftoversIn(api: ApiDouble, of?: ReadonlySet<string>): Promise<number> {
   const after = await rawObjects(api, SCALE_NS);
-  return holdings(after).length + after.reservations.length;
+  const counted = (podRef: string) => of === undefined || of.has(podRef);
+  return (
+    holdings(after).filter((h) => counted(h.allocation.podRef)).length +
+    after.reservations.filter((r) => counted(r.spec.podref ?? "")).length
+  );
 }
 
 /** CPU ms so far of named processes (and the machine's), for what-bounds-the-figure lines. */
 export interface CpuMark {
   readonly byProcess: Readonly<Record<string, number>>;
   readonly machine: { readonly busy: number; readonly total: number };
+  /** The 1-minute load average: the machine may be shared with work other than the run's. */
+  readonly load: number;
 }
 
 export function cpuNow(pids: Readonly<Record<string, readonly number[]>>): CpuMark {
@@ -162,7 +181,7 @@ export function cpuNow(pids: Readonly<Record<string, readonly number[]>>): CpuMa
   const byProcess: Record<string, number> = { harness: self.own, plugins: self.children };
   for (const [who, list] of Object.entries(pids))
     byProcess[who] = list.reduce((sum, pid) => sum + cpuOf(pid).own, 0);
-  return { byProcess, machine: machineCpu() };
+  return { byProcess, machine: machineCpu(), load: loadavg()[0]! };
 }
 
 /** CPU spent between two marks. */
@@ -175,6 +194,8 @@ export interface CpuPerCall {
   readonly machineBusy: number;
   /** The calls per second that CPU cost allows on every core of the machine. */
   readonly ceiling: number;
+  /** The 1-minute load average at the phase's end (other work on the machine included). */
+  readonly load: number;
 }
 
 export function cpuPerCall(a: CpuMark, b: CpuMark, calls: number): CpuPerCall {
@@ -187,5 +208,6 @@ export function cpuPerCall(a: CpuMark, b: CpuMark, calls: number): CpuPerCall {
     total,
     machineBusy: (b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total),
     ceiling: (availableParallelism() * 1000) / total,
+    load: b.load,
   };
 }

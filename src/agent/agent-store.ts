@@ -19,6 +19,7 @@ import {
   type CallOptions,
   type CommitResult,
   checkChange,
+  type NodeSliceStore,
   type Owner,
   type PoolChange,
   type PoolPartReader,
@@ -66,10 +67,21 @@ export class AgentStore implements Store {
   readonly #inFlight = new Map<string, Set<PoolChange>>();
   readonly #maxAgeMs: number;
   readonly #now: () => number;
+  readonly #nodeSlices: (NodeSliceStore & { close(): void }) | undefined;
   readonly stats: AgentStats;
 
-  constructor(inner: Store, options: { maxAgeMs?: number; now?: () => number; stats?: AgentStats } = {}) {
+  constructor(
+    inner: Store,
+    options: {
+      maxAgeMs?: number;
+      now?: () => number;
+      stats?: AgentStats;
+      /** The agent's NodeSlicePool view (node-slice-view.ts), instead of the store's own reads. */
+      nodeSlices?: NodeSliceStore & { close(): void };
+    } = {},
+  ) {
     this.#inner = inner;
+    this.#nodeSlices = options.nodeSlices;
     this.stats = options.stats ?? newAgentStats();
     this.#batcher = new CommitBatcher((change, options) => inner.commit(change, options), this.stats);
     this.#maxAgeMs = options.maxAgeMs ?? CACHE_MAX_AGE_MS;
@@ -94,9 +106,9 @@ export class AgentStore implements Store {
     };
   }
 
-  /** NodeSlicePools are read and claimed in the store itself (a claim is a tested write). */
+  /** NodeSlicePools: the agent's view when given, else the store's reads (a claim is a tested write either way). */
   get nodeSlices() {
-    return this.#inner.nodeSlices;
+    return this.#nodeSlices ?? this.#inner.nodeSlices;
   }
 
   /**
@@ -206,6 +218,7 @@ export class AgentStore implements Store {
 
   close(): Promise<void> {
     this.#pools.clear();
+    this.#nodeSlices?.close();
     return this.#inner.close();
   }
 

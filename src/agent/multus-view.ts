@@ -14,8 +14,10 @@
 import { Informer } from "../controller/informer.ts";
 import { Kube } from "../controller/kube.ts";
 import type { KubeConnection } from "../kube/kubeconfig.ts";
+import { reached } from "../kube/resource-version.ts";
 import type { DaemonLog } from "../log/line.ts";
 import { kubeRequests, type MultusKube, type Nad, nadView, type Pod, podView } from "../multus/kube.ts";
+import { cacheLog } from "./cache-log.ts";
 
 /** What the view needs of a cache (an Informer): whether it follows the server, and its objects. */
 export interface CacheSource<T> {
@@ -42,15 +44,6 @@ function metaKey(object: unknown): string {
 export function cachedPod(object: unknown): CachedPod {
   const rv = (object as { metadata?: { resourceVersion?: unknown } } | undefined)?.metadata?.resourceVersion;
   return { pod: podView(object), resourceVersion: typeof rv === "string" ? rv : "" };
-}
-
-/**
- * Whether the version `seen` is at least `wanted`. The API's resourceVersions are etcd revisions
- * (decimal, increasing); any other form is only compared for equality.
- */
-function reached(seen: string, wanted: string): boolean {
-  if (/^\d{1,30}$/.test(seen) && /^\d{1,30}$/.test(wanted)) return BigInt(seen) >= BigInt(wanted);
-  return seen === wanted;
 }
 
 /** The calls' questions answered from the caches where they can be, else by `requests`. */
@@ -148,19 +141,13 @@ export function watchView(connection: KubeConnection, nodeName: string, log: Dae
   const kube = new Kube(connection);
   let view: MultusView | undefined;
   const requests = kubeRequests(connection, (pod) => view?.noteWritten(pod));
-  const forbidden = new Set<string>();
+  const cacheLine = cacheLog(log, "multus cache", connection.server);
+  // RBAC without list/watch (an older ClusterRole): every call asks the API, as a plugin does.
   const handlers = (what: string, grant: string) => ({
-    log(level: "info" | "error", message: string, fields?: Record<string, unknown>) {
-      log(level, `multus cache: ${message}`, { server: connection.server, ...fields });
-      // RBAC without list/watch (an older ClusterRole): every call asks the API, as a plugin does.
-      if (fields?.["status"] === 403 && !forbidden.has(what)) {
-        forbidden.add(what);
-        log("error", `multus cache: ${what} cannot be listed (HTTP 403): each call GETs them instead`, {
-          server: connection.server,
-          hint: `grant list and watch on ${grant} to the meta-plugin's account (deploy/overlays/multus)`,
-        });
-      }
-    },
+    log: cacheLine(
+      what,
+      `grant list and watch on ${grant} to the meta-plugin's account (deploy/overlays/multus)`,
+    ),
   });
   const pods = new Informer<CachedPod>(
     kube,

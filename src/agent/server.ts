@@ -82,7 +82,7 @@ export async function startAgent(options: {
 }): Promise<Agent> {
   const libc = await loadLibc();
   const group = options.allowGroup === undefined ? undefined : groupOf(options.allowGroup, libc);
-  const stores = options.stores ?? new WarmStores();
+  const stores = options.stores ?? new WarmStores(options.log === undefined ? {} : { log: options.log });
   // Meta-plugin calls only: IPAM calls are never held up by them (call-gate.ts says why).
   const gate = new CallGate(options.multusLimits ?? DEFAULT_MULTUS_LIMITS);
   const multusBytes = new ByteBudget(MULTUS_REQUEST_BYTES);

@@ -14,15 +14,20 @@
 import { statSync } from "node:fs";
 import type { StoreAccess } from "../cni/plugin.ts";
 import type { IpamConfig } from "../config/types.ts";
+import type { DaemonLog } from "../log/line.ts";
 import { openStore } from "../store/open.ts";
-import type { Store } from "../store/store.ts";
+import type { NodeSliceStore, Store } from "../store/store.ts";
 import { AgentStore, newAgentStats } from "./agent-store.ts";
+import { watchedNodeSlices } from "./node-slice-view.ts";
 
 export const MAX_HANDLE_AGE_MS = 5 * 60_000;
 export const DEFAULT_IDLE_MS = 60_000;
 export const DEFAULT_MAX_OPEN = 32;
 
 type Opener = (config: IpamConfig) => Promise<Store>;
+
+/** The NodeSlicePool view a store's handle answers with (closed with it), if any. */
+export type NodeSliceWatcher = (store: Store) => (NodeSliceStore & { close(): void }) | undefined;
 
 interface Handle {
   readonly store: Promise<AgentStore>;
@@ -40,6 +45,10 @@ export interface WarmStoresOptions {
   readonly idleMs?: number;
   /** At most this many handles are kept open (more only while all of them are in use). */
   readonly maxOpen?: number;
+  /** Default: a Kubernetes store's handle watches its NodeSlicePools (node-slice-view.ts). */
+  readonly nodeSlices?: NodeSliceWatcher;
+  /** Where the watches log. */
+  readonly log?: DaemonLog;
 }
 
 export class WarmStores {
@@ -47,6 +56,7 @@ export class WarmStores {
   readonly #now: () => number;
   readonly #idleMs: number;
   readonly #maxOpen: number;
+  readonly #nodeSlices: NodeSliceWatcher;
   /** By identity, least recently used first (a used handle is moved to the end). */
   readonly #handles = new Map<string, Handle>();
   /** Stores opened so far, replaced ones included (for statistics). */
@@ -59,6 +69,8 @@ export class WarmStores {
     this.#now = options.now ?? Date.now;
     this.#idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
     this.#maxOpen = options.maxOpen ?? DEFAULT_MAX_OPEN;
+    const log = options.log ?? (() => {});
+    this.#nodeSlices = options.nodeSlices ?? ((store) => watchedNodeSlices(store, log));
   }
 
   get idleMs(): number {
@@ -93,7 +105,13 @@ export class WarmStores {
     }
     if (handle === undefined) {
       this.#makeRoom();
-      const store = this.#open(config).then((inner) => new AgentStore(inner, { stats: this.stats }));
+      const store = this.#open(config).then((inner) => {
+        const nodeSlices = this.#nodeSlices(inner);
+        return new AgentStore(inner, {
+          stats: this.stats,
+          ...(nodeSlices === undefined ? {} : { nodeSlices }),
+        });
+      });
       const now = this.#now();
       const created: Handle = { store, stamp, openedAt: now, lastUsed: now, users: 0, retired: false };
       this.opened++;

@@ -106,15 +106,16 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     throw new Error(
       `--node-name ${JSON.stringify(given.slice(0, 100))}: expected the Kubernetes node's name (lower-case letters, digits, '-' and '.')`,
     );
+  const log = daemonLog(format, (line) => process.stderr.write(line));
   const agent = await startAgent({
     socket,
     nodeName: given,
-    log: daemonLog(format, (line) => process.stderr.write(line)),
+    log,
     allowGroup: values["allow-group"],
     hostPaths,
     multusLimits,
     noMultus: values["no-multus"] === true,
-    stores: new WarmStores(idle === undefined ? {} : { idleMs: Number(idle) * 1000 }),
+    stores: new WarmStores({ log, ...(idle === undefined ? {} : { idleMs: Number(idle) * 1000 }) }),
     ...(metricsListen === undefined ? {} : { metricsListen: parseListen(metricsListen, "--metrics-listen") }),
   });
   const tcp = agent.metricsAddress;

@@ -88,6 +88,13 @@ function refused(error: unknown, path: string): FileRefusedError {
  * non-blocking, so even a FIFO swapped in at the last moment cannot hold it.
  */
 export function readConfigFile(path: string): string {
+  const text = readIfThere(path);
+  if (text === undefined) throw new FileRefusedError("ENOENT", REASONS["ENOENT"]!, path);
+  return text;
+}
+
+/** readConfigFile, but a missing file is undefined (no error made: the agent reads many such paths). */
+function readIfThere(path: string): string | undefined {
   if (path.includes("\0"))
     throw new FileRefusedError("EINVAL", "the path contains a NUL byte", JSON.stringify(path));
   let fd: number;
@@ -95,7 +102,7 @@ export function readConfigFile(path: string): string {
     // throwIfNoEntry: a thrown ENOENT costs milliseconds in the compiled binary, and the default
     // flat-file paths are missing on most nodes.
     const stats = statSync(path, { throwIfNoEntry: false });
-    if (stats === undefined) throw new FileRefusedError("ENOENT", REASONS["ENOENT"]!, path);
+    if (stats === undefined) return undefined;
     requireRegular(stats, path);
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (error) {
@@ -135,7 +142,7 @@ function readBounded(fd: number, size: number, path: string): Buffer {
 /** Like readConfigFile, but a file that is not there (nor a directory on its way) is undefined. */
 export function readOptionalFile(path: string): string | undefined {
   try {
-    return readConfigFile(path);
+    return readIfThere(path);
   } catch (error) {
     if (error instanceof FileRefusedError && (error.code === "ENOENT" || error.code === "ENOTDIR"))
       return undefined;

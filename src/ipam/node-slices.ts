@@ -50,23 +50,43 @@ export function nodeSlicePoolOf(config: IpamConfig): string {
   return nodeSlicePoolNameFor(config.networkName, config.name);
 }
 
-/**
- * The slices of `pool` inside the configured range (elements that are not are never used) among
- * the elements `keep` selects, in order. Only those are parsed and given their rule: a
- * NodeSlicePool lists every slice of the network (thousands), and a call needs its node's few.
- */
-function slicesOf(
-  pool: NodeSlicePool,
-  rule: IpRange,
-  keep: (element: { readonly nodeName: string; readonly sliceRange: string }) => boolean,
-): Slice[] {
-  const slices: Slice[] = [];
-  pool.allocations.forEach((element, index) => {
-    if (!keep(element)) return;
+/** Every slice of `pool` inside the configured range (elements that are not are never used), in order. */
+function slicesOf(pool: NodeSlicePool, rule: IpRange): Slice[] {
+  return pool.allocations.flatMap((element, index) => {
     const slice = sliceAt(element.sliceRange, index, rule);
-    if (slice !== undefined) slices.push(slice);
+    return slice === undefined ? [] : [slice];
   });
-  return slices;
+}
+
+/**
+ * Where each node's elements are, per NodeSlicePool value: the node agent answers every call with
+ * the same decoded pool until it changes, so the thousands of elements are walked once per change,
+ * not once per call.
+ */
+const byNode = new WeakMap<NodeSlicePool, ReadonlyMap<string, readonly number[]>>();
+
+/** The slices inside the configured range of the elements naming `node` ("": the free ones), in order. */
+function nodeSlicesOf(pool: NodeSlicePool, rule: IpRange, node: string): Slice[] {
+  return elementsOf(pool, node).flatMap((at) => {
+    const slice = sliceAt(pool.allocations[at]!.sliceRange, at, rule);
+    return slice === undefined ? [] : [slice];
+  });
+}
+
+/** The indices of the elements naming `node`, in order; only the node's few are parsed after this. */
+function elementsOf(pool: NodeSlicePool, node: string): readonly number[] {
+  let index = byNode.get(pool);
+  if (index === undefined) {
+    const built = new Map<string, number[]>();
+    pool.allocations.forEach(({ nodeName }, at) => {
+      const list = built.get(nodeName);
+      if (list === undefined) built.set(nodeName, [at]);
+      else list.push(at);
+    });
+    index = built;
+    byNode.set(pool, index);
+  }
+  return index.get(node) ?? [];
 }
 
 /** One element's slice, or undefined when it is not a slice of the configured range. */
@@ -81,15 +101,14 @@ function sliceAt(sliceRange: string, index: number, rule: IpRange): Slice | unde
   return { index, sliceRange, cidr: masked(cidr), rule: sliceRule(rule, masked(cidr)) };
 }
 
-/** The first free slice that hands out an address here (elements read in order, stopping there). */
+/** The first free slice that hands out an address here (free elements read in order, stopping there). */
 function firstFreeSlice(
   pool: NodeSlicePool,
   rule: IpRange,
   gateway: IpamConfig["gateway"],
 ): Slice | undefined {
-  for (const [index, element] of pool.allocations.entries()) {
-    if (element.nodeName !== "") continue;
-    const slice = sliceAt(element.sliceRange, index, rule);
+  for (const index of elementsOf(pool, "")) {
+    const slice = sliceAt(pool.allocations[index]!.sliceRange, index, rule);
     if (slice !== undefined && handsOutAny(slice.rule, gateway)) return slice;
   }
   return undefined;
@@ -159,7 +178,7 @@ export async function nodeSlicePools(
 ): Promise<PoolRef[]> {
   const pool = await sliceStore(store).getNodeSlicePool(nodeSlicePoolOf(config), { deadline });
   if (pool === undefined) return [];
-  return slicesOf(pool, rule, (e) => e.nodeName === node).map((s) => slicePool(config, s, node));
+  return nodeSlicesOf(pool, rule, node).map((s) => slicePool(config, s, node));
 }
 
 /**
@@ -208,7 +227,7 @@ export async function allocateInSlices(
         `gave up claiming a slice of NodeSlicePool ${name} for node ${node} after ${round} attempts`,
       );
     const pool = await awaitNodeSlicePool(slices, config, rule, deadline);
-    const mine = slicesOf(pool, rule, (e) => e.nodeName === node);
+    const mine = nodeSlicesOf(pool, rule, node);
     // A slice the configured window leaves nothing of hands out nothing here.
     const targets = mine.flatMap((s) =>
       s.rule === undefined ? [] : [targetOf(config, s.rule, rule, s, node)],
@@ -219,7 +238,7 @@ export async function allocateInSlices(
     if (wanted !== undefined) {
       const at = targets.find((t) => contains(t.pool.range, wanted));
       if (at !== undefined) return allocateInPool(store, config, at, claimant, deadline, log, observer);
-      const owner = slicesOf(pool, rule, () => true).find((s) => contains(s.cidr, wanted));
+      const owner = slicesOf(pool, rule).find((s) => contains(s.cidr, wanted));
       const holder = owner === undefined ? undefined : pool.allocations[owner.index]?.nodeName;
       throw new ConfigError(
         `requested address ${formatIP(wanted)} is not in a slice of node ${node} in NodeSlicePool ${name}` +

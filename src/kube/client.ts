@@ -87,6 +87,11 @@ export class KubeClient {
     return this.#options.connection.server;
   }
 
+  /** Where and as whom the requests go (for a watch opened beside them). */
+  get connection(): KubeConnection {
+    return this.#options.connection;
+  }
+
   /**
    * Sends the request until it gets an answer the caller handles or `deadline` (epoch ms) passes.
    * `action` completes "Cannot <action> the Kubernetes API at <server>".

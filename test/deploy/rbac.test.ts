@@ -102,6 +102,15 @@ async function pluginScenario(api: ApiDouble, env: Record<string, string>): Prom
   ok(await del(call(net("10.80.0.0/25"), "b", "b1")), "DEL in the overlapping range");
   ok(await del(call(net("10.81.0.0/24"), "go-pod", "go-1")), "DEL of Go's attachment");
   await slicedCalls(kubeconfig, call);
+  if (env.THEREABOUTS_AGENT_SOCKET)
+    await waitFor(
+      "the agent's NodeSlicePool watch",
+      async () =>
+        ((await api.requests()).log as LoggedRequest[]).some(
+          (r) => r.verb === "watch" && r.resource.startsWith("nodeslicepools."),
+        ),
+      10_000,
+    );
   return (await api.requests()).log as LoggedRequest[];
 }
 
@@ -363,12 +372,24 @@ describe("RBAC of the manifests against the requests the executable sends", () =
     assert.deepEqual(deniedAccesses(grants, logs.agent!), [], "through the agent");
   });
 
-  it("the agent's requests include Go's Lease (so the run went through the agent)", () => {
+  it("the agent's requests include Go's Lease and its NodeSlicePool watch (so the run went through the agent)", () => {
     assert.ok(logs.agent!.some((a) => a.group === "coordination.k8s.io" && a.name === "whereabouts"));
     assert.ok(!logs.plugin!.some((a) => a.group === "coordination.k8s.io"), "a plugin alone never reads it");
+    for (const verb of ["list", "watch"]) {
+      assert.ok(
+        logs.agent!.some((a) => a.verb === verb && a.resource === "nodeslicepools"),
+        `agent: ${verb}`,
+      );
+      assert.ok(
+        !logs.plugin!.some((a) => a.verb === verb && a.resource === "nodeslicepools"),
+        `plugin: ${verb}`,
+      );
+    }
     // So a plugin alone would leave exactly that grant unused (what the no-agent overlay drops).
     assert.deepEqual(unusedPermissions(grantsOf(base, PLUGIN), PLUGIN, logs.plugin!), [
       "Role/kube-system/thereabouts: get coordination.k8s.io/leases whereabouts",
+      "Role/kube-system/thereabouts: list whereabouts.cni.cncf.io/nodeslicepools",
+      "Role/kube-system/thereabouts: watch whereabouts.cni.cncf.io/nodeslicepools",
     ]);
   });
 

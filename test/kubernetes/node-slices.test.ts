@@ -8,7 +8,10 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { waitFor } from "../controller/support.ts";
 import { type ApiDouble, startApiDouble } from "../k8s-api/harness.ts";
+import type { LoggedRequest } from "../k8s-api/request-log.ts";
+import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { assertNoDuplicates } from "../support/invariants.ts";
 import {
   type AddCall,
@@ -306,5 +309,164 @@ describe("node slices through the plugin (Go v0.9 compatible)", () => {
     await assertNoDuplicates(rawStore(await rawObjects(api, ns)), reported);
     for (const c of calls) assert.equal((await del(c)).code, 0);
     assert.deepEqual(holdings(await rawObjects(api, ns)), []);
+  });
+});
+
+describe("through the node agent: NodeSlicePools from its watch", () => {
+  let api: ApiDouble;
+  let agent: AgentProcess;
+  before(async () => {
+    api = await startApiDouble();
+    agent = await startAgentProcess(undefined, ["--node-name", "node-a"]);
+  });
+  after(async () => {
+    await agent?.stop();
+    await api?.stop();
+  });
+
+  const sliced = (ns: string, range: string, size: string) =>
+    netConf(kubeIpam(api.kubeconfigPath(ns), { range, node_slice_size: size }), "0.3.1", "slicenet");
+  const viaAgent = (config: string, pod: string): AddCall => ({
+    config,
+    pod,
+    containerId: pod,
+    env: agent.env,
+  });
+
+  /** The requests of the namespace's NodeSlicePools since the last reset, as "verb code". */
+  async function slicePoolRequests(ns: string): Promise<string[]> {
+    const log = (await api.requests()).log as LoggedRequest[];
+    return log
+      .filter((r) => r.namespace === ns && r.resource === "nodeslicepools.whereabouts.cni.cncf.io")
+      .map((r) => `${r.verb} ${r.code}`);
+  }
+
+  /** Until the agent's watch of the namespace's NodeSlicePools is open. */
+  const watching = (ns: string) =>
+    waitFor(
+      "the agent to watch the NodeSlicePools",
+      async () => (await slicePoolRequests(ns)).some((r) => r.startsWith("watch ")),
+      10_000,
+    );
+
+  async function patchPool(ns: string, name: string, patch: object, type: string): Promise<void> {
+    const r = await api.request("PATCH", `${NODE_SLICE_POOLS(ns)}/${name}`, patch, { "Content-Type": type });
+    assert.equal(r.status, 200, `PATCH: ${r.status} ${r.body}`);
+  }
+
+  it("after warm-up an ADD reads no NodeSlicePool; another node's claim and the agent's own are seen", async () => {
+    const ns = "agent-view";
+    await create(
+      api,
+      NODE_SLICE_POOLS(ns),
+      goNodeSlicePool("slicenet", "10.77.0.0/28", "/30", [
+        ["10.77.0.0/30", "node-a"],
+        ["10.77.0.4/30", ""],
+        ["10.77.0.8/30", ""],
+        ["10.77.0.12/30", ""],
+      ]),
+    );
+    const config = sliced(ns, "10.77.0.0/28", "/30");
+    // The first call GETs (the watch is only starting), the cache lists and watches meanwhile.
+    assert.deepEqual(addressesOf(await add(viaAgent(config, "v1"))), ["10.77.0.1/28"]);
+    assert.ok((await slicePoolRequests(ns)).includes("get 200"), "the first call reads by a GET");
+    await watching(ns);
+    await api.resetRequests();
+    assert.deepEqual(addressesOf(await add(viaAgent(config, "v2"))), ["10.77.0.2/28"]);
+    assert.deepEqual(await slicePoolRequests(ns), [], "no NodeSlicePool request for an ADD after warm-up");
+    // Another node claims the next free slice; node-a, full, claims the one after it at once
+    // (a view without node-b's claim would try node-b's slice, fail its test and GET).
+    await patchPool(
+      ns,
+      "slicenet",
+      [{ op: "replace", path: "/status/allocations/1/nodeName", value: "node-b" }],
+      "application/json-patch+json",
+    );
+    await api.resetRequests();
+    assert.deepEqual(addressesOf(await add(viaAgent(config, "v3"))), ["10.77.0.9/28"]);
+    assert.deepEqual(await slicePoolRequests(ns), ["patch 200"], "one claim, no GET");
+    // Its own claim is in its view: the next ADD neither claims nor reads.
+    await api.resetRequests();
+    assert.deepEqual(addressesOf(await add(viaAgent(config, "v4"))), ["10.77.0.10/28"]);
+    assert.deepEqual(await slicePoolRequests(ns), []);
+    assert.deepEqual(
+      (await nodeSlices(api, ns, "slicenet")).map(([, n]) => n),
+      ["node-a", "node-b", "node-a", ""],
+    );
+    for (const pod of ["v1", "v2", "v3", "v4"]) assert.equal((await del(viaAgent(config, pod))).code, 0);
+    assert.deepEqual(holdings(await rawObjects(api, ns)), []);
+  });
+
+  it("a re-slice by the controller is seen without a GET", async () => {
+    const ns = "agent-reslice";
+    await create(
+      api,
+      NODE_SLICE_POOLS(ns),
+      goNodeSlicePool("slicenet", "10.78.0.0/28", "/30", [
+        ["10.78.0.0/30", "node-a"],
+        ["10.78.0.4/30", ""],
+        ["10.78.0.8/30", ""],
+        ["10.78.0.12/30", ""],
+      ]),
+    );
+    assert.deepEqual(addressesOf(await add(viaAgent(sliced(ns, "10.78.0.0/28", "/30"), "r1"))), [
+      "10.78.0.1/28",
+    ]);
+    await watching(ns);
+    // What the controller writes when the network's NAD changes its node_slice_size.
+    await patchPool(
+      ns,
+      "slicenet",
+      {
+        spec: { sliceSize: "/29" },
+        status: {
+          allocations: [
+            { nodeName: "node-a", sliceRange: "10.78.0.0/29" },
+            { nodeName: "", sliceRange: "10.78.0.8/29" },
+          ],
+        },
+      },
+      "application/merge-patch+json",
+    );
+    await api.resetRequests();
+    // .1 stays r1's (its reservation), so the new slice's pool hands out .2.
+    assert.deepEqual(addressesOf(await add(viaAgent(sliced(ns, "10.78.0.0/28", "/29"), "r2"))), [
+      "10.78.0.2/28",
+    ]);
+    assert.deepEqual(await slicePoolRequests(ns), []);
+    const pools = (await rawObjects(api, ns)).pools.map((p) => p.metadata.name).sort();
+    assert.deepEqual(pools, ["node-a-10.78.0.0-29", "node-a-10.78.0.0-30"]);
+  });
+
+  it("while its watch cannot list, every call GETs the NodeSlicePool; once it can, none does", async () => {
+    const ns = "agent-fallback";
+    await create(
+      api,
+      NODE_SLICE_POOLS(ns),
+      goNodeSlicePool("slicenet", "10.79.0.0/28", "/29", [
+        ["10.79.0.0/29", "node-a"],
+        ["10.79.0.8/29", ""],
+      ]),
+    );
+    await api.setFaults([{ kind: "internalError", verb: "list", resource: "nodeslicepools", namespace: ns }]);
+    const config = sliced(ns, "10.79.0.0/28", "/29");
+    try {
+      for (const [pod, want] of [
+        ["f1", "10.79.0.1/28"],
+        ["f2", "10.79.0.2/28"],
+      ] as const) {
+        await api.resetRequests();
+        assert.deepEqual(addressesOf(await add(viaAgent(config, pod))), [want]);
+        const requests = await slicePoolRequests(ns);
+        assert.ok(requests.includes("get 200"), `${pod} GETs: ${requests.join()}`);
+        assert.ok(!requests.some((r) => r.startsWith("watch ")), "no watch without a list");
+      }
+    } finally {
+      await api.clearFaults();
+    }
+    await watching(ns);
+    await api.resetRequests();
+    assert.deepEqual(addressesOf(await add(viaAgent(config, "f3"))), ["10.79.0.3/28"]);
+    assert.deepEqual(await slicePoolRequests(ns), []);
   });
 });

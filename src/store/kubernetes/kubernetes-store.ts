@@ -35,7 +35,7 @@ import { carriedUsage, type PoolUsage, usageOf } from "../../allocator/usage.ts"
 import { StoredDataError, StoreUnavailableError } from "../../errors/errors.ts";
 import { capped } from "../../ipam/retry.ts";
 import { itemsOf, JSON_PATCH, KubeClient, type KubeReply, MERGE_PATCH } from "../../kube/client.ts";
-import { loadKubeconfig } from "../../kube/kubeconfig.ts";
+import { type KubeConnection, loadKubeconfig } from "../../kube/kubeconfig.ts";
 import { createTransport } from "../../net/http-transport.ts";
 import { ownsReservation, type PoolSnapshot, type Reservation } from "../../pool/allocation.ts";
 import {
@@ -46,7 +46,6 @@ import {
   emptyPool,
   heldAsRecorded,
   mayReserve,
-  type NodeSliceStore,
   type Owner,
   type PoolChange,
   poolChange,
@@ -184,7 +183,7 @@ export class KubernetesStore implements Store {
 
   readonly #listPage: number;
   /** The NodeSlicePools of node-slice networks (node-slice-access.ts). */
-  readonly nodeSlices: NodeSliceStore;
+  readonly nodeSlices: KubernetesNodeSlices;
 
   constructor(client: KubeClient, namespace: string, timeoutMs: number, listPageSize = DEFAULT_LIST_PAGE) {
     this.#client = client;
@@ -214,6 +213,11 @@ export class KubernetesStore implements Store {
       return reply.status === 403 ? "forbidden" : goLeaseRecord(reply.body);
     }, clock);
     return this.#gate;
+  }
+
+  /** Where and as whom the store's requests go (the node agent watches beside them). */
+  get connection(): KubeConnection {
+    return this.#client.connection;
   }
 
   /** HTTP requests sent so far (retries included). */

@@ -16,15 +16,18 @@ export type Send = (
 export class KubernetesNodeSlices implements NodeSliceStore {
   readonly #send: Send;
   readonly #path: (name: string) => string;
+  /** The NodeSlicePools' collection in the store's namespace (what the node agent watches). */
+  readonly collection: string;
   readonly #deadline: (options: Parameters<NodeSliceStore["getNodeSlicePool"]>[1]) => number;
 
   constructor(
     send: Send,
-    path: (resource: string, name: string) => string,
+    path: (resource: string, name?: string) => string,
     deadline: (options: Parameters<NodeSliceStore["getNodeSlicePool"]>[1]) => number,
   ) {
     this.#send = send;
     this.#path = (name) => path(NODE_SLICE_POOLS, name);
+    this.collection = path(NODE_SLICE_POOLS);
     this.#deadline = deadline;
   }
 
@@ -47,6 +50,17 @@ export class KubernetesNodeSlices implements NodeSliceStore {
     nodeName: string,
     options?: Parameters<NodeSliceStore["claimNodeSlice"]>[4],
   ): Promise<boolean> {
+    return (await this.claim(name, index, sliceRange, nodeName, options)) !== undefined;
+  }
+
+  /** claimNodeSlice, answering the NodeSlicePool as the claim left it (undefined: not claimed). */
+  async claim(
+    name: string,
+    index: number,
+    sliceRange: string,
+    nodeName: string,
+    options?: Parameters<NodeSliceStore["claimNodeSlice"]>[4],
+  ): Promise<NodeSlicePool | undefined> {
     const at = `/status/allocations/${index}`;
     const reply = await this.#send(
       {
@@ -66,6 +80,6 @@ export class KubernetesNodeSlices implements NodeSliceStore {
     // 422: a test failed (taken meanwhile, or re-sliced); 404: the pool is gone. A lost answer
     // to a patch that landed reads as not claimed: the caller reads the pool again and finds the
     // slice its node's.
-    return reply.status < 300;
+    return reply.status < 300 ? decodeNodeSlicePool(reply.body) : undefined;
   }
 }

@@ -11,6 +11,7 @@
 // fields `owner` and `parkedat` and the pool's `spec.released` (offset key → RFC 3339 time of the
 // address's last release): fields Go's decoder ignores and Go's patches (one /spec/allocations/<key>
 // each) never touch; only an entry Go itself rewrites loses them.
+import { createHash } from "node:crypto";
 import type { PoolUsage } from "../../allocator/usage.ts";
 import type { Allocation, PoolSnapshot, Reservation } from "../../pool/allocation.ts";
 import { type PoolChange, sameAllocation } from "../store.ts";
@@ -240,9 +241,9 @@ export function reservationMergePatch(r: Reservation, owner: string, resourceVer
  * a delete selected by it needs no read first.
  */
 export async function ownerHash(r: { podRef: string; ifName: string; containerId: string }): Promise<string> {
-  const text = `${r.podRef}/${r.ifName}/${r.containerId}`;
-  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
-  return Buffer.from(digest).toString("hex");
+  // node:crypto's one-shot hash: WebCrypto's digest costs a job on the thread pool and a promise
+  // per call (3% of an agent's CPU per ADD in the scale bench).
+  return createHash("sha1").update(`${r.podRef}/${r.ifName}/${r.containerId}`).digest("hex");
 }
 
 /** RFC 6901 escaping of one reference token. */
