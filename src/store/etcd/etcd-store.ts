@@ -25,6 +25,7 @@ import {
   type Owner,
   ownerOf,
   type PoolChange,
+  type PoolPartReader,
   type ReadOptions,
   type Store,
   sameAllocation,
@@ -36,8 +37,8 @@ import {
   decodeReservation,
   EtcdKeys,
   encodeEntry,
-  encodeMeta,
   encodeReleased,
+  INDEXED_LAYOUT,
 } from "./documents.ts";
 import {
   type Compare,
@@ -54,11 +55,12 @@ import {
   type RangeResponse,
   type RequestOp,
   type ResponseOp,
-  rangeOp,
   type TxnResponse,
   txnOp,
 } from "./etcd-api.ts";
 import { EtcdClient, type EtcdKv, listUnder } from "./etcd-client.ts";
+import { poolWrites } from "./index-plan.ts";
+import { rangedKvs, readPoolPart, wholePool } from "./part-read.ts";
 import { type Drop, type Known, planReservations } from "./reservation-plan.ts";
 
 export interface EtcdStoreOptions {
@@ -120,6 +122,22 @@ export class EtcdStore implements Store {
    */
   readonly #loser = new Map<string, PoolSnapshot>();
   #closed = false;
+  /** Parts of indexed pools (part-read.ts); pools created before the index keys are read whole. */
+  readonly parts: PoolPartReader = {
+    getPoolPart: (name, query, options) => {
+      const action = `read part of pool ${name} from`;
+      return readPoolPart(
+        {
+          keys: this.keys,
+          txn: (compare, success, failure) => this.#txn(compare, success, failure, action, options),
+          range: (request) => this.#call<RangeResponse>("/v3/kv/range", request, action, options),
+          whole: (pool) => this.getPool(pool, options),
+        },
+        name,
+        query,
+      );
+    },
+  };
 
   constructor(client: EtcdKv, keys: EtcdKeys) {
     this.#client = client;
@@ -131,21 +149,15 @@ export class EtcdStore implements Store {
     return this.#client.requests;
   }
 
-  /** One range over the pool's directory: its meta key and every entry, at one revision. */
+  /** One transaction reading the pool's meta key, every entry and release record, at one revision. */
   async getPool(name: string, options?: ReadOptions): Promise<PoolSnapshot> {
     const fresh = this.#loser.get(name);
     if (fresh !== undefined && !this.#closed) {
       this.#loser.delete(name);
       return fresh;
     }
-    const dir = this.keys.pool(name);
-    const reply = await this.#call<RangeResponse>(
-      "/v3/kv/range",
-      { key: encode(dir), range_end: prefixEnd(dir) },
-      `read pool ${name} from`,
-      options,
-    );
-    return this.#pool(name, reply.kvs, reply.header?.revision);
+    const reply = await this.#txn([], wholePool(this.keys, name), [], `read pool ${name} from`, options);
+    return this.#pool(name, rangedKvs(reply.responses), reply.header?.revision);
   }
 
   async listPools(options?: CallOptions): Promise<readonly PoolSnapshot[]> {
@@ -249,10 +261,11 @@ export class EtcdStore implements Store {
     this.#loser.delete(change.pool);
     const checks = entryChecks(change);
     const entryWrites = checks.map((c) => c.write(this.keys.entry(change.pool, c.offset)));
-    // The pool comes to exist with its first entry; a meta key already there is left as it is.
+    // The pool comes to exist with its first entry, indexed; a meta key already there is left as
+    // it is, and the index keys are kept iff the pool is indexed (index-plan.ts).
     const meta = this.keys.meta(change.pool);
-    if (change.create.length > 0)
-      entryWrites.push(txnOp([compareAbsent(meta)], [putOp(meta, encodeMeta(change.range))]));
+    const pool = poolWrites(this.keys, change);
+    if (pool !== undefined) entryWrites.push(pool);
     // Release records: no precondition (the last writer wins), and only on a pool that exists.
     // Nested compares see the store as it was before the transaction: when this change creates
     // the pool they would see no meta key, so its records are written unguarded.
@@ -265,6 +278,14 @@ export class EtcdStore implements Store {
     if (records.length > 0)
       if (change.create.length > 0) entryWrites.push(...records);
       else entryWrites.push(txnOp([compareAbsent(meta)], [], records));
+    // When the transaction fails: an indexed pool's keys the change touches (its meta and entries;
+    // reading 60,000 entries to learn about one would make every lost race cost the whole pool),
+    // any other pool whole, to answer the next getPool.
+    const conflictRead = txnOp(
+      [compareValue(this.keys.layout(change.pool), INDEXED_LAYOUT)],
+      [getOp(meta), ...checks.map((c) => getOp(this.keys.entry(change.pool, c.offset)))],
+      wholePool(this.keys, change.pool),
+    );
     /** Compares that replace the default one of an entry (the revision read, see below). */
     const guards = new Map<string, Compare>();
     const known = guessReservations(change);
@@ -287,7 +308,7 @@ export class EtcdStore implements Store {
       const reply = await this.#txn(
         [...entryCompares, ...plan.compares],
         [...entryWrites, ...plan.writes, ...plan.drops.map((d) => d.op)],
-        [rangeOp(this.keys.pool(change.pool)), ...plan.reads.map((n) => getOp(this.keys.reservation(n)))],
+        [conflictRead, ...plan.reads.map((n) => getOp(this.keys.reservation(n)))],
         action,
         options,
       );
@@ -298,8 +319,11 @@ export class EtcdStore implements Store {
         return { ok: true };
       }
       const reads = reply.responses ?? [];
-      const poolKvs = reads[0]?.response_range?.kvs ?? [];
-      lost = this.#pool(change.pool, poolKvs, reply.header?.revision);
+      const poolRead = reads[0]?.response_txn;
+      const poolKvs = rangedKvs(poolRead?.responses);
+      // An indexed pool's else-branch read only the keys the change touches: nothing to keep.
+      lost =
+        poolRead?.succeeded === true ? undefined : this.#pool(change.pool, poolKvs, reply.header?.revision);
       const stored = new Map<string, KeyValue>();
       for (const kv of poolKvs) {
         const where = this.keys.parsePoolKey(decode(kv.key));

@@ -1,0 +1,135 @@
+// The scan of a part read (getPoolPart) over an indexed pool, without I/O: which offsets to read
+// next and what the order keys read so far say. The store reads every range it is told at the
+// part's one revision and feeds the keys back; blocks whose marker says "full" are never read.
+
+import { type Interval, type IntervalSet, intervalSet } from "../../allocator/interval-set.ts";
+import type { IP } from "../../ip/index.ts";
+import { BLOCK_SIZE, blockEnd, blockOf, blockStart, offsetOfKey } from "../../pool/blocks.ts";
+import type { PartScan } from "../store.ts";
+
+/** One order key read: the entry key it files and the entry's stored text. */
+export interface OrderedEntry {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** Offsets to read, [lo, hi], in one range of order keys. */
+export interface OffsetRange {
+  readonly lo: bigint;
+  readonly hi: bigint;
+}
+
+/** Blocks read in one range grow from 1 to this while the scan goes on. */
+const MAX_RUN = 8n;
+
+export class ScanWalker {
+  readonly #base: IP;
+  readonly #scan: PartScan;
+  readonly #markedFull: ReadonlySet<bigint>;
+  /** The next offset not yet covered. */
+  #cursor: bigint;
+  #free = 0n;
+  #run = 1n;
+  #done = false;
+  readonly #full: Interval[] = [];
+  readonly #entries: OrderedEntry[] = [];
+  /** Blocks read with every offset holding an entry while their marker does not say so. */
+  readonly #seenFull: bigint[] = [];
+
+  /** `markedFull`: the blocks whose marker says "full" at the part's revision. */
+  constructor(base: IP, scan: PartScan, markedFull: ReadonlySet<bigint>) {
+    this.#base = base;
+    this.#scan = scan;
+    this.#markedFull = markedFull;
+    this.#cursor = scan.from;
+  }
+
+  /** What the first request reads before the markers are known: scan.from's block. */
+  static firstOf(scan: PartScan): OffsetRange {
+    return { lo: scan.from, hi: min(scan.to, blockEnd(blockOf(scan.from))) };
+  }
+
+  /** Whether a range read ahead (`first`) is to be fed: not when its block is marked full. */
+  wants(range: OffsetRange): boolean {
+    return range.lo === this.#cursor && !this.#markedFull.has(blockOf(range.lo));
+  }
+
+  /**
+   * The next offsets to read (consecutive blocks none of which is marked full), or undefined when
+   * the scan is complete. Blocks marked full on the way are skipped and reported in `full`.
+   */
+  next(): OffsetRange | undefined {
+    const { to } = this.#scan;
+    while (!this.#done && this.#markedFull.has(blockOf(this.#cursor))) {
+      const hi = min(to, blockEnd(blockOf(this.#cursor)));
+      this.#full.push({ lo: this.#cursor, hi });
+      this.#advance(hi);
+    }
+    if (this.#done) return undefined;
+    let last = blockOf(this.#cursor);
+    const end = blockOf(to);
+    while (last < end && last + 1n - blockOf(this.#cursor) < this.#run && !this.#markedFull.has(last + 1n))
+      last++;
+    if (this.#run < MAX_RUN) this.#run *= 2n;
+    return { lo: this.#cursor, hi: min(to, blockEnd(last)) };
+  }
+
+  /**
+   * Every order key of the offsets in `range` (the range `next` or `first` named, read whole).
+   * Keys whose entry key does not denote an offset in the range from the stored base are not the
+   * scan's (an IPv4 key beyond the family's addresses).
+   */
+  feed(range: OffsetRange, read: readonly OrderedEntry[]): void {
+    const byBlock = new Map<bigint, { entries: OrderedEntry[]; offsets: Set<bigint> }>();
+    for (const entry of read) {
+      const offset = offsetOfKey(this.#base, entry.key);
+      if (offset === undefined || offset < range.lo || offset > range.hi) continue;
+      const block = blockOf(offset);
+      let seen = byBlock.get(block);
+      if (seen === undefined) {
+        seen = { entries: [], offsets: new Set() };
+        byBlock.set(block, seen);
+      }
+      seen.entries.push(entry);
+      seen.offsets.add(offset);
+    }
+    for (let block = blockOf(range.lo); block <= blockOf(range.hi) && !this.#done; block++) {
+      const lo = max(range.lo, blockStart(block));
+      const hi = min(range.hi, blockEnd(block));
+      const seen = byBlock.get(block);
+      const taken = BigInt(seen?.offsets.size ?? 0);
+      if (seen !== undefined) this.#entries.push(...seen.entries);
+      if (taken === BLOCK_SIZE) this.#seenFull.push(block);
+      this.#free += hi - lo + 1n - taken;
+      this.#advance(hi);
+    }
+  }
+
+  /** The part's scan once `next` says it is complete. */
+  result(): {
+    through: bigint;
+    full: IntervalSet;
+    entries: readonly OrderedEntry[];
+    seenFull: readonly bigint[];
+  } {
+    return {
+      through: this.#cursor - 1n,
+      full: intervalSet(this.#full),
+      entries: this.#entries,
+      seenFull: this.#seenFull,
+    };
+  }
+
+  #advance(through: bigint): void {
+    this.#cursor = through + 1n;
+    if (through >= this.#scan.to || this.#free >= BigInt(this.#scan.free)) this.#done = true;
+  }
+}
+
+function min(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+
+function max(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
