@@ -264,8 +264,7 @@ export class EtcdStore implements Store {
     // The pool comes to exist with its first entry, indexed; a meta key already there is left as
     // it is, and the index keys are kept iff the pool is indexed (index-plan.ts).
     const meta = this.keys.meta(change.pool);
-    const pool = poolWrites(this.keys, change);
-    if (pool !== undefined) entryWrites.push(pool);
+    entryWrites.push(...poolWrites(this.keys, change));
     // Release records: no precondition (the last writer wins), and only on a pool that exists.
     // Nested compares see the store as it was before the transaction: when this change creates
     // the pool they would see no meta key, so its records are written unguarded.

@@ -3,9 +3,9 @@
 // ADDs that take different addresses still touch no common key and never conflict.
 //
 // Whether a pool is indexed is decided inside the transaction, not by the writer: a nested
-// transaction writes the index keys iff `<pool>/layout` holds INDEXED_LAYOUT (as etcd stood before
-// the commit), or, when the commit creates the pool, writes the meta key, the layout key and the
-// index keys together. So a pool is indexed from its first entry on or never (pools created before
+// transaction writes the index keys unless the pool's meta key exists without its layout key (as
+// etcd stood before the commit), and the commit that creates the pool writes the meta and layout
+// keys together. So a pool is indexed from its first entry on or never (pools created before
 // the layout key existed are read whole), whatever the writer believed.
 //
 // Block markers: `blocks/<block>` = "full" says each of the block's 256 offsets holds an entry.
@@ -30,14 +30,14 @@ import {
   type Compare,
   compareAbsent,
   compareMod,
-  compareValue,
+  comparePresent,
   deleteOp,
   putOp,
   type RequestOp,
   txnOp,
 } from "./etcd-api.ts";
 
-/** Operations etcd accepts per branch of one transaction (its default --max-txn-ops), nested ones each. */
+/** Operations etcd accepts in one transaction by default (--max-txn-ops; see poolWrites). */
 export const MAX_TXN_OPS = 128;
 
 /** The index keys of one entry (order only for a key with an offset, owned only for a sticky entry). */
@@ -76,20 +76,28 @@ export function indexOps(keys: EtcdKeys, change: PoolChange): RequestOp[] {
 }
 
 /**
- * The one operation of a commit's success branch that creates the pool (meta and layout keys, when
- * the change creates an entry and the meta key is absent) and keeps its index keys, or undefined
- * when there is nothing of either to write. A pool whose meta key exists without the layout key is
- * left unindexed.
+ * The operations of a commit's success branch that create the pool (its meta and layout keys, when
+ * the change creates an entry and the meta key is absent) and keep its index keys. The index keys
+ * are written unless the pool exists without the layout key (a pool of the previous layout): as
+ * nested compares see etcd as it was before the commit, "the meta key is absent" there means this
+ * commit creates the pool, and indexed.
+ *
+ * etcd's limit on operations (--max-txn-ops) holds along every path of nested transactions: a
+ * nested one may hold as many as the limit less the largest of its parent's compares, success and
+ * failure branches. So the index operations go in one branch only, one level down, and a commit
+ * must keep (top-level operations) + (index operations) ≤ MAX_TXN_OPS.
  */
-export function poolWrites(keys: EtcdKeys, change: PoolChange): RequestOp | undefined {
-  const index = indexOps(keys, change);
-  const indexed = [compareValue(keys.layout(change.pool), INDEXED_LAYOUT)];
-  const whenIndexed = index.length === 0 ? [] : [txnOp(indexed, fitted(index))];
-  if (change.create.length === 0) return whenIndexed[0];
+export function poolWrites(keys: EtcdKeys, change: PoolChange): RequestOp[] {
   const meta = keys.meta(change.pool);
-  const create = [putOp(meta, encodeMeta(change.range)), putOp(keys.layout(change.pool), INDEXED_LAYOUT)];
-  // etcd allows the same key in the two branches of one transaction (only one of them runs).
-  return txnOp([compareAbsent(meta)], [...create, ...fitted(index, create.length)], whenIndexed);
+  const layout = keys.layout(change.pool);
+  const ops: RequestOp[] = [];
+  if (change.create.length > 0)
+    ops.push(
+      txnOp([compareAbsent(meta)], [putOp(meta, encodeMeta(change.range)), putOp(layout, INDEXED_LAYOUT)]),
+    );
+  const index = indexOps(keys, change);
+  if (index.length > 0) ops.push(txnOp([comparePresent(meta), compareAbsent(layout)], [], index));
+  return ops;
 }
 
 /** A block the caller read full at one revision, with its marker as it stood then. */
@@ -111,18 +119,4 @@ export function fullMarks(keys: EtcdKeys, pool: string, blocks: readonly FullBlo
       markerRevision === undefined ? compareAbsent(marker) : compareMod(marker, markerRevision);
     return txnOp([guard], [putOp(marker, BLOCK_FULL)]);
   });
-}
-
-/**
- * `ops` as the operations of one branch that already holds `taken` others: as they are when they
- * fit in MAX_TXN_OPS, else in nested transactions without compares of MAX_TXN_OPS each (etcd
- * counts the operations of each branch of each nested transaction on their own).
- */
-export function fitted(ops: readonly RequestOp[], taken = 0): RequestOp[] {
-  if (ops.length + taken <= MAX_TXN_OPS) return [...ops];
-  const chunks: RequestOp[] = [];
-  for (let i = 0; i < ops.length; i += MAX_TXN_OPS) chunks.push(txnOp([], ops.slice(i, i + MAX_TXN_OPS)));
-  if (chunks.length + taken > MAX_TXN_OPS)
-    throw new RangeError(`Cannot write ${ops.length} index keys in one etcd transaction`);
-  return chunks;
 }

@@ -36,7 +36,7 @@ import {
   type TxnResponse,
   txnOp,
 } from "./etcd-api.ts";
-import { type FullBlock, fitted, fullMarks } from "./index-plan.ts";
+import { type FullBlock, fullMarks, MAX_TXN_OPS } from "./index-plan.ts";
 import { type OffsetRange, type OrderedEntry, ScanWalker } from "./part-scan.ts";
 
 /** What a part read needs of the store: its keys and its calls (each one request, bounded as all are). */
@@ -71,11 +71,7 @@ export async function readPoolPart(io: PartIo, name: string, query: PoolPartQuer
   if (query.owner !== undefined) lookups.push(rangeOp(keys.ownedBy(name, query.owner, query.ifName)));
   for (const point of query.points ?? [])
     if (point >= 0n && point <= maxValue(6)) lookups.push(rangeOp(keys.orderAt(name, point)));
-  const success: RequestOp[] = [
-    getOp(keys.meta(name)),
-    rangeOp(keys.releases(name)),
-    txnOp([], fitted(lookups)),
-  ];
+  const success: RequestOp[] = [getOp(keys.meta(name)), rangeOp(keys.releases(name)), txnOp([], lookups)];
   const first = scan === undefined ? undefined : ScanWalker.firstOf(scan);
   if (scan !== undefined && first !== undefined)
     success.push(
@@ -202,9 +198,11 @@ async function readOrder(
  * transaction, best effort (a failure leaves them to the next scan that reads them).
  */
 async function markFull(io: PartIo, name: string, blocks: readonly FullBlock[]): Promise<void> {
-  if (blocks.length === 0) return;
+  const marks = fullMarks(io.keys, name, blocks);
   try {
-    await io.txn([], fitted(fullMarks(io.keys, name, blocks)), []);
+    // Each mark is a nested transaction of one compare and one put: MAX_TXN_OPS - 1 fit in one.
+    for (let i = 0; i < marks.length; i += MAX_TXN_OPS - 1)
+      await io.txn([], marks.slice(i, i + MAX_TXN_OPS - 1), []);
   } catch {
     // Only an optimisation: the part read stands without it.
   }
