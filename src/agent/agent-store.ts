@@ -9,6 +9,10 @@
 //
 // The cache is the stored pool as last read plus the changes in flight, applied optimistically so
 // that concurrent ADDs on this node see each other's choices and pick different addresses.
+//
+// A store that reads parts of pools (Store.parts: local, etcd) is read through for them, not
+// cached: a cached whole pool would make every ADD cost O(pool) again. Each part gets the changes
+// in flight applied the same way, and commits are still grouped.
 import type { PoolSnapshot, Reservation } from "../pool/allocation.ts";
 import {
   applied,
@@ -17,6 +21,7 @@ import {
   checkChange,
   type Owner,
   type PoolChange,
+  type PoolPartReader,
   type ReadOptions,
   type Store,
 } from "../store/store.ts";
@@ -50,8 +55,6 @@ interface CachedPool {
   readAt: number;
   /** Until when reads go to the store (CONTENDED_MS after a lost race). */
   contendedUntil: number;
-  /** Changes sent but not answered yet, in the order they were sent. */
-  readonly inFlight: Set<PoolChange>;
 }
 
 export class AgentStore implements Store {
@@ -59,6 +62,8 @@ export class AgentStore implements Store {
   readonly #batcher: CommitBatcher;
   readonly #pools = new Map<string, CachedPool>();
   readonly #reads = new Map<string, Promise<PoolSnapshot>>();
+  /** Per pool, changes sent but not answered yet, in the order they were sent. */
+  readonly #inFlight = new Map<string, Set<PoolChange>>();
   readonly #maxAgeMs: number;
   readonly #now: () => number;
   readonly stats: AgentStats;
@@ -73,6 +78,20 @@ export class AgentStore implements Store {
 
   get datastore() {
     return this.#inner.datastore;
+  }
+
+  /** Parts of pools, read in the store itself with this node's changes in flight applied. */
+  get parts(): PoolPartReader | undefined {
+    const inner = this.#inner.parts;
+    if (inner === undefined) return undefined;
+    return {
+      getPoolPart: async (name, query, options) => {
+        const part = await inner.getPoolPart(name, query, options);
+        const flying = this.#inFlight.get(name);
+        if (flying === undefined || flying.size === 0) return part;
+        return { ...part, snapshot: applied(part.snapshot, [...flying]) };
+      },
+    };
   }
 
   /** NodeSlicePools are read and claimed in the store itself (a claim is a tested write). */
@@ -90,23 +109,18 @@ export class AgentStore implements Store {
     const cached = this.#pools.get(name);
     const now = this.#now();
     if (cached !== undefined && now - cached.readAt < this.#maxAgeMs && now >= cached.contendedUntil) {
-      const snapshot = view(cached);
+      const snapshot = this.#view(cached);
       if (!verifiable(snapshot)) return this.#inner.getPool(name, options);
       this.stats.cachedReads++;
       return snapshot;
     }
     const base = await this.#read(name, options);
-    const pool = this.#pools.get(name) ?? {
-      base,
-      readAt: 0,
-      contendedUntil: 0,
-      inFlight: new Set<PoolChange>(),
-    };
+    const pool = this.#pools.get(name) ?? { base, readAt: 0, contendedUntil: 0 };
     pool.base = base;
     pool.readAt = this.#now();
     this.#pools.set(name, pool);
-    if (pool.inFlight.size === 0) return base;
-    const snapshot = view(pool);
+    if ((this.#inFlight.get(name)?.size ?? 0) === 0) return base;
+    const snapshot = this.#view(pool);
     return verifiable(snapshot) ? snapshot : this.#inner.getPool(name, options);
   }
 
@@ -123,11 +137,13 @@ export class AgentStore implements Store {
   async commit(change: PoolChange, options?: CallOptions): Promise<CommitResult> {
     checkChange(change);
     const pool = this.#pools.get(change.pool);
+    const flying = this.#inFlight.get(change.pool) ?? new Set<PoolChange>();
     // Calls that read the pool at the same moment choose alike; the one whose address another
     // change here already takes loses at once, without asking the store, and chooses again.
-    const taken = pool === undefined ? undefined : takenKey(pool, change);
+    const taken = takenKey(pool, flying, change);
     if (taken !== undefined) return { ok: false, conflict: "entry", key: taken };
-    pool?.inFlight.add(change);
+    flying.add(change);
+    this.#inFlight.set(change.pool, flying);
     let result: CommitResult;
     try {
       result = await this.#batcher.commit(change, options?.deadline);
@@ -145,9 +161,11 @@ export class AgentStore implements Store {
    * for a while.
    */
   #settle(change: PoolChange, outcome: "committed" | "lost" | "failed"): void {
+    const flying = this.#inFlight.get(change.pool);
+    flying?.delete(change);
+    if (flying?.size === 0) this.#inFlight.delete(change.pool);
     const pool = this.#pools.get(change.pool);
     if (pool === undefined) return;
-    pool.inFlight.delete(change);
     if (outcome === "committed") {
       pool.base = applied(pool.base, [change]);
       return;
@@ -190,18 +208,22 @@ export class AgentStore implements Store {
     this.#pools.clear();
     return this.#inner.close();
   }
+
+  /** The cached pool with the changes in flight applied. */
+  #view(pool: CachedPool): PoolSnapshot {
+    return applied(pool.base, [...(this.#inFlight.get(pool.base.name) ?? [])]);
+  }
 }
 
-/** A key the change creates that the cached pool (in-flight changes included) already holds. */
-function takenKey(pool: CachedPool, change: PoolChange): string | undefined {
+/** A key the change creates that the cached pool or a change in flight already holds. */
+function takenKey(
+  pool: CachedPool | undefined,
+  inFlight: ReadonlySet<PoolChange>,
+  change: PoolChange,
+): string | undefined {
   for (const [key] of change.create) {
-    if (pool.base.allocations.has(key)) return key;
-    for (const other of pool.inFlight) if (other.create.some(([k]) => k === key)) return key;
+    if (pool?.base.allocations.has(key)) return key;
+    for (const other of inFlight) if (other.create.some(([k]) => k === key)) return key;
   }
   return undefined;
-}
-
-/** The cached pool with the changes in flight applied. */
-function view(pool: CachedPool): PoolSnapshot {
-  return applied(pool.base, [...pool.inFlight]);
 }

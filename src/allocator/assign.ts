@@ -106,7 +106,7 @@ function sameEntry(a: Allocation, b: Allocation): boolean {
  * The entry the attachment or its owner holds (rules 1 and 2), unless another range turned out to
  * reserve its address.
  */
-function heldEntry(view: PoolView, claimant: Claimant, skip: IntervalSet | undefined) {
+export function heldEntry(view: PoolView, claimant: Claimant, skip: IntervalSet | undefined) {
   const usable = (e: Entry | undefined) =>
     e !== undefined && !(skip !== undefined && coveringEnd(skip, e.address.value) !== undefined)
       ? e
@@ -120,6 +120,35 @@ function heldEntry(view: PoolView, claimant: Claimant, skip: IntervalSet | undef
   return { entry: usable(owned), stale: owned, takenOver: owned !== undefined };
 }
 
+/** Whether the attachment keeps the entry it (or its owner) holds: rules 1 and 2 decide. */
+export function keepsHeld(
+  held: ReturnType<typeof heldEntry>,
+  claimant: Claimant,
+): held is {
+  entry: Entry;
+  stale: Entry;
+  takenOver: boolean;
+} {
+  return (
+    held.entry !== undefined &&
+    (claimant.requested === undefined || claimant.requested.value === held.entry.address.value)
+  );
+}
+
+/** What no new entry may take in `view` (rule 4's "free"), and the window it is taken from. */
+export function candidatesOf(rule: RangeRule, view: PoolView, options: AssignOptions): Candidates {
+  const window = candidateWindow(rule.range, rule.start, rule.end);
+  const gateway = options.gateway?.family === rule.range.family ? options.gateway.value : undefined;
+  const blockers: IntervalSet[] = [rule.exclude, view.taken];
+  if (options.skip !== undefined) blockers.push(options.skip);
+  return { window, blockers, gateway };
+}
+
+/** Which of the free addresses rule 4 takes: the k-th in hand-out order (0 when uncontended). */
+export function spreadIndex(options: AssignOptions): number {
+  return options.spread === undefined ? 0 : Math.floor(options.spread.random * options.spread.among);
+}
+
 export function assign(
   rule: RangeRule,
   view: PoolView,
@@ -127,10 +156,7 @@ export function assign(
   options: AssignOptions = {},
 ): Decision {
   const held = heldEntry(view, claimant, options.skip);
-  const keep =
-    held.entry !== undefined &&
-    (claimant.requested === undefined || claimant.requested.value === held.entry.address.value);
-  if (keep && held.entry !== undefined) {
+  if (keepsHeld(held, claimant)) {
     // A repeated ADD keeps an owner the entry has even when this call found none (sticky_addresses
     // turned off meanwhile): only the controller decides when an owner's address goes.
     const updated = holderOf(claimant, held.entry.allocation.owner);
@@ -141,18 +167,15 @@ export function assign(
       takenOver: held.takenOver,
     };
   }
-  const window = candidateWindow(rule.range, rule.start, rule.end);
-  const gateway = options.gateway?.family === rule.range.family ? options.gateway.value : undefined;
-  const blockers: IntervalSet[] = [rule.exclude, view.taken];
-  if (options.skip !== undefined) blockers.push(options.skip);
-  const candidates: Candidates = { window, blockers, gateway };
+  const candidates = candidatesOf(rule, view, options);
+  const { window } = candidates;
   const family = rule.range.family;
   const allocation = holderOf(claimant, held.stale?.allocation.owner);
   if (claimant.requested !== undefined) {
     checkRequested(rule, view, candidates, claimant.requested, options.skip);
     return { kind: "new", address: claimant.requested, allocation, givesUp: held.stale };
   }
-  const k = options.spread === undefined ? 0 : Math.floor(options.spread.random * options.spread.among);
+  const k = spreadIndex(options);
   const cooldown =
     options.cooldown !== undefined && options.cooldown.seconds > 0 ? options.cooldown : undefined;
   const cooling: Cooling = { count: 0, firstFreeAtMs: undefined };

@@ -189,3 +189,79 @@ describe("allocateInRange()", () => {
     assert.equal(verifiable(pool(full)), false, "nor is a range found full");
   });
 });
+
+describe("allocateInRange() on a store that reads parts of pools", () => {
+  const WIDE = "10.0.0.0-16";
+  const fill = (s: Scene, offsets: Iterable<number>) =>
+    s.store.data.commit(
+      poolChange(WIDE, "10.0.0.0/16", {
+        create: [...offsets].map((o) => [
+          String(o),
+          { containerId: `c${o}`, podRef: `ns/p${o}`, ifName: "eth0" },
+        ]),
+      }),
+    );
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const partsRead = (s: Scene) => s.store.calls.filter((c) => c.call === "getPoolPart").length;
+
+  it("takes the lowest free address of a pool with 60,000 entries from one part, never reading it whole", async () => {
+    const s = scene([], { parts: true });
+    fill(s, range(60_000));
+    const held = await allocate(s, load({ range: "10.0.0.0/16" }));
+    assert.equal(formatIP(held.address), "10.0.234.96");
+    assert.deepEqual([s.store.count("getPool"), partsRead(s), s.store.count("commit")], [0, 1, 1]);
+  });
+
+  it("reads the next part when one holds free offsets but none it may hand out", async () => {
+    const s = scene([], { parts: true });
+    // Offsets 300–303 free but excluded; the first usable one is 1,001, two blocks further.
+    fill(
+      s,
+      range(1001).filter((o) => o < 300 || o > 303),
+    );
+    const held = await allocate(s, load({ range: "10.0.0.0/16", exclude: ["10.0.1.44/30"] }));
+    assert.equal(formatIP(held.address), "10.0.3.233");
+    assert.deepEqual([s.store.count("getPool"), partsRead(s)], [0, 2]);
+  });
+
+  it("after a lost race reads parts again, spread among the lowest free addresses", async () => {
+    const s = scene([0.999], { parts: true });
+    fill(s, range(5000));
+    s.store.next("commit", lostRace());
+    const held = await allocate(s, load({ range: "10.0.0.0/16" }));
+    // The rival took 5,000; the 8th lowest free after it: 5,008.
+    assert.equal(held.key, "5008");
+    assert.equal(s.store.count("getPool"), 0);
+  });
+
+  it("with a reuse cooldown, takes never-released addresses first, then the one released longest ago", async () => {
+    const s = scene([], { parts: true });
+    fill(
+      s,
+      range(65_535).filter((o) => o !== 7 && o !== 40_000 && o !== 65_534),
+    );
+    // Free: 7, 40,000 (both released), 65,534 (the window's last, released recently).
+    s.store.data.commit(
+      poolChange(WIDE, "10.0.0.0/16", {
+        release: [
+          ["7", 2_000],
+          ["40000", 1_000],
+          ["65534", s.clock.now()],
+        ],
+      }),
+    );
+    const config = load({ range: "10.0.0.0/16", reuse_cooldown_seconds: 10 });
+    const held = await allocate(s, config);
+    assert.equal(held.key, "40000");
+    assert.equal(s.store.count("getPool"), 0);
+  });
+
+  it("reads a pool whose spec.range has host bits whole (its offsets do not count from the network)", async () => {
+    const s = scene([], { parts: true });
+    s.store.data.commit(poolChange(POOL, "10.0.0.5/24", { create: [["1", { ...me, podRef: "ns/x" }]] }));
+    const held = await allocate(s, load({ range: "10.0.0.0/24" }));
+    // Offset 1 from 10.0.0.5 is .6: .1 is free.
+    assert.equal(formatIP(held.address), "10.0.0.1");
+    assert.deepEqual([s.store.count("getPool"), partsRead(s)], [1, 1]);
+  });
+});

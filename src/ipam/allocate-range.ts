@@ -1,18 +1,19 @@
 // One range of an ADD: read the pool, decide (pure), commit with per-address preconditions. A lost
 // race (the address was taken meanwhile) is retried at once with a fresh read, fanning out over
 // the lowest free addresses; an address reserved by another network's range is skipped.
-import { assign, type Claimant } from "../allocator/assign.ts";
+import { type AssignOptions, assign, type Claimant, type Decision } from "../allocator/assign.ts";
 import { addressSet } from "../allocator/interval-set.ts";
+import { assignOnPart, firstPart, mergeParts, type PartRead } from "../allocator/part-view.ts";
 import { viewPool } from "../allocator/pool-view.ts";
 import type { IpamConfig, IpRange } from "../config/types.ts";
 import { StoredDataError, StoreUnavailableError } from "../errors/errors.ts";
-import { formatIP, type IP } from "../ip/index.ts";
+import { formatIP, type IP, ipOf } from "../ip/index.ts";
 import type { Logger } from "../log/logger.ts";
 import { claimsAgree, type PoolSnapshot, type Reservation } from "../pool/allocation.ts";
 import { reservationOf } from "../pool/naming.ts";
 import { encodeOffsetKey } from "../pool/offset-key.ts";
 import { releaseRecords } from "../pool/release-records.ts";
-import { ownerOf, type PoolChange, poolChange, type Store } from "../store/store.ts";
+import { ownerOf, type PoolChange, type PoolPartReader, poolChange, type Store } from "../store/store.ts";
 import { type RetryObserver, unobserved } from "./observer.ts";
 import { baseOf, type PoolRef, poolOf, rangeText } from "./pool-ref.ts";
 import { type Deadline, expired, pause } from "./retry.ts";
@@ -91,23 +92,27 @@ export async function allocateInPool(
     }
     const spread = races === 0 ? undefined : { among: spreadAfter(races), random: deadline.clock.random() };
     const nowMs = deadline.clock.now();
-    const decide = oncePerView((snapshot) =>
-      decideOn(snapshot, target, config, claimant, skipped, spread, nowMs),
-    );
+    const options = assignOptionsOf(config, skipped, spread, nowMs);
+    const decide = oncePerView((snapshot) => decideOn(snapshot, target, config, claimant, options, nowMs));
     // A view from a cache (node agent) is fine for choosing a new address, or a new container id
     // for the one held: the commit's preconditions catch staleness. Keeping an address as it is
     // commits no entry precondition: for that, only the store's own answer will do. Nor does any
     // precondition cover release records: with a reuse cooldown, a new address is chosen on the
     // store's own view, so another node's release a moment ago is not missed.
     const cooling = config.reuseCooldownSeconds > 0;
-    const snapshot = await store.getPool(pool.name, {
-      deadline,
-      verifiable: verifiableBy(
-        decide,
-        (a) => a.change.create.length + a.change.update.length > 0 && !(cooling && a.isNew),
-      ),
-    });
-    const { change, held, isNew, unreadableKeys } = decide(snapshot);
+    const { change, held, isNew, unreadableKeys } =
+      (store.parts === undefined
+        ? undefined
+        : await decideOnParts(store.parts, target, config, claimant, options, nowMs, deadline)) ??
+      decide(
+        await store.getPool(pool.name, {
+          deadline,
+          verifiable: verifiableBy(
+            decide,
+            (a) => a.change.create.length + a.change.update.length > 0 && !(cooling && a.isNew),
+          ),
+        }),
+      );
     for (const key of unreadableKeys)
       log.error(`pool ${pool.name}: ignoring unreadable offset key "${key}"`, { pool: pool.name });
     const address = formatIP(held.address);
@@ -143,25 +148,81 @@ export async function allocateInPool(
   }
 }
 
-/** The allocation decision (pure) on one view of the pool, and the change that commits it. */
-function decideOn(
-  snapshot: PoolSnapshot,
-  { pool, rule, prefix }: PoolTarget,
+function assignOptionsOf(
   config: IpamConfig,
-  claimant: Claimant,
   skipped: readonly bigint[],
   spread: { readonly among: number; readonly random: number } | undefined,
   nowMs: number,
-): Attempt {
-  const base = baseOf(snapshot, pool);
-  const view = viewPool(snapshot, base);
-  const cooling = config.reuseCooldownSeconds > 0;
-  const decision = assign(rule, view, claimant, {
+): AssignOptions {
+  return {
     ...(config.gateway === undefined ? {} : { gateway: config.gateway }),
     skip: addressSet(skipped),
     ...(spread === undefined ? {} : { spread }),
-    ...(cooling ? { cooldown: { nowMs, seconds: config.reuseCooldownSeconds } } : {}),
-  });
+    ...(config.reuseCooldownSeconds > 0 ? { cooldown: { nowMs, seconds: config.reuseCooldownSeconds } } : {}),
+  };
+}
+
+/** The allocation decision (pure) on the whole pool as read, and the change that commits it. */
+function decideOn(
+  snapshot: PoolSnapshot,
+  target: PoolTarget,
+  config: IpamConfig,
+  claimant: Claimant,
+  options: AssignOptions,
+  nowMs: number,
+): Attempt {
+  const base = baseOf(snapshot, target.pool);
+  const view = viewPool(snapshot, base);
+  const decision = assign(target.rule, view, claimant, options);
+  return attemptOf(snapshot, base, decision, target, config, claimant, nowMs, view.unreadableKeys);
+}
+
+/**
+ * The decision taken on parts of the pool (Store.parts): the first part, then the next ones as
+ * long as the decision needs more of the window. Undefined when the pool's offsets do not count
+ * from its network (host bits written in spec.range, which no writer of ours does): such a pool is
+ * read whole. Parts come from separate reads; a change between them can only make the commit
+ * lose a race, as a stale view can.
+ */
+async function decideOnParts(
+  parts: PoolPartReader,
+  target: PoolTarget,
+  config: IpamConfig,
+  claimant: Claimant,
+  options: AssignOptions,
+  nowMs: number,
+  deadline: Deadline,
+): Promise<Attempt | undefined> {
+  const { pool, rule } = target;
+  const base = ipOf(pool.range);
+  const first = firstPart(rule, base, claimant, options);
+  let part: PartRead = await parts.getPoolPart(pool.name, first, { deadline });
+  for (;;) {
+    if (baseOf(part.snapshot, pool).value !== base.value) return undefined;
+    const decision = assignOnPart(rule, base, part, claimant, options);
+    if (decision.kind !== "more")
+      return attemptOf(part.snapshot, base, decision, target, config, claimant, nowMs, []);
+    const next = await parts.getPoolPart(
+      pool.name,
+      { podRef: claimant.podRef, ifName: claimant.ifName, scan: decision.scan },
+      { deadline },
+    );
+    part = mergeParts(part, next);
+  }
+}
+
+/** The change that commits `decision`, taken on a view of `snapshot` (whole, or parts merged). */
+function attemptOf(
+  snapshot: PoolSnapshot,
+  base: IP,
+  decision: Decision,
+  { pool, prefix }: PoolTarget,
+  config: IpamConfig,
+  claimant: Claimant,
+  nowMs: number,
+  unreadableKeys: readonly string[],
+): Attempt {
+  const cooling = config.reuseCooldownSeconds > 0;
   const isNew = decision.kind === "new";
   const address = isNew ? decision.address : decision.entry.address;
   const key = isNew ? encodeOffsetKey(base, address) : decision.entry.key;
@@ -208,7 +269,7 @@ function decideOn(
     change,
     held: { pool, key, address, prefix, containerId: claimant.containerId },
     isNew,
-    unreadableKeys: view.unreadableKeys,
+    unreadableKeys,
   };
 }
 

@@ -46,13 +46,14 @@ export interface Scene {
   deadline(ms?: number): Deadline;
 }
 
-export function scene(random: readonly number[] = []): Scene {
+/** `parts`: the store reads parts of pools (Store.parts), as local and etcd do. */
+export function scene(random: readonly number[] = [], options: { parts?: boolean } = {}): Scene {
   const clock = new VirtualClock(random);
   const lines: string[] = [];
   const keep = (level: string) => (message: string) => lines.push(`[${level}] ${message}`);
   return {
     clock,
-    store: new MemoryStore(undefined, { clock }),
+    store: new MemoryStore(undefined, { clock, parts: options.parts === true }),
     log: { lines, debug: keep("debug"), verbose: keep("verbose"), error: keep("error") },
     deadline: (ms = 60_000) => deadlineIn(ms, clock),
   };

@@ -17,11 +17,12 @@ import { createLogger } from "../../src/log/logger.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
 import type { PoolChange, ReadOptions, Store } from "../../src/store/store.ts";
 import { storeConformance } from "../store/conformance.ts";
+import { partsConformance } from "../store/conformance-parts.ts";
 import { stickyConformance } from "../store/conformance-sticky.ts";
 import { assertEmpty, assertNoDuplicates } from "../support/invariants.ts";
 
 // The contract, then its parts for sticky addresses.
-for (const suite of [storeConformance, stickyConformance])
+for (const suite of [storeConformance, stickyConformance, partsConformance])
   suite("agent store over local", async () => {
     const dir = await mkdtemp(join(tmpdir(), "thereabouts-agent-store-"));
     const path = join(dir, "store.db");
@@ -41,8 +42,12 @@ interface Counts {
   lostRaces: number;
 }
 
-/** Counts the reads that reach the store underneath, and the commits that lose a race there. */
-function counting(inner: Store): Store & Counts {
+/**
+ * Counts the reads that reach the store underneath, and the commits that lose a race there.
+ * Without `parts` it hides the store's part reads: a store that reads pools whole (Kubernetes),
+ * whose pools the agent caches.
+ */
+function counting(inner: Store, parts = false): Store & Counts {
   const counter = {
     reads: 0,
     lostRaces: 0,
@@ -59,6 +64,7 @@ function counting(inner: Store): Store & Counts {
   return new Proxy(inner, {
     get: (target, prop) => {
       if (prop === "getPool") return counter.getPool;
+      if (prop === "parts" && !parts) return undefined;
       if (prop === "commit") return counter.commit;
       if (prop === "reads") return counter.reads;
       if (prop === "lostRaces") return counter.lostRaces;
@@ -73,10 +79,13 @@ const log = createLogger("error", { stderr: () => {} });
 const config = load({ type: "thereabouts", range: "10.9.0.0/26" });
 const pod = (i: number) => ({ containerId: `ctr${i}`, podRef: `default/pod-${i}`, ifName: "eth0" });
 
-async function withStores(work: (agent: AgentStore, direct: Store, counted: Counts) => Promise<void>) {
+async function withStores(
+  work: (agent: AgentStore, direct: Store, counted: Counts) => Promise<void>,
+  parts = false,
+) {
   const dir = await mkdtemp(join(tmpdir(), "thereabouts-agent-store-"));
   const path = join(dir, "store.db");
-  const counted = counting(await openLocalStore(path));
+  const counted = counting(await openLocalStore(path), parts);
   const agent = new AgentStore(counted);
   const direct = await openLocalStore(path);
   try {
@@ -102,6 +111,21 @@ describe("AgentStore", () => {
       assert.equal(plain.allocations.size, 5);
       assert.equal(counted.reads, 2);
     });
+  });
+
+  it("passes part reads through, with its changes in flight applied: concurrent ADDs choose different addresses, commits grouped", async () => {
+    await withStores(async (agent, direct, counted) => {
+      assert.ok(agent.parts !== undefined, "the store underneath reads parts");
+      const addresses = await Promise.all(Array.from({ length: 20 }, (_, i) => addVia(agent, i)));
+      assert.equal(counted.reads, 0, "no whole-pool read");
+      assert.equal(new Set(addresses).size, 20);
+      await assertNoDuplicates(
+        direct,
+        addresses.map((address, i) => ({ address, podRef: pod(i).podRef })),
+      );
+      const { commits, changes } = agent.stats;
+      assert.ok(commits < changes, `commits were grouped (${commits} commits for ${changes} changes)`);
+    }, true);
   });
 
   it("concurrent ADDs choose different addresses without asking the store again", async () => {

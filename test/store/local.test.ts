@@ -18,6 +18,7 @@ import { SCHEMA_VERSION } from "../../src/store/local/schema.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
 import type { Store } from "../../src/store/store.ts";
 import { alloc, change, reservation, storeConformance } from "./conformance.ts";
+import { checkPart, partsConformance } from "./conformance-parts.ts";
 import { stickyConformance } from "./conformance-sticky.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,7 +30,7 @@ async function tempDir(): Promise<string> {
 }
 
 // The contract, then its parts for sticky addresses.
-for (const suite of [storeConformance, stickyConformance])
+for (const suite of [storeConformance, stickyConformance, partsConformance])
   suite("local", async () => {
     const dir = await tempDir();
     const path = join(dir, "state", "thereabouts.db");
@@ -156,7 +157,7 @@ describe("openLocalStore()", () => {
     }
     assert.deepEqual(schemaOf(path), {
       version: SCHEMA_VERSION,
-      tables: ["allocations", "pools", "released", "reservations"],
+      tables: ["allocations", "blocks", "pools", "released", "reservations"],
     });
   });
 
@@ -228,8 +229,86 @@ describe("openLocalStore()", () => {
     }
     assert.deepEqual(schemaOf(path), {
       version: SCHEMA_VERSION,
-      tables: ["allocations", "pools", "released", "reservations"],
+      tables: ["allocations", "blocks", "pools", "released", "reservations"],
     });
+  });
+
+  it("upgrades a file at schema version 3 in place: entries get their sortable offsets and blocks their counts, legacy keys counted once", async () => {
+    const path = join(dir, "v3.db");
+    const db = new DatabaseSync(path);
+    const rows = [
+      ...Array.from({ length: 256 }, (_, o) => `('p', '${o}', 'c${o}', 'ns/p${o}', 'eth0', NULL, NULL)`),
+      ...Array.from(
+        { length: 255 },
+        (_, i) => `('p', '${256 + i}', 'c${256 + i}', 'ns/p${256 + i}', 'eth0', NULL, NULL)`,
+      ),
+      "('p', '0005', 'c-l', 'ns/legacy', '', NULL, NULL)",
+      "('p', '0600', 'c-l6', 'ns/legacy6', '', NULL, NULL)",
+      "('p', 'junk', 'c-j', 'ns/junk', 'eth0', NULL, NULL)",
+    ];
+    db.exec(
+      `CREATE TABLE pools (name TEXT NOT NULL PRIMARY KEY, "range" TEXT NOT NULL, version INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+       CREATE TABLE allocations (pool TEXT NOT NULL, key TEXT NOT NULL, container_id TEXT NOT NULL, podref TEXT NOT NULL, ifname TEXT NOT NULL, owner TEXT, parked_at INTEGER, PRIMARY KEY (pool, key)) STRICT, WITHOUT ROWID;
+       CREATE TABLE reservations (name TEXT NOT NULL PRIMARY KEY, podref TEXT NOT NULL, ifname TEXT NOT NULL, container_id TEXT NOT NULL, address TEXT, network_name TEXT) STRICT, WITHOUT ROWID;
+       CREATE TABLE released (pool TEXT NOT NULL, key TEXT NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY (pool, key)) STRICT, WITHOUT ROWID;
+       INSERT INTO pools VALUES ('p', '10.0.0.0/16', 9);
+       INSERT INTO allocations VALUES ${rows.join(", ")};
+       INSERT INTO released VALUES ('p', '511', 1000);
+       PRAGMA user_version = 3;`,
+    );
+    db.close();
+    const store = await openLocalStore(path);
+    try {
+      const counts = () => {
+        const file = new DatabaseSync(path);
+        try {
+          return file
+            .prepare("SELECT block, used FROM blocks ORDER BY block")
+            .all()
+            .map((r) => [r["block"], r["used"]]);
+        } finally {
+          file.close();
+        }
+      };
+      const block = (n: number) => n.toString(16).padStart(30, "0");
+      // Block 0: 256 offsets ("5" and "0005" are one); block 1: 255 (511 free); block 2: 600.
+      assert.deepEqual(counts(), [
+        [block(0), 256],
+        [block(1), 255],
+        [block(2), 1],
+      ]);
+      const query = { podRef: "ns/me", ifName: "eth0", scan: { from: 1n, to: 65_534n, free: 1 } };
+      const part = await store.parts!.getPoolPart("p", query);
+      checkPart(await store.getPool("p"), query, part);
+      assert.deepEqual(part.full.intervals, [{ lo: 1n, hi: 255n }]);
+      assert.deepEqual(part.scanned, { from: 1n, through: 511n });
+      // The counts follow later writes too: 511 taken fills block 1; "0005" going keeps block 0 full.
+      assert.deepEqual(await store.commit(change("p", { create: [["511", alloc("c511", "ns/p511")]] })), {
+        ok: true,
+      });
+      assert.deepEqual(
+        await store.commit(change("p", { remove: [["0005", alloc("c-l", "ns/legacy", "")]] })),
+        { ok: true },
+      );
+      assert.deepEqual(counts(), [
+        [block(0), 256],
+        [block(1), 256],
+        [block(2), 1],
+      ]);
+      assert.deepEqual(
+        await store.commit(change("p", { remove: [["0600", alloc("c-l6", "ns/legacy6", "")]] })),
+        { ok: true },
+      );
+      assert.deepEqual(await store.commit(change("p", { remove: [["5", alloc("c5", "ns/p5")]] })), {
+        ok: true,
+      });
+      assert.deepEqual(counts(), [
+        [block(0), 255],
+        [block(1), 256],
+      ]);
+    } finally {
+      await store.close();
+    }
   });
 
   it("refuses a file that is not a SQLite database", async () => {
@@ -423,7 +502,7 @@ describe("local store", () => {
     assert.equal((await exit).code, 0);
     assert.deepEqual(schemaOf(path), {
       version: SCHEMA_VERSION,
-      tables: ["allocations", "other_app", "pools", "released", "reservations"],
+      tables: ["allocations", "blocks", "other_app", "pools", "released", "reservations"],
     });
   });
 
@@ -436,7 +515,7 @@ describe("local store", () => {
       assert.deepEqual([result.code, result.stdout, result.stderr], [0, "done\n", ""]);
     assert.deepEqual(schemaOf(path), {
       version: SCHEMA_VERSION,
-      tables: ["allocations", "pools", "released", "reservations"],
+      tables: ["allocations", "blocks", "pools", "released", "reservations"],
     });
   });
 

@@ -11,6 +11,7 @@ import {
   type PoolSnapshot,
   type Reservation,
 } from "../../pool/allocation.ts";
+import { baseOfRange, sortableKey } from "../../pool/blocks.ts";
 import type { Backoff } from "../../retry/backoff.ts";
 import {
   type CallOptions,
@@ -21,11 +22,13 @@ import {
   mayReserve,
   type Owner,
   type PoolChange,
+  type PoolPartReader,
   type ReadOptions,
   reserved,
   type Store,
   sameAllocation,
 } from "../store.ts";
+import { PART_SQL, readPart } from "./part-read.ts";
 import { toAllocation, toReservation, toSnapshots } from "./rows.ts";
 import { prepareConnection } from "./schema.ts";
 import {
@@ -69,6 +72,7 @@ const RESERVATION_COLUMNS = `name, podref AS podRef, ifname AS ifName, container
   address, network_name AS networkName`;
 const SQL = {
   begin: "BEGIN IMMEDIATE",
+  beginRead: "BEGIN",
   commit: "COMMIT",
   rollback: "ROLLBACK",
   readPool: `${POOL_ROWS("WHERE p.name = ?1")} ORDER BY length(key), key`,
@@ -79,7 +83,9 @@ const SQL = {
   readEntry: `SELECT container_id AS containerId, podref AS podRef, ifname AS ifName, owner,
     parked_at AS parkedAt FROM allocations WHERE pool = ? AND key = ?`,
   createEntry:
-    "INSERT INTO allocations (pool, key, container_id, podref, ifname, owner, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO allocations (pool, key, container_id, podref, ifname, owner, parked_at, sortable) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+  poolRange: `SELECT "range" FROM pools WHERE name = ?`,
+  ...PART_SQL,
   updateEntry:
     "UPDATE allocations SET container_id = ?, podref = ?, ifname = ?, owner = ?, parked_at = ? WHERE pool = ? AND key = ?",
   removeEntry: "DELETE FROM allocations WHERE pool = ? AND key = ?",
@@ -163,6 +169,15 @@ class LocalStore implements Store {
     return toSnapshots(rows)[0] ?? emptyPool(name);
   }
 
+  readonly parts: PoolPartReader = {
+    getPoolPart: (name, query, options) =>
+      this.#use(
+        `read part of pool ${name} from`,
+        () => this.#reading(() => readPart((sql) => this.#stmt(sql), name, query)),
+        options,
+      ),
+  };
+
   async listPools(options?: CallOptions): Promise<readonly PoolSnapshot[]> {
     return toSnapshots(await this.#use("list pools in", () => this.#stmt(SQL.readPools).all(), options));
   }
@@ -244,6 +259,19 @@ class LocalStore implements Store {
     this.#db.close();
   }
 
+  /** Runs `work` in one read transaction: every statement of it reads the same snapshot. */
+  #reading<T>(work: () => T): T {
+    this.#stmt(SQL.beginRead).run();
+    try {
+      const result = work();
+      this.#stmt(SQL.commit).run();
+      return result;
+    } catch (error) {
+      rollbackQuietly(this.#db);
+      throw error;
+    }
+  }
+
   /** Runs `work` in one write transaction: committed when it answers ok, else rolled back. */
   #transaction<T extends { readonly ok: boolean }>(work: () => T): T {
     this.#stmt(SQL.begin).run();
@@ -263,6 +291,9 @@ class LocalStore implements Store {
    */
   #apply(change: PoolChange): CommitResult {
     const pool = change.pool;
+    // Offsets count from the range the pool has, or gets with this change.
+    const range = change.create.length === 0 ? undefined : this.#stmt(SQL.poolRange).get(pool)?.["range"];
+    const base = change.create.length === 0 ? undefined : baseOfRange(String(range ?? change.range));
     for (const [key, allocation] of change.create) {
       if (this.#entry(pool, key) !== undefined) return { ok: false, conflict: "entry", key };
       const { containerId, podRef, ifName, owner, parkedAt } = allocation;
@@ -274,6 +305,7 @@ class LocalStore implements Store {
         ifName,
         owner ?? null,
         parkedAt ?? null,
+        base === undefined ? null : (sortableKey(base, key) ?? null),
       );
     }
     for (const { key, from, to } of change.update) {

@@ -6,6 +6,7 @@
 import { StoreUnavailableError } from "../../errors/errors.ts";
 import { type Clock, expired, remainingMs, systemClock } from "../../ipam/retry.ts";
 import type { PoolSnapshot, Reservation } from "../../pool/allocation.ts";
+import { partOf } from "../part-of.ts";
 import type { Datastore } from "../settings.ts";
 import type {
   CallOptions,
@@ -13,6 +14,7 @@ import type {
   NodeSliceStore,
   Owner,
   PoolChange,
+  PoolPartReader,
   ReadOptions,
   Store,
 } from "../store.ts";
@@ -24,6 +26,11 @@ export interface MemoryStoreOptions {
   readonly clock?: Clock;
   /** The datastore it stands for (what `datastore` says). Default: local. */
   readonly datastore?: Datastore;
+  /**
+   * Whether it reads parts of pools (Store.parts, cut from the whole pool: part-of.ts), as local
+   * and etcd do. Default: no, so a test's scripted getPool meets every read of an ADD.
+   */
+  readonly parts?: boolean;
 }
 
 export interface CallRecord {
@@ -36,6 +43,7 @@ export class MemoryStore implements Store {
   readonly data: MemoryData;
   /** Every call made, in order, with its arguments. */
   readonly calls: CallRecord[] = [];
+  readonly parts?: PoolPartReader;
   readonly #clock: Clock;
   readonly #queued = new Map<StoreCall, Step[]>();
   readonly #always = new Map<StoreCall, Step>();
@@ -45,6 +53,13 @@ export class MemoryStore implements Store {
     this.data = data;
     this.datastore = options.datastore ?? "local";
     this.#clock = options.clock ?? systemClock;
+    if (options.parts === true)
+      this.parts = {
+        getPoolPart: (name, query, callOptions) =>
+          this.#run("getPoolPart", [name, query, callOptions], callOptions, () =>
+            partOf(this.data.pool(name), query),
+          ),
+      };
   }
 
   /** Queues steps for the next calls of `call`, one step per call, in order. */

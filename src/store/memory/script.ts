@@ -9,6 +9,7 @@ import type { MemoryData } from "./memory-data.ts";
 
 export const STORE_CALLS = [
   "getPool",
+  "getPoolPart",
   "listPools",
   "getReservation",
   "listReservations",
