@@ -13,6 +13,7 @@ import { type Deadline, deadlineIn } from "../../src/ipam/retry.ts";
 import { type EtcdStore, type EtcdStoreOptions, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
 import type { EtcdSettings } from "../../src/store/settings.ts";
 import { alloc, change, reservation, storeConformance } from "../store/conformance.ts";
+import { partsConformance } from "../store/conformance-parts.ts";
 import { stickyConformance } from "../store/conformance-sticky.ts";
 import { EtcdCluster, freePort } from "./etcd-cluster.ts";
 
@@ -120,8 +121,8 @@ after(async () => {
   await shared?.stop();
 });
 
-// The contract, then its parts for sticky addresses.
-for (const suite of [storeConformance, stickyConformance])
+// The contract, then its parts for sticky addresses and part reads.
+for (const suite of [storeConformance, stickyConformance, partsConformance])
   suite("etcd", async () => {
     const cfg = config(shared.endpoints);
     const store = await openEtcdStore(cfg, { timeoutMs: 5_000 });
@@ -130,6 +131,7 @@ for (const suite of [storeConformance, stickyConformance])
       reopen: () => openEtcdStore(cfg, { timeoutMs: 5_000 }),
       cleanup: () => store.close(),
       dropsUnnamedReservations: false,
+      maxCreatesPerCommit: 40,
     };
   });
 

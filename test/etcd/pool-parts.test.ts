@@ -8,9 +8,9 @@ import { after, before, describe, it } from "node:test";
 import { RELEASE_BATCH } from "../../src/ipam/release.ts";
 import type { Allocation } from "../../src/pool/allocation.ts";
 import { sortableOffset } from "../../src/pool/blocks.ts";
-import { encode, type KeyValue, prefixEnd } from "../../src/store/etcd/etcd-api.ts";
+import { encode, type KeyValue, prefixEnd, putOp, txnOp } from "../../src/store/etcd/etcd-api.ts";
 import { type EtcdStore, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
-import { type PartIo, readPoolPart } from "../../src/store/etcd/part-read.ts";
+import { MAX_TXN_OPS, txnNeed } from "../../src/store/etcd/index-plan.ts";
 import type { PoolPartQuery } from "../../src/store/store.ts";
 import { alloc, change, reservation } from "../store/conformance.ts";
 import { EtcdCluster } from "./etcd-cluster.ts";
@@ -98,21 +98,24 @@ describe("etcd part reads", () => {
     }
   });
 
-  it("marks a block full once a read saw it full, then skips it without its entries", async () => {
+  it("marks a block full in the next commit after a read saw it full, then skips it without its entries", async () => {
     const store = await freshStore();
     try {
       await fill(store, "p", range(1, 600));
-      assert.equal(await marker(store, "p", 1n), undefined);
       // Block 0 is not full (offset 0 has no entry); block 1 (256–511) is, block 2 is not.
       const first = await store.parts.getPoolPart("p", query({ from: 1n, to: 65_534n, free: 1 }));
       assert.deepEqual(first.scanned, { from: 1n, through: 767n });
       assert.equal(first.snapshot.allocations.size, 600);
+      assert.equal(await marker(store, "p", 1n), undefined, "a read writes nothing");
+      let before = store.requests;
+      await fill(store, "p", [601]);
+      assert.equal(store.requests - before, 1, "the marker goes with the commit");
       assert.equal(await marker(store, "p", 1n), '"full"');
-      const before = store.requests;
+      before = store.requests;
       const second = await store.parts.getPoolPart("p", query({ from: 1n, to: 65_534n, free: 1 }));
       assert.deepEqual(second.full.intervals, [{ lo: 256n, hi: 511n }]);
       assert.deepEqual(second.scanned, { from: 1n, through: 767n });
-      assert.equal(second.snapshot.allocations.size, 600 - 256, "block 1's entries not read");
+      assert.equal(second.snapshot.allocations.size, 601 - 256, "block 1's entries not read");
       assert.equal(store.requests - before, 2, "the first transaction, then block 2 at its revision");
       // A scan that starts inside a block marked full skips it too.
       const inside = await store.parts.getPoolPart("p", query({ from: 300n, to: 65_534n, free: 1 }));
@@ -126,33 +129,50 @@ describe("etcd part reads", () => {
       assert.deepEqual(reopened.full.intervals, []);
       assert.deepEqual(reopened.scanned, { from: 256n, through: 511n });
       assert.equal(reopened.snapshot.allocations.has("400"), false);
+      // The ADD that takes the block's last free offset marks it: its read saw every other one taken.
+      assert.deepEqual(await store.commit(change("p", { create: [["400", a]] })), { ok: true });
+      assert.equal(await marker(store, "p", 1n), '"full"');
       await assertIndexed(store, "p");
     } finally {
       await store.close();
     }
   });
 
-  it("never marks a block full when an entry of it is deleted between the read and the marking", async () => {
+  it("never marks a block full when an entry of it is deleted between the read and the marking commit", async () => {
     const store = await freshStore();
     const rival = await freshStoreSharing(store);
     try {
       await fill(store, "p", range(256, 511));
-      // The read sees block 1 full; a DEL lands before the marking transaction is sent.
-      const io = ioOf(store, async () => {
-        assert.deepEqual(await rival.commit(change("p", { remove: [["300", alloc("c300", "ns/p300")]] })), {
-          ok: true,
-        });
-      });
-      const part = await readPoolPart(io, "p", query({ from: 256n, to: 65_534n, free: 1 }));
+      const part = await store.parts.getPoolPart("p", query({ from: 256n, to: 65_534n, free: 1 }));
       assert.equal(part.snapshot.allocations.size, 256, "the read saw the block full");
+      // A DEL lands between the read and the commit that would mark the block.
+      assert.deepEqual(await rival.commit(change("p", { remove: [["300", alloc("c300", "ns/p300")]] })), {
+        ok: true,
+      });
+      await fill(store, "p", [1000]);
       assert.equal(await marker(store, "p", 1n), '"open"', "the DEL's open stands");
       await assertIndexed(store, "p");
-      // The control: without the DEL in between, the same read marks it.
+      // The control: without a DEL in between, the same sequence marks it.
       assert.deepEqual(await rival.commit(change("p", { create: [["300", alloc("c300", "ns/p300")]] })), {
         ok: true,
       });
-      await readPoolPart(ioOf(store), "p", query({ from: 256n, to: 65_534n, free: 1 }));
+      await store.parts.getPoolPart("p", query({ from: 256n, to: 65_534n, free: 1 }));
+      await fill(store, "p", [1001]);
       assert.equal(await marker(store, "p", 1n), '"full"');
+      // Nor when the commit itself deletes in the block: its own "open" stands.
+      await store.parts.getPoolPart("p", query({ from: 256n, to: 65_534n, free: 1 }));
+      assert.deepEqual(await rival.commit(change("p", { remove: [["300", alloc("c300", "ns/p300")]] })), {
+        ok: true,
+      });
+      assert.deepEqual(await rival.commit(change("p", { create: [["300", alloc("c300", "ns/p300")]] })), {
+        ok: true,
+      });
+      await store.parts.getPoolPart("p", query({ from: 256n, to: 65_534n, free: 1 }));
+      assert.deepEqual(await store.commit(change("p", { remove: [["301", alloc("c301", "ns/p301")]] })), {
+        ok: true,
+      });
+      assert.equal(await marker(store, "p", 1n), '"open"');
+      await assertIndexed(store, "p");
     } finally {
       await store.close();
       await rival.close();
@@ -164,27 +184,54 @@ describe("etcd part reads", () => {
     const writers = await Promise.all(Array.from({ length: 6 }, () => freshStoreSharing(store)));
     try {
       await fill(store, "p", range(256, 511));
-      // Each writer flips its own offsets in and out while reading parts (which marks what it saw full).
+      // Each writer frees one of its own offsets and takes it back, reading a part before each
+      // commit: a read that sees the block full but for its own offset makes the commit that takes
+      // it back mark the block, unless another writer freed one of theirs in between.
+      let marked = 0;
       await Promise.all(
         writers.map(async (w, i) => {
-          for (let round = 0; round < 25; round++) {
-            const offset = 256 + ((i * 37 + round * 11) % 256);
+          for (let round = 0; round < 20; round++) {
+            const offset = 256 + i * 40 + round;
+            const key = String(offset);
             const a = alloc(`c${offset}`, `ns/p${offset}`);
-            const read = await w.parts.getPoolPart(
+            await w.parts.getPoolPart(
               "p",
               query({ from: 256n, to: 511n, free: 1 }, { points: [BigInt(offset)] }),
             );
-            const held = read.snapshot.allocations.get(String(offset));
-            if (held !== undefined) await w.commit(change("p", { remove: [[String(offset), held]] }));
-            else await w.commit(change("p", { create: [[String(offset), a]] }));
+            assert.deepEqual(await w.commit(change("p", { remove: [[key, a]] })), { ok: true });
+            await w.parts.getPoolPart("p", query({ from: 256n, to: 511n, free: 1 }));
+            assert.deepEqual(await w.commit(change("p", { create: [[key, a]] })), { ok: true });
+            if ((await marker(store, "p", 1n)) === '"full"') marked++;
             await assertIndexed(store, "p");
           }
         }),
       );
+      assert.ok(marked > 0, "some commits did mark the block");
       await assertIndexed(store, "p");
     } finally {
       await store.close();
       for (const w of writers) await w.close();
+    }
+  });
+
+  it("counts transactions as etcd does: the operations of nested ones against what their parent leaves", async () => {
+    const store = await freshStore();
+    try {
+      const puts = (n: number) => range(1, n).map((i) => putOp(`${store.keys.prefix}/probe/${i}`, "1"));
+      for (const [success, accepted] of [
+        [[txnOp([], puts(127))], true],
+        [[txnOp([], puts(128))], false],
+        [[putOp(`${store.keys.prefix}/x`, "1"), txnOp([], [txnOp([], puts(125))])], true],
+        [[putOp(`${store.keys.prefix}/x`, "1"), txnOp([], [txnOp([], puts(126))])], false],
+      ] as const) {
+        const need = txnNeed([], success, []);
+        assert.equal(need <= MAX_TXN_OPS, accepted, `need ${need}`);
+        const sent = cluster.call(0, "/v3/kv/txn", { compare: [], success, failure: [] });
+        if (accepted) await sent;
+        else await assert.rejects(sent, /too many operations/);
+      }
+    } finally {
+      await store.close();
     }
   });
 
@@ -316,24 +363,4 @@ function range(first: number, last: number): number[] {
 
 async function freshStoreSharing(store: EtcdStore): Promise<EtcdStore> {
   return openEtcdStore({ endpoints: cluster.endpoints, prefix: store.keys.prefix });
-}
-
-/**
- * The store's calls for readPoolPart, with `beforeMarking` run just before a transaction without
- * compares is sent (the marking: the part's reads are a transaction guarded by the layout key).
- */
-function ioOf(store: EtcdStore, beforeMarking?: () => Promise<void>): PartIo {
-  const call = async (path: string, body: unknown) => {
-    const reply = await cluster.call(0, path, body);
-    return reply as never;
-  };
-  return {
-    keys: store.keys,
-    txn: async (compare, success, failure) => {
-      if (compare.length === 0) await beforeMarking?.();
-      return call("/v3/kv/txn", { compare, success, failure });
-    },
-    range: (request) => call("/v3/kv/range", request),
-    whole: (name) => store.getPool(name),
-  };
 }

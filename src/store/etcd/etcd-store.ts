@@ -59,7 +59,16 @@ import {
   txnOp,
 } from "./etcd-api.ts";
 import { EtcdClient, type EtcdKv, listUnder } from "./etcd-client.ts";
-import { poolWrites } from "./index-plan.ts";
+import {
+  type FullBlock,
+  type FullCandidate,
+  fullMarks,
+  MAX_TXN_OPS,
+  marksFor,
+  openedBlocks,
+  poolWrites,
+  txnNeed,
+} from "./index-plan.ts";
 import { rangedKvs, readPoolPart, wholePool } from "./part-read.ts";
 import { type Drop, type Known, planReservations } from "./reservation-plan.ts";
 
@@ -77,6 +86,8 @@ export const DEFAULT_ETCD_TIMEOUT_MS = 10_000;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
 /** Transactions one commit sends at most, re-planning from what the last one read. */
 const MAX_ROUNDS = 8;
+/** Blocks kept per pool as candidates for a "full" marker. */
+const MAX_CANDIDATES = 512;
 /** Reservations dropped per transaction: etcd allows 128 operations per transaction (--max-txn-ops). */
 const DROP_BATCH = 50;
 
@@ -122,11 +133,17 @@ export class EtcdStore implements Store {
    */
   readonly #loser = new Map<string, PoolSnapshot>();
   #closed = false;
+  /**
+   * Per pool, blocks that part reads saw (nearly) full without a "full" marker: the next commit of
+   * the pool marks those it can prove full (index-plan.ts), at no extra request.
+   */
+  readonly #candidates = new Map<string, FullCandidate[]>();
   /** Parts of indexed pools (part-read.ts); pools created before the index keys are read whole. */
   readonly parts: PoolPartReader = {
-    getPoolPart: (name, query, options) => {
+    getPoolPart: async (name, query, options) => {
       const action = `read part of pool ${name} from`;
-      return readPoolPart(
+      const seen: FullCandidate[] = [];
+      const part = await readPoolPart(
         {
           keys: this.keys,
           txn: (compare, success, failure) => this.#txn(compare, success, failure, action, options),
@@ -135,7 +152,15 @@ export class EtcdStore implements Store {
         },
         name,
         query,
+        seen,
       );
+      if (seen.length > 0) {
+        // The latest read of a block wins; a few hundred blocks are plenty for the next commits.
+        const known = new Map((this.#candidates.get(name) ?? []).map((c) => [c.block, c]));
+        for (const c of seen) known.set(c.block, c);
+        this.#candidates.set(name, [...known.values()].slice(-MAX_CANDIDATES));
+      }
+      return part;
     },
   };
 
@@ -285,6 +310,8 @@ export class EtcdStore implements Store {
       [getOp(meta), ...checks.map((c) => getOp(this.keys.entry(change.pool, c.offset)))],
       wholePool(this.keys, change.pool),
     );
+    // Blocks a part read of this store saw full, or full but for offsets this change creates.
+    const marks = marksFor(change, this.#candidates.get(change.pool) ?? []);
     /** Compares that replace the default one of an entry (the revision read, see below). */
     const guards = new Map<string, Compare>();
     const known = guessReservations(change);
@@ -304,14 +331,20 @@ export class EtcdStore implements Store {
           (c.expected === undefined ? compareAbsent(key) : compareValue(key, encodeEntry(c.expected)))
         );
       });
-      const reply = await this.#txn(
-        [...entryCompares, ...plan.compares],
-        [...entryWrites, ...plan.writes, ...plan.drops.map((d) => d.op)],
-        [conflictRead, ...plan.reads.map((n) => getOp(this.keys.reservation(n)))],
-        action,
-        options,
-      );
+      const compares = [...entryCompares, ...plan.compares];
+      const writes = [...entryWrites, ...plan.writes];
+      const failure = [conflictRead, ...plan.reads.map((n) => getOp(this.keys.reservation(n)))];
+      const drops = plan.drops.map((d) => d.op);
+      // Markers go in as far as etcd's limit on operations leaves room (the drops' answers come last).
+      let markOps = fullMarks(this.keys, change.pool, marks);
+      while (
+        markOps.length > 0 &&
+        txnNeed(compares, [...writes, ...markOps, ...drops], failure) > MAX_TXN_OPS
+      )
+        markOps = markOps.slice(0, -1);
+      const reply = await this.#txn(compares, [...writes, ...markOps, ...drops], failure, action, options);
       if (reply.succeeded === true) {
+        this.#marked(change, marks.slice(0, markOps.length));
         const responses = reply.responses ?? [];
         const drops = responses.slice(responses.length - plan.drops.length);
         await this.#finishDrops(plan.drops, drops, action, options);
@@ -365,6 +398,16 @@ export class EtcdStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     this.#client.close();
+  }
+
+  /** After a commit: its marked blocks, and those it deleted in, are no candidates any more. */
+  #marked(change: PoolChange, marked: readonly FullBlock[]): void {
+    const candidates = this.#candidates.get(change.pool);
+    if (candidates === undefined) return;
+    const gone = new Set([...marked.map((m) => m.block), ...openedBlocks(change)]);
+    const left = candidates.filter((c) => !gone.has(c.block));
+    if (left.length > 0) this.#candidates.set(change.pool, left);
+    else this.#candidates.delete(change.pool);
   }
 
   /**

@@ -65,14 +65,20 @@ export function indexOps(keys: EtcdKeys, change: PoolChange): RequestOp[] {
     for (const k of indexKeysOf(keys, pool, u.key, u.from)) if (!kept.has(k)) ops.push(deleteOp(k));
     put(u.key, u.to);
   }
-  const opened = new Set<bigint>();
-  for (const [key, a] of change.remove) {
+  for (const [key, a] of change.remove)
     for (const k of indexKeysOf(keys, pool, key, a)) ops.push(deleteOp(k));
+  for (const block of openedBlocks(change)) ops.push(putOp(keys.block(pool, block), BLOCK_OPEN));
+  return ops;
+}
+
+/** The blocks the change deletes entries in (each gets its marker put to "open"). */
+export function openedBlocks(change: PoolChange): Set<bigint> {
+  const opened = new Set<bigint>();
+  for (const [key] of change.remove) {
     const offset = indexOffset(key);
     if (offset !== undefined) opened.add(blockOf(offset));
   }
-  for (const block of opened) ops.push(putOp(keys.block(pool, block), BLOCK_OPEN));
-  return ops;
+  return opened;
 }
 
 /**
@@ -108,6 +114,34 @@ export interface FullBlock {
 }
 
 /**
+ * A block a part read saw with every offset holding an entry but `missing`, and its marker as it
+ * stood at that read.
+ */
+export interface FullCandidate extends FullBlock {
+  readonly missing: readonly bigint[];
+}
+
+/**
+ * The blocks a commit of `change` may mark full: those read full, or whose every missing offset
+ * the change creates (its compares prove them free until then), and none the change deletes in
+ * (its "open" stands; etcd refuses two writes of one key in a transaction). The marker guard
+ * proves nothing was deleted in the block since the read.
+ */
+export function marksFor(change: PoolChange, candidates: readonly FullCandidate[]): FullBlock[] {
+  const created = new Set<bigint>();
+  for (const [key] of change.create) {
+    const offset = indexOffset(key);
+    if (offset !== undefined) created.add(offset);
+  }
+  const opened = openedBlocks(change);
+  const marks = new Map<bigint, FullBlock>();
+  for (const c of candidates)
+    if (!opened.has(c.block) && c.missing.every((o) => created.has(o)))
+      marks.set(c.block, { block: c.block, markerRevision: c.markerRevision });
+  return [...marks.values()];
+}
+
+/**
  * Marks blocks full, each guarded by its marker being unchanged since the read that saw the block
  * full (no entry of it deleted since): one nested transaction a block, whose outcome concerns that
  * block alone.
@@ -119,4 +153,23 @@ export function fullMarks(keys: EtcdKeys, pool: string, blocks: readonly FullBlo
       markerRevision === undefined ? compareAbsent(marker) : compareMod(marker, markerRevision);
     return txnOp([guard], [putOp(marker, BLOCK_FULL)]);
   });
+}
+
+/**
+ * How many operations a transaction takes of etcd's --max-txn-ops: the largest of its compares,
+ * success and failure branches, plus the most any transaction nested in it takes (etcd checks a
+ * nested transaction against what its parent leaves).
+ */
+export function txnNeed(
+  compare: readonly Compare[],
+  success: readonly RequestOp[],
+  failure: readonly RequestOp[],
+): number {
+  let nested = 0;
+  for (const op of [...success, ...failure])
+    if ("request_txn" in op) {
+      const { compare: c, success: s, failure: f } = op.request_txn;
+      nested = Math.max(nested, txnNeed(c, s, f));
+    }
+  return Math.max(compare.length, success.length, failure.length) + nested;
 }

@@ -36,7 +36,7 @@ import {
   type TxnResponse,
   txnOp,
 } from "./etcd-api.ts";
-import { type FullBlock, fullMarks, MAX_TXN_OPS } from "./index-plan.ts";
+import type { FullCandidate } from "./index-plan.ts";
 import { type OffsetRange, type OrderedEntry, ScanWalker } from "./part-scan.ts";
 
 /** What a part read needs of the store: its keys and its calls (each one request, bounded as all are). */
@@ -64,7 +64,16 @@ const LOOKUPS = 2;
 const MARKERS = 3;
 const AHEAD = 4;
 
-export async function readPoolPart(io: PartIo, name: string, query: PoolPartQuery): Promise<PoolPart> {
+/**
+ * Reads the part; blocks it read (nearly) full without a "full" marker go to `seen`, for the
+ * store's next commit of the pool to mark (index-plan.ts: marksFor). A read writes nothing.
+ */
+export async function readPoolPart(
+  io: PartIo,
+  name: string,
+  query: PoolPartQuery,
+  seen: FullCandidate[] = [],
+): Promise<PoolPart> {
   const { keys } = io;
   const { scan } = query;
   const lookups: RequestOp[] = [rangeOp(keys.attachedTo(name, query.podRef, query.ifName))];
@@ -130,11 +139,8 @@ export async function readPoolPart(io: PartIo, name: string, query: PoolPartQuer
     found.push(...result.entries);
     scanned = { from: scan.from, through: result.through };
     full = result.full;
-    await markFull(
-      io,
-      name,
-      result.seenFull.map((block) => ({ block, markerRevision: markers.get(block)?.mod_revision })),
-    );
+    for (const { block, missing } of result.nearlyFull)
+      seen.push({ block, missing, markerRevision: markers.get(block)?.mod_revision });
   }
   const allocations = new Map<string, Allocation>();
   for (const { key, value } of found)
@@ -190,21 +196,6 @@ async function readOrder(
     // Go on just after the last key: append a zero byte.
     const after = Buffer.concat([Buffer.from(kvs.at(-1)!.key, "base64"), Buffer.from([0])]);
     request = { ...request, key: after.toString("base64") };
-  }
-}
-
-/**
- * Marks the blocks the scan read full, each only if its marker is as it was at the read: one
- * transaction, best effort (a failure leaves them to the next scan that reads them).
- */
-async function markFull(io: PartIo, name: string, blocks: readonly FullBlock[]): Promise<void> {
-  const marks = fullMarks(io.keys, name, blocks);
-  try {
-    // Each mark is a nested transaction of one compare and one put: MAX_TXN_OPS - 1 fit in one.
-    for (let i = 0; i < marks.length; i += MAX_TXN_OPS - 1)
-      await io.txn([], marks.slice(i, i + MAX_TXN_OPS - 1), []);
-  } catch {
-    // Only an optimisation: the part read stands without it.
   }
 }
 

@@ -19,6 +19,17 @@ export interface OffsetRange {
   readonly hi: bigint;
 }
 
+/**
+ * A block the scan read whole with at most NEARLY_FULL offsets free: the offsets without an entry
+ * (none when it was full). Candidates for a "full" marker, now or once a commit creates them.
+ */
+export interface ReadBlock {
+  readonly block: bigint;
+  readonly missing: readonly bigint[];
+}
+
+export const NEARLY_FULL = 4n;
+
 /** Blocks read in one range grow from 1 to this while the scan goes on. */
 const MAX_RUN = 8n;
 
@@ -33,8 +44,8 @@ export class ScanWalker {
   #done = false;
   readonly #full: Interval[] = [];
   readonly #entries: OrderedEntry[] = [];
-  /** Blocks read with every offset holding an entry while their marker does not say so. */
-  readonly #seenFull: bigint[] = [];
+  /** Blocks read whole and (nearly) full while their marker does not say full. */
+  readonly #nearlyFull: ReadBlock[] = [];
 
   /** `markedFull`: the blocks whose marker says "full" at the part's revision. */
   constructor(base: IP, scan: PartScan, markedFull: ReadonlySet<bigint>) {
@@ -99,7 +110,11 @@ export class ScanWalker {
       const seen = byBlock.get(block);
       const taken = BigInt(seen?.offsets.size ?? 0);
       if (seen !== undefined) this.#entries.push(...seen.entries);
-      if (taken === BLOCK_SIZE) this.#seenFull.push(block);
+      if (lo === blockStart(block) && hi === blockEnd(block) && taken + NEARLY_FULL >= BLOCK_SIZE) {
+        const missing: bigint[] = [];
+        for (let o = lo; o <= hi; o++) if (!seen?.offsets.has(o)) missing.push(o);
+        this.#nearlyFull.push({ block, missing });
+      }
       this.#free += hi - lo + 1n - taken;
       this.#advance(hi);
     }
@@ -110,13 +125,13 @@ export class ScanWalker {
     through: bigint;
     full: IntervalSet;
     entries: readonly OrderedEntry[];
-    seenFull: readonly bigint[];
+    nearlyFull: readonly ReadBlock[];
   } {
     return {
       through: this.#cursor - 1n,
       full: intervalSet(this.#full),
       entries: this.#entries,
-      seenFull: this.#seenFull,
+      nearlyFull: this.#nearlyFull,
     };
   }
 
