@@ -9,6 +9,7 @@ import { benchKubernetes } from "./kubernetes.ts";
 import { benchLocal } from "./local.ts";
 import { machineLine } from "./machine.ts";
 import { benchMultus } from "./multus.ts";
+import { benchOccupancy } from "./occupancy.ts";
 import { benchResilience } from "./resilience.ts";
 import { benchScale } from "./scale.ts";
 import { replaceIntro, replaceSection } from "./sections.ts";
@@ -17,6 +18,7 @@ import { replaceIntro, replaceSection } from "./sections.ts";
 const SECTIONS: readonly { name: string; run: (workdir: string) => Promise<string> | string }[] = [
   { name: "local", run: benchLocal },
   { name: "etcd", run: () => benchEtcd() },
+  { name: "occupancy", run: benchOccupancy },
   { name: "kubernetes", run: () => benchKubernetes() },
   { name: "scale", run: () => benchScale() },
   { name: "resilience", run: () => benchResilience() },
