@@ -3,10 +3,10 @@
 // the layout's rules. Empty list: the index keys are exactly those of the entries, each holding
 // its entry, and every block marked full has an entry at each of its 256 offsets.
 import { isDeepStrictEqual } from "node:util";
-import { BLOCK_SIZE, baseOfRange, blockOf, offsetOfKey } from "../../src/pool/blocks.ts";
+import { baseOfRange, blockEnd, blockOf, blockStart, offsetOfKey } from "../../src/pool/blocks.ts";
 import {
-  BLOCK_FULL,
   BLOCK_OPEN,
+  decodeBlockFull,
   decodeEntry,
   decodeMeta,
   type EtcdKeys,
@@ -62,10 +62,16 @@ export function indexProblems(keys: EtcdKeys, pool: string, kvs: readonly KeyVal
       taken.get(block)!.add(offset);
     }
   for (const [block, value] of markers) {
-    if (value !== BLOCK_FULL && value !== BLOCK_OPEN) problems.push(`block ${block} marker holds ${value}`);
-    const held = BigInt(taken.get(block)?.size ?? 0);
-    if (value === BLOCK_FULL && held !== BLOCK_SIZE)
-      problems.push(`block ${block} is marked full with ${held} of ${BLOCK_SIZE} offsets taken`);
+    const from = decodeBlockFull(value);
+    if (from === undefined) {
+      if (value !== BLOCK_OPEN) problems.push(`block ${block} marker holds ${value}`);
+      continue;
+    }
+    if (from < blockStart(block) || from > blockEnd(block))
+      problems.push(`block ${block} marker's tail starts outside it (${from})`);
+    const held = taken.get(block) ?? new Set<bigint>();
+    for (let o = from; o <= blockEnd(block); o++)
+      if (!held.has(o)) problems.push(`block ${block} is marked full from ${from}, but ${o} has no entry`);
   }
   return problems;
 }

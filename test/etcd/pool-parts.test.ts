@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { RELEASE_BATCH } from "../../src/ipam/release.ts";
 import type { Allocation } from "../../src/pool/allocation.ts";
 import { sortableOffset } from "../../src/pool/blocks.ts";
+import { encodeBlockFull } from "../../src/store/etcd/documents.ts";
 import { encode, type KeyValue, prefixEnd, putOp, txnOp } from "../../src/store/etcd/etcd-api.ts";
 import { type EtcdStore, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
 import { MAX_TXN_OPS, txnNeed } from "../../src/store/etcd/index-plan.ts";
@@ -59,6 +60,8 @@ async function fill(store: EtcdStore, pool: string, offsets: Iterable<number>, r
   }
 }
 
+const FULL_1 = encodeBlockFull(256n);
+
 const query = (scan?: PoolPartQuery["scan"], extra: Partial<PoolPartQuery> = {}): PoolPartQuery => ({
   podRef: "ns/nobody",
   ifName: "eth0",
@@ -109,14 +112,20 @@ describe("etcd part reads", () => {
       assert.equal(await marker(store, "p", 1n), undefined, "a read writes nothing");
       let before = store.requests;
       await fill(store, "p", [601]);
-      assert.equal(store.requests - before, 1, "the marker goes with the commit");
-      assert.equal(await marker(store, "p", 1n), '"full"');
+      assert.equal(store.requests - before, 1, "the markers go with the commit");
+      assert.equal(await marker(store, "p", 1n), FULL_1);
+      // Block 0's offset 0 (the network address) is free: its marker covers 1–255.
+      assert.equal(await marker(store, "p", 0n), encodeBlockFull(1n));
       before = store.requests;
       const second = await store.parts.getPoolPart("p", query({ from: 1n, to: 65_534n, free: 1 }));
-      assert.deepEqual(second.full.intervals, [{ lo: 256n, hi: 511n }]);
+      assert.deepEqual(second.full.intervals, [{ lo: 1n, hi: 511n }]);
       assert.deepEqual(second.scanned, { from: 1n, through: 767n });
-      assert.equal(second.snapshot.allocations.size, 601 - 256, "block 1's entries not read");
+      assert.equal(second.snapshot.allocations.size, 601 - 511, "blocks 0 and 1's entries not read");
       assert.equal(store.requests - before, 2, "the first transaction, then block 2 at its revision");
+      // From offset 0, which the marker does not cover: 0 is read, 1–255 skipped.
+      const zero = await store.parts.getPoolPart("p", query({ from: 0n, to: 65_534n, free: 1 }));
+      assert.deepEqual(zero.full.intervals, [{ lo: 1n, hi: 255n }]);
+      assert.deepEqual(zero.scanned, { from: 0n, through: 255n });
       // A scan that starts inside a block marked full skips it too.
       const inside = await store.parts.getPoolPart("p", query({ from: 300n, to: 65_534n, free: 1 }));
       assert.deepEqual(inside.full.intervals, [{ lo: 300n, hi: 511n }]);
@@ -131,7 +140,7 @@ describe("etcd part reads", () => {
       assert.equal(reopened.snapshot.allocations.has("400"), false);
       // The ADD that takes the block's last free offset marks it: its read saw every other one taken.
       assert.deepEqual(await store.commit(change("p", { create: [["400", a]] })), { ok: true });
-      assert.equal(await marker(store, "p", 1n), '"full"');
+      assert.equal(await marker(store, "p", 1n), FULL_1);
       await assertIndexed(store, "p");
     } finally {
       await store.close();
@@ -158,7 +167,7 @@ describe("etcd part reads", () => {
       });
       await store.parts.getPoolPart("p", query({ from: 256n, to: 65_534n, free: 1 }));
       await fill(store, "p", [1001]);
-      assert.equal(await marker(store, "p", 1n), '"full"');
+      assert.equal(await marker(store, "p", 1n), FULL_1);
       // Nor when the commit itself deletes in the block: its own "open" stands.
       await store.parts.getPoolPart("p", query({ from: 256n, to: 65_534n, free: 1 }));
       assert.deepEqual(await rival.commit(change("p", { remove: [["300", alloc("c300", "ns/p300")]] })), {
@@ -201,7 +210,7 @@ describe("etcd part reads", () => {
             assert.deepEqual(await w.commit(change("p", { remove: [[key, a]] })), { ok: true });
             await w.parts.getPoolPart("p", query({ from: 256n, to: 511n, free: 1 }));
             assert.deepEqual(await w.commit(change("p", { create: [[key, a]] })), { ok: true });
-            if ((await marker(store, "p", 1n)) === '"full"') marked++;
+            if ((await marker(store, "p", 1n)) === FULL_1) marked++;
             await assertIndexed(store, "p");
           }
         }),

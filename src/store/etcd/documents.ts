@@ -10,7 +10,7 @@
 //   <prefix>/pools/<pool>/order/<sortable offset>/<offset key>    the entry, in offset order
 //   <prefix>/pools/<pool>/attached/<podref>/<ifname>/<offset key>  the entry, by attachment
 //   <prefix>/pools/<pool>/owned/<owner>/<ifname>/<offset key>      the entry, by sticky owner
-//   <prefix>/pools/<pool>/blocks/<sortable block>                 "full" | "open": see index-plan.ts
+//   <prefix>/pools/<pool>/blocks/<sortable block>                 {"fullfrom"} | "open": see index-plan.ts
 // (podref, ifname, owner and there the offset key percent-encoded, so '/' separates the parts and
 // no (podref, ifname) prefix is another's; an order key's offset key has an offset, so is a number).
 // Pool names never contain '/', so "<pool>/" is a prefix of no other pool's keys ("a/" vs "a-b/").
@@ -36,9 +36,30 @@ const BLOCKS = "blocks/";
 
 /** The value of `<pool>/layout` in a pool that keeps the index keys. */
 export const INDEXED_LAYOUT = "2";
-/** Values of a block marker (JSON, as every value). */
-export const BLOCK_FULL = '"full"';
+/** The value of a block marker that an entry delete put: nothing known of the block. */
 export const BLOCK_OPEN = '"open"';
+
+/**
+ * The value of a block marker that says every offset from `from` to the block's end holds an
+ * entry (from = the block's first offset: the block is full). A block's lowest offsets are often
+ * never handed out (a pool's network address, offsets below range_start, an exclude), so a marker
+ * covers the tail that is taken.
+ */
+export function encodeBlockFull(from: bigint): string {
+  return JSON.stringify({ fullfrom: String(from) });
+}
+
+/** The first offset of a marker's full tail (encodeBlockFull); undefined for "open" or anything else. */
+export function decodeBlockFull(text: string): bigint | undefined {
+  try {
+    const doc: unknown = JSON.parse(text);
+    if (!isObject(doc) || typeof doc["fullfrom"] !== "string" || !/^[0-9]+$/.test(doc["fullfrom"]))
+      return undefined;
+    return BigInt(doc["fullfrom"]);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The offset an entry key's order key is filed under, before the pool's range is known: the key's

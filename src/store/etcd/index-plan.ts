@@ -15,12 +15,12 @@
 // the marker's mod revision: a "full" based on a read before the delete fails its guard. Entries
 // are created only at free offsets, so "full" ⇒ full holds at every revision.
 import type { Allocation } from "../../pool/allocation.ts";
-import { blockOf } from "../../pool/blocks.ts";
+import { blockEnd, blockOf } from "../../pool/blocks.ts";
 import type { PoolChange } from "../store.ts";
 import {
-  BLOCK_FULL,
   BLOCK_OPEN,
   type EtcdKeys,
+  encodeBlockFull,
   encodeEntry,
   encodeMeta,
   INDEXED_LAYOUT,
@@ -106,26 +106,34 @@ export function poolWrites(keys: EtcdKeys, change: PoolChange): RequestOp[] {
   return ops;
 }
 
-/** A block the caller read full at one revision, with its marker as it stood then. */
+/** A marker to write: every offset of `block` from `from` on holds an entry. */
 export interface FullBlock {
   readonly block: bigint;
-  /** The marker's mod revision at that read; undefined when there was no marker. */
+  readonly from: bigint;
+  /** The marker's mod revision at the read that proved it; undefined when there was no marker. */
   readonly markerRevision: string | undefined;
 }
 
 /**
- * A block a part read saw with every offset holding an entry but `missing`, and its marker as it
- * stood at that read.
+ * A block a part read saw from `readFrom` to its end with every offset holding an entry but
+ * `missing` (a few), with its
+ * marker as it stood at that read: its mod revision and the full tail it gave (if any).
  */
-export interface FullCandidate extends FullBlock {
+export interface FullCandidate {
+  readonly block: bigint;
+  /** The first offset of the block the read saw (offsets below it count as missing). */
+  readonly readFrom: bigint;
   readonly missing: readonly bigint[];
+  readonly fullFrom: bigint | undefined;
+  readonly markerRevision: string | undefined;
 }
 
 /**
- * The blocks a commit of `change` may mark full: those read full, or whose every missing offset
- * the change creates (its compares prove them free until then), and none the change deletes in
- * (its "open" stands; etcd refuses two writes of one key in a transaction). The marker guard
- * proves nothing was deleted in the block since the read.
+ * The markers a commit of `change` may write: for each candidate block, the tail above its last
+ * offset still missing once the change's creates are counted (its compares prove them free until
+ * then), when that is more than the marker said; none for a block the change deletes in (its
+ * "open" stands; etcd refuses two writes of one key in a transaction). The marker guard proves
+ * nothing was deleted in the block since the read.
  */
 export function marksFor(change: PoolChange, candidates: readonly FullCandidate[]): FullBlock[] {
   const created = new Set<bigint>();
@@ -135,23 +143,27 @@ export function marksFor(change: PoolChange, candidates: readonly FullCandidate[
   }
   const opened = openedBlocks(change);
   const marks = new Map<bigint, FullBlock>();
-  for (const c of candidates)
-    if (!opened.has(c.block) && c.missing.every((o) => created.has(o)))
-      marks.set(c.block, { block: c.block, markerRevision: c.markerRevision });
+  for (const c of candidates) {
+    if (opened.has(c.block)) continue;
+    let from = c.readFrom;
+    for (const o of c.missing) if (!created.has(o) && o >= from) from = o + 1n;
+    if (from > blockEnd(c.block) || (c.fullFrom !== undefined && c.fullFrom <= from)) continue;
+    marks.set(c.block, { block: c.block, from, markerRevision: c.markerRevision });
+  }
   return [...marks.values()];
 }
 
 /**
- * Marks blocks full, each guarded by its marker being unchanged since the read that saw the block
- * full (no entry of it deleted since): one nested transaction a block, whose outcome concerns that
+ * Writes markers, each guarded by the marker being unchanged since the read that proved it (no
+ * entry of its block deleted since): one nested transaction a block, whose outcome concerns that
  * block alone.
  */
 export function fullMarks(keys: EtcdKeys, pool: string, blocks: readonly FullBlock[]): RequestOp[] {
-  return blocks.map(({ block, markerRevision }) => {
+  return blocks.map(({ block, from, markerRevision }) => {
     const marker = keys.block(pool, block);
     const guard: Compare =
       markerRevision === undefined ? compareAbsent(marker) : compareMod(marker, markerRevision);
-    return txnOp([guard], [putOp(marker, BLOCK_FULL)]);
+    return txnOp([guard], [putOp(marker, encodeBlockFull(from))]);
   });
 }
 

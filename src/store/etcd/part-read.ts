@@ -11,8 +11,8 @@ import type { Allocation, PoolSnapshot } from "../../pool/allocation.ts";
 import { baseOfRange, blockOf, sortableOffset } from "../../pool/blocks.ts";
 import { emptyPool, type PoolPart, type PoolPartQuery } from "../store.ts";
 import {
-  BLOCK_FULL,
   byOffset,
+  decodeBlockFull,
   decodeEntry,
   decodeMeta,
   decodePools,
@@ -119,14 +119,15 @@ export async function readPoolPart(
     // No offsets without a base: the caller refuses such a pool after a whole read.
     if (base === undefined) return { snapshot: await io.whole(name), ...wholeScan(query), full: NONE };
     const markers = new Map<bigint, KeyValue>();
-    const markedFull = new Set<bigint>();
+    const marked = new Map<bigint, bigint>();
     for (const kv of responses[MARKERS]?.response_range?.kvs ?? []) {
       const where = keys.parsePoolKey(decode(kv.key));
       if (where?.kind !== "block") continue;
       markers.set(where.block, kv);
-      if (decode(kv.value) === BLOCK_FULL) markedFull.add(where.block);
+      const from = decodeBlockFull(decode(kv.value));
+      if (from !== undefined) marked.set(where.block, from);
     }
-    const walker = new ScanWalker(base, scan, markedFull);
+    const walker = new ScanWalker(base, scan, marked);
     const ahead = responses[AHEAD]?.response_range;
     if (ahead !== undefined && ahead.more !== true && walker.wants(first))
       walker.feed(
@@ -139,8 +140,8 @@ export async function readPoolPart(
     found.push(...result.entries);
     scanned = { from: scan.from, through: result.through };
     full = result.full;
-    for (const { block, missing } of result.nearlyFull)
-      seen.push({ block, missing, markerRevision: markers.get(block)?.mod_revision });
+    for (const read of result.nearlyFull)
+      seen.push({ ...read, markerRevision: markers.get(read.block)?.mod_revision });
   }
   const allocations = new Map<string, Allocation>();
   for (const { key, value } of found)

@@ -20,15 +20,20 @@ export interface OffsetRange {
 }
 
 /**
- * A block the scan read whole with at most NEARLY_FULL offsets free: the offsets without an entry
- * (none when it was full). Candidates for a "full" marker, now or once a commit creates them.
+ * A block the scan read to its end with at most FEW_MISSING offsets free: the offsets without an entry
+ * (none when it was full), and its marker's full tail then. Candidates for a marker, now or once a
+ * commit creates some of them.
  */
 export interface ReadBlock {
   readonly block: bigint;
+  /** The first offset read: the scan may have started inside the block. */
+  readonly readFrom: bigint;
+  /** The offsets read without an entry. */
   readonly missing: readonly bigint[];
+  readonly fullFrom: bigint | undefined;
 }
 
-export const NEARLY_FULL = 4n;
+const FEW_MISSING = 16n;
 
 /** Blocks read in one range grow from 1 to this while the scan goes on. */
 const MAX_RUN = 8n;
@@ -36,7 +41,7 @@ const MAX_RUN = 8n;
 export class ScanWalker {
   readonly #base: IP;
   readonly #scan: PartScan;
-  readonly #markedFull: ReadonlySet<bigint>;
+  readonly #marked: ReadonlyMap<bigint, bigint>;
   /** The next offset not yet covered. */
   #cursor: bigint;
   #free = 0n;
@@ -47,11 +52,14 @@ export class ScanWalker {
   /** Blocks read whole and (nearly) full while their marker does not say full. */
   readonly #nearlyFull: ReadBlock[] = [];
 
-  /** `markedFull`: the blocks whose marker says "full" at the part's revision. */
-  constructor(base: IP, scan: PartScan, markedFull: ReadonlySet<bigint>) {
+  /**
+   * `marked`: per block whose marker has a full tail at the part's revision, the tail's first
+   * offset (every offset from there to the block's end holds an entry).
+   */
+  constructor(base: IP, scan: PartScan, marked: ReadonlyMap<bigint, bigint>) {
     this.#base = base;
     this.#scan = scan;
-    this.#markedFull = markedFull;
+    this.#marked = marked;
     this.#cursor = scan.from;
   }
 
@@ -60,26 +68,30 @@ export class ScanWalker {
     return { lo: scan.from, hi: min(scan.to, blockEnd(blockOf(scan.from))) };
   }
 
-  /** Whether a range read ahead (`first`) is to be fed: not when its block is marked full. */
+  /** Whether a range read ahead (`first`) is to be fed: not when its block has a marker. */
   wants(range: OffsetRange): boolean {
-    return range.lo === this.#cursor && !this.#markedFull.has(blockOf(range.lo));
+    return range.lo === this.#cursor && !this.#marked.has(blockOf(range.lo));
   }
 
   /**
-   * The next offsets to read (consecutive blocks none of which is marked full), or undefined when
-   * the scan is complete. Blocks marked full on the way are skipped and reported in `full`.
+   * The next offsets to read, or undefined when the scan is complete: consecutive blocks without a
+   * marker, or the offsets of a block below its marker's full tail. Full tails on the way are
+   * skipped and reported in `full`.
    */
   next(): OffsetRange | undefined {
     const { to } = this.#scan;
-    while (!this.#done && this.#markedFull.has(blockOf(this.#cursor))) {
+    let tail = this.#done ? undefined : this.#marked.get(blockOf(this.#cursor));
+    while (!this.#done && tail !== undefined && this.#cursor >= tail) {
       const hi = min(to, blockEnd(blockOf(this.#cursor)));
       this.#full.push({ lo: this.#cursor, hi });
       this.#advance(hi);
+      tail = this.#done ? undefined : this.#marked.get(blockOf(this.#cursor));
     }
     if (this.#done) return undefined;
+    if (tail !== undefined) return { lo: this.#cursor, hi: min(to, tail - 1n) };
     let last = blockOf(this.#cursor);
     const end = blockOf(to);
-    while (last < end && last + 1n - blockOf(this.#cursor) < this.#run && !this.#markedFull.has(last + 1n))
+    while (last < end && last + 1n - blockOf(this.#cursor) < this.#run && !this.#marked.has(last + 1n))
       last++;
     if (this.#run < MAX_RUN) this.#run *= 2n;
     return { lo: this.#cursor, hi: min(to, blockEnd(last)) };
@@ -110,12 +122,18 @@ export class ScanWalker {
       const seen = byBlock.get(block);
       const taken = BigInt(seen?.offsets.size ?? 0);
       if (seen !== undefined) this.#entries.push(...seen.entries);
-      if (lo === blockStart(block) && hi === blockEnd(block) && taken + NEARLY_FULL >= BLOCK_SIZE) {
+      if (hi === blockEnd(block) && taken + FEW_MISSING >= hi - lo + 1n) {
         const missing: bigint[] = [];
         for (let o = lo; o <= hi; o++) if (!seen?.offsets.has(o)) missing.push(o);
-        this.#nearlyFull.push({ block, missing });
+        this.#nearlyFull.push({ block, readFrom: lo, missing, fullFrom: this.#marked.get(block) });
       }
       this.#free += hi - lo + 1n - taken;
+      // A range below a marker's full tail ends there: the tail (no read) is the next call's,
+      // and the scan ends at a block's end at the earliest.
+      if (hi < blockEnd(block) && hi < this.#scan.to) {
+        this.#cursor = hi + 1n;
+        continue;
+      }
       this.#advance(hi);
     }
   }
