@@ -93,7 +93,7 @@ describe("etcd: concurrent plugin ADD/DEL on a pool of 30,000 entries", () => {
       reports.set(c.pod, addressesOf(o)[0]!.split("/")[0]!);
     };
     const added = await inParallel(wave1, IN_FLIGHT, (c) => add(c));
-    added.forEach((o, i) => record(wave1[i]!, o));
+    for (const [i, o] of added.entries()) record(wave1[i]!, o);
     // The first wave and the first pods held their addresses all at once: all distinct.
     const held = [...wave1.map((c) => reports.get(c.pod)!), ...[...HOLES, FILLED + 1].map(address)];
     assert.equal(new Set(held).size, held.length, "no address reported twice");
@@ -105,8 +105,8 @@ describe("etcd: concurrent plugin ADD/DEL on a pool of 30,000 entries", () => {
       inParallel(wave2, IN_FLIGHT, (c) => add(c)),
       inParallel(leaving, DELS_IN_FLIGHT, (c) => del(c)),
     ]);
-    arrived.forEach((o, i) => record(wave2[i]!, o));
-    gone.forEach((o, i) => assert.equal(o.code, 0, `DEL ${leaving[i]!.pod}: ${o.stdout}`));
+    for (const [i, o] of arrived.entries()) record(wave2[i]!, o);
+    for (const [i, o] of gone.entries()) assert.equal(o.code, 0, `DEL ${leaving[i]!.pod}: ${o.stdout}`);
     const staying = [...wave1.filter((_, i) => i % 2 === 0), ...wave2];
     const holders: Holding[] = staying.map((c) => ({
       address: reports.get(c.pod)!,

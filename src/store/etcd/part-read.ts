@@ -129,10 +129,11 @@ export async function readPoolPart(
     }
     const walker = new ScanWalker(base, scan, marked);
     const ahead = responses[AHEAD]?.response_range;
-    if (ahead !== undefined && ahead.more !== true && walker.wants(first))
+    const usable = ahead === undefined || ahead.more === true ? undefined : walker.usable(first);
+    if (usable !== undefined)
       walker.feed(
-        first,
-        (ahead.kvs ?? []).flatMap((kv) => indexed(keys, kv)),
+        usable,
+        (ahead?.kvs ?? []).flatMap((kv) => indexed(keys, kv)),
       );
     for (let next = walker.next(); next !== undefined; next = walker.next())
       walker.feed(next, await readOrder(io, name, next, revision));

@@ -14,9 +14,10 @@ function walk(scan: PartScan, taken: Iterable<number>, marked = new Map<bigint, 
   const walker = new ScanWalker(base, scan, marked);
   const first = ScanWalker.firstOf(scan);
   const reads: OffsetRange[] = [];
-  if (walker.wants(first)) {
-    reads.push(first);
-    walker.feed(first, entriesIn(first));
+  const usable = walker.usable(first);
+  if (usable !== undefined) {
+    reads.push(usable);
+    walker.feed(usable, entriesIn(first));
   }
   for (let next = walker.next(); next !== undefined; next = walker.next()) {
     reads.push(next);
@@ -82,6 +83,16 @@ describe("ScanWalker", () => {
       { lo: 600n, hi: 767n },
     ]);
     assert.equal(result.through, 767n);
+  });
+
+  it("uses the block read ahead below its tail, and offers a block read up to its tail for a longer one", () => {
+    const taken = upTo(256, 1).filter((o) => o !== 100);
+    const { reads, result } = walk({ from: 1n, to: 65_534n, free: 1 }, taken, new Map([[0n, 200n]]));
+    assert.deepEqual(reads, [{ lo: 1n, hi: 199n }], "one read: the one ahead");
+    assert.deepEqual(
+      result.nearlyFull.map((b) => [b.block, b.readFrom, b.missing, b.fullFrom]),
+      [[0n, 1n, [100n], 200n]],
+    );
   });
 
   it("ends at scan.to, and at the first block's end at the earliest", () => {

@@ -4,7 +4,7 @@
 
 import { type Interval, type IntervalSet, intervalSet } from "../../allocator/interval-set.ts";
 import type { IP } from "../../ip/index.ts";
-import { BLOCK_SIZE, blockEnd, blockOf, blockStart, offsetOfKey } from "../../pool/blocks.ts";
+import { blockEnd, blockOf, blockStart, offsetOfKey } from "../../pool/blocks.ts";
 import type { PartScan } from "../store.ts";
 
 /** One order key read: the entry key it files and the entry's stored text. */
@@ -68,9 +68,15 @@ export class ScanWalker {
     return { lo: scan.from, hi: min(scan.to, blockEnd(blockOf(scan.from))) };
   }
 
-  /** Whether a range read ahead (`first`) is to be fed: not when its block has a marker. */
-  wants(range: OffsetRange): boolean {
-    return range.lo === this.#cursor && !this.#marked.has(blockOf(range.lo));
+  /**
+   * What of a range read ahead (`first`, before the markers were known) the scan can use: the
+   * offsets below its block's full tail, none when the scan has moved on or the tail covers them.
+   */
+  usable(range: OffsetRange): OffsetRange | undefined {
+    if (range.lo !== this.#cursor) return undefined;
+    const tail = this.#marked.get(blockOf(range.lo));
+    if (tail === undefined) return range;
+    return tail > range.lo ? { lo: range.lo, hi: min(range.hi, tail - 1n) } : undefined;
   }
 
   /**
@@ -122,7 +128,10 @@ export class ScanWalker {
       const seen = byBlock.get(block);
       const taken = BigInt(seen?.offsets.size ?? 0);
       if (seen !== undefined) this.#entries.push(...seen.entries);
-      if (hi === blockEnd(block) && taken + FEW_MISSING >= hi - lo + 1n) {
+      // Read up to the block's end, or up to its marker's full tail: a candidate for a (longer) tail.
+      const tail = this.#marked.get(block);
+      const toEnd = hi === blockEnd(block) || (tail !== undefined && hi + 1n >= tail);
+      if (toEnd && taken + FEW_MISSING >= hi - lo + 1n) {
         const missing: bigint[] = [];
         for (let o = lo; o <= hi; o++) if (!seen?.offsets.has(o)) missing.push(o);
         this.#nearlyFull.push({ block, readFrom: lo, missing, fullFrom: this.#marked.get(block) });
