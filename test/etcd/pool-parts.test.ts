@@ -5,6 +5,7 @@
 // that stay within etcd's 128 operations per branch.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { inParallel } from "../../src/cli/exec-plugin.ts";
 import { RELEASE_BATCH } from "../../src/ipam/release.ts";
 import type { Allocation } from "../../src/pool/allocation.ts";
 import { sortableOffset } from "../../src/pool/blocks.ts";
@@ -141,6 +142,31 @@ describe("etcd part reads", () => {
       // The ADD that takes the block's last free offset marks it: its read saw every other one taken.
       assert.deepEqual(await store.commit(change("p", { create: [["400", a]] })), { ok: true });
       assert.equal(await marker(store, "p", 1n), FULL_1);
+      await assertIndexed(store, "p");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("after a bulk fill, the first read and commit mark every block read, beyond one transaction's room", async () => {
+    const store = await freshStore();
+    try {
+      const blocks = 130;
+      const last = blocks * 256 - 1;
+      const chunks: number[][] = [];
+      for (let o = 1; o <= last; o += 40) chunks.push(range(o, Math.min(last, o + 39)));
+      await inParallel(chunks, 8, (chunk) => fill(store, "p", chunk));
+      const read = await store.parts.getPoolPart("p", query({ from: 1n, to: 65_534n, free: 1 }));
+      assert.equal(read.snapshot.allocations.size, last, "every block read once");
+      const before = store.requests;
+      await fill(store, "p", [last + 1]);
+      assert.equal(store.requests - before, 2, "the commit, and one transaction for the markers left");
+      for (const block of [0n, 1n, 64n, 128n, 129n])
+        assert.notEqual(await marker(store, "p", block), undefined);
+      const after = store.requests;
+      const next = await store.parts.getPoolPart("p", query({ from: 1n, to: 65_534n, free: 1 }));
+      assert.deepEqual(next.full.intervals, [{ lo: 1n, hi: BigInt(last) }]);
+      assert.equal(store.requests - after, 2);
       await assertIndexed(store, "p");
     } finally {
       await store.close();

@@ -26,6 +26,7 @@ import {
   ownerOf,
   type PoolChange,
   type PoolPartReader,
+  poolChange,
   type ReadOptions,
   type Store,
   sameAllocation,
@@ -348,6 +349,7 @@ export class EtcdStore implements Store {
         const responses = reply.responses ?? [];
         const drops = responses.slice(responses.length - plan.drops.length);
         await this.#finishDrops(plan.drops, drops, action, options);
+        await this.#markLeft(change, marks.slice(markOps.length), action, options);
         return { ok: true };
       }
       const reads = reply.responses ?? [];
@@ -398,6 +400,27 @@ export class EtcdStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     this.#client.close();
+  }
+
+  /**
+   * Markers the commit had no room for (many blocks read full at once, as after a bulk import):
+   * one more transaction, still guarded by each marker as read (a delete since opens it; the
+   * commit's own creates only made the tails true). Best effort: a failure leaves them to later.
+   */
+  async #markLeft(
+    change: PoolChange,
+    left: readonly FullBlock[],
+    action: string,
+    options: CallOptions | undefined,
+  ): Promise<void> {
+    if (left.length === 0) return;
+    const marks = left.slice(0, MAX_TXN_OPS - 1);
+    try {
+      await this.#txn([], fullMarks(this.keys, change.pool, marks), [], action, options);
+      this.#marked(poolChange(change.pool, change.range), marks);
+    } catch {
+      // Only an optimisation: the commit stands, and later reads see the blocks again.
+    }
   }
 
   /** After a commit: its marked blocks, and those it deleted in, are no candidates any more. */
