@@ -55,6 +55,14 @@ export interface PartIo {
 /** Order keys per range request: a block has 256 offsets, more keys only with legacy forms of one. */
 const PAGE = 1024;
 
+/**
+ * Order keys read ahead in the first transaction, before the markers say whether scan.from's
+ * block is full: enough for a block with that many entries (an empty pool's, a pool's first free
+ * block) in one request, little waste when the block turns out marked (a full pool's first
+ * block); a block with more entries is read again at the part's revision.
+ */
+const AHEAD_LIMIT = 64;
+
 const NONE: IntervalSet = intervalSet([]);
 
 /** Positions of the first transaction's reads (success branch). */
@@ -85,7 +93,7 @@ export async function readPoolPart(
   if (scan !== undefined && first !== undefined)
     success.push(
       { request_range: blockRange(keys, name, blockOf(scan.from), blockOf(scan.to)) },
-      { request_range: orderRange(keys, name, first) },
+      { request_range: { ...orderRange(keys, name, first), limit: AHEAD_LIMIT } },
     );
   const reply = await io.txn(
     [compareValue(keys.layout(name), INDEXED_LAYOUT)],
