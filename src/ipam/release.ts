@@ -56,9 +56,10 @@ export function storedEntries(snapshot: PoolSnapshot, configured?: PoolRef): rea
 
 /**
  * Entries released per commit: backends bound one atomic change (etcd allows 128 operations per
- * transaction, and each entry may carry a reservation), so large releases go in batches.
+ * transaction, and there each entry may take up to six: itself, its reservation, three index keys
+ * and its block's marker; docs/etcd.md), so large releases go in batches.
  */
-export const RELEASE_BATCH = 50;
+export const RELEASE_BATCH = 20;
 
 /**
  * Removes every entry matching `select` (parks it instead: `letGoAt`, an entry with an owner);

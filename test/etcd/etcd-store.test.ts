@@ -13,6 +13,7 @@ import { type Deadline, deadlineIn } from "../../src/ipam/retry.ts";
 import { type EtcdStore, type EtcdStoreOptions, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
 import type { EtcdSettings } from "../../src/store/settings.ts";
 import { alloc, change, reservation, storeConformance } from "../store/conformance.ts";
+import { partsConformance } from "../store/conformance-parts.ts";
 import { stickyConformance } from "../store/conformance-sticky.ts";
 import { EtcdCluster, freePort } from "./etcd-cluster.ts";
 
@@ -76,6 +77,16 @@ async function put(cluster: EtcdCluster, key: string, value: string): Promise<vo
   });
 }
 
+/** A pool as the layout before index keys wrote it: a meta key without the layout key. */
+async function previousLayout(
+  cluster: EtcdCluster,
+  prefix: string,
+  pool: string,
+  range: string,
+): Promise<void> {
+  await put(cluster, `${prefix}/pools/${pool}/meta`, JSON.stringify({ range }));
+}
+
 function rejectsUnavailable(pattern: RegExp): (error: unknown) => boolean {
   return (error: unknown) => {
     assert.ok(error instanceof StoreUnavailableError, String(error));
@@ -110,8 +121,8 @@ after(async () => {
   await shared?.stop();
 });
 
-// The contract, then its parts for sticky addresses.
-for (const suite of [storeConformance, stickyConformance])
+// The contract, then its parts for sticky addresses and part reads.
+for (const suite of [storeConformance, stickyConformance, partsConformance])
   suite("etcd", async () => {
     const cfg = config(shared.endpoints);
     const store = await openEtcdStore(cfg, { timeoutMs: 5_000 });
@@ -120,6 +131,7 @@ for (const suite of [storeConformance, stickyConformance])
       reopen: () => openEtcdStore(cfg, { timeoutMs: 5_000 }),
       cleanup: () => store.close(),
       dropsUnnamedReservations: false,
+      maxCreatesPerCommit: 40,
     };
   });
 
@@ -144,7 +156,7 @@ describe("etcd store on one member", () => {
     });
   });
 
-  it("stores the documented key layout: one key per pool, per entry and per reservation", async () => {
+  it("stores the documented key layout: one key per pool, per entry and per reservation, and the entries' index keys", async () => {
     const cfg = config(shared.endpoints);
     await withStore(cfg, async (store) => {
       await addOne(store, "net-10.0.0.0-24", 5, "ns/pod");
@@ -152,27 +164,38 @@ describe("etcd store on one member", () => {
         await store.commit(change("net-10.0.0.0-24", { create: [["6", alloc("c6", "ns/legacy", "")]] })),
         { ok: true },
       );
+      const pool = `${cfg.prefix}/pools/net-10.0.0.0-24`;
+      const five = { id: "c-ns/pod", podref: "ns/pod", ifname: "eth0" };
+      const six = { id: "c6", podref: "ns/legacy" };
       assert.deepEqual(await dump(shared, cfg.prefix), {
-        [`${cfg.prefix}/pools/net-10.0.0.0-24/meta`]: { range: "10.0.0.0/24" },
-        [`${cfg.prefix}/pools/net-10.0.0.0-24/entries/5`]: {
-          id: "c-ns/pod",
-          podref: "ns/pod",
-          ifname: "eth0",
-        },
-        [`${cfg.prefix}/pools/net-10.0.0.0-24/entries/6`]: { id: "c6", podref: "ns/legacy" },
+        [`${pool}/meta`]: { range: "10.0.0.0/24" },
+        [`${pool}/layout`]: 2,
+        [`${pool}/entries/5`]: five,
+        [`${pool}/entries/6`]: six,
+        [`${pool}/order/${"5".padStart(32, "0")}/5`]: five,
+        [`${pool}/order/${"6".padStart(32, "0")}/6`]: six,
+        [`${pool}/attached/ns%2Fpod/eth0/5`]: five,
+        [`${pool}/attached/ns%2Flegacy//6`]: six,
         [`${cfg.prefix}/reservations/10.0.0.5`]: {
           podref: "ns/pod",
           ifname: "eth0",
           containerid: "c-ns/pod",
         },
       });
-      // Emptied, a pool keeps its meta key: it still exists, with its range.
+      // Emptied, a pool keeps its meta and layout keys: it still exists, with its range, indexed;
+      // the block its entries were in is marked open.
       for (const [key, a] of (await store.getPool("net-10.0.0.0-24")).allocations)
         assert.deepEqual(await store.commit(change("net-10.0.0.0-24", { remove: [[key, a]] })), { ok: true });
-      assert.deepEqual(Object.keys(await dump(shared, cfg.prefix)), [
-        `${cfg.prefix}/pools/net-10.0.0.0-24/meta`,
-        `${cfg.prefix}/reservations/10.0.0.5`,
-      ]);
+      assert.deepEqual(await dump(shared, cfg.prefix), {
+        [`${pool}/blocks/${"0".padStart(32, "0")}`]: "open",
+        [`${pool}/layout`]: 2,
+        [`${pool}/meta`]: { range: "10.0.0.0/24" },
+        [`${cfg.prefix}/reservations/10.0.0.5`]: {
+          podref: "ns/pod",
+          ifname: "eth0",
+          containerid: "c-ns/pod",
+        },
+      });
       const empty = await store.getPool("net-10.0.0.0-24");
       assert.equal(empty.range, "10.0.0.0/24");
       assert.notEqual(empty.version, undefined);
@@ -223,9 +246,10 @@ describe("etcd store on one member", () => {
       await addOne(store, "p", 1, "ns/a");
       assert.equal(store.requests, 2, "first ADD: read + txn");
       const after = await shared.grpcCalls();
+      // The read is a transaction of three ranges (meta, entries, release records: not the index keys).
       assert.deepEqual(
-        [after["Range"]! - (served["Range"] ?? 0), after["Txn"]! - (served["Txn"] ?? 0)],
-        [1, 1],
+        [(after["Range"] ?? 0) - (served["Range"] ?? 0), after["Txn"]! - (served["Txn"] ?? 0)],
+        [0, 2],
         "etcd's own count",
       );
       await addOne(store, "p", 2, "ns/b");
@@ -315,8 +339,9 @@ describe("etcd store on one member", () => {
     });
   });
 
-  it("a retry after a lost race reads the pool from the failed transaction, not again", async () => {
+  it("a retry after a lost race reads the pool from the failed transaction, not again (a pool of the previous layout)", async () => {
     const cfg = config(shared.endpoints);
+    await previousLayout(shared, cfg.prefix, "p", "10.0.0.0/24");
     await withStore(cfg, async (store) => {
       await withStore(cfg, async (rival) => {
         await store.getPool("p");
@@ -330,6 +355,25 @@ describe("etcd store on one member", () => {
         assert.equal(again.allocations.get("1")?.podRef, "ns/rival");
         await store.getPool("p");
         assert.equal(store.requests - before, 2, "only once");
+      });
+    });
+  });
+
+  it("a lost race on an indexed pool reads back only the keys the change touches", async () => {
+    const cfg = config(shared.endpoints);
+    await withStore(cfg, async (store) => {
+      await withStore(cfg, async (rival) => {
+        await addOne(rival, "p", 2, "ns/other");
+        await store.getPool("p");
+        await addOne(rival, "p", 1, "ns/rival");
+        const before = store.requests;
+        const lost = await store.commit(change("p", { create: [["1", alloc("c", "ns/me")]] }));
+        assert.deepEqual(lost, { ok: false, conflict: "entry", key: "1" });
+        assert.equal(store.requests - before, 1, "one txn");
+        // Nothing partial is kept for getPool: it reads the pool again, whole.
+        const again = await store.getPool("p");
+        assert.equal(store.requests - before, 2);
+        assert.deepEqual([...again.allocations.keys()], ["1", "2"]);
       });
     });
   });

@@ -102,13 +102,20 @@ export function partsConformance(name: string, open: () => Promise<ConformanceTa
       ...me,
       scan: { from, to, free },
     });
-    const fill = (offsets: Iterable<number>, range = WIDE, extra: Partial<PoolChange> = {}) =>
-      commitOk(
-        poolChange("p", range, {
-          create: [...offsets].map((o) => [String(o), alloc(`c${o}`, `ns/p${o}`)] as const),
-          ...extra,
-        }),
-      );
+    const fill = async (offsets: Iterable<number>, range = WIDE, extra: Partial<PoolChange> = {}) => {
+      const change = poolChange("p", range, {
+        create: [...offsets].map((o) => [String(o), alloc(`c${o}`, `ns/p${o}`)] as const),
+        ...extra,
+      });
+      // In commits as large as the backend takes (the release records with the first).
+      const size = target.maxCreatesPerCommit ?? change.create.length;
+      for (let i = 0; i < change.create.length; i += size)
+        await commitOk({
+          ...change,
+          create: change.create.slice(i, i + size),
+          ...(i > 0 ? { release: [] } : {}),
+        });
+    };
     const upTo = (n: number, from = 0) => Array.from({ length: n - from }, (_, i) => i + from);
 
     it("reads a missing pool as empty, its whole scan free", async () => {

@@ -26,6 +26,11 @@ export interface ConformanceTarget {
    * reservation turns out held (Kubernetes): the entries are as before, the revision is new.
    */
   readonly undoesPoolWrites?: boolean;
+  /**
+   * The most entries one commit may create, for suites that fill pools (etcd: one transaction
+   * holds at most 128 operations, and each new entry takes three). Default: no limit.
+   */
+  readonly maxCreatesPerCommit?: number;
 }
 
 export const RANGE = "10.0.0.0/24";

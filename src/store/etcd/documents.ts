@@ -4,25 +4,84 @@
 //                                                                         one key per allocated address
 //   <prefix>/pools/<pool>/released/<offset key> {"at"}                   when the address was last released
 //   <prefix>/reservations/<name>               {"podref", "ifname", "containerid", "address"?, "network_name"?}
+// Pools created since the index keys exist also hold, kept in the same transaction as the entries
+// (index-plan.ts), so that a part of a pool can be read without reading all of it (getPoolPart):
+//   <prefix>/pools/<pool>/layout               2   written with the meta key, never changed: the pool is indexed
+//   <prefix>/pools/<pool>/order/<sortable offset>/<offset key>    the entry, in offset order
+//   <prefix>/pools/<pool>/attached/<podref>/<ifname>/<offset key>  the entry, by attachment
+//   <prefix>/pools/<pool>/owned/<owner>/<ifname>/<offset key>      the entry, by sticky owner
+//   <prefix>/pools/<pool>/blocks/<sortable block>                 {"fullfrom"} | "open": see index-plan.ts
+// (podref, ifname, owner and there the offset key percent-encoded, so '/' separates the parts and
+// no (podref, ifname) prefix is another's; an order key's offset key has an offset, so is a number).
 // Pool names never contain '/', so "<pool>/" is a prefix of no other pool's keys ("a/" vs "a-b/").
 // Entries have the IPPool CRD's entry shape (ifname omitted when empty, as Go writes it; owner and
 // parkedat only on sticky entries; times in RFC 3339, see stored-time.ts). Every
 // value is written in one canonical encoding, so the store can compare stored bytes with the
 // encoding of the allocation it expects (etcd compares VALUE byte for byte).
 import { StoredDataError } from "../../errors/errors.ts";
+import type { IP } from "../../ip/index.ts";
 import type { Allocation, PoolSnapshot, Reservation } from "../../pool/allocation.ts";
+import { offsetOfKey, offsetOfSortable, sortableOffset } from "../../pool/blocks.ts";
 import { parseStoredTime, storedTime } from "../stored-time.ts";
 import { decode, type KeyValue } from "./etcd-api.ts";
 
 const META = "meta";
 const ENTRIES = "entries/";
 const RELEASED = "released/";
+const LAYOUT = "layout";
+const ORDER = "order/";
+const ATTACHED = "attached/";
+const OWNED = "owned/";
+const BLOCKS = "blocks/";
+
+/** The value of `<pool>/layout` in a pool that keeps the index keys. */
+export const INDEXED_LAYOUT = "2";
+/** The value of a block marker that an entry delete put: nothing known of the block. */
+export const BLOCK_OPEN = '"open"';
+
+/**
+ * The value of a block marker that says every offset from `from` to the block's end holds an
+ * entry (from = the block's first offset: the block is full). A block's lowest offsets are often
+ * never handed out (a pool's network address, offsets below range_start, an exclude), so a marker
+ * covers the tail that is taken.
+ */
+export function encodeBlockFull(from: bigint): string {
+  return JSON.stringify({ fullfrom: String(from) });
+}
+
+/** The first offset of a marker's full tail (encodeBlockFull); undefined for "open" or anything else. */
+export function decodeBlockFull(text: string): bigint | undefined {
+  try {
+    const doc: unknown = JSON.parse(text);
+    if (!isObject(doc) || typeof doc["fullfrom"] !== "string" || !/^[0-9]+$/.test(doc["fullfrom"]))
+      return undefined;
+    return BigInt(doc["fullfrom"]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The offset an entry key's order key is filed under, before the pool's range is known: the key's
+ * offset from an IPv6 base of 0 (offsetOfKey's reading, legacy forms included). It is the offset
+ * from any base whenever the key denotes an address of that base's family, so a scan (which checks
+ * each key against the stored base) finds every entry of its offsets here; a key with no offset
+ * (not a number) gets no order key.
+ */
+export function indexOffset(key: string): bigint | undefined {
+  return offsetOfKey(ZERO_BASE, key);
+}
+const ZERO_BASE: IP = { family: 6, value: 0n };
 
 /** Where a key under `<prefix>/pools/` belongs. */
 export type PoolKey =
   | { readonly pool: string; readonly kind: "meta" }
   | { readonly pool: string; readonly kind: "entry"; readonly offset: string }
   | { readonly pool: string; readonly kind: "released"; readonly offset: string }
+  | { readonly pool: string; readonly kind: "layout" }
+  /** An index key (order, attached, owned) of the entry at `offset`. */
+  | { readonly pool: string; readonly kind: "index"; readonly offset: string }
+  | { readonly pool: string; readonly kind: "block"; readonly block: bigint }
   | { readonly pool: string; readonly kind: "other" };
 
 export class EtcdKeys {
@@ -55,16 +114,77 @@ export class EtcdKeys {
   }
 
   entry(pool: string, offset: string): string {
-    return this.pool(pool) + ENTRIES + offset;
+    return this.entries(pool) + offset;
+  }
+
+  /** Every entry key of a pool starts with this. */
+  entries(pool: string): string {
+    return this.pool(pool) + ENTRIES;
+  }
+
+  /** Every release record of a pool starts with this. */
+  releases(pool: string): string {
+    return this.pool(pool) + RELEASED;
   }
 
   /** The release record of one address of a pool. */
   released(pool: string, offset: string): string {
-    return this.pool(pool) + RELEASED + offset;
+    return this.releases(pool) + offset;
   }
 
   reservation(name: string): string {
     return this.reservations + name;
+  }
+
+  /** Present (INDEXED_LAYOUT) in a pool that keeps index keys: written with the meta key. */
+  layout(pool: string): string {
+    return this.pool(pool) + LAYOUT;
+  }
+
+  /** Every order key of a pool starts with this; an offset's keys with orderAt(offset). */
+  orders(pool: string): string {
+    return this.pool(pool) + ORDER;
+  }
+
+  /** The prefix of the order keys of one offset (one per key of it: "5" and the legacy "005"). */
+  orderAt(pool: string, offset: bigint): string {
+    return `${this.orders(pool)}${sortableOffset(offset)}/`;
+  }
+
+  /** The order key of an entry key, or undefined for a key with no offset (indexOffset). */
+  order(pool: string, key: string): string | undefined {
+    const offset = indexOffset(key);
+    return offset === undefined ? undefined : this.orderAt(pool, offset) + key;
+  }
+
+  /** The prefix of the attachment index keys of (podRef, ifName). */
+  attachedTo(pool: string, podRef: string, ifName: string): string {
+    return `${this.pool(pool)}${ATTACHED}${encodeURIComponent(podRef)}/${encodeURIComponent(ifName)}/`;
+  }
+
+  attached(pool: string, key: string, a: Allocation): string {
+    return this.attachedTo(pool, a.podRef, a.ifName) + encodeURIComponent(key);
+  }
+
+  /** The prefix of the owner index keys of (owner, ifName). */
+  ownedBy(pool: string, owner: string, ifName: string): string {
+    return `${this.pool(pool)}${OWNED}${encodeURIComponent(owner)}/${encodeURIComponent(ifName)}/`;
+  }
+
+  /** The owner index key of an entry; undefined for an entry without a sticky owner. */
+  owned(pool: string, key: string, a: Allocation): string | undefined {
+    return a.owner === undefined
+      ? undefined
+      : this.ownedBy(pool, a.owner, a.ifName) + encodeURIComponent(key);
+  }
+
+  /** Every block marker of a pool starts with this. */
+  blocks(pool: string): string {
+    return this.pool(pool) + BLOCKS;
+  }
+
+  block(pool: string, block: bigint): string {
+    return this.blocks(pool) + sortableOffset(block);
   }
 
   /** Classifies a key under `pools`; undefined when it is not below a pool directory. */
@@ -78,6 +198,17 @@ export class EtcdKeys {
     if (part === META) return { pool, kind: "meta" };
     if (part.startsWith(ENTRIES)) return { pool, kind: "entry", offset: part.slice(ENTRIES.length) };
     if (part.startsWith(RELEASED)) return { pool, kind: "released", offset: part.slice(RELEASED.length) };
+    if (part === LAYOUT) return { pool, kind: "layout" };
+    if (part.startsWith(ORDER) || part.startsWith(ATTACHED) || part.startsWith(OWNED)) {
+      // The entry key is the last part (percent-encoded in attached and owned keys; an order
+      // key's entry key is a number).
+      const last = part.slice(part.lastIndexOf("/") + 1);
+      return { pool, kind: "index", offset: part.startsWith(ORDER) ? last : decodeURIComponent(last) };
+    }
+    if (part.startsWith(BLOCKS)) {
+      const block = offsetOfSortable(part.slice(BLOCKS.length));
+      if (block !== undefined) return { pool, kind: "block", block };
+    }
     return { pool, kind: "other" };
   }
 }
@@ -152,7 +283,9 @@ export function decodePools(keys: EtcdKeys, kvs: readonly KeyValue[], version: s
   for (const kv of kvs) {
     const key = decode(kv.key);
     const where = keys.parsePoolKey(key);
-    if (where === undefined || where.kind === "other") continue; // not ours to read
+    // Not ours to read, or an index key (the entries are what the pool is).
+    if (where === undefined || where.kind === "other" || where.kind === "layout") continue;
+    if (where.kind === "index" || where.kind === "block") continue;
     let pool = pools.get(where.pool);
     if (pool === undefined) {
       pool = { range: undefined, entries: [], released: new Map() };
@@ -179,7 +312,7 @@ export function decodePools(keys: EtcdKeys, kvs: readonly KeyValue[], version: s
 }
 
 /** Plain decimal offsets in numeric order (shorter first, then bytewise); any other key sorts the same way. */
-function byOffset(a: string, b: string): number {
+export function byOffset(a: string, b: string): number {
   if (a.length !== b.length) return a.length - b.length;
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -37,7 +37,13 @@ export type Compare =
       readonly target: "CREATE";
       readonly create_revision: "0";
     }
-  | { readonly key: string; readonly result: "EQUAL"; readonly target: "VALUE"; readonly value: string };
+  | { readonly key: string; readonly result: "EQUAL"; readonly target: "VALUE"; readonly value: string }
+  | {
+      readonly key: string;
+      readonly result: "GREATER";
+      readonly target: "CREATE";
+      readonly create_revision: "0";
+    };
 
 export type RequestOp =
   | { readonly request_range: RangeRequest }
@@ -108,6 +114,10 @@ export function compareMod(key: string, modRevision: string): Compare {
 
 export function compareAbsent(key: string): Compare {
   return { key: encode(key), result: "EQUAL", target: "CREATE", create_revision: "0" };
+}
+
+export function comparePresent(key: string): Compare {
+  return { key: encode(key), result: "GREATER", target: "CREATE", create_revision: "0" };
 }
 
 export function compareValue(key: string, value: string): Compare {

@@ -25,6 +25,8 @@ import {
   type Owner,
   ownerOf,
   type PoolChange,
+  type PoolPartReader,
+  poolChange,
   type ReadOptions,
   type Store,
   sameAllocation,
@@ -36,8 +38,8 @@ import {
   decodeReservation,
   EtcdKeys,
   encodeEntry,
-  encodeMeta,
   encodeReleased,
+  INDEXED_LAYOUT,
 } from "./documents.ts";
 import {
   type Compare,
@@ -54,11 +56,21 @@ import {
   type RangeResponse,
   type RequestOp,
   type ResponseOp,
-  rangeOp,
   type TxnResponse,
   txnOp,
 } from "./etcd-api.ts";
 import { EtcdClient, type EtcdKv, listUnder } from "./etcd-client.ts";
+import {
+  type FullBlock,
+  type FullCandidate,
+  fullMarks,
+  MAX_TXN_OPS,
+  marksFor,
+  openedBlocks,
+  poolWrites,
+  txnNeed,
+} from "./index-plan.ts";
+import { rangedKvs, readPoolPart, wholePool } from "./part-read.ts";
 import { type Drop, type Known, planReservations } from "./reservation-plan.ts";
 
 export interface EtcdStoreOptions {
@@ -75,6 +87,8 @@ export const DEFAULT_ETCD_TIMEOUT_MS = 10_000;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
 /** Transactions one commit sends at most, re-planning from what the last one read. */
 const MAX_ROUNDS = 8;
+/** Blocks kept per pool as candidates for a "full" marker. */
+const MAX_CANDIDATES = 512;
 /** Reservations dropped per transaction: etcd allows 128 operations per transaction (--max-txn-ops). */
 const DROP_BATCH = 50;
 
@@ -120,6 +134,36 @@ export class EtcdStore implements Store {
    */
   readonly #loser = new Map<string, PoolSnapshot>();
   #closed = false;
+  /**
+   * Per pool, blocks that part reads saw (nearly) full without a "full" marker: the next commit of
+   * the pool marks those it can prove full (index-plan.ts), at no extra request.
+   */
+  readonly #candidates = new Map<string, FullCandidate[]>();
+  /** Parts of indexed pools (part-read.ts); pools created before the index keys are read whole. */
+  readonly parts: PoolPartReader = {
+    getPoolPart: async (name, query, options) => {
+      const action = `read part of pool ${name} from`;
+      const seen: FullCandidate[] = [];
+      const part = await readPoolPart(
+        {
+          keys: this.keys,
+          txn: (compare, success, failure) => this.#txn(compare, success, failure, action, options),
+          range: (request) => this.#call<RangeResponse>("/v3/kv/range", request, action, options),
+          whole: (pool) => this.getPool(pool, options),
+        },
+        name,
+        query,
+        seen,
+      );
+      if (seen.length > 0) {
+        // The latest read of a block wins; a few hundred blocks are plenty for the next commits.
+        const known = new Map((this.#candidates.get(name) ?? []).map((c) => [c.block, c]));
+        for (const c of seen) known.set(c.block, c);
+        this.#candidates.set(name, [...known.values()].slice(-MAX_CANDIDATES));
+      }
+      return part;
+    },
+  };
 
   constructor(client: EtcdKv, keys: EtcdKeys) {
     this.#client = client;
@@ -131,21 +175,15 @@ export class EtcdStore implements Store {
     return this.#client.requests;
   }
 
-  /** One range over the pool's directory: its meta key and every entry, at one revision. */
+  /** One transaction reading the pool's meta key, every entry and release record, at one revision. */
   async getPool(name: string, options?: ReadOptions): Promise<PoolSnapshot> {
     const fresh = this.#loser.get(name);
     if (fresh !== undefined && !this.#closed) {
       this.#loser.delete(name);
       return fresh;
     }
-    const dir = this.keys.pool(name);
-    const reply = await this.#call<RangeResponse>(
-      "/v3/kv/range",
-      { key: encode(dir), range_end: prefixEnd(dir) },
-      `read pool ${name} from`,
-      options,
-    );
-    return this.#pool(name, reply.kvs, reply.header?.revision);
+    const reply = await this.#txn([], wholePool(this.keys, name), [], `read pool ${name} from`, options);
+    return this.#pool(name, rangedKvs(reply.responses), reply.header?.revision);
   }
 
   async listPools(options?: CallOptions): Promise<readonly PoolSnapshot[]> {
@@ -249,10 +287,10 @@ export class EtcdStore implements Store {
     this.#loser.delete(change.pool);
     const checks = entryChecks(change);
     const entryWrites = checks.map((c) => c.write(this.keys.entry(change.pool, c.offset)));
-    // The pool comes to exist with its first entry; a meta key already there is left as it is.
+    // The pool comes to exist with its first entry, indexed; a meta key already there is left as
+    // it is, and the index keys are kept iff the pool is indexed (index-plan.ts).
     const meta = this.keys.meta(change.pool);
-    if (change.create.length > 0)
-      entryWrites.push(txnOp([compareAbsent(meta)], [putOp(meta, encodeMeta(change.range))]));
+    entryWrites.push(...poolWrites(this.keys, change));
     // Release records: no precondition (the last writer wins), and only on a pool that exists.
     // Nested compares see the store as it was before the transaction: when this change creates
     // the pool they would see no meta key, so its records are written unguarded.
@@ -265,6 +303,16 @@ export class EtcdStore implements Store {
     if (records.length > 0)
       if (change.create.length > 0) entryWrites.push(...records);
       else entryWrites.push(txnOp([compareAbsent(meta)], [], records));
+    // When the transaction fails: an indexed pool's keys the change touches (its meta and entries;
+    // reading 60,000 entries to learn about one would make every lost race cost the whole pool),
+    // any other pool whole, to answer the next getPool.
+    const conflictRead = txnOp(
+      [compareValue(this.keys.layout(change.pool), INDEXED_LAYOUT)],
+      [getOp(meta), ...checks.map((c) => getOp(this.keys.entry(change.pool, c.offset)))],
+      wholePool(this.keys, change.pool),
+    );
+    // Blocks a part read of this store saw full, or full but for offsets this change creates.
+    const marks = marksFor(change, this.#candidates.get(change.pool) ?? []);
     /** Compares that replace the default one of an entry (the revision read, see below). */
     const guards = new Map<string, Compare>();
     const known = guessReservations(change);
@@ -284,22 +332,32 @@ export class EtcdStore implements Store {
           (c.expected === undefined ? compareAbsent(key) : compareValue(key, encodeEntry(c.expected)))
         );
       });
-      const reply = await this.#txn(
-        [...entryCompares, ...plan.compares],
-        [...entryWrites, ...plan.writes, ...plan.drops.map((d) => d.op)],
-        [rangeOp(this.keys.pool(change.pool)), ...plan.reads.map((n) => getOp(this.keys.reservation(n)))],
-        action,
-        options,
-      );
+      const compares = [...entryCompares, ...plan.compares];
+      const writes = [...entryWrites, ...plan.writes];
+      const failure = [conflictRead, ...plan.reads.map((n) => getOp(this.keys.reservation(n)))];
+      const drops = plan.drops.map((d) => d.op);
+      // Markers go in as far as etcd's limit on operations leaves room (the drops' answers come last).
+      let markOps = fullMarks(this.keys, change.pool, marks);
+      while (
+        markOps.length > 0 &&
+        txnNeed(compares, [...writes, ...markOps, ...drops], failure) > MAX_TXN_OPS
+      )
+        markOps = markOps.slice(0, -1);
+      const reply = await this.#txn(compares, [...writes, ...markOps, ...drops], failure, action, options);
       if (reply.succeeded === true) {
+        this.#marked(change, marks.slice(0, markOps.length));
         const responses = reply.responses ?? [];
         const drops = responses.slice(responses.length - plan.drops.length);
         await this.#finishDrops(plan.drops, drops, action, options);
+        await this.#markLeft(change, marks.slice(markOps.length), action, options);
         return { ok: true };
       }
       const reads = reply.responses ?? [];
-      const poolKvs = reads[0]?.response_range?.kvs ?? [];
-      lost = this.#pool(change.pool, poolKvs, reply.header?.revision);
+      const poolRead = reads[0]?.response_txn;
+      const poolKvs = rangedKvs(poolRead?.responses);
+      // An indexed pool's else-branch read only the keys the change touches: nothing to keep.
+      lost =
+        poolRead?.succeeded === true ? undefined : this.#pool(change.pool, poolKvs, reply.header?.revision);
       const stored = new Map<string, KeyValue>();
       for (const kv of poolKvs) {
         const where = this.keys.parsePoolKey(decode(kv.key));
@@ -342,6 +400,37 @@ export class EtcdStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     this.#client.close();
+  }
+
+  /**
+   * Markers the commit had no room for (many blocks read full at once, as after a bulk import):
+   * one more transaction, still guarded by each marker as read (a delete since opens it; the
+   * commit's own creates only made the tails true). Best effort: a failure leaves them to later.
+   */
+  async #markLeft(
+    change: PoolChange,
+    left: readonly FullBlock[],
+    action: string,
+    options: CallOptions | undefined,
+  ): Promise<void> {
+    if (left.length === 0) return;
+    const marks = left.slice(0, MAX_TXN_OPS - 1);
+    try {
+      await this.#txn([], fullMarks(this.keys, change.pool, marks), [], action, options);
+      this.#marked(poolChange(change.pool, change.range), marks);
+    } catch {
+      // Only an optimisation: the commit stands, and later reads see the blocks again.
+    }
+  }
+
+  /** After a commit: its marked blocks, and those it deleted in, are no candidates any more. */
+  #marked(change: PoolChange, marked: readonly FullBlock[]): void {
+    const candidates = this.#candidates.get(change.pool);
+    if (candidates === undefined) return;
+    const gone = new Set([...marked.map((m) => m.block), ...openedBlocks(change)]);
+    const left = candidates.filter((c) => !gone.has(c.block));
+    if (left.length > 0) this.#candidates.set(change.pool, left);
+    else this.#candidates.delete(change.pool);
   }
 
   /**
