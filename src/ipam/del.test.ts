@@ -195,4 +195,62 @@ describe("deleteAttachment() of sticky entries and with a reuse cooldown", () =>
     await del(s);
     assert.deepEqual([...(await s.store.getPool("10.0.0.0-24")).released], []);
   });
+
+  describe("on a store that reads parts of pools", () => {
+    const reads = (s: Scene, call: string) => s.store.calls.filter((c) => c.call === call).length;
+    function partsScene(): Scene {
+      const s = scene([], { parts: true });
+      // A pool with many others' entries, and `me` at .200.
+      const others = Array.from(
+        { length: 150 },
+        (_, i) => [String(i + 1), { containerId: `c-${i}`, podRef: `ns/p${i}`, ifName: "eth0" }] as const,
+      );
+      s.store.data.commit(
+        poolChange("10.0.0.0-24", "10.0.0.0/24", {
+          create: [...others, ["200", me]],
+          reserve: [{ name: "10.0.0.200", ...me }],
+        }),
+      );
+      return s;
+    }
+
+    it("looks the attachment's entry up instead of reading the whole pool", async () => {
+      const s = partsScene();
+      assert.deepEqual(
+        (await del(s)).map((e) => e.key),
+        ["200"],
+      );
+      assert.equal(
+        reads(s, "getPool"),
+        1,
+        "only the range without an entry of `me` (fd00::/120) is read whole",
+      );
+      assert.ok(reads(s, "getPoolPart") >= 1);
+      const left = await s.store.getPool("10.0.0.0-24");
+      assert.equal(left.allocations.size, 150);
+      assert.ok(!left.allocations.has("200"));
+      assert.deepEqual(await names(s), []);
+    });
+
+    it("reads the whole pool when the lookup finds nothing: an entry without an interface name is still released", async () => {
+      const s = scene([], { parts: true });
+      s.store.data.commit(
+        poolChange("10.0.0.0-24", "10.0.0.0/24", { create: [["4", { ...me, ifName: "" }]] }),
+      );
+      assert.deepEqual(
+        (await del(s)).map((e) => e.key),
+        ["4"],
+      );
+      assert.ok(reads(s, "getPool") >= 1);
+    });
+
+    it("reads the whole pool when CNI_ARGS name no pod", async () => {
+      const s = partsScene();
+      assert.deepEqual(
+        (await del(s, { podRef: undefined })).map((e) => e.key),
+        ["200"],
+      );
+      assert.equal(reads(s, "getPoolPart"), 0);
+    });
+  });
 });

@@ -49,6 +49,8 @@ export async function deleteAttachment(
     dropOwners: !config.stickyAddresses,
     letGoAt: deadline.clock.now(),
     recordRelease: config.reuseCooldownSeconds > 0,
+    // Stores that read parts look the attachment's entries up (release.ts, `attachment`).
+    ...(podRef === undefined ? {} : { attachment: { podRef, ifName: attachment.ifName } }),
     ...(observer === undefined ? {} : { observer }),
   };
   for (const rule of config.ranges) {

@@ -27,6 +27,14 @@ export interface ReleaseOptions {
   readonly onePerPool?: boolean;
   /** DEL: every reservation of a released entry's owner goes too, named by an entry or not. */
   readonly dropOwners?: boolean;
+  /**
+   * DEL: the attachment `select` picks entries of (CNI_ARGS' pod and the interface). A store that
+   * reads parts of pools (Store.parts) looks its entries up instead of reading the whole pool, so a
+   * DEL costs the same in an empty pool and a full one; only when the lookup finds nothing of its
+   * is the whole pool read (entries `select` also takes: without an interface name, or written
+   * for no pod by `migrate`, or a DEL repeated after the entry went).
+   */
+  readonly attachment?: { readonly podRef: string; readonly ifName: string };
   /** Hears of every race a commit lost (the node agent's metrics). */
   readonly observer?: RetryObserver;
   /**
@@ -90,12 +98,14 @@ export async function releaseEntries(
         settled: matched.filter(parked),
       };
     });
-    const snapshot = await store.getPool(name, {
-      deadline,
-      ...(options.onePerPool === true
-        ? { verifiable: verifiableBy(choose, (b) => b.chosen.length > 0) }
-        : {}),
-    });
+    const snapshot =
+      (await lookedUp(store, name, options, choose)) ??
+      (await store.getPool(name, {
+        deadline,
+        ...(options.onePerPool === true
+          ? { verifiable: verifiableBy(choose, (b) => b.chosen.length > 0) }
+          : {}),
+      }));
     const { chosen, rest, settled } = choose(snapshot);
     if (chosen.length === 0) return [...released, ...settled];
     const parkAt = options.letGoAt;
@@ -151,6 +161,24 @@ export async function releaseEntries(
       );
     }
   }
+}
+
+/**
+ * The part of the pool holding the attachment's entries, when the store reads parts and it shows
+ * one `select` picks (released or parked already): one attachment holds one entry per pool, and
+ * the commit's preconditions verify the part as they verify a whole read. Undefined otherwise.
+ */
+async function lookedUp(
+  store: Store,
+  name: string,
+  options: ReleaseOptions,
+  choose: (snapshot: PoolSnapshot) => { chosen: readonly Entry[]; settled: readonly Entry[] },
+): Promise<PoolSnapshot | undefined> {
+  const { attachment } = options;
+  if (attachment === undefined || options.onePerPool !== true || store.parts === undefined) return undefined;
+  const part = await store.parts.getPoolPart(name, attachment, { deadline: options.deadline });
+  const { chosen, settled } = choose(part.snapshot);
+  return chosen.length + settled.length > 0 ? part.snapshot : undefined;
 }
 
 function ownerKey(a: { containerId: string; podRef: string; ifName: string }): string {
