@@ -413,8 +413,8 @@ function processBounds(
     `${MANY_NODES} nodes' plugins and agents share ${availableParallelism()} cores here; on a real cluster each ` +
     "node's run on that node's cores, so the next step for this figure is more machine, or less CPU per " +
     "plugin start and per agent call (a warm agent spends about 2.5 ms on a sequential call: its HTTP requests, " +
-    "the configuration's decoding, the decision; no one part dominates). A load average above 2 means other work " +
-    "shared these cores. " +
+    "the configuration's decoding, the decision; no one part dominates). The load averages count the run's own " +
+    "processes (64 plugins in flight, the agents, the API double). " +
     "Whole-range, every node writes " +
     `one pool: ${fmt(whole.perAdd.writes, 2)} writes per ADD (commits that lost the race are retried) and the ` +
     `API double's CPU grows with the pool (${fmt(w["api"] ?? 0)} ms per ADD against ${fmt(c["api"] ?? 0)} sliced), ` +

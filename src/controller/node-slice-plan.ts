@@ -135,6 +135,22 @@ function sameOwners(a: readonly SliceOwner[], b: readonly SliceOwner[]): boolean
   );
 }
 
+/** Assignments and the network_name their slice pools are named with (named when needed). */
+interface Naming {
+  readonly allocations: readonly SliceAssignment[];
+  readonly networkName: string;
+}
+
+/** The slice pools `before` names and `after` does not. */
+function retiredBy(
+  before: readonly SliceAssignment[],
+  after: readonly SliceAssignment[],
+  networkName: string,
+): string[] {
+  const named = new Set(slicePoolNames(after, networkName));
+  return slicePoolNames(before, networkName).filter((name) => !named.has(name));
+}
+
 /** The slice pools of the assigned slices, as the plugin names them with `networkName`. */
 function slicePoolNames(allocations: readonly SliceAssignment[], networkName: string): string[] {
   const names: string[] = [];
@@ -182,7 +198,7 @@ function planPool(
   group: readonly SlicedNetwork[],
   writes: SliceWrite[],
   problems: SliceProblem[],
-  live: Set<string>,
+  live: Naming[],
 ): void {
   const network = group[0]!;
   const nodes = new Set(input.nodes);
@@ -227,8 +243,7 @@ function planPool(
         hint: "use a smaller node_slice_size or a larger range",
       },
     });
-  const named = slicePoolNames(assigned.allocations, network.networkName);
-  for (const name of named) live.add(name);
+  live.push({ allocations: assigned.allocations, networkName: network.networkName });
   if (stored === undefined) {
     writes.push({
       kind: "create",
@@ -237,8 +252,7 @@ function planPool(
     return;
   }
   // Until the write lands, the slice pools the stored object names are live too.
-  const before = slicePoolNames(stored.allocations, network.networkName);
-  for (const name of before) live.add(name);
+  live.push({ allocations: stored.allocations, networkName: network.networkName });
   const keepSpec = why !== "re-sliced";
   if (
     keepSpec &&
@@ -249,7 +263,7 @@ function planPool(
   writes.push({
     kind: "update",
     why,
-    retires: before.filter((name) => !named.includes(name)),
+    retires: retiredBy(stored.allocations, assigned.allocations, network.networkName),
     pool: {
       ...stored,
       ...(keepSpec ? {} : spec),
@@ -262,7 +276,7 @@ function planPool(
 export function planNodeSlices(input: SlicePlanInput): SlicePlan {
   const writes: SliceWrite[] = [];
   const problems: SliceProblem[] = [];
-  const live = new Set<string>();
+  const live: Naming[] = [];
   const groups = new Map<string, SlicedNetwork[]>();
   for (const n of input.networks) groups.set(n.pool, [...(groups.get(n.pool) ?? []), n]);
   for (const [name, group] of groups) {
@@ -279,7 +293,7 @@ export function planNodeSlices(input: SlicePlanInput): SlicePlan {
       // Nothing changes until they agree: what the stored object names stays live.
       const stored = input.stored.get(name);
       if (stored !== undefined)
-        for (const n of slicePoolNames(stored.allocations, group[0]!.networkName)) live.add(n);
+        live.push({ allocations: stored.allocations, networkName: group[0]!.networkName });
       continue;
     }
     planPool(input, group, writes, problems, live);
@@ -287,8 +301,10 @@ export function planNodeSlices(input: SlicePlanInput): SlicePlan {
   for (const [name, pool] of input.stored) {
     if (groups.has(name)) continue;
     // Its name is network_name (slice pools prefixed by it) or the CNI network name (not prefixed).
-    for (const n of [...slicePoolNames(pool.allocations, name), ...slicePoolNames(pool.allocations, "")])
-      live.add(n);
+    live.push(
+      { allocations: pool.allocations, networkName: name },
+      { allocations: pool.allocations, networkName: "" },
+    );
   }
   const forget = sweepRetired(input, live, writes);
   if (!input.complete) return { writes, problems, forget };
@@ -327,9 +343,13 @@ export function planNodeSlices(input: SlicePlanInput): SlicePlan {
  * meanwhile keeps the pool), forgotten once gone or named again. One still holding addresses
  * waits for its pods; the controller's watch on IPPools plans again when they go.
  */
-function sweepRetired(input: SlicePlanInput, live: ReadonlySet<string>, writes: SliceWrite[]): string[] {
+function sweepRetired(input: SlicePlanInput, naming: readonly Naming[], writes: SliceWrite[]): string[] {
   const forget: string[] = [];
-  for (const name of input.retired ?? []) {
+  // Named only when there is something to sweep: every slice of every pool (5,000 nodes × 10
+  // networks) is a name to build, and plans run after every IPPool change.
+  if (input.retired === undefined || input.retired.size === 0) return forget;
+  const live = new Set(naming.flatMap((n) => slicePoolNames(n.allocations, n.networkName)));
+  for (const name of input.retired) {
     if (live.has(name)) {
       forget.push(name);
       continue;
