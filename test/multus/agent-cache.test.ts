@@ -420,8 +420,10 @@ describe("multus through the node agent: the watch cache of pods and NADs", () =
       since = await mark(api);
       ok(await multus("agent", "ADD", "local", uid, conf, ns, elsewhere), "ADD");
       // The call's own requests: the informers' background LIST/WATCH (a relist when the double
-      // ends a watch) is no call's, and varies with timing.
-      const { "list pods": _list, "watch pods": _watch, ...own } = await sent(api, since);
+      // ends a watch), pods' or NADs', is no call's, and varies with timing.
+      const own = Object.fromEntries(
+        Object.entries(await sent(api, since)).filter(([verb]) => !/^(list|watch) /.test(verb)),
+      );
       assert.deepEqual(own, { "get pods": 1, "patch pods/status": 1 });
       ok(await multus("agent", "DEL", "local", uid, conf, ns, elsewhere), "DEL");
       assert.deepEqual(links(ns), ["lo"]);
