@@ -74,12 +74,23 @@ describe("controller restarts", () => {
     ]);
     const controller = await startController(api);
     try {
+      // The release's own read of the pool, after web-0's: from then on the release is decided on
+      // the old entry and its PATCH is held, so web-0 comes back while it waits (recreated any
+      // sooner, the release would read the new entry and never send the PATCH this test is about).
       await waitFor(
-        "the sweep's read of web-0 (not found)",
-        async () =>
-          (await api.requests()).log.some(
+        "the sweep's read of web-0 (not found), then the release's read of the pool",
+        async () => {
+          const log = (await api.requests()).log;
+          const gone = log.findIndex(
             (r) => r.verb === "get" && r.resource === "pods" && r.name === "web-0" && r.code === 404,
-          ),
+          );
+          return (
+            gone >= 0 &&
+            log
+              .slice(gone + 1)
+              .some((r) => r.verb === "get" && r.resource.startsWith("ippools") && r.name === "10.31.0.0-24")
+          );
+        },
         20_000,
         20,
       );
