@@ -63,17 +63,21 @@ function reportedOf(attachments: readonly Attachment[], outcomes: readonly Plugi
   );
 }
 
-interface ProcessRun {
-  readonly label: string;
-  readonly add: Sweep;
-  readonly del: Sweep;
-  readonly seconds: number;
+/** What every run reports: the double's counts per call, CPU, and the checks after each phase. */
+interface Checked {
   readonly perAdd: { total: number; writes: number };
   readonly perDel: { total: number; writes: number };
   readonly cpu: CpuPerCall;
   readonly duplicates: number;
   readonly leftovers: number;
   readonly firstFailure: string | undefined;
+}
+
+interface ProcessRun extends Checked {
+  readonly label: string;
+  readonly add: Sweep;
+  readonly del: Sweep;
+  readonly seconds: number;
 }
 
 /**
@@ -259,7 +263,7 @@ const SIM_DEL_IN_FLIGHT = 8;
 /** The DEL phase deletes every 50th node's pods: each DEL costs the API a scan of every reservation. */
 const SIM_DEL_EVERY = 50;
 
-interface SimulatedRun {
+interface SimulatedRun extends Checked {
   readonly nodes: number;
   /** Nodes that allocated (the others hold their slices only). */
   readonly allocating: number;
@@ -276,12 +280,6 @@ interface SimulatedRun {
   readonly addP50: number;
   readonly addP99: number;
   readonly failures: number;
-  readonly perAdd: { total: number; writes: number };
-  readonly perDel: { total: number; writes: number };
-  readonly cpu: CpuPerCall;
-  readonly duplicates: number;
-  readonly leftovers: number;
-  readonly firstFailure: string | undefined;
 }
 
 /**
