@@ -109,7 +109,7 @@ export async function benchEtcd(): Promise<string> {
     "executable on this harness (process start-up alone, ~7–8 ms of CPU per call on 2 cores shared with the",
     "harness): where it is above the target, no store or agent design can meet it.",
     "",
-    "Since part reads (\"ADD cost against pool occupancy\"), an ADD costs the same in a pool of 60,000 entries",
+    'Since part reads ("ADD cost against pool occupancy"), an ADD costs the same in a pool of 60,000 entries',
     "as in an empty one, but this small pool pays for it (measured 2026-12-05, before and after: at 32 in flight",
     "alone 88 → 61 ADDs/s, through the agent 212 → 144; calls per ADD through the agent 0.59 → 2.75, alone at one",
     "in flight 2.00 → 2.67). The agent no longer answers from its cached pool: every ADD reads a part from",
