@@ -17,6 +17,7 @@ function network(
     range: parseCidr(range)!,
     size,
     sizeText: `/${size}`,
+    overlapping: true,
     ...extra,
   };
 }
@@ -224,4 +225,103 @@ test("a retired slice pool is deleted once empty at the resourceVersion seen, an
   );
   assert.deepEqual(unknown.writes, []);
   assert.deepEqual(unknown.forget, ["net-n1-10.0.0.0-26"]);
+});
+
+/** heldIn from a list of "pool address" pairs. */
+function holding(...held: [pool: string, address: string][]): SlicePlanInput["heldIn"] {
+  return (_network, slice) => {
+    for (const [pool, address] of held) {
+      const a = parseCidr(`${address}/32`)!;
+      const low = slice.address & ~((1n << BigInt(32 - slice.prefix)) - 1n);
+      if (a.address >= low && a.address < low + (1n << BigInt(32 - slice.prefix))) return pool;
+    }
+    return undefined;
+  };
+}
+
+test("without overlapping ranges a re-slice withholds the slices the old slice pools still hold addresses in", () => {
+  const net = network("a", "10.0.0.0/24", 25, { overlapping: false });
+  const plan = planNodeSlices(
+    input({
+      networks: [net],
+      nodes: ["n1", "n2"],
+      stored: new Map([["net", stored(["n1", "n2"])]]),
+      heldIn: holding(["net-n1-10.0.0.0-26", "10.0.0.5"]),
+    }),
+  );
+  const w = plan.writes[0]!;
+  assert.ok(w.kind === "update");
+  // 10.0.0.0/25 holds n1's old .5: left out of the list, so no node is given or can claim it.
+  assert.deepEqual(
+    w.pool.allocations.map((a) => `${a.nodeName}@${a.sliceRange}`),
+    ["n1@10.0.0.128/25"],
+  );
+  const withheld = plan.problems.find((p) => /withheld/.test(p.message))!;
+  assert.deepEqual(withheld.fields["slices"], ["10.0.0.0/25 (net-n1-10.0.0.0-26)"]);
+  assert.deepEqual(plan.problems.find((p) => /no free slice/.test(p.message))!.fields["nodes"], ["n2"]);
+  // With the reservations on, the same re-slice offers every slice at once (they keep pods apart).
+  const on = planNodeSlices(
+    input({
+      networks: [network("a", "10.0.0.0/24", 25)],
+      nodes: ["n1", "n2"],
+      stored: new Map([["net", stored(["n1", "n2"])]]),
+      heldIn: holding(["net-n1-10.0.0.0-26", "10.0.0.5"]),
+    }),
+  ).writes[0]!;
+  assert.ok(on.kind === "update");
+  assert.equal(on.pool.allocations.length, 2);
+});
+
+test("a withheld slice is offered again once its addresses are released; assigned slices are never withheld", () => {
+  const net = network("a", "10.0.0.0/24", 26, { overlapping: false });
+  // Stored: n1 on .0/26, .64/26 withheld earlier (missing), .128 and .192 free.
+  const partial = stored(["n1"], {
+    allocations: [
+      { nodeName: "n1", sliceRange: "10.0.0.0/26" },
+      { nodeName: "", sliceRange: "10.0.0.128/26" },
+      { nodeName: "", sliceRange: "10.0.0.192/26" },
+    ],
+  });
+  // Still held (and n1's own slice holds addresses of another pool: kept, it is n1's).
+  const still = planNodeSlices(
+    input({
+      networks: [net],
+      nodes: ["n1"],
+      stored: new Map([["net", partial]]),
+      heldIn: holding(["net-10.0.0.0-24", "10.0.0.70"], ["net-10.0.0.0-24", "10.0.0.3"]),
+    }),
+  );
+  assert.deepEqual(still.writes, []);
+  const released = planNodeSlices(
+    input({ networks: [net], nodes: ["n1"], stored: new Map([["net", partial]]), heldIn: holding() }),
+  ).writes[0]!;
+  assert.ok(released.kind === "update");
+  assert.deepEqual(
+    released.pool.allocations.map((a) => `${a.nodeName}@${a.sliceRange}`),
+    ["n1@10.0.0.0/26", "@10.0.0.64/26", "@10.0.0.128/26", "@10.0.0.192/26"],
+  );
+  assert.deepEqual(released.retires, []);
+});
+
+test("without overlapping ranges a new NodeSlicePool leaves out the slices the whole-range pool holds addresses in", () => {
+  const plan = planNodeSlices(
+    input({
+      networks: [network("a", "10.0.0.0/24", 26), network("b", "10.0.0.0/24", 26, { overlapping: false })],
+      nodes: ["n1", "n2"],
+      heldIn: holding(["net-10.0.0.0-24", "10.0.0.1"], ["net-10.0.0.0-24", "10.0.0.200"]),
+    }),
+  );
+  const w = plan.writes[0]!;
+  assert.ok(w.kind === "create");
+  // One NAD of the network without the reservations is enough to withhold.
+  assert.deepEqual(
+    w.pool.allocations.map((a) => `${a.nodeName}@${a.sliceRange}`),
+    ["n1@10.0.0.64/26", "n2@10.0.0.128/26"],
+  );
+  // Without an answer (the IPPools not known) every free slice is withheld.
+  const unknown = planNodeSlices(
+    input({ networks: [network("a", "10.0.0.0/24", 26, { overlapping: false })], nodes: ["n1"] }),
+  ).writes[0]!;
+  assert.ok(unknown.kind === "create");
+  assert.deepEqual(unknown.pool.allocations, []);
 });

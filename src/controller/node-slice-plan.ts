@@ -31,6 +31,11 @@ export interface SlicedNetwork {
   readonly size: number;
   /** node_slice_size as written. */
   readonly sizeText: string;
+  /**
+   * enable_overlapping_ranges. Off, no per-address reservation stands between two pools of the
+   * network, so the plan never offers a slice in which another pool holds an address.
+   */
+  readonly overlapping: boolean;
 }
 
 export interface SlicePlanInput {
@@ -56,6 +61,12 @@ export interface SlicePlanInput {
   readonly ippool?: (
     name: string,
   ) => { readonly resourceVersion: string; readonly empty: boolean } | undefined | "unknown";
+  /**
+   * For networks without overlapping-range reservations: the IPPool of the network (named with its
+   * network_name, or any when it has none) holding an address inside `slice`, if one does. Absent:
+   * every slice counts as held, so none is offered.
+   */
+  readonly heldIn?: (network: SlicedNetwork, slice: Cidr) => string | undefined;
 }
 
 export type SliceWrite =
@@ -193,6 +204,30 @@ function reslice(stored: readonly SliceAssignment[], network: SlicedNetwork): Sl
   }));
 }
 
+/**
+ * The slices to offer: every assigned slice, and the free ones in which no other pool of the network
+ * holds an address (a pool of the slicing before a re-slice, the whole-range pool of a network that
+ * was not sliced before). A withheld slice is left out of the list, so no node can claim it either;
+ * the plan offers it again once the IPPool watch shows those addresses released.
+ */
+function withholdHeld(
+  allocations: readonly SliceAssignment[],
+  network: SlicedNetwork,
+  input: SlicePlanInput,
+): { allocations: SliceAssignment[]; withheld: string[] } {
+  const withheld: string[] = [];
+  const offered = allocations.filter((a) => {
+    if (a.nodeName !== "") return true;
+    const slice = parseCidrSloppy(a.sliceRange);
+    const holder =
+      slice === undefined || input.heldIn === undefined ? "(unknown)" : input.heldIn(network, slice);
+    if (holder === undefined) return true;
+    withheld.push(`${a.sliceRange} (${holder})`);
+    return false;
+  });
+  return { allocations: offered, withheld };
+}
+
 function planPool(
   input: SlicePlanInput,
   group: readonly SlicedNetwork[],
@@ -230,6 +265,21 @@ function planPool(
       problems.push({
         message: "slices of deleted nodes wait until their pods' addresses are released",
         fields: { nodeSlicePool: network.pool, ippools: freed.waiting },
+      });
+  }
+  if (group.some((n) => !n.overlapping)) {
+    const offered = withholdHeld(reslice(allocations, network), network, input);
+    allocations = offered.allocations;
+    if (offered.withheld.length > 0)
+      problems.push({
+        message:
+          "slices withheld from nodes: another pool of the network holds addresses in them, and with enable_overlapping_ranges off nothing else would keep two pods off one address",
+        fields: {
+          nodeSlicePool: network.pool,
+          slices: offered.withheld.slice(0, 20),
+          count: offered.withheld.length,
+          hint: "each is offered again once those addresses are released (their pods gone); a re-slice or a whole-range configuration of the network left them",
+        },
       });
   }
   const assigned = assignNodes(allocations, input.nodes);

@@ -23,6 +23,7 @@ import { deleteOptions } from "../store/kubernetes/kubernetes-store.ts";
 import { API_VERSION, IPPOOLS } from "../store/kubernetes/objects.ts";
 import { errorFields } from "./advice.ts";
 import type { ClusterView } from "./cluster-view.ts";
+import { HeldAddresses } from "./held-addresses.ts";
 import { Informer, type InformerHandlers } from "./informer.ts";
 import type { Kube } from "./kube.ts";
 import { planNodeSlices, type SlicedNetwork, type SliceWrite } from "./node-slice-plan.ts";
@@ -96,6 +97,7 @@ export function nadSlicing(object: unknown, flatFilePaths: readonly string[]): N
         range: rule.range,
         size: slices.prefix,
         sizeText: slices.text,
+        overlapping: config.enableOverlappingRanges,
       },
     };
   } catch (error) {
@@ -232,6 +234,7 @@ export class NodeSliceWatch {
       else if (nad.kind === "invalid") invalid.push({ ref: nad.ref, error: nad.error });
     }
     const cached = this.#cluster.pools;
+    const held = new HeldAddresses(() => cached.values());
     const plan = planNodeSlices({
       namespace: this.#options.namespace,
       networks: networks.sort((a, b) => keyOfNad(a).localeCompare(keyOfNad(b))),
@@ -250,6 +253,7 @@ export class NodeSliceWatch {
         if (pool === undefined) return undefined;
         return { resourceVersion: pool.version ?? "", empty: pool.allocations.size === 0 };
       },
+      heldIn: (network, slice) => held.in(network.networkName, slice),
     });
     for (const name of plan.forget) this.#retired.delete(name);
     const problems = [

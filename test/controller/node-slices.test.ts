@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import type { ApiDouble } from "../k8s-api/harness.ts";
+import { kubeIpam } from "../kubernetes/go-runtime.ts";
+import { type AddCall, add, addressesOf, netConf } from "../support/plugin.ts";
 import {
   type Controller,
   createPod,
@@ -283,6 +285,88 @@ describe("controller: node slices", () => {
       async () => !(await ippoolExists(api, busy.name)),
       15_000,
     );
+  });
+
+  it("without overlapping ranges, a re-slice never offers a slice another pool holds an address in, until it is released", async () => {
+    await createNode(api, "n1");
+    await createNode(api, "n2");
+    const ipam = (size: string) => ({
+      range: "10.50.0.0/24",
+      node_slice_size: size,
+      network_name: "amber",
+      enable_overlapping_ranges: false,
+    });
+    await createNad(api, NS, "amber", macvlan("amber", ipam("/26")));
+    controllers.push(await startController(api));
+    await waitFor(
+      "both nodes sliced",
+      async () => holders(await allocations(api, "amber")).filter((n) => n !== "").length === 2,
+      10_000,
+    );
+    // p1 takes n1's first address through the plugin; a whole-range configuration of the network
+    // left p2 holding 10.50.0.200.
+    const plugin = (size: string, pod: string, node: string): AddCall => ({
+      config: netConf(kubeIpam(api.kubeconfigPath(NS), ipam(size)), "0.3.1", "amber"),
+      pod,
+      containerId: `c-${pod}`,
+      env: { NODENAME: node },
+    });
+    await createPod(api, "default", "p1", { nodeName: "n1" });
+    await createPod(api, "default", "p2", { nodeName: "n2" });
+    const p1 = await add(plugin("/26", "p1", "n1"));
+    assert.equal(p1.code, 0, p1.stdout);
+    assert.deepEqual(addressesOf(p1), ["10.50.0.1/24"]);
+    await createPool(api, "amber-10.50.0.0-24", "10.50.0.0/24", {
+      "200": { id: "c2", podref: "default/p2", ifname: "net1" },
+    });
+
+    // Sliced by /27 now: the slices holding .1 (n1's old /26 pool) and .200 (the whole-range
+    // pool) are left out; the nodes get others.
+    const nad = expectOk(await api.request("GET", `${NADS}/${NS}/network-attachment-definitions/amber`));
+    nad.spec.config = JSON.stringify(macvlan("amber", ipam("/27")));
+    expectOk(await api.request("PUT", `${NADS}/${NS}/network-attachment-definitions/amber`, nad));
+    await waitFor(
+      "the re-slice",
+      async () => (await nodeSlicePool(api, "amber"))?.spec.sliceSize === "/27",
+      10_000,
+    );
+    const resliced = (await allocations(api, "amber"))!;
+    const listed = resliced.map((a) => a.sliceRange);
+    assert.ok(!listed.includes("10.50.0.0/27") && !listed.includes("10.50.0.192/27"), listed.join(" "));
+    assert.equal(listed.length, 6);
+    assert.deepEqual(
+      resliced
+        .filter((a) => a.nodeName !== "")
+        .map((a) => a.nodeName)
+        .sort(),
+      ["n1", "n2"],
+    );
+
+    // New pods on both nodes, more than their slices hold (a full node claims a free slice): none
+    // gets .1 or .200, and no address is reported twice.
+    const calls = Array.from({ length: 70 }, (_, i) => plugin("/27", `q${i}`, i % 2 === 0 ? "n1" : "n2"));
+    // Pod objects, or the controller's GC would free the addresses of pods the API does not know.
+    for (const c of calls) await createPod(api, "default", c.pod, { nodeName: c.env!.NODENAME! });
+    const outcomes = await Promise.all(calls.map((c) => add(c)));
+    assert.deepEqual(
+      outcomes.filter((o) => o.code !== 0).map((o) => o.stdout),
+      [],
+    );
+    const reported = outcomes.map((o) => addressesOf(o)[0]!);
+    assert.equal(new Set(reported).size, reported.length);
+    assert.ok(!reported.includes("10.50.0.1/24") && !reported.includes("10.50.0.200/24"), reported.join(" "));
+    const grown = (await allocations(api, "amber"))!.filter((a) => a.nodeName !== "");
+    assert.ok(grown.length > 2, "the nodes grew into further slices");
+
+    // p1 goes: the controller releases its address and offers 10.50.0.0/27 again; p2 still holds .200.
+    await deletePod(api, "default", "p1");
+    await waitFor(
+      "10.50.0.0/27 offered again",
+      async () => (await allocations(api, "amber"))!.some((a) => a.sliceRange === "10.50.0.0/27"),
+      15_000,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(!(await allocations(api, "amber"))!.some((a) => a.sliceRange === "10.50.0.192/27"));
   });
 
   it("reports NADs of one network_name that disagree with Go's text and changes nothing; a deleted NAD's pool goes", async () => {
