@@ -86,9 +86,9 @@ export interface PoolChange {
    * DEL: owners (podRef, ifName and containerId all matching, sameOwner) whose reservations go
    * too, named in `unreserve` or not: a Kubernetes commit can be stopped between its requests and
    * leave a reservation no entry names. Local and memory drop every reservation of each owner;
-   * Kubernetes every one carrying the owner's label (it writes that label on its own), or only those
-   * named in `unreserve` when the deletecollection verb is not granted; etcd only those named (it
-   * never leaves an unnamed one, and finding an owner's reservations there means reading all).
+   * etcd and Kubernetes only those named in `unreserve`: finding an owner's other reservations
+   * there means reading them all (etcd never leaves an unnamed one; a Kubernetes one goes with
+   * dropReservationsOf, called by a DEL that finds no entry, or with the controller).
    */
   readonly dropOwners?: readonly Owner[];
   /**

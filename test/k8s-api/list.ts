@@ -5,7 +5,13 @@
 // resourceVersion (504 "Too large resource version").
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ResourceDef } from "./resources.ts";
-import { type FieldSelector, type LabelSelector, matchesFields, matchesLabels } from "./selectors.ts";
+import {
+  type FieldSelector,
+  type LabelSelector,
+  matchesFields,
+  matchesLabels,
+  pinnedValue,
+} from "./selectors.ts";
 import { badRequest, resourceExpired, timeoutError } from "./status.ts";
 import { CompactedError, type Store, type Version } from "./store.ts";
 
@@ -102,7 +108,14 @@ export async function listVersions(
   } else {
     await waitForResourceVersion(store, o.resourceVersion, waitMs);
     snapshotRv = store.resourceVersion;
-    versions = store.list(def.storage, prefix);
+    // The apiserver's registry reads the one key when the field selector pins metadata.name and
+    // the key is known (ListPredicate's MatchesSingle): such a list or deletecollection costs the
+    // same at any collection size.
+    const name = pinnedValue(o.fieldSelector, "metadata.name");
+    if (name !== undefined && (!def.namespaced || namespace !== "")) {
+      const v = store.get(def.storage, prefix + name);
+      versions = v === undefined ? [] : [v];
+    } else versions = store.list(def.storage, prefix);
   }
   const selecting = o.labelSelector.length > 0 || o.fieldSelector.length > 0;
   const matches = (v: Version) =>

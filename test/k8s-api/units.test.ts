@@ -4,7 +4,9 @@ import { describe, it } from "node:test";
 import { kubeVersionOrder } from "./discovery.ts";
 import { negotiate } from "./dispatch.ts";
 import { applyJsonPatch, decodeJsonPatch, JsonPatchApplyError } from "./json-patch.ts";
+import { type ListOptions, listVersions } from "./list.ts";
 import { applyMergePatch, MergePatchError } from "./merge-patch.ts";
+import type { ResourceDef } from "./resources.ts";
 import { pruneObject, structuralSchema, validateObject } from "./schema.ts";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import { Store, type Version } from "./store.ts";
@@ -340,5 +342,50 @@ describe("CRD schemas and versions", () => {
       validateObject({ port: true }, schema).map((e) => e.detail),
       ['port in body must be of type integer,string: "boolean"'],
     );
+  });
+});
+
+describe("lists pinned to one name", () => {
+  const version = (ns: string, name: string, rv: number, labels: Record<string, string> = {}): Version => ({
+    key: `${ns}/${name}`,
+    namespace: ns,
+    name,
+    uid: name,
+    rv,
+    json: name,
+    labels,
+    fields: { "metadata.name": name, "metadata.namespace": ns },
+  });
+  const def = { namespaced: true, storage: "c" } as ResourceDef;
+  const options = (field: string, label = ""): ListOptions => ({
+    fieldSelector: parseFieldSelector(field),
+    labelSelector: parseLabelSelector(label),
+    limit: 0,
+    continueToken: "",
+    resourceVersion: "",
+    resourceVersionMatch: "",
+  });
+
+  it("read the one key (as the apiserver's registry does), selectors still applied", async () => {
+    let scans = 0;
+    const store = new (class extends Store {
+      override list(id: string, prefix = ""): Version[] {
+        scans++;
+        return super.list(id, prefix);
+      }
+    })();
+    store.put("c", "ns/a", (rv) => version("ns", "a", rv, { owner: "x" }));
+    store.put("c", "ns/b", (rv) => version("ns", "b", rv));
+    store.put("c", "other/a", (rv) => version("other", "a", rv, { owner: "x" }));
+    const names = async (namespace: string, o: ListOptions) =>
+      (await listVersions(store, def, namespace, o, 0)).items.map((v) => v.key);
+    assert.deepEqual(await names("ns", options("metadata.name=a", "owner=x")), ["ns/a"]);
+    assert.deepEqual(await names("ns", options("metadata.name=b", "owner=x")), []);
+    assert.deepEqual(await names("ns", options("metadata.name=none")), []);
+    assert.equal(scans, 0);
+    // Across namespaces the key is not known: every object is read.
+    assert.deepEqual(await names("", options("metadata.name=a")), ["ns/a", "other/a"]);
+    assert.deepEqual(await names("ns", options("metadata.name!=a")), ["ns/b"]);
+    assert.equal(scans, 2);
   });
 });

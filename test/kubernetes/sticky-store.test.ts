@@ -72,7 +72,13 @@ describe("Kubernetes store with thereabouts' CRDs: sticky entries and release re
     const ns = freshNamespace();
     const open = () => openKubernetesStore(api.kubeconfigPath(ns), { timeoutMs: 5_000 });
     const store = await open();
-    return { store, reopen: open, cleanup: () => store.close(), undoesPoolWrites: true };
+    return {
+      store,
+      reopen: open,
+      cleanup: () => store.close(),
+      undoesPoolWrites: true,
+      dropsUnnamedReservations: false,
+    };
   });
 
   it("stores the fields next to Go's, which Go reads as three taken addresses; Go's ADD and DEL of another address leave them intact", async () => {

@@ -152,6 +152,7 @@ storeConformance("kubernetes (API double over TLS)", async () => {
     reopen: () => open(namespace),
     cleanup: () => store.close(),
     undoesPoolWrites: true,
+    dropsUnnamedReservations: false,
   };
 });
 

@@ -17,8 +17,8 @@ export interface ConformanceTarget {
   /** Closes `store` and releases the backend. */
   readonly cleanup: () => Promise<void>;
   /**
-   * false for a backend whose commits are single transactions and that drops only the named
-   * reservations of PoolChange.dropOwners (etcd); see the field's contract.
+   * false for a backend that drops only the named reservations of PoolChange.dropOwners (etcd,
+   * Kubernetes); see the field's contract.
    */
   readonly dropsUnnamedReservations?: boolean;
   /**

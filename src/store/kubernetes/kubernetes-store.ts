@@ -18,10 +18,13 @@
 //     without its reservation, never reported to anyone: the attachment's next ADD finds the entry
 //     and takes the reservation, its DEL removes the entry.
 //  3. each reservation to drop: one deletecollection by name AND owner label (the apiserver lists
-//     with both selectors, then deletes); for a DEL (`dropOwners`), one deletecollection by owner
-//     label alone, which also takes any reservation of the attachment that no entry names. If that
-//     deleted nothing (a reservation Go wrote, without our label) or is not allowed (403), GET it
-//     and DELETE it at its resourceVersion only if its owner is the one releasing it.
+//     with both selectors, reading the one key the name pins, then deletes). A DEL's `dropOwners`
+//     add nothing: a deletecollection by owner label alone would read every reservation of the
+//     namespace on every DEL (labels are not indexed), 50,000 at cluster scale. If that deleted
+//     nothing (a reservation Go wrote, without our label) or is not allowed (403), GET it and
+//     DELETE it at its resourceVersion only if its owner is the one releasing it. A reservation no
+//     entry names (a writer stopped between its requests) goes with a DEL that finds no entry
+//     (dropReservationsOf), or with the controller once its pod is gone.
 // Every pool write (the POST, the JSON patch, an undo) also sets the pool's `status: {used, free}`
 // for the pool as it will be after the write, in the same request: counted (pure core,
 // allocator/usage.ts) on the pool as this store last saw it (its last read, or the answer to its
@@ -314,7 +317,8 @@ export class KubernetesStore implements Store {
       throw error;
     }
     for (const o of owned) if (o.stale) await this.#refresh(o, deadline, action);
-    const swept = await this.#dropOwners(change.dropOwners ?? [], deadline, action);
+    // change.dropOwners: the named ones only (see the header, step 3).
+    const swept: Swept = { owners: new Set(), names: new Set() };
     for (const r of change.unreserve) await this.#unreserve(r, deadline, action, swept);
     return OK;
   }
@@ -646,10 +650,10 @@ export class KubernetesStore implements Store {
   // ---- step 3: dropping reservations ----------------------------------------------------------
 
   /**
-   * Deletes every reservation labelled with one of the owners (one deletecollection each): what
-   * a DEL asks, so that a reservation of the attachment no entry names goes too. Without the
-   * deletecollection verb nothing is swept (listing every reservation on every DEL would cost too
-   * much); the named reservations are still dropped one by one.
+   * Deletes every reservation labelled with one of the owners (one deletecollection each, which the
+   * API serves by reading every reservation of the namespace): for a DEL that found no entry, so
+   * that a reservation its failed ADD left goes too. Without the deletecollection verb nothing is
+   * swept.
    */
   async #dropOwners(owners: readonly Owner[], deadline: number, action: string): Promise<Swept> {
     const swept: Swept = { owners: new Set(), names: new Set() };
