@@ -48,3 +48,20 @@ test("finds the pool holding an address in a slice, offsets counted from the add
   held.in("blue", slice("10.9.0.0/16"));
   assert.equal(reads, 2);
 });
+
+test("a live slice pool whose range is its slice is not read; one whose range is not is", () => {
+  const held = new HeldAddresses(
+    () => [
+      pool("blue-n1-10.0.1.0-26", "10.0.1.0/26", ["5"]),
+      // Named as n2's slice 10.0.1.64/26, but its range says otherwise: read.
+      pool("blue-n2-10.0.1.64-26", "10.0.1.0/24", ["70"]),
+    ],
+    () =>
+      new Map([
+        ["blue-n1-10.0.1.0-26", slice("10.0.1.0/26")],
+        ["blue-n2-10.0.1.64-26", slice("10.0.1.64/26")],
+      ]),
+  );
+  assert.equal(held.in("blue", slice("10.0.1.0/26")), undefined);
+  assert.equal(held.in("blue", slice("10.0.1.64/26")), "blue-n2-10.0.1.64-26");
+});

@@ -13,11 +13,21 @@ interface Held {
 
 export class HeldAddresses {
   readonly #pools: () => Iterable<PoolSnapshot>;
+  readonly #live: (networkName: string) => ReadonlyMap<string, Cidr>;
   readonly #byNetwork = new Map<string, Held[]>();
 
-  /** `pools`: the IPPools of the namespace, read when a network is first asked about. */
-  constructor(pools: () => Iterable<PoolSnapshot>) {
+  /**
+   * `pools`: the IPPools of the namespace, read when a network is first asked about. `live`: the
+   * network's slice pools of assigned slices (name → slice). One whose range is its slice holds
+   * addresses in that assigned slice only, never in a free one, so its entries are not read: with
+   * thousands of nodes they are nearly all the entries there are.
+   */
+  constructor(
+    pools: () => Iterable<PoolSnapshot>,
+    live: (networkName: string) => ReadonlyMap<string, Cidr> = () => new Map(),
+  ) {
     this.#pools = pools;
+    this.#live = live;
   }
 
   /**
@@ -47,11 +57,14 @@ export class HeldAddresses {
     if (held !== undefined) return held;
     held = [];
     const prefix = `${networkName}-`;
+    const live = this.#live(networkName);
     for (const pool of this.#pools()) {
       if (pool.allocations.size === 0) continue;
       if (networkName !== "" && !pool.name.startsWith(prefix)) continue;
       const range = parseCidrSloppy(pool.range);
       if (range === undefined) continue;
+      const slice = live.get(pool.name);
+      if (slice !== undefined && sameNetwork(slice, range)) continue;
       const base = ipOf(range);
       for (const key of pool.allocations.keys()) {
         const address = decodeOffsetKey(base, key);
@@ -63,4 +76,8 @@ export class HeldAddresses {
     this.#byNetwork.set(networkName, held);
     return held;
   }
+}
+
+function sameNetwork(a: Cidr, b: Cidr): boolean {
+  return a.family === b.family && a.prefix === b.prefix && networkOf(a) === networkOf(b);
 }

@@ -9,7 +9,9 @@ import { ForeignIpamError, MissingIpamError } from "../config/errors.ts";
 import { loadIpamConfigFromNetwork } from "../config/load.ts";
 import { describe } from "../errors/errors.ts";
 import { readOptionalFile } from "../files/config-file.ts";
+import { type Cidr, parseCidrSloppy } from "../ip/index.ts";
 import { JSON_PATCH } from "../kube/client.ts";
+import { nodeSlicePoolName } from "../pool/naming.ts";
 import {
   decodeNodeSlicePool,
   encodeNodeSlicePool,
@@ -17,6 +19,7 @@ import {
   NODE_SLICE_POOLS,
   type NodeSlicePool,
   nodeSlicePoolNameFor,
+  slicedAs,
   sliceProblem,
 } from "../pool/node-slices.ts";
 import { deleteOptions } from "../store/kubernetes/kubernetes-store.ts";
@@ -234,13 +237,23 @@ export class NodeSliceWatch {
       else if (nad.kind === "invalid") invalid.push({ ref: nad.ref, error: nad.error });
     }
     const cached = this.#cluster.pools;
-    const held = new HeldAddresses(() => cached.values());
+    const stored = new Map([...this.pools.values()].map((p) => [p.name, p]));
+    // Slice pools of a NodeSlicePool about to be sliced again hold addresses the new slices may
+    // contain: only those of pools kept as they are sliced are skipped.
+    const kept = [...stored.values()].filter((p) => {
+      const sliced = networks.filter((n) => n.pool === p.name);
+      return sliced.length > 0 && sliced.every((n) => slicedAs(p, n.range, n.size));
+    });
+    const held = new HeldAddresses(
+      () => cached.values(),
+      (networkName) => liveSlicePools(kept, networkName),
+    );
     const plan = planNodeSlices({
       namespace: this.#options.namespace,
       networks: networks.sort((a, b) => keyOfNad(a).localeCompare(keyOfNad(b))),
       complete: invalid.length === 0,
       nodes: [...this.nodes.values()].sort(),
-      stored: new Map([...this.pools.values()].map((p) => [p.name, p])),
+      stored,
       occupied: (name) => {
         if (!cached.synced) return true;
         const pool = cached.get(name);
@@ -381,6 +394,17 @@ export class NodeSliceWatch {
       assigned,
     });
   }
+}
+
+/** The slice pools of assigned slices of every NodeSlicePool, as named with `networkName`. */
+function liveSlicePools(pools: Iterable<NodeSlicePool>, networkName: string): Map<string, Cidr> {
+  const live = new Map<string, Cidr>();
+  for (const pool of pools)
+    for (const a of pool.allocations) {
+      const slice = a.nodeName === "" ? undefined : parseCidrSloppy(a.sliceRange);
+      if (slice !== undefined) live.set(nodeSlicePoolName(slice, a.nodeName, networkName), slice);
+    }
+  return live;
 }
 
 function keyOfNad(n: SlicedNetwork): string {
