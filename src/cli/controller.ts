@@ -42,6 +42,10 @@ on the Lease thereabouts-controller.
   --sticky-release-after D  how long the owner of a sticky address (a
                             StatefulSet slot, a KubeVirt VM) must stay gone
                             before the address is freed (default 5m)
+  --reslice-grace D         after a re-slice of a network without
+                            overlapping-range reservations, how long the
+                            slices it replaced are not offered (default 60s,
+                            the plugin's ADD deadline)
 Durations: 1500ms, 15s, 2m, 1h.
 `;
 
@@ -61,6 +65,7 @@ const OPTIONS = {
   "fast-path-batch": { type: "string" },
   "log-format": { type: "string" },
   "sticky-release-after": { type: "string" },
+  "reslice-grace": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -122,6 +127,7 @@ export function controllerOptions(
       values["sticky-release-after"],
       d.stickyReleaseAfterMs,
     ),
+    resliceGraceMs: parseDuration("reslice-grace", values["reslice-grace"], d.resliceGraceMs),
   };
   // client-go's rule: LeaseDuration > RenewDeadline > RetryPeriod, all positive.
   if (

@@ -10,7 +10,9 @@
 // (gc-run.ts), the schedule (cron-schedule.ts), leadership (leader.ts), the pod view
 // (cluster-view.ts) and the probe server (src/net/health-server.ts). The process environment is
 // read once, by the command line (src/cli/controller.ts), into ControllerOptions.
+
 import { VERSION } from "../about.ts";
+import { ADD_TIMEOUT_MS } from "../cni/plugin.ts";
 import type { LogFormat } from "../config/types.ts";
 import { systemClock } from "../ipam/retry.ts";
 import { KubeClient } from "../kube/client.ts";
@@ -64,6 +66,12 @@ export interface ControllerOptions {
   readonly logFormat: LogFormat;
   /** --sticky-release-after: how long a sticky address's owner must stay gone before it is freed. */
   readonly stickyReleaseAfterMs: number;
+  /**
+   * --reslice-grace: how long, after a re-slice of a network without overlapping-range
+   * reservations, the slices it replaced stay out of the offer (an ADD that read them may still be
+   * writing into them until its deadline).
+   */
+  readonly resliceGraceMs: number;
 }
 
 export const DEFAULT_CONTROLLER_OPTIONS = {
@@ -79,6 +87,7 @@ export const DEFAULT_CONTROLLER_OPTIONS = {
   batchMs: DEFAULT_QUEUE_OPTIONS.batchMs,
   logFormat: "json",
   stickyReleaseAfterMs: 300_000,
+  resliceGraceMs: ADD_TIMEOUT_MS,
 } as const satisfies Partial<ControllerOptions>;
 
 /** How long a shutdown waits for the reconcile in progress. */
@@ -222,7 +231,12 @@ export async function runController(options: ControllerOptions): Promise<number>
         log,
       });
       view = cluster;
-      slices = new NodeSliceWatch(kube, cluster, { namespace, flatFilePaths: options.flatFilePaths, log });
+      slices = new NodeSliceWatch(kube, cluster, {
+        namespace,
+        flatFilePaths: options.flatFilePaths,
+        resliceGraceMs: options.resliceGraceMs,
+        log,
+      });
       cluster.start();
       slices.start();
       const watch = new StickyWatch(

@@ -88,6 +88,16 @@ describe("controller options", () => {
     assert.throws(() => controllerOptions(["--bogus"]));
   });
 
+  it("keeps a re-slice's replaced slices out for the ADD deadline unless --reslice-grace says otherwise", () => {
+    const o = controllerOptions([]);
+    assert.ok(o !== "help");
+    assert.equal(o.resliceGraceMs, 60_000);
+    const set = controllerOptions(["--reslice-grace", "5s"]);
+    assert.ok(set !== "help");
+    assert.equal(set.resliceGraceMs, 5_000);
+    assert.throws(() => controllerOptions(["--reslice-grace", "soon"]), /invalid --reslice-grace/);
+  });
+
   it("keeps a sticky address 5 minutes after its owner is gone unless --sticky-release-after says otherwise", () => {
     const o = controllerOptions([]);
     assert.ok(o !== "help");

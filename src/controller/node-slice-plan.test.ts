@@ -325,3 +325,54 @@ test("without overlapping ranges a new NodeSlicePool leaves out the slices the w
   assert.ok(unknown.kind === "create");
   assert.deepEqual(unknown.pool.allocations, []);
 });
+
+test("a re-slice without overlapping ranges keeps out what the old slicing assigned for a while, whoever holds what", () => {
+  const net = network("a", "10.0.0.0/24", 27, { overlapping: false });
+  const plan = planNodeSlices(
+    input({
+      networks: [net],
+      nodes: ["n1"],
+      stored: new Map([["net", stored(["n1", "", "n2"])]]),
+      heldIn: holding(),
+    }),
+  );
+  const w = plan.writes[0]!;
+  assert.ok(w.kind === "update");
+  // n1 had .0/26, n2 .128/26 (n2 is gone: its slice was still assigned). Nothing is held, but an
+  // ADD that read the old slicing may still write into them: every /27 inside is left out.
+  assert.deepEqual(
+    w.pool.allocations.map((a) => `${a.nodeName}@${a.sliceRange}`),
+    ["n1@10.0.0.64/27", "@10.0.0.96/27", "@10.0.0.192/27", "@10.0.0.224/27"],
+  );
+  assert.deepEqual(
+    w.replaces?.map((c) => `${c.address}/${c.prefix}`),
+    [`${parseCidr("10.0.0.0/26")!.address}/26`, `${parseCidr("10.0.0.128/26")!.address}/26`],
+  );
+  const now = (replaced?: SlicePlanInput["replaced"]) =>
+    planNodeSlices(
+      input({
+        networks: [net],
+        nodes: ["n1"],
+        stored: new Map([["net", { ...stored([]), sliceSize: "/27", allocations: w.pool.allocations }]]),
+        heldIn: holding(),
+        ...(replaced === undefined ? {} : { replaced }),
+      }),
+    );
+  // The plans after it are told (replaced) until the grace is over.
+  assert.deepEqual(now(() => w.replaces!).writes, []);
+  const over = now().writes[0]!;
+  assert.ok(over.kind === "update");
+  assert.equal(over.pool.allocations.length, 8);
+  assert.equal(over.replaces, undefined);
+  // With the reservations on, nothing is kept out and nothing is remembered.
+  const on = planNodeSlices(
+    input({
+      networks: [network("a", "10.0.0.0/24", 27)],
+      nodes: ["n1"],
+      stored: new Map([["net", stored(["n1", "", "n2"])]]),
+    }),
+  ).writes[0]!;
+  assert.ok(on.kind === "update");
+  assert.equal(on.pool.allocations.length, 8);
+  assert.equal(on.replaces, undefined);
+});

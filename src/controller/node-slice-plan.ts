@@ -8,7 +8,7 @@
 // stops naming a node's slice (a re-slice, a gone node's slice freed, a NodeSlicePool deleted)
 // retires that slice pool; the watch remembers it and the plan deletes the IPPool once it is
 // empty, so re-slicing leaves no empty IPPools behind.
-import { type Cidr, formatCidr, masked, networkOf, parseCidrSloppy } from "../ip/index.ts";
+import { broadcastOf, type Cidr, formatCidr, masked, networkOf, parseCidrSloppy } from "../ip/index.ts";
 import { nodeSlicePoolName } from "../pool/naming.ts";
 import {
   assignNodes,
@@ -67,6 +67,12 @@ export interface SlicePlanInput {
    * every slice counts as held, so none is offered.
    */
   readonly heldIn?: (network: SlicedNetwork, slice: Cidr) => string | undefined;
+  /**
+   * For networks without overlapping-range reservations: the assigned slices of the slicing a
+   * re-slice replaced, while an ADD that read that slicing may still be writing into them (its
+   * deadline has not passed since the re-slice). Free slices overlapping them are not offered.
+   */
+  readonly replaced?: (nodeSlicePool: string) => readonly Cidr[];
 }
 
 export type SliceWrite =
@@ -77,6 +83,11 @@ export type SliceWrite =
       readonly why: string;
       /** Slice pools this write stops naming (remember them once it succeeds). */
       readonly retires: readonly string[];
+      /**
+       * A re-slice of a network without overlapping-range reservations: the assigned slices it
+       * replaces, to keep out of the offer (`replaced`) for an ADD's deadline once it succeeds.
+       */
+      readonly replaces?: readonly Cidr[];
     }
   | {
       readonly kind: "delete";
@@ -214,18 +225,36 @@ function withholdHeld(
   allocations: readonly SliceAssignment[],
   network: SlicedNetwork,
   input: SlicePlanInput,
+  replaced: readonly Cidr[],
 ): { allocations: SliceAssignment[]; withheld: string[] } {
   const withheld: string[] = [];
   const offered = allocations.filter((a) => {
     if (a.nodeName !== "") return true;
     const slice = parseCidrSloppy(a.sliceRange);
     const holder =
-      slice === undefined || input.heldIn === undefined ? "(unknown)" : input.heldIn(network, slice);
+      slice === undefined || input.heldIn === undefined
+        ? "(unknown)"
+        : (input.heldIn(network, slice) ??
+          (replaced.some((r) => overlaps(r, slice))
+            ? "the slicing before, for an ADD's deadline"
+            : undefined));
     if (holder === undefined) return true;
     withheld.push(`${a.sliceRange} (${holder})`);
     return false;
   });
   return { allocations: offered, withheld };
+}
+
+function overlaps(a: Cidr, b: Cidr): boolean {
+  return a.family === b.family && networkOf(a) <= broadcastOf(b) && networkOf(b) <= broadcastOf(a);
+}
+
+/** The assigned slices of a NodeSlicePool's allocations. */
+function assignedSlices(allocations: readonly SliceAssignment[]): Cidr[] {
+  return allocations.flatMap((a) => {
+    const c = a.nodeName === "" ? undefined : parseCidrSloppy(a.sliceRange);
+    return c === undefined ? [] : [c];
+  });
 }
 
 function planPool(
@@ -267,8 +296,13 @@ function planPool(
         fields: { nodeSlicePool: network.pool, ippools: freed.waiting },
       });
   }
-  if (group.some((n) => !n.overlapping)) {
-    const offered = withholdHeld(reslice(allocations, network), network, input);
+  const fenced = group.some((n) => !n.overlapping);
+  // What a re-slice replaces stays out of the offer while ADDs that read it may still write.
+  const replaces =
+    fenced && why === "re-sliced" && stored !== undefined ? assignedSlices(stored.allocations) : [];
+  if (fenced) {
+    const replaced = [...replaces, ...(input.replaced?.(network.pool) ?? [])];
+    const offered = withholdHeld(reslice(allocations, network), network, input, replaced);
     allocations = offered.allocations;
     if (offered.withheld.length > 0)
       problems.push({
@@ -314,6 +348,7 @@ function planPool(
     kind: "update",
     why,
     retires: retiredBy(stored.allocations, assigned.allocations, network.networkName),
+    ...(replaces.length > 0 ? { replaces } : {}),
     pool: {
       ...stored,
       ...(keepSpec ? {} : spec),

@@ -117,6 +117,8 @@ const keyOf = (o: unknown) => {
 export interface NodeSliceWatchOptions {
   readonly namespace: string;
   readonly flatFilePaths: readonly string[];
+  /** How long the slices a re-slice replaced stay out of the offer (ControllerOptions). */
+  readonly resliceGraceMs: number;
   readonly log: InformerHandlers<unknown>["log"];
 }
 
@@ -139,6 +141,12 @@ export class NodeSliceWatch {
    * IPPools stay (empty ones hold no address; docs/node-slices.md).
    */
   readonly #retired = new Set<string>();
+  /**
+   * NodeSlicePools re-sliced without overlapping-range reservations: the slices the re-slice
+   * replaced and until when an ADD that read them may still write (its deadline). In memory only:
+   * a new leader does not know them (docs/node-slices.md says what that leaves).
+   */
+  readonly #replaced = new Map<string, { readonly until: number; readonly slices: readonly Cidr[] }>();
 
   constructor(kube: Kube, cluster: ClusterView, options: NodeSliceWatchOptions) {
     this.#kube = kube;
@@ -267,6 +275,11 @@ export class NodeSliceWatch {
         return { resourceVersion: pool.version ?? "", empty: pool.allocations.size === 0 };
       },
       heldIn: (network, slice) => held.in(network.networkName, slice),
+      replaced: (name) => {
+        const r = this.#replaced.get(name);
+        if (r !== undefined && r.until <= Date.now()) this.#replaced.delete(name);
+        return r !== undefined && r.until > Date.now() ? r.slices : [];
+      },
     });
     for (const name of plan.forget) this.#retired.delete(name);
     const problems = [
@@ -339,6 +352,7 @@ export class NodeSliceWatch {
         if (r.status === 200) {
           this.#logWrite(write.pool, write.why);
           this.#retire(write.retires);
+          if (write.replaces !== undefined) this.#fence(write.pool.name, write.replaces);
         }
         return;
       }
@@ -378,6 +392,13 @@ export class NodeSliceWatch {
         if (r.status !== 409) this.#retired.delete(write.name);
       }
     }
+  }
+
+  #fence(pool: string, slices: readonly Cidr[]): void {
+    const grace = this.#options.resliceGraceMs;
+    this.#replaced.set(pool, { until: Date.now() + grace, slices });
+    // Then the slices are offered by what the IPPools hold alone.
+    setTimeout(() => this.schedule(), grace + SETTLE_MS).unref();
   }
 
   #retire(names: readonly string[]): void {

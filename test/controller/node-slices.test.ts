@@ -297,7 +297,7 @@ describe("controller: node slices", () => {
       enable_overlapping_ranges: false,
     });
     await createNad(api, NS, "amber", macvlan("amber", ipam("/26")));
-    controllers.push(await startController(api));
+    controllers.push(await startController(api, ["--reslice-grace", "3s"]));
     await waitFor(
       "both nodes sliced",
       async () => holders(await allocations(api, "amber")).filter((n) => n !== "").length === 2,
@@ -320,8 +320,9 @@ describe("controller: node slices", () => {
       "200": { id: "c2", podref: "default/p2", ifname: "net1" },
     });
 
-    // Sliced by /27 now: the slices holding .1 (n1's old /26 pool) and .200 (the whole-range
-    // pool) are left out; the nodes get others.
+    // Sliced by /27 now. For the grace, every slice overlapping the old slicing's assigned ones
+    // (.0/26 and .64/26: an ADD that read them may still write) is left out, and .192/27 (the
+    // whole-range pool's .200); after it, only the slices holding .1 (n1's old /26 pool) and .200.
     const nad = expectOk(await api.request("GET", `${NADS}/${NS}/network-attachment-definitions/amber`));
     nad.spec.config = JSON.stringify(macvlan("amber", ipam("/27")));
     expectOk(await api.request("PUT", `${NADS}/${NS}/network-attachment-definitions/amber`, nad));
@@ -330,10 +331,14 @@ describe("controller: node slices", () => {
       async () => (await nodeSlicePool(api, "amber"))?.spec.sliceSize === "/27",
       10_000,
     );
+    assert.deepEqual(
+      (await allocations(api, "amber"))!.map((a) => a.sliceRange),
+      ["10.50.0.128/27", "10.50.0.160/27", "10.50.0.224/27"],
+    );
+    await waitFor("the grace over", async () => (await allocations(api, "amber"))!.length === 6, 10_000);
     const resliced = (await allocations(api, "amber"))!;
     const listed = resliced.map((a) => a.sliceRange);
     assert.ok(!listed.includes("10.50.0.0/27") && !listed.includes("10.50.0.192/27"), listed.join(" "));
-    assert.equal(listed.length, 6);
     assert.deepEqual(
       resliced
         .filter((a) => a.nodeName !== "")
