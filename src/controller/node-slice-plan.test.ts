@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseCidr } from "../ip/index.ts";
 import { freeSlices, type NodeSlicePool } from "../pool/node-slices.ts";
-import { MISMATCH, planNodeSlices, type SlicedNetwork, type SlicePlanInput } from "./node-slice-plan.ts";
+import {
+  MISMATCH,
+  planNodeSlices,
+  type SlicedNetwork,
+  type SlicePlanInput,
+  unnamedSlicePools,
+} from "./node-slice-plan.ts";
 
 function network(
   name: string,
@@ -375,4 +381,24 @@ test("a re-slice without overlapping ranges keeps out what the old slicing assig
   assert.ok(on.kind === "update");
   assert.equal(on.pool.allocations.length, 8);
   assert.equal(on.replaces, undefined);
+});
+
+test("slice pools no NodeSlicePool names are found by name and range (an earlier leader's or Go's), nothing else", () => {
+  const pools = [
+    ["net-n1-10.0.0.0-26", "10.0.0.0/26"], // n1's live slice pool
+    ["net-n2-10.0.0.64-26", "10.0.0.64/26"], // no longer n2's
+    ["n3-10.0.0.128-26", "10.0.0.128/26"], // unprefixed (a network without network_name)
+    ["net-n1-10.0.0.0-25", "10.0.0.0/25"], // a slicing before
+    ["net-10.0.0.0-24", "10.0.0.0/24"], // the whole range: not a slice
+    ["10.0.0.192-26", "10.0.0.192/26"], // no node in its name
+    ["net-n9-10.1.0.0-26", "10.1.0.0/26"], // outside every NodeSlicePool's range
+    ["net-n9-10.0.0.0-26", "10.0.0.64/26"], // its name is not its range
+    ["broken", "not a range"],
+  ].map(([name, range]) => ({ name: name!, range: range! }));
+  assert.deepEqual(unnamedSlicePools([stored(["n1"])], pools), [
+    "net-n2-10.0.0.64-26",
+    "n3-10.0.0.128-26",
+    "net-n1-10.0.0.0-25",
+  ]);
+  assert.deepEqual(unnamedSlicePools([], pools), []);
 });

@@ -446,3 +446,42 @@ function sweepRetired(input: SlicePlanInput, naming: readonly Naming[], writes: 
   }
   return forget;
 }
+
+/**
+ * IPPools named and ranged as slice pools of a NodeSlicePool's network (of any slicing of its
+ * range, with or without the network_name prefix) that no assigned slice of it names: retired by a
+ * leader before this one, whose memory went with it, or left by Go's controller, which never
+ * deletes them. The watch remembers them as retired once when it starts leading, so the sweep
+ * deletes each once it holds no entry (a slice pool in use always holds one).
+ */
+export function unnamedSlicePools(
+  stored: Iterable<NodeSlicePool>,
+  ippools: Iterable<{ readonly name: string; readonly range: string }>,
+): string[] {
+  const ranges: Cidr[] = [];
+  const live = new Set<string>();
+  for (const p of stored) {
+    const range = parseCidrSloppy(p.range);
+    if (range !== undefined) ranges.push(range);
+    for (const name of [...slicePoolNames(p.allocations, p.name), ...slicePoolNames(p.allocations, "")])
+      live.add(name);
+  }
+  const found: string[] = [];
+  for (const pool of ippools) {
+    const range = parseCidrSloppy(pool.range);
+    if (range === undefined || live.has(pool.name)) continue;
+    const slice = masked(range);
+    // `[<network_name>-]<node>-<slice>`: something must be left before the slice's own name.
+    const tail = nodeSlicePoolName(slice, "", "");
+    if (!pool.name.endsWith(tail) || pool.name.length === tail.length) continue;
+    const inside = ranges.some(
+      (r) =>
+        r.family === slice.family &&
+        slice.prefix > r.prefix &&
+        networkOf(slice) >= networkOf(r) &&
+        broadcastOf(slice) <= broadcastOf(r),
+    );
+    if (inside) found.push(pool.name);
+  }
+  return found;
+}

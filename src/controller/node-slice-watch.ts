@@ -29,7 +29,7 @@ import type { ClusterView } from "./cluster-view.ts";
 import { HeldAddresses } from "./held-addresses.ts";
 import { Informer, type InformerHandlers } from "./informer.ts";
 import type { Kube } from "./kube.ts";
-import { planNodeSlices, type SlicedNetwork, type SliceWrite } from "./node-slice-plan.ts";
+import { planNodeSlices, type SlicedNetwork, type SliceWrite, unnamedSlicePools } from "./node-slice-plan.ts";
 
 /** A cluster without Multus's NAD CRD (or an old NodeSlicePool-less CRD set) is asked again this often. */
 const RECHECK_MS = 60_000;
@@ -136,11 +136,12 @@ export class NodeSliceWatch {
   /** The problems last logged (logged again only when they change). */
   #reported = new Set<string>();
   /**
-   * Slice pools this leader's writes stopped naming, deleted once empty (node-slice-plan.ts). Kept
-   * in memory only: after a fail-over the new leader does not know an earlier leader's, and those
-   * IPPools stay (empty ones hold no address; docs/node-slices.md).
+   * Slice pools this leader's writes stopped naming, deleted once empty (node-slice-plan.ts), and
+   * those it found unnamed when it started leading (unnamedSlicePools: an earlier leader's).
    */
   readonly #retired = new Set<string>();
+  /** Whether the IPPools were looked through for slice pools no NodeSlicePool names (once). */
+  #seeded = false;
   /**
    * NodeSlicePools re-sliced without overlapping-range reservations: the slices the re-slice
    * replaced and until when an ADD that read them may still write (its deadline). In memory only:
@@ -245,6 +246,11 @@ export class NodeSliceWatch {
       else if (nad.kind === "invalid") invalid.push({ ref: nad.ref, error: nad.error });
     }
     const cached = this.#cluster.pools;
+    if (!this.#seeded) {
+      // What earlier leaders (or Go's controller) retired and did not delete.
+      this.#seeded = true;
+      for (const name of unnamedSlicePools(this.pools.values(), cached.values())) this.#retired.add(name);
+    }
     const stored = new Map([...this.pools.values()].map((p) => [p.name, p]));
     // Slice pools of a NodeSlicePool about to be sliced again hold addresses the new slices may
     // contain: only those of pools kept as they are sliced are skipped.

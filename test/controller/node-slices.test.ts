@@ -374,6 +374,58 @@ describe("controller: node slices", () => {
     assert.ok(!(await allocations(api, "amber"))!.some((a) => a.sliceRange === "10.50.0.192/27"));
   });
 
+  it("a new leader deletes the slice pools an earlier one retired (and Go's leftovers) once empty", async () => {
+    const fast = [
+      "--lease-duration",
+      "3s",
+      "--renew-deadline",
+      "2s",
+      "--renew-interval",
+      "500ms",
+      "--retry-interval",
+      "500ms",
+    ];
+    await createNode(api, "n1");
+    const config = (size: string) =>
+      macvlan("teal", { range: "10.60.0.0/24", node_slice_size: size, network_name: "teal" });
+    await createNad(api, NS, "teal", config("/26"));
+    const first = await startController(api, ["--identity", "first", ...fast]);
+    controllers.push(first);
+    await waitFor("n1 sliced", async () => holders(await allocations(api, "teal")).includes("n1"), 10_000);
+    await createPod(api, "default", "p1", { nodeName: "n1" });
+    await createPool(api, "teal-n1-10.60.0.0-26", "10.60.0.0/26", {
+      "1": { id: "c1", podref: "default/p1", ifname: "net1" },
+    });
+    // What Go's controller leaves behind: the empty slice pool of a node long gone.
+    await createPool(api, "teal-gone-10.60.0.192-26", "10.60.0.192/26", {});
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(await ippoolExists(api, "teal-gone-10.60.0.192-26"), "this leader does not look for leftovers");
+    const nad = expectOk(await api.request("GET", `${NADS}/${NS}/network-attachment-definitions/teal`));
+    nad.spec.config = JSON.stringify(config("/25"));
+    expectOk(await api.request("PUT", `${NADS}/${NS}/network-attachment-definitions/teal`, nad));
+    await waitFor(
+      "the re-slice",
+      async () => (await nodeSlicePool(api, "teal"))?.spec.sliceSize === "/25",
+      10_000,
+    );
+    // The leader that retired n1's /26 pool (p1 still holds an address there) dies.
+    await first.kill("SIGKILL");
+    const second = await startController(api, ["--identity", "second", ...fast]);
+    controllers.push(second);
+    await waitFor(
+      "Go's leftover deleted",
+      async () => !(await ippoolExists(api, "teal-gone-10.60.0.192-26")),
+      15_000,
+    );
+    assert.ok(await ippoolExists(api, "teal-n1-10.60.0.0-26"), "kept while p1 holds an address in it");
+    await deletePod(api, "default", "p1");
+    await waitFor(
+      "the retired pool deleted once empty",
+      async () => !(await ippoolExists(api, "teal-n1-10.60.0.0-26")),
+      15_000,
+    );
+  });
+
   it("reports NADs of one network_name that disagree with Go's text and changes nothing; a deleted NAD's pool goes", async () => {
     await createNode(api, "n1");
     await createNad(
