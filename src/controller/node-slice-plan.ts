@@ -8,7 +8,15 @@
 // stops naming a node's slice (a re-slice, a gone node's slice freed, a NodeSlicePool deleted)
 // retires that slice pool; the watch remembers it and the plan deletes the IPPool once it is
 // empty, so re-slicing leaves no empty IPPools behind.
-import { broadcastOf, type Cidr, formatCidr, masked, networkOf, parseCidrSloppy } from "../ip/index.ts";
+import {
+  broadcastOf,
+  type Cidr,
+  formatCidr,
+  masked,
+  networkOf,
+  overlaps,
+  parseCidrSloppy,
+} from "../ip/index.ts";
 import { nodeSlicePoolName } from "../pool/naming.ts";
 import {
   assignNodes,
@@ -243,10 +251,6 @@ function withholdHeld(
     return false;
   });
   return { allocations: offered, withheld };
-}
-
-function overlaps(a: Cidr, b: Cidr): boolean {
-  return a.family === b.family && networkOf(a) <= broadcastOf(b) && networkOf(b) <= broadcastOf(a);
 }
 
 /** The assigned slices of a NodeSlicePool's allocations. */

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatIP } from "./address.ts";
-import { broadcastOf, contains, formatCidr, masked, networkOf, parseCidr, parseCidrSloppy } from "./cidr.ts";
+import {
+  broadcastOf,
+  contains,
+  formatCidr,
+  masked,
+  networkOf,
+  overlaps,
+  parseCidr,
+  parseCidrSloppy,
+} from "./cidr.ts";
 
 const v = (family: 4 | 6, value: bigint) => formatIP({ family, value });
 
@@ -53,4 +62,15 @@ test("contains() is inclusive and family-aware (A.3 H2)", () => {
   assert.ok(contains(c, { family: 4, value: broadcastOf(c) }));
   assert.ok(!contains(c, { family: 4, value: broadcastOf(c) + 1n }));
   assert.ok(!contains(c, { family: 6, value: networkOf(c) }));
+});
+
+test("overlaps() when the prefixes share an address, whatever host bits are written, per family", () => {
+  const c = (t: string) => parseCidr(t)!;
+  assert.ok(overlaps(c("10.0.0.0/24"), c("10.0.0.128/25")));
+  assert.ok(overlaps(c("10.0.0.200/25"), c("10.0.0.0/16")));
+  assert.ok(overlaps(c("10.0.0.255/32"), c("10.0.0.0/24")));
+  assert.ok(!overlaps(c("10.0.0.0/25"), c("10.0.0.128/25")));
+  assert.ok(!overlaps(c("10.0.1.0/24"), c("10.0.0.0/24")));
+  assert.ok(!overlaps(c("::/0"), c("0.0.0.0/0")));
+  assert.ok(overlaps(c("fd00::/64"), c("fd00::1:0/112")));
 });

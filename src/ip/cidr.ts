@@ -39,6 +39,11 @@ export function contains(c: Cidr, addr: IP): boolean {
   return addr.family === c.family && addr.value >= networkOf(c) && addr.value <= broadcastOf(c);
 }
 
+/** Whether two prefixes share an address. */
+export function overlaps(a: Cidr, b: Cidr): boolean {
+  return a.family === b.family && networkOf(a) <= broadcastOf(b) && networkOf(b) <= broadcastOf(a);
+}
+
 /** Number of addresses in the prefix. */
 export function sizeOf(c: Cidr): bigint {
   return hostMask(c.family, c.prefix) + 1n;

@@ -9,7 +9,7 @@ import { formatIP, type IP } from "../ip/index.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
 import { allocateInRange, type Held } from "./allocate-range.ts";
-import { allocateInSlices, nodeOf } from "./node-slices.ts";
+import { allocateInSlices, nodeOf, refuseWholeOnSliced } from "./node-slices.ts";
 import { type RetryObserver, unobserved } from "./observer.ts";
 import { releaseEntries } from "./release.ts";
 import { type Deadline, deadlineIn, remainingMs } from "./retry.ts";
@@ -48,6 +48,7 @@ export async function addAttachment(
   // Before anything is written: a requested address outside every range is refused here.
   const { requested: wants, ...attachment } = who;
   const requested = requestedPerRange(config.ranges, wants?.addresses ?? [], wants?.source ?? "");
+  await refuseWholeOnSliced(store, config, deadline);
   const held: Held[] = [];
   try {
     for (const [i, rule] of config.ranges.entries()) {

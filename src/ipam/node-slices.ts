@@ -14,7 +14,16 @@ import { handsOutAny, sliceRule } from "../allocator/slice-rule.ts";
 import { handedOut } from "../allocator/usage.ts";
 import type { IpamConfig, IpRange } from "../config/types.ts";
 import { ConfigError, ExhaustedError, StoreUnavailableError } from "../errors/errors.ts";
-import { type Cidr, contains, formatCidr, formatIP, masked, parseCidr } from "../ip/index.ts";
+import {
+  type Cidr,
+  contains,
+  formatCidr,
+  formatIP,
+  masked,
+  overlaps,
+  parseCidr,
+  parseCidrSloppy,
+} from "../ip/index.ts";
 import type { Logger } from "../log/logger.ts";
 import { nodeSlicePoolName } from "../pool/naming.ts";
 import { type NodeSlicePool, nodeSlicePoolNameFor, slicedAs } from "../pool/node-slices.ts";
@@ -294,4 +303,28 @@ async function heldIn(
     if (view.byPodInterface.has(key)) return target;
   }
   return undefined;
+}
+
+/**
+ * A whole-range ADD without overlapping-range reservations, on a network its NodeSlicePool slices
+ * elsewhere: refused before anything is written. Nothing else would keep the whole-range pool and
+ * the slice pools from handing out one address twice (with the reservations on, they do). A store
+ * without NodeSlicePools has nothing to look at; through a node agent the answer is its watch's.
+ */
+export async function refuseWholeOnSliced(
+  store: Store,
+  config: IpamConfig,
+  deadline: Deadline,
+): Promise<void> {
+  if (config.nodeSlices !== undefined || config.enableOverlappingRanges || store.nodeSlices === undefined)
+    return;
+  const name = nodeSlicePoolOf(config);
+  const pool = await store.nodeSlices.getNodeSlicePool(name, { deadline });
+  const sliced = pool === undefined ? undefined : parseCidrSloppy(pool.range);
+  if (pool === undefined || sliced === undefined) return;
+  const rule = config.ranges.find((r) => overlaps(sliced, r.range));
+  if (rule === undefined) return;
+  throw new ConfigError(
+    `network ${name} is sliced (NodeSlicePool ${name}: ${pool.range} by ${pool.sliceSize}), but this configuration allocates from the whole range ${formatCidr(masked(rule.range))} with enable_overlapping_ranges off, so nothing would keep the two from handing out one address twice: configure node_slice_size ${pool.sliceSize} as the other nodes do, or turn enable_overlapping_ranges on`,
+  );
 }

@@ -310,6 +310,40 @@ describe("node slices through the plugin (Go v0.9 compatible)", () => {
     for (const c of calls) assert.equal((await del(c)).code, 0);
     assert.deepEqual(holdings(await rawObjects(api, ns)), []);
   });
+
+  it("without overlapping ranges, a whole-range ADD on a network sliced elsewhere is refused with code 7, nothing written", async () => {
+    const ns = "mixed-off";
+    const range = "10.77.0.0/27";
+    const wholeConf = netConf(
+      kubeIpam(api.kubeconfigPath(ns), { network_name: "mixoff", range, enable_overlapping_ranges: false }),
+      "0.3.1",
+      "slicenet",
+    );
+    const whole: AddCall = { config: wholeConf, pod: "w1", containerId: "w1", env: on("node-w") };
+    // Not sliced anywhere: the whole range allocates.
+    assert.deepEqual(addressesOf(await add(whole)), ["10.77.0.1/27"]);
+    assert.equal((await del(whole)).code, 0);
+    await create(
+      api,
+      NODE_SLICE_POOLS(ns),
+      goNodeSlicePool("mixoff", range, "/28", [
+        ["10.77.0.0/28", "node-s"],
+        ["10.77.0.16/28", ""],
+      ]),
+    );
+    const before = await rawObjects(api, ns);
+    const refused = cniError(await add({ ...whole, pod: "w2", containerId: "w2" }));
+    assert.equal(refused.code, 7);
+    assert.match(refused.msg, /network mixoff is sliced \(NodeSlicePool mixoff: 10\.77\.0\.0\/27 by \/28\)/);
+    assert.match(refused.msg, /node_slice_size \/28 .*or turn enable_overlapping_ranges on/);
+    assert.deepEqual(await rawObjects(api, ns), before, "nothing written");
+    // The sliced configuration of the same network allocates.
+    const slicedConf = sliced(ns, { network_name: "mixoff", range, enable_overlapping_ranges: false });
+    const s1: AddCall = { config: slicedConf, pod: "s1", containerId: "s1", env: on("node-s") };
+    assert.deepEqual(addressesOf(await add(s1)), ["10.77.0.1/27"]);
+    assert.equal((await del(s1)).code, 0);
+    assert.deepEqual(holdings(await rawObjects(api, ns)), []);
+  });
 });
 
 describe("through the node agent: NodeSlicePools from its watch", () => {
