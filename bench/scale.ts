@@ -288,6 +288,7 @@ export async function simulated(
   nodeCount: number,
   networkCount: number,
   allocating: number,
+  overlapping = true,
 ): Promise<SimulatedRun> {
   const api = await startCluster(33);
   let controller: Controller | undefined;
@@ -304,7 +305,7 @@ export async function simulated(
     );
     // /29 slices of a /16: 8,192 slices (6 addresses each), enough for every node.
     const nets = Array.from({ length: networkCount }, (_, k) =>
-      network(api, `sim${k}`, `10.${100 + k}.0.0/16`, "/29"),
+      network(api, `sim${k}`, `10.${100 + k}.0.0/16`, "/29", overlapping),
     );
     await createNads(api, nets);
     await api.setLatency({ writeMs: WRITE_MS });
@@ -373,7 +374,8 @@ export async function benchScale(): Promise<string> {
   const slicedAlone = await manyNodes(true, false);
   const shape313 = await issue313();
   const sim = await simulated(SIM_NODES, SIM_NETWORKS, SIM_ALLOCATING);
-  return report([whole, sliced, slicedAlone], shape313, sim);
+  const simAlone = await simulated(SIM_NODES, SIM_NETWORKS, SIM_ALLOCATING, false);
+  return report([whole, sliced, slicedAlone], shape313, sim, simAlone);
 }
 
 function cpuText(cpu: CpuPerCall): string {
@@ -433,7 +435,7 @@ function processBounds(
   );
 }
 
-function simulatedBounds(sim: SimulatedRun): string {
+function simulatedBounds(sim: SimulatedRun, simAlone: SimulatedRun): string {
   const adds = sim.allocating * sim.networks;
   const rate = adds / sim.addSeconds;
   const all = sim.nodes * sim.networks;
@@ -448,7 +450,9 @@ function simulatedBounds(sim: SimulatedRun): string {
     `watch answers it (before, every call GOT and decoded its ${fmt(sim.nodeSlicePoolBytes / 1024, 0)} KiB, 6.6 ms ` +
     "of an agent's CPU per ADD, so 250 nodes' 2,500 allocations were all this run could do), and an ADD is the " +
     `slice pool's GET (404 for a node's first pod), its POST and the address's reservation: ${fmt(sim.perAdd.total, 2)} ` +
-    `requests and ${fmt(sim.perAdd.writes, 2)} writes per ADD. The agents run under Bun, as the shipped agent ` +
+    `requests and ${fmt(sim.perAdd.writes, 2)} writes per ADD; without the reservations (the second row) ` +
+    `${fmt(simAlone.perAdd.total, 2)} requests and ${fmt(simAlone.perAdd.writes, 2)} writes, at ` +
+    `${fmt((simAlone.allocating * simAlone.networks) / simAlone.addSeconds, 0)} ADDs/s. The agents run under Bun, as the shipped agent ` +
     "does (under Node the same work costs about 2.5 times the CPU, mostly its fetch). On a real cluster each " +
     "agent spends its share on its own node; what stays shared is the API: " +
     `${fmt(api)} ms of the double's CPU per ADD (${fmt((all * api) / 1000, 0)} s of one core for all ` +
@@ -467,7 +471,18 @@ function simulatedBounds(sim: SimulatedRun): string {
   );
 }
 
-function report(runs: readonly ProcessRun[], shape313: ProcessRun, sim: SimulatedRun): string {
+function simRow(sim: SimulatedRun, reservations: string): string {
+  const adds = sim.allocating * sim.networks;
+  const dels = sim.deleting * sim.networks;
+  return `| ${sim.nodes} × ${sim.networks} | ${reservations} | ${sim.allocating} | ${fmt(sim.slicingSeconds)} | ${fmt(sim.addSeconds)} | ${fmt(adds / sim.addSeconds, 0)} | ${fmt(sim.addP50)} | ${fmt(sim.addP99)} | ${fmt(sim.perAdd.total, 2)} | ${fmt(sim.perAdd.writes, 2)} | ${dels.toLocaleString("en-US")} | ${fmt(sim.delSeconds)} | ${fmt(dels / sim.delSeconds, 0)} | ${fmt(sim.perDel.total, 2)} | ${sim.failures} | ${sim.duplicates} | ${sim.leftovers} |`;
+}
+
+function report(
+  runs: readonly ProcessRun[],
+  shape313: ProcessRun,
+  sim: SimulatedRun,
+  simAlone: SimulatedRun,
+): string {
   const [whole, sliced, alone] = runs as [ProcessRun, ProcessRun, ProcessRun];
   const row = (r: ProcessRun) =>
     `| ${r.label} | ${r.add.inFlight} | ${fmt(r.seconds)} | ${fmt(r.add.perSecond, 0)} | ${fmt(r.add.p50)} | ${fmt(r.add.p99)} | ${r.add.failures} | ${fmt(r.perAdd.total, 2)} | ${fmt(r.perAdd.writes, 2)} | ${fmt(r.del.perSecond, 0)} | ${fmt(r.perDel.total, 2)} | ${fmt(r.perDel.writes, 2)} | ${r.del.failures} | ${r.duplicates} | ${r.leftovers} |`;
@@ -477,6 +492,8 @@ function report(runs: readonly ProcessRun[], shape313: ProcessRun, sim: Simulate
     .filter((r) => r.firstFailure !== undefined)
     .map((r) => `- ${r.label}: ${r.firstFailure}`);
   if (sim.firstFailure !== undefined) failures.push(`- simulated nodes: ${sim.firstFailure}`);
+  if (simAlone.firstFailure !== undefined)
+    failures.push(`- simulated nodes, overlapping ranges off: ${simAlone.firstFailure}`);
   const simAdds = sim.allocating * sim.networks;
   return [
     "## Cluster scale (API double, writes +5 ms)",
@@ -543,18 +560,20 @@ function report(runs: readonly ProcessRun[], shape313: ProcessRun, sim: Simulate
         `it), real HTTP to the double; ${SIM_IN_FLIGHT} nodes at once, each its networks one after another. What ` +
         "the simulated agents share, as one process would: ONE NodeSlicePool watch (the agent's view, listed " +
         "before the ADDs start, as on nodes whose agents run already), where a real cluster has one per agent " +
-        "(what that costs is said below). DELs: every node's pods, and nothing may be left.",
+        "(what that costs is said below). DELs: every node's pods, and nothing may be left. Run twice: with the " +
+        "overlapping-range reservations (the default) and without (`enable_overlapping_ranges: false`).",
       110,
       "",
     ),
     "",
-    "| nodes × networks | allocating nodes | controller slicing s | ADD s | ADDs/s | ADD p50 ms | ADD p99 ms | requests per ADD | writes per ADD | DELs | DEL s | DELs/s | requests per DEL | failures | duplicates | leftovers |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    `| ${sim.nodes} × ${sim.networks} | ${sim.allocating} | ${fmt(sim.slicingSeconds)} | ${fmt(sim.addSeconds)} | ${fmt(simAdds / sim.addSeconds, 0)} | ${fmt(sim.addP50)} | ${fmt(sim.addP99)} | ${fmt(sim.perAdd.total, 2)} | ${fmt(sim.perAdd.writes, 2)} | ${(sim.deleting * sim.networks).toLocaleString("en-US")} | ${fmt(sim.delSeconds)} | ${fmt((sim.deleting * sim.networks) / sim.delSeconds, 0)} | ${fmt(sim.perDel.total, 2)} | ${sim.failures} | ${sim.duplicates} | ${sim.leftovers} |`,
+    "| nodes × networks | overlapping-range reservations | allocating nodes | controller slicing s | ADD s | ADDs/s | ADD p50 ms | ADD p99 ms | requests per ADD | writes per ADD | DELs | DEL s | DELs/s | requests per DEL | failures | duplicates | leftovers |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    simRow(sim, "on"),
+    simRow(simAlone, "off"),
     "",
-    `CPU ms per ADD (agents: the simulated agents' process; harness: the benchmark driving it): ${cpuText(sim.cpu)}.`,
+    `CPU ms per ADD (agents: the simulated agents' process; harness: the benchmark driving it), reservations on: ${cpuText(sim.cpu)}; off: ${cpuText(simAlone.cpu)}.`,
     "",
-    ...wrapText(simulatedBounds(sim), 110, ""),
+    ...wrapText(simulatedBounds(sim, simAlone), 110, ""),
     "",
     ...wrapText(
       "Target (Whereabouts' Fast IPAM proposal): 5,000 nodes × 10 networks × 1 pod, all 50,000 allocations " +
