@@ -75,6 +75,18 @@ async function ippoolExists(api: ApiDouble, name: string): Promise<boolean> {
   return true;
 }
 
+/** Lease timings short enough for a fail-over within a test. */
+const FAST_LEASE = [
+  "--lease-duration",
+  "3s",
+  "--renew-deadline",
+  "2s",
+  "--renew-interval",
+  "500ms",
+  "--retry-interval",
+  "500ms",
+];
+
 /** The node names in slice order ("" for a free slice). */
 const holders = (a: readonly Allocation[] | undefined) => (a ?? []).map((x) => x.nodeName);
 
@@ -375,21 +387,11 @@ describe("controller: node slices", () => {
   });
 
   it("a new leader deletes the slice pools an earlier one retired (and Go's leftovers) once empty", async () => {
-    const fast = [
-      "--lease-duration",
-      "3s",
-      "--renew-deadline",
-      "2s",
-      "--renew-interval",
-      "500ms",
-      "--retry-interval",
-      "500ms",
-    ];
     await createNode(api, "n1");
     const config = (size: string) =>
       macvlan("teal", { range: "10.60.0.0/24", node_slice_size: size, network_name: "teal" });
     await createNad(api, NS, "teal", config("/26"));
-    const first = await startController(api, ["--identity", "first", ...fast]);
+    const first = await startController(api, ["--identity", "first", ...FAST_LEASE]);
     controllers.push(first);
     await waitFor("n1 sliced", async () => holders(await allocations(api, "teal")).includes("n1"), 10_000);
     await createPod(api, "default", "p1", { nodeName: "n1" });
@@ -410,7 +412,7 @@ describe("controller: node slices", () => {
     );
     // The leader that retired n1's /26 pool (p1 still holds an address there) dies.
     await first.kill("SIGKILL");
-    const second = await startController(api, ["--identity", "second", ...fast]);
+    const second = await startController(api, ["--identity", "second", ...FAST_LEASE]);
     controllers.push(second);
     await waitFor(
       "Go's leftover deleted",
@@ -463,16 +465,6 @@ describe("controller: node slices", () => {
   });
 
   it("two controllers: killing the leader while it slices leaves every node on exactly one slice", async () => {
-    const fast = [
-      "--lease-duration",
-      "3s",
-      "--renew-deadline",
-      "2s",
-      "--renew-interval",
-      "500ms",
-      "--retry-interval",
-      "500ms",
-    ];
     await api.setLatency({ writeMs: 40 });
     for (let i = 0; i < 40; i++) await createNode(api, `n${String(i).padStart(2, "0")}`);
     const networks = Array.from({ length: 8 }, (_, i) => `net${i}`);
@@ -483,8 +475,8 @@ describe("controller: node slices", () => {
         net,
         macvlan(net, { range: `10.${40 + i}.0.0/24`, node_slice_size: "/30", network_name: net }),
       );
-    controllers.push(await startController(api, ["--identity", "replica-a", ...fast]));
-    controllers.push(await startController(api, ["--identity", "replica-b", ...fast]));
+    controllers.push(await startController(api, ["--identity", "replica-a", ...FAST_LEASE]));
+    controllers.push(await startController(api, ["--identity", "replica-b", ...FAST_LEASE]));
     const { value: first } = await waitFor("a leader", async () => await leaseHolder(api), 10_000);
     const leader = controllers.find((c) => c.logs.some((l) => l.msg === "became the leader"))!;
     await leader.waitForLog((l) => l.msg === "NodeSlicePool created", 15_000, "a first NodeSlicePool");
