@@ -9,10 +9,20 @@ import { inParallel } from "../../src/cli/exec-plugin.ts";
 import { RELEASE_BATCH } from "../../src/ipam/release.ts";
 import type { Allocation } from "../../src/pool/allocation.ts";
 import { sortableOffset } from "../../src/pool/blocks.ts";
-import { encodeBlockFull } from "../../src/store/etcd/documents.ts";
-import { encode, type KeyValue, prefixEnd, putOp, txnOp } from "../../src/store/etcd/etcd-api.ts";
-import { type EtcdStore, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
+import { EtcdKeys, encodeBlockFull } from "../../src/store/etcd/documents.ts";
+import {
+  decode,
+  encode,
+  type KeyValue,
+  prefixEnd,
+  putOp,
+  type ResponseOp,
+  txnOp,
+} from "../../src/store/etcd/etcd-api.ts";
+import type { EtcdKv } from "../../src/store/etcd/etcd-client.ts";
+import { connectEtcd, EtcdStore, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
 import { MAX_TXN_OPS, txnNeed } from "../../src/store/etcd/index-plan.ts";
+import { rangedKvs } from "../../src/store/etcd/part-read.ts";
 import type { PoolPartQuery } from "../../src/store/store.ts";
 import { alloc, change, reservation } from "../store/conformance.ts";
 import { EtcdCluster } from "./etcd-cluster.ts";
@@ -96,6 +106,59 @@ describe("etcd part reads", () => {
         query(undefined, { owner: "statefulset/ns/web/0", ifName: "net1" }),
       );
       assert.deepEqual([...owned.snapshot.allocations.keys()], ["9000"]);
+      await assertIndexed(store, "p");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("reads the first block in the first request whatever it holds, and skips its keys once it is marked full", async () => {
+    const keys = new EtcdKeys(`/parts-${process.pid}-${serial++}`);
+    const client = connectEtcd({ endpoints: cluster.endpoints, prefix: keys.prefix });
+    // The order keys each answer carries (nested transactions' too), as etcd sent them.
+    let orderKeys = 0;
+    const counted: EtcdKv = {
+      call: async <T>(path: string, body: unknown, action: string, deadline?: number) => {
+        const reply = await client.call<T>(path, body, action, deadline);
+        const kvs = [
+          ...((reply as { kvs?: KeyValue[] }).kvs ?? []),
+          ...rangedKvs((reply as { responses?: ResponseOp[] }).responses),
+        ];
+        orderKeys += kvs.filter((kv) => decode(kv.key).includes("/order/")).length;
+        return reply;
+      },
+      get requests() {
+        return client.requests;
+      },
+      close: () => client.close(),
+    };
+    const store = new EtcdStore(counted, keys);
+    try {
+      const scan = query({ from: 1n, to: 1_022n, free: 1 });
+      // A pool filling from its window's start (offset 0 is the network address): one request each.
+      let filled = 0;
+      for (const upTo of [1, 64, 65, 200, 254]) {
+        await fill(store, "p", range(filled + 1, upTo), "10.0.0.0/22");
+        filled = upTo;
+        const before = store.requests;
+        orderKeys = 0;
+        const part = await store.parts.getPoolPart("p", scan);
+        assert.equal(store.requests - before, 1, `one request with ${filled} entries in the block`);
+        assert.equal(part.snapshot.allocations.size, filled);
+        assert.deepEqual(part.scanned, { from: 1n, through: 255n });
+        assert.equal(orderKeys, filled);
+      }
+      // 1–255 taken: the next read goes on to block 1, and the commit after it marks block 0.
+      await fill(store, "p", [255], "10.0.0.0/22");
+      await store.parts.getPoolPart("p", scan);
+      await fill(store, "p", [256], "10.0.0.0/22");
+      assert.equal(await marker(store, "p", 0n), encodeBlockFull(1n));
+      const before = store.requests;
+      orderKeys = 0;
+      const part = await store.parts.getPoolPart("p", scan);
+      assert.equal(store.requests - before, 2, "the first transaction, then block 1");
+      assert.equal(orderKeys, 1, "block 0's 255 keys not read ahead: only offset 256's key");
+      assert.deepEqual(part.full.intervals, [{ lo: 1n, hi: 255n }]);
       await assertIndexed(store, "p");
     } finally {
       await store.close();
