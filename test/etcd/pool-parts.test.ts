@@ -336,6 +336,66 @@ describe("etcd part reads", () => {
     }
   });
 
+  it("applies a commit stating that attachments hold no entry (absent) only when none of them does", async () => {
+    const store = await freshStore();
+    try {
+      await fill(store, "p", [1, 2, 3]);
+      await fill(store, "q", [7]);
+      assert.equal((await store.parts.getPoolPart("missing", query())).checksAbsent, undefined);
+      const part = await store.parts.getPoolPart("p", query({ from: 1n, to: 100n, free: 1 }));
+      assert.equal(part.checksAbsent, true, "an indexed pool");
+      const me = { podRef: "ns/me", ifName: "eth0" };
+      const mine = (key: string, a = alloc("c-me", me.podRef)) =>
+        change("p", {
+          create: [[key, a]],
+          reserve: [reservation(`10.0.0.${key}`, a.podRef, a.ifName, a.containerId)],
+          absent: [{ podRef: a.podRef, ifName: a.ifName }],
+        });
+      // ns/p7 holds an entry in another pool only; ns/p2 holds offset 2 here.
+      assert.deepEqual(await store.commit(mine("10")), { ok: true });
+      assert.deepEqual(await store.commit(mine("11")), { ok: false, conflict: "entry", key: "10" });
+      assert.deepEqual(await store.commit(mine("12", alloc("c2", "ns/p2"))), {
+        ok: false,
+        conflict: "entry",
+        key: "2",
+      });
+      assert.deepEqual(await store.commit(mine("13", alloc("c2", "ns/p2", "net1"))), { ok: true });
+      assert.deepEqual(await store.commit(mine("14", alloc("c7", "ns/p7"))), { ok: true });
+      // Two attachments in one commit (the node agent's merged commit): each checked before its writes.
+      const both = change("p", {
+        create: [
+          ["20", alloc("c-a", "ns/a")],
+          ["21", alloc("c-b", "ns/b")],
+        ],
+        absent: [
+          { podRef: "ns/a", ifName: "eth0" },
+          { podRef: "ns/b", ifName: "eth0" },
+        ],
+      });
+      assert.deepEqual(await store.commit(both), { ok: true });
+      const pool = await store.getPool("p");
+      assert.deepEqual([...pool.allocations.keys()].sort(), ["1", "10", "13", "14", "2", "20", "21", "3"]);
+      for (const name of ["10.0.0.11", "10.0.0.12"])
+        assert.equal(await store.getReservation(name), undefined);
+      await assertIndexed(store, "p");
+      // A pool of the previous layout has no attachment keys to check: never applied.
+      await cluster.call(0, "/v3/kv/put", {
+        key: encode(store.keys.meta("old")),
+        value: encode(JSON.stringify({ range: "10.0.0.0/16" })),
+      });
+      await fill(store, "old", [1]);
+      assert.equal(
+        (await store.parts.getPoolPart("old", query({ from: 1n, to: 100n, free: 1 }))).checksAbsent,
+        undefined,
+      );
+      const old = { ...mine("5"), pool: "old" };
+      assert.deepEqual(await store.commit(old), { ok: false, conflict: "entry", key: "5" });
+      assert.equal((await store.getPool("old")).allocations.has("5"), false);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("reads a pool of the previous layout (no layout key) whole and writes no index keys to it", async () => {
     const store = await freshStore();
     try {

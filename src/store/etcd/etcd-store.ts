@@ -45,6 +45,7 @@ import {
   type Compare,
   compareAbsent,
   compareMod,
+  compareNoneUnder,
   compareValue,
   decode,
   deleteOp,
@@ -149,7 +150,7 @@ export class EtcdStore implements Store {
           keys: this.keys,
           txn: (compare, success, failure) => this.#txn(compare, success, failure, action, options),
           range: (request) => this.#call<RangeResponse>("/v3/kv/range", request, action, options),
-          whole: (pool) => this.getPool(pool, options),
+          whole: (pool) => this.getPool(pool, { deadline: options?.deadline }),
         },
         name,
         query,
@@ -306,9 +307,22 @@ export class EtcdStore implements Store {
     // When the transaction fails: an indexed pool's keys the change touches (its meta and entries;
     // reading 60,000 entries to learn about one would make every lost race cost the whole pool),
     // any other pool whole, to answer the next getPool.
+    // Attachments that must hold no entry (a change decided on the node agent's cached part): none
+    // of their index keys, in a pool that keeps them. Read back (one key each) when that fails.
+    const absent = (change.absent ?? []).map((a) => this.keys.attachedTo(change.pool, a.podRef, a.ifName));
+    const absentCompares =
+      absent.length === 0
+        ? []
+        : [compareValue(this.keys.layout(change.pool), INDEXED_LAYOUT), ...absent.map(compareNoneUnder)];
     const conflictRead = txnOp(
       [compareValue(this.keys.layout(change.pool), INDEXED_LAYOUT)],
-      [getOp(meta), ...checks.map((c) => getOp(this.keys.entry(change.pool, c.offset)))],
+      [
+        getOp(meta),
+        ...checks.map((c) => getOp(this.keys.entry(change.pool, c.offset))),
+        ...absent.map((prefix) => ({
+          request_range: { key: encode(prefix), range_end: prefixEnd(prefix), limit: 1 },
+        })),
+      ],
       wholePool(this.keys, change.pool),
     );
     // Blocks a part read of this store saw full, or full but for offsets this change creates.
@@ -332,7 +346,7 @@ export class EtcdStore implements Store {
           (c.expected === undefined ? compareAbsent(key) : compareValue(key, encodeEntry(c.expected)))
         );
       });
-      const compares = [...entryCompares, ...plan.compares];
+      const compares = [...entryCompares, ...absentCompares, ...plan.compares];
       const writes = [...entryWrites, ...plan.writes];
       const failure = [conflictRead, ...plan.reads.map((n) => getOp(this.keys.reservation(n)))];
       const drops = plan.drops.map((d) => d.op);
@@ -376,6 +390,14 @@ export class EtcdStore implements Store {
           }
         }
         return conflict({ ok: false, conflict: "entry", key: check.offset });
+      }
+      if (absent.length > 0) {
+        // Not indexed (nor missing: the change came from a part that said checksAbsent): unchecked.
+        if (poolRead?.succeeded !== true)
+          return conflict({ ok: false, conflict: "entry", key: checks[0]?.offset ?? "" });
+        const held = poolKvs.find((kv) => absent.some((prefix) => decode(kv.key).startsWith(prefix)));
+        const where = held === undefined ? undefined : this.keys.parsePoolKey(decode(held.key));
+        if (where?.kind === "index") return conflict({ ok: false, conflict: "entry", key: where.offset });
       }
       for (const [i, name] of plan.reads.entries())
         known.set(name, this.#reservationRead(name, reads[i + 1]));

@@ -170,7 +170,8 @@ export async function readPoolPart(
     released,
     version: revision,
   };
-  return { snapshot, ...(scanned === undefined ? {} : { scanned }), full };
+  // An indexed pool: its attachment keys let a commit check PoolChange.absent.
+  return { snapshot, ...(scanned === undefined ? {} : { scanned }), full, checksAbsent: true };
 }
 
 /** A whole read answers a scan completely: every offset of it read, none skipped. */
