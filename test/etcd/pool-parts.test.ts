@@ -336,6 +336,45 @@ describe("etcd part reads", () => {
     }
   });
 
+  it("a commit that loses a race reads the part its retry asks for: the retry costs no request", async () => {
+    const store = await freshStore();
+    const other = await freshStoreSharing(store);
+    try {
+      await fill(store, "p", [1, 2, 3]);
+      const q = query({ from: 1n, to: 1_000n, free: 1 }, { podRef: "ns/me" });
+      await store.parts.getPoolPart("p", q);
+      await fill(other, "p", [4]);
+      const mine = change("p", { create: [["4", alloc("c-me", "ns/me")]] });
+      let before = store.requests;
+      assert.deepEqual(await store.commit(mine), { ok: false, conflict: "entry", key: "4" });
+      const retry = await store.parts.getPoolPart("p", { ...q, scan: { ...q.scan!, free: 8 } });
+      assert.equal(store.requests - before, 1, "the transaction only; the part came with it");
+      assert.deepEqual(
+        retry,
+        await other.parts.getPoolPart("p", q),
+        "the part as a read of its own gives it",
+      );
+      assert.ok(retry.snapshot.allocations.has("4"));
+      // Used once; another query, or a pool whose last read was another query, reads.
+      before = store.requests;
+      await store.parts.getPoolPart("p", q);
+      assert.equal(store.requests - before, 1);
+      await fill(other, "p", [5]);
+      assert.deepEqual(await store.commit(change("p", { create: [["5", alloc("c-me", "ns/me")]] })), {
+        ok: false,
+        conflict: "entry",
+        key: "5",
+      });
+      before = store.requests;
+      await store.parts.getPoolPart("p", { ...q, podRef: "ns/you" });
+      assert.equal(store.requests - before, 1, "other lookups: read");
+      await assertIndexed(store, "p");
+    } finally {
+      await store.close();
+      await other.close();
+    }
+  });
+
   it("applies a commit stating that attachments hold no entry (absent) only when none of them does", async () => {
     const store = await freshStore();
     try {

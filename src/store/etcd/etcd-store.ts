@@ -134,6 +134,21 @@ export class EtcdStore implements Store {
    * transaction), not two. Used once; any later read goes to etcd.
    */
   readonly #loser = new Map<string, PoolSnapshot>();
+  /**
+   * Per indexed pool, the first transaction's reads of its last part read: a commit to the pool
+   * that loses a race reads them again in its else-branch (#partLoser), since the caller's retry
+   * asks for the same part.
+   */
+  readonly #lastPartRead = new Map<
+    string,
+    { readonly success: readonly RequestOp[]; readonly text: string }
+  >();
+  /**
+   * The part's first transaction as a lost race's else-branch read it: the next part read of that
+   * pool asking exactly those reads takes it instead of asking again (used once), so a lost race
+   * costs one call (the transaction), not two, as #loser does for whole reads.
+   */
+  readonly #partLoser = new Map<string, { readonly text: string; readonly reply: TxnResponse }>();
   #closed = false;
   /**
    * Per pool, blocks that part reads saw (nearly) full without a "full" marker: the next commit of
@@ -148,7 +163,14 @@ export class EtcdStore implements Store {
       const part = await readPoolPart(
         {
           keys: this.keys,
-          txn: (compare, success, failure) => this.#txn(compare, success, failure, action, options),
+          txn: (compare, success, failure) => {
+            const text = JSON.stringify(success);
+            this.#lastPartRead.set(name, { success, text });
+            const ready = this.#partLoser.get(name);
+            this.#partLoser.delete(name);
+            if (ready?.text === text && !this.#closed) return Promise.resolve(ready.reply);
+            return this.#txn(compare, success, failure, action, options);
+          },
           range: (request) => this.#call<RangeResponse>("/v3/kv/range", request, action, options),
           whole: (pool) => this.getPool(pool, { deadline: options?.deadline }),
         },
@@ -286,6 +308,8 @@ export class EtcdStore implements Store {
     checkChange(change);
     const action = `commit pool ${change.pool} to`;
     this.#loser.delete(change.pool);
+    this.#partLoser.delete(change.pool);
+    const partRead = this.#lastPartRead.get(change.pool);
     const checks = entryChecks(change);
     const entryWrites = checks.map((c) => c.write(this.keys.entry(change.pool, c.offset)));
     // The pool comes to exist with its first entry, indexed; a meta key already there is left as
@@ -322,6 +346,8 @@ export class EtcdStore implements Store {
         ...absent.map((prefix) => ({
           request_range: { key: encode(prefix), range_end: prefixEnd(prefix), limit: 1 },
         })),
+        // Last: the reads of the pool's last part read, for the retry's (#partLoser).
+        ...(partRead?.success ?? []),
       ],
       wholePool(this.keys, change.pool),
     );
@@ -332,8 +358,11 @@ export class EtcdStore implements Store {
     const known = guessReservations(change);
     /** The pool as the last failed round read it: kept for the next getPool if the commit fails. */
     let lost: PoolSnapshot | undefined;
+    let lostPart: TxnResponse | undefined;
     const conflict = (result: CommitResult): CommitResult => {
       if (lost !== undefined) this.#loser.set(change.pool, lost);
+      if (lostPart !== undefined && partRead !== undefined)
+        this.#partLoser.set(change.pool, { text: partRead.text, reply: lostPart });
       return result;
     };
     for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -372,6 +401,15 @@ export class EtcdStore implements Store {
       // An indexed pool's else-branch read only the keys the change touches: nothing to keep.
       lost =
         poolRead?.succeeded === true ? undefined : this.#pool(change.pool, poolKvs, reply.header?.revision);
+      // The part read's answers, as its own transaction would have given them at this revision.
+      lostPart =
+        poolRead?.succeeded === true && partRead !== undefined
+          ? {
+              ...(reply.header === undefined ? {} : { header: reply.header }),
+              succeeded: true,
+              responses: (poolRead.responses ?? []).slice(1 + checks.length + absent.length),
+            }
+          : undefined;
       const stored = new Map<string, KeyValue>();
       for (const kv of poolKvs) {
         const where = this.keys.parsePoolKey(decode(kv.key));
