@@ -91,6 +91,8 @@ export class AgentStore implements Store {
   readonly #reads = new Map<string, Promise<PoolSnapshot>>();
   readonly #parts = new Map<string, CachedPart>();
   readonly #partReads = new Map<string, Set<PartRead>>();
+  /** Pools whose parts the store cannot let the agent cache (they exist without checksAbsent). */
+  readonly #uncached = new Set<string>();
   /** Per pool, changes sent but not answered yet, in the order they were sent. */
   readonly #inFlight = new Map<string, Set<PoolChange>>();
   readonly #maxAgeMs: number;
@@ -134,9 +136,11 @@ export class AgentStore implements Store {
           return this.#partView(name, await inner.getPoolPart(name, query, options), false);
         const scan = query.scan!;
         let cached = this.#freshPart(name, scan);
-        if (cached === undefined) {
+        while (cached === undefined) {
           // Concurrent ADDs share one read (found before any await): its lookups are another
-          // attachment's, which a verifiable caller does not need.
+          // attachment's, which a verifiable caller does not need. When it cannot be cached (a
+          // pool that does not exist yet), one of them reads again, the others wait for that: the
+          // pool's first ADDs do not each read it.
           const pending = this.#pendingRead(name, scan);
           if (pending === undefined)
             return this.#partView(name, await this.#readPart(inner, name, query, options), false);
@@ -168,9 +172,13 @@ export class AgentStore implements Store {
       : undefined;
   }
 
-  /** A read for the cache of `scan` under way, unless the pool is contended (then each reads). */
+  /**
+   * A read for the cache of `scan` under way, unless the pool is contended or cannot be cached
+   * (then each caller reads: waiting would only serialise them).
+   */
   #pendingRead(name: string, scan: PartScan): PartRead | undefined {
-    if ((this.#parts.get(name)?.contendedUntil ?? 0) > this.#now()) return undefined;
+    if (this.#uncached.has(name) || (this.#parts.get(name)?.contendedUntil ?? 0) > this.#now())
+      return undefined;
     for (const read of this.#partReads.get(name) ?? [])
       if (read.scan.from === scan.from && read.scan.to === scan.to) return read;
     return undefined;
@@ -197,7 +205,10 @@ export class AgentStore implements Store {
       if (reads.size === 0) this.#partReads.delete(name);
     }
     // Only where a commit can check that an attachment holds no entry (`absent`).
-    if (part.checksAbsent === true) {
+    if (part.checksAbsent !== true) {
+      if (part.snapshot.version !== undefined) this.#uncached.add(name);
+    } else {
+      this.#uncached.delete(name);
       const cached = this.#parts.get(name);
       this.#parts.set(name, {
         // Changes of this node committed while it was read may be missing from it: a removal
@@ -339,6 +350,7 @@ export class AgentStore implements Store {
   close(): Promise<void> {
     this.#pools.clear();
     this.#parts.clear();
+    this.#uncached.clear();
     this.#nodeSlices?.close();
     return this.#inner.close();
   }
