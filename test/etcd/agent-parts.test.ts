@@ -15,7 +15,9 @@ import { deadlineIn } from "../../src/ipam/retry.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { encode, type KeyValue, prefixEnd } from "../../src/store/etcd/etcd-api.ts";
 import { type EtcdStore, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
-import { alloc, change } from "../store/conformance.ts";
+import { alloc, change, storeConformance } from "../store/conformance.ts";
+import { partsConformance } from "../store/conformance-parts.ts";
+import { stickyConformance } from "../store/conformance-sticky.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { assertEmpty, assertNoDuplicates, type Holding } from "../support/invariants.ts";
 import { type AddCall, add, addressesOf, assertCleanOutcome, del, netConf } from "../support/plugin.ts";
@@ -44,6 +46,22 @@ async function assertIndexed(store: EtcdStore): Promise<void> {
   };
   assert.deepEqual(indexProblems(store.keys, POOL, reply.kvs ?? []), [], "index keys match the entries");
 }
+
+// The Store contract of the agent's store over etcd (part reads passed through, `absent` checked).
+async function openAgentTarget() {
+  const settings = { endpoints: cluster.endpoints, prefix: freshPrefix() };
+  const store = new AgentStore(await openEtcdStore(settings, { timeoutMs: 5_000 }));
+  return {
+    store,
+    reopen: async () => new AgentStore(await openEtcdStore(settings, { timeoutMs: 5_000 })),
+    cleanup: () => store.close(),
+    dropsUnnamedReservations: false,
+    maxCreatesPerCommit: 40,
+  };
+}
+storeConformance("agent store over etcd", openAgentTarget);
+stickyConformance("agent store over etcd", openAgentTarget);
+partsConformance("agent store over etcd", openAgentTarget, { checksAbsent: true });
 
 describe("node agent: cached parts of etcd pools", () => {
   const config = load({ type: "thereabouts", range: RANGE });
