@@ -5,7 +5,7 @@
 // meanwhile: no address twice, no attachment with two entries, the index keys exact.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { AgentStore } from "../../src/agent/agent-store.ts";
+import { AgentStore, CACHE_MAX_AGE_MS, CONTENDED_MS } from "../../src/agent/agent-store.ts";
 import { inParallel } from "../../src/cli/exec-plugin.ts";
 import { load } from "../../src/config/test-support.ts";
 import { formatIP } from "../../src/ip/index.ts";
@@ -153,6 +153,44 @@ describe("node agent: cached parts of etcd pools", () => {
       await deleteAttachment(agent, config, pod("a1"), "default/a1", deadlineIn(30_000));
       assert.equal(await addVia(agent, pod("a5")), freed);
     });
+  });
+
+  it("reads again once its part is older than the cache's max age, and for a while after a lost race", async () => {
+    const prefix = freshPrefix();
+    const inner = await openEtcdStore({ endpoints: cluster.endpoints, prefix });
+    const direct = await openEtcdStore({ endpoints: cluster.endpoints, prefix });
+    let now = 0;
+    const agent = new AgentStore(inner, { now: () => now });
+    try {
+      const reported: Holding[] = [];
+      const requestsOf = async (name: string): Promise<number> => {
+        const before = inner.requests;
+        reported.push({ address: await addVia(agent, pod(name)), podRef: `default/${name}` });
+        return inner.requests - before;
+      };
+      await addVia(agent, pod("p0"));
+      assert.equal(await requestsOf("p1"), 2, "read (cached now), commit");
+      assert.equal(await requestsOf("p2"), 1, "from the cached part");
+      now += CACHE_MAX_AGE_MS;
+      assert.equal(await requestsOf("p3"), 2, "too old: read again");
+      // The next lowest free address, taken behind the cache's back: the cached choice loses.
+      assert.equal(await addVia(direct, pod("d0")), "10.9.0.5");
+      reported.push({ address: "10.9.0.5", podRef: "default/d0" });
+      const lost = agent.stats.lostRaces;
+      assert.equal(await requestsOf("p4"), 3, "the lost commit, a read, the commit");
+      assert.equal(agent.stats.lostRaces, lost + 1);
+      now += CONTENDED_MS - 1;
+      assert.equal(await requestsOf("p5"), 2, "contended: read");
+      now += 1;
+      assert.equal(await requestsOf("p6"), 1, "no longer contended: from the part p5 read");
+      now += CACHE_MAX_AGE_MS;
+      assert.equal(await requestsOf("p7"), 2, "too old again: read");
+      await assertNoDuplicates(direct, reported);
+      await assertIndexed(direct);
+    } finally {
+      await agent.close();
+      await direct.close();
+    }
   });
 
   it("concurrent ADDs through it choose different addresses, sharing one read", async () => {
