@@ -143,7 +143,7 @@ export class AgentStore implements Store {
           // pool's first ADDs do not each read it.
           const pending = this.#pendingRead(name, scan);
           if (pending === undefined)
-            return this.#partView(name, await this.#readPart(inner, name, query, options), false);
+            return this.#partView(name, await this.#readPart(inner, name, query, options, true), false);
           await pending.read.catch(() => undefined);
           cached = this.#freshPart(name, scan);
         }
@@ -154,7 +154,7 @@ export class AgentStore implements Store {
             return view;
           }
         }
-        return this.#partView(name, await this.#readPart(inner, name, query, options), false);
+        return this.#partView(name, await this.#readPart(inner, name, query, options, false), false);
       },
     };
   }
@@ -184,14 +184,18 @@ export class AgentStore implements Store {
     return undefined;
   }
 
-  /** A part read in the store for an ADD's scan, kept as the pool's cached part when it may be. */
+  /**
+   * A part read in the store for an ADD's scan, kept as the pool's cached part when it may be;
+   * `miss`: read for want of a cached part (counted in storeReads when it is kept), not for want
+   * of one the caller can verify.
+   */
   async #readPart(
     inner: PoolPartReader,
     name: string,
     query: PoolPartQuery,
     options: PartReadOptions | undefined,
+    miss: boolean,
   ): Promise<PoolPart> {
-    this.stats.storeReads++;
     const scan = query.scan!;
     const pending: PartRead = { scan, read: inner.getPoolPart(name, query, options), committed: [] };
     const reads = this.#partReads.get(name) ?? new Set<PartRead>();
@@ -208,6 +212,7 @@ export class AgentStore implements Store {
     if (part.checksAbsent !== true) {
       if (part.snapshot.version !== undefined) this.#uncached.add(name);
     } else {
+      if (miss) this.stats.storeReads++;
       this.#uncached.delete(name);
       const cached = this.#parts.get(name);
       this.#parts.set(name, {
