@@ -282,10 +282,10 @@ export class AgentStore implements Store {
     const pool = this.#pools.get(change.pool);
     const flying = this.#inFlight.get(change.pool) ?? new Set<PoolChange>();
     // Calls that read the pool at the same moment choose alike; the one whose address another
-    // change here already takes loses at once, without asking the store, and chooses again.
-    const taken =
-      takenKey(pool?.base, flying, change) ??
-      takenKey(this.#parts.get(change.pool)?.part.snapshot, flying, change);
+    // change here already takes loses at once, without asking the store, and chooses again. (Not
+    // by the cached part: only ADDs that use it refresh it, so an ADD that reads the store — a
+    // requested address — would keep losing to an address the part shows taken since freed.)
+    const taken = takenKey(pool?.base, flying, change);
     if (taken !== undefined) return { ok: false, conflict: "entry", key: taken };
     flying.add(change);
     this.#inFlight.set(change.pool, flying);

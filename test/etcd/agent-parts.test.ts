@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { AgentStore, CACHE_MAX_AGE_MS, CONTENDED_MS } from "../../src/agent/agent-store.ts";
 import { inParallel } from "../../src/cli/exec-plugin.ts";
 import { load } from "../../src/config/test-support.ts";
-import { formatIP } from "../../src/ip/index.ts";
+import { formatIP, parseIP } from "../../src/ip/index.ts";
 import { addAttachment } from "../../src/ipam/add.ts";
 import { deleteAttachment } from "../../src/ipam/del.ts";
 import { deadlineIn } from "../../src/ipam/retry.ts";
@@ -192,6 +192,24 @@ describe("node agent: cached parts of etcd pools", () => {
       await agent.close();
       await direct.close();
     }
+  });
+
+  it("hands out a requested address freed behind its back, although its cached part shows it taken", async () => {
+    await withAgent(async (agent, _inner, direct) => {
+      await addVia(agent, pod("p0"));
+      assert.equal(await addVia(agent, pod("p1")), "10.9.0.2"); // the part is cached now, with .2 held
+      await deleteAttachment(direct, config, pod("p1"), "default/p1", deadlineIn(30_000));
+      const wants = { addresses: [parseIP("10.9.0.2")!], source: "runtimeConfig" };
+      const outcome = await addAttachment(
+        agent,
+        config,
+        { ...pod("q"), requested: wants },
+        deadlineIn(5_000),
+        log,
+      );
+      assert.equal(formatIP(outcome.addresses[0]!.address), "10.9.0.2");
+      await assertNoDuplicates(direct, [{ address: "10.9.0.2", podRef: "default/q" }]);
+    });
   });
 
   it("concurrent ADDs through it choose different addresses, sharing one read", async () => {
