@@ -5,6 +5,7 @@
 // that stay within etcd's 128 operations per branch.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { inParallel } from "../../src/cli/exec-plugin.ts";
 import { RELEASE_BATCH } from "../../src/ipam/release.ts";
 import type { Allocation } from "../../src/pool/allocation.ts";
@@ -368,6 +369,14 @@ describe("etcd part reads", () => {
       before = store.requests;
       await store.parts.getPoolPart("p", { ...q, podRef: "ns/you" });
       assert.equal(store.requests - before, 1, "other lookups: read");
+      // Only for the retry that follows at once: a second later, the next read asks etcd.
+      await store.parts.getPoolPart("p", q);
+      await fill(other, "p", [6]);
+      assert.equal((await store.commit(change("p", { create: [["6", alloc("c-me", "ns/me")]] }))).ok, false);
+      await sleep(1_100);
+      before = store.requests;
+      await store.parts.getPoolPart("p", q);
+      assert.equal(store.requests - before, 1, "too late: read");
       await assertIndexed(store, "p");
     } finally {
       await store.close();

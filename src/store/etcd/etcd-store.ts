@@ -88,6 +88,8 @@ export const DEFAULT_ETCD_TIMEOUT_MS = 10_000;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
 /** Transactions one commit sends at most, re-planning from what the last one read. */
 const MAX_ROUNDS = 8;
+/** How long a lost race's read of a part answers the next part read (#partLoser). */
+const PART_LOSER_MS = 1_000;
 /** Blocks kept per pool as candidates for a "full" marker. */
 const MAX_CANDIDATES = 512;
 /** Reservations dropped per transaction: etcd allows 128 operations per transaction (--max-txn-ops). */
@@ -135,9 +137,9 @@ export class EtcdStore implements Store {
    */
   readonly #loser = new Map<string, PoolSnapshot>();
   /**
-   * Per indexed pool, the first transaction's reads of its last part read: a commit to the pool
-   * that loses a race reads them again in its else-branch (#partLoser), since the caller's retry
-   * asks for the same part.
+   * Per indexed pool, the first transaction's reads of its last part read for an ADD (one with a
+   * scan): a commit to the pool that loses a race reads them again in its else-branch
+   * (#partLoser), since the caller's retry asks for the same part.
    */
   readonly #lastPartRead = new Map<
     string,
@@ -145,10 +147,16 @@ export class EtcdStore implements Store {
   >();
   /**
    * The part's first transaction as a lost race's else-branch read it: the next part read of that
-   * pool asking exactly those reads takes it instead of asking again (used once), so a lost race
-   * costs one call (the transaction), not two, as #loser does for whole reads.
+   * pool, if it asks exactly those reads within PART_LOSER_MS, takes it instead of asking again
+   * (used once), so a lost race costs one call (the transaction), not two, as #loser does for
+   * whole reads. That next read is the retry of the ADD that lost (it retries at once) unless
+   * another call of the pool read meanwhile; the time limit keeps anyone else from taking an answer
+   * older than its own call.
    */
-  readonly #partLoser = new Map<string, { readonly text: string; readonly reply: TxnResponse }>();
+  readonly #partLoser = new Map<
+    string,
+    { readonly text: string; readonly reply: TxnResponse; readonly at: number }
+  >();
   #closed = false;
   /**
    * Per pool, blocks that part reads saw (nearly) full without a "full" marker: the next commit of
@@ -165,10 +173,11 @@ export class EtcdStore implements Store {
           keys: this.keys,
           txn: (compare, success, failure) => {
             const text = JSON.stringify(success);
-            this.#lastPartRead.set(name, { success, text });
+            if (query.scan !== undefined) this.#lastPartRead.set(name, { success, text });
             const ready = this.#partLoser.get(name);
             this.#partLoser.delete(name);
-            if (ready?.text === text && !this.#closed) return Promise.resolve(ready.reply);
+            if (ready?.text === text && Date.now() - ready.at < PART_LOSER_MS && !this.#closed)
+              return Promise.resolve(ready.reply);
             return this.#txn(compare, success, failure, action, options);
           },
           range: (request) => this.#call<RangeResponse>("/v3/kv/range", request, action, options),
@@ -362,7 +371,7 @@ export class EtcdStore implements Store {
     const conflict = (result: CommitResult): CommitResult => {
       if (lost !== undefined) this.#loser.set(change.pool, lost);
       if (lostPart !== undefined && partRead !== undefined)
-        this.#partLoser.set(change.pool, { text: partRead.text, reply: lostPart });
+        this.#partLoser.set(change.pool, { text: partRead.text, reply: lostPart, at: Date.now() });
       return result;
     };
     for (let round = 0; round < MAX_ROUNDS; round++) {
