@@ -147,12 +147,10 @@ export class AgentStore implements Store {
           await pending.read.catch(() => undefined);
           cached = this.#freshPart(name, scan);
         }
-        if (cached !== undefined) {
-          const view = this.#partView(name, cached.part, true);
-          if (verifiable(view)) {
-            this.stats.cachedReads++;
-            return view;
-          }
+        const view = this.#partView(name, cached.part, true);
+        if (verifiable(view)) {
+          this.stats.cachedReads++;
+          return view;
         }
         return this.#partView(name, await this.#readPart(inner, name, query, options, false), false);
       },
@@ -216,8 +214,9 @@ export class AgentStore implements Store {
       this.#uncached.delete(name);
       const cached = this.#parts.get(name);
       this.#parts.set(name, {
-        // Changes of this node committed while it was read may be missing from it: a removal
-        // applied twice frees nothing another writer has not; a create applied twice is taken.
+        // Changes of this node committed while it was read may be missing from it. One it did see
+        // changes nothing when applied again, but for a removal of an entry another writer has made
+        // again since: its offset looks free, and a choice of it loses at its commit.
         part: { ...part, snapshot: applied(part.snapshot, pending.committed) },
         from: scan.from,
         to: scan.to,

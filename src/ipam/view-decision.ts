@@ -1,8 +1,9 @@
-// A decision taken on a pool (or a part of one) as read, and what it tells a caching store. The core says, per read,
-// which views it can act on without reading the store (ReadOptions.verifiable): those on which
-// everything it would do is checked by its commit's preconditions. Answering that means taking
-// the decision, which may cost an index over every entry; it is taken once per view, so the
-// store's question and the caller's own use of the view it gets share it.
+// A decision taken on a pool (or a part of one) as read, and what it tells a caching store. The
+// core says, per read, which views it can act on without reading the store (ReadOptions and
+// PartReadOptions.verifiable): those on which everything it would do is checked by its commit's
+// preconditions. Answering that means taking the decision, which may cost an index over every
+// entry; it is taken once per view, so the store's question and the caller's own use of the view
+// it gets share it.
 import type { PoolSnapshot } from "../pool/allocation.ts";
 
 type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
