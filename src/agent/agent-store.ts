@@ -10,9 +10,14 @@
 // The cache is the stored pool as last read plus the changes in flight, applied optimistically so
 // that concurrent ADDs on this node see each other's choices and pick different addresses.
 //
-// A store that reads parts of pools (Store.parts: local, etcd) is read through for them, not
-// cached: a cached whole pool would make every ADD cost O(pool) again. Each part gets the changes
-// in flight applied the same way, and commits are still grouped.
+// A store that reads parts of pools (Store.parts: local, etcd) is not cached whole: a cached whole
+// pool would make every ADD cost O(pool) again. Its parts get the changes in flight applied the
+// same way, and commits are still grouped. Where the store's commits can check that an attachment
+// holds no entry of the pool (PoolPart.checksAbsent: etcd), the last part read for an ADD's scan is
+// cached too, and later ADDs of the pool are answered from it when they can verify it
+// (PartReadOptions.verifiable): a part without their lookups, whose change then carries
+// PoolChange.absent, so that an attachment that does hold an entry somewhere makes the commit
+// lose a race instead of getting a second address.
 import type { PoolSnapshot, Reservation } from "../pool/allocation.ts";
 import {
   applied,
@@ -21,7 +26,11 @@ import {
   checkChange,
   type NodeSliceStore,
   type Owner,
+  type PartReadOptions,
+  type PartScan,
   type PoolChange,
+  type PoolPart,
+  type PoolPartQuery,
   type PoolPartReader,
   type ReadOptions,
   type Store,
@@ -58,11 +67,32 @@ interface CachedPool {
   contendedUntil: number;
 }
 
+/** The last part read for an ADD's scan of a pool, with this node's committed changes applied. */
+interface CachedPart {
+  part: PoolPart;
+  /** The offsets its scan was asked for: it answers scans of exactly these. */
+  readonly from: bigint;
+  readonly to: bigint;
+  readAt: number;
+  contendedUntil: number;
+}
+
+/** A part read for the cache under way, and the changes committed meanwhile (applied to it after). */
+interface PartRead {
+  readonly scan: PartScan;
+  readonly read: Promise<PoolPart>;
+  readonly committed: PoolChange[];
+}
+
 export class AgentStore implements Store {
   readonly #inner: Store;
   readonly #batcher: CommitBatcher;
   readonly #pools = new Map<string, CachedPool>();
   readonly #reads = new Map<string, Promise<PoolSnapshot>>();
+  readonly #parts = new Map<string, CachedPart>();
+  readonly #partReads = new Map<string, Set<PartRead>>();
+  /** Pools whose parts the store cannot let the agent cache (they exist without checksAbsent). */
+  readonly #uncached = new Set<string>();
   /** Per pool, changes sent but not answered yet, in the order they were sent. */
   readonly #inFlight = new Map<string, Set<PoolChange>>();
   readonly #maxAgeMs: number;
@@ -92,18 +122,118 @@ export class AgentStore implements Store {
     return this.#inner.datastore;
   }
 
-  /** Parts of pools, read in the store itself with this node's changes in flight applied. */
+  /**
+   * Parts of pools with this node's changes in flight applied: from the cached part when the
+   * caller can verify one (cacheable), else read in the store itself.
+   */
   get parts(): PoolPartReader | undefined {
     const inner = this.#inner.parts;
     if (inner === undefined) return undefined;
     return {
       getPoolPart: async (name, query, options) => {
-        const part = await inner.getPoolPart(name, query, options);
-        const flying = this.#inFlight.get(name);
-        if (flying === undefined || flying.size === 0) return part;
-        return { ...part, snapshot: applied(part.snapshot, [...flying]) };
+        const verifiable = cacheable(query, options);
+        if (verifiable === undefined)
+          return this.#partView(name, await inner.getPoolPart(name, query, options), false);
+        const scan = query.scan!;
+        let cached = this.#freshPart(name, scan);
+        while (cached === undefined) {
+          // Concurrent ADDs share one read (found before any await): its lookups are another
+          // attachment's, which a verifiable caller does not need. When it cannot be cached (a
+          // pool that does not exist yet), one of them reads again, the others wait for that: the
+          // pool's first ADDs do not each read it.
+          const pending = this.#pendingRead(name, scan);
+          if (pending === undefined)
+            return this.#partView(name, await this.#readPart(inner, name, query, options, true), false);
+          await pending.read.catch(() => undefined);
+          cached = this.#freshPart(name, scan);
+        }
+        const view = this.#partView(name, cached.part, true);
+        if (verifiable(view)) {
+          this.stats.cachedReads++;
+          return view;
+        }
+        return this.#partView(name, await this.#readPart(inner, name, query, options, false), false);
       },
     };
+  }
+
+  /** The cached part for `scan` when recent and not contended. */
+  #freshPart(name: string, scan: PartScan): CachedPart | undefined {
+    const cached = this.#parts.get(name);
+    const now = this.#now();
+    return cached !== undefined &&
+      cached.from === scan.from &&
+      cached.to === scan.to &&
+      now - cached.readAt < this.#maxAgeMs &&
+      now >= cached.contendedUntil
+      ? cached
+      : undefined;
+  }
+
+  /**
+   * A read for the cache of `scan` under way, unless the pool is contended or cannot be cached
+   * (then each caller reads: waiting would only serialise them).
+   */
+  #pendingRead(name: string, scan: PartScan): PartRead | undefined {
+    if (this.#uncached.has(name) || (this.#parts.get(name)?.contendedUntil ?? 0) > this.#now())
+      return undefined;
+    for (const read of this.#partReads.get(name) ?? [])
+      if (read.scan.from === scan.from && read.scan.to === scan.to) return read;
+    return undefined;
+  }
+
+  /**
+   * A part read in the store for an ADD's scan, kept as the pool's cached part when it may be;
+   * `miss`: read for want of a cached part (counted in storeReads when it is kept), not for want
+   * of one the caller can verify.
+   */
+  async #readPart(
+    inner: PoolPartReader,
+    name: string,
+    query: PoolPartQuery,
+    options: PartReadOptions | undefined,
+    miss: boolean,
+  ): Promise<PoolPart> {
+    const scan = query.scan!;
+    const pending: PartRead = { scan, read: inner.getPoolPart(name, query, options), committed: [] };
+    const reads = this.#partReads.get(name) ?? new Set<PartRead>();
+    reads.add(pending);
+    this.#partReads.set(name, reads);
+    let part: PoolPart;
+    try {
+      part = await pending.read;
+    } finally {
+      reads.delete(pending);
+      if (reads.size === 0) this.#partReads.delete(name);
+    }
+    // Only where a commit can check that an attachment holds no entry (`absent`).
+    if (part.checksAbsent !== true) {
+      if (part.snapshot.version !== undefined) this.#uncached.add(name);
+    } else {
+      if (miss) this.stats.storeReads++;
+      this.#uncached.delete(name);
+      const cached = this.#parts.get(name);
+      this.#parts.set(name, {
+        // Changes of this node committed while it was read may be missing from it. One it did see
+        // changes nothing when applied again, but for a removal of an entry another writer has made
+        // again since: its offset looks free, and a choice of it loses at its commit.
+        part: { ...part, snapshot: applied(part.snapshot, pending.committed) },
+        from: scan.from,
+        to: scan.to,
+        readAt: this.#now(),
+        contendedUntil: cached?.contendedUntil ?? 0,
+      });
+    }
+    return part;
+  }
+
+  /** A part with the pool's changes in flight applied; `cached`: one without lookups. */
+  #partView(name: string, part: PoolPart, cached: boolean): PoolPart {
+    const flying = this.#inFlight.get(name);
+    const snapshot =
+      flying === undefined || flying.size === 0 ? part.snapshot : applied(part.snapshot, [...flying]);
+    const view = snapshot === part.snapshot ? part : { ...part, snapshot };
+    return cached ? { ...view, withoutLookups: true } : view;
   }
 
   /** NodeSlicePools: the agent's view when given, else the store's reads (a claim is a tested write either way). */
@@ -151,8 +281,10 @@ export class AgentStore implements Store {
     const pool = this.#pools.get(change.pool);
     const flying = this.#inFlight.get(change.pool) ?? new Set<PoolChange>();
     // Calls that read the pool at the same moment choose alike; the one whose address another
-    // change here already takes loses at once, without asking the store, and chooses again.
-    const taken = takenKey(pool, flying, change);
+    // change here already takes loses at once, without asking the store, and chooses again. (Not
+    // by the cached part: only ADDs that use it refresh it, so an ADD that reads the store — a
+    // requested address — would keep losing to an address the part shows taken since freed.)
+    const taken = takenKey(pool?.base, flying, change);
     if (taken !== undefined) return { ok: false, conflict: "entry", key: taken };
     flying.add(change);
     this.#inFlight.set(change.pool, flying);
@@ -177,15 +309,18 @@ export class AgentStore implements Store {
     flying?.delete(change);
     if (flying?.size === 0) this.#inFlight.delete(change.pool);
     const pool = this.#pools.get(change.pool);
-    if (pool === undefined) return;
+    const part = this.#parts.get(change.pool);
     if (outcome === "committed") {
-      pool.base = applied(pool.base, [change]);
+      if (pool !== undefined) pool.base = applied(pool.base, [change]);
+      if (part !== undefined) part.part = { ...part.part, snapshot: applied(part.part.snapshot, [change]) };
+      for (const read of this.#partReads.get(change.pool) ?? []) read.committed.push(change);
       return;
     }
-    pool.readAt = Number.NEGATIVE_INFINITY;
-    if (outcome === "lost") {
-      pool.contendedUntil = this.#now() + CONTENDED_MS;
-      this.stats.lostRaces++;
+    if (outcome === "lost" && (pool !== undefined || part !== undefined)) this.stats.lostRaces++;
+    for (const cached of [pool, part]) {
+      if (cached === undefined) continue;
+      cached.readAt = Number.NEGATIVE_INFINITY;
+      if (outcome === "lost") cached.contendedUntil = this.#now() + CONTENDED_MS;
     }
   }
 
@@ -218,6 +353,8 @@ export class AgentStore implements Store {
 
   close(): Promise<void> {
     this.#pools.clear();
+    this.#parts.clear();
+    this.#uncached.clear();
     this.#nodeSlices?.close();
     return this.#inner.close();
   }
@@ -228,14 +365,27 @@ export class AgentStore implements Store {
   }
 }
 
-/** A key the change creates that the cached pool or a change in flight already holds. */
+/**
+ * The caller's `verifiable` when the part it asks for may come from the cached part: an ADD's
+ * first part (a scan), with no owner and no points, which a cached part does not know.
+ */
+function cacheable(
+  query: PoolPartQuery,
+  options: PartReadOptions | undefined,
+): PartReadOptions["verifiable"] | undefined {
+  if (query.scan === undefined || query.owner !== undefined || (query.points?.length ?? 0) > 0)
+    return undefined;
+  return options?.verifiable;
+}
+
+/** A key the change creates that the cached view or a change in flight already holds. */
 function takenKey(
-  pool: CachedPool | undefined,
+  cached: PoolSnapshot | undefined,
   inFlight: ReadonlySet<PoolChange>,
   change: PoolChange,
 ): string | undefined {
   for (const [key] of change.create) {
-    if (pool?.base.allocations.has(key)) return key;
+    if (cached?.allocations.has(key)) return key;
     for (const other of inFlight) if (other.create.some(([k]) => k === key)) return key;
   }
   return undefined;

@@ -155,6 +155,27 @@ describe("takeBatch", () => {
     assert.deepEqual(rest, [queue[1], queue[3]]);
   });
 
+  it("defers a change stating an attachment absent that another change in the batch states absent too", () => {
+    // Each `absent` is checked before the merged commit's writes: two ADDs of one attachment, merged, would both pass.
+    const absent = (key: string, podRef: string, ifName = "eth0") =>
+      item(poolChange("p", "", { create: [[key, a(key)]], absent: [{ podRef, ifName }] }));
+    const queue = [
+      absent("1", "ns/x"),
+      absent("2", "ns/x"),
+      absent("3", "ns/x", "net1"),
+      absent("4", "ns/y"),
+    ];
+    const { batch, rest } = takeBatch(queue);
+    assert.deepEqual(batch, [queue[0], queue[2], queue[3]]);
+    assert.deepEqual(rest, [queue[1]]);
+    assert.deepEqual(mergeChanges(batch.map((b) => b.change)).absent, [
+      { podRef: "ns/x", ifName: "eth0" },
+      { podRef: "ns/x", ifName: "net1" },
+      { podRef: "ns/y", ifName: "eth0" },
+    ]);
+    assert.equal("absent" in mergeChanges([create("5")]), false);
+  });
+
   it(`takes at most ${MAX_BATCH} changes`, () => {
     const queue = Array.from({ length: MAX_BATCH + 3 }, (_, i) => item(create(String(i))));
     const { batch, rest } = takeBatch(queue);

@@ -4,7 +4,13 @@
 // or fails its parts are committed one by one and each gets its own answer; no change is ever
 // reported committed that was not.
 import type { Deadline } from "../ipam/retry.ts";
-import { type CallOptions, type CommitResult, type PoolChange, poolChange } from "../store/store.ts";
+import {
+  attachmentKey,
+  type CallOptions,
+  type CommitResult,
+  type PoolChange,
+  poolChange,
+} from "../store/store.ts";
 
 /** Changes per merged commit: etcd allows 128 operations per transaction (--max-txn-ops). */
 export const MAX_BATCH = 16;
@@ -118,7 +124,9 @@ function soonest(batch: readonly Waiting[]): Deadline | undefined {
 
 /**
  * The longest prefix-respecting batch whose parts touch disjoint entries, reservations and release
- * records (a store rejects a change that names one twice); anything that overlaps waits for the next.
+ * records (a store rejects a change that names one twice) and name disjoint `absent` attachments
+ * (each is checked before the merged commit's writes: two ADDs of one attachment, merged, would
+ * both pass); anything that overlaps waits for the next.
  */
 export function takeBatch<T extends { readonly change: PoolChange }>(
   queue: readonly T[],
@@ -128,14 +136,17 @@ export function takeBatch<T extends { readonly change: PoolChange }>(
   const entries = new Set<string>();
   const reservations = new Set<string>();
   const records = new Set<string>();
+  const attachments = new Set<string>();
   for (const item of queue) {
     const keys = entryKeys(item.change);
     const names = [...item.change.reserve, ...item.change.unreserve].map((r) => r.name);
     const recordKeys = [...(item.change.release ?? []).map(([k]) => k), ...(item.change.forget ?? [])];
+    const absent = (item.change.absent ?? []).map(attachmentKey);
     const clash =
       keys.some((k) => entries.has(k)) ||
       names.some((n) => reservations.has(n)) ||
-      recordKeys.some((k) => records.has(k));
+      recordKeys.some((k) => records.has(k)) ||
+      absent.some((a) => attachments.has(a));
     if (batch.length >= MAX_BATCH || clash) {
       rest.push(item);
       continue;
@@ -144,6 +155,7 @@ export function takeBatch<T extends { readonly change: PoolChange }>(
     for (const k of keys) entries.add(k);
     for (const n of names) reservations.add(n);
     for (const k of recordKeys) records.add(k);
+    for (const a of absent) attachments.add(a);
   }
   return { batch, rest };
 }
@@ -162,6 +174,7 @@ export function mergeChanges(changes: readonly PoolChange[]): PoolChange {
   const dropOwners = changes.flatMap((c) => c.dropOwners ?? []);
   const release = changes.flatMap((c) => c.release ?? []);
   const forget = changes.flatMap((c) => c.forget ?? []);
+  const absent = changes.flatMap((c) => c.absent ?? []);
   return poolChange(first.pool, first.range, {
     create: changes.flatMap((c) => c.create),
     update: changes.flatMap((c) => c.update),
@@ -171,6 +184,7 @@ export function mergeChanges(changes: readonly PoolChange[]): PoolChange {
     ...(dropOwners.length > 0 ? { dropOwners } : {}),
     ...(release.length > 0 ? { release } : {}),
     ...(forget.length > 0 ? { forget } : {}),
+    ...(absent.length > 0 ? { absent } : {}),
     // One pool is one range of one network_name: the first part's usable set stands for all.
     ...(first.usable === undefined ? {} : { usable: first.usable }),
   });

@@ -13,7 +13,14 @@ import { claimsAgree, type PoolSnapshot, type Reservation } from "../pool/alloca
 import { reservationOf } from "../pool/naming.ts";
 import { encodeOffsetKey } from "../pool/offset-key.ts";
 import { releaseRecords } from "../pool/release-records.ts";
-import { ownerOf, type PoolChange, type PoolPartReader, poolChange, type Store } from "../store/store.ts";
+import {
+  ownerOf,
+  type PoolChange,
+  type PoolPart,
+  type PoolPartReader,
+  poolChange,
+  type Store,
+} from "../store/store.ts";
 import { type RetryObserver, unobserved } from "./observer.ts";
 import { baseOf, type PoolRef, poolOf, rangeText } from "./pool-ref.ts";
 import { type Deadline, expired, pause } from "./retry.ts";
@@ -103,7 +110,7 @@ export async function allocateInPool(
     const { change, held, isNew, unreadableKeys } =
       (store.parts === undefined
         ? undefined
-        : await decideOnParts(store.parts, target, config, claimant, options, nowMs, deadline)) ??
+        : await decideOnParts(store.parts, target, config, claimant, options, nowMs, deadline, cooling)) ??
       decide(
         await store.getPool(pool.name, {
           deadline,
@@ -192,16 +199,34 @@ async function decideOnParts(
   options: AssignOptions,
   nowMs: number,
   deadline: Deadline,
+  cooling: boolean,
 ): Promise<Attempt | undefined> {
   const { pool, rule } = target;
   const base = ipOf(pool.range);
   const first = firstPart(rule, base, claimant, options);
-  let part: PartRead = await parts.getPoolPart(pool.name, first, { deadline });
+  const decideOn = (read: PartRead) =>
+    baseOf(read.snapshot, pool).value === base.value
+      ? assignOnPart(rule, base, read, claimant, options)
+      : undefined;
+  const decideFirst = oncePerView(decideOn);
+  // A part from a cache (node agent) without this attachment's lookups will do for a new address
+  // when the commit checks the rest: the address free (its create), the attachment holding no
+  // entry elsewhere (`absent`). Not for keeping or giving up an entry the part shows, nor with a
+  // reuse cooldown (no precondition covers release records).
+  const firstRead: PoolPart = await parts.getPoolPart(pool.name, first, {
+    deadline,
+    verifiable: verifiableBy(decideFirst, (d) => d?.kind === "new" && d.givesUp === undefined && !cooling),
+  });
+  const absent =
+    firstRead.withoutLookups === true ? [{ podRef: claimant.podRef, ifName: claimant.ifName }] : [];
+  let part: PartRead = firstRead;
   for (;;) {
-    if (baseOf(part.snapshot, pool).value !== base.value) return undefined;
-    const decision = assignOnPart(rule, base, part, claimant, options);
-    if (decision.kind !== "more")
-      return attemptOf(part.snapshot, base, decision, target, config, claimant, nowMs, []);
+    const decision = part === firstRead ? decideFirst(part) : decideOn(part);
+    if (decision === undefined) return undefined;
+    if (decision.kind !== "more") {
+      const attempt = attemptOf(part.snapshot, base, decision, target, config, claimant, nowMs, []);
+      return absent.length === 0 ? attempt : { ...attempt, change: { ...attempt.change, absent } };
+    }
     const next = await parts.getPoolPart(
       pool.name,
       { podRef: claimant.podRef, ifName: claimant.ifName, scan: decision.scan },

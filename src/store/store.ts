@@ -105,6 +105,21 @@ export interface PoolChange {
    * configuration (the controller releasing by pool name).
    */
   readonly usable?: IntervalSet;
+  /**
+   * Attachments (podRef + ifName) that hold no entry of this pool when the change is applied
+   * (before its own writes): a precondition like an entry's, reported as an entry conflict naming
+   * an entry such an attachment holds. Set on a change decided on a part that did not look the
+   * attachment up (PoolPart.withoutLookups). Only a store whose part of the pool said
+   * `checksAbsent` is given it; one that cannot check it for the pool reports a conflict on the
+   * change's first entry instead of applying it.
+   */
+  readonly absent?: readonly Attachment[];
+}
+
+/** One attachment of a pod: what ADD is idempotent by. */
+export interface Attachment {
+  readonly podRef: string;
+  readonly ifName: string;
 }
 
 /** Who holds a reservation: exactly one attachment of one pod. */
@@ -196,6 +211,15 @@ export function checkChange(change: PoolChange): void {
     [...change.reserve, ...change.unreserve].map((r) => r.name),
   );
   twice("release record", [...(change.release ?? []).map(([key]) => key), ...(change.forget ?? [])]);
+  twice(
+    "absent attachment",
+    (change.absent ?? []).map((a) => attachmentKey(a)),
+  );
+}
+
+/** An attachment as one string (podRef and ifName cannot be told apart once joined otherwise). */
+export function attachmentKey(a: Attachment): string {
+  return JSON.stringify([a.podRef, a.ifName]);
 }
 
 /**
@@ -285,6 +309,29 @@ export interface PoolPart {
    * whose entries were not returned. Empty without a scan.
    */
   readonly full: IntervalSet;
+  /**
+   * Commits to this pool check PoolChange.absent (etcd: a pool that keeps index keys). Said by a
+   * store's own read; the node agent answers later parts of the pool from its cache only then.
+   */
+  readonly checksAbsent?: true;
+  /**
+   * The part did not look up the attachment or its owner, nor read the points (the node agent's
+   * cached part): its entries are those of the scan, as last read and changed by this node since.
+   * Only handed to a caller whose PartReadOptions.verifiable accepts it; a change decided on it
+   * that creates an entry states in `absent` that the attachment holds none.
+   */
+  readonly withoutLookups?: true;
+}
+
+export interface PartReadOptions extends CallOptions {
+  /**
+   * Whether the caller can act on a part without lookups (PoolPart.withoutLookups): true when
+   * everything it would do with it is verified by its commit's preconditions (PoolChange.absent
+   * included), so that a part out of date can only make it lose a race. A store that keeps a
+   * cache (the node agent's) answers from it only when this holds; other stores ignore it. It
+   * must not throw.
+   */
+  readonly verifiable?: (part: PoolPart) => boolean;
 }
 
 /**
@@ -305,9 +352,11 @@ export interface PoolPart {
  * written before its index keys: the whole pool, scanned = [scan.from, scan.to], `full` empty).
  * Offsets are counted from the base written in the pool's stored spec.range, which the caller does
  * not know before the read: a caller that finds it is not the one it counted from reads again.
+ * A part marked withoutLookups (the node agent's cache, only where the caller's `verifiable`
+ * admits it) keeps none of these but the scan's, and that as of an earlier read.
  */
 export interface PoolPartReader {
-  getPoolPart(name: string, query: PoolPartQuery, options?: CallOptions): Promise<PoolPart>;
+  getPoolPart(name: string, query: PoolPartQuery, options?: PartReadOptions): Promise<PoolPart>;
 }
 
 export interface Store {

@@ -5,14 +5,25 @@
 // that stay within etcd's 128 operations per branch.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { inParallel } from "../../src/cli/exec-plugin.ts";
 import { RELEASE_BATCH } from "../../src/ipam/release.ts";
 import type { Allocation } from "../../src/pool/allocation.ts";
 import { sortableOffset } from "../../src/pool/blocks.ts";
-import { encodeBlockFull } from "../../src/store/etcd/documents.ts";
-import { encode, type KeyValue, prefixEnd, putOp, txnOp } from "../../src/store/etcd/etcd-api.ts";
-import { type EtcdStore, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
+import { EtcdKeys, encodeBlockFull } from "../../src/store/etcd/documents.ts";
+import {
+  decode,
+  encode,
+  type KeyValue,
+  prefixEnd,
+  putOp,
+  type ResponseOp,
+  txnOp,
+} from "../../src/store/etcd/etcd-api.ts";
+import type { EtcdKv } from "../../src/store/etcd/etcd-client.ts";
+import { connectEtcd, EtcdStore, openEtcdStore } from "../../src/store/etcd/etcd-store.ts";
 import { MAX_TXN_OPS, txnNeed } from "../../src/store/etcd/index-plan.ts";
+import { rangedKvs } from "../../src/store/etcd/part-read.ts";
 import type { PoolPartQuery } from "../../src/store/store.ts";
 import { alloc, change, reservation } from "../store/conformance.ts";
 import { EtcdCluster } from "./etcd-cluster.ts";
@@ -96,6 +107,59 @@ describe("etcd part reads", () => {
         query(undefined, { owner: "statefulset/ns/web/0", ifName: "net1" }),
       );
       assert.deepEqual([...owned.snapshot.allocations.keys()], ["9000"]);
+      await assertIndexed(store, "p");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("reads the first block in the first request whatever it holds, and skips its keys once it is marked full", async () => {
+    const keys = new EtcdKeys(`/parts-${process.pid}-${serial++}`);
+    const client = connectEtcd({ endpoints: cluster.endpoints, prefix: keys.prefix });
+    // The order keys each answer carries (nested transactions' too), as etcd sent them.
+    let orderKeys = 0;
+    const counted: EtcdKv = {
+      call: async <T>(path: string, body: unknown, action: string, deadline?: number) => {
+        const reply = await client.call<T>(path, body, action, deadline);
+        const kvs = [
+          ...((reply as { kvs?: KeyValue[] }).kvs ?? []),
+          ...rangedKvs((reply as { responses?: ResponseOp[] }).responses),
+        ];
+        orderKeys += kvs.filter((kv) => decode(kv.key).includes("/order/")).length;
+        return reply;
+      },
+      get requests() {
+        return client.requests;
+      },
+      close: () => client.close(),
+    };
+    const store = new EtcdStore(counted, keys);
+    try {
+      const scan = query({ from: 1n, to: 1_022n, free: 1 });
+      // A pool filling from its window's start (offset 0 is the network address): one request each.
+      let filled = 0;
+      for (const upTo of [1, 64, 65, 200, 254]) {
+        await fill(store, "p", range(filled + 1, upTo), "10.0.0.0/22");
+        filled = upTo;
+        const before = store.requests;
+        orderKeys = 0;
+        const part = await store.parts.getPoolPart("p", scan);
+        assert.equal(store.requests - before, 1, `one request with ${filled} entries in the block`);
+        assert.equal(part.snapshot.allocations.size, filled);
+        assert.deepEqual(part.scanned, { from: 1n, through: 255n });
+        assert.equal(orderKeys, filled);
+      }
+      // 1–255 taken: the next read goes on to block 1, and the commit after it marks block 0.
+      await fill(store, "p", [255], "10.0.0.0/22");
+      await store.parts.getPoolPart("p", scan);
+      await fill(store, "p", [256], "10.0.0.0/22");
+      assert.equal(await marker(store, "p", 0n), encodeBlockFull(1n));
+      const before = store.requests;
+      orderKeys = 0;
+      const part = await store.parts.getPoolPart("p", scan);
+      assert.equal(store.requests - before, 2, "the first transaction, then block 1");
+      assert.equal(orderKeys, 1, "block 0's 255 keys not read ahead: only offset 256's key");
+      assert.deepEqual(part.full.intervals, [{ lo: 1n, hi: 255n }]);
       await assertIndexed(store, "p");
     } finally {
       await store.close();
@@ -268,6 +332,113 @@ describe("etcd part reads", () => {
         if (accepted) await sent;
         else await assert.rejects(sent, /too many operations/);
       }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a commit that loses a race reads the part its retry asks for: the retry costs no request", async () => {
+    const store = await freshStore();
+    const other = await freshStoreSharing(store);
+    try {
+      await fill(store, "p", [1, 2, 3]);
+      const q = query({ from: 1n, to: 1_000n, free: 1 }, { podRef: "ns/me" });
+      await store.parts.getPoolPart("p", q);
+      await fill(other, "p", [4]);
+      const mine = change("p", { create: [["4", alloc("c-me", "ns/me")]] });
+      let before = store.requests;
+      assert.deepEqual(await store.commit(mine), { ok: false, conflict: "entry", key: "4" });
+      const retry = await store.parts.getPoolPart("p", { ...q, scan: { ...q.scan!, free: 8 } });
+      assert.equal(store.requests - before, 1, "the transaction only; the part came with it");
+      assert.deepEqual(
+        retry,
+        await other.parts.getPoolPart("p", q),
+        "the part as a read of its own gives it",
+      );
+      assert.ok(retry.snapshot.allocations.has("4"));
+      // Used once; another query, or a pool whose last read was another query, reads.
+      before = store.requests;
+      await store.parts.getPoolPart("p", q);
+      assert.equal(store.requests - before, 1);
+      await fill(other, "p", [5]);
+      assert.deepEqual(await store.commit(change("p", { create: [["5", alloc("c-me", "ns/me")]] })), {
+        ok: false,
+        conflict: "entry",
+        key: "5",
+      });
+      before = store.requests;
+      await store.parts.getPoolPart("p", { ...q, podRef: "ns/you" });
+      assert.equal(store.requests - before, 1, "other lookups: read");
+      // Only for the retry that follows at once: a second later, the next read asks etcd.
+      await store.parts.getPoolPart("p", q);
+      await fill(other, "p", [6]);
+      assert.equal((await store.commit(change("p", { create: [["6", alloc("c-me", "ns/me")]] }))).ok, false);
+      await sleep(1_100);
+      before = store.requests;
+      await store.parts.getPoolPart("p", q);
+      assert.equal(store.requests - before, 1, "too late: read");
+      await assertIndexed(store, "p");
+    } finally {
+      await store.close();
+      await other.close();
+    }
+  });
+
+  it("applies a commit stating that attachments hold no entry (absent) only when none of them does", async () => {
+    const store = await freshStore();
+    try {
+      await fill(store, "p", [1, 2, 3]);
+      await fill(store, "q", [7]);
+      assert.equal((await store.parts.getPoolPart("missing", query())).checksAbsent, undefined);
+      const part = await store.parts.getPoolPart("p", query({ from: 1n, to: 100n, free: 1 }));
+      assert.equal(part.checksAbsent, true, "an indexed pool");
+      const me = { podRef: "ns/me", ifName: "eth0" };
+      const mine = (key: string, a = alloc("c-me", me.podRef)) =>
+        change("p", {
+          create: [[key, a]],
+          reserve: [reservation(`10.0.0.${key}`, a.podRef, a.ifName, a.containerId)],
+          absent: [{ podRef: a.podRef, ifName: a.ifName }],
+        });
+      // ns/p7 holds an entry in another pool only; ns/p2 holds offset 2 here.
+      assert.deepEqual(await store.commit(mine("10")), { ok: true });
+      assert.deepEqual(await store.commit(mine("11")), { ok: false, conflict: "entry", key: "10" });
+      assert.deepEqual(await store.commit(mine("12", alloc("c2", "ns/p2"))), {
+        ok: false,
+        conflict: "entry",
+        key: "2",
+      });
+      assert.deepEqual(await store.commit(mine("13", alloc("c2", "ns/p2", "net1"))), { ok: true });
+      assert.deepEqual(await store.commit(mine("14", alloc("c7", "ns/p7"))), { ok: true });
+      // Two attachments in one commit (the node agent's merged commit): each checked before its writes.
+      const both = change("p", {
+        create: [
+          ["20", alloc("c-a", "ns/a")],
+          ["21", alloc("c-b", "ns/b")],
+        ],
+        absent: [
+          { podRef: "ns/a", ifName: "eth0" },
+          { podRef: "ns/b", ifName: "eth0" },
+        ],
+      });
+      assert.deepEqual(await store.commit(both), { ok: true });
+      const pool = await store.getPool("p");
+      assert.deepEqual([...pool.allocations.keys()].sort(), ["1", "10", "13", "14", "2", "20", "21", "3"]);
+      for (const name of ["10.0.0.11", "10.0.0.12"])
+        assert.equal(await store.getReservation(name), undefined);
+      await assertIndexed(store, "p");
+      // A pool of the previous layout has no attachment keys to check: never applied.
+      await cluster.call(0, "/v3/kv/put", {
+        key: encode(store.keys.meta("old")),
+        value: encode(JSON.stringify({ range: "10.0.0.0/16" })),
+      });
+      await fill(store, "old", [1]);
+      assert.equal(
+        (await store.parts.getPoolPart("old", query({ from: 1n, to: 100n, free: 1 }))).checksAbsent,
+        undefined,
+      );
+      const old = { ...mine("5"), pool: "old" };
+      assert.deepEqual(await store.commit(old), { ok: false, conflict: "entry", key: "5" });
+      assert.equal((await store.getPool("old")).allocations.has("5"), false);
     } finally {
       await store.close();
     }

@@ -71,7 +71,15 @@ export function checkPart(whole: PoolSnapshot, query: PoolPartQuery, part: PoolP
 
 const WIDE = "10.0.0.0/16";
 
-export function partsConformance(name: string, open: () => Promise<ConformanceTarget>): void {
+/**
+ * `checksAbsent`: the store's parts of the pools it created say checksAbsent, and its commits check
+ * PoolChange.absent (etcd, and the node agent's store over it).
+ */
+export function partsConformance(
+  name: string,
+  open: () => Promise<ConformanceTarget>,
+  { checksAbsent = false }: { readonly checksAbsent?: boolean } = {},
+): void {
   describe(`Store conformance, part reads: ${name}`, () => {
     let target: ConformanceTarget;
     let store: Store;
@@ -197,6 +205,29 @@ export function partsConformance(name: string, open: () => Promise<ConformanceTa
       const gone = await checked("p", query);
       assert.equal(gone.snapshot.allocations.has("40000"), false);
     });
+
+    // Only where parts say checksAbsent (etcd): no other store is ever given `absent`.
+    if (checksAbsent)
+      it("applies a change stating attachments absent only when none of them holds an entry of the pool", async () => {
+        await fill([1, 2]);
+        const part = await checked("p", scan(1n, 100n, 1));
+        assert.equal(part.checksAbsent, true);
+        const create = (key: string, a: Allocation) =>
+          poolChange("p", WIDE, { create: [[key, a]], absent: [{ podRef: a.podRef, ifName: a.ifName }] });
+        await commitOk(create("10", alloc("c-me", me.podRef)));
+        assert.deepEqual(await store.commit(create("11", alloc("c-me2", me.podRef))), {
+          ok: false,
+          conflict: "entry",
+          key: "10",
+        });
+        assert.deepEqual(await store.commit(create("12", alloc("c1", "ns/p1"))), {
+          ok: false,
+          conflict: "entry",
+          key: "1",
+        });
+        await commitOk(create("13", alloc("c1", "ns/p1", "net1")));
+        assert.deepEqual([...(await store.getPool("p")).allocations.keys()], ["1", "2", "10", "13"]);
+      });
 
     it("scans IPv6 offsets beyond 2^64 in numeric order", async () => {
       const high = 1n << 64n;

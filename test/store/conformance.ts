@@ -536,7 +536,7 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
       await store.ping();
     });
 
-    it("commit() throws RangeError for a change that names an entry or a reservation twice, and applies nothing", async () => {
+    it("commit() throws RangeError for a change that names an entry, a reservation or an absent attachment twice, and applies nothing", async () => {
       const held = alloc("c1", "ns/a");
       await commitOk(change("p", { create: [["1", held]] }));
       const before = await store.getPool("p");
@@ -570,6 +570,16 @@ export function storeConformance(name: string, open: () => Promise<ConformanceTa
           change("p", {
             reserve: [reservation("10.0.0.3", "ns/c")],
             unreserve: [reservation("10.0.0.3", "ns/c")],
+          }),
+        ],
+        [
+          'absent attachment ["ns/d","eth0"]',
+          change("p", {
+            create: [["4", alloc("c4", "ns/d")]],
+            absent: [
+              { podRef: "ns/d", ifName: "eth0" },
+              { podRef: "ns/d", ifName: "eth0" },
+            ],
           }),
         ],
       ];

@@ -43,6 +43,14 @@ export type Compare =
       readonly result: "GREATER";
       readonly target: "CREATE";
       readonly create_revision: "0";
+    }
+  | {
+      readonly key: string;
+      /** Compares every key of [key, range_end) (etcd ≥ 3.3); holds for a range without keys. */
+      readonly range_end: string;
+      readonly result: "EQUAL";
+      readonly target: "CREATE";
+      readonly create_revision: "0";
     };
 
 export type RequestOp =
@@ -118,6 +126,17 @@ export function compareAbsent(key: string): Compare {
 
 export function comparePresent(key: string): Compare {
   return { key: encode(key), result: "GREATER", target: "CREATE", create_revision: "0" };
+}
+
+/** Holds when no key starts with `prefix`. */
+export function compareNoneUnder(prefix: string): Compare {
+  return {
+    key: encode(prefix),
+    range_end: prefixEnd(prefix),
+    result: "EQUAL",
+    target: "CREATE",
+    create_revision: "0",
+  };
 }
 
 export function compareValue(key: string, value: string): Compare {

@@ -45,6 +45,7 @@ import {
   type Compare,
   compareAbsent,
   compareMod,
+  compareNoneUnder,
   compareValue,
   decode,
   deleteOp,
@@ -87,6 +88,8 @@ export const DEFAULT_ETCD_TIMEOUT_MS = 10_000;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
 /** Transactions one commit sends at most, re-planning from what the last one read. */
 const MAX_ROUNDS = 8;
+/** How long a lost race's read of a part answers the next part read (#partLoser). */
+const PART_LOSER_MS = 1_000;
 /** Blocks kept per pool as candidates for a "full" marker. */
 const MAX_CANDIDATES = 512;
 /** Reservations dropped per transaction: etcd allows 128 operations per transaction (--max-txn-ops). */
@@ -133,6 +136,27 @@ export class EtcdStore implements Store {
    * transaction), not two. Used once; any later read goes to etcd.
    */
   readonly #loser = new Map<string, PoolSnapshot>();
+  /**
+   * Per indexed pool, the first transaction's reads of its last part read for an ADD (one with a
+   * scan): a commit to the pool that loses a race reads them again in its else-branch
+   * (#partLoser), since the caller's retry asks for the same part.
+   */
+  readonly #lastPartRead = new Map<
+    string,
+    { readonly success: readonly RequestOp[]; readonly text: string }
+  >();
+  /**
+   * The part's first transaction as a lost race's else-branch read it: the next part read of that
+   * pool, if it asks exactly those reads within PART_LOSER_MS, takes it instead of asking again
+   * (used once), so a lost race costs one call (the transaction), not two, as #loser does for
+   * whole reads. That next read is the retry of the ADD that lost (it retries at once) unless
+   * another call of the pool read meanwhile; the time limit keeps anyone else from taking an answer
+   * older than its own call.
+   */
+  readonly #partLoser = new Map<
+    string,
+    { readonly text: string; readonly reply: TxnResponse; readonly at: number }
+  >();
   #closed = false;
   /**
    * Per pool, blocks that part reads saw (nearly) full without a "full" marker: the next commit of
@@ -147,9 +171,17 @@ export class EtcdStore implements Store {
       const part = await readPoolPart(
         {
           keys: this.keys,
-          txn: (compare, success, failure) => this.#txn(compare, success, failure, action, options),
+          txn: (compare, success, failure) => {
+            const text = JSON.stringify(success);
+            if (query.scan !== undefined) this.#lastPartRead.set(name, { success, text });
+            const ready = this.#partLoser.get(name);
+            this.#partLoser.delete(name);
+            if (ready?.text === text && Date.now() - ready.at < PART_LOSER_MS && !this.#closed)
+              return Promise.resolve(ready.reply);
+            return this.#txn(compare, success, failure, action, options);
+          },
           range: (request) => this.#call<RangeResponse>("/v3/kv/range", request, action, options),
-          whole: (pool) => this.getPool(pool, options),
+          whole: (pool) => this.getPool(pool, { deadline: options?.deadline }),
         },
         name,
         query,
@@ -285,6 +317,8 @@ export class EtcdStore implements Store {
     checkChange(change);
     const action = `commit pool ${change.pool} to`;
     this.#loser.delete(change.pool);
+    this.#partLoser.delete(change.pool);
+    const partRead = this.#lastPartRead.get(change.pool);
     const checks = entryChecks(change);
     const entryWrites = checks.map((c) => c.write(this.keys.entry(change.pool, c.offset)));
     // The pool comes to exist with its first entry, indexed; a meta key already there is left as
@@ -306,9 +340,24 @@ export class EtcdStore implements Store {
     // When the transaction fails: an indexed pool's keys the change touches (its meta and entries;
     // reading 60,000 entries to learn about one would make every lost race cost the whole pool),
     // any other pool whole, to answer the next getPool.
+    // Attachments that must hold no entry (a change decided on the node agent's cached part): none
+    // of their index keys, in a pool that keeps them. Read back (one key each) when that fails.
+    const absent = (change.absent ?? []).map((a) => this.keys.attachedTo(change.pool, a.podRef, a.ifName));
+    const absentCompares =
+      absent.length === 0
+        ? []
+        : [compareValue(this.keys.layout(change.pool), INDEXED_LAYOUT), ...absent.map(compareNoneUnder)];
     const conflictRead = txnOp(
       [compareValue(this.keys.layout(change.pool), INDEXED_LAYOUT)],
-      [getOp(meta), ...checks.map((c) => getOp(this.keys.entry(change.pool, c.offset)))],
+      [
+        getOp(meta),
+        ...checks.map((c) => getOp(this.keys.entry(change.pool, c.offset))),
+        ...absent.map((prefix) => ({
+          request_range: { key: encode(prefix), range_end: prefixEnd(prefix), limit: 1 },
+        })),
+        // Last: the reads of the pool's last part read, for the retry's (#partLoser).
+        ...(partRead?.success ?? []),
+      ],
       wholePool(this.keys, change.pool),
     );
     // Blocks a part read of this store saw full, or full but for offsets this change creates.
@@ -318,8 +367,11 @@ export class EtcdStore implements Store {
     const known = guessReservations(change);
     /** The pool as the last failed round read it: kept for the next getPool if the commit fails. */
     let lost: PoolSnapshot | undefined;
+    let lostPart: TxnResponse | undefined;
     const conflict = (result: CommitResult): CommitResult => {
       if (lost !== undefined) this.#loser.set(change.pool, lost);
+      if (lostPart !== undefined && partRead !== undefined)
+        this.#partLoser.set(change.pool, { text: partRead.text, reply: lostPart, at: Date.now() });
       return result;
     };
     for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -332,7 +384,7 @@ export class EtcdStore implements Store {
           (c.expected === undefined ? compareAbsent(key) : compareValue(key, encodeEntry(c.expected)))
         );
       });
-      const compares = [...entryCompares, ...plan.compares];
+      const compares = [...entryCompares, ...absentCompares, ...plan.compares];
       const writes = [...entryWrites, ...plan.writes];
       const failure = [conflictRead, ...plan.reads.map((n) => getOp(this.keys.reservation(n)))];
       const drops = plan.drops.map((d) => d.op);
@@ -358,6 +410,15 @@ export class EtcdStore implements Store {
       // An indexed pool's else-branch read only the keys the change touches: nothing to keep.
       lost =
         poolRead?.succeeded === true ? undefined : this.#pool(change.pool, poolKvs, reply.header?.revision);
+      // The part read's answers, as its own transaction would have given them at this revision.
+      lostPart =
+        poolRead?.succeeded === true && partRead !== undefined
+          ? {
+              ...(reply.header === undefined ? {} : { header: reply.header }),
+              succeeded: true,
+              responses: (poolRead.responses ?? []).slice(1 + checks.length + absent.length),
+            }
+          : undefined;
       const stored = new Map<string, KeyValue>();
       for (const kv of poolKvs) {
         const where = this.keys.parsePoolKey(decode(kv.key));
@@ -376,6 +437,14 @@ export class EtcdStore implements Store {
           }
         }
         return conflict({ ok: false, conflict: "entry", key: check.offset });
+      }
+      if (absent.length > 0) {
+        // Not indexed (nor missing: the change came from a part that said checksAbsent): unchecked.
+        if (poolRead?.succeeded !== true)
+          return conflict({ ok: false, conflict: "entry", key: checks[0]?.offset ?? "" });
+        const held = poolKvs.find((kv) => absent.some((prefix) => decode(kv.key).startsWith(prefix)));
+        const where = held === undefined ? undefined : this.keys.parsePoolKey(decode(held.key));
+        if (where?.kind === "index") return conflict({ ok: false, conflict: "entry", key: where.offset });
       }
       for (const [i, name] of plan.reads.entries())
         known.set(name, this.#reservationRead(name, reads[i + 1]));

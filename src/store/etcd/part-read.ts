@@ -8,7 +8,7 @@ import { type IntervalSet, intervalSet } from "../../allocator/interval-set.ts";
 import { StoredDataError } from "../../errors/errors.ts";
 import { maxValue } from "../../ip/index.ts";
 import type { Allocation, PoolSnapshot } from "../../pool/allocation.ts";
-import { baseOfRange, blockOf, sortableOffset } from "../../pool/blocks.ts";
+import { BLOCK_SIZE, baseOfRange, blockOf, sortableOffset } from "../../pool/blocks.ts";
 import { emptyPool, type PoolPart, type PoolPartQuery } from "../store.ts";
 import {
   byOffset,
@@ -18,6 +18,7 @@ import {
   decodePools,
   decodeReleased,
   type EtcdKeys,
+  encodeBlockFull,
   INDEXED_LAYOUT,
 } from "./documents.ts";
 import {
@@ -57,11 +58,13 @@ const PAGE = 1024;
 
 /**
  * Order keys read ahead in the first transaction, before the markers say whether scan.from's
- * block is full: enough for a block with that many entries (an empty pool's, a pool's first free
- * block) in one request, little waste when the block turns out marked (a full pool's first
- * block); a block with more entries is read again at the part's revision.
+ * block is full: all of them (one per offset; only legacy forms of one offset make more, and such a
+ * block is read again at the part's revision), so a pool whose first free offsets lie in that block
+ * (an empty pool, a small one, one filling up) is read in one request whatever it holds. The read
+ * is skipped inside the transaction when the block's marker says full from scan.from, the marker
+ * a pool filled from its window's start gets: a full pool's first block costs nothing.
  */
-const AHEAD_LIMIT = 64;
+const AHEAD_LIMIT = Number(BLOCK_SIZE);
 
 const NONE: IntervalSet = intervalSet([]);
 
@@ -93,7 +96,11 @@ export async function readPoolPart(
   if (scan !== undefined && first !== undefined)
     success.push(
       { request_range: blockRange(keys, name, blockOf(scan.from), blockOf(scan.to)) },
-      { request_range: { ...orderRange(keys, name, first), limit: AHEAD_LIMIT } },
+      txnOp(
+        [compareValue(keys.block(name, blockOf(first.lo)), encodeBlockFull(first.lo))],
+        [],
+        [{ request_range: { ...orderRange(keys, name, first), limit: AHEAD_LIMIT } }],
+      ),
     );
   const reply = await io.txn(
     [compareValue(keys.layout(name), INDEXED_LAYOUT)],
@@ -136,7 +143,8 @@ export async function readPoolPart(
       if (from !== undefined) marked.set(where.block, from);
     }
     const walker = new ScanWalker(base, scan, marked);
-    const ahead = responses[AHEAD]?.response_range;
+    // Absent when the marker said full from scan.from (the read was skipped).
+    const ahead = responses[AHEAD]?.response_txn?.responses?.[0]?.response_range;
     const usable = ahead === undefined || ahead.more === true ? undefined : walker.usable(first);
     if (usable !== undefined)
       walker.feed(
@@ -162,7 +170,8 @@ export async function readPoolPart(
     released,
     version: revision,
   };
-  return { snapshot, ...(scanned === undefined ? {} : { scanned }), full };
+  // An indexed pool: its attachment keys let a commit check PoolChange.absent.
+  return { snapshot, ...(scanned === undefined ? {} : { scanned }), full, checksAbsent: true };
 }
 
 /** A whole read answers a scan completely: every offset of it read, none skipped. */
