@@ -53,15 +53,19 @@ test("a live slice pool whose range is its slice is not read; one whose range is
   const held = new HeldAddresses(
     () => [
       pool("blue-n1-10.0.1.0-26", "10.0.1.0/26", ["5"]),
+      // Its range written otherwise (host bits), the same slice: not read either.
+      pool("blue-n3-10.0.1.128-26", "10.0.1.130/26", ["1"]),
       // Named as n2's slice 10.0.1.64/26, but its range says otherwise: read.
       pool("blue-n2-10.0.1.64-26", "10.0.1.0/24", ["70"]),
     ],
     () =>
       new Map([
-        ["blue-n1-10.0.1.0-26", slice("10.0.1.0/26")],
-        ["blue-n2-10.0.1.64-26", slice("10.0.1.64/26")],
+        ["blue-n1-10.0.1.0-26", "10.0.1.0/26"],
+        ["blue-n2-10.0.1.64-26", "10.0.1.64/26"],
+        ["blue-n3-10.0.1.128-26", "10.0.1.128/26"],
       ]),
   );
   assert.equal(held.in("blue", slice("10.0.1.0/26")), undefined);
   assert.equal(held.in("blue", slice("10.0.1.64/26")), "blue-n2-10.0.1.64-26");
+  assert.equal(held.in("blue", slice("10.0.1.128/26")), undefined);
 });

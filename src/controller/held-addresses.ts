@@ -13,18 +13,18 @@ interface Held {
 
 export class HeldAddresses {
   readonly #pools: () => Iterable<PoolSnapshot>;
-  readonly #live: (networkName: string) => ReadonlyMap<string, Cidr>;
+  readonly #live: (networkName: string) => ReadonlyMap<string, string>;
   readonly #byNetwork = new Map<string, Held[]>();
 
   /**
    * `pools`: the IPPools of the namespace, read when a network is first asked about. `live`: the
-   * network's slice pools of assigned slices (name → slice). One whose range is its slice holds
-   * addresses in that assigned slice only, never in a free one, so its entries are not read: with
-   * thousands of nodes they are nearly all the entries there are.
+   * network's slice pools of assigned slices (name → the slice as the NodeSlicePool writes it). One
+   * whose range is its slice holds addresses in that assigned slice only, never in a free one, so
+   * its entries are not read: with thousands of nodes they are nearly all the entries there are.
    */
   constructor(
     pools: () => Iterable<PoolSnapshot>,
-    live: (networkName: string) => ReadonlyMap<string, Cidr> = () => new Map(),
+    live: (networkName: string) => ReadonlyMap<string, string> = () => new Map(),
   ) {
     this.#pools = pools;
     this.#live = live;
@@ -61,10 +61,13 @@ export class HeldAddresses {
     for (const pool of this.#pools()) {
       if (pool.allocations.size === 0) continue;
       if (networkName !== "" && !pool.name.startsWith(prefix)) continue;
+      const slice = live.get(pool.name);
+      // Compared as written first: parsing every pool's range on every plan is what would cost.
+      if (slice === pool.range) continue;
       const range = parseCidrSloppy(pool.range);
       if (range === undefined) continue;
-      const slice = live.get(pool.name);
-      if (slice !== undefined && sameNetwork(slice, range)) continue;
+      const sliceCidr = slice === undefined ? undefined : parseCidrSloppy(slice);
+      if (sliceCidr !== undefined && sameNetwork(sliceCidr, range)) continue;
       const base = ipOf(range);
       for (const key of pool.allocations.keys()) {
         const address = decodeOffsetKey(base, key);

@@ -25,6 +25,7 @@ import {
   type SliceAssignment,
   type SliceOwner,
   sameAssignments,
+  sliceCount,
   slicedAs,
 } from "../pool/node-slices.ts";
 
@@ -306,7 +307,12 @@ function planPool(
     fenced && why === "re-sliced" && stored !== undefined ? assignedSlices(stored.allocations) : [];
   if (fenced) {
     const replaced = [...replaces, ...(input.replaced?.(network.pool) ?? [])];
-    const offered = withholdHeld(reslice(allocations, network), network, input, replaced);
+    // Slices withheld before are missing from the list: the whole slicing, to offer them again.
+    const whole =
+      BigInt(allocations.length) === sliceCount(network.range, network.size)
+        ? allocations
+        : reslice(allocations, network);
+    const offered = withholdHeld(whole, network, input, replaced);
     allocations = offered.allocations;
     if (offered.withheld.length > 0)
       problems.push({

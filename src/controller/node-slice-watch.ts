@@ -260,7 +260,9 @@ export class NodeSliceWatch {
     });
     const held = new HeldAddresses(
       () => cached.values(),
-      (networkName) => liveSlicePools(kept, networkName),
+      // A named network's slice pools are those of its NodeSlicePool (named by network_name).
+      (networkName) =>
+        liveSlicePools(networkName === "" ? kept : kept.filter((p) => p.name === networkName), networkName),
     );
     const plan = planNodeSlices({
       namespace: this.#options.namespace,
@@ -423,13 +425,13 @@ export class NodeSliceWatch {
   }
 }
 
-/** The slice pools of assigned slices of every NodeSlicePool, as named with `networkName`. */
-function liveSlicePools(pools: Iterable<NodeSlicePool>, networkName: string): Map<string, Cidr> {
-  const live = new Map<string, Cidr>();
+/** The slice pools of the assigned slices of `pools`, as named with `networkName` → the slice. */
+function liveSlicePools(pools: Iterable<NodeSlicePool>, networkName: string): Map<string, string> {
+  const live = new Map<string, string>();
   for (const pool of pools)
     for (const a of pool.allocations) {
       const slice = a.nodeName === "" ? undefined : parseCidrSloppy(a.sliceRange);
-      if (slice !== undefined) live.set(nodeSlicePoolName(slice, a.nodeName, networkName), slice);
+      if (slice !== undefined) live.set(nodeSlicePoolName(slice, a.nodeName, networkName), a.sliceRange);
     }
   return live;
 }
