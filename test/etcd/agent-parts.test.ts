@@ -21,7 +21,7 @@ import { stickyConformance } from "../store/conformance-sticky.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { assertEmpty, assertNoDuplicates, type Holding } from "../support/invariants.ts";
 import { type AddCall, add, addressesOf, assertCleanOutcome, del, netConf } from "../support/plugin.ts";
-import { EtcdCluster } from "./etcd-cluster.ts";
+import { type EtcdCluster, inMemoryForFile } from "./etcd-cluster.ts";
 import { indexProblems } from "./index-check.ts";
 
 const RANGE = "10.9.0.0/24";
@@ -29,11 +29,8 @@ const POOL = "10.9.0.0-24";
 const log = createLogger("error", { stderr: () => {} });
 
 let cluster: EtcdCluster;
-before(async () => {
-  cluster = await EtcdCluster.start({ inMemory: true });
-});
-after(async () => {
-  await cluster?.stop();
+inMemoryForFile((c) => {
+  cluster = c;
 });
 
 let serial = 0;

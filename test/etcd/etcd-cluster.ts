@@ -2,6 +2,7 @@
 // directories, optionally serving clients over TLS with client-certificate auth and/or with etcd
 // auth (users + roles) enabled. Every process it starts is killed by `stop()`, and also by a
 // process "exit" hook, so a failing test never leaves etcd running.
+
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
@@ -9,6 +10,7 @@ import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export const ETCD_BINARY = process.env["ETCD_BINARY"] ?? "/usr/bin/etcd";
@@ -503,4 +505,19 @@ function prefixEnd(prefix: string): Buffer {
   const bytes = Buffer.from(prefix, "utf8");
   bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) + 1;
   return bytes;
+}
+
+/**
+ * One in-memory member for the tests of a file: started before them (handed to `use`), stopped
+ * after them.
+ */
+export function inMemoryForFile(use: (cluster: EtcdCluster) => void): void {
+  let cluster: EtcdCluster | undefined;
+  before(async () => {
+    cluster = await EtcdCluster.start({ inMemory: true });
+    use(cluster);
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
 }

@@ -4,7 +4,7 @@
 // previous layout (no layout key) read whole and written without index keys, and transactions
 // that stay within etcd's 128 operations per branch.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { inParallel } from "../../src/cli/exec-plugin.ts";
 import { RELEASE_BATCH } from "../../src/ipam/release.ts";
@@ -26,15 +26,12 @@ import { MAX_TXN_OPS, txnNeed } from "../../src/store/etcd/index-plan.ts";
 import { rangedKvs } from "../../src/store/etcd/part-read.ts";
 import type { PoolPartQuery } from "../../src/store/store.ts";
 import { alloc, change, reservation } from "../store/conformance.ts";
-import { EtcdCluster } from "./etcd-cluster.ts";
+import { type EtcdCluster, inMemoryForFile } from "./etcd-cluster.ts";
 import { indexProblems } from "./index-check.ts";
 
 let cluster: EtcdCluster;
-before(async () => {
-  cluster = await EtcdCluster.start({ inMemory: true });
-});
-after(async () => {
-  await cluster?.stop();
+inMemoryForFile((c) => {
+  cluster = c;
 });
 
 let serial = 0;
