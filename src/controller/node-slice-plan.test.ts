@@ -394,7 +394,12 @@ test("slice pools no NodeSlicePool names are found by name and range (an earlier
     ["net-n9-10.1.0.0-26", "10.1.0.0/26"], // outside every NodeSlicePool's range
     ["net-n9-10.0.0.0-26", "10.0.0.64/26"], // its name is not its range
     ["broken", "not a range"],
-  ].map(([name, range]) => ({ name: name!, range: range! }));
+    ["net-n4-10.0.0.192-26", "10.0.0.192/26"], // keeps release records
+  ].map(([name, range]) => ({
+    name: name!,
+    range: range!,
+    released: new Map(name === "net-n4-10.0.0.192-26" ? [["3", 1]] : []),
+  }));
   assert.deepEqual(unnamedSlicePools([stored(["n1"])], pools), [
     "net-n2-10.0.0.64-26",
     "n3-10.0.0.128-26",

@@ -466,7 +466,11 @@ function sweepRetired(input: SlicePlanInput, naming: readonly Naming[], writes: 
  */
 export function unnamedSlicePools(
   stored: Iterable<NodeSlicePool>,
-  ippools: Iterable<{ readonly name: string; readonly range: string }>,
+  ippools: Iterable<{
+    readonly name: string;
+    readonly range: string;
+    readonly released: ReadonlyMap<string, number>;
+  }>,
 ): string[] {
   const ranges: Cidr[] = [];
   const live = new Set<string>();
@@ -479,7 +483,9 @@ export function unnamedSlicePools(
   const found: string[] = [];
   for (const pool of ippools) {
     const range = parseCidrSloppy(pool.range);
-    if (range === undefined || live.has(pool.name)) continue;
+    // One keeping release records (a reuse cooldown) is left alone: what it names may be another
+    // network's whole-range pool, whose cooldown would go with it.
+    if (range === undefined || live.has(pool.name) || pool.released.size > 0) continue;
     const slice = masked(range);
     // `[<network_name>-]<node>-<slice>`: something must be left before the slice's own name.
     const tail = nodeSlicePoolName(slice, "", "");

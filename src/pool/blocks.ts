@@ -26,6 +26,13 @@ export function blockEnd(block: bigint): bigint {
   return blockStart(block) + BLOCK_SIZE - 1n;
 }
 
+/** The offsets of a block within [from, to] (a scan cuts its first and last block). */
+export function blockWithin(block: bigint, from: bigint, to: bigint): { lo: bigint; hi: bigint } {
+  const start = blockStart(block);
+  const end = blockEnd(block);
+  return { lo: start > from ? start : from, hi: end < to ? end : to };
+}
+
 /**
  * The offset from `base` of the address a stored key denotes (decodeOffsetKey: legacy forms
  * included, so "5" and "005" are one offset), or undefined for a key that denotes no address of

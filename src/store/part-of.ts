@@ -3,7 +3,7 @@
 // allocator's part-based decision is tested against. Pure; O(entries) per call.
 import { coveringEnd, type Interval, intervalSet } from "../allocator/interval-set.ts";
 import type { Allocation, PoolSnapshot } from "../pool/allocation.ts";
-import { BLOCK_SIZE, baseOfRange, blockEnd, blockOf, blockStart, offsetOfKey } from "../pool/blocks.ts";
+import { BLOCK_SIZE, baseOfRange, blockOf, blockWithin, offsetOfKey } from "../pool/blocks.ts";
 import type { PoolPart, PoolPartQuery } from "./store.ts";
 
 export function partOf(pool: PoolSnapshot, query: PoolPartQuery): PoolPart {
@@ -41,8 +41,7 @@ export function partOf(pool: PoolSnapshot, query: PoolPartQuery): PoolPart {
     let free = 0n;
     let through = scan.from - 1n;
     for (let block = blockOf(scan.from); through < scan.to && free < BigInt(scan.free); block++) {
-      const lo = blockStart(block) > scan.from ? blockStart(block) : scan.from;
-      const hi = blockEnd(block) < scan.to ? blockEnd(block) : scan.to;
+      const { lo, hi } = blockWithin(block, scan.from, scan.to);
       const held = byBlock.get(block) ?? new Set<bigint>();
       if (BigInt(held.size) === BLOCK_SIZE) full.push({ lo, hi });
       else {

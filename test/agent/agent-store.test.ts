@@ -102,6 +102,17 @@ async function addVia(store: Store, i: number, cfg = config): Promise<string> {
   return formatIP(outcome.addresses[0]!.address);
 }
 
+/** `addresses` (of pods 0…n-1) are all different and stored for their pods; commits were grouped. */
+async function assertDistinctAndGrouped(agent: AgentStore, direct: Store, addresses: readonly string[]) {
+  assert.equal(new Set(addresses).size, addresses.length);
+  await assertNoDuplicates(
+    direct,
+    addresses.map((address, i) => ({ address, podRef: pod(i).podRef })),
+  );
+  const { commits, changes } = agent.stats;
+  assert.ok(commits < changes, `commits were grouped (${commits} commits for ${changes} changes)`);
+}
+
 describe("AgentStore", () => {
   it("answers allocation reads from memory and plain reads from the store", async () => {
     await withStores(async (agent, _direct, counted) => {
@@ -118,26 +129,14 @@ describe("AgentStore", () => {
       assert.ok(agent.parts !== undefined, "the store underneath reads parts");
       const addresses = await Promise.all(Array.from({ length: 20 }, (_, i) => addVia(agent, i)));
       assert.equal(counted.reads, 0, "no whole-pool read");
-      assert.equal(new Set(addresses).size, 20);
-      await assertNoDuplicates(
-        direct,
-        addresses.map((address, i) => ({ address, podRef: pod(i).podRef })),
-      );
-      const { commits, changes } = agent.stats;
-      assert.ok(commits < changes, `commits were grouped (${commits} commits for ${changes} changes)`);
+      await assertDistinctAndGrouped(agent, direct, addresses);
     }, true);
   });
 
   it("concurrent ADDs choose different addresses without asking the store again", async () => {
     await withStores(async (agent, direct) => {
       const addresses = await Promise.all(Array.from({ length: 20 }, (_, i) => addVia(agent, i)));
-      assert.equal(new Set(addresses).size, 20);
-      await assertNoDuplicates(
-        direct,
-        addresses.map((address, i) => ({ address, podRef: pod(i).podRef })),
-      );
-      const { commits, changes } = agent.stats;
-      assert.ok(commits < changes, `commits were grouped (${commits} commits for ${changes} changes)`);
+      await assertDistinctAndGrouped(agent, direct, addresses);
     });
   });
 

@@ -6,7 +6,15 @@ import { inParallel } from "../../src/cli/exec-plugin.ts";
 import { openLocalStore } from "../../src/store/local/sqlite-store.ts";
 import { poolChange, type Store } from "../../src/store/store.ts";
 import { assertEmpty, assertNoDuplicates, type Holding } from "../support/invariants.ts";
-import { type AddCall, add, addressesOf, del, netConf, type TempDir, tempDir } from "../support/plugin.ts";
+import {
+  type AddCall,
+  add,
+  addressesOf,
+  del,
+  localNetConf,
+  type TempDir,
+  tempDir,
+} from "../support/plugin.ts";
 
 const PODS = 200;
 const IN_FLIGHT = 32;
@@ -40,12 +48,7 @@ describe("local store under concurrent plugin processes", () => {
 
   it(`${PODS} ADDs, ${IN_FLIGHT} in flight from ${NODES} nodes, get distinct addresses; ${PODS} DELs empty the store`, async () => {
     const path = join(dir.path, "plain.db");
-    const config = netConf({
-      type: "thereabouts",
-      range: "198.18.0.0/24",
-      datastore: "local",
-      local: { path },
-    });
+    const config = localNetConf(path, "198.18.0.0/24");
     const calls = attachments(config);
     const outcomes = await inParallel(calls, IN_FLIGHT, (c) => add(c));
     const reported: Holding[] = outcomes.map((o, i) => ({
@@ -64,12 +67,7 @@ describe("local store under concurrent plugin processes", () => {
 
   it("a pool holding 40,000 entries: lowest free first when uncontended, distinct addresses under 32 in flight, DELs leave only the fill", async () => {
     const path = join(dir.path, "full.db");
-    const config = netConf({
-      type: "thereabouts",
-      range: "198.19.0.0/16",
-      datastore: "local",
-      local: { path },
-    });
+    const config = localNetConf(path, "198.19.0.0/16");
     // Offsets 1–40,000 held but for ten holes: 12,345, 12,352, … (every 7th).
     const holes = Array.from({ length: 10 }, (_, i) => 12_345 + 7 * i);
     const gaps = new Set(holes);
@@ -127,12 +125,7 @@ describe("local store under concurrent plugin processes", () => {
 
   it("SIGKILLed ADDs never cause a duplicate, and re-running them succeeds", async () => {
     const path = join(dir.path, "killed.db");
-    const config = netConf({
-      type: "thereabouts",
-      range: "198.18.1.0/24",
-      datastore: "local",
-      local: { path },
-    });
+    const config = localNetConf(path, "198.18.1.0/24");
     const calls = attachments(config);
     // Every 4th ADD is killed somewhere between process start and its commit.
     const outcomes = await inParallel(calls, IN_FLIGHT, (c, i) =>

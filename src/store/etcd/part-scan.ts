@@ -4,7 +4,7 @@
 
 import { type Interval, type IntervalSet, intervalSet } from "../../allocator/interval-set.ts";
 import type { IP } from "../../ip/index.ts";
-import { blockEnd, blockOf, blockStart, offsetOfKey } from "../../pool/blocks.ts";
+import { blockEnd, blockOf, blockWithin, offsetOfKey } from "../../pool/blocks.ts";
 import type { PartScan } from "../store.ts";
 
 /** One order key read: the entry key it files and the entry's stored text. */
@@ -123,8 +123,7 @@ export class ScanWalker {
       seen.offsets.add(offset);
     }
     for (let block = blockOf(range.lo); block <= blockOf(range.hi) && !this.#done; block++) {
-      const lo = max(range.lo, blockStart(block));
-      const hi = min(range.hi, blockEnd(block));
+      const { lo, hi } = blockWithin(block, range.lo, range.hi);
       const seen = byBlock.get(block);
       const taken = BigInt(seen?.offsets.size ?? 0);
       if (seen !== undefined) this.#entries.push(...seen.entries);
@@ -170,8 +169,4 @@ export class ScanWalker {
 
 function min(a: bigint, b: bigint): bigint {
   return a < b ? a : b;
-}
-
-function max(a: bigint, b: bigint): bigint {
-  return a > b ? a : b;
 }

@@ -5,7 +5,14 @@
 
 import { type Interval, intervalSet } from "../../allocator/interval-set.ts";
 import type { Allocation } from "../../pool/allocation.ts";
-import { BLOCK_SIZE, baseOfRange, blockEnd, blockOf, blockStart, sortableOffset } from "../../pool/blocks.ts";
+import {
+  BLOCK_SIZE,
+  baseOfRange,
+  blockOf,
+  blockStart,
+  blockWithin,
+  sortableOffset,
+} from "../../pool/blocks.ts";
 import { emptyPool, type PoolPart, type PoolPartQuery } from "../store.ts";
 import { toAllocation } from "./rows.ts";
 import { BLOCK_DIGITS } from "./schema.ts";
@@ -94,8 +101,7 @@ export function readPart(
   let free = 0n;
   let through = scan.from - 1n;
   for (let block = blockOf(scan.from); through < scan.to && free < BigInt(scan.free); block++) {
-    const lo = blockStart(block) > scan.from ? blockStart(block) : scan.from;
-    const hi = blockEnd(block) < scan.to ? blockEnd(block) : scan.to;
+    const { lo, hi } = blockWithin(block, scan.from, scan.to);
     const count = usedOf(block);
     // A block cut by the scan (the window's first, holding the network address) may be full
     // within the scan though not whole: its offsets there, counted from the index alone, say so.
